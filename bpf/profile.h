@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by the BPF program (bpf/profile.bpf.c) and the sampler
+ * (profiler/sampler.c). Written once, with explicit padding, __u types only.
+ */
+#ifndef KILN_BPF_PROFILE_H
+#define KILN_BPF_PROFILE_H
+
+/* kernel.perf_event_max_stack defaults to 127. */
+#define KILN_MAX_STACK 127
+#define KILN_COMM_LEN 16
+
+/* Per-CPU counters, indexes into the 'stats' map. */
+enum kiln_stat {
+	KILN_STAT_SAMPLES = 0,	   /* perf events that reached the program */
+	KILN_STAT_FILTERED,	   /* not in --pid set, or idle */
+	KILN_STAT_RINGBUF_FULL,	   /* lost: no room in the ring buffer */
+	KILN_STAT_KSTACK_ERROR,	   /* lost: kernel stack could not be read */
+	KILN_STAT_USTACK_ERROR,	   /* lost: user stack could not be read */
+	KILN_STAT_KSTACK_TRUNCATED, /* kept, but deeper than KILN_MAX_STACK */
+	KILN_STAT_USTACK_TRUNCATED,
+	KILN_STAT_MAX,
+};
+
+enum kiln_sample_flags {
+	KILN_SAMPLE_KTHREAD = 1 << 0, /* a kernel thread: no user stack */
+};
+
+struct kiln_sample {
+	__u64 time_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 pid;     /* thread group id */
+	__u32 tid;
+	__u32 cpu;
+	__u32 flags;   /* enum kiln_sample_flags */
+	__s32 kstack_len; /* frames, or -errno from bpf_get_stack */
+	__s32 ustack_len;
+	char comm[KILN_COMM_LEN];
+	__u64 kstack[KILN_MAX_STACK];
+	__u64 ustack[KILN_MAX_STACK];
+};
+
+#endif

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durable profile store: one SQLite file (WAL), written by the agent a
+ * window at a time and read by queries, the web server and `kiln diff`
+ * concurrently. Schema: storage/schema.sql (embedded at build time).
+ *
+ * Times are unix nanoseconds. A store is used by one thread at a time;
+ * readers in other threads or processes open their own store.
+ */
+#ifndef KILN_STORE_H
+#define KILN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiler/profile.h"
+
+struct store;
+
+struct store_opts {
+	const char *path;
+	bool read_only;		/* queries only; never creates or migrates */
+	uint64_t retention_ns;	/* drop data older than this; 0 keeps all */
+	uint64_t max_size_bytes; /* drop oldest data above this; 0: no limit */
+	int busy_timeout_ms;	/* 0 picks a default (5 s) */
+};
+
+/*
+ * Opens or creates the store (creating the schema, migrating an older
+ * version). Returns NULL with errno set and logs one line saying why: a
+ * missing directory, a read-only file, a corrupt file, a database from a
+ * newer kiln (-EPROTO).
+ */
+struct store *store__open(const struct store_opts *opts);
+void store__close(struct store *st);
+
+/*
+ * Writes every sample of 'p' in one transaction: series from their labels,
+ * stacks/frames/functions/mappings deduplicated against what the store has,
+ * counts per time bucket, heat-map cells and rollups. Either the whole
+ * profile lands or nothing does. Returns 0 or -errno (-ENOSPC on a full
+ * disk: the caller keeps the profile and retries).
+ */
+int store__write(struct store *st, const struct profile *p);
+
+/* Drops data beyond the retention age and size limits. */
+int store__enforce_retention(struct store *st, uint64_t now_ns);
+
+struct store_filter {
+	const char *key;   /* host, comm, pid, exe, container, or any label */
+	const char *value; /* exact match */
+};
+
+struct store_query {
+	uint64_t from_ns, to_ns; /* [from, to) */
+	const struct store_filter *filters;
+	size_t nr_filters; /* filters on different keys AND, same key OR */
+};
+
+/*
+ * Merges every sample in the range that matches the filters into 'out'
+ * (series labels kept, sample times at bucket resolution). Returns 0 or
+ * -errno; -EINVAL for an unknown label key.
+ */
+int store__query(struct store *st, const struct store_query *q,
+		 struct profile *out);
+
+/* One point of a time line: 'count' samples of 'group' in [t, t + step). */
+struct store_point {
+	uint64_t t_ns;
+	uint64_t count;
+	const char *group; /* value of the group-by label, or "" */
+};
+
+/*
+ * Sample counts per 'step_ns' over the range, one series per value of
+ * 'group_by' (NULL: one series). Calls 'fn' for every non-zero point in
+ * time order within each group. Returns 0, -errno, or fn's non-zero value.
+ */
+int store__timeline(struct store *st, const struct store_query *q,
+		    uint64_t step_ns, const char *group_by,
+		    int (*fn)(const struct store_point *pt, void *ctx),
+		    void *ctx);
+
+#define STORE_HEAT_SLOTS 50 /* 20 ms offsets within a second */
+
+/*
+ * Sub-second heat map: for each second in the range, sample counts per
+ * 20 ms slot. Calls fn(second_ns, counts[STORE_HEAT_SLOTS]) for seconds
+ * with samples, in time order.
+ */
+int store__heatmap(struct store *st, const struct store_query *q,
+		   int (*fn)(uint64_t second_ns, const uint64_t *counts,
+			     void *ctx),
+		   void *ctx);
+
+/* Label keys present, and values of one key (optionally in a range). */
+int store__label_names(struct store *st,
+		       int (*fn)(const char *name, void *ctx), void *ctx);
+int store__label_values(struct store *st, const char *key,
+			const struct store_query *q,
+			int (*fn)(const char *value, void *ctx), void *ctx);
+
+struct store_stats {
+	uint64_t size_bytes;	  /* main file + WAL */
+	uint64_t windows_written; /* by this handle */
+	uint64_t samples_written; /* by this handle */
+	uint64_t write_errors;
+	uint64_t rows_deleted;	  /* by retention */
+	uint64_t first_ns, last_ns; /* data range in the store, 0 if empty */
+};
+void store__stats(struct store *st, struct store_stats *out);
+
+#endif

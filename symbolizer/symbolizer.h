@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Address -> frames. Resolves user addresses inside mapped ELF objects
+ * (executables, shared libraries, the vDSO) with libdwfl, kernel addresses
+ * with /proc/kallsyms, and JIT addresses with /tmp/perf-PID.map.
+ *
+ * Objects are opened while the process that maps them is alive (through
+ * /proc/PID/map_files or /proc/PID/root), so binaries in other mount
+ * namespaces, deleted or replaced binaries, and processes that exit later
+ * still resolve. Objects are cached by build id (falling back to path +
+ * device + inode), so a library mapped by many processes is read once.
+ *
+ * Not thread safe: one symbolizer per thread (libdw's own thread safety is
+ * experimental).
+ */
+#ifndef KILN_SYMBOLIZER_H
+#define KILN_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+struct sym_object;
+
+struct symbolizer_opts {
+	/* Root of the file system for host paths; NULL means "/". Tests use it. */
+	const char *sysroot;
+	/* Kallsyms file; NULL means /proc/kallsyms. */
+	const char *kallsyms_path;
+	/* Unreferenced objects kept open for reuse (LRU); 0 picks a default. */
+	size_t max_cached_objects;
+	/* Resolved addresses kept per object; 0 picks a default. */
+	size_t max_cached_addrs;
+};
+
+/* One frame of a resolution. Strings are borrowed from the symbolizer. */
+struct sym_frame {
+	const char *name; /* function name (demangling left to the reader) */
+	const char *file; /* source file or NULL */
+	uint32_t line;	  /* 0 if unknown */
+	bool inlined;	  /* an inlined call: folded suffix _[i] */
+};
+
+/*
+ * The result of one lookup: frames outermost caller first, the innermost
+ * inlined function last (the order of a folded stack). n == 0 means
+ * unresolved; the caller then writes 'module+0xoffset'.
+ */
+#define SYM_MAX_INLINE 16
+struct sym_result {
+	struct sym_frame frames[SYM_MAX_INLINE];
+	size_t n;
+	uint64_t vaddr; /* the address within the ELF file (for pprof) */
+};
+
+/* How a process maps part of a file: one line of /proc/PID/maps. */
+struct sym_mapping {
+	int pid;	   /* the process that maps it, for /proc/PID/... */
+	uint64_t start;	   /* first address of the mapping */
+	uint64_t end;	   /* one past the last */
+	uint64_t pgoff;	   /* file offset mapped at 'start' */
+	const char *path;  /* as in /proc/PID/maps, may end in " (deleted)" */
+	const uint8_t *build_id; /* NULL if unknown */
+	size_t build_id_len;
+	uint64_t dev, ino; /* 0 if unknown */
+};
+
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
+void symbolizer__free(struct symbolizer *sym);
+
+/*
+ * Opens (or finds in the cache) the object a mapping refers to and takes a
+ * reference. Call it while the process is alive. Returns NULL with errno set
+ * when the file cannot be reached; callers still emit module+0xoffset.
+ * "[vdso]" is handled (the kernel's vDSO image is read once).
+ */
+struct sym_object *symbolizer__object_get(struct symbolizer *sym,
+					  const struct sym_mapping *map);
+/* Drops a reference; the object stays in an LRU cache. NULL is fine. */
+void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj);
+
+/* The object's build id as lowercase hex ("" if none), borrowed. */
+const char *sym_object__build_id(const struct sym_object *obj);
+/* The object's path (as first seen), borrowed. */
+const char *sym_object__path(const struct sym_object *obj);
+
+/*
+ * Resolves 'addr', an address inside 'map' (whose object is 'obj'). A
+ * non-leaf frame's address is a return address: pass is_return so the
+ * lookup uses addr - 1 and lands on the calling line. Always fills
+ * out->vaddr; returns 0, or -ENOENT when nothing covers the address.
+ */
+int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
+			const struct sym_mapping *map, uint64_t addr,
+			bool is_return, struct sym_result *out);
+
+/*
+ * Resolves a kernel address from kallsyms (loaded on first use). Module
+ * symbols keep their module: out->frames[0].file is NULL, and the name is
+ * the symbol. Returns 0 or -ENOENT.
+ */
+int symbolizer__resolve_kernel(struct symbolizer *sym, uint64_t addr,
+			       struct sym_result *out);
+/* The module ("[kernel.kallsyms]" or "[ext4]") of a kernel address. */
+const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr);
+
+/*
+ * Resolves an address in anonymous memory through /tmp/perf-PID.map (read
+ * through /proc/PID/root, re-read when the address is not found and the
+ * file changed). Returns 0 or -ENOENT.
+ */
+int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
+			    struct sym_result *out);
+/* Reads pid's perf map now (while it lives), so it resolves after exit. */
+void symbolizer__load_jit(struct symbolizer *sym, int pid);
+/* Forgets what was cached for a pid that exited (JIT map). */
+void symbolizer__forget_pid(struct symbolizer *sym, int pid);
+
+struct symbolizer_stats {
+	uint64_t hits, misses;	/* address cache */
+	uint64_t objects_open;	/* objects currently held */
+	uint64_t objects_opened, objects_evicted;
+};
+void symbolizer__stats(const struct symbolizer *sym,
+		       struct symbolizer_stats *out);
+
+/* Reads the GNU build id note of an ELF file; returns its length or -errno. */
+int symbolizer__read_build_id(const char *path, uint8_t *buf, size_t size);
+
+#endif
