@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+#include "collector.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idxset.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define EFAULT_NEG (-EFAULT)
+
+/* One distinct raw stack: who, and the addresses, leaf first. */
+struct raw_stack {
+	uint32_t pid;
+	uint32_t flags;
+	int32_t klen, ulen; /* frames, or -errno */
+	char comm[KILN_COMM_LEN];
+	uint32_t addrs;	    /* index of the first address in 'addrs' */
+	uint32_t lost_reason; /* string index for lost records, else 0 */
+};
+
+struct raw_sample {
+	uint32_t stack;
+	uint64_t time_ns;
+	uint64_t count;
+};
+
+struct collector {
+	struct symbolizer *sym;
+	struct proc_table *procs;
+	struct collector_opts opts;
+
+	struct raw_stack *stacks;
+	size_t nr_stacks, cap_stacks;
+	uint64_t *addrs;
+	size_t nr_addrs, cap_addrs;
+	struct idxset stack_set;
+
+	struct raw_sample *samples;
+	size_t nr_samples, cap_samples;
+	uint64_t pending;
+
+	char **lost_reasons;
+	size_t nr_lost_reasons;
+};
+
+struct collector *collector__new(struct symbolizer *sym,
+				 struct proc_table *procs,
+				 const struct collector_opts *opts)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->sym = sym;
+	c->procs = procs;
+	c->opts = *opts;
+	if (!c->opts.time_resolution_ns)
+		c->opts.time_resolution_ns = 10 * 1000 * 1000;
+	idxset__init(&c->stack_set);
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	idxset__release(&c->stack_set);
+	free(c->stacks);
+	free(c->addrs);
+	free(c->samples);
+	for (size_t i = 0; i < c->nr_lost_reasons; i++)
+		free(c->lost_reasons[i]);
+	free(c->lost_reasons);
+	free(c);
+}
+
+static size_t nr_frames(int32_t len)
+{
+	return len > 0 ? (size_t)len : 0;
+}
+
+struct raw_key {
+	const struct raw_stack *head;
+	const uint64_t *kstack, *ustack;
+};
+
+static bool raw_eq(uint32_t id, const void *key, void *ctx)
+{
+	const struct collector *c = ctx;
+	const struct raw_key *k = key;
+	const struct raw_stack *r = &c->stacks[id];
+	size_t nk = nr_frames(r->klen), nu = nr_frames(r->ulen);
+
+	if (r->pid != k->head->pid || r->flags != k->head->flags ||
+	    r->klen != k->head->klen || r->ulen != k->head->ulen ||
+	    r->lost_reason != k->head->lost_reason ||
+	    memcmp(r->comm, k->head->comm, sizeof(r->comm)))
+		return false;
+	return !memcmp(&c->addrs[r->addrs], k->kstack, nk * 8) &&
+	       !memcmp(&c->addrs[r->addrs + nk], k->ustack, nu * 8);
+}
+
+static uint32_t intern_raw(struct collector *c, const struct raw_stack *head,
+			   const uint64_t *kstack, const uint64_t *ustack)
+{
+	struct raw_key key = { head, kstack, ustack };
+	size_t nk = nr_frames(head->klen), nu = nr_frames(head->ulen);
+	uint32_t hash = hash__bytes(head, offsetof(struct raw_stack, addrs), 7);
+	uint32_t id;
+
+	hash = hash__bytes(kstack, nk * 8, hash);
+	hash = hash__bytes(ustack, nu * 8, hash);
+	if (!idxset__find(&c->stack_set, hash, &key, raw_eq, c, &id))
+		return id;
+	if (c->nr_addrs + nk + nu > c->cap_addrs) {
+		c->cap_addrs = (c->nr_addrs + nk + nu) * 2;
+		c->addrs = xrealloc(c->addrs, c->cap_addrs * sizeof(*c->addrs));
+	}
+	if (c->nr_stacks == c->cap_stacks) {
+		c->cap_stacks = c->cap_stacks ? c->cap_stacks * 2 : 256;
+		c->stacks = xrealloc(c->stacks, c->cap_stacks * sizeof(*c->stacks));
+	}
+	struct raw_stack *r = &c->stacks[c->nr_stacks];
+	*r = *head;
+	r->addrs = (uint32_t)c->nr_addrs;
+	memcpy(&c->addrs[c->nr_addrs], kstack, nk * 8);
+	memcpy(&c->addrs[c->nr_addrs + nk], ustack, nu * 8);
+	c->nr_addrs += nk + nu;
+	id = (uint32_t)c->nr_stacks++;
+	idxset__insert(&c->stack_set, hash, id);
+	return id;
+}
+
+static void push_sample(struct collector *c, uint32_t stack, uint64_t time_ns,
+			uint64_t count)
+{
+	if (c->nr_samples == c->cap_samples) {
+		c->cap_samples = c->cap_samples ? c->cap_samples * 2 : 1024;
+		c->samples = xrealloc(c->samples,
+				      c->cap_samples * sizeof(*c->samples));
+	}
+	time_ns -= time_ns % c->opts.time_resolution_ns;
+	c->samples[c->nr_samples++] =
+		(struct raw_sample){ stack, time_ns, count };
+	c->pending += count;
+}
+
+void collector__add(struct collector *c, const struct kiln_sample *s)
+{
+	struct raw_stack head = { 0 };
+	struct proc_info *p;
+
+	head.pid = s->pid;
+	head.flags = s->flags;
+	head.klen = s->kstack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->kstack_len;
+	head.ulen = s->ustack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->ustack_len;
+	memcpy(head.comm, s->comm, sizeof(head.comm));
+	head.comm[sizeof(head.comm) - 1] = 0;
+	/* First sight of a process: read its maps while it is alive. */
+	p = proc_table__get(c->procs, (int)s->pid);
+	p->samples++;
+	push_sample(c,
+		    intern_raw(c, &head, (const uint64_t *)s->kstack,
+			       (const uint64_t *)s->ustack),
+		    s->time_ns + c->opts.clock_offset, 1);
+}
+
+void collector__add_lost(struct collector *c, const char *reason,
+			 uint64_t count, uint64_t time_ns)
+{
+	struct raw_stack head = { 0 };
+	size_t i;
+
+	if (!count)
+		return;
+	for (i = 0; i < c->nr_lost_reasons; i++)
+		if (!strcmp(c->lost_reasons[i], reason))
+			break;
+	if (i == c->nr_lost_reasons) {
+		c->lost_reasons = xrealloc(c->lost_reasons,
+					   (i + 1) * sizeof(*c->lost_reasons));
+		c->lost_reasons[c->nr_lost_reasons++] = xstrdup(reason);
+	}
+	head.lost_reason = (uint32_t)i + 1;
+	snprintf(head.comm, sizeof(head.comm), "[lost]");
+	push_sample(c, intern_raw(c, &head, NULL, NULL), time_ns, count);
+}
+
+uint64_t collector__pending(const struct collector *c)
+{
+	return c->pending;
+}
+
+/* ---- symbolization into a profile ---- */
+
+struct stack_buf {
+	uint32_t *ids;
+	size_t len, cap;
+};
+
+static void stack_push(struct stack_buf *b, uint32_t id)
+{
+	if (b->len == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->ids = xrealloc(b->ids, b->cap * sizeof(*b->ids));
+	}
+	b->ids[b->len++] = id;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void push_unresolved(struct profile *out, struct stack_buf *b,
+			    const char *module, uint64_t offset,
+			    enum frame_kind kind)
+{
+	char name[512];
+	struct frame f = { .kind = kind, .addr = offset };
+
+	snprintf(name, sizeof(name), "%s+0x%" PRIx64, module, offset);
+	f.name = profile__intern(out, name);
+	f.module = profile__intern(out, module);
+	stack_push(b, profile__add_frame(out, &f));
+}
+
+static void push_result(struct profile *out, struct stack_buf *b,
+			const struct sym_result *r, const char *module,
+			enum frame_kind outer_kind)
+{
+	uint32_t mod = profile__intern(out, module);
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct frame f = {
+			.name = profile__intern(out, r->frames[i].name),
+			.file = r->frames[i].file ?
+					profile__intern(out, r->frames[i].file) :
+					0,
+			.line = r->frames[i].line,
+			.module = mod,
+			.kind = r->frames[i].inlined ? FRAME_INLINED : outer_kind,
+			.addr = r->vaddr,
+		};
+		stack_push(b, profile__add_frame(out, &f));
+	}
+}
+
+static void push_user_frame(struct collector *c, struct profile *out,
+			    struct stack_buf *b, struct proc_info *p,
+			    uint64_t addr, bool is_return)
+{
+	const struct proc_mapping *m = proc_info__lookup(p, addr);
+	struct sym_result r;
+
+	if (m && m->obj &&
+	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return, &r)) {
+		push_result(out, b, &r, m->map.path, FRAME_USER);
+		return;
+	}
+	if ((!m || m->anon) &&
+	    !symbolizer__resolve_jit(c->sym, p->pid, addr, &r)) {
+		push_result(out, b, &r, "[jit]", FRAME_JIT);
+		return;
+	}
+	if (m && !m->anon)
+		push_unresolved(out, b, base_name(m->map.path),
+				m->obj ? r.vaddr : addr - m->map.start + m->map.pgoff,
+				FRAME_USER);
+	else
+		push_unresolved(out, b, m ? "[anon]" : "[unknown]", addr,
+				FRAME_USER);
+}
+
+static void push_kernel_frame(struct collector *c, struct profile *out,
+			      struct stack_buf *b, uint64_t addr)
+{
+	struct sym_result r;
+
+	if (!symbolizer__resolve_kernel(c->sym, addr, &r))
+		push_result(out, b, &r, symbolizer__kernel_module(c->sym, addr),
+			    FRAME_KERNEL);
+	else
+		push_unresolved(out, b, "[kernel]", addr, FRAME_KERNEL);
+}
+
+static uint32_t series_for(struct collector *c, struct profile *out,
+			   const struct raw_stack *r)
+{
+	struct proc_info *p = proc_table__find(c->procs, (int)r->pid);
+	struct label l[6];
+	size_t n = 0;
+	char pid[16];
+
+#define ADD_LABEL(k, v)                                                        \
+	do {                                                                   \
+		l[n].key = profile__intern(out, k);                            \
+		l[n++].value = profile__intern(out, v);                        \
+	} while (0)
+	if (c->opts.host)
+		ADD_LABEL(LABEL_HOST, c->opts.host);
+	if (r->lost_reason) {
+		ADD_LABEL(LABEL_COMM, "[lost]");
+		return profile__add_series(out, l, n);
+	}
+	/* The process's name, not the thread's, roots the stack. */
+	ADD_LABEL(LABEL_COMM, p && p->comm[0] && r->pid ? p->comm : r->comm);
+	snprintf(pid, sizeof(pid), "%u", r->pid);
+	ADD_LABEL(LABEL_PID, pid);
+	if (p && p->exe)
+		ADD_LABEL(LABEL_EXE, p->exe);
+	if (p && p->build_id)
+		ADD_LABEL(LABEL_BUILD_ID, p->build_id);
+	if (p && p->container)
+		ADD_LABEL(LABEL_CONTAINER, p->container);
+#undef ADD_LABEL
+	return profile__add_series(out, l, n);
+}
+
+static uint32_t symbolize_stack(struct collector *c, struct profile *out,
+				const struct raw_stack *r, struct stack_buf *b)
+{
+	const uint64_t *kstack = &c->addrs[r->addrs];
+	const uint64_t *ustack = kstack + nr_frames(r->klen);
+	struct proc_info *p = proc_table__find(c->procs, (int)r->pid);
+
+	b->len = 0;
+	if (r->lost_reason) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "[lost: %s]",
+			 c->lost_reasons[r->lost_reason - 1]);
+		stack_push(b, profile__add_named_frame(out, name, FRAME_SPECIAL));
+		return profile__add_stack(out, b->ids, b->len);
+	}
+	if (r->klen == KILN_MAX_STACK || r->ulen == KILN_MAX_STACK)
+		stack_push(b, profile__add_named_frame(out, "[truncated]",
+						       FRAME_SPECIAL));
+	if (!(r->flags & KILN_SAMPLE_KTHREAD)) {
+		if (r->ulen < 0)
+			stack_push(b, profile__add_named_frame(
+					      out, "[lost user stack]",
+					      FRAME_SPECIAL));
+		/* ustack[0] is the leaf: walk from the root. */
+		for (size_t i = nr_frames(r->ulen); i-- > 0;)
+			if (p)
+				push_user_frame(c, out, b, p, ustack[i], i > 0);
+			else
+				push_unresolved(out, b, "[unknown]", ustack[i],
+						FRAME_USER);
+	}
+	if (r->klen < 0 && r->klen != EFAULT_NEG)
+		stack_push(b, profile__add_named_frame(out, "[lost kernel stack]",
+						       FRAME_SPECIAL));
+	for (size_t i = nr_frames(r->klen); i-- > 0;)
+		push_kernel_frame(c, out, b, kstack[i]);
+	return profile__add_stack(out, b->ids, b->len);
+}
+
+uint64_t collector__flush(struct collector *c, struct profile *out)
+{
+	uint32_t *stack_ids = xmalloc((c->nr_stacks ? c->nr_stacks : 1) *
+				      sizeof(*stack_ids));
+	uint32_t *series_ids = xmalloc((c->nr_stacks ? c->nr_stacks : 1) *
+				       sizeof(*series_ids));
+	struct stack_buf buf = { 0 };
+	uint64_t added = c->pending;
+
+	for (size_t i = 0; i < c->nr_stacks; i++) {
+		stack_ids[i] = symbolize_stack(c, out, &c->stacks[i], &buf);
+		series_ids[i] = series_for(c, out, &c->stacks[i]);
+	}
+	for (size_t i = 0; i < c->nr_samples; i++) {
+		const struct raw_sample *s = &c->samples[i];
+
+		profile__add_sample(out, series_ids[s->stack], stack_ids[s->stack],
+				    s->time_ns, s->count);
+	}
+	free(buf.ids);
+	free(stack_ids);
+	free(series_ids);
+	c->nr_stacks = c->nr_addrs = c->nr_samples = 0;
+	c->pending = 0;
+	idxset__clear(&c->stack_set);
+	return added;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The collector turns raw BPF samples into profile samples. Samples are
+ * gathered raw (pid + addresses), identical stacks merged, and each
+ * distinct raw stack symbolized once per flush: at the end of `kiln
+ * record`, or at the end of each agent window.
+ *
+ * Every loss is made visible as a placeholder frame ([lost user stack],
+ * [lost kernel stack], [truncated], [lost: ring buffer full]) so profile
+ * totals never shrink silently.
+ */
+#ifndef KILN_COLLECTOR_H
+#define KILN_COLLECTOR_H
+
+#include <stdint.h>
+
+#include "proc_table.h"
+#include "profile.h"
+#include "sampler.h"
+#include "symbolizer/symbolizer.h"
+
+struct collector;
+
+struct collector_opts {
+	const char *host;	/* host label; NULL leaves it out */
+	uint64_t clock_offset;	/* monotonic -> unix ns (sampler) */
+	uint64_t time_resolution_ns; /* sample times are rounded down to it */
+};
+
+struct collector *collector__new(struct symbolizer *sym,
+				 struct proc_table *procs,
+				 const struct collector_opts *opts);
+void collector__free(struct collector *c);
+
+/* Records one sample (the process table must have seen its task events). */
+void collector__add(struct collector *c, const struct kiln_sample *s);
+
+/* Records 'count' samples lost before they reached user space. */
+void collector__add_lost(struct collector *c, const char *reason,
+			 uint64_t count, uint64_t time_ns);
+
+/*
+ * Symbolizes everything gathered since the last flush into 'out' (which
+ * may already hold samples) and starts over. Returns the samples added.
+ */
+uint64_t collector__flush(struct collector *c, struct profile *out);
+
+/* Samples gathered since the last flush. */
+uint64_t collector__pending(const struct collector *c);
+
+#endif

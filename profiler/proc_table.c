@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT
+#include "proc_table.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#define NR_BUCKETS 4096
+
+struct proc_table {
+	struct symbolizer *sym;
+	struct proc_info *buckets[NR_BUCKETS];
+	size_t count;
+};
+
+struct proc_table *proc_table__new(struct symbolizer *sym)
+{
+	struct proc_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->sym = sym;
+	return t;
+}
+
+static void mapping_release(struct proc_table *t, struct proc_mapping *m)
+{
+	symbolizer__object_put(t->sym, m->obj);
+	free((char *)m->map.path);
+	free((uint8_t *)m->map.build_id);
+}
+
+static void clear_maps(struct proc_table *t, struct proc_info *p)
+{
+	for (size_t i = 0; i < p->nr_maps; i++)
+		mapping_release(t, &p->maps[i]);
+	p->nr_maps = 0;
+}
+
+static void proc_free(struct proc_table *t, struct proc_info *p)
+{
+	clear_maps(t, p);
+	free(p->maps);
+	free(p->exe);
+	free(p->build_id);
+	free(p->container);
+	free(p);
+}
+
+void proc_table__free(struct proc_table *t)
+{
+	if (!t)
+		return;
+	for (size_t b = 0; b < NR_BUCKETS; b++) {
+		struct proc_info *p = t->buckets[b], *next;
+
+		for (; p; p = next) {
+			next = p->next;
+			proc_free(t, p);
+		}
+	}
+	free(t);
+}
+
+struct proc_info *proc_table__find(struct proc_table *t, int pid)
+{
+	for (struct proc_info *p = t->buckets[pid % NR_BUCKETS]; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void read_container(struct proc_info *p)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", p->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* A container id is 64 hex digits somewhere in the path
+		 * (docker-<id>.scope, cri-containerd-<id>, /docker/<id>). */
+		for (char *c = line; *c; c++) {
+			size_t n = 0;
+
+			while (isxdigit((unsigned char)c[n]))
+				n++;
+			if (n == 64) {
+				/* Docker's short form: 12 digits. */
+				free(p->container);
+				p->container = strndup(c, 12);
+				fclose(f);
+				return;
+			}
+			c += n ? n - 1 : 0;
+		}
+	}
+	fclose(f);
+}
+
+static struct proc_info *proc_new(struct proc_table *t, int pid)
+{
+	struct proc_info *p = xcalloc(1, sizeof(*p));
+	size_t b = pid % NR_BUCKETS;
+
+	p->pid = pid;
+	p->next = t->buckets[b];
+	t->buckets[b] = p;
+	t->count++;
+	return p;
+}
+
+/* Removes mappings overlapping [start, end): a new mmap replaces them. */
+static void unmap_range(struct proc_table *t, struct proc_info *p,
+			uint64_t start, uint64_t end)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < p->nr_maps; i++) {
+		struct proc_mapping *m = &p->maps[i];
+
+		if (m->map.start < end && start < m->map.end)
+			mapping_release(t, m);
+		else
+			p->maps[out++] = *m;
+	}
+	p->nr_maps = out;
+}
+
+static void set_exe(struct proc_info *p, const char *path,
+		    struct sym_object *obj)
+{
+	free(p->exe);
+	p->exe = xstrdup(path);
+	free(p->build_id);
+	p->build_id = obj && *sym_object__build_id(obj) ?
+			      xstrdup(sym_object__build_id(obj)) :
+			      NULL;
+}
+
+static void add_mapping(struct proc_table *t, struct proc_info *p,
+			const struct sym_mapping *map)
+{
+	struct proc_mapping m = { .map = *map };
+	size_t pos;
+
+	m.map.pid = p->pid;
+	m.anon = !map->path[0] || !strcmp(map->path, "//anon") ||
+		 !strncmp(map->path, "[anon", 5) ||
+		 !strncmp(map->path, "/memfd:", 7);
+	if (map->path[0] == '[' && strcmp(map->path, "[vdso]"))
+		return; /* [vsyscall], [uprobes]: nothing to symbolize */
+	unmap_range(t, p, map->start, map->end);
+	m.map.path = xstrdup(map->path);
+	if (map->build_id_len) {
+		uint8_t *id = xmalloc(map->build_id_len);
+		memcpy(id, map->build_id, map->build_id_len);
+		m.map.build_id = id;
+	}
+	if (!m.anon) {
+		m.obj = symbolizer__object_get(t->sym, &m.map);
+		if (!m.obj)
+			pr_debug("pid %d: cannot open '%s': %s", p->pid,
+				 map->path, strerror(errno));
+	}
+	if (p->exe_pending && !m.anon && map->path[0] == '/') {
+		set_exe(p, map->path, m.obj);
+		p->exe_pending = false;
+	}
+	if (p->nr_maps == p->cap_maps) {
+		p->cap_maps = p->cap_maps ? p->cap_maps * 2 : 16;
+		p->maps = xrealloc(p->maps, p->cap_maps * sizeof(*p->maps));
+	}
+	for (pos = p->nr_maps; pos > 0 && p->maps[pos - 1].map.start > m.map.start;
+	     pos--)
+		p->maps[pos] = p->maps[pos - 1];
+	p->maps[pos] = m;
+	p->nr_maps++;
+}
+
+const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
+					     uint64_t addr)
+{
+	size_t lo = 0, hi = p->nr_maps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->maps[mid].map.start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct proc_mapping *m = &p->maps[lo - 1];
+	return addr < m->map.end ? m : NULL;
+}
+
+static void read_comm(struct proc_info *p)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", p->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(p->comm, sizeof(p->comm), f))
+		p->comm[strcspn(p->comm, "\n")] = 0;
+	fclose(f);
+}
+
+int proc_table__scan(struct proc_table *t, int pid)
+{
+	char path[64], line[4096], exe[4096];
+	struct proc_info *p;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	p = proc_table__find(t, pid);
+	if (!p)
+		p = proc_new(t, pid);
+	clear_maps(t, p);
+	p->exe_pending = false;
+	read_comm(p);
+	read_container(p);
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		free(p->exe);
+		p->exe = xstrdup(exe);
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		unsigned int maj, min;
+		char perms[8];
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end,
+			   perms, &off, &maj, &min, &ino, &pos) < 7)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		char *name = line + pos;
+		name[strcspn(name, "\n")] = 0;
+		struct sym_mapping map = {
+			.start = start,
+			.end = end,
+			.pgoff = off,
+			.path = name,
+			.dev = ((uint64_t)maj << 32) | min,
+			.ino = ino,
+		};
+		add_mapping(t, p, &map);
+		if (p->exe && !strcmp(name, p->exe) && !p->build_id) {
+			const struct proc_mapping *m = proc_info__lookup(p, start);
+			if (m && m->obj)
+				set_exe(p, name, m->obj);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int proc_table__scan_all(struct proc_table *t)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *d;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		proc_table__scan(t, (int)pid);
+	}
+	closedir(dir);
+	return 0;
+}
+
+struct proc_info *proc_table__get(struct proc_table *t, int pid)
+{
+	struct proc_info *p = proc_table__find(t, pid);
+
+	if (p)
+		return p;
+	if (proc_table__scan(t, pid) == 0)
+		return proc_table__find(t, pid);
+	return proc_new(t, pid);
+}
+
+void proc_table__handle(struct proc_table *t, const struct task_event *e)
+{
+	struct proc_info *p, *parent;
+
+	switch (e->type) {
+	case TASK_MMAP: {
+		struct sym_mapping map = {
+			.start = e->addr,
+			.end = e->addr + e->len,
+			.pgoff = e->pgoff,
+			.path = e->filename,
+			.build_id = e->build_id,
+			.build_id_len = e->build_id_len,
+			.dev = e->dev,
+			.ino = e->ino,
+		};
+		p = proc_table__find(t, e->pid);
+		if (!p)
+			p = proc_new(t, e->pid);
+		add_mapping(t, p, &map);
+		break;
+	}
+	case TASK_COMM:
+		if (e->pid != e->tid)
+			break; /* a thread renamed itself */
+		p = proc_table__find(t, e->pid);
+		if (!p)
+			p = proc_new(t, e->pid);
+		snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
+		if (e->exec) {
+			/* A new image: the old mappings are gone, the next
+			 * file mapping is the executable. */
+			clear_maps(t, p);
+			p->exe_pending = true;
+			p->dead = false;
+			read_container(p);
+		}
+		break;
+	case TASK_FORK:
+		if (e->pid == e->ppid)
+			break; /* a new thread */
+		p = proc_table__find(t, e->pid);
+		if (p) /* pid reuse */
+			clear_maps(t, p);
+		else
+			p = proc_new(t, e->pid);
+		p->dead = false;
+		parent = proc_table__find(t, e->ppid);
+		if (!parent)
+			break;
+		memcpy(p->comm, parent->comm, sizeof(p->comm));
+		if (parent->exe)
+			set_exe(p, parent->exe, NULL);
+		if (parent->build_id)
+			p->build_id = xstrdup(parent->build_id);
+		if (parent->container)
+			p->container = xstrdup(parent->container);
+		for (size_t i = 0; i < parent->nr_maps; i++)
+			add_mapping(t, p, &parent->maps[i].map);
+		break;
+	case TASK_EXIT:
+		if (e->pid != e->tid)
+			break;
+		p = proc_table__find(t, e->pid);
+		if (p) {
+			p->dead = true;
+			symbolizer__load_jit(t->sym, e->pid);
+		}
+		break;
+	}
+}
+
+size_t proc_table__reap(struct proc_table *t)
+{
+	size_t reaped = 0;
+
+	for (size_t b = 0; b < NR_BUCKETS; b++) {
+		struct proc_info **pp = &t->buckets[b];
+
+		while (*pp) {
+			struct proc_info *p = *pp;
+
+			if (p->dead) {
+				*pp = p->next;
+				symbolizer__forget_pid(t->sym, p->pid);
+				proc_free(t, p);
+				t->count--;
+				reaped++;
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	return reaped;
+}
+
+size_t proc_table__count(const struct proc_table *t)
+{
+	return t->count;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process tracking: for every process, its name, executable, container and
+ * executable mappings, kept current from perf's side-band records (mmap,
+ * comm, fork, exit) and a /proc scan at start. Objects are opened in the
+ * symbolizer as soon as a mapping is seen, while the process is alive, so
+ * processes that exit and binaries that are deleted still symbolize.
+ * Exited processes stay until proc_table__reap(), which the caller runs
+ * after their samples are symbolized.
+ */
+#ifndef KILN_PROC_TABLE_H
+#define KILN_PROC_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sampler.h"
+#include "symbolizer/symbolizer.h"
+
+struct proc_table;
+
+struct proc_mapping {
+	struct sym_mapping map; /* start, end, pgoff, path, build id */
+	struct sym_object *obj; /* NULL when the file could not be opened */
+	bool anon;		/* anonymous executable memory (JIT) */
+};
+
+struct proc_info {
+	int pid;
+	char comm[16];
+	char *exe;	 /* path of the executable, or NULL */
+	char *build_id;	 /* hex build id of the executable, or NULL */
+	char *container; /* container or cgroup id, or NULL */
+	bool dead;
+	uint64_t samples;
+	/* private */
+	struct proc_mapping *maps;
+	size_t nr_maps, cap_maps;
+	bool exe_pending;
+	struct proc_info *next;
+};
+
+/* 'sym' is borrowed and must outlive the table. */
+struct proc_table *proc_table__new(struct symbolizer *sym);
+void proc_table__free(struct proc_table *t);
+
+/* Applies one side-band record. */
+void proc_table__handle(struct proc_table *t, const struct task_event *e);
+
+/* Reads /proc/PID/maps for every running process (or just one). */
+int proc_table__scan_all(struct proc_table *t);
+int proc_table__scan(struct proc_table *t, int pid);
+
+/* The process, created (and scanned from /proc) on first sight. */
+struct proc_info *proc_table__get(struct proc_table *t, int pid);
+/* The process if known, else NULL. */
+struct proc_info *proc_table__find(struct proc_table *t, int pid);
+
+/* The mapping covering 'addr', or NULL. */
+const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
+					     uint64_t addr);
+
+/* Frees processes that exited; returns how many. */
+size_t proc_table__reap(struct proc_table *t);
+size_t proc_table__count(const struct proc_table *t);
+
+#endif

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+#include "sampler.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "profile.skel.h"
+
+#define CAP_PERFMON_BIT 38
+#define CAP_BPF_BIT 39
+#define CAP_SYS_ADMIN_BIT 21
+
+struct sampler {
+	struct profile_bpf *skel;
+	struct ring_buffer *rb;
+	struct perf_buffer *task_pb;
+	struct bpf_link **links;
+	int *perf_fds;
+	int nr_cpus;
+	struct sampler_callbacks cb;
+	uint64_t task_lost;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	/* libbpf is chatty; its messages matter only when debugging. */
+	if (level == LIBBPF_DEBUG || log_level < LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* The effective capability mask, from /proc/self/status. */
+static uint64_t effective_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long caps = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+static int check_privileges(void)
+{
+	uint64_t caps = effective_caps();
+	bool bpf_ok = (caps >> CAP_BPF_BIT & 1) && (caps >> CAP_PERFMON_BIT & 1);
+
+	if (geteuid() == 0 || bpf_ok || (caps >> CAP_SYS_ADMIN_BIT & 1))
+		return 0;
+	fprintf(stderr,
+		"kiln: error: sampling needs root or CAP_BPF and CAP_PERFMON: run with sudo, or `setcap cap_bpf,cap_perfmon=ep kiln`\n");
+	return -EPERM;
+}
+
+static int check_btf(void)
+{
+	if (!access("/sys/kernel/btf/vmlinux", R_OK))
+		return 0;
+	fprintf(stderr,
+		"kiln: error: '/sys/kernel/btf/vmlinux' is missing: this kernel has no BTF; kiln needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+	return -ENOENT;
+}
+
+uint64_t sampler__clock_offset(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return (uint64_t)(real.tv_sec - mono.tv_sec) * 1000000000ULL +
+	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+
+	if (size >= sizeof(struct kiln_sample) && s->cb.sample)
+		s->cb.sample(data, s->cb.ctx);
+	return 0;
+}
+
+/* Layouts of perf's side-band records (see linux/perf_event.h). */
+struct mmap2_record {
+	struct perf_event_header header;
+	uint32_t pid, tid;
+	uint64_t addr, len, pgoff;
+	union {
+		struct {
+			uint32_t maj, min;
+			uint64_t ino, ino_generation;
+		};
+		struct {
+			uint8_t build_id_size;
+			uint8_t reserved1;
+			uint16_t reserved2;
+			uint8_t build_id[20];
+		};
+	};
+	uint32_t prot, flags;
+	char filename[];
+};
+
+struct comm_record {
+	struct perf_event_header header;
+	uint32_t pid, tid;
+	char comm[];
+};
+
+struct task_record {
+	struct perf_event_header header;
+	uint32_t pid, ppid, tid, ptid;
+	uint64_t time;
+};
+
+struct lost_record {
+	struct perf_event_header header;
+	uint64_t id, lost;
+};
+
+static enum bpf_perf_event_ret on_task_record(void *ctx, int cpu,
+					      struct perf_event_header *h)
+{
+	struct sampler *s = ctx;
+	struct task_event e = { 0 };
+
+	(void)cpu;
+	switch (h->type) {
+	case PERF_RECORD_MMAP2: {
+		const struct mmap2_record *r = (const void *)h;
+
+		e.type = TASK_MMAP;
+		e.pid = r->pid;
+		e.tid = r->tid;
+		e.addr = r->addr;
+		e.len = r->len;
+		e.pgoff = r->pgoff;
+		e.filename = r->filename;
+		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+			e.build_id = r->build_id;
+			e.build_id_len = r->build_id_size <= 20 ? r->build_id_size : 20;
+		} else {
+			e.dev = ((uint64_t)r->maj << 32) | r->min;
+			e.ino = r->ino;
+		}
+		break;
+	}
+	case PERF_RECORD_COMM: {
+		const struct comm_record *r = (const void *)h;
+
+		e.type = TASK_COMM;
+		e.pid = r->pid;
+		e.tid = r->tid;
+		e.comm = r->comm;
+		e.exec = h->misc & PERF_RECORD_MISC_COMM_EXEC;
+		break;
+	}
+	case PERF_RECORD_FORK:
+	case PERF_RECORD_EXIT: {
+		const struct task_record *r = (const void *)h;
+
+		e.type = h->type == PERF_RECORD_FORK ? TASK_FORK : TASK_EXIT;
+		e.pid = r->pid;
+		e.tid = r->tid;
+		e.ppid = r->ppid;
+		e.ptid = r->ptid;
+		break;
+	}
+	case PERF_RECORD_LOST:
+		s->task_lost += ((const struct lost_record *)h)->lost;
+		return LIBBPF_PERF_EVENT_CONT;
+	default:
+		return LIBBPF_PERF_EVENT_CONT;
+	}
+	if (s->cb.task)
+		s->cb.task(&e, s->cb.ctx);
+	return LIBBPF_PERF_EVENT_CONT;
+}
+
+static int open_task_events(struct sampler *s)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_DUMMY,
+		.size = sizeof(attr),
+		.mmap = 1,
+		.mmap2 = 1,
+		.comm = 1,
+		.comm_exec = 1,
+		.task = 1,
+		.build_id = 1,
+		.sample_period = 1,
+		/* Wake on every record: a short-lived process must be seen
+		 * while /proc/PID/map_files still reaches its files. */
+		.wakeup_events = 1,
+	};
+
+	s->task_pb = perf_buffer__new_raw(bpf_map__fd(s->skel->maps.task_events),
+					  64, &attr, on_task_record, s, NULL);
+	if (!s->task_pb) {
+		int err = -errno;
+
+		fprintf(stderr, "kiln: error: failed to open task event buffers: %s\n",
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = frequency,
+	};
+	int attached = 0;
+
+	for (int cpu = 0; cpu < s->nr_cpus; cpu++) {
+		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
+				      PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			/* An offline CPU has no event; that is fine. */
+			if (errno == ENODEV)
+				continue;
+			int err = -errno;
+			fprintf(stderr, "kiln: error: failed to open a cpu-clock perf event on CPU %d: %s\n",
+				cpu, strerror(-err));
+			return err;
+		}
+		s->perf_fds[cpu] = fd;
+		s->links[cpu] = bpf_program__attach_perf_event(
+			s->skel->progs.sample_stack, fd);
+		if (!s->links[cpu]) {
+			int err = -errno;
+			fprintf(stderr, "kiln: error: failed to attach the BPF program on CPU %d: %s\n",
+				cpu, strerror(-err));
+			return err;
+		}
+		attached++;
+	}
+	return attached ? 0 : -ENODEV;
+}
+
+struct sampler *sampler__new(const struct sampler_opts *opts,
+			     const struct sampler_callbacks *cb)
+{
+	struct sampler *s;
+	int err;
+
+	err = check_privileges();
+	if (!err)
+		err = check_btf();
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	libbpf_set_print(libbpf_log);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->cb = *cb;
+	s->nr_cpus = libbpf_num_possible_cpus();
+	if (s->nr_cpus <= 0) {
+		err = -ENODEV;
+		goto err_free;
+	}
+	s->perf_fds = malloc(s->nr_cpus * sizeof(*s->perf_fds));
+	s->links = calloc(s->nr_cpus, sizeof(*s->links));
+	if (!s->perf_fds || !s->links) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	for (int i = 0; i < s->nr_cpus; i++)
+		s->perf_fds[i] = -1;
+
+	s->skel = profile_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		fprintf(stderr, "kiln: error: failed to open the BPF program: %s\n",
+			strerror(-err));
+		goto err_free;
+	}
+	s->skel->rodata->filter_pids = opts->nr_pids > 0;
+	s->skel->rodata->want_kernel = opts->kernel_stacks;
+	s->skel->rodata->want_user = opts->user_stacks;
+	s->skel->rodata->include_idle = opts->include_idle;
+	bpf_map__set_max_entries(s->skel->maps.samples,
+				 opts->ringbuf_bytes ? opts->ringbuf_bytes : 8 << 20);
+	err = profile_bpf__load(s->skel);
+	if (err) {
+		fprintf(stderr, "kiln: error: failed to load the BPF program: %s%s\n",
+			strerror(-err),
+			err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)" : "");
+		goto err_destroy;
+	}
+	for (size_t i = 0; i < opts->nr_pids; i++) {
+		uint32_t pid = (uint32_t)opts->pids[i];
+		uint8_t one = 1;
+
+		bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid), &one,
+				     sizeof(one), BPF_ANY);
+	}
+	err = profile_bpf__attach(s->skel); /* the fork tracker */
+	if (err) {
+		fprintf(stderr, "kiln: error: failed to attach the fork tracker: %s\n",
+			strerror(-err));
+		goto err_destroy;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample, s,
+				 NULL);
+	if (!s->rb) {
+		err = -errno;
+		fprintf(stderr, "kiln: error: failed to open the sample ring buffer: %s\n",
+			strerror(-err));
+		goto err_destroy;
+	}
+	/* Task events first, so no mmap between a /proc scan and sampling
+	 * is missed. */
+	err = open_task_events(s);
+	if (err)
+		goto err_destroy;
+	err = attach_cpu_clock(s, opts->frequency);
+	if (err)
+		goto err_destroy;
+	return s;
+
+err_destroy:
+	sampler__free(s);
+	errno = -err;
+	return NULL;
+err_free:
+	free(s->perf_fds);
+	free(s->links);
+	free(s);
+	errno = -err;
+	return NULL;
+}
+
+void sampler__free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nr_cpus; i++) {
+		bpf_link__destroy(s->links[i]);
+		if (s->perf_fds[i] >= 0)
+			close(s->perf_fds[i]);
+	}
+	perf_buffer__free(s->task_pb);
+	ring_buffer__free(s->rb);
+	profile_bpf__destroy(s->skel);
+	free(s->links);
+	free(s->perf_fds);
+	free(s);
+}
+
+int sampler__poll(struct sampler *s, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN },
+		{ .fd = perf_buffer__epoll_fd(s->task_pb), .events = POLLIN },
+	};
+	int err;
+
+	if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	/* Task events first: a sample's mappings must be known before it. */
+	err = perf_buffer__consume(s->task_pb);
+	if (err < 0 && err != -EINTR)
+		return err;
+	err = ring_buffer__consume(s->rb);
+	if (err < 0 && err != -EINTR)
+		return err;
+	err = perf_buffer__consume(s->task_pb);
+	return err < 0 && err != -EINTR ? err : 0;
+}
+
+int sampler__stats(struct sampler *s, struct sampler_stats *out)
+{
+	uint64_t totals[KILN_STAT_MAX] = { 0 };
+	uint64_t *values = calloc(s->nr_cpus, sizeof(*values));
+
+	if (!values)
+		return -ENOMEM;
+	for (uint32_t key = 0; key < KILN_STAT_MAX; key++) {
+		if (bpf_map__lookup_elem(s->skel->maps.stats, &key, sizeof(key),
+					 values, s->nr_cpus * sizeof(*values), 0))
+			continue;
+		for (int cpu = 0; cpu < s->nr_cpus; cpu++)
+			totals[key] += values[cpu];
+	}
+	free(values);
+	out->samples = totals[KILN_STAT_SAMPLES];
+	out->filtered = totals[KILN_STAT_FILTERED];
+	out->ringbuf_full = totals[KILN_STAT_RINGBUF_FULL];
+	out->kstack_errors = totals[KILN_STAT_KSTACK_ERROR];
+	out->ustack_errors = totals[KILN_STAT_USTACK_ERROR];
+	out->kstack_truncated = totals[KILN_STAT_KSTACK_TRUNCATED];
+	out->ustack_truncated = totals[KILN_STAT_USTACK_TRUNCATED];
+	out->task_events_lost = s->task_lost;
+	return 0;
+}

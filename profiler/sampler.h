@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sampler: loads bpf/profile.bpf.c, opens one cpu-clock perf event per
+ * online CPU in frequency mode, and delivers two streams to callbacks:
+ * stack samples (through a BPF ring buffer) and task events (mmap, comm,
+ * fork, exit: perf's side-band records on a dummy event per CPU), which
+ * keep the process table current while processes are alive.
+ *
+ * The only file that includes the BPF skeleton and libbpf.
+ */
+#ifndef KILN_SAMPLER_H
+#define KILN_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "bpf/profile.h"
+
+struct sampler;
+
+enum task_event_type {
+	TASK_MMAP,
+	TASK_COMM, /* exec when 'exec' is set */
+	TASK_FORK,
+	TASK_EXIT,
+};
+
+struct task_event {
+	enum task_event_type type;
+	uint32_t pid, tid;
+	uint32_t ppid, ptid; /* FORK, EXIT */
+	bool exec;	     /* COMM caused by exec */
+	const char *comm;    /* COMM */
+	/* MMAP: an executable mapping. */
+	uint64_t addr, len, pgoff;
+	const char *filename;
+	const uint8_t *build_id; /* NULL when the kernel sent dev/inode */
+	size_t build_id_len;
+	uint64_t dev, ino;
+};
+
+struct sampler_callbacks {
+	void (*sample)(const struct kiln_sample *s, void *ctx);
+	void (*task)(const struct task_event *e, void *ctx);
+	void *ctx;
+};
+
+struct sampler_opts {
+	unsigned int frequency;	 /* Hz */
+	const int *pids;	 /* sample only these (and children); NULL: all */
+	size_t nr_pids;
+	bool kernel_stacks;
+	bool user_stacks;
+	bool include_idle;	 /* sample the idle task (pid 0) too */
+	size_t ringbuf_bytes;	 /* 0 picks a default */
+};
+
+/*
+ * Checks privileges and kernel support, loads and attaches. Returns NULL
+ * with errno set after printing one line that says what to do (-EPERM: not
+ * root / no CAP_BPF+CAP_PERFMON; -ENOENT: no BTF).
+ */
+struct sampler *sampler__new(const struct sampler_opts *opts,
+			     const struct sampler_callbacks *cb);
+void sampler__free(struct sampler *s);
+
+/* Waits up to timeout_ms for data and delivers it. Returns 0 or -errno. */
+int sampler__poll(struct sampler *s, int timeout_ms);
+
+struct sampler_stats {
+	uint64_t samples;	  /* events that reached the program */
+	uint64_t filtered;
+	uint64_t ringbuf_full;	  /* lost */
+	uint64_t kstack_errors;	  /* lost kernel stacks */
+	uint64_t ustack_errors;	  /* lost user stacks */
+	uint64_t kstack_truncated;
+	uint64_t ustack_truncated;
+	uint64_t task_events_lost; /* side-band records lost */
+};
+int sampler__stats(struct sampler *s, struct sampler_stats *out);
+
+/* Offset to add to a sample's CLOCK_MONOTONIC time to get unix ns. */
+uint64_t sampler__clock_offset(void);
+
+#endif

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector.h"
+#include "log.h"
+#include "proc_table.h"
+#include "symbolizer/symbolizer.h"
+
+struct session {
+	struct symbolizer *sym;
+	struct proc_table *procs;
+	struct collector *collector;
+	struct sampler *sampler;
+	uint64_t clock_offset;
+	uint64_t collected;
+	uint64_t processes_seen;
+	uint64_t lost_reported; /* ring buffer losses already in a profile */
+};
+
+static void on_sample(const struct kiln_sample *sample, void *ctx)
+{
+	struct session *s = ctx;
+	struct proc_info *p = proc_table__find(s->procs, (int)sample->pid);
+
+	if (!p || !p->samples)
+		s->processes_seen++;
+	collector__add(s->collector, sample);
+	s->collected++;
+}
+
+static void on_task(const struct task_event *e, void *ctx)
+{
+	struct session *s = ctx;
+
+	proc_table__handle(s->procs, e);
+}
+
+struct session *session__new(const struct session_opts *opts)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct symbolizer_opts sym_opts = { 0 };
+	struct sampler_opts sopts = {
+		.frequency = opts->frequency,
+		.pids = opts->pids,
+		.nr_pids = opts->nr_pids,
+		.kernel_stacks = opts->kernel_stacks,
+		.user_stacks = opts->user_stacks,
+		.include_idle = opts->include_idle,
+	};
+	struct sampler_callbacks cb = { on_sample, on_task, NULL };
+	int err;
+
+	if (!s)
+		return NULL;
+	cb.ctx = s;
+	s->clock_offset = sampler__clock_offset();
+	s->sym = symbolizer__new(&sym_opts);
+	if (!s->sym) {
+		err = -errno;
+		pr_err("failed to start the symbolizer: %s", strerror(-err));
+		goto err_free;
+	}
+	s->procs = proc_table__new(s->sym);
+	struct collector_opts copts = { .host = opts->host,
+					.clock_offset = s->clock_offset };
+	s->collector = s->procs ? collector__new(s->sym, s->procs, &copts) : NULL;
+	if (!s->collector) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	/* Task events start before the /proc scan, so nothing falls between. */
+	s->sampler = sampler__new(&sopts, &cb);
+	if (!s->sampler) {
+		err = -errno;
+		goto err_free;
+	}
+	if (opts->nr_pids)
+		for (size_t i = 0; i < opts->nr_pids; i++)
+			proc_table__scan(s->procs, opts->pids[i]);
+	else
+		proc_table__scan_all(s->procs);
+	return s;
+
+err_free:
+	session__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void session__free(struct session *s)
+{
+	if (!s)
+		return;
+	sampler__free(s->sampler);
+	collector__free(s->collector);
+	proc_table__free(s->procs);
+	symbolizer__free(s->sym);
+	free(s);
+}
+
+int session__poll(struct session *s, int timeout_ms)
+{
+	return sampler__poll(s->sampler, timeout_ms);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t session__flush(struct session *s, struct profile *out)
+{
+	struct sampler_stats st;
+	uint64_t added;
+
+	/* Drain what is already in the buffers so the window is complete. */
+	sampler__poll(s->sampler, 0);
+	if (!sampler__stats(s->sampler, &st) && st.ringbuf_full > s->lost_reported) {
+		collector__add_lost(s->collector, "ring buffer full",
+				    st.ringbuf_full - s->lost_reported, now_ns());
+		s->lost_reported = st.ringbuf_full;
+	}
+	added = collector__flush(s->collector, out);
+	proc_table__reap(s->procs);
+	return added;
+}
+
+void session__stats(struct session *s, struct session_stats *out)
+{
+	struct symbolizer_stats sym;
+
+	*out = (struct session_stats){ 0 };
+	sampler__stats(s->sampler, &out->sampler);
+	symbolizer__stats(s->sym, &sym);
+	out->samples_collected = s->collected;
+	out->lost = out->sampler.ringbuf_full + out->sampler.kstack_errors +
+		    out->sampler.ustack_errors;
+	out->processes_seen = s->processes_seen;
+	out->processes_tracked = proc_table__count(s->procs);
+	out->sym_hits = sym.hits;
+	out->sym_misses = sym.misses;
+	out->objects_open = sym.objects_open;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A sampling session: the sampler, process table, symbolizer and collector
+ * wired together. `kiln record` runs one and flushes once at the end;
+ * `kiln agent` flushes once per window. Same pipeline, either way.
+ */
+#ifndef KILN_SESSION_H
+#define KILN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+#include "sampler.h"
+
+struct session;
+
+struct session_opts {
+	unsigned int frequency;
+	const int *pids;
+	size_t nr_pids;
+	bool kernel_stacks, user_stacks;
+	bool include_idle;
+	const char *host; /* host label, NULL for none */
+};
+
+struct session_stats {
+	struct sampler_stats sampler;
+	uint64_t samples_collected; /* delivered to user space, total */
+	uint64_t lost;		    /* every sample lost, any cause */
+	uint64_t processes_seen;    /* distinct processes with samples */
+	uint64_t processes_tracked; /* in the process table now */
+	uint64_t sym_hits, sym_misses, objects_open;
+};
+
+/* Starts sampling. NULL with errno set (the reason already printed). */
+struct session *session__new(const struct session_opts *opts);
+void session__free(struct session *s);
+
+/* Delivers what the kernel has; waits up to timeout_ms. */
+int session__poll(struct session *s, int timeout_ms);
+
+/*
+ * Symbolizes everything since the last flush into 'out', including
+ * placeholder samples for losses, then forgets exited processes. Returns
+ * the number of samples added.
+ */
+uint64_t session__flush(struct session *s, struct profile *out);
+
+void session__stats(struct session *s, struct session_stats *out);
+
+#endif
