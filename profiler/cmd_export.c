@@ -1,13 +1,161 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder until 'kiln export' is built; says so plainly. */
-#include <stdio.h>
+/* kiln export: convert any importable profile file to another format. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+#include "diff.h"
+#include "format.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: kiln export IN [-o OUT] [--format pprof|folded|speedscope|svg]\n"
+	      "                  [--title T] [--width PX] [--min-width PX] [--icicle]\n"
+	      "                  [--plain-folded] [--top N]\n\n"
+	      "Converts a profile (pprof, gzip or not, or folded stacks; '-' is stdin)\n"
+	      "to another format. Without --format the format follows OUT's name\n"
+	      "(.pb.gz/.pprof pprof, .json speedscope, .svg svg), else folded.\n\n"
+	      "  -o, --output FILE   write here instead of stdout\n"
+	      "  --title T, --width PX, --min-width PX, --icicle   SVG options\n"
+	      "  --plain-folded      folded input has no process name as first frame\n"
+	      "  --top N             print a pprof -top style table of the N functions\n"
+	      "                      with the most self samples (0: all) instead\n",
+	      out);
+}
+
+static enum profile_format format_from_path(const char *path)
+{
+	size_t n = strlen(path);
+#define ENDS(s) (n >= strlen(s) && !strcmp(path + n - strlen(s), s))
+	if (ENDS(".pb.gz") || ENDS(".pprof") || ENDS(".pb"))
+		return FORMAT_PPROF;
+	if (ENDS(".json"))
+		return FORMAT_SPEEDSCOPE;
+	if (ENDS(".svg"))
+		return FORMAT_SVG;
+#undef ENDS
+	return FORMAT_FOLDED;
+}
 
 int cmd_export(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "kiln: 'export' is not built yet\n");
-	return EXIT_RUNTIME;
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "title", required_argument, NULL, 't' },
+		{ "width", required_argument, NULL, 'w' },
+		{ "min-width", required_argument, NULL, 'm' },
+		{ "icicle", no_argument, NULL, 'i' },
+		{ "plain-folded", no_argument, NULL, 'P' },
+		{ "top", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct write_opts wo = { 0 };
+	struct read_limits lim;
+	enum profile_format fmt = FORMAT_UNKNOWN;
+	const char *in, *outpath = NULL;
+	long top = -1;
+	char err[512], *end;
+	struct profile *p = NULL;
+	FILE *out = stdout;
+	int c, ret;
+
+	read_limits__default(&lim);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'f':
+			fmt = format__from_name(optarg);
+			if (fmt == FORMAT_UNKNOWN || fmt == FORMAT_JSON) {
+				fprintf(stderr, "kiln: unknown export format '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			wo.title = optarg;
+			break;
+		case 'w':
+			wo.width = (int)strtol(optarg, &end, 10);
+			if (*end || wo.width < 100 || wo.width > 100000) {
+				fprintf(stderr, "kiln: bad --width '%s' (100..100000)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			wo.min_width = strtod(optarg, &end);
+			if (*end || wo.min_width < 0) {
+				fprintf(stderr, "kiln: bad --min-width '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			wo.icicle = true;
+			break;
+		case 'P':
+			lim.folded_no_comm = true;
+			break;
+		case 'T':
+			top = strtol(optarg, &end, 10);
+			if (*end || top < 0) {
+				fprintf(stderr, "kiln: bad --top '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	in = argv[optind];
+	if (fmt == FORMAT_UNKNOWN)
+		fmt = outpath ? format_from_path(outpath) : FORMAT_FOLDED;
+
+	p = profile__new();
+	if (!p) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	ret = profile__read_file(p, in, &lim, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "kiln: cannot read '%s': %s\n", in, err);
+		profile__free(p);
+		return EXIT_RUNTIME;
+	}
+	if (outpath && strcmp(outpath, "-")) {
+		out = fopen(outpath, "wb");
+		if (!out) {
+			fprintf(stderr, "kiln: cannot create '%s': %s\n", outpath,
+				strerror(errno));
+			profile__free(p);
+			return EXIT_RUNTIME;
+		}
+	}
+	if (top >= 0)
+		ret = diff__write_top(p, (size_t)top, out);
+	else
+		ret = profile__write(p, fmt, &wo, out);
+	if (out != stdout && fclose(out) && !ret)
+		ret = -EIO;
+	profile__free(p);
+	if (ret) {
+		fprintf(stderr, "kiln: cannot write '%s': %s\n",
+			outpath ? outpath : "stdout", strerror(-ret));
+		if (outpath && strcmp(outpath, "-"))
+			remove(outpath);
+		return EXIT_RUNTIME;
+	}
+	return 0;
 }

@@ -46,4 +46,97 @@ int profile__write(const struct profile *p, enum profile_format fmt,
 int folded__write(const struct profile *p, const struct write_opts *opts,
 		  FILE *out);
 
+/*
+ * pprof: gzip-compressed profile.proto (see profiler/pprof.c for the exact
+ * mapping of kiln's model onto pprof's). Sample types samples/count and
+ * cpu/nanoseconds (count * period_ns; 1e9/99 when the period is unknown).
+ * Samples are merged across time: pprof has no per-sample time stamp.
+ */
+int pprof__write(const struct profile *p, const struct write_opts *opts,
+		 FILE *out);
+
+/* speedscope JSON (file-format-schema.json), one merged sampled profile
+ * plus one per process name when there are several; weights are counts. */
+int speedscope__write(const struct profile *p, const struct write_opts *opts,
+		      FILE *out);
+
+/* A standalone interactive SVG flame graph (click zoom, Ctrl-F search). */
+int svg__write(const struct profile *p, const struct write_opts *opts,
+	       FILE *out);
+
+/*
+ * A differential SVG flame graph: frame widths from 'cur', colours from
+ * the change of each frame's share of all samples (red grew, blue shrank,
+ * intensity relative to the largest change).
+ */
+int svg__write_diff(const struct profile *base, const struct profile *cur,
+		    const struct write_opts *opts, FILE *out);
+
+/*
+ * Limits for reading untrusted profiles. Exceeding one is an error
+ * (-E2BIG) with a message naming the limit; nothing is half-read into the
+ * caller's profile that it should keep (discard 'p' on any error).
+ */
+struct read_limits {
+	size_t max_input;	 /* bytes of input as given */
+	size_t max_decompressed; /* bytes after gunzip (gzip bombs) */
+	size_t max_memory;	 /* bytes the protobuf decoder may allocate */
+	size_t max_samples;	 /* pprof samples / folded lines */
+	size_t max_locations;
+	size_t max_functions;
+	size_t max_strings;
+	size_t max_depth;	 /* frames per stack, inline frames included */
+	uint64_t max_count;	 /* per sample; larger is "absurd" */
+	/*
+	 * Folded input: false (default) takes the first frame of each line
+	 * as the process name (kiln's and stackcollapse-perf.pl's output),
+	 * true takes it as an ordinary root frame (plain folded files from
+	 * other tools: py-spy, async-profiler, ...).
+	 */
+	bool folded_no_comm;
+};
+
+/* Fills 'lim' with the defaults used by the CLI. */
+void read_limits__default(struct read_limits *lim);
+
+/*
+ * Reads a profile in any importable format into the (fresh) profile 'p':
+ * gzip data is pprof (after gunzip), other binary data starting like a
+ * protobuf is uncompressed pprof, everything else is folded text.
+ * Returns 0, or -errno with a one-line reason in 'err': -EINVAL malformed
+ * input, -EILSEQ a name that is not UTF-8, -E2BIG over a limit, -ENOMEM.
+ * 'lim' NULL uses the defaults.
+ */
+int profile__read(struct profile *p, const void *data, size_t len,
+		  const struct read_limits *lim, char *err, size_t errlen);
+
+/* Reads a file ("-" is stdin) with profile__read(). */
+int profile__read_file(struct profile *p, const char *path,
+		       const struct read_limits *lim, char *err,
+		       size_t errlen);
+
+/* The format-specific readers behind profile__read(). */
+int pprof__read(struct profile *p, const void *data, size_t len,
+		const struct read_limits *lim, char *err, size_t errlen);
+int folded__read(struct profile *p, const void *data, size_t len,
+		 const struct read_limits *lim, char *err, size_t errlen);
+
+/* ---- helpers shared by the readers and writers ---- */
+
+/*
+ * Inflates gzip 'data' (concatenated members allowed) into a malloc'd
+ * buffer of at most 'max' bytes. Returns 0 or -errno with 'err' set.
+ */
+int format__gunzip(const void *data, size_t len, size_t max, void **out,
+		   size_t *outlen, char *err, size_t errlen);
+
+/* True when 'len' bytes at 's' are valid UTF-8 without NUL bytes. */
+bool format__utf8_valid(const char *s, size_t len);
+
+/* Writes 's' as a JSON string literal, quotes included. */
+void format__json_string(FILE *out, const char *s);
+
+/* Writes 's' escaped for XML text and attribute values. */
+void format__xml_escape(FILE *out, const char *s);
+
 #endif
