@@ -29,8 +29,9 @@ struct store_opts {
 /*
  * Opens or creates the store (creating the schema, migrating an older
  * version). Returns NULL with errno set and logs one line saying why: a
- * missing directory, a read-only file, a corrupt file, a database from a
- * newer kiln (-EPROTO).
+ * missing directory (ENOENT), a read-only file or file system (EACCES,
+ * EROFS), a corrupt file or one that is not a kiln store (EBADMSG), a
+ * database from a newer kiln (EPROTO).
  */
 struct store *store__open(const struct store_opts *opts);
 void store__close(struct store *st);
@@ -111,5 +112,11 @@ struct store_stats {
 	uint64_t first_ns, last_ns; /* data range in the store, 0 if empty */
 };
 void store__stats(struct store *st, struct store_stats *out);
+
+/*
+ * Runs SQLite's integrity check. Returns 0 when it says "ok", -EBADMSG
+ * (logging the first problem) otherwise, or -errno if it could not run.
+ */
+int store__check(struct store *st);
 
 #endif

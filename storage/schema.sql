@@ -1,0 +1,116 @@
+-- SPDX-License-Identifier: MIT
+-- kiln store schema, version 2 (PRAGMA user_version). Embedded into the
+-- binary at build time and run once on a new file. Older files are brought
+-- up to date by storage/migrate_v<N>.sql; a file with a higher version than
+-- this one is refused.
+--
+-- Size is the design constraint: 24 h of a 16-CPU host at 99 Hz is about
+-- 137 million samples and should fit in about 1 GB. So samples are never
+-- rows. Counts live in blobs of varints, one row per (time bucket, series),
+-- and every row key is a pair of small integers in a WITHOUT ROWID table.
+--
+-- Times are bucket indexes: unix seconds divided by the bucket width.
+
+-- Dictionary. Rows are only ever added (series excepted, see below), so
+-- ids stay valid forever and readers can cache the whole dictionary and
+-- refresh it by loading ids above the largest they know.
+CREATE TABLE strings (
+	id INTEGER PRIMARY KEY,
+	s TEXT NOT NULL UNIQUE
+);
+
+-- A binary (exe, shared library, kernel module, "[kernel]") by path.
+CREATE TABLE mappings (
+	id INTEGER PRIMARY KEY,
+	path INTEGER NOT NULL UNIQUE -- strings.id
+);
+
+CREATE TABLE functions (
+	id INTEGER PRIMARY KEY,
+	name INTEGER NOT NULL, -- strings.id
+	file INTEGER NOT NULL, -- strings.id, the empty string when unknown
+	UNIQUE (name, file)
+);
+
+CREATE TABLE frames (
+	id INTEGER PRIMARY KEY,
+	function INTEGER NOT NULL, -- functions.id
+	mapping INTEGER NOT NULL,  -- mappings.id
+	line INTEGER NOT NULL,     -- 0 when unknown
+	kind INTEGER NOT NULL,     -- enum frame_kind in profiler/profile.h
+	addr INTEGER NOT NULL,     -- address in the module, 0 when unknown
+	UNIQUE (function, mapping, line, kind, addr)
+);
+
+-- frames: LEB128 varints of frames.id, root first. A stack costs its
+-- depth in bytes, about, rather than a row per frame.
+CREATE TABLE stacks (
+	id INTEGER PRIMARY KEY,
+	frames BLOB NOT NULL UNIQUE
+);
+
+-- A series is one label set (host, comm, pid, exe, build_id, container,
+-- or whatever an importer attaches). 'labels' is the canonical identity:
+-- varint pairs (key string id, value string id) in key-name order.
+-- AUTOINCREMENT because series are garbage collected once their data has
+-- aged out and a reused id would confuse a reader's cache.
+CREATE TABLE series (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	labels BLOB NOT NULL UNIQUE,
+	last_bucket INTEGER NOT NULL DEFAULT 0 -- newest hour with data (v2)
+);
+
+-- Label lookup for filters and the label pickers of the UI.
+CREATE TABLE series_labels (
+	key INTEGER NOT NULL,   -- strings.id
+	value INTEGER NOT NULL, -- strings.id
+	series INTEGER NOT NULL,
+	PRIMARY KEY (key, value, series)
+) WITHOUT ROWID;
+
+-- Raw counts, one row per 10 s bucket and series. 'data' holds one entry
+-- per (stack, 20 ms slot of the bucket), sorted by stack then slot:
+--   varint(stack id delta), varint(slot' * 2 + (count != 1)),
+--   [varint(count) when count != 1]
+-- where slot' is the slot (0..499) when the stack changed and the slot
+-- delta otherwise. So the heat map and sub-second ranges come from the
+-- same bytes as the flame graph. 'total' (the sum of counts) sits before
+-- the blob so time lines never read the blob's overflow pages.
+CREATE TABLE samples_10s (
+	bucket INTEGER NOT NULL, -- unix seconds / 10
+	series INTEGER NOT NULL,
+	total INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (bucket, series)
+) WITHOUT ROWID;
+
+-- Rollups for long ranges: entries varint(stack id delta), varint(count).
+-- A minute is rolled up from samples_10s once a later minute has data, an
+-- hour from samples_1m once its minutes are; meta holds the watermarks.
+-- Data that arrives for an already rolled-up period is merged in directly.
+CREATE TABLE samples_1m (
+	bucket INTEGER NOT NULL, -- unix seconds / 60
+	series INTEGER NOT NULL,
+	total INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (bucket, series)
+) WITHOUT ROWID;
+
+CREATE TABLE samples_1h (
+	bucket INTEGER NOT NULL, -- unix seconds / 3600
+	series INTEGER NOT NULL,
+	total INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (bucket, series)
+) WITHOUT ROWID;
+
+-- rolled_1m / rolled_1h: first minute / hour not yet rolled up (rollups
+-- cover every bucket below it). gc_generation: bumped whenever series are
+-- deleted, so writers in other processes drop their cached ids.
+CREATE TABLE meta (
+	key TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO meta (key, value) VALUES ('rolled_1m', 0), ('rolled_1h', 0),
+	('gc_generation', 0);

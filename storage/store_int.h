@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to storage/: the store handle shared by the ingest side
+ * (store.c) and the read side (store_query.c), and the blob codec.
+ */
+#ifndef KILN_STORE_INT_H
+#define KILN_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+#define STORE_VERSION 2
+
+#define NS_PER_SEC 1000000000ULL
+#define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
+#define RAW_SLOTS 500		  /* slots per 10 s bucket */
+
+/* Levels of sample tables, finest first. */
+enum level { LVL_10S = 0, LVL_1M, LVL_1H, NR_LEVELS };
+
+extern const uint64_t level_width_s[NR_LEVELS];
+extern const char *const level_table[NR_LEVELS];
+
+enum stmt_id {
+	ST_STR_GET, ST_STR_ADD,
+	ST_MAP_GET, ST_MAP_ADD,
+	ST_FUNC_GET, ST_FUNC_ADD,
+	ST_FRAME_GET, ST_FRAME_ADD,
+	ST_STACK_GET, ST_STACK_ADD,
+	ST_SERIES_GET, ST_SERIES_ADD, ST_SERIES_LABEL_ADD, ST_SERIES_TOUCH,
+	ST_META_GET, ST_META_SET,
+	ST_ROW_GET_10S, ST_ROW_GET_1M, ST_ROW_GET_1H,
+	ST_ROW_PUT_10S, ST_ROW_PUT_1M, ST_ROW_PUT_1H,
+	ST_SCAN_10S, ST_SCAN_1M, ST_SCAN_1H,
+	/* reader dictionary refresh */
+	ST_DICT_STR, ST_DICT_MAP, ST_DICT_FUNC, ST_DICT_FRAME, ST_DICT_STACK,
+	ST_DICT_SERIES,
+	NR_STMTS,
+};
+
+/* Writer's caches: value -> database id, so a warm window does no lookups. */
+struct wcache {
+	struct profile *in;  /* interner for strings, frames, stacks, series */
+	int64_t *str_db;     /* per interned string: strings.id, 0 unknown */
+	int64_t *frame_db;
+	int64_t *stack_db;
+	int64_t *series_db;
+	int64_t *series_hour; /* last_bucket known to be stored */
+	size_t str_cap, frame_cap, stack_cap, series_cap, hour_cap;
+};
+
+struct rd_frame {
+	uint32_t func, map, line, kind;
+	uint64_t addr;
+};
+
+struct rd_span {
+	uint32_t off, len;
+};
+
+/* Reader's copy of the dictionary, indexed by database id. */
+struct rdict {
+	char **strs;
+	size_t nr_strs;
+	uint32_t *map_path; /* mappings.id -> strings.id */
+	size_t nr_maps;
+	uint32_t *func_name, *func_file;
+	size_t nr_funcs;
+	struct rd_frame *frames;
+	size_t nr_frames;
+	struct rd_span *stacks; /* into stack_ids */
+	size_t nr_stacks;
+	uint32_t *stack_ids;
+	size_t nr_stack_ids, cap_stack_ids;
+	struct rd_span *series; /* into series_kv (pairs of string ids) */
+	size_t nr_series;
+	uint32_t *series_kv;
+	size_t nr_series_kv, cap_series_kv;
+	/* the largest id loaded of each table: refreshes load what follows */
+	int64_t max_str, max_map, max_func, max_frame, max_stack, max_series;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	bool read_only;
+	uint64_t retention_ns, max_size;
+	sqlite3_stmt *stmts[NR_STMTS];
+	struct store_stats stats;
+	int last_err; /* the last error logged, so a streak logs once */
+	struct wcache wc;
+	int64_t gc_generation;
+	uint64_t period_ns;
+	struct rdict rd;
+};
+
+/* Prepared on first use, kept for the life of the store. */
+sqlite3_stmt *store__stmt(struct store *st, enum stmt_id id);
+/* Maps an SQLite result to -errno and logs it once per streak. */
+int store__sqlerr(struct store *st, int rc, const char *what);
+int store__exec(struct store *st, const char *sql);
+int store__meta_get(struct store *st, const char *key, int64_t *value);
+
+/* ---- LEB128 varints ---- */
+
+static inline uint8_t *varint__put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Returns the position after the varint, or NULL when it runs past 'end'. */
+static inline const uint8_t *varint__get(const uint8_t *p, const uint8_t *end,
+					 uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (int shift = 0; p < end && shift < 64; shift += 7) {
+		uint8_t b = *p++;
+
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A decoded entry of a sample blob; slot is 0 for rollups. */
+struct blob_ent {
+	uint32_t stack;
+	uint32_t slot;
+	uint64_t count;
+};
+
+/*
+ * Decodes a raw (with_slots) or rollup blob, appending to *ents (grown with
+ * realloc). Returns 0 or -EBADMSG for a malformed blob, -ENOMEM.
+ */
+int blob__decode(const void *data, size_t size, bool with_slots,
+		 struct blob_ent **ents, size_t *nr, size_t *cap);
+/*
+ * Encodes entries sorted by (stack, slot), unique, into a malloc'ed
+ * buffer. Returns the size, or 0 with *out NULL on allocation failure.
+ */
+size_t blob__encode(const struct blob_ent *ents, size_t n, bool with_slots,
+		    uint8_t **out);
+
+#endif

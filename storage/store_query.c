@@ -1,0 +1,1001 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reading the store: merged profiles, time lines, heat maps, label values.
+ * Every call runs in one read transaction, so it sees whole windows only,
+ * and plans the range over the coarsest tables that fit it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/log.h"
+#include "profiler/xalloc.h"
+#include "storage/store_int.h"
+
+#define MAX_TIMELINE_POINTS 1000000
+
+static const char *const well_known[] = { LABEL_HOST, LABEL_COMM,     LABEL_PID,
+					  LABEL_EXE,  LABEL_BUILD_ID, LABEL_CONTAINER };
+
+static bool is_well_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+		if (!strcmp(key, well_known[i]))
+			return true;
+	return false;
+}
+
+/* ---- the reader's dictionary ---- */
+
+/* Grows an id-indexed array to hold index 'id', zeroing the new part. */
+static void *grow_to(void *arr, size_t elem, size_t *nr, size_t id)
+{
+	size_t n = *nr;
+
+	if (id < n)
+		return arr;
+	size_t cap = n ? n : 64;
+	while (cap <= id)
+		cap *= 2;
+	arr = xrealloc(arr, cap * elem);
+	memset((char *)arr + n * elem, 0, (cap - n) * elem);
+	*nr = cap;
+	return arr;
+}
+
+struct loader {
+	struct store *st;
+	sqlite3_stmt *s;
+	int rc;
+};
+
+static bool load_begin(struct loader *l, struct store *st, enum stmt_id id,
+		       int64_t after)
+{
+	l->st = st;
+	l->s = store__stmt(st, id);
+	if (!l->s)
+		return false;
+	sqlite3_bind_int64(l->s, 1, after);
+	return true;
+}
+
+static bool load_next(struct loader *l)
+{
+	l->rc = sqlite3_step(l->s);
+	return l->rc == SQLITE_ROW;
+}
+
+static int load_end(struct loader *l)
+{
+	sqlite3_reset(l->s);
+	return l->rc == SQLITE_DONE ?
+		       0 :
+		       store__sqlerr(l->st, l->rc, "reading the dictionary");
+}
+
+static int rd_refresh(struct store *st)
+{
+	struct rdict *rd = &st->rd;
+	struct loader l;
+	int err;
+	int64_t after = rd->max_str;
+
+	if (!load_begin(&l, st, ST_DICT_STR, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+
+		rd->strs = grow_to(rd->strs, sizeof(*rd->strs), &rd->nr_strs, id);
+		rd->strs[id] = xstrdup((const char *)sqlite3_column_text(l.s, 1));
+		rd->max_str = (int64_t)id;
+	}
+	if ((err = load_end(&l)))
+		return err;
+
+	after = rd->max_map;
+	if (!load_begin(&l, st, ST_DICT_MAP, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+
+		rd->map_path = grow_to(rd->map_path, sizeof(uint32_t),
+				       &rd->nr_maps, id);
+		rd->map_path[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
+		rd->max_map = (int64_t)id;
+	}
+	if ((err = load_end(&l)))
+		return err;
+
+	after = rd->max_func;
+	if (!load_begin(&l, st, ST_DICT_FUNC, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0), nr = rd->nr_funcs;
+
+		rd->func_name = grow_to(rd->func_name, sizeof(uint32_t), &nr, id);
+		rd->func_file = grow_to(rd->func_file, sizeof(uint32_t),
+					&rd->nr_funcs, id);
+		rd->func_name[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
+		rd->func_file[id] = (uint32_t)sqlite3_column_int64(l.s, 2);
+		rd->max_func = (int64_t)id;
+	}
+	if ((err = load_end(&l)))
+		return err;
+
+	after = rd->max_frame;
+	if (!load_begin(&l, st, ST_DICT_FRAME, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+
+		rd->frames = grow_to(rd->frames, sizeof(*rd->frames),
+				     &rd->nr_frames, id);
+		rd->frames[id] = (struct rd_frame){
+			.func = (uint32_t)sqlite3_column_int64(l.s, 1),
+			.map = (uint32_t)sqlite3_column_int64(l.s, 2),
+			.line = (uint32_t)sqlite3_column_int64(l.s, 3),
+			.kind = (uint32_t)sqlite3_column_int64(l.s, 4),
+			.addr = (uint64_t)sqlite3_column_int64(l.s, 5),
+		};
+		rd->max_frame = (int64_t)id;
+	}
+	if ((err = load_end(&l)))
+		return err;
+
+	/* Offsets are stored plus one, so a zero span means "not loaded". */
+	after = rd->max_stack;
+	if (!load_begin(&l, st, ST_DICT_STACK, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+		const uint8_t *p = sqlite3_column_blob(l.s, 1);
+		const uint8_t *end = p + sqlite3_column_bytes(l.s, 1);
+		uint32_t off = (uint32_t)rd->nr_stack_ids + 1, len = 0;
+
+		rd->stacks = grow_to(rd->stacks, sizeof(*rd->stacks),
+				     &rd->nr_stacks, id);
+		while (p && p < end) {
+			uint64_t f;
+
+			if (!(p = varint__get(p, end, &f)))
+				break;
+			if (rd->nr_stack_ids == rd->cap_stack_ids) {
+				rd->cap_stack_ids = rd->cap_stack_ids ?
+							    rd->cap_stack_ids * 2 :
+							    4096;
+				rd->stack_ids = xrealloc(
+					rd->stack_ids,
+					rd->cap_stack_ids * sizeof(uint32_t));
+			}
+			rd->stack_ids[rd->nr_stack_ids++] = (uint32_t)f;
+			len++;
+		}
+		rd->stacks[id] = (struct rd_span){ off, len };
+		rd->max_stack = (int64_t)id;
+	}
+	if ((err = load_end(&l)))
+		return err;
+
+	after = rd->max_series;
+	if (!load_begin(&l, st, ST_DICT_SERIES, after))
+		return -EIO;
+	while (load_next(&l)) {
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+		const uint8_t *p = sqlite3_column_blob(l.s, 1);
+		const uint8_t *end = p + sqlite3_column_bytes(l.s, 1);
+		uint32_t off = (uint32_t)rd->nr_series_kv, len = 0;
+
+		rd->series = grow_to(rd->series, sizeof(*rd->series),
+				     &rd->nr_series, id);
+		while (p && p < end) {
+			uint64_t k, v;
+
+			if (!(p = varint__get(p, end, &k)) ||
+			    !(p = varint__get(p, end, &v)))
+				break;
+			if (rd->nr_series_kv + 2 > rd->cap_series_kv) {
+				rd->cap_series_kv = rd->cap_series_kv ?
+							    rd->cap_series_kv * 2 :
+							    4096;
+				rd->series_kv = xrealloc(
+					rd->series_kv,
+					rd->cap_series_kv * sizeof(uint32_t));
+			}
+			rd->series_kv[rd->nr_series_kv++] = (uint32_t)k;
+			rd->series_kv[rd->nr_series_kv++] = (uint32_t)v;
+			len++;
+		}
+		rd->series[id] = (struct rd_span){ off, len };
+		rd->max_series = (int64_t)id;
+	}
+	return load_end(&l);
+}
+
+static const char *rd_str(const struct rdict *rd, uint32_t id)
+{
+	return id < rd->nr_strs && rd->strs[id] ? rd->strs[id] : "";
+}
+
+/* The string id of a series' label 'key' (a string id), or 0. */
+static uint32_t series_value(const struct rdict *rd, uint32_t series,
+			     uint32_t key)
+{
+	if (series >= rd->nr_series)
+		return 0;
+	const struct rd_span *sp = &rd->series[series];
+	for (uint32_t i = 0; i < sp->len; i++)
+		if (rd->series_kv[sp->off + 2 * i] == key)
+			return rd->series_kv[sp->off + 2 * i + 1];
+	return 0;
+}
+
+/* The string id of 's', 0 when the store has never seen it. */
+static int str_id(struct store *st, const char *s, uint32_t *id)
+{
+	sqlite3_stmt *get = store__stmt(st, ST_STR_GET);
+	int rc;
+
+	if (!get)
+		return -EIO;
+	sqlite3_bind_text(get, 1, s, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	*id = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(get, 0) : 0;
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store__sqlerr(st, rc, "looking up a label");
+	return 0;
+}
+
+/* Whether some series has label 'key' (a string id). */
+static bool key_in_use(const struct rdict *rd, uint32_t key)
+{
+	for (size_t i = 0; key && i < rd->nr_series_kv; i += 2)
+		if (rd->series_kv[i] == key)
+			return true;
+	return false;
+}
+
+/* A label key as the caller named it: -EINVAL when the store has no such
+ * label and it is not one kiln always knows. *id is 0 for a known key no
+ * series has yet. */
+static int label_key(struct store *st, const char *key, uint32_t *id)
+{
+	int err = str_id(st, key, id);
+
+	if (err)
+		return err;
+	if (key_in_use(&st->rd, *id))
+		return 0;
+	*id = 0;
+	if (is_well_known(key))
+		return 0;
+	pr_debug("store '%s': unknown label '%s'", st->path, key);
+	return -EINVAL;
+}
+
+/*
+ * The series that pass the filters, as a byte per series id; NULL with
+ * *all set when there are no filters.
+ */
+static int filter_build(struct store *st, const struct store_query *q,
+			uint8_t **match)
+{
+	struct rdict *rd = &st->rd;
+	size_t nf = q ? q->nr_filters : 0;
+	uint32_t *keys = NULL, *vals = NULL;
+	uint8_t *m;
+	int err = 0;
+
+	*match = NULL;
+	if (!nf)
+		return 0;
+	keys = xcalloc(nf, sizeof(*keys));
+	vals = xcalloc(nf, sizeof(*vals));
+	for (size_t i = 0; i < nf; i++) {
+		if (!q->filters[i].key || !q->filters[i].value) {
+			err = -EINVAL;
+			goto out;
+		}
+		if ((err = label_key(st, q->filters[i].key, &keys[i])) ||
+		    (err = str_id(st, q->filters[i].value, &vals[i])))
+			goto out;
+	}
+	m = xcalloc(rd->nr_series + 1, 1);
+	for (size_t s = 1; s < rd->nr_series; s++) {
+		bool pass = rd->series[s].len > 0;
+
+		/* Every key must match one of the values given for it. */
+		for (size_t i = 0; pass && i < nf; i++) {
+			bool any = false;
+
+			for (size_t j = 0; j < nf && !any; j++)
+				if (!strcmp(q->filters[j].key, q->filters[i].key))
+					any = keys[j] && vals[j] &&
+					      series_value(rd, (uint32_t)s,
+							   keys[j]) == vals[j];
+			pass = any;
+		}
+		m[s] = pass;
+	}
+	*match = m;
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* ---- planning a range over the levels ---- */
+
+struct seg {
+	enum level lvl;
+	int64_t b0, b1; /* buckets of the level */
+	uint64_t from_ns, to_ns;
+};
+
+struct plan {
+	struct seg segs[2 * NR_LEVELS];
+	size_t n;
+	int64_t rolled[NR_LEVELS];
+};
+
+static void plan_add(struct plan *pl, int lvl, uint64_t from, uint64_t to)
+{
+	uint64_t g;
+	int64_t a, b;
+
+	if (from >= to)
+		return;
+	g = level_width_s[lvl] * NS_PER_SEC;
+	if (lvl == LVL_10S) {
+		pl->segs[pl->n++] = (struct seg){ LVL_10S, (int64_t)(from / g),
+						  (int64_t)((to + g - 1) / g),
+						  from, to };
+		return;
+	}
+	a = (int64_t)((from + g - 1) / g);
+	b = (int64_t)(to / g);
+	if (b > pl->rolled[lvl])
+		b = pl->rolled[lvl];
+	if (a >= b) {
+		plan_add(pl, lvl - 1, from, to);
+		return;
+	}
+	plan_add(pl, lvl - 1, from, (uint64_t)a * g);
+	pl->segs[pl->n++] = (struct seg){ (enum level)lvl, a, b, (uint64_t)a * g,
+					  (uint64_t)b * g };
+	plan_add(pl, lvl - 1, (uint64_t)b * g, to);
+}
+
+/* ---- scanning ---- */
+
+struct scan_row {
+	const struct seg *seg;
+	int64_t bucket;
+	uint32_t series;
+	uint64_t total;
+	sqlite3_stmt *s; /* column 3 is the blob */
+	bool partial;	 /* raw bucket not wholly inside the range */
+};
+
+typedef int (*row_fn)(struct store *st, const struct scan_row *row,
+		      void *ctx);
+
+static int read_begin(struct store *st, uint8_t **match,
+		      const struct store_query *q, struct plan *pl)
+{
+	int err = store__exec(st, "BEGIN");
+
+	if (err)
+		return err;
+	if ((err = rd_refresh(st)) ||
+	    (err = store__meta_get(st, "rolled_1m", &pl->rolled[LVL_1M])) ||
+	    (err = store__meta_get(st, "rolled_1h", &pl->rolled[LVL_1H])) ||
+	    (err = filter_build(st, q, match))) {
+		store__exec(st, "ROLLBACK");
+		return err;
+	}
+	return 0;
+}
+
+static int read_end(struct store *st, uint8_t *match, int err)
+{
+	free(match);
+	if (err) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return err;
+	}
+	return store__exec(st, "COMMIT");
+}
+
+static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
+		row_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct seg *sg = &pl->segs[i];
+		sqlite3_stmt *s = store__stmt(st, ST_SCAN_10S + sg->lvl);
+		uint64_t g = level_width_s[sg->lvl] * NS_PER_SEC;
+		int rc, err = 0;
+
+		if (!s)
+			return -EIO;
+		sqlite3_bind_int64(s, 1, sg->b0);
+		sqlite3_bind_int64(s, 2, sg->b1);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct scan_row row = {
+				.seg = sg,
+				.bucket = sqlite3_column_int64(s, 0),
+				.series = (uint32_t)sqlite3_column_int64(s, 1),
+				.total = (uint64_t)sqlite3_column_int64(s, 2),
+				.s = s,
+			};
+
+			if (match && (row.series >= st->rd.nr_series ||
+				      !match[row.series]))
+				continue;
+			row.partial = (uint64_t)row.bucket * g < sg->from_ns ||
+				      (uint64_t)(row.bucket + 1) * g > sg->to_ns;
+			if ((err = fn(st, &row, ctx))) {
+				sqlite3_reset(s);
+				return err;
+			}
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return store__sqlerr(st, rc, "reading samples");
+	}
+	return 0;
+}
+
+static int row_decode(const struct scan_row *row, struct blob_ent **ents,
+		      size_t *n, size_t *cap)
+{
+	*n = 0;
+	return blob__decode(sqlite3_column_blob(row->s, 3),
+			    (size_t)sqlite3_column_bytes(row->s, 3),
+			    row->seg->lvl == LVL_10S, ents, n, cap);
+}
+
+static bool slot_in(const struct scan_row *row, uint32_t slot, uint64_t *t)
+{
+	*t = (uint64_t)row->bucket * 10 * NS_PER_SEC + slot * SLOT_NS;
+	return *t >= row->seg->from_ns && *t < row->seg->to_ns;
+}
+
+/* ---- merged profile ---- */
+
+struct acc {
+	uint64_t key; /* series << 32 | stack */
+	uint64_t count;
+	uint64_t first_ns;
+};
+
+struct qctx {
+	struct acc *accs;
+	size_t nr, cap;
+	uint32_t *slots; /* hash: acc index + 1 */
+	size_t mask;
+	struct blob_ent *ents;
+	size_t nents, ents_cap;
+};
+
+static inline size_t key_hash(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (size_t)k;
+}
+
+static void acc_add(struct qctx *c, uint32_t series, uint32_t stack,
+		    uint64_t count, uint64_t t)
+{
+	uint64_t key = (uint64_t)series << 32 | stack;
+	size_t h;
+
+	if ((c->nr + 1) * 2 > c->mask + 1) {
+		size_t ncap = (c->mask + 1) * 2;
+
+		free(c->slots);
+		c->slots = xcalloc(ncap, sizeof(*c->slots));
+		c->mask = ncap - 1;
+		for (size_t i = 0; i < c->nr; i++) {
+			h = key_hash(c->accs[i].key) & c->mask;
+			while (c->slots[h])
+				h = (h + 1) & c->mask;
+			c->slots[h] = (uint32_t)i + 1;
+		}
+	}
+	for (h = key_hash(key) & c->mask; c->slots[h]; h = (h + 1) & c->mask) {
+		struct acc *a = &c->accs[c->slots[h] - 1];
+
+		if (a->key == key) {
+			a->count += count;
+			if (t < a->first_ns)
+				a->first_ns = t;
+			return;
+		}
+	}
+	if (c->nr == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 4096;
+		c->accs = xrealloc(c->accs, c->cap * sizeof(*c->accs));
+	}
+	c->accs[c->nr] = (struct acc){ key, count, t };
+	c->slots[h] = (uint32_t)++c->nr;
+}
+
+static int query_row(struct store *st, const struct scan_row *row, void *ctx)
+{
+	struct qctx *c = ctx;
+	uint64_t t0 = (uint64_t)row->bucket * level_width_s[row->seg->lvl] *
+		      NS_PER_SEC, t;
+	int err = row_decode(row, &c->ents, &c->nents, &c->ents_cap);
+
+	(void)st;
+	if (err)
+		return err;
+	for (size_t i = 0; i < c->nents; i++) {
+		const struct blob_ent *e = &c->ents[i];
+		uint64_t count = e->count;
+
+		if (row->partial && !slot_in(row, e->slot, &t))
+			continue;
+		/* Sum a stack's slots before touching the hash. */
+		while (i + 1 < c->nents && c->ents[i + 1].stack == e->stack) {
+			i++;
+			if (!row->partial || slot_in(row, c->ents[i].slot, &t))
+				count += c->ents[i].count;
+		}
+		acc_add(c, row->series, e->stack, count, t0);
+	}
+	return 0;
+}
+
+/* Copies the dictionary entries the result needs into 'out'. */
+static void build_profile(struct store *st, struct qctx *c,
+			  struct profile *out)
+{
+	struct rdict *rd = &st->rd;
+	uint32_t *smemo = xcalloc(rd->nr_strs, sizeof(*smemo));
+	uint32_t *fmemo = xcalloc(rd->nr_frames, sizeof(*fmemo));
+	uint32_t *stmemo = xcalloc(rd->nr_stacks, sizeof(*stmemo));
+	uint32_t *sermemo = xcalloc(rd->nr_series, sizeof(*sermemo));
+	uint32_t *ids = NULL;
+	size_t ids_cap = 0;
+
+#define OUTSTR(id)                                                              \
+	((id) < rd->nr_strs ? (smemo[id] ? smemo[id] - 1 :                     \
+				       (smemo[id] = profile__intern(           \
+						out, rd_str(rd, id)) + 1) - 1) : \
+			    0)
+	for (size_t i = 0; i < c->nr; i++) {
+		uint32_t series = (uint32_t)(c->accs[i].key >> 32);
+		uint32_t stack = (uint32_t)c->accs[i].key;
+		uint32_t os, ost;
+
+		if (series < rd->nr_series && sermemo[series]) {
+			os = sermemo[series] - 1;
+		} else {
+			const struct rd_span *sp = series < rd->nr_series ?
+							   &rd->series[series] :
+							   &(struct rd_span){ 0, 0 };
+			struct label ls[sp->len ? sp->len : 1];
+
+			for (uint32_t j = 0; j < sp->len; j++) {
+				ls[j].key = OUTSTR(rd->series_kv[sp->off + 2 * j]);
+				ls[j].value =
+					OUTSTR(rd->series_kv[sp->off + 2 * j + 1]);
+			}
+			os = profile__add_series(out, ls, sp->len);
+			if (series < rd->nr_series)
+				sermemo[series] = os + 1;
+		}
+		if (stack < rd->nr_stacks && stmemo[stack]) {
+			ost = stmemo[stack] - 1;
+		} else {
+			struct rd_span sp = stack < rd->nr_stacks ?
+						    rd->stacks[stack] :
+						    (struct rd_span){ 0, 0 };
+
+			if (sp.len > ids_cap) {
+				ids_cap = sp.len;
+				ids = xrealloc(ids, ids_cap * sizeof(*ids));
+			}
+			for (uint32_t j = 0; j < sp.len; j++) {
+				uint32_t f = rd->stack_ids[sp.off - 1 + j];
+
+				if (f < rd->nr_frames && fmemo[f]) {
+					ids[j] = fmemo[f] - 1;
+					continue;
+				}
+				struct rd_frame rf = f < rd->nr_frames ?
+							     rd->frames[f] :
+							     (struct rd_frame){ 0 };
+				uint32_t name = rf.func < rd->nr_funcs ?
+							rd->func_name[rf.func] :
+							0;
+				uint32_t file = rf.func < rd->nr_funcs ?
+							rd->func_file[rf.func] :
+							0;
+				uint32_t mod = rf.map < rd->nr_maps ?
+						       rd->map_path[rf.map] :
+						       0;
+				struct frame fr = {
+					.name = OUTSTR(name),
+					.file = OUTSTR(file),
+					.module = OUTSTR(mod),
+					.line = rf.line,
+					.kind = rf.kind,
+					.addr = rf.addr,
+				};
+				ids[j] = profile__add_frame(out, &fr);
+				if (f < rd->nr_frames)
+					fmemo[f] = ids[j] + 1;
+			}
+			ost = profile__add_stack(out, ids, sp.len);
+			if (stack < rd->nr_stacks)
+				stmemo[stack] = ost + 1;
+		}
+		profile__add_sample(out, os, ost, c->accs[i].first_ns,
+				    c->accs[i].count);
+	}
+#undef OUTSTR
+	free(ids);
+	free(smemo);
+	free(fmemo);
+	free(stmemo);
+	free(sermemo);
+}
+
+static int check_range(const struct store_query *q)
+{
+	return q && q->from_ns < q->to_ns ? 0 : -EINVAL;
+}
+
+int store__query(struct store *st, const struct store_query *q,
+		 struct profile *out)
+{
+	struct qctx c = { 0 };
+	struct plan pl = { 0 };
+	uint8_t *match = NULL;
+	int64_t period = 0;
+	int err;
+
+	if ((err = check_range(q)))
+		return err;
+	if ((err = read_begin(st, &match, q, &pl)))
+		return err;
+	c.mask = 1023;
+	c.slots = xcalloc(c.mask + 1, sizeof(*c.slots));
+	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
+	err = scan(st, &pl, match, query_row, &c);
+	if (!err)
+		err = store__meta_get(st, "period_ns", &period);
+	if (!err) {
+		struct profile_meta *meta = profile__meta(out);
+
+		build_profile(st, &c, out);
+		meta->start_ns = q->from_ns;
+		meta->duration_ns = q->to_ns - q->from_ns;
+		if (period > 0)
+			meta->period_ns = (uint64_t)period;
+	}
+	free(c.accs);
+	free(c.slots);
+	free(c.ents);
+	return read_end(st, match, err);
+}
+
+/* ---- time line ---- */
+
+struct tl_group {
+	uint32_t value; /* string id, 0 for "" */
+	uint64_t *counts;
+};
+
+struct tlctx {
+	uint64_t t0, step;
+	size_t npoints;
+	uint32_t key; /* group-by key string id; 0 for one series */
+	bool grouped;
+	struct tl_group *groups;
+	size_t nr_groups;
+	uint32_t *group_of; /* value string id -> group + 1 */
+	size_t nr_group_of;
+	struct blob_ent *ents;
+	size_t nents, ents_cap;
+};
+
+static uint64_t *tl_counts(struct store *st, struct tlctx *c, uint32_t series)
+{
+	uint32_t v = c->grouped ? series_value(&st->rd, series, c->key) : 0;
+
+	c->group_of = grow_to(c->group_of, sizeof(*c->group_of),
+			      &c->nr_group_of, v);
+	if (!c->group_of[v]) {
+		c->groups = xrealloc(c->groups,
+				     (c->nr_groups + 1) * sizeof(*c->groups));
+		c->groups[c->nr_groups] = (struct tl_group){
+			v, xcalloc(c->npoints, sizeof(uint64_t))
+		};
+		c->group_of[v] = (uint32_t)++c->nr_groups;
+	}
+	return c->groups[c->group_of[v] - 1].counts;
+}
+
+static int timeline_row(struct store *st, const struct scan_row *row,
+			void *ctx)
+{
+	struct tlctx *c = ctx;
+	uint64_t *counts = tl_counts(st, c, row->series), t;
+	uint64_t g = level_width_s[row->seg->lvl] * NS_PER_SEC;
+	int err;
+
+	if (!row->partial && c->step % g == 0) {
+		t = (uint64_t)row->bucket * g;
+		counts[(t - c->t0) / c->step] += row->total;
+		return 0;
+	}
+	/* Finer than a bucket, or cut by the range: go by 20 ms slot. */
+	if ((err = row_decode(row, &c->ents, &c->nents, &c->ents_cap)))
+		return err;
+	for (size_t i = 0; i < c->nents; i++)
+		if (slot_in(row, c->ents[i].slot, &t))
+			counts[(t - c->t0) / c->step] += c->ents[i].count;
+	return 0;
+}
+
+static struct store *sort_st;
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct tl_group *x = a, *y = b;
+
+	return strcmp(rd_str(&sort_st->rd, x->value),
+		      rd_str(&sort_st->rd, y->value));
+}
+
+int store__timeline(struct store *st, const struct store_query *q,
+		    uint64_t step_ns, const char *group_by,
+		    int (*fn)(const struct store_point *pt, void *ctx),
+		    void *ctx)
+{
+	struct tlctx c = { 0 };
+	struct plan pl = { 0 };
+	uint8_t *match = NULL;
+	int maxlvl = LVL_10S, err;
+
+	if ((err = check_range(q)) || !step_ns)
+		return err ? err : -EINVAL;
+	c.step = step_ns;
+	c.t0 = q->from_ns - q->from_ns % step_ns;
+	c.npoints = (size_t)((q->to_ns - c.t0 + step_ns - 1) / step_ns);
+	if (c.npoints > MAX_TIMELINE_POINTS)
+		return -ERANGE;
+	if ((err = read_begin(st, &match, q, &pl)))
+		return err;
+	if (group_by) {
+		c.grouped = true;
+		if ((err = label_key(st, group_by, &c.key)))
+			goto out;
+	}
+	/* A row of a coarser level must fall in one point. */
+	for (int lvl = LVL_1M; lvl < NR_LEVELS; lvl++)
+		if (step_ns % (level_width_s[lvl] * NS_PER_SEC) == 0)
+			maxlvl = lvl;
+	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
+	if ((err = scan(st, &pl, match, timeline_row, &c)))
+		goto out;
+	sort_st = st;
+	qsort(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp);
+	for (size_t g = 0; g < c.nr_groups && !err; g++) {
+		for (size_t i = 0; i < c.npoints && !err; i++) {
+			struct store_point pt = {
+				.t_ns = c.t0 + i * step_ns,
+				.count = c.groups[g].counts[i],
+				.group = rd_str(&st->rd, c.groups[g].value),
+			};
+
+			if (pt.count)
+				err = fn(&pt, ctx);
+		}
+	}
+out:
+	for (size_t g = 0; g < c.nr_groups; g++)
+		free(c.groups[g].counts);
+	free(c.groups);
+	free(c.group_of);
+	free(c.ents);
+	/* A callback's own value is not a reason to roll back a read. */
+	int end = read_end(st, match, 0);
+	return err ? err : end;
+}
+
+/* ---- heat map ---- */
+
+struct hmctx {
+	int64_t bucket; /* the bucket being summed, -1 before the first */
+	uint64_t cells[RAW_SLOTS];
+	int (*fn)(uint64_t second_ns, const uint64_t *counts, void *ctx);
+	void *ctx;
+	struct blob_ent *ents;
+	size_t nents, ents_cap;
+};
+
+static int hm_flush(struct hmctx *c)
+{
+	int err = 0;
+
+	if (c->bucket < 0)
+		return 0;
+	for (int s = 0; s < 10 && !err; s++) {
+		const uint64_t *cell = c->cells + s * STORE_HEAT_SLOTS;
+		bool any = false;
+
+		for (int i = 0; i < STORE_HEAT_SLOTS && !any; i++)
+			any = cell[i] != 0;
+		if (any)
+			err = c->fn(((uint64_t)c->bucket * 10 + (uint64_t)s) *
+					    NS_PER_SEC,
+				    cell, c->ctx);
+	}
+	memset(c->cells, 0, sizeof(c->cells));
+	return err;
+}
+
+static int heatmap_row(struct store *st, const struct scan_row *row,
+		       void *ctx)
+{
+	struct hmctx *c = ctx;
+	uint64_t t;
+	int err;
+
+	(void)st;
+	if (row->bucket != c->bucket) {
+		if ((err = hm_flush(c)))
+			return err;
+		c->bucket = row->bucket;
+	}
+	if ((err = row_decode(row, &c->ents, &c->nents, &c->ents_cap)))
+		return err;
+	for (size_t i = 0; i < c->nents; i++)
+		if (slot_in(row, c->ents[i].slot, &t))
+			c->cells[c->ents[i].slot] += c->ents[i].count;
+	return 0;
+}
+
+int store__heatmap(struct store *st, const struct store_query *q,
+		   int (*fn)(uint64_t second_ns, const uint64_t *counts,
+			     void *ctx),
+		   void *ctx)
+{
+	struct hmctx *c;
+	struct plan pl = { 0 };
+	uint8_t *match = NULL;
+	int err;
+
+	if ((err = check_range(q)))
+		return err;
+	if ((err = read_begin(st, &match, q, &pl)))
+		return err;
+	c = xcalloc(1, sizeof(*c));
+	c->bucket = -1;
+	c->fn = fn;
+	c->ctx = ctx;
+	plan_add(&pl, LVL_10S, q->from_ns, q->to_ns);
+	err = scan(st, &pl, match, heatmap_row, c);
+	if (!err)
+		err = hm_flush(c);
+	free(c->ents);
+	free(c);
+	int end = read_end(st, match, 0);
+	return err ? err : end;
+}
+
+/* ---- labels ---- */
+
+static int each_string(struct store *st, const char *sql, int64_t arg,
+		       int (*fn)(const char *s, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), err = 0;
+
+	if (rc != SQLITE_OK)
+		return store__sqlerr(st, rc, "listing labels");
+	sqlite3_bind_int64(s, 1, arg);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && !err)
+		err = fn((const char *)sqlite3_column_text(s, 0), ctx);
+	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = store__sqlerr(st, rc, "listing labels");
+	sqlite3_finalize(s);
+	return err;
+}
+
+int store__label_names(struct store *st,
+		       int (*fn)(const char *name, void *ctx), void *ctx)
+{
+	return each_string(st,
+			   "SELECT s FROM strings WHERE id IN "
+			   "(SELECT DISTINCT key FROM series_labels) "
+			   "AND ?1 = ?1 ORDER BY s",
+			   0, fn, ctx);
+}
+
+struct lvctx {
+	uint8_t *active; /* per series id */
+};
+
+static int active_row(struct store *st, const struct scan_row *row,
+		      void *ctx)
+{
+	struct lvctx *c = ctx;
+
+	(void)st;
+	c->active[row->series] = 1;
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store__label_values(struct store *st, const char *key,
+			const struct store_query *q,
+			int (*fn)(const char *value, void *ctx), void *ctx)
+{
+	struct plan pl = { 0 };
+	struct lvctx c = { 0 };
+	uint8_t *match = NULL, *seen = NULL;
+	const char **vals = NULL;
+	size_t nvals = 0;
+	uint32_t kid;
+	int err;
+
+	if (!key)
+		return -EINVAL;
+	if (!q) {
+		if ((err = store__exec(st, "BEGIN")))
+			return err;
+		err = label_key(st, key, &kid);
+		if (!err && kid)
+			err = each_string(
+				st,
+				"SELECT s FROM strings WHERE id IN (SELECT "
+				"value FROM series_labels WHERE key = ?) "
+				"ORDER BY s",
+				kid, fn, ctx);
+		return read_end(st, NULL, 0) ? -EIO : err;
+	}
+	if ((err = check_range(q)))
+		return err;
+	if ((err = read_begin(st, &match, q, &pl)))
+		return err;
+	if ((err = label_key(st, key, &kid)) || !kid)
+		goto out;
+	c.active = xcalloc(st->rd.nr_series + 1, 1);
+	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
+	if ((err = scan(st, &pl, match, active_row, &c)))
+		goto out;
+	seen = xcalloc(st->rd.nr_strs + 1, 1);
+	vals = xcalloc(st->rd.nr_series + 1, sizeof(*vals));
+	for (size_t s = 0; s < st->rd.nr_series; s++) {
+		uint32_t v;
+
+		if (!c.active[s] || !(v = series_value(&st->rd, (uint32_t)s, kid)))
+			continue;
+		if (!seen[v]) {
+			seen[v] = 1;
+			vals[nvals++] = rd_str(&st->rd, v);
+		}
+	}
+	qsort(vals, nvals, sizeof(*vals), str_cmp);
+	for (size_t i = 0; i < nvals && !err; i++)
+		err = fn(vals[i], ctx);
+out:
+	free(c.active);
+	free(seen);
+	free(vals);
+	int end = read_end(st, match, 0);
+	return err ? err : end;
+}
