@@ -1,13 +1,296 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder until 'kiln diff' is built; says so plainly. */
-#include <stdio.h>
+/*
+ * kiln diff A B: compare two profiles (files or store queries) and exit 1
+ * when a function's share grew by more than the threshold.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "commands.h"
+#include "diff.h"
+#include "format.h"
+#include "storage/store.h"
+#include "profiler/timeparse.h"
+
+#define MAX_FILTERS 16
+
+static void usage(FILE *out)
+{
+	fputs("usage: kiln diff BASE NEW [--threshold P%] [--metric self|total]\n"
+	      "                 [--format text|markdown|json] [--svg FILE]\n"
+	      "                 [--min-samples N] [--limit N] [--plain-folded]\n\n"
+	      "Compares each function's share of samples (self, and total with its\n"
+	      "callees) in NEW against BASE. BASE and NEW are profile files (pprof or\n"
+	      "folded) or store queries:\n"
+	      "  'db:PATH?from=-2h&to=-1h&filter=comm=api'   (from defaults to -1h,\n"
+	      "  to to now; filter=KEY=VALUE may repeat)\n\n"
+	      "  --threshold P    a regression is a share growing by more than P\n"
+	      "                   percentage points (\"2\" or \"2%\"); without it,\n"
+	      "                   report only\n"
+	      "  --metric M       self (default) or total\n"
+	      "  --format F       text (default), markdown (PR comment), json\n"
+	      "  --svg FILE       also write a differential flame graph\n"
+	      "  --min-samples N  fewer samples in either profile cannot be judged\n"
+	      "                   (default 100)\n"
+	      "  --limit N        rows in the report (default 20, 0 = all)\n"
+	      "  --plain-folded   folded inputs have no process name as first frame\n\n"
+	      "Exit: 0 no regression, 1 regression, 2 usage error, 3 error or too\n"
+	      "few samples to judge (said on stderr).\n",
+	      out);
+}
+
+/* "db:PATH?from=..&to=..&filter=k=v" -> store query into 'p'. */
+static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
+{
+	char *spec = strdup(src + 3), *q, *save = NULL;
+	struct store_filter filters[MAX_FILTERS];
+	struct store_query query = { 0 };
+	const char *from = "-1h", *to = "now";
+	struct timespec ts;
+	uint64_t now;
+	struct store *st = NULL;
+	int ret = 0;
+
+	if (!spec) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	q = strchr(spec, '?');
+	if (q)
+		*q++ = 0;
+	if (!*spec) {
+		snprintf(err, errlen, "no database path in '%s'", src);
+		ret = -EINVAL;
+		goto out;
+	}
+	for (char *kv = q ? strtok_r(q, "&", &save) : NULL; kv;
+	     kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq) {
+			snprintf(err, errlen, "'%s': expected key=value in '%s'", kv, src);
+			ret = -EINVAL;
+			goto out;
+		}
+		*eq++ = 0;
+		if (!strcmp(kv, "from")) {
+			from = eq;
+		} else if (!strcmp(kv, "to")) {
+			to = eq;
+		} else if (!strcmp(kv, "filter")) {
+			char *e2 = strchr(eq, '=');
+
+			if (!e2 || e2 == eq || query.nr_filters == MAX_FILTERS) {
+				snprintf(err, errlen,
+					 "bad filter '%s' (expected filter=KEY=VALUE, at most %d)",
+					 eq, MAX_FILTERS);
+				ret = -EINVAL;
+				goto out;
+			}
+			*e2++ = 0;
+			filters[query.nr_filters++] = (struct store_filter){ eq, e2 };
+		} else {
+			snprintf(err, errlen, "unknown parameter '%s' in '%s' (from, to, filter)",
+				 kv, src);
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	if (time__parse(from, now, &query.from_ns) ||
+	    time__parse(to, now, &query.to_ns)) {
+		snprintf(err, errlen, "bad time in '%s' (RFC 3339, unix seconds, -2h, now)",
+			 src);
+		ret = -EINVAL;
+		goto out;
+	}
+	query.filters = filters;
+	st = store__open(&(struct store_opts){ .path = spec, .read_only = true });
+	if (!st) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open store '%s': %s", spec, strerror(errno));
+		goto out;
+	}
+	ret = store__query(st, &query, p);
+	if (ret)
+		snprintf(err, errlen, "query of '%s' failed: %s", spec, strerror(-ret));
+out:
+	store__close(st);
+	free(spec);
+	return ret;
+}
+
+static struct profile *load(const char *src, const struct read_limits *lim)
+{
+	struct profile *p = profile__new();
+	char err[512];
+	int ret;
+
+	if (!p) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return NULL;
+	}
+	if (!strncmp(src, "db:", 3))
+		ret = read_db(p, src, err, sizeof(err));
+	else
+		ret = profile__read_file(p, src, lim, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "kiln: cannot read '%s': %s\n", src, err);
+		profile__free(p);
+		return NULL;
+	}
+	return p;
+}
 
 int cmd_diff(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "kiln: 'diff' is not built yet\n");
-	return EXIT_RUNTIME;
+	static const struct option opts[] = {
+		{ "threshold", required_argument, NULL, 't' },
+		{ "metric", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "svg", required_argument, NULL, 's' },
+		{ "min-samples", required_argument, NULL, 'n' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "plain-folded", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct diff_opts dopts = { .metric = DIFF_SELF,
+				   .threshold_pp = -1,
+				   .min_samples = 100,
+				   .limit = 20 };
+	enum diff_output fmt = DIFF_TEXT;
+	struct read_limits lim;
+	const char *svg = NULL;
+	struct profile *base = NULL, *cur = NULL;
+	struct diff *d = NULL;
+	char *end;
+	int c, rc = EXIT_RUNTIME;
+
+	read_limits__default(&lim);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			dopts.threshold_pp = strtod(optarg, &end);
+			if (end == optarg || (*end && strcmp(end, "%")) ||
+			    dopts.threshold_pp < 0 || dopts.threshold_pp > 100) {
+				fprintf(stderr, "kiln: bad --threshold '%s' (percentage points, 0..100)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			if (!strcmp(optarg, "self"))
+				dopts.metric = DIFF_SELF;
+			else if (!strcmp(optarg, "total"))
+				dopts.metric = DIFF_TOTAL;
+			else {
+				fprintf(stderr, "kiln: bad --metric '%s' (self or total)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			if (!strcmp(optarg, "text"))
+				fmt = DIFF_TEXT;
+			else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
+				fmt = DIFF_MARKDOWN;
+			else if (!strcmp(optarg, "json"))
+				fmt = DIFF_JSON;
+			else {
+				fprintf(stderr, "kiln: bad --format '%s' (text, markdown, json)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 's':
+			svg = optarg;
+			break;
+		case 'n':
+			dopts.min_samples = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "kiln: bad --min-samples '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'l':
+			dopts.limit = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "kiln: bad --limit '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'P':
+			lim.folded_no_comm = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	dopts.base_name = argv[optind];
+	dopts.new_name = argv[optind + 1];
+	base = load(argv[optind], &lim);
+	if (!base)
+		goto out;
+	cur = load(argv[optind + 1], &lim);
+	if (!cur)
+		goto out;
+	d = diff__new(base, cur, &dopts);
+	if (!d) {
+		fprintf(stderr, "kiln: out of memory\n");
+		goto out;
+	}
+	if (diff__write(d, fmt, stdout)) {
+		fprintf(stderr, "kiln: cannot write the report: %s\n", strerror(EIO));
+		goto out;
+	}
+	if (svg) {
+		FILE *f = fopen(svg, "w");
+		int ret;
+
+		if (!f) {
+			fprintf(stderr, "kiln: cannot create '%s': %s\n", svg, strerror(errno));
+			goto out;
+		}
+		ret = svg__write_diff(base, cur,
+				      &(struct write_opts){ .title = "kiln diff" }, f);
+		if (fclose(f) && !ret)
+			ret = -EIO;
+		if (ret) {
+			fprintf(stderr, "kiln: cannot write '%s': %s\n", svg, strerror(-ret));
+			goto out;
+		}
+	}
+	switch (diff__verdict(d)) {
+	case DIFF_TOO_FEW:
+		fprintf(stderr,
+			"kiln: too few samples to judge: base has %llu, new has %llu, need %llu each (--min-samples)\n",
+			(unsigned long long)diff__base_total(d),
+			(unsigned long long)diff__new_total(d),
+			(unsigned long long)dopts.min_samples);
+		rc = EXIT_RUNTIME;
+		break;
+	case DIFF_REGRESSION:
+		rc = 1;
+		break;
+	default:
+		rc = 0;
+	}
+out:
+	diff__free(d);
+	profile__free(base);
+	profile__free(cur);
+	return rc;
 }

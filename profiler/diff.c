@@ -98,6 +98,11 @@ static int row_cmp(const void *a, const void *b)
 		return fabs(dx) > fabs(dy) ? -1 : 1;
 	if (dx != dy) /* growth before shrinkage of the same size */
 		return dx > dy ? -1 : 1;
+	/* Then the other metric, so callers of a changed function follow. */
+	double ox = sort_metric == DIFF_SELF ? x->delta_total_pp : x->delta_self_pp;
+	double oy = sort_metric == DIFF_SELF ? y->delta_total_pp : y->delta_self_pp;
+	if (fabs(ox) != fabs(oy))
+		return fabs(ox) > fabs(oy) ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
