@@ -1,13 +1,135 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder until 'kiln server' is built; says so plainly. */
+/*
+ * kiln server: serves a store's UI and API without sampling, for a database
+ * copied from another host or one fed by uploads. Runs until SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "log.h"
+#include "web/server.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kiln server --db PATH [--listen [HOST:]PORT] "
+		"[--auth-token-file FILE]\n"
+		"\n"
+		"Serves the flame graph UI and the JSON API of a kiln store.\n"
+		"\n"
+		"  --db PATH               the store to serve (read only)\n"
+		"  --listen ADDR           IP:PORT or PORT (default 127.0.0.1:7070;\n"
+		"                          port 0 picks a free port)\n"
+		"  --auth-token-file FILE  require 'Authorization: Bearer TOKEN' (the\n"
+		"                          file's content) on every request; needed to\n"
+		"                          listen on a non-loopback address. Browsers\n"
+		"                          log in once with http://HOST:PORT/?token=TOKEN\n"
+		"  --threads N             worker threads (default 4)\n"
+		"  --ingest                accept POST /api/v1/ingest uploads\n"
+		"  -h, --help              this help\n"
+		"\n"
+		"The address actually bound is printed on stdout: 'listening on http://...'.\n");
+}
 
 int cmd_server(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "kiln: 'server' is not built yet\n");
-	return EXIT_RUNTIME;
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "auth-token-file", required_argument, NULL, 'a' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "ingest", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct web_opts opts = { .listen = "127.0.0.1:7070" };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct web_server *srv;
+	const char *host;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opts.db_path = optarg;
+			break;
+		case 'l':
+			opts.listen = optarg;
+			break;
+		case 'a':
+			opts.auth_token_file = optarg;
+			break;
+		case 't':
+			opts.threads = atoi(optarg);
+			if (opts.threads < 1 || opts.threads > 64) {
+				fprintf(stderr, "kiln server: --threads must be 1..64\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			opts.enable_ingest = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kiln server: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!opts.db_path) {
+		fprintf(stderr, "kiln server: --db PATH is required\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (access(opts.db_path, R_OK)) {
+		fprintf(stderr, "kiln server: cannot read '%s': %s\n", opts.db_path,
+			strerror(errno));
+		return EXIT_RUNTIME;
+	}
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	srv = web_server__start(&opts);
+	if (!srv) {
+		fprintf(stderr, "kiln server: cannot start: %s\n",
+			errno == EPERM ? "a non-loopback --listen needs --auth-token-file"
+				       : strerror(errno));
+		return errno == EPERM || errno == EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	host = strchr(opts.listen, ':') ? opts.listen : "127.0.0.1";
+	if (strchr(opts.listen, ':')) {
+		/* Print the host part as given, with the port actually bound. */
+		printf("listening on http://%.*s:%d/\n",
+		       (int)(strrchr(opts.listen, ':') - opts.listen), host,
+		       web_server__port(srv));
+	} else {
+		printf("listening on http://127.0.0.1:%d/\n", web_server__port(srv));
+	}
+	fflush(stdout);
+	while (!stop)
+		pause();
+	web_server__stop(srv);
+	return 0;
 }

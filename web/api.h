@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to web/: the /api/v1/ handlers, free of civetweb so tests and
+ * benches call them directly with a store. server.c does the HTTP part.
+ */
+#ifndef KILN_WEB_API_H
+#define KILN_WEB_API_H
+
+#include <stdint.h>
+
+#include "storage/store.h"
+#include "web/web_int.h"
+
+struct web_response {
+	int status;
+	const char *content_type;
+	char disposition[160]; /* Content-Disposition, or "" */
+	struct jbuf body;
+};
+
+struct api_ctx {
+	struct store *st;   /* read-only, owned by the caller */
+	uint64_t now_ns;
+};
+
+void web_response__init(struct web_response *r);
+void web_response__release(struct web_response *r);
+/* Sets a JSON {"error": msg} body with 'status'. */
+void web_response__error(struct web_response *r, int status, const char *fmt,
+			 ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Handles GET /api/v1/<path>?<qs> ('path' is after "/api/v1/"). Always
+ * fills 'r' (status 200, 400, 404 or 500, JSON or a download).
+ */
+void api__get(struct api_ctx *c, const char *path, const char *qs,
+	      struct web_response *r);
+
+#endif

@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The HTTP side: civetweb setup, authentication, routing, static assets
+ * from memory, /metrics and /healthz. One catch-all handler routes every
+ * path itself, so nothing civetweb would serve on its own (files,
+ * directory listings) is ever reachable. The JSON API lives in api.c.
+ */
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "profiler/embedded.h"
+#include "profiler/log.h"
+#include "profiler/xalloc.h"
+#include "web/api.h"
+#include "web/server.h"
+
+#ifndef KILN_BUILD_ID
+#define KILN_BUILD_ID "dev"
+#endif
+
+#define MAX_TOKEN 512
+#define GZIP_MIN 1024
+#define MAX_POOL 16
+
+struct web_server {
+	struct mg_context *ctx;
+	struct web_opts opts;
+	char *db_path;
+	char token[MAX_TOKEN + 1];
+	size_t token_len;
+	bool need_auth;
+	int port;
+	char *index_html; /* index.html with the build id filled in */
+	size_t index_len;
+
+	pthread_mutex_t pool_lock;
+	struct store *pool[MAX_POOL];
+	int nr_pool;
+
+	atomic_ullong req_by_class[6]; /* 1xx..5xx by status / 100 */
+	atomic_ullong bytes_sent;
+	atomic_ullong req_usec;
+	atomic_ullong store_open_errors;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- store pool: one read-only connection per concurrent request ---- */
+
+static struct store *pool_get(struct web_server *srv)
+{
+	struct store_opts so = { .path = srv->db_path, .read_only = true };
+	struct store *st = NULL;
+
+	pthread_mutex_lock(&srv->pool_lock);
+	if (srv->nr_pool)
+		st = srv->pool[--srv->nr_pool];
+	pthread_mutex_unlock(&srv->pool_lock);
+	if (!st) {
+		st = store__open(&so);
+		if (!st)
+			atomic_fetch_add(&srv->store_open_errors, 1);
+	}
+	return st;
+}
+
+static void pool_put(struct web_server *srv, struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&srv->pool_lock);
+	if (srv->nr_pool < MAX_POOL) {
+		srv->pool[srv->nr_pool++] = st;
+		st = NULL;
+	}
+	pthread_mutex_unlock(&srv->pool_lock);
+	store__close(st);
+}
+
+/* ---- sending ---- */
+
+static bool accepts_gzip(struct mg_connection *conn)
+{
+	const char *ae = mg_get_header(conn, "Accept-Encoding");
+
+	return ae && strstr(ae, "gzip");
+}
+
+/* Gzips 'len' bytes; returns a malloc'ed buffer or NULL (send plain). */
+static unsigned char *gzip_buf(const void *data, size_t len, size_t *out_len)
+{
+	z_stream zs;
+	unsigned char *out;
+	size_t cap;
+
+	memset(&zs, 0, sizeof(zs));
+	/* Level 1: most of the gain on repetitive JSON, little CPU. */
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	cap = deflateBound(&zs, len) + 32;
+	out = malloc(cap);
+	if (!out) {
+		deflateEnd(&zs);
+		return NULL;
+	}
+	zs.next_in = (unsigned char *)data;
+	zs.avail_in = (uInt)len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	if (len > UINT32_MAX || deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&zs);
+		free(out);
+		return NULL;
+	}
+	*out_len = zs.total_out;
+	deflateEnd(&zs);
+	return out;
+}
+
+static int send_response(struct web_server *srv, struct mg_connection *conn,
+			 int status, const char *type, const char *cache,
+			 const char *extra, const void *body, size_t len)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	bool head = !strcmp(ri->request_method, "HEAD");
+	unsigned char *gz = NULL;
+	size_t gz_len = 0;
+	char hdr[32];
+	int n;
+
+	if (len >= GZIP_MIN && accepts_gzip(conn)) {
+		gz = gzip_buf(body, len, &gz_len);
+		if (gz) {
+			body = gz;
+			len = gz_len;
+		}
+	}
+	/*
+	 * The header API (not raw mg_write) lets civetweb see the status and
+	 * length, which keep-alive and its access accounting rely on.
+	 */
+	mg_response_header_start(conn, status);
+	mg_response_header_add(conn, "Content-Type", type, -1);
+	n = snprintf(hdr, sizeof(hdr), "%zu", len);
+	mg_response_header_add(conn, "Content-Length", hdr, n);
+	mg_response_header_add(conn, "Cache-Control", cache ? cache : "no-store", -1);
+	mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
+	if (gz) {
+		mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+		mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
+	}
+	if (extra && *extra)
+		mg_response_header_add_lines(conn, extra);
+	mg_response_header_send(conn);
+	if (!head && len)
+		mg_write(conn, body, len);
+	atomic_fetch_add(&srv->bytes_sent, (unsigned long long)(head ? 0 : len));
+	free(gz);
+	return status;
+}
+
+static int send_json_error(struct web_server *srv, struct mg_connection *conn,
+			   int status, const char *msg, const char *extra)
+{
+	struct web_response r;
+	int ret;
+
+	web_response__init(&r);
+	web_response__error(&r, status, "%s", msg);
+	ret = send_response(srv, conn, status, r.content_type, NULL, extra,
+			    r.body.p, r.body.len);
+	web_response__release(&r);
+	return ret;
+}
+
+/* ---- authentication ---- */
+
+static bool token_eq(const struct web_server *srv, const char *s, size_t len)
+{
+	unsigned char diff = len != srv->token_len;
+
+	/* Constant time in the token: always walk the whole stored token. */
+	for (size_t i = 0; i < srv->token_len; i++)
+		diff |= (unsigned char)srv->token[i] ^
+			(unsigned char)(i < len ? s[i] : 0);
+	return diff == 0;
+}
+
+static bool cookie_token(const struct web_server *srv, const char *cookies)
+{
+	const char *p = cookies;
+
+	while (p && *p) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (!strncmp(p, "kiln_token=", 11)) {
+			const char *v = p + 11;
+
+			return token_eq(srv, v, strcspn(v, ";"));
+		}
+		p = strchr(p, ';');
+	}
+	return false;
+}
+
+static bool authorized(const struct web_server *srv, struct mg_connection *conn)
+{
+	const char *h;
+
+	if (!srv->need_auth)
+		return true;
+	h = mg_get_header(conn, "Authorization");
+	if (h && !strncasecmp(h, "Bearer ", 7)) {
+		h += 7;
+		return token_eq(srv, h, strlen(h));
+	}
+	return cookie_token(srv, mg_get_header(conn, "Cookie"));
+}
+
+/* ---- static UI ---- */
+
+static const char *mime_type(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!dot)
+		return "application/octet-stream";
+	if (!strcmp(dot, ".html"))
+		return "text/html; charset=utf-8";
+	if (!strcmp(dot, ".js"))
+		return "text/javascript; charset=utf-8";
+	if (!strcmp(dot, ".css"))
+		return "text/css; charset=utf-8";
+	if (!strcmp(dot, ".svg"))
+		return "image/svg+xml";
+	if (!strcmp(dot, ".png"))
+		return "image/png";
+	if (!strcmp(dot, ".json"))
+		return "application/json";
+	return "application/octet-stream";
+}
+
+static bool etag_matches(struct mg_connection *conn)
+{
+	const char *inm = mg_get_header(conn, "If-None-Match");
+
+	return inm && strstr(inm, "\"" KILN_BUILD_ID "\"");
+}
+
+static int serve_index(struct web_server *srv, struct mg_connection *conn)
+{
+	const char *extra = "ETag: \"" KILN_BUILD_ID "\"\r\n";
+
+	if (!srv->index_html)
+		return send_json_error(srv, conn, 500, "UI not built in", NULL);
+	if (etag_matches(conn))
+		return send_response(srv, conn, 304, "text/html; charset=utf-8",
+				     "no-cache", extra, NULL, 0);
+	return send_response(srv, conn, 200, "text/html; charset=utf-8",
+			     "no-cache", extra, srv->index_html, srv->index_len);
+}
+
+static int serve_asset(struct web_server *srv, struct mg_connection *conn,
+		       const char *path, const char *qs)
+{
+	const struct embedded_file *f = embedded__find(ui_assets, path);
+	const char *extra = "ETag: \"" KILN_BUILD_ID "\"\r\n";
+	/* Versioned URLs never change within a build: cache them for good. */
+	const char *cache = qs && !strcmp(qs, "v=" KILN_BUILD_ID)
+				    ? "public, max-age=31536000, immutable"
+				    : "no-cache";
+
+	if (!f || strstr(path, ".."))
+		return send_json_error(srv, conn, 404, "no such asset", NULL);
+	if (etag_matches(conn))
+		return send_response(srv, conn, 304, mime_type(path), cache,
+				     extra, NULL, 0);
+	return send_response(srv, conn, 200, mime_type(path), cache, extra,
+			     f->data, f->size);
+}
+
+static int build_index(struct web_server *srv)
+{
+	const struct embedded_file *f = embedded__find(ui_assets, "index.html");
+	struct jbuf b;
+	const char *p, *q;
+
+	if (!f)
+		return -ENOENT;
+	jbuf__init(&b);
+	for (p = (const char *)f->data; (q = strstr(p, "{{BUILD}}")); p = q + 9) {
+		jbuf__raw(&b, p, (size_t)(q - p));
+		jbuf__puts(&b, KILN_BUILD_ID);
+	}
+	jbuf__puts(&b, p);
+	if (b.oom) {
+		jbuf__release(&b);
+		return -ENOMEM;
+	}
+	srv->index_html = b.p;
+	srv->index_len = b.len;
+	return 0;
+}
+
+/* ---- /metrics, /healthz ---- */
+
+static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
+{
+	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct store_stats ss = { 0 };
+	struct store *st;
+	char *data = NULL;
+	size_t size = 0;
+	FILE *out;
+	int ret;
+
+	out = open_memstream(&data, &size);
+	if (!out)
+		return send_json_error(srv, conn, 500, "out of memory", NULL);
+	fprintf(out, "# HELP kiln_build_info Build of the running kiln.\n"
+		     "# TYPE kiln_build_info gauge\n"
+		     "kiln_build_info{build_id=\"%s\"} 1\n",
+		KILN_BUILD_ID);
+	fprintf(out, "# HELP kiln_http_requests_total HTTP requests answered, by status class.\n"
+		     "# TYPE kiln_http_requests_total counter\n");
+	for (int i = 1; i < 6; i++)
+		fprintf(out, "kiln_http_requests_total{code=\"%s\"} %llu\n",
+			classes[i], (unsigned long long)atomic_load(&srv->req_by_class[i]));
+	fprintf(out,
+		"# HELP kiln_http_response_bytes_total Bytes sent in HTTP responses.\n"
+		"# TYPE kiln_http_response_bytes_total counter\n"
+		"kiln_http_response_bytes_total %llu\n"
+		"# HELP kiln_http_request_seconds_total Time spent answering requests.\n"
+		"# TYPE kiln_http_request_seconds_total counter\n"
+		"kiln_http_request_seconds_total %.6f\n"
+		"# HELP kiln_web_store_open_errors_total Failures to open the store for a request.\n"
+		"# TYPE kiln_web_store_open_errors_total counter\n"
+		"kiln_web_store_open_errors_total %llu\n",
+		(unsigned long long)atomic_load(&srv->bytes_sent),
+		(double)atomic_load(&srv->req_usec) / 1e6,
+		(unsigned long long)atomic_load(&srv->store_open_errors));
+	st = pool_get(srv);
+	if (st) {
+		store__stats(st, &ss);
+		pool_put(srv, st);
+		fprintf(out,
+			"# HELP kiln_store_size_bytes Store file size including the WAL.\n"
+			"# TYPE kiln_store_size_bytes gauge\n"
+			"kiln_store_size_bytes %llu\n"
+			"# HELP kiln_store_oldest_sample_seconds Unix time of the oldest data.\n"
+			"# TYPE kiln_store_oldest_sample_seconds gauge\n"
+			"kiln_store_oldest_sample_seconds %.3f\n"
+			"# HELP kiln_store_newest_sample_seconds Unix time of the newest data.\n"
+			"# TYPE kiln_store_newest_sample_seconds gauge\n"
+			"kiln_store_newest_sample_seconds %.3f\n",
+			(unsigned long long)ss.size_bytes, (double)ss.first_ns / 1e9,
+			(double)ss.last_ns / 1e9);
+	}
+	if (srv->opts.metrics)
+		srv->opts.metrics(out, srv->opts.metrics_ctx);
+	if (fclose(out)) {
+		free(data);
+		return send_json_error(srv, conn, 500, "out of memory", NULL);
+	}
+	ret = send_response(srv, conn, 200, "text/plain; version=0.0.4; charset=utf-8",
+			    NULL, NULL, data, size);
+	free(data);
+	return ret;
+}
+
+static int serve_api(struct web_server *srv, struct mg_connection *conn,
+		     const char *path, const char *qs)
+{
+	struct api_ctx c = { .now_ns = now_ns() };
+	struct web_response r;
+	char extra[256] = "";
+	int ret;
+
+	web_response__init(&r);
+	c.st = pool_get(srv);
+	if (!c.st) {
+		web_response__error(&r, 503, "cannot open the store '%s'",
+				    srv->db_path);
+	} else {
+		api__get(&c, path, qs, &r);
+		pool_put(srv, c.st);
+	}
+	if (r.disposition[0])
+		snprintf(extra, sizeof(extra), "Content-Disposition: %s\r\n",
+			 r.disposition);
+	ret = send_response(srv, conn, r.status, r.content_type, NULL, extra,
+			    r.body.p, r.body.len);
+	web_response__release(&r);
+	return ret;
+}
+
+/* "/?token=T" from a browser: trade the token for a cookie, then reload. */
+static int serve_login(struct web_server *srv, struct mg_connection *conn,
+		       const char *qs)
+{
+	char tok[MAX_TOKEN + 1], extra[MAX_TOKEN + 128];
+	int n = mg_get_var(qs, strlen(qs), "token", tok, sizeof(tok));
+
+	if (n < 0 || !token_eq(srv, tok, (size_t)n))
+		return send_json_error(srv, conn, 401, "bad token", NULL);
+	snprintf(extra, sizeof(extra),
+		 "Set-Cookie: kiln_token=%s; HttpOnly; SameSite=Strict; Path=/\r\n"
+		 "Location: /\r\n",
+		 tok);
+	return send_response(srv, conn, 302, "text/plain", NULL, extra, "", 0);
+}
+
+static int handle(struct mg_connection *conn, void *data)
+{
+	struct web_server *srv = data;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *path = ri->local_uri ? ri->local_uri : "/";
+	const char *qs = ri->query_string ? ri->query_string : "";
+	const char *m = ri->request_method;
+	uint64_t start = mono_us();
+	int status;
+
+	if (!strcmp(path, "/") && !strncmp(qs, "token=", 6) && srv->need_auth) {
+		status = serve_login(srv, conn, qs);
+	} else if (!authorized(srv, conn)) {
+		status = send_json_error(srv, conn, 401,
+					 "missing or wrong bearer token",
+					 "WWW-Authenticate: Bearer\r\n");
+	} else if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
+		status = send_json_error(srv, conn, 405, "only GET and HEAD here",
+					 "Allow: GET, HEAD\r\n");
+	} else if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
+		status = serve_index(srv, conn);
+	} else if (!strncmp(path, "/assets/", 8)) {
+		status = serve_asset(srv, conn, path + 8, qs);
+	} else if (!strncmp(path, "/api/v1/", 8)) {
+		status = serve_api(srv, conn, path + 8, qs);
+	} else if (!strcmp(path, "/healthz")) {
+		status = send_response(srv, conn, 200, "text/plain", NULL, NULL,
+				       "ok\n", 3);
+	} else if (!strcmp(path, "/metrics")) {
+		status = serve_metrics(srv, conn);
+	} else {
+		status = send_json_error(srv, conn, 404, "not found", NULL);
+	}
+	if (status >= 100 && status < 600)
+		atomic_fetch_add(&srv->req_by_class[status / 100], 1);
+	atomic_fetch_add(&srv->req_usec, mono_us() - start);
+	return status;
+}
+
+static int log_message(const struct mg_connection *conn, const char *msg)
+{
+	(void)conn;
+	pr_warn("web: %s\n", msg);
+	return 1;
+}
+
+/* ---- start/stop ---- */
+
+static int read_token(struct web_server *srv, const char *path)
+{
+	char buf[MAX_TOKEN + 2];
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot read auth token file '%s': %s\n", path,
+		       strerror(errno));
+		return err;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		err = -errno;
+		pr_err("cannot read auth token file '%s': %s\n", path,
+		       strerror(errno));
+		goto out;
+	}
+	buf[n] = '\0';
+	while (n && isspace((unsigned char)buf[n - 1]))
+		buf[--n] = '\0';
+	if (n < 16 || n > MAX_TOKEN || strcspn(buf, " \t\r\n;") != (size_t)n) {
+		pr_err("auth token in '%s' must be 16..%d characters with no "
+		       "spaces or ';'\n", path, MAX_TOKEN);
+		err = -EINVAL;
+		goto out;
+	}
+	memcpy(srv->token, buf, (size_t)n + 1);
+	srv->token_len = (size_t)n;
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * Turns "PORT", "HOST:PORT" or "[V6]:PORT" into civetweb's listening_ports
+ * form and says whether the address is loopback-only.
+ */
+static int parse_listen(const char *listen, char *out, size_t size,
+			bool *loopback)
+{
+	char host[64];
+	const char *colon, *port;
+	unsigned char addr[16];
+	char *end;
+	long pn;
+
+	if (!listen || !*listen)
+		listen = "127.0.0.1:7070";
+	colon = strrchr(listen, ':');
+	if (!colon) {
+		snprintf(host, sizeof(host), "127.0.0.1");
+		port = listen;
+	} else {
+		size_t hl = (size_t)(colon - listen);
+
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, listen, hl);
+		host[hl] = '\0';
+		port = colon + 1;
+	}
+	pn = strtol(port, &end, 10);
+	if (!*port || *end || pn < 0 || pn > 65535)
+		return -EINVAL;
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (host[0] == '[') {
+		size_t hl = strlen(host);
+
+		if (hl < 3 || host[hl - 1] != ']')
+			return -EINVAL;
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, addr) != 1)
+			return -EINVAL;
+		*loopback = !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+		host[hl - 1] = ']';
+	} else {
+		if (inet_pton(AF_INET, host, addr) != 1)
+			return -EINVAL;
+		*loopback = addr[0] == 127;
+	}
+	snprintf(out, size, "%s:%ld", host, pn);
+	return 0;
+}
+
+struct web_server *web_server__start(const struct web_opts *opts)
+{
+	struct mg_callbacks cb = { .log_message = log_message };
+	struct mg_init_data init = { 0 };
+	struct mg_error_data edata = { 0 };
+	struct mg_server_port ports[4];
+	char ports_opt[96], threads[16], errtext[256] = "";
+	unsigned ecode = 0;
+	const char *options[32];
+	struct web_server *srv;
+	struct store *st;
+	bool loopback = false;
+	int err, i = 0, np;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return NULL;
+	srv->opts = *opts;
+	pthread_mutex_init(&srv->pool_lock, NULL);
+	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt), &loopback)) {
+		pr_err("bad listen address '%s': want PORT, IP:PORT or [IPv6]:PORT "
+		       "(numeric)\n", opts->listen);
+		err = -EINVAL;
+		goto fail;
+	}
+	if (opts->auth_token_file) {
+		err = read_token(srv, opts->auth_token_file);
+		if (err)
+			goto fail;
+		srv->need_auth = true;
+	} else if (!loopback) {
+		pr_err("refusing to listen on '%s' without --auth-token-file: "
+		       "anyone on the network could read every profile\n",
+		       ports_opt);
+		err = -EPERM;
+		goto fail;
+	}
+	if (!opts->db_path) {
+		pr_err("web server needs a database path\n");
+		err = -EINVAL;
+		goto fail;
+	}
+	srv->db_path = xstrdup(opts->db_path);
+	/* Fail now rather than on every request. */
+	st = pool_get(srv);
+	if (!st) {
+		err = errno ? -errno : -ENOENT;
+		pr_err("cannot open store '%s' for the web server\n", srv->db_path);
+		goto fail;
+	}
+	pool_put(srv, st);
+	err = build_index(srv);
+	if (err) {
+		pr_err("web UI is missing from this build (no index.html)\n");
+		goto fail;
+	}
+
+	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 4);
+	options[i++] = "listening_ports";
+	options[i++] = ports_opt;
+	options[i++] = "num_threads";
+	options[i++] = threads;
+	/* Headers only: bodies are bounded by the handlers. */
+	options[i++] = "max_request_size";
+	options[i++] = "16384";
+	options[i++] = "request_timeout_ms";
+	options[i++] = "15000";
+	options[i++] = "enable_directory_listing";
+	options[i++] = "no";
+	options[i++] = "enable_keep_alive";
+	options[i++] = "yes";
+	options[i++] = "keep_alive_timeout_ms";
+	options[i++] = "5000";
+	options[i++] = NULL;
+
+	init.callbacks = &cb;
+	init.user_data = srv;
+	init.configuration_options = options;
+	edata.code = &ecode;
+	edata.text = errtext;
+	edata.text_buffer_size = sizeof(errtext);
+	srv->ctx = mg_start2(&init, &edata);
+	if (!srv->ctx) {
+		pr_err("cannot listen on '%s': %s\n", ports_opt,
+		       errtext[0] ? errtext : "civetweb failed to start");
+		err = -EADDRINUSE;
+		goto fail;
+	}
+	mg_set_request_handler(srv->ctx, "/", handle, srv);
+	np = mg_get_server_ports(srv->ctx, 4, ports);
+	srv->port = np > 0 ? ports[0].port : -1;
+	return srv;
+fail:
+	web_server__stop(srv);
+	errno = -err;
+	return NULL;
+}
+
+int web_server__port(const struct web_server *srv)
+{
+	return srv->port;
+}
+
+void web_server__stop(struct web_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->ctx)
+		mg_stop(srv->ctx);
+	for (int i = 0; i < srv->nr_pool; i++)
+		store__close(srv->pool[i]);
+	pthread_mutex_destroy(&srv->pool_lock);
+	free(srv->index_html);
+	free(srv->db_path);
+	free(srv);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln's HTTP server: the JSON API under /api/v1/, /metrics, /healthz and the
+ * browser UI (web/ui/, embedded at build time). Used by `kiln server` and
+ * embedded by `kiln agent`. civetweb is private to web/.
+ *
+ * API (all GET unless said; JSON; times as in `kiln query`: RFC 3339, unix
+ * seconds, -15m, now; filter=key=value repeatable, same key ORs):
+ *   /api/v1/labels                      {"names":[...]}
+ *   /api/v1/labels/NAME/values          {"name":..,"values":[...]}
+ *   /api/v1/timeline?step=&group_by=    {"step_ms":..,"series":[{"group":..,"points":[[t_ms,n]...]}]}
+ *   /api/v1/heatmap                     {"slot_ms":20,"slots":50,"columns":[[sec_ms,[50 counts]]...]}
+ *   /api/v1/flamegraph?max_nodes=&match=  flamebearer-like tree, see web/flame.c
+ *   /api/v1/top?limit=&match=           {"total":..,"functions":[{name,kind,file,self,total}]}
+ *   /api/v1/diff?a_from=&a_to=&a_filter=&b_from=&b_to=&b_filter=
+ *   /api/v1/export?format=folded|pprof|speedscope|svg   the profile as a file
+ *   POST /api/v1/ingest (when enabled and the ingest module exists)
+ * Errors: {"error":"..."} with 400 (bad parameter), 401, 404, 413, 500.
+ */
+#ifndef KILN_WEB_SERVER_H
+#define KILN_WEB_SERVER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct web_opts {
+	/* "HOST:PORT" or "PORT"; NULL means 127.0.0.1:7070. Port 0 picks a
+	 * free port (see web_server__port). */
+	const char *listen;
+	/* File holding the bearer token; required unless 'listen' is a
+	 * loopback address. */
+	const char *auth_token_file;
+	/* The store every request reads (each worker opens it read-only). */
+	const char *db_path;
+	/* Prometheus text for /metrics, appended after the server's own
+	 * counters; called from a worker thread, so it must be thread safe. */
+	void (*metrics)(FILE *out, void *ctx);
+	void *metrics_ctx;
+	/* Accept POST /api/v1/ingest (writes to the store). */
+	bool enable_ingest;
+	/* Worker threads; 0 picks 4. */
+	int threads;
+};
+
+struct web_server;
+
+/*
+ * Starts serving in background threads. Returns NULL with errno set and
+ * one logged line saying why: EINVAL for a bad listen address, EPERM for a
+ * non-loopback address without a token file, EADDRINUSE or other errors
+ * from binding, ENOENT for an unreadable token file or database.
+ */
+struct web_server *web_server__start(const struct web_opts *opts);
+
+/* The port actually bound (useful with port 0). */
+int web_server__port(const struct web_server *srv);
+
+/* Stops the workers (waiting for running requests) and frees. NULL ok. */
+void web_server__stop(struct web_server *srv);
+
+#endif
