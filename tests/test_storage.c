@@ -1,0 +1,832 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The store against real SQLite files in a temporary directory: known
+ * samples in, the same counts out on every read path, and the failure
+ * modes (version, read-only, missing directory, corrupt file, full disk).
+ * SQLite is used directly only to inspect or damage files from outside.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "profiler/log.h"
+#include "profiler/profile.h"
+#include "storage/store.h"
+
+#define NS 1000000000ULL
+#define T0 (1763733600ULL * NS) /* on an hour boundary */
+#define NSERIES 6
+#define NSTACKS 12
+
+static char dir[64];
+static char path[128];
+
+/* ---- a reference model of what was written ---- */
+
+struct ref_sample {
+	int series, stack;
+	uint64_t t, count;
+};
+
+static struct ref_sample *refs;
+static size_t nrefs, caprefs;
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static const char *comm_of(int s)
+{
+	static const char *const comms[] = { "postgres", "nginx", "kiln" };
+	return comms[s % 3];
+}
+
+static const char *host_of(int s)
+{
+	return s % 2 ? "db1" : "web1";
+}
+
+/* Builds a profile holding the given reference samples. */
+static struct profile *make_profile(const struct ref_sample *r, size_t n)
+{
+	struct profile *p = profile__new();
+	uint32_t series[NSERIES], stacks[NSTACKS];
+	char buf[64];
+
+	assert_non_null(p);
+	for (int s = 0; s < NSERIES; s++) {
+		struct label l[4];
+
+		snprintf(buf, sizeof(buf), "%d", 1000 + s);
+		l[0] = (struct label){ profile__intern(p, LABEL_PID),
+				       profile__intern(p, buf) };
+		l[1] = (struct label){ profile__intern(p, LABEL_HOST),
+				       profile__intern(p, host_of(s)) };
+		l[2] = (struct label){ profile__intern(p, LABEL_COMM),
+				       profile__intern(p, comm_of(s)) };
+		l[3] = (struct label){ profile__intern(p, LABEL_EXE),
+				       profile__intern(p, "/usr/bin/x") };
+		series[s] = profile__add_series(p, l, 4);
+	}
+	for (int k = 0; k < NSTACKS; k++) {
+		uint32_t fr[4];
+		struct frame f = { 0 };
+
+		f.name = profile__intern(p, "main");
+		f.file = profile__intern(p, "main.c");
+		f.module = profile__intern(p, "/usr/bin/x");
+		f.line = 10;
+		f.addr = 0x1000;
+		fr[0] = profile__add_frame(p, &f);
+		f.name = profile__intern(p, k % 2 ? "work" : "idle");
+		f.line = 20 + (uint32_t)k % 2;
+		f.kind = FRAME_INLINED;
+		fr[1] = profile__add_frame(p, &f);
+		snprintf(buf, sizeof(buf), "leaf_%d", k);
+		f.name = profile__intern(p, buf);
+		f.file = 0;
+		f.line = 0;
+		f.module = profile__intern(p, "[kernel]");
+		f.kind = FRAME_KERNEL;
+		f.addr = 0xffffffff81000000ULL + (uint64_t)k;
+		fr[2] = profile__add_frame(p, &f);
+		/* Stack 0 is deliberately shallow: depth 1. */
+		stacks[k] = k ? profile__add_stack(p, fr, 3) :
+				profile__add_stack(p, fr, 1);
+	}
+	for (size_t i = 0; i < n; i++)
+		profile__add_sample(p, series[r[i].series], stacks[r[i].stack],
+				    r[i].t, r[i].count);
+	profile__meta(p)->period_ns = NS / 99;
+	return p;
+}
+
+static void ref_add(int series, int stack, uint64_t t, uint64_t count)
+{
+	if (nrefs == caprefs) {
+		caprefs = caprefs ? caprefs * 2 : 4096;
+		refs = realloc(refs, caprefs * sizeof(*refs));
+		assert_non_null(refs);
+	}
+	refs[nrefs++] = (struct ref_sample){ series, stack, t, count };
+}
+
+/* Writes random samples in [from, to) as one window; all go in refs. */
+static int write_window(struct store *st, uint64_t from, uint64_t to,
+			size_t n)
+{
+	size_t first = nrefs;
+	struct profile *p;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		/* 10 ms resolution, like the agent. */
+		uint64_t t = from + rnd() % ((to - from) / 10000000) * 10000000;
+
+		ref_add((int)(rnd() % NSERIES), (int)(rnd() % NSTACKS), t,
+			1 + rnd() % 3);
+	}
+	p = make_profile(refs + first, n);
+	err = store__write(st, p);
+	profile__free(p);
+	if (err)
+		nrefs = first; /* not stored */
+	return err;
+}
+
+static bool slot_in(uint64_t t, uint64_t from, uint64_t to)
+{
+	uint64_t slot = t - t % (20 * 1000000ULL);
+
+	return slot >= from && slot < to;
+}
+
+/* Expected counts[series][stack] for a range and an optional filter. */
+static uint64_t expect(uint64_t from, uint64_t to, bool (*pick)(int),
+		       uint64_t out[NSERIES][NSTACKS])
+{
+	uint64_t total = 0;
+
+	memset(out, 0, sizeof(uint64_t) * NSERIES * NSTACKS);
+	for (size_t i = 0; i < nrefs; i++) {
+		if (!slot_in(refs[i].t, from, to) ||
+		    (pick && !pick(refs[i].series)))
+			continue;
+		out[refs[i].series][refs[i].stack] += refs[i].count;
+		total += refs[i].count;
+	}
+	return total;
+}
+
+/* Turns a query result back into counts[series][stack]. */
+static uint64_t actual(const struct profile *p, uint64_t out[NSERIES][NSTACKS])
+{
+	size_t n;
+	const struct sample *s = profile__samples(p, &n);
+	uint64_t total = 0;
+
+	memset(out, 0, sizeof(uint64_t) * NSERIES * NSTACKS);
+	for (size_t i = 0; i < n; i++) {
+		const char *pid = profile__series_label(p, s[i].series, "pid");
+		size_t depth;
+		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+		const char *leaf;
+		int series, stack;
+
+		assert_non_null(pid);
+		series = atoi(pid) - 1000;
+		assert_true(series >= 0 && series < NSERIES);
+		assert_string_equal(profile__series_label(p, s[i].series, "comm"),
+				    comm_of(series));
+		assert_true(depth >= 1);
+		leaf = profile__str(p, profile__frame(p, fr[depth - 1])->name);
+		stack = depth == 1 ? 0 : atoi(leaf + 5);
+		assert_true(stack >= 0 && stack < NSTACKS);
+		out[series][stack] += s[i].count;
+		total += s[i].count;
+	}
+	return total;
+}
+
+static void check_range(struct store *st, uint64_t from, uint64_t to,
+			const struct store_filter *f, size_t nf,
+			bool (*pick)(int))
+{
+	uint64_t want[NSERIES][NSTACKS], got[NSERIES][NSTACKS];
+	struct store_query q = { from, to, f, nf };
+	struct profile *p = profile__new();
+
+	assert_int_equal(store__query(st, &q, p), 0);
+	uint64_t tw = expect(from, to, pick, want);
+	uint64_t tg = actual(p, got);
+	if (tw != tg)
+		fail_msg("range [%+.3f s, %+.3f s): want %llu samples, got %llu",
+			 ((double)from - (double)T0) / 1e9,
+			 ((double)to - (double)T0) / 1e9, (unsigned long long)tw,
+			 (unsigned long long)tg);
+	assert_memory_equal(want, got, sizeof(want));
+	profile__free(p);
+}
+
+/* ---- fixtures ---- */
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/kiln-test-store-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/kiln.db", dir);
+	nrefs = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "umount %s/mnt 2>/dev/null; rm -rf %s", dir,
+		 dir);
+	return system(cmd) == -1;
+}
+
+static struct store *open_rw(const char *p)
+{
+	struct store_opts o = { .path = p };
+	struct store *st = store__open(&o);
+
+	assert_non_null(st);
+	return st;
+}
+
+static struct store *open_ro(const char *p)
+{
+	struct store_opts o = { .path = p, .read_only = true };
+	struct store *st = store__open(&o);
+
+	assert_non_null(st);
+	return st;
+}
+
+static void sql(const char *p, const char *stmt)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	if (sqlite3_exec(db, stmt, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", stmt, msg);
+	sqlite3_close(db);
+}
+
+static int64_t sql_int(const char *p, const char *stmt)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, stmt, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- tests ---- */
+
+static void test_storage__roundtrip_frames_and_labels(void **state)
+{
+	struct store *st = open_rw(path);
+	struct profile *p = profile__new();
+	struct store_query q = { T0, T0 + 10 * NS, NULL, 0 };
+	size_t n;
+	bool found = false;
+
+	(void)state;
+	assert_int_equal(write_window(st, T0, T0 + 10 * NS, 500), 0);
+	assert_int_equal(store__query(st, &q, p), 0);
+	assert_int_equal(profile__meta(p)->period_ns, NS / 99);
+	for (size_t i = 0; i < profile__nr_stacks(p); i++) {
+		size_t depth;
+		const uint32_t *fr = profile__stack(p, (uint32_t)i, &depth);
+
+		if (depth != 3)
+			continue;
+		const struct frame *root = profile__frame(p, fr[0]);
+		const struct frame *mid = profile__frame(p, fr[1]);
+		const struct frame *leaf = profile__frame(p, fr[2]);
+
+		assert_string_equal(profile__str(p, root->name), "main");
+		assert_string_equal(profile__str(p, root->file), "main.c");
+		assert_string_equal(profile__str(p, root->module), "/usr/bin/x");
+		assert_int_equal(root->line, 10);
+		assert_int_equal(root->kind, FRAME_USER);
+		assert_int_equal(root->addr, 0x1000);
+		assert_int_equal(mid->kind, FRAME_INLINED);
+		assert_int_equal(leaf->kind, FRAME_KERNEL);
+		assert_string_equal(profile__str(p, leaf->module), "[kernel]");
+		assert_string_equal(profile__str(p, leaf->file), "");
+		found = true;
+	}
+	assert_true(found);
+	profile__samples(p, &n);
+	assert_true(n > 0);
+	assert_int_equal(profile__series_label(p, 0, "exe") != NULL, 1);
+	profile__free(p);
+	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
+	/* Dictionary deduplicated: a second window adds no stacks. */
+	int64_t stacks = sql_int(path, "SELECT count(*) FROM stacks");
+	assert_int_equal(write_window(st, T0 + 10 * NS, T0 + 20 * NS, 500), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM stacks"), stacks);
+	/* main, idle and work, 11 leaves (stack 0 is "main" alone) */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM frames"), 1 + 2 + 11);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"), NSERIES);
+	/* A reader in another handle sees the same, through its own cache. */
+	struct store *rd = open_ro(path);
+	check_range(rd, T0, T0 + 20 * NS, NULL, 0, NULL);
+	assert_int_equal(write_window(st, T0 + 20 * NS, T0 + 30 * NS, 500), 0);
+	check_range(rd, T0, T0 + 30 * NS, NULL, 0, NULL);
+	store__close(rd);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+static bool pick_postgres(int s) { return s % 3 == 0; }
+static bool pick_pg_or_nginx(int s) { return s % 3 != 2; }
+static bool pick_pg_or_nginx_db1(int s) { return s % 3 != 2 && s % 2; }
+static bool pick_none(int s) { (void)s; return false; }
+
+static void test_storage__ranges_rollups_and_filters(void **state)
+{
+	struct store *st = open_rw(path);
+	const uint64_t H = 3600 * NS;
+	struct store_filter f[3];
+
+	(void)state;
+	/* Three hours and a bit, window by window, as the agent writes. */
+	for (uint64_t t = T0; t < T0 + 3 * H + 130 * NS; t += 10 * NS)
+		assert_int_equal(write_window(st, t, t + 10 * NS, 40), 0);
+	/* The rollups exist, so the coarse paths below are exercised. */
+	assert_true(sql_int(path, "SELECT count(*) FROM samples_1h") > 0);
+	assert_true(sql_int(path, "SELECT count(*) FROM samples_1m") > 0);
+	assert_int_equal(sql_int(path, "SELECT value FROM meta WHERE key='rolled_1h'"),
+			 T0 / NS / 3600 + 3);
+
+	check_range(st, T0, T0 + 4 * H, NULL, 0, NULL);		 /* all */
+	check_range(st, T0 + H, T0 + 2 * H, NULL, 0, NULL);	 /* one hour row */
+	check_range(st, T0 + 1053370000000ULL, T0 + 2 * H + 2472500000000ULL,
+		    NULL, 0, NULL); /* hour + minutes + raw edges */
+	check_range(st, T0 + 61 * NS, T0 + 62 * NS, NULL, 0, NULL);
+	check_range(st, T0 + 61 * NS + 330000000, T0 + 61 * NS + 570000000,
+		    NULL, 0, NULL); /* sub-second */
+	check_range(st, T0 + 3 * H, T0 + 3 * H + 200 * NS, NULL, 0, NULL);
+	check_range(st, T0 - 2 * H, T0, NULL, 0, NULL); /* before any data */
+
+	f[0] = (struct store_filter){ "comm", "postgres" };
+	check_range(st, T0 + 1053370000000ULL, T0 + 2 * H + 2472500000000ULL,
+		    f, 1, pick_postgres);
+	f[1] = (struct store_filter){ "comm", "nginx" };
+	check_range(st, T0, T0 + 4 * H, f, 2, pick_pg_or_nginx);
+	f[2] = (struct store_filter){ "host", "db1" };
+	check_range(st, T0 + 17 * NS, T0 + 2 * H, f, 3, pick_pg_or_nginx_db1);
+	f[0] = (struct store_filter){ "comm", "no-such-process" };
+	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
+	f[0] = (struct store_filter){ "container", "abc" }; /* known, unused */
+	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
+
+	struct profile *p = profile__new();
+	struct store_query q = { T0, T0 + H, f, 1 };
+	f[0] = (struct store_filter){ "colour", "red" };
+	assert_int_equal(store__query(st, &q, p), -EINVAL);
+	q.nr_filters = 0;
+	q.to_ns = T0;
+	assert_int_equal(store__query(st, &q, p), -EINVAL); /* empty range */
+	profile__free(p);
+
+	/* Late data for an hour already rolled up lands in every level. */
+	assert_int_equal(write_window(st, T0 + 1800 * NS, T0 + 1810 * NS, 300), 0);
+	check_range(st, T0, T0 + 4 * H, NULL, 0, NULL);
+	check_range(st, T0, T0 + H, NULL, 0, NULL);
+	check_range(st, T0 + 1800 * NS, T0 + 1860 * NS, NULL, 0, NULL);
+	check_range(st, T0 + 1800 * NS + 5 * NS, T0 + 1806 * NS, NULL, 0, NULL);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+struct tl_point {
+	char group[16];
+	uint64_t t, count;
+};
+
+struct tl_out {
+	struct tl_point pts[4096];
+	size_t n;
+};
+
+static int collect_point(const struct store_point *pt, void *ctx)
+{
+	struct tl_out *o = ctx;
+
+	assert_true(o->n < 4096);
+	snprintf(o->pts[o->n].group, sizeof(o->pts[o->n].group), "%s",
+		 pt->group);
+	o->pts[o->n].t = pt->t_ns;
+	o->pts[o->n++].count = pt->count;
+	return 0;
+}
+
+static void check_timeline(struct store *st, uint64_t from, uint64_t to,
+			   uint64_t step, bool by_comm)
+{
+	static struct tl_out o;
+	struct store_query q = { from, to, NULL, 0 };
+	uint64_t sum = 0, want_sum = 0;
+
+	o.n = 0;
+	assert_int_equal(store__timeline(st, &q, step, by_comm ? "comm" : NULL,
+					 collect_point, &o),
+			 0);
+	for (size_t i = 0; i < o.n; i++) {
+		uint64_t want = 0;
+
+		assert_int_equal(o.pts[i].t % step, 0);
+		if (i && !strcmp(o.pts[i].group, o.pts[i - 1].group))
+			assert_true(o.pts[i].t > o.pts[i - 1].t);
+		for (size_t j = 0; j < nrefs; j++) {
+			uint64_t slot = refs[j].t - refs[j].t % 20000000;
+
+			if (slot_in(refs[j].t, from, to) &&
+			    slot - slot % step == o.pts[i].t &&
+			    (!by_comm ||
+			     !strcmp(comm_of(refs[j].series), o.pts[i].group)))
+				want += refs[j].count;
+		}
+		if (want != o.pts[i].count)
+			fail_msg("point %s@%+.2f s: want %llu got %llu",
+				 o.pts[i].group,
+				 ((double)o.pts[i].t - (double)T0) / 1e9,
+				 (unsigned long long)want,
+				 (unsigned long long)o.pts[i].count);
+		sum += o.pts[i].count;
+	}
+	for (size_t j = 0; j < nrefs; j++)
+		if (slot_in(refs[j].t, from, to))
+			want_sum += refs[j].count;
+	assert_int_equal(sum, want_sum); /* no point missing */
+}
+
+struct hm_out {
+	uint64_t seconds[64];
+	uint64_t cells[64][STORE_HEAT_SLOTS];
+	size_t n;
+};
+
+static int collect_second(uint64_t second_ns, const uint64_t *counts,
+			  void *ctx)
+{
+	struct hm_out *o = ctx;
+
+	assert_true(o->n < 64);
+	o->seconds[o->n] = second_ns;
+	memcpy(o->cells[o->n++], counts, sizeof(o->cells[0]));
+	return 0;
+}
+
+static int collect_string(const char *s, void *ctx)
+{
+	char *buf = ctx;
+
+	strcat(buf, s);
+	strcat(buf, ",");
+	return 0;
+}
+
+static void test_storage__timeline_heatmap_labels(void **state)
+{
+	struct store *st = open_rw(path);
+	static struct hm_out hm;
+	char buf[256] = "";
+
+	(void)state;
+	for (uint64_t t = T0; t < T0 + 7200 * NS; t += 10 * NS)
+		assert_int_equal(write_window(st, t, t + 10 * NS, 20), 0);
+	check_timeline(st, T0, T0 + 7200 * NS, 3600 * NS, false);
+	check_timeline(st, T0, T0 + 7200 * NS, 600 * NS, true);
+	check_timeline(st, T0 + 95 * NS, T0 + 1800 * NS, 60 * NS, true);
+	check_timeline(st, T0 + 3590 * NS, T0 + 3650 * NS, NS, false);
+	check_timeline(st, T0 + 3595 * NS + 20000000, T0 + 3605 * NS, 10 * NS,
+		       true);
+
+	struct store_query q = { T0 + 3595 * NS, T0 + 3630 * NS + 500000000,
+				 NULL, 0 };
+	assert_int_equal(store__heatmap(st, &q, collect_second, &hm), 0);
+	assert_true(hm.n > 0);
+	uint64_t seen = 0, want = 0;
+	for (size_t i = 0; i < hm.n; i++) {
+		if (i)
+			assert_true(hm.seconds[i] > hm.seconds[i - 1]);
+		for (int c = 0; c < STORE_HEAT_SLOTS; c++) {
+			uint64_t w = 0, from = hm.seconds[i] + (uint64_t)c * 20000000;
+
+			for (size_t j = 0; j < nrefs; j++)
+				if (slot_in(refs[j].t, from, from + 20000000) &&
+				    slot_in(refs[j].t, q.from_ns, q.to_ns))
+					w += refs[j].count;
+			assert_int_equal(hm.cells[i][c], w);
+			seen += w;
+		}
+	}
+	for (size_t j = 0; j < nrefs; j++)
+		if (slot_in(refs[j].t, q.from_ns, q.to_ns))
+			want += refs[j].count;
+	assert_int_equal(seen, want);
+
+	assert_int_equal(store__label_names(st, collect_string, buf), 0);
+	assert_string_equal(buf, "comm,exe,host,pid,");
+	buf[0] = 0;
+	assert_int_equal(store__label_values(st, "comm", NULL, collect_string,
+					     buf),
+			 0);
+	assert_string_equal(buf, "kiln,nginx,postgres,");
+	buf[0] = 0;
+	struct store_filter f = { "host", "db1" };
+	struct store_query fq = { T0, T0 + 7200 * NS, &f, 1 };
+	assert_int_equal(store__label_values(st, "pid", &fq, collect_string,
+					     buf),
+			 0);
+	assert_string_equal(buf, "1001,1003,1005,");
+	buf[0] = 0;
+	fq.nr_filters = 0;
+	fq.from_ns = T0 + 9000 * NS; /* no data there */
+	fq.to_ns = T0 + 9999 * NS;
+	assert_int_equal(store__label_values(st, "pid", &fq, collect_string,
+					     buf),
+			 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(store__label_values(st, "colour", NULL, collect_string,
+					     buf),
+			 -EINVAL);
+	assert_int_equal(store__timeline(st, &q, NS, "colour", collect_point,
+					 &(struct tl_out){ 0 }),
+			 -EINVAL);
+	store__close(st);
+}
+
+static void test_storage__version_refused_and_migrated(void **state)
+{
+	struct store_opts o = { .path = path };
+	struct store *st = open_rw(path);
+
+	(void)state;
+	assert_int_equal(write_window(st, T0, T0 + 10 * NS, 200), 0);
+	store__close(st);
+
+	sql(path, "PRAGMA user_version = 99");
+	errno = 0;
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EPROTO);
+	o.read_only = true;
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EPROTO);
+	o.read_only = false;
+
+	/* Turn it into a version 1 file: no series.last_bucket. */
+	sql(path, "ALTER TABLE series DROP COLUMN last_bucket;"
+		  "PRAGMA user_version = 1");
+	st = open_rw(path);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "SELECT min(last_bucket) FROM series"),
+			 T0 / NS / 3600);
+	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
+	assert_int_equal(write_window(st, T0 + 10 * NS, T0 + 20 * NS, 200), 0);
+	check_range(st, T0, T0 + 20 * NS, NULL, 0, NULL);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+static void test_storage__open_errors(void **state)
+{
+	struct store_opts o = { 0 };
+	char p[256];
+	int fd;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/no/such/dir/kiln.db", dir);
+	o.path = p;
+	errno = 0;
+	assert_null(store__open(&o));
+	assert_int_equal(errno, ENOENT);
+
+	snprintf(p, sizeof(p), "%s/missing.db", dir);
+	o.read_only = true;
+	assert_null(store__open(&o));
+	assert_int_equal(errno, ENOENT);
+	o.read_only = false;
+
+	/* Not a database at all. */
+	snprintf(p, sizeof(p), "%s/corrupt.db", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(write(fd, "this is not an SQLite database!!", 32), 32);
+	close(fd);
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EBADMSG);
+	o.read_only = true;
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EBADMSG);
+	o.read_only = false;
+
+	/* An SQLite file of someone else's. */
+	snprintf(p, sizeof(p), "%s/other.db", dir);
+	sql(p, "CREATE TABLE t (x)");
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EBADMSG);
+
+	/* Read-only: permissions bind only non-root; root gets a ro mount. */
+	if (geteuid() == 0) {
+		char mnt[128], cmd[256];
+
+		snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+		assert_int_equal(mkdir(mnt, 0755), 0);
+		assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=4m"), 0);
+		snprintf(p, sizeof(p), "%s/kiln.db", mnt);
+		o.path = p;
+		struct store *st = open_rw(p);
+		assert_int_equal(write_window(st, T0, T0 + 10 * NS, 100), 0);
+		store__close(st);
+		snprintf(cmd, sizeof(cmd), "mount -o remount,ro %s", mnt);
+		assert_int_equal(system(cmd), 0);
+		errno = 0;
+		assert_null(store__open(&o));
+		assert_int_equal(errno, EROFS);
+	} else {
+		snprintf(p, sizeof(p), "%s/ro.db", dir);
+		o.path = p;
+		store__close(open_rw(p));
+		assert_int_equal(chmod(p, 0444), 0);
+		assert_null(store__open(&o));
+		assert_int_equal(errno, EACCES);
+	}
+}
+
+static void test_storage__retention_by_age_and_size(void **state)
+{
+	struct store_opts o = { .path = path, .retention_ns = 3600 * NS };
+	struct store *st = store__open(&o);
+	struct store_stats stats;
+	uint64_t end = T0 + 4 * 3600 * NS;
+
+	(void)state;
+	assert_non_null(st);
+	/* A process that lived only in the first minute. */
+	struct profile *gone = profile__new();
+	struct label gl = { profile__intern(gone, "pid"),
+			    profile__intern(gone, "9999") };
+	profile__add_sample(gone, profile__add_series(gone, &gl, 1),
+			    profile__add_stack(gone, NULL, 0), T0 + NS, 5);
+	assert_int_equal(store__write(st, gone), 0);
+	profile__free(gone);
+	for (uint64_t t = T0; t < end; t += 10 * NS)
+		assert_int_equal(write_window(st, t, t + 10 * NS, 20), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"),
+			 NSERIES + 1);
+	store__stats(st, &stats);
+	assert_int_equal(stats.first_ns, T0);
+	assert_int_equal(stats.windows_written, 4 * 360 + 1);
+
+	assert_int_equal(store__enforce_retention(st, end), 0);
+	store__stats(st, &stats);
+	assert_true(stats.rows_deleted > 0);
+	/* Nothing older than the hour before 'end' is left at any level. */
+	assert_true(stats.first_ns >= end - 3600 * NS);
+	assert_true(stats.first_ns < end);
+	/* What is within the retention is still all there. */
+	check_range(st, end - 3600 * NS, end, NULL, 0, NULL);
+	struct profile *p = profile__new();
+	struct store_query q = { T0, end - 3600 * NS, NULL, 0 };
+	assert_int_equal(store__query(st, &q, p), 0);
+	assert_int_equal(profile__total(p), 0);
+	profile__free(p);
+	/* Its series went with its data; the live ones stay. */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"), NSERIES);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series_labels "
+				       "WHERE value IN (SELECT id FROM strings "
+				       "WHERE s = '9999')"),
+			 0);
+	store__close(st);
+
+	/* By size: three more hours, then a limit of half of the file. */
+	o.retention_ns = 0;
+	st = store__open(&o);
+	assert_non_null(st);
+	for (uint64_t t = end; t < end + 3 * 3600 * NS; t += 10 * NS)
+		assert_int_equal(write_window(st, t, t + 10 * NS, 20), 0);
+	store__close(st);
+	int64_t pages = sql_int(path, "PRAGMA page_count");
+	int64_t psize = sql_int(path, "PRAGMA page_size");
+	o.max_size_bytes = (uint64_t)(pages * psize / 2);
+	st = store__open(&o);
+	assert_non_null(st);
+	assert_int_equal(store__enforce_retention(st, end + 3 * 3600 * NS), 0);
+	store__stats(st, &stats);
+	if (stats.first_ns <= end - 3600 * NS)
+		fail_msg("first %+.0f s, used %llu, limit %llu", ((double)stats.first_ns - (double)end) / 1e9, (unsigned long long)sql_int(path, "PRAGMA page_count"), (unsigned long long)o.max_size_bytes);
+	int64_t used = sql_int(path, "SELECT (SELECT page_count FROM pragma_page_count) - "
+				      "(SELECT freelist_count FROM pragma_freelist_count)");
+	assert_true((uint64_t)(used * psize) <= o.max_size_bytes);
+	/* The newest hour is intact. */
+	check_range(st, end + 2 * 3600 * NS, end + 3 * 3600 * NS, NULL, 0, NULL);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+static void test_storage__long_reader_loses_no_window(void **state)
+{
+	struct store *st = open_rw(path);
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t before, during;
+
+	(void)state;
+	assert_int_equal(write_window(st, T0, T0 + 10 * NS, 100), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sum(total) FROM samples_10s",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	before = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	/* The writer goes on while the snapshot is held. */
+	for (uint64_t t = T0 + 10 * NS; t < T0 + 600 * NS; t += 10 * NS)
+		assert_int_equal(write_window(st, t, t + 10 * NS, 100), 0);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	during = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	assert_int_equal(before, during); /* a consistent snapshot */
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_true(sqlite3_column_int64(s, 0) > during);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	check_range(st, T0, T0 + 600 * NS, NULL, 0, NULL);
+	store__close(st);
+	st = open_ro(path);
+	check_range(st, T0, T0 + 600 * NS, NULL, 0, NULL);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+static void test_storage__disk_full_reported_and_recovered(void **state)
+{
+	char mnt[128], p[192], cmd[256];
+	struct store *st;
+	int err = 0, i;
+
+	(void)state;
+	if (geteuid() != 0) {
+		if (getenv("CI") && !strcmp(getenv("CI"), "true"))
+			fail_msg("needs root to mount a small tmpfs");
+		skip();
+	}
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	assert_int_equal(mkdir(mnt, 0755), 0);
+	assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=1m"), 0);
+	snprintf(p, sizeof(p), "%s/kiln.db", mnt);
+	st = open_rw(p);
+	/* Big windows (distinct 20 ms slots) fill 1 MB fast. */
+	for (i = 0; i < 500 && !err; i++)
+		err = write_window(st, T0 + (uint64_t)i * 10 * NS,
+				   T0 + (uint64_t)(i + 1) * 10 * NS, 3000);
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(store__check(st), 0);
+	check_range(st, T0, T0 + 10000 * NS, NULL, 0, NULL);
+	/* Space comes back: the same store writes again. */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=16m %s", mnt);
+	assert_int_equal(system(cmd), 0);
+	for (int j = 0; j < 5; j++)
+		assert_int_equal(write_window(st, T0 + (uint64_t)(i + j) * 10 * NS,
+					      T0 + (uint64_t)(i + j + 1) * 10 * NS,
+					      3000),
+				 0);
+	check_range(st, T0, T0 + 10000 * NS, NULL, 0, NULL);
+	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_storage__roundtrip_frames_and_labels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__ranges_rollups_and_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__timeline_heatmap_labels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__version_refused_and_migrated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__retention_by_age_and_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__long_reader_loses_no_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage__disk_full_reported_and_recovered, setup, teardown),
+	};
+
+	log__init(LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
