@@ -16,9 +16,11 @@
 #include "profiler/xalloc.h"
 #include "symbolizer/sym_int.h"
 
-#define DEFAULT_MAX_ADDRS 8192
+#define DEFAULT_MAX_ADDRS 32768
 /* Deeper inline chains than this are cut, keeping the outermost frames. */
 #define MAX_CHAIN 64
+
+static void cu_index_free(struct cu_index *ix);
 
 static int read_loads(struct sym_object *obj)
 {
@@ -87,9 +89,9 @@ int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 
 	obj->addr_max = sym->opts.max_cached_addrs ? sym->opts.max_cached_addrs
 						   : DEFAULT_MAX_ADDRS;
-	obj->addr_cap = 16;
-	while (obj->addr_cap < obj->addr_max * 2)
-		obj->addr_cap *= 2;
+	/* The table starts small and doubles up to addr_max entries, so
+	 * objects that see few samples stay small. */
+	obj->addr_cap = 256;
 	return 0;
 
 err_dwfl:
@@ -113,6 +115,12 @@ void dwobj__close(struct sym_object *obj)
 	obj->addrs = NULL;
 	free(obj->pool);
 	obj->pool = NULL;
+	for (size_t i = 0; i < obj->cap_cus; i++)
+		if (obj->cus[i].key)
+			cu_index_free(obj->cus[i].ix);
+	free(obj->cus);
+	obj->cus = NULL;
+	obj->nr_cus = obj->cap_cus = 0;
 }
 
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
@@ -175,42 +183,271 @@ struct chain {
 	const char *name, *file;
 	uint32_t line;
 	bool inlined;
+	bool interned; /* name and file already live in the strpool */
 };
 
-/* Innermost first, like the scopes libdw returns. */
-static size_t inline_chain(Dwarf_Die *cudie, Dwarf_Addr pc, const char *file,
+/*
+ * A CU's functions and inlined calls as a tree, so a lookup is a binary
+ * search plus a walk down a few children instead of dwarf_getscopes'
+ * walk over the whole CU (twice, for inlines) on every address.
+ */
+struct cu_node {
+	const char *name;      /* interned */
+	const char *call_file; /* interned; where this was inlined */
+	uint32_t call_line;
+	uint32_t parent;       /* node index, NO_NODE for a subprogram */
+	uint32_t first_child, next_sibling;
+	uint32_t first_range, nr_ranges;
+	bool inlined;
+};
+
+struct cu_range {
+	uint64_t lo, hi;
+	uint32_t node;
+};
+
+struct cu_index {
+	struct cu_node *nodes;
+	size_t nr_nodes, cap_nodes;
+	struct cu_range *ranges; /* per node, in node order */
+	size_t nr_ranges, cap_ranges;
+	struct cu_range *tops; /* subprogram ranges, sorted by lo */
+	size_t nr_tops;
+};
+
+#define NO_NODE UINT32_MAX
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return 0;
+}
+
+static uint32_t add_node(struct symbolizer *sym, struct cu_index *ix,
+			 Dwarf_Die *cudie, Dwarf_Die *die, bool inlined,
+			 uint32_t parent)
+{
+	Dwarf_Addr base, lo, hi;
+	ptrdiff_t off = 0;
+	struct cu_node *n;
+	const char *name, *file;
+	uint32_t id, first = (uint32_t)ix->nr_ranges;
+
+	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+		if (lo >= hi)
+			continue;
+		if (ix->nr_ranges == ix->cap_ranges) {
+			ix->cap_ranges = ix->cap_ranges ? ix->cap_ranges * 2 : 64;
+			ix->ranges = xrealloc(ix->ranges, ix->cap_ranges *
+							      sizeof(*ix->ranges));
+		}
+		ix->ranges[ix->nr_ranges++] =
+			(struct cu_range){ lo, hi, (uint32_t)ix->nr_nodes };
+	}
+	if (ix->nr_ranges == first)
+		return NO_NODE; /* no code: a declaration or abstract origin */
+	if (ix->nr_nodes == ix->cap_nodes) {
+		ix->cap_nodes = ix->cap_nodes ? ix->cap_nodes * 2 : 64;
+		ix->nodes = xrealloc(ix->nodes,
+				     ix->cap_nodes * sizeof(*ix->nodes));
+	}
+	id = (uint32_t)ix->nr_nodes++;
+	n = &ix->nodes[id];
+	name = die_name(die);
+	file = inlined ? call_file(cudie, die) : NULL;
+	*n = (struct cu_node){
+		.name = strpool__intern(&sym->strs, name ? name : "??"),
+		.call_file = file ? strpool__intern(&sym->strs, file) : NULL,
+		.call_line = inlined ? call_line(die) : 0,
+		.parent = parent,
+		.first_child = NO_NODE,
+		.next_sibling = NO_NODE,
+		.first_range = first,
+		.nr_ranges = (uint32_t)ix->nr_ranges - first,
+		.inlined = inlined,
+	};
+	return id;
+}
+
+/* Preorder walk; 'parent' is the innermost enclosing function node. */
+static void index_children(struct symbolizer *sym, struct cu_index *ix,
+			   Dwarf_Die *cudie, Dwarf_Die *die, uint32_t parent,
+			   uint32_t *last_child, int depth)
+{
+	Dwarf_Die child;
+
+	if (depth > 64 || dwarf_child(die, &child))
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		uint32_t id = NO_NODE, last = NO_NODE;
+
+		switch (tag) {
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+		case DW_TAG_entry_point:
+			/* A subprogram nested in another (GNU C nested
+			 * functions) is its own top-level function. */
+			id = add_node(sym, ix, cudie, &child,
+				      tag == DW_TAG_inlined_subroutine,
+				      tag == DW_TAG_inlined_subroutine ? parent
+								       : NO_NODE);
+			break;
+		/* Types and variables hold no code: skip their subtrees. */
+		case DW_TAG_structure_type:
+		case DW_TAG_class_type:
+		case DW_TAG_union_type:
+		case DW_TAG_enumeration_type:
+		case DW_TAG_variable:
+		case DW_TAG_formal_parameter:
+		case DW_TAG_base_type:
+		case DW_TAG_pointer_type:
+		case DW_TAG_typedef:
+		case DW_TAG_array_type:
+		case DW_TAG_subroutine_type:
+		case DW_TAG_const_type:
+		case DW_TAG_volatile_type:
+		case DW_TAG_call_site:
+		case DW_TAG_GNU_call_site:
+			continue;
+		default:
+			break;
+		}
+		if (id != NO_NODE) {
+			/* Top-level functions are found through 'tops'. */
+			if (ix->nodes[id].parent != NO_NODE) {
+				if (*last_child == NO_NODE)
+					ix->nodes[parent].first_child = id;
+				else
+					ix->nodes[*last_child].next_sibling = id;
+				*last_child = id;
+			}
+			index_children(sym, ix, cudie, &child, id, &last, depth + 1);
+		} else {
+			/* Lexical blocks, namespaces: children belong to
+			 * the enclosing function (or the top level). */
+			index_children(sym, ix, cudie, &child, parent,
+				       last_child, depth + 1);
+		}
+	} while (!dwarf_siblingof(&child, &child));
+}
+
+static struct cu_index *cu_index_build(struct symbolizer *sym,
+				       Dwarf_Die *cudie)
+{
+	struct cu_index *ix = xcalloc(1, sizeof(*ix));
+	uint32_t last = NO_NODE;
+
+	index_children(sym, ix, cudie, cudie, NO_NODE, &last, 0);
+	ix->tops = xcalloc(ix->nr_ranges ? ix->nr_ranges : 1,
+			   sizeof(*ix->tops));
+	for (size_t i = 0; i < ix->nr_ranges; i++)
+		if (ix->nodes[ix->ranges[i].node].parent == NO_NODE)
+			ix->tops[ix->nr_tops++] = ix->ranges[i];
+	qsort(ix->tops, ix->nr_tops, sizeof(*ix->tops), range_cmp);
+	return ix;
+}
+
+static void cu_index_free(struct cu_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->nodes);
+	free(ix->ranges);
+	free(ix->tops);
+	free(ix);
+}
+
+static struct cu_index *cu_index_get(struct symbolizer *sym,
+				     struct sym_object *obj, Dwarf_Die *cudie)
+{
+	uint64_t key = dwarf_dieoffset(cudie) + 1;
+	struct cu_slot *slot;
+	size_t i;
+
+	if ((obj->nr_cus + 1) * 2 > obj->cap_cus) {
+		size_t cap = obj->cap_cus ? obj->cap_cus * 2 : 16;
+		struct cu_slot *slots = xcalloc(cap, sizeof(*slots));
+
+		for (size_t j = 0; j < obj->cap_cus; j++) {
+			if (!obj->cus[j].key)
+				continue;
+			for (i = (obj->cus[j].key * 0x9e3779b97f4a7c15ULL >> 32) &
+				 (cap - 1);
+			     slots[i].key; i = (i + 1) & (cap - 1))
+				;
+			slots[i] = obj->cus[j];
+		}
+		free(obj->cus);
+		obj->cus = slots;
+		obj->cap_cus = cap;
+	}
+	for (i = (key * 0x9e3779b97f4a7c15ULL >> 32) & (obj->cap_cus - 1);
+	     obj->cus[i].key; i = (i + 1) & (obj->cap_cus - 1))
+		if (obj->cus[i].key == key)
+			return obj->cus[i].ix;
+	slot = &obj->cus[i];
+	slot->key = key;
+	slot->ix = cu_index_build(sym, cudie);
+	obj->nr_cus++;
+	return slot->ix;
+}
+
+static bool node_covers(const struct cu_index *ix, const struct cu_node *n,
+			uint64_t pc)
+{
+	for (uint32_t r = 0; r < n->nr_ranges; r++) {
+		const struct cu_range *cr = &ix->ranges[n->first_range + r];
+
+		if (pc >= cr->lo && pc < cr->hi)
+			return true;
+	}
+	return false;
+}
+
+/* Innermost first: the deepest node covering pc, then its parents. */
+static size_t inline_chain(struct symbolizer *sym, struct sym_object *obj,
+			   Dwarf_Die *cudie, Dwarf_Addr pc, const char *file,
 			   uint32_t line, struct chain *out)
 {
-	Dwarf_Die *scopes = NULL, inner;
-	int nscopes = dwarf_getscopes(cudie, pc, &scopes);
-	size_t n = 0;
+	struct cu_index *ix = cu_index_get(sym, obj, cudie);
+	size_t lo = 0, hi = ix->nr_tops, n = 0;
+	uint32_t node, child;
 
-	/* dwarf_getscopes continues past an inlined instance with the scopes
-	 * of its abstract origin; the concrete nesting (the call chain) comes
-	 * from the scopes of the innermost DIE itself. */
-	if (nscopes > 0 && dwarf_tag(&scopes[0]) == DW_TAG_inlined_subroutine) {
-		inner = scopes[0];
-		free(scopes);
-		scopes = NULL;
-		nscopes = dwarf_getscopes_die(&inner, &scopes);
+	if (!ix->nr_tops || pc < ix->tops[0].lo)
+		return 0;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->tops[mid].lo <= pc)
+			lo = mid;
+		else
+			hi = mid;
 	}
-
-	for (int i = 0; i < nscopes && n < MAX_CHAIN; i++) {
-		Dwarf_Die *d = &scopes[i];
-		int tag = dwarf_tag(d);
-
-		if (tag != DW_TAG_subprogram &&
-		    tag != DW_TAG_inlined_subroutine && tag != DW_TAG_entry_point)
-			continue;
-		out[n++] = (struct chain){ die_name(d), file, line,
-					   tag == DW_TAG_inlined_subroutine };
-		if (tag != DW_TAG_inlined_subroutine)
+	if (pc >= ix->tops[lo].hi)
+		return 0;
+	node = ix->tops[lo].node;
+	for (;;) {
+		for (child = ix->nodes[node].first_child; child != NO_NODE;
+		     child = ix->nodes[child].next_sibling)
+			if (node_covers(ix, &ix->nodes[child], pc))
+				break;
+		if (child == NO_NODE)
 			break;
-		/* The caller's position is where this call was inlined. */
-		file = call_file(cudie, d);
-		line = call_line(d);
+		node = child;
 	}
-	free(scopes);
+	for (; node != NO_NODE && n < MAX_CHAIN; node = ix->nodes[node].parent) {
+		const struct cu_node *cn = &ix->nodes[node];
+
+		out[n++] = (struct chain){ cn->name, file, line, cn->inlined,
+					   n > 0 };
+		/* The caller's position is where this call was inlined. */
+		file = cn->call_file;
+		line = cn->call_line;
+	}
 	return n;
 }
 
@@ -237,8 +474,24 @@ static void cache_put(struct sym_object *obj, uint64_t key,
 		obj->addrs = xcalloc(obj->addr_cap, sizeof(*obj->addrs));
 	/* Clear when full: cheaper than LRU bookkeeping on every hit, and a
 	 * profile's hot addresses come back within one refill. */
-	if (obj->addr_len >= obj->addr_max)
+	if (obj->addr_len >= obj->addr_max) {
 		cache_clear(obj);
+	} else if ((obj->addr_len + 1) * 2 > obj->addr_cap) {
+		size_t old_cap = obj->addr_cap;
+		struct addr_entry *old = obj->addrs;
+
+		obj->addr_cap *= 2;
+		obj->addrs = xcalloc(obj->addr_cap, sizeof(*obj->addrs));
+		for (size_t j = 0; j < old_cap; j++) {
+			if (!old[j].key)
+				continue;
+			for (i = addr_slot(obj, old[j].key); obj->addrs[i].key;
+			     i = (i + 1) & (obj->addr_cap - 1))
+				;
+			obj->addrs[i] = old[j];
+		}
+		free(old);
+	}
 	if (obj->pool_len + res->n > obj->pool_cap) {
 		obj->pool_cap = obj->pool_cap ? obj->pool_cap * 2 : 256;
 		while (obj->pool_cap < obj->pool_len + res->n)
@@ -299,28 +552,37 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 			if (!dwarf_lineno(dl, &lineno) && lineno > 0)
 				line = (uint32_t)lineno;
 		}
-		n = inline_chain(cudie, vaddr - bias, file, line, chain);
+		n = inline_chain(sym, obj, cudie, vaddr - bias, file, line,
+				 chain);
 	}
 	if (!n) {
 		if (!symname)
 			return;
-		chain[n++] = (struct chain){ symname, file, line, false };
+		chain[n++] = (struct chain){ symname, file, line, false, false };
 	} else if (symname && !chain[n - 1].inlined &&
 		   GELF_ST_TYPE(elfsym.st_info) != STT_NOTYPE) {
 		/* The symbol table names the code actually run (foo.cold,
 		 * foo.constprop.0), as perf and nm show it. */
 		chain[n - 1].name = symname;
+		chain[n - 1].interned = false;
 	}
 	/* Keep the outermost frames: the stack must still join its caller. */
 	skip = n > SYM_MAX_INLINE ? n - SYM_MAX_INLINE : 0;
 	for (size_t i = n; i-- > skip;) {
 		struct sym_frame *f = &out->frames[out->n++];
 
-		f->name = strpool__intern(&sym->strs,
-					  chain[i].name ? chain[i].name : "??");
-		f->file = chain[i].file ? strpool__intern(&sym->strs,
-							  chain[i].file)
-					: NULL;
+		if (chain[i].interned) {
+			f->name = chain[i].name;
+			f->file = chain[i].file;
+		} else {
+			f->name = strpool__intern(&sym->strs, chain[i].name
+								? chain[i].name
+								: "??");
+			f->file = chain[i].file
+					  ? strpool__intern(&sym->strs,
+							    chain[i].file)
+					  : NULL;
+		}
 		f->line = chain[i].line;
 		f->inlined = chain[i].inlined;
 	}

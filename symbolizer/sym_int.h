@@ -65,8 +65,12 @@ struct sym_object {
 	struct sym_load *loads;
 	size_t nr_loads;
 
-	/* Per-CU inline/function index, built on first use of each CU. */
-	struct cu_index **cus;
+	/* Per-CU function/inline index, built on first use of each CU,
+	 * in an open-addressing table keyed by the CU's DIE offset. */
+	struct cu_slot {
+		uint64_t key; /* DIE offset + 1; 0 = empty */
+		struct cu_index *ix;
+	} *cus;
 	size_t nr_cus, cap_cus;
 
 	/* Resolved addresses: open addressing, cleared when full. */

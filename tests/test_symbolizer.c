@@ -338,6 +338,37 @@ static void test_symbolizer__debuglink(void **state)
 	symbolizer__free(sym);
 }
 
+/*
+ * Debian's libc is stripped; its DWARF only exists in libc6-dbg's
+ * /usr/lib/debug/.build-id/xx/rest.debug (scripts/deps.sh installs it).
+ */
+static void test_symbolizer__build_id_debug_file(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	char debug[PATH_MAX], hex[129];
+	struct sym_object *obj;
+	struct sym_result r;
+	uint64_t addr = (uint64_t)(uintptr_t)&qsort;
+
+	(void)state;
+	assert_int_equal(resolve_in(sym, getpid(), addr, false, &r, &obj),
+			 0);
+	snprintf(hex, sizeof(hex), "%s", sym_object__build_id(obj));
+	assert_int_equal(strlen(hex), 40);
+	snprintf(debug, sizeof(debug), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		 hex, hex + 2);
+	if (access(debug, R_OK))
+		fail_msg("'%s' is missing: install libc6-dbg (scripts/deps.sh)",
+			 debug);
+	assert_true(r.n >= 1);
+	assert_true(strstr(r.frames[0].name, "qsort") != NULL);
+	/* Only the debug file has lines. */
+	assert_non_null(r.frames[r.n - 1].file);
+	assert_true(r.frames[r.n - 1].line > 0);
+	symbolizer__object_put(sym, obj);
+	symbolizer__free(sym);
+}
+
 static void test_symbolizer__pie_and_non_pie(void **state)
 {
 	static const char *const bins[] = { "prog_pie", "prog_nopie" };
@@ -847,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_symbolizer__inline_chain),
 		cmocka_unit_test(test_symbolizer__return_address_uses_call_line),
 		cmocka_unit_test(test_symbolizer__debuglink),
+		cmocka_unit_test(test_symbolizer__build_id_debug_file),
 		cmocka_unit_test(test_symbolizer__pie_and_non_pie),
 		cmocka_unit_test(test_symbolizer__shared_library),
 		cmocka_unit_test(test_symbolizer__read_build_id),
