@@ -1,13 +1,236 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder until 'kiln query' is built; says so plainly. */
-#include <stdio.h>
+/*
+ * kiln query: read a time range of a store, merged into one profile, as
+ * folded stacks, JSON, or any other format the writers know.
+ *
+ * The JSON form is kiln's own, simple and stable:
+ *   {"from_ns":N,"to_ns":N,"total":N,
+ *    "stacks":[{"labels":{"comm":"x",...},"frames":["root",...,"leaf"],
+ *               "count":N}, ...]}
+ * one entry per (label set, stack), largest count first; frame names carry
+ * the folded suffixes (_[k] kernel, _[i] inlined, _[j] JIT).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "commands.h"
+#include "format.h"
+#include "log.h"
+#include "profile.h"
+#include "storage/store.h"
+#include "timeparse.h"
+
+#define MAX_FILTERS 64
+
+static void usage(FILE *out)
+{
+	fputs("usage: kiln query --db PATH [--from T] [--to T] [--filter KEY=VALUE]...\n"
+	      "                  [--format folded|json|pprof|speedscope|svg] [-o FILE]\n\n"
+	      "Merges every sample of a store in [from, to) into one profile. Works\n"
+	      "while an agent writes the store.\n\n"
+	      "  --db PATH          the store (default ./kiln.db)\n"
+	      "  --from T, --to T   RFC 3339 (2026-11-21T14:02:00Z), unix seconds,\n"
+	      "                     or relative (-15m, -1h, -2d, now); default -1h, now\n"
+	      "  --filter K=V       keep series whose label K is V (host, comm, pid,\n"
+	      "                     exe, build_id, container, or an imported label);\n"
+	      "                     repeated keys OR, different keys AND\n"
+	      "  --format F         folded (default), json, pprof, speedscope, svg\n"
+	      "  -o, --output FILE  write here instead of stdout\n",
+	      out);
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct sample *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->series != y->series)
+		return x->series < y->series ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int write_json(struct profile *p, FILE *out)
+{
+	const struct profile_meta *m = profile__meta_const(p);
+	size_t n;
+	struct sample *s;
+	char name[4096];
+
+	profile__compact(p, 0);
+	s = (struct sample *)profile__samples(p, &n);
+	qsort(s, n, sizeof(*s), by_count_desc);
+	fprintf(out, "{\"from_ns\":%llu,\"to_ns\":%llu,\"total\":%llu,\"stacks\":[",
+		(unsigned long long)m->start_ns,
+		(unsigned long long)(m->start_ns + m->duration_ns),
+		(unsigned long long)profile__total(p));
+	for (size_t i = 0; i < n; i++) {
+		size_t nl, depth;
+		const struct label *l = profile__series(p, s[i].series, &nl);
+		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+
+		fputs(i ? ",\n{\"labels\":{" : "\n{\"labels\":{", out);
+		for (size_t j = 0; j < nl; j++) {
+			if (j)
+				fputc(',', out);
+			format__json_string(out, profile__str(p, l[j].key));
+			fputc(':', out);
+			format__json_string(out, profile__str(p, l[j].value));
+		}
+		fputs("},\"frames\":[", out);
+		for (size_t j = 0; j < depth; j++) {
+			if (j)
+				fputc(',', out);
+			profile__frame_folded_name(p, fr[j], name, sizeof(name));
+			format__json_string(out, name);
+		}
+		fprintf(out, "],\"count\":%llu}", (unsigned long long)s[i].count);
+	}
+	fputs("\n]}\n", out);
+	return ferror(out) ? -EIO : 0;
+}
 
 int cmd_query(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "kiln: 'query' is not built yet\n");
-	return EXIT_RUNTIME;
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'm' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db = "kiln.db", *from = "-1h", *to = "now", *outpath = NULL;
+	struct store_filter filters[MAX_FILTERS];
+	struct store_query q = { .filters = filters };
+	enum profile_format fmt = FORMAT_FOLDED;
+	struct store *st = NULL;
+	struct profile *p = NULL;
+	struct timespec ts;
+	FILE *out = stdout;
+	uint64_t now;
+	int c, err, ret = EXIT_RUNTIME;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'F':
+			from = optarg;
+			break;
+		case 'T':
+			to = optarg;
+			break;
+		case 'f': {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "kiln query: --filter wants KEY=VALUE, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			if (q.nr_filters == MAX_FILTERS) {
+				fprintf(stderr, "kiln query: more than %d filters\n",
+					MAX_FILTERS);
+				return EXIT_USAGE;
+			}
+			*eq = '\0';
+			filters[q.nr_filters++] =
+				(struct store_filter){ optarg, eq + 1 };
+			break;
+		}
+		case 'm':
+			fmt = format__from_name(optarg);
+			if (fmt == FORMAT_UNKNOWN) {
+				fprintf(stderr, "kiln query: unknown format '%s' (folded, json, pprof, speedscope, svg)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "kiln query: unknown or incomplete option '%s' (see kiln query --help)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kiln query: unexpected argument '%s' (see kiln query --help)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (time__parse(from, now, &q.from_ns)) {
+		fprintf(stderr, "kiln query: --from '%s' is not a time (RFC 3339, unix seconds, -15m, now)\n",
+			from);
+		return EXIT_USAGE;
+	}
+	if (time__parse(to, now, &q.to_ns)) {
+		fprintf(stderr, "kiln query: --to '%s' is not a time (RFC 3339, unix seconds, -15m, now)\n",
+			to);
+		return EXIT_USAGE;
+	}
+	if (q.from_ns >= q.to_ns) {
+		fprintf(stderr, "kiln query: --from '%s' is not before --to '%s'\n",
+			from, to);
+		return EXIT_USAGE;
+	}
+
+	st = store__open(&(struct store_opts){ .path = db, .read_only = true });
+	if (!st)
+		return EXIT_RUNTIME; /* store__open said why */
+	p = profile__new();
+	if (!p) {
+		fprintf(stderr, "kiln query: out of memory\n");
+		goto out;
+	}
+	err = store__query(st, &q, p);
+	if (err == -EINVAL) {
+		fprintf(stderr, "kiln query: a --filter names a label the store does not have\n");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (err) {
+		fprintf(stderr, "kiln query: reading '%s' failed: %s\n", db,
+			strerror(-err));
+		goto out;
+	}
+	if (outpath && !(out = fopen(outpath, "w"))) {
+		fprintf(stderr, "kiln query: cannot write '%s': %s\n", outpath,
+			strerror(errno));
+		out = stdout;
+		goto out;
+	}
+	err = fmt == FORMAT_JSON ? write_json(p, out) :
+				   profile__write(p, fmt, &(struct write_opts){ 0 },
+						  out);
+	if (out != stdout ? fclose(out) : fflush(out))
+		err = err ? err : -EIO;
+	out = stdout;
+	if (err) {
+		fprintf(stderr, "kiln query: writing %s output failed: %s\n",
+			format__name(fmt), strerror(-err));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (out != stdout)
+		fclose(out);
+	profile__free(p);
+	store__close(st);
+	return ret;
 }
