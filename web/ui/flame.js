@@ -3,6 +3,7 @@
 // Decoded once into typed arrays per level; drawing walks only the nodes in
 // the visible x range, and frames narrower than a pixel are merged into grey
 // runs so they never vanish silently.
+(function () {
 'use strict';
 
 const ROW = 18;
@@ -475,3 +476,4 @@ function esc(s) {
 }
 
 window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, frameColor, diffColor, esc, KIND_NAMES };
+})();
