@@ -530,7 +530,7 @@ function renderTable() {
   html += '</tr></thead><tbody>';
   for (const r of rows.slice(0, 500)) {
     const kind = `<span class="kind k-${r.kind}" title="${KIND_NAMES[r.kind] || ''}">${r.kind}</span>`;
-    const sel = state.sel === r.name ? ' class="sel"' : '';
+    const sel = state.sel === r.name ? ' class="picked"' : '';
     html += `<tr data-name="${esc(r.name)}"${sel}><td title="${esc(r.file || '')}">${kind}${esc(r.name)}</td>`;
     if (diff) {
       const ds = r.self_b / (B || 1) - r.self_a / (A || 1), dt = r.total_b / (B || 1) - r.total_a / (A || 1);

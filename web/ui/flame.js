@@ -459,7 +459,7 @@ class FlameGraph {
         `self: ${L.sa[h.i]} samples (${pct(L.sa[h.i], data.total)})`;
     }
     if (data.names[ni] === '[other]')
-      html += '<br><span class="dim">narrow frames merged by the node limit: click to zoom and load them</span>';
+      html += '<br><span class="dim">narrow frames merged by the node limit: use “show more detail”, filters or a shorter range to see them</span>';
     tt.innerHTML = html;
     tt.hidden = false;
     const pad = 14;
