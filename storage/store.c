@@ -198,6 +198,7 @@ static int int_pragma(struct store *st, const char *sql, int64_t *out)
 
 static void wcache__release(struct wcache *wc)
 {
+	free(wc->fp);
 	profile__free(wc->in);
 	free(wc->str_db);
 	free(wc->frame_db);
@@ -213,6 +214,73 @@ static void wcache__reset(struct wcache *wc)
 	wc->in = profile__new();
 	if (!wc->in)
 		xalloc__die(sizeof(struct profile *));
+	wc->fp_mask = 4095;
+	wc->fp = xcalloc(wc->fp_mask + 1, sizeof(*wc->fp));
+}
+
+static inline uint64_t mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	k ^= k >> 33;
+	return k;
+}
+
+static uint64_t str_hash(const char *s, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Fingerprint of a frame's content: two independently seeded hashes. */
+static void frame_fp(const struct profile *p, uint32_t fid, uint64_t out[2])
+{
+	const struct frame *f = profile__frame(p, fid);
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t seed = i ? 0x9e3779b97f4a7c15ULL : 0x2545f4914f6cdd1dULL;
+		uint64_t h = mix64(str_hash(profile__str(p, f->name), seed));
+
+		h = mix64(h ^ str_hash(profile__str(p, f->file), seed + 1));
+		h = mix64(h ^ str_hash(profile__str(p, f->module), seed + 2));
+		h = mix64(h ^ ((uint64_t)f->line << 8 | f->kind) ^ seed);
+		out[i] = mix64(h ^ f->addr);
+	}
+}
+
+static struct fp_ent *fp_slot(struct wcache *wc, uint64_t a, uint64_t b)
+{
+	size_t h = (size_t)(a ^ (b >> 7)) & wc->fp_mask;
+
+	while (wc->fp[h].a && (wc->fp[h].a != a || wc->fp[h].b != b))
+		h = (h + 1) & wc->fp_mask;
+	return &wc->fp[h];
+}
+
+static void fp_insert(struct wcache *wc, uint64_t a, uint64_t b, int64_t id)
+{
+	if ((wc->fp_len + 1) * 2 > wc->fp_mask + 1) {
+		struct fp_ent *old = wc->fp;
+		size_t n = wc->fp_mask + 1;
+
+		wc->fp_mask = n * 2 - 1;
+		wc->fp = xcalloc(n * 2, sizeof(*wc->fp));
+		for (size_t i = 0; i < n; i++)
+			if (old[i].a)
+				*fp_slot(wc, old[i].a, old[i].b) = old[i];
+		free(old);
+	}
+	struct fp_ent *e = fp_slot(wc, a, b);
+	if (!e->a)
+		wc->fp_len++;
+	*e = (struct fp_ent){ a, b, id };
 }
 
 static int apply_sql(struct store *st, const char *name)
@@ -737,6 +805,62 @@ static int went_cmp(const void *a, const void *b)
 	return 0;
 }
 
+static inline bool went_less(const struct went *x, const struct went *y)
+{
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket;
+	if (x->series != y->series)
+		return x->series < y->series;
+	if (x->stack != y->stack)
+		return x->stack < y->stack;
+	return x->slot < y->slot;
+}
+
+/* qsort() with an inlined comparison: sorting is a hot part of a write. */
+static void went_sort(struct went *w, size_t n)
+{
+	while (n > 16) {
+		struct went pivot, t;
+		size_t i = 0, j = n - 1, m = n / 2;
+
+		/* Median of three. */
+		if (went_less(&w[m], &w[0])) { t = w[m]; w[m] = w[0]; w[0] = t; }
+		if (went_less(&w[j], &w[0])) { t = w[j]; w[j] = w[0]; w[0] = t; }
+		if (went_less(&w[j], &w[m])) { t = w[j]; w[j] = w[m]; w[m] = t; }
+		pivot = w[m];
+		for (;;) {
+			while (went_less(&w[i], &pivot))
+				i++;
+			while (went_less(&pivot, &w[j]))
+				j--;
+			if (i >= j)
+				break;
+			t = w[i]; w[i] = w[j]; w[j] = t;
+			i++;
+			j--;
+		}
+		/* Recurse into the smaller side, loop on the larger. */
+		if (j + 1 < n - j - 1) {
+			went_sort(w, j + 1);
+			w += j + 1;
+			n -= j + 1;
+		} else {
+			went_sort(w + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct went t = w[i];
+		size_t j = i;
+
+		while (j > 0 && went_less(&t, &w[j - 1])) {
+			w[j] = w[j - 1];
+			j--;
+		}
+		w[j] = t;
+	}
+}
+
 /* Sorts and sums equal keys in place; returns the new length. */
 static size_t went_merge(struct went *w, size_t n)
 {
@@ -744,7 +868,7 @@ static size_t went_merge(struct went *w, size_t n)
 
 	if (!n)
 		return 0;
-	qsort(w, n, sizeof(*w), went_cmp);
+	went_sort(w, n);
 	for (size_t i = 1; i < n; i++) {
 		if (!went_cmp(&w[i], &w[out]))
 			w[out].count += w[i].count;
@@ -1045,6 +1169,8 @@ static int write_locked(struct store *st, const struct profile *p,
 	int64_t *smap = xcalloc(nr_series, sizeof(*smap));
 	uint32_t *slocal = xcalloc(nr_series, sizeof(*slocal));
 	int64_t *stmap = xcalloc(nr_stacks, sizeof(*stmap));
+	uint64_t (*ffp)[2] = NULL; /* per frame of p, computed on first use */
+	uint8_t *ffp_done = NULL;
 	struct went *w = malloc((n ? n : 1) * sizeof(*w));
 	uint64_t max_raw = 0;
 	int64_t period;
@@ -1066,9 +1192,36 @@ static int write_locked(struct store *st, const struct profile *p,
 					  &slocal[s[i].series],
 					  &smap[s[i].series])))
 			goto out;
-		if (!stmap[s[i].stack] &&
-		    (err = resolve_stack(st, p, s[i].stack, &stmap[s[i].stack])))
-			goto out;
+		if (!stmap[s[i].stack]) {
+			size_t depth, nf = profile__nr_frames(p);
+			const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+			uint64_t a = 0x6a09e667f3bcc908ULL ^ depth;
+			uint64_t b = 0xbb67ae8584caa73bULL ^ depth;
+			struct fp_ent *e;
+
+			if (!ffp) {
+				ffp = xmalloc((nf ? nf : 1) * sizeof(*ffp));
+				ffp_done = xcalloc(nf ? nf : 1, 1);
+			}
+			for (size_t j = 0; j < depth; j++) {
+				if (!ffp_done[fr[j]]) {
+					frame_fp(p, fr[j], ffp[fr[j]]);
+					ffp_done[fr[j]] = 1;
+				}
+				a = mix64(a ^ ffp[fr[j]][0]) + j;
+				b = mix64(b + ffp[fr[j]][1]) ^ j;
+			}
+			a |= 1;
+			e = fp_slot(&st->wc, a, b);
+			if (e->a) {
+				stmap[s[i].stack] = e->id;
+			} else {
+				if ((err = resolve_stack(st, p, s[i].stack,
+							 &stmap[s[i].stack])))
+					goto out;
+				fp_insert(&st->wc, a, b, stmap[s[i].stack]);
+			}
+		}
 		w[i] = (struct went){
 			.bucket = t / (10 * NS_PER_SEC),
 			.series = (uint32_t)smap[s[i].series],
@@ -1121,6 +1274,8 @@ static int write_locked(struct store *st, const struct profile *p,
 		st->period_ns = meta->period_ns;
 	}
 out:
+	free(ffp);
+	free(ffp_done);
 	free(w);
 	free(smap);
 	free(slocal);

@@ -42,8 +42,21 @@ enum stmt_id {
 	NR_STMTS,
 };
 
+/* 128-bit content fingerprint of a stack -> stacks.id (a == 0: empty). */
+struct fp_ent {
+	uint64_t a, b;
+	int64_t id;
+};
+
 /* Writer's caches: value -> database id, so a warm window does no lookups. */
 struct wcache {
+	/*
+	 * Stacks by fingerprint first: hashing a stack's frames once is much
+	 * cheaper than interning each frame, and a 128-bit fingerprint makes a
+	 * collision far less likely than a disk error.
+	 */
+	struct fp_ent *fp;
+	size_t fp_mask, fp_len;
 	struct profile *in;  /* interner for strings, frames, stacks, series */
 	int64_t *str_db;     /* per interned string: strings.id, 0 unknown */
 	int64_t *frame_db;
