@@ -1,13 +1,399 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder until 'kiln agent' is built; says so plainly. */
+/*
+ * kiln agent: sample the whole machine continuously, symbolize as it goes,
+ * write one window at a time into the SQLite store and serve the UI.
+ *
+ * One thread samples, symbolizes and writes: a window's write takes
+ * milliseconds, far less than the ring buffer holds. A window that cannot
+ * be written (disk full, locked) stays in memory and is retried with the
+ * next one, up to a bound; the loss beyond it is counted, never silent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "log.h"
+#include "session.h"
+#include "storage/store.h"
+#include "timeparse.h"
+#include "web/server.h"
+
+/* Samples kept in memory while the store cannot be written. */
+#define MAX_BACKLOG_SAMPLES (2u << 20)
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* The agent's own counters, read by /metrics from a web worker thread. */
+struct agent_counters {
+	pthread_mutex_t lock;
+	struct session_stats session;
+	struct store_stats store;
+	uint64_t windows_written;
+	uint64_t windows_failed;
+	uint64_t samples_dropped; /* backlog overflow while the store failed */
+	uint64_t samples_written;
+	double cpu_seconds;
+	uint64_t rss_bytes;
+	double started;
+};
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void read_self_usage(double *cpu_s, uint64_t *rss)
+{
+	struct rusage ru;
+	long pages = 0;
+	FILE *f;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		 ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%*s %ld", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	*rss = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void write_metrics(FILE *out, void *ctx)
+{
+	struct agent_counters *c = ctx;
+	struct agent_counters s;
+
+	pthread_mutex_lock(&c->lock);
+	s = *c;
+	pthread_mutex_unlock(&c->lock);
+#define METRIC(name, type, help, value)                                        \
+	fprintf(out, "# HELP kiln_" name " " help "\n# TYPE kiln_" name " " type "\nkiln_" name " %llu\n", \
+		(unsigned long long)(value))
+	METRIC("samples_total", "counter", "Samples delivered by the kernel.", s.session.samples_collected);
+	fprintf(out, "# HELP kiln_lost_samples_total Samples lost, by cause.\n# TYPE kiln_lost_samples_total counter\n");
+	fprintf(out, "kiln_lost_samples_total{cause=\"ring_buffer_full\"} %llu\n", (unsigned long long)s.session.sampler.ringbuf_full);
+	fprintf(out, "kiln_lost_samples_total{cause=\"store_backlog_full\"} %llu\n", (unsigned long long)s.samples_dropped);
+	fprintf(out, "# HELP kiln_unreadable_stacks_total Samples kept with a placeholder for an unreadable stack.\n# TYPE kiln_unreadable_stacks_total counter\n");
+	fprintf(out, "kiln_unreadable_stacks_total{kind=\"user\"} %llu\n", (unsigned long long)s.session.sampler.ustack_errors);
+	fprintf(out, "kiln_unreadable_stacks_total{kind=\"kernel\"} %llu\n", (unsigned long long)s.session.sampler.kstack_errors);
+	fprintf(out, "# HELP kiln_truncated_stacks_total Stacks deeper than the kernel's limit.\n# TYPE kiln_truncated_stacks_total counter\n");
+	fprintf(out, "kiln_truncated_stacks_total{kind=\"user\"} %llu\n", (unsigned long long)s.session.sampler.ustack_truncated);
+	fprintf(out, "kiln_truncated_stacks_total{kind=\"kernel\"} %llu\n", (unsigned long long)s.session.sampler.kstack_truncated);
+	METRIC("task_events_lost_total", "counter", "Process events (mmap, exec, exit) lost.", s.session.sampler.task_events_lost);
+	METRIC("windows_written_total", "counter", "Windows committed to the store.", s.windows_written);
+	METRIC("window_write_failures_total", "counter", "Window writes that failed and were retried.", s.windows_failed);
+	METRIC("samples_written_total", "counter", "Samples committed to the store.", s.samples_written);
+	METRIC("symbolizer_cache_hits_total", "counter", "Symbolizer address cache hits.", s.session.sym_hits);
+	METRIC("symbolizer_cache_misses_total", "counter", "Symbolizer address cache misses.", s.session.sym_misses);
+	METRIC("symbolizer_objects_open", "gauge", "ELF objects held by the symbolizer.", s.session.objects_open);
+	METRIC("processes_tracked", "gauge", "Processes in the process table.", s.session.processes_tracked);
+	METRIC("db_size_bytes", "gauge", "Store size on disk (main file and WAL).", s.store.size_bytes);
+	METRIC("retention_rows_deleted_total", "counter", "Rows deleted by retention.", s.store.rows_deleted);
+	METRIC("resident_memory_bytes", "gauge", "The agent's resident set size.", s.rss_bytes);
+	fprintf(out, "# HELP kiln_cpu_seconds_total CPU time used by the agent.\n# TYPE kiln_cpu_seconds_total counter\nkiln_cpu_seconds_total %.3f\n", s.cpu_seconds);
+#undef METRIC
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kiln agent [OPTIONS]\n"
+		"Samples every process on every CPU continuously, writes the profiles\n"
+		"into a SQLite store a window at a time, and serves the web UI.\n\n"
+		"  --db PATH              the store (default ./kiln.db)\n"
+		"  -F, --frequency HZ     samples per second per CPU (default 99)\n"
+		"  --window DURATION      how often samples are written (default 10s)\n"
+		"  --retention DURATION   drop data older than this (default 7d; 0 keeps all)\n"
+		"  --max-db-size SIZE     drop the oldest data above this size (e.g. 2GB)\n"
+		"  --host NAME            host label (default the hostname)\n"
+		"  --listen ADDR          web UI and API address (default 127.0.0.1:7070)\n"
+		"  --auth-token-file F    bearer token, required to listen beyond loopback\n"
+		"  --no-web               do not serve the UI\n"
+		"  --stats-interval DUR   how often to log a summary line (default 60s)\n"
+		"  -h, --help             show this help\n"
+		"SIGINT or SIGTERM writes the open window and exits 0.\n");
+}
+
+struct agent {
+	struct agent_counters counters;
+	struct session *session;
+	struct store *store;
+	struct profile *backlog; /* samples not yet in the store */
+	bool failing;
+};
+
+/* Writes the backlog; on failure keeps it for the next try. */
+static void write_window(struct agent *a)
+{
+	size_t n;
+	int err;
+
+	profile__samples(a->backlog, &n);
+	if (!n)
+		return;
+	err = store__write(a->store, a->backlog);
+	pthread_mutex_lock(&a->counters.lock);
+	if (err) {
+		a->counters.windows_failed++;
+		pthread_mutex_unlock(&a->counters.lock);
+		if (!a->failing)
+			pr_err("failed to write a window to the store: %s; keeping the samples in memory and retrying every window",
+			       strerror(-err));
+		a->failing = true;
+		if (n > MAX_BACKLOG_SAMPLES) {
+			/* Bound memory: drop the oldest window's worth, counted. */
+			uint64_t dropped = profile__total(a->backlog);
+
+			profile__free(a->backlog);
+			a->backlog = profile__new();
+			pthread_mutex_lock(&a->counters.lock);
+			a->counters.samples_dropped += dropped;
+			pthread_mutex_unlock(&a->counters.lock);
+			pr_err("dropped %llu samples that could not be written",
+			       (unsigned long long)dropped);
+		}
+		return;
+	}
+	a->counters.windows_written++;
+	a->counters.samples_written += profile__total(a->backlog);
+	pr_debug("window committed: %llu samples, %llu written in all",
+		 (unsigned long long)profile__total(a->backlog),
+		 (unsigned long long)a->counters.samples_written);
+	pthread_mutex_unlock(&a->counters.lock);
+	if (a->failing)
+		pr_warn("the store is writable again; the backlog is written");
+	a->failing = false;
+	profile__free(a->backlog);
+	a->backlog = profile__new();
+}
+
+static void update_counters(struct agent *a)
+{
+	struct agent_counters *c = &a->counters;
+	struct session_stats ss;
+	struct store_stats st;
+	double cpu;
+	uint64_t rss;
+
+	session__stats(a->session, &ss);
+	store__stats(a->store, &st);
+	read_self_usage(&cpu, &rss);
+	pthread_mutex_lock(&c->lock);
+	c->session = ss;
+	c->store = st;
+	c->cpu_seconds = cpu;
+	c->rss_bytes = rss;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void log_summary(struct agent *a)
+{
+	struct agent_counters *c = &a->counters;
+	double up = monotonic_s() - c->started;
+
+	pr_info("samples %llu, lost %llu (ring buffer %llu, backlog %llu), windows %llu written %llu failed, symbolizer hits %llu misses %llu, db %.1f MB, cpu %.2f%% of a core, rss %.1f MB",
+		(unsigned long long)c->session.samples_collected,
+		(unsigned long long)(c->session.sampler.ringbuf_full + c->samples_dropped),
+		(unsigned long long)c->session.sampler.ringbuf_full,
+		(unsigned long long)c->samples_dropped,
+		(unsigned long long)c->windows_written,
+		(unsigned long long)c->windows_failed,
+		(unsigned long long)c->session.sym_hits,
+		(unsigned long long)c->session.sym_misses,
+		c->store.size_bytes / 1e6, up > 0 ? 100.0 * c->cpu_seconds / up : 0,
+		c->rss_bytes / 1e6);
+}
 
 int cmd_agent(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "kiln: 'agent' is not built yet\n");
-	return EXIT_RUNTIME;
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'D' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "retention", required_argument, NULL, 'r' },
+		{ "max-db-size", required_argument, NULL, 'm' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "auth-token-file", required_argument, NULL, 'a' },
+		{ "no-web", no_argument, NULL, 'N' },
+		{ "stats-interval", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent a = { .counters = { .lock = PTHREAD_MUTEX_INITIALIZER } };
+	struct store_opts sopts = { .path = "kiln.db",
+				    .retention_ns = 7ULL * 24 * 3600 * 1000000000ULL };
+	struct session_opts opts = { .frequency = 99,
+				     .kernel_stacks = true,
+				     .user_stacks = true };
+	struct web_opts wopts = { 0 };
+	uint64_t window_ns = 10ULL * 1000000000ULL, stats_ns = 60ULL * 1000000000ULL;
+	char host[256] = "";
+	bool web = true;
+	struct web_server *srv = NULL;
+	int c, ret = EXIT_RUNTIME;
+	char *end;
+	unsigned long freq;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "F:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			sopts.path = optarg;
+			break;
+		case 'F':
+			errno = 0;
+			freq = strtoul(optarg, &end, 10);
+			if (errno || *end || freq == 0 || freq > 10000) {
+				fprintf(stderr, "kiln agent: --frequency must be 1..10000 Hz, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			opts.frequency = (unsigned int)freq;
+			break;
+		case 'w':
+			if (duration__parse(optarg, &window_ns) || window_ns < 100000000ULL) {
+				fprintf(stderr, "kiln agent: --window must be a duration of at least 100ms (like 10s), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			if (!strcmp(optarg, "0"))
+				sopts.retention_ns = 0;
+			else if (duration__parse(optarg, &sopts.retention_ns)) {
+				fprintf(stderr, "kiln agent: --retention must be a duration (like 7d), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			if (size__parse(optarg, &sopts.max_size_bytes)) {
+				fprintf(stderr, "kiln agent: --max-db-size must be a size (like 2GB), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'H':
+			snprintf(host, sizeof(host), "%s", optarg);
+			break;
+		case 'l':
+			wopts.listen = optarg;
+			break;
+		case 'a':
+			wopts.auth_token_file = optarg;
+			break;
+		case 'N':
+			web = false;
+			break;
+		case 's':
+			if (duration__parse(optarg, &stats_ns) || !stats_ns) {
+				fprintf(stderr, "kiln agent: --stats-interval must be a duration, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kiln agent: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!host[0] && gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "localhost");
+	opts.host = host;
+	if (log_level < LOG_INFO && !getenv("KILN_LOG"))
+		log_level = LOG_INFO;
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	a.store = store__open(&sopts);
+	if (!a.store)
+		return EXIT_RUNTIME; /* the store said why */
+	a.backlog = profile__new();
+	a.session = session__new(&opts);
+	if (!a.session || !a.backlog)
+		goto out;
+	a.counters.started = monotonic_s();
+	update_counters(&a);
+	if (web) {
+		wopts.db_path = sopts.path;
+		wopts.metrics = write_metrics;
+		wopts.metrics_ctx = &a.counters;
+		wopts.enable_ingest = true;
+		srv = web_server__start(&wopts);
+		if (!srv)
+			goto out; /* the server said why */
+		pr_info("serving the UI at http://%s/",
+			wopts.listen ? wopts.listen : "127.0.0.1:7070");
+	}
+	pr_info("sampling every CPU at %u Hz into '%s', a window every %.1f s",
+		opts.frequency, sopts.path, window_ns / 1e9);
+
+	double next_window = monotonic_s() + window_ns / 1e9;
+	double next_stats = monotonic_s() + stats_ns / 1e9;
+	while (!stop) {
+		int err = session__poll(a.session, 100);
+
+		if (err && err != -EINTR)
+			pr_warn("reading samples failed: %s", strerror(-err));
+		double now = monotonic_s();
+		if (now >= next_window) {
+			session__flush(a.session, a.backlog);
+			write_window(&a);
+			store__enforce_retention(a.store, unix_ns());
+			update_counters(&a);
+			next_window += window_ns / 1e9;
+			if (next_window < now)
+				next_window = now + window_ns / 1e9;
+		}
+		if (now >= next_stats) {
+			log_summary(&a);
+			next_stats = now + stats_ns / 1e9;
+		}
+	}
+	/* Write the open window before leaving. */
+	session__flush(a.session, a.backlog);
+	write_window(&a);
+	update_counters(&a);
+	log_summary(&a);
+	ret = a.failing ? EXIT_RUNTIME : 0;
+out:
+	web_server__stop(srv);
+	session__free(a.session);
+	profile__free(a.backlog);
+	store__close(a.store);
+	return ret;
 }

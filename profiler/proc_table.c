@@ -374,7 +374,13 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 		p = proc_table__find(t, e->pid);
 		if (p) {
 			p->dead = true;
-			symbolizer__load_jit(t->sym, e->pid);
+			/* Only JIT runtimes map anonymous executable memory;
+			 * read their perf map before /proc/PID goes away. */
+			for (size_t i = 0; i < p->nr_maps; i++)
+				if (p->maps[i].anon) {
+					symbolizer__load_jit(t->sym, e->pid);
+					break;
+				}
 		}
 		break;
 	}

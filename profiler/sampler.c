@@ -207,9 +207,10 @@ static int open_task_events(struct sampler *s)
 		.task = 1,
 		.build_id = 1,
 		.sample_period = 1,
-		/* Wake on every record: a short-lived process must be seen
-		 * while /proc/PID/map_files still reaches its files. */
-		.wakeup_events = 1,
+		/* Wake every few records: soon enough to open a short-lived
+		 * process's files while /proc/PID/map_files reaches them,
+		 * without a wakeup per exec under heavy process churn. */
+		.wakeup_events = 16,
 	};
 
 	s->task_pb = perf_buffer__new_raw(bpf_map__fd(s->skel->maps.task_events),
