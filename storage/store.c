@@ -228,31 +228,37 @@ static inline uint64_t mix64(uint64_t k)
 	return k;
 }
 
-static uint64_t str_hash(const char *s, uint64_t seed)
+/* Two hash lanes over a string, eight bytes at a time. */
+static void str_hash2(const char *s, uint64_t h[2])
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	size_t n = strlen(s);
+	uint64_t w;
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h[0] = (h[0] ^ w) * 0x9e3779b97f4a7c15ULL;
+		h[0] ^= h[0] >> 29;
+		h[1] = (h[1] + w) * 0xc2b2ae3d27d4eb4fULL;
+		h[1] ^= h[1] >> 31;
 	}
-	return h;
+	w = 0;
+	memcpy(&w, s, n);
+	w ^= (uint64_t)n << 56; /* n < 8: the top byte is free for it */
+	h[0] = mix64((h[0] ^ w) * 0x9e3779b97f4a7c15ULL);
+	h[1] = mix64((h[1] + w) * 0xc2b2ae3d27d4eb4fULL);
 }
 
-/* Fingerprint of a frame's content: two independently seeded hashes. */
+/* Fingerprint of a frame's content: two independently mixed lanes. */
 static void frame_fp(const struct profile *p, uint32_t fid, uint64_t out[2])
 {
 	const struct frame *f = profile__frame(p, fid);
+	uint64_t h[2] = { 0x2545f4914f6cdd1dULL, 0x9e3779b97f4a7c15ULL };
 
-	for (int i = 0; i < 2; i++) {
-		uint64_t seed = i ? 0x9e3779b97f4a7c15ULL : 0x2545f4914f6cdd1dULL;
-		uint64_t h = mix64(str_hash(profile__str(p, f->name), seed));
-
-		h = mix64(h ^ str_hash(profile__str(p, f->file), seed + 1));
-		h = mix64(h ^ str_hash(profile__str(p, f->module), seed + 2));
-		h = mix64(h ^ ((uint64_t)f->line << 8 | f->kind) ^ seed);
-		out[i] = mix64(h ^ f->addr);
-	}
+	str_hash2(profile__str(p, f->name), h);
+	str_hash2(profile__str(p, f->file), h);
+	str_hash2(profile__str(p, f->module), h);
+	out[0] = mix64(h[0] ^ ((uint64_t)f->line << 8 | f->kind)) ^ f->addr;
+	out[1] = mix64(h[1] + f->addr) ^ ((uint64_t)f->line << 8 | f->kind);
 }
 
 static struct fp_ent *fp_slot(struct wcache *wc, uint64_t a, uint64_t b)
