@@ -750,7 +750,9 @@ static int64_t rstr(struct reader *r, int64_t idx)
 	if (!r->sid[idx]) {
 		const ProtobufCBinaryData *b = &r->prof->string_table[idx];
 
-		r->sid[idx] = profile__intern_len(r->p, (const char *)b->data,
+		/* protobuf-c leaves data NULL for empty strings */
+		r->sid[idx] = profile__intern_len(r->p,
+						  b->len ? (const char *)b->data : "",
 						  b->len) + 1;
 	}
 	return r->sid[idx] - 1;

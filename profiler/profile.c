@@ -18,6 +18,10 @@ struct vec {
 
 static void *vec__push(struct vec *v, const void *elem, size_t count)
 {
+	/* Nothing to add (the empty string, an empty stack): memcpy with a
+	 * NULL pointer is undefined even for 0 bytes, UBSan says so. */
+	if (!count)
+		return v->data;
 	if (v->len + count > v->cap) {
 		size_t cap = v->cap ? v->cap : 16;
 
@@ -206,9 +210,10 @@ static bool ids_eq(const struct vec *spans, const struct vec *ids, uint32_t id,
 {
 	const struct span *s = (const struct span *)spans->data + id;
 
+	/* Empty arrays may have NULL data: never memcmp them. */
 	return s->len * ids->elem == k->len &&
-	       !memcmp((const char *)ids->data + s->off * ids->elem, k->data,
-		       k->len);
+	       (!k->len || !memcmp((const char *)ids->data + s->off * ids->elem, k->data,
+		       k->len));
 }
 
 static bool stack_eq(uint32_t id, const void *key, void *ctx)
