@@ -128,8 +128,8 @@ fuzz: deps
 install: $(OUT)/kiln
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/kiln)
 	$(Q)install -D -m 0755 $(OUT)/kiln $(DESTDIR)$(PREFIX)/bin/kiln
-	$(Q)if [ -f scripts/kiln.service ]; then \
-		install -D -m 0644 scripts/kiln.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln.service; fi
+	$(Q)mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(Q)sed 's|@PREFIX@|$(PREFIX)|g' scripts/kiln.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln.service
 
 clean:
 	$(call msg,CLEAN,$(OUT))
