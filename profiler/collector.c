@@ -324,6 +324,27 @@ static uint32_t series_for(struct collector *c, struct profile *out,
 	return profile__add_series(out, l, n);
 }
 
+/* How many user frames, from the leaf, are plausible return addresses. */
+static size_t user_depth(struct collector *c, struct proc_info *p,
+			 const uint64_t *ustack, size_t n)
+{
+	struct sym_result r;
+
+	if (!p)
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		const struct proc_mapping *m = proc_info__lookup(p, ustack[i]);
+		bool in_file = m && !m->anon;
+
+		if (in_file ||
+		    !symbolizer__resolve_jit(c->sym, p->pid, ustack[i], &r))
+			continue;
+		/* The leaf is the sampled instruction pointer: keep it. */
+		return i ? i : 1;
+	}
+	return n;
+}
+
 static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 				const struct raw_stack *r, struct stack_buf *b)
 {
@@ -348,8 +369,15 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 			stack_push(b, profile__add_named_frame(
 					      out, "[lost user stack]",
 					      FRAME_SPECIAL));
+		/* A frame-pointer walk through code built without frame
+		 * pointers yields garbage: cut the stack at the first address
+		 * no executable mapping covers and say so at its root. */
+		size_t depth = user_depth(c, p, ustack, nr_frames(r->ulen));
+		if (depth < nr_frames(r->ulen))
+			stack_push(b, profile__add_named_frame(out, "[unknown]",
+							       FRAME_SPECIAL));
 		/* ustack[0] is the leaf: walk from the root. */
-		for (size_t i = nr_frames(r->ulen); i-- > 0;)
+		for (size_t i = depth; i-- > 0;)
 			if (p)
 				push_user_frame(c, out, b, p, ustack[i], i > 0);
 			else

@@ -19,7 +19,7 @@ grep -q '^cpu_split;.*func_a' "$TMP/out.folded" || fail "the busy workload is mi
 grep -q '_\[k\]' "$TMP/out.folded" || fail "no kernel frames in a whole-system profile"
 n=$(total "$TMP/out.folded")
 # 2 CPUs x 99 Hz x 3 s is at most ~600 samples; the two loads keep both busy.
-[ "$n" -ge 300 ] || fail "expected >= 300 samples, got $n"
+[ "$n" -ge 150 ] || fail "expected >= 150 samples, got $n"
 "$KILN" record --duration 1 --kernel-only > "$TMP/k.folded" 2>/dev/null
 awk -F';' '{ for (i = 2; i <= NF; i++) { f = $i; sub(/ [0-9]+$/, "", f); if (f !~ /_\[k\]$/ && f !~ /^\[/) exit 1 } }' "$TMP/k.folded" ||
 	fail "--kernel-only has user frames: $(head -3 "$TMP/k.folded")"
