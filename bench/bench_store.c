@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 	int err;
 
 	log__init(LOG_WARN);
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible when piped */
 	if (hours <= 0) {
 		fprintf(stderr, "usage: bench_store [HOURS [DB]]\n");
 		return 2;
@@ -343,7 +344,12 @@ int main(int argc, char **argv)
 		store__close(st);
 	}
 	if (argc <= 2) {
+		/* Read-only handles leave the WAL index behind. */
 		unlink(path);
+		snprintf(buf, sizeof(buf), "%s-wal", path);
+		unlink(buf);
+		snprintf(buf, sizeof(buf), "%s-shm", path);
+		unlink(buf);
 		rmdir(tmpdir);
 	}
 	profile__free(tpl);
