@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	struct profile *tpl;
 	struct store *st;
 	struct stat sb;
-	char buf[256];
+	char buf[300];
 	double t_write = 0, t0, *slot_cdf;
 	int err;
 
