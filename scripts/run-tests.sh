@@ -42,6 +42,7 @@ done
 for script in tests/integration/*.sh; do
 	[ -f "$script" ] || continue
 	name=$(basename "$script" .sh)
+	[ "$name" = lib ] && continue # shared helpers, sourced by the tests
 	[[ $name =~ $filter ]] || continue
 	log=$LOGDIR/it_$name.log
 	start=$(date +%s)
