@@ -164,6 +164,9 @@ void collector__add(struct collector *c, const struct kiln_sample *s)
 	/* First sight of a process: read its maps while it is alive. */
 	p = proc_table__get(c->procs, (int)s->pid);
 	p->samples++;
+	if (head.ulen > 0)
+		proc_table__open_objects(c->procs, p, (const uint64_t *)s->ustack,
+					 (size_t)head.ulen);
 	push_sample(c,
 		    intern_raw(c, &head, (const uint64_t *)s->kstack,
 			       (const uint64_t *)s->ustack),

@@ -140,8 +140,10 @@ static void unmap_range(struct proc_table *t, struct proc_info *p,
 static void set_exe(struct proc_info *p, const char *path,
 		    struct sym_object *obj)
 {
-	free(p->exe);
-	p->exe = xstrdup(path);
+	if (p->exe != path) {
+		free(p->exe);
+		p->exe = xstrdup(path);
+	}
 	free(p->build_id);
 	p->build_id = obj && *sym_object__build_id(obj) ?
 			      xstrdup(sym_object__build_id(obj)) :
@@ -167,14 +169,8 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		memcpy(id, map->build_id, map->build_id_len);
 		m.map.build_id = id;
 	}
-	if (!m.anon) {
-		m.obj = symbolizer__object_get(t->sym, &m.map);
-		if (!m.obj)
-			pr_debug("pid %d: cannot open '%s': %s", p->pid,
-				 map->path, strerror(errno));
-	}
 	if (p->exe_pending && !m.anon && map->path[0] == '/') {
-		set_exe(p, map->path, m.obj);
+		set_exe(p, map->path, NULL);
 		p->exe_pending = false;
 	}
 	if (p->nr_maps == p->cap_maps) {
@@ -205,6 +201,27 @@ const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 		return NULL;
 	const struct proc_mapping *m = &p->maps[lo - 1];
 	return addr < m->map.end ? m : NULL;
+}
+
+void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
+			      const uint64_t *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct proc_mapping *m =
+			(struct proc_mapping *)proc_info__lookup(p, addrs[i]);
+
+		if (!m || m->tried || m->anon)
+			continue;
+		m->tried = true;
+		m->obj = symbolizer__object_get(t->sym, &m->map);
+		if (!m->obj) {
+			pr_debug("pid %d: cannot open '%s': %s", p->pid,
+				 m->map.path, strerror(errno));
+			continue;
+		}
+		if (p->exe && !p->build_id && !strcmp(m->map.path, p->exe))
+			set_exe(p, p->exe, m->obj);
+	}
 }
 
 static void read_comm(struct proc_info *p)
@@ -268,11 +285,6 @@ int proc_table__scan(struct proc_table *t, int pid)
 			.ino = ino,
 		};
 		add_mapping(t, p, &map);
-		if (p->exe && !strcmp(name, p->exe) && !p->build_id) {
-			const struct proc_mapping *m = proc_info__lookup(p, start);
-			if (m && m->obj)
-				set_exe(p, name, m->obj);
-		}
 	}
 	fclose(f);
 	return 0;

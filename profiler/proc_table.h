@@ -2,9 +2,10 @@
 /*
  * Process tracking: for every process, its name, executable, container and
  * executable mappings, kept current from perf's side-band records (mmap,
- * comm, fork, exit) and a /proc scan at start. Objects are opened in the
- * symbolizer as soon as a mapping is seen, while the process is alive, so
- * processes that exit and binaries that are deleted still symbolize.
+ * comm, fork, exit) and a /proc scan at start. A mapping's object is opened
+ * in the symbolizer when a sample first lands in it, while the process is
+ * alive, so processes that exit and binaries that are deleted still
+ * symbolize.
  * Exited processes stay until proc_table__reap(), which the caller runs
  * after their samples are symbolized.
  */
@@ -24,6 +25,7 @@ struct proc_mapping {
 	struct sym_mapping map; /* start, end, pgoff, path, build id */
 	struct sym_object *obj; /* NULL when the file could not be opened */
 	bool anon;		/* anonymous executable memory (JIT) */
+	bool tried;		/* opening 'obj' was attempted */
 };
 
 struct proc_info {
@@ -60,6 +62,15 @@ struct proc_info *proc_table__find(struct proc_table *t, int pid);
 /* The mapping covering 'addr', or NULL. */
 const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 					     uint64_t addr);
+
+/*
+ * Opens the objects of the mappings that 'addrs' fall in, once each. Called
+ * for every sample while its process is alive, so files are reached through
+ * /proc/PID/map_files (deleted files, other mount namespaces) and only the
+ * binaries that are actually sampled are ever opened.
+ */
+void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
+			      const uint64_t *addrs, size_t n);
 
 /* Frees processes that exited; returns how many. */
 size_t proc_table__reap(struct proc_table *t);

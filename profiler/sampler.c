@@ -263,6 +263,22 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 	return attached ? 0 : -ENODEV;
 }
 
+/*
+ * Room for half a second of samples from every CPU: the loop drains it
+ * every 100 ms, so a stall of a few polls loses nothing. The kernel maps
+ * the data pages twice, so every byte here costs two in RSS; don't
+ * oversize it.
+ */
+static size_t ringbuf_size(int nr_cpus, unsigned int frequency)
+{
+	size_t want = (size_t)nr_cpus * frequency * sizeof(struct kiln_sample) / 2;
+	size_t size = 1 << 20;
+
+	while (size < want && size < (256u << 20))
+		size <<= 1;
+	return size;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts,
 			     const struct sampler_callbacks *cb)
 {
@@ -309,7 +325,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel->rodata->want_user = opts->user_stacks;
 	s->skel->rodata->include_idle = opts->include_idle;
 	bpf_map__set_max_entries(s->skel->maps.samples,
-				 opts->ringbuf_bytes ? opts->ringbuf_bytes : 8 << 20);
+				 opts->ringbuf_bytes ?
+					 opts->ringbuf_bytes :
+					 ringbuf_size(s->nr_cpus, opts->frequency));
 	err = profile_bpf__load(s->skel);
 	if (err) {
 		fprintf(stderr, "kiln: error: failed to load the BPF program: %s%s\n",
