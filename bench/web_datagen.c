@@ -224,7 +224,7 @@ static int gen_wide(const char *path, size_t nodes)
 
 	/* Random deep stacks share little beyond the first levels: each adds
 	 * roughly depth/2 new nodes. */
-	make_stacks(p, &pool, nodes / 12 + 1, 30000, 40);
+	make_stacks(p, &pool, nodes / 18 + 1, 30000, 40);
 	s = series(p, "h1", "wide", "1");
 	for (size_t i = 0; i < pool.n; i++)
 		profile__add_sample(p, s, pool.stacks[i], now - 60 * NS + rnd() % (30 * NS),

@@ -17,6 +17,8 @@
 #include "web/web_int.h"
 
 #define NONE UINT32_MAX
+/* Stacks are capped far below this (perf_event_max_stack is 127). */
+#define PATH_MAX_DEPTH 1024
 
 static const char kind_letters[] = "ukijsp";
 
@@ -94,11 +96,28 @@ static uint32_t flame_tree__name(struct flame_tree *t, const char *name,
 	return id;
 }
 
+/*
+ * A full 64-bit mix: the set probes linearly from the low bits, and
+ * (parent, name) pairs are small dense integers that byte-wise FNV spreads
+ * poorly there, which made long probe chains on big trees.
+ */
+static uint32_t child_hash(uint32_t parent, uint32_t name)
+{
+	uint64_t x = ((uint64_t)parent << 32) | name;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
 static uint32_t flame_tree__child(struct flame_tree *t, uint32_t parent,
 				  uint32_t name)
 {
 	struct child_key key = { parent, name };
-	uint32_t h = hash__bytes(&key, sizeof(key), 0), id;
+	uint32_t h = child_hash(parent, name), id;
 	struct flame_node *n;
 
 	if (!idxset__find(&t->child_set, h, &key, child_eq, t, &id))
@@ -166,36 +185,88 @@ static uint32_t frame_name(struct flame_tree *t, const struct profile *p,
 				f->line);
 }
 
+/* One distinct (process, stack) of the input, with its summed count. */
+struct entry {
+	uint32_t proc; /* tree name of the process, or NONE */
+	uint32_t stack;
+	uint64_t count;
+};
+
+struct entry_ctx {
+	const struct profile *p;
+	const uint32_t *fnames;
+};
+
+static int cmp_entry_id(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* Orders entries as paths of tree names, so neighbours share prefixes. */
+static int cmp_entry_path(const void *a, const void *b, void *ctx)
+{
+	const struct entry *x = a, *y = b;
+	const struct entry_ctx *c = ctx;
+	const uint32_t *fx, *fy;
+	size_t dx, dy;
+
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	fx = profile__stack(c->p, x->stack, &dx);
+	fy = profile__stack(c->p, y->stack, &dy);
+	for (size_t d = 0; d < dx && d < dy; d++) {
+		uint32_t nx = c->fnames[fx[d]], ny = c->fnames[fy[d]];
+
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+	}
+	return dx < dy ? -1 : dx > dy;
+}
+
+/*
+ * Builds the tree from distinct (process, stack) entries in path order:
+ * each entry only looks up the nodes below the prefix it shares with the
+ * previous one. Per-sample walks did a hash lookup per frame per sample,
+ * a cache miss each on big trees.
+ */
 int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		    const struct flame_add_opts *opts)
 {
 	size_t nr_frames = profile__nr_frames(p), nr_series = profile__nr_series(p);
-	uint32_t *fnames = NULL, *snames = NULL;
+	uint32_t *fnames = NULL, *snames = NULL, path[PATH_MAX_DEPTH + 2];
+	uint32_t prev_names[PATH_MAX_DEPTH + 2];
+	struct entry *ents = NULL;
 	int8_t *fmatch = NULL;
 	const struct sample *samples;
-	size_t nr;
+	size_t nr, ne = 0, prev_len = 0;
 	int err = 0;
 
+	samples = profile__samples(p, &nr);
 	fnames = malloc((nr_frames + 1) * sizeof(*fnames));
 	snames = malloc((nr_series + 1) * sizeof(*snames));
 	fmatch = calloc(nr_frames + 1, 1);
-	if (!fnames || !snames || !fmatch) {
+	ents = malloc((nr + 1) * sizeof(*ents));
+	if (!fnames || !snames || !fmatch || !ents) {
 		err = -ENOMEM;
 		goto out;
 	}
-	memset(fnames, 0xff, (nr_frames + 1) * sizeof(*fnames));
 	memset(snames, 0xff, (nr_series + 1) * sizeof(*snames));
+	for (size_t f = 0; f < nr_frames; f++)
+		fnames[f] = frame_name(t, p, (uint32_t)f);
 
-	samples = profile__samples(p, &nr);
 	for (size_t i = 0; i < nr; i++) {
 		const struct sample *s = &samples[i];
-		size_t depth;
-		const uint32_t *stack = profile__stack(p, s->stack, &depth);
-		uint32_t node = 0, leaf = NONE;
+		uint32_t proc = NONE;
 
 		if (!s->count)
 			continue;
 		if (opts && opts->match) {
+			size_t depth;
+			const uint32_t *stack = profile__stack(p, s->stack, &depth);
 			bool hit = false;
 
 			for (size_t d = 0; d < depth && !hit; d++) {
@@ -212,8 +283,6 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 			if (!hit)
 				continue;
 		}
-		t->nodes[0].total[side] += s->count;
-		t->total[side] += s->count;
 		if (opts && opts->with_process) {
 			if (snames[s->series] == NONE) {
 				const char *comm = profile__series_label(
@@ -222,35 +291,81 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 					t, comm && *comm ? comm : "[unknown process]",
 					FLAME_KIND_PROCESS, NULL, 0);
 			}
-			node = flame_tree__child(t, node, snames[s->series]);
-			t->nodes[node].total[side] += s->count;
+			proc = snames[s->series];
 		}
+		ents[ne].proc = proc;
+		ents[ne].stack = s->stack;
+		ents[ne].count = s->count;
+		ne++;
+	}
+	/* Merge equal (process, stack): pids of one program collapse. */
+	qsort(ents, ne, sizeof(*ents), cmp_entry_id);
+	{
+		size_t w = 0;
+
+		for (size_t i = 0; i < ne; i++) {
+			if (w && ents[w - 1].proc == ents[i].proc &&
+			    ents[w - 1].stack == ents[i].stack) {
+				ents[w - 1].count += ents[i].count;
+				continue;
+			}
+			ents[w++] = ents[i];
+		}
+		ne = w;
+	}
+	{
+		struct entry_ctx ec = { p, fnames };
+
+		qsort_r(ents, ne, sizeof(*ents), cmp_entry_path, &ec);
+	}
+
+	path[0] = 0;
+	for (size_t i = 0; i < ne; i++) {
+		const struct entry *e = &ents[i];
+		size_t depth, len = 0, keep = 0;
+		const uint32_t *stack = profile__stack(p, e->stack, &depth);
+		uint32_t names[PATH_MAX_DEPTH + 2], leaf = NONE;
+
+		if (depth > PATH_MAX_DEPTH)
+			depth = PATH_MAX_DEPTH; /* never in practice: kernels cap stacks at 127 */
+		if (e->proc != NONE)
+			names[len++] = e->proc;
+		for (size_t d = 0; d < depth; d++)
+			names[len++] = fnames[stack[d]];
+		while (keep < len && keep < prev_len && names[keep] == prev_names[keep])
+			keep++;
+		for (size_t d = keep; d < len; d++)
+			path[d + 1] = flame_tree__child(t, path[d], names[d]);
+		memcpy(prev_names, names, len * sizeof(*names));
+		prev_len = len;
+
+		t->total[side] += e->count;
+		t->nodes[0].total[side] += e->count;
+		for (size_t d = 1; d <= len; d++)
+			t->nodes[path[d]].total[side] += e->count;
+		t->nodes[path[len]].self[side] += e->count;
+
 		if (++t->stamp == 0) { /* wrapped: forget old stamps */
 			memset(t->fn_seen, 0, t->cap_fn * sizeof(uint32_t));
 			t->stamp = 1;
 		}
-		for (size_t d = 0; d < depth; d++) {
-			uint32_t f = stack[d], nm;
+		for (size_t d = e->proc != NONE ? 1 : 0; d < len; d++) {
+			uint32_t nm = names[d];
 
-			if (fnames[f] == NONE)
-				fnames[f] = frame_name(t, p, f);
-			nm = fnames[f];
-			node = flame_tree__child(t, node, nm);
-			t->nodes[node].total[side] += s->count;
 			if (t->fn_seen[nm] != t->stamp) {
 				t->fn_seen[nm] = t->stamp;
-				t->fn_total[side][nm] += s->count;
+				t->fn_total[side][nm] += e->count;
 			}
 			leaf = nm;
 		}
-		t->nodes[node].self[side] += s->count;
 		if (leaf != NONE)
-			t->fn_self[side][leaf] += s->count;
+			t->fn_self[side][leaf] += e->count;
 	}
 out:
 	free(fnames);
 	free(snames);
 	free(fmatch);
+	free(ents);
 	return err;
 }
 

@@ -42,35 +42,45 @@ function diffColor(delta, maxAbs) {
   return delta > 0 ? `hsl(30,95%,${light}%)` : `hsl(212,85%,${light}%)`;
 }
 
+// One buffer per field for all levels (views per level): few, large
+// allocations keep decoding 100k+ nodes fast and the GC quiet.
+function allocLevels(counts, diff) {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const F = (n) => new Float64Array(n), I = (n) => new Int32Array(n);
+  const buf = { x: F(total), w: F(total), ta: F(total), sa: F(total),
+    tb: diff ? F(total) : null, sb: diff ? F(total) : null,
+    name: I(total), parent: I(total), kid0: I(total), kid1: I(total) };
+  let off = 0;
+  return counts.map((n) => {
+    const L = { n };
+    for (const k of Object.keys(buf)) L[k] = buf[k] ? buf[k].subarray(off, off + n) : null;
+    off += n;
+    return L;
+  });
+}
+
 function decodeTree(fb, diff) {
   const stride = diff ? 6 : 4;
-  const levels = [];
+  const levels = allocLevels(fb.levels.map((a) => a.length / stride), diff);
   for (let d = 0; d < fb.levels.length; d++) {
-    const arr = fb.levels[d];
-    const n = arr.length / stride;
-    const L = {
-      n, x: new Float64Array(n), w: new Float64Array(n), name: new Int32Array(n),
-      ta: new Float64Array(n), sa: new Float64Array(n),
-      tb: diff ? new Float64Array(n) : null, sb: diff ? new Float64Array(n) : null,
-      parent: new Int32Array(n), kid0: new Int32Array(n), kid1: new Int32Array(n),
-    };
+    const arr = fb.levels[d], L = levels[d];
+    const n = L.n, X = L.x, Wd = L.w, TA = L.ta, SA = L.sa, NM = L.name;
     let end = 0;
     for (let i = 0, o = 0; i < n; i++, o += stride) {
       const x = end + arr[o];
-      L.ta[i] = arr[o + 1];
-      L.sa[i] = arr[o + 2];
       let w = arr[o + 1];
+      TA[i] = w;
+      SA[i] = arr[o + 2];
       if (diff) {
         L.tb[i] = arr[o + 3];
         L.sb[i] = arr[o + 4];
         w += arr[o + 3];
       }
-      L.name[i] = arr[o + stride - 1];
-      L.x[i] = x;
-      L.w[i] = w;
+      NM[i] = arr[o + stride - 1];
+      X[i] = x;
+      Wd[i] = w;
       end = x + w;
     }
-    levels.push(L);
   }
   linkLevels(levels);
   return { names: fb.names, kinds: fb.kinds, files: fb.files || [], diff, levels,
@@ -101,36 +111,35 @@ function linkLevels(levels) {
 // Encodes a tree of plain objects {name, ta, sa, tb, sb, kids: Map} into
 // the decoded form (used for the focused "sandwich" view).
 function encodeTree(root, src) {
-  const levels = [];
+  const diff = src.diff;
+  const rows = [];
   let cur = [{ node: root, x: 0 }];
   while (cur.length) {
-    const n = cur.length;
-    const diff = src.diff;
-    const L = {
-      n, x: new Float64Array(n), w: new Float64Array(n), name: new Int32Array(n),
-      ta: new Float64Array(n), sa: new Float64Array(n),
-      tb: diff ? new Float64Array(n) : null, sb: diff ? new Float64Array(n) : null,
-      parent: new Int32Array(n), kid0: new Int32Array(n), kid1: new Int32Array(n),
-    };
+    rows.push(cur);
     const next = [];
-    cur.forEach((e, i) => {
+    for (const e of cur) {
+      let x = e.x;
+      const kids = [...e.node.kids.values()].sort((a, b) =>
+        src.names[a.name] < src.names[b.name] ? -1 : src.names[a.name] > src.names[b.name] ? 1 : 0);
+      for (const k of kids) {
+        next.push({ node: k, x });
+        x += k.ta + (diff ? k.tb : 0);
+      }
+    }
+    cur = next;
+  }
+  const levels = allocLevels(rows.map((r) => r.length), diff);
+  rows.forEach((row, d) => {
+    const L = levels[d];
+    row.forEach((e, i) => {
       const nd = e.node;
       L.x[i] = e.x;
       L.ta[i] = nd.ta; L.sa[i] = nd.sa;
       if (diff) { L.tb[i] = nd.tb; L.sb[i] = nd.sb; }
       L.w[i] = nd.ta + (diff ? nd.tb : 0);
       L.name[i] = nd.name;
-      let x = e.x;
-      const kids = [...nd.kids.values()].sort((a, b) =>
-        src.names[a.name] < src.names[b.name] ? -1 : src.names[a.name] > src.names[b.name] ? 1 : 0);
-      for (const k of kids) {
-        next.push({ node: k, x });
-        x += k.ta + (diff ? k.tb : 0);
-      }
     });
-    levels.push(L);
-    cur = next;
-  }
+  });
   linkLevels(levels);
   return { names: src.names, kinds: src.kinds, files: src.files, diff: src.diff, levels,
     total: levels[0].w[0], totalA: src.totalA, totalB: src.totalB, focused: true };
