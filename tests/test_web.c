@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of web/'s civetweb-free parts: JSON, parameters, flame tree. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "web/web_int.h"
+
+#define NS 1000000000ULL
+#define NOW (1800000000ULL * NS)
+
+static void test_web__json_escapes_and_replaces_bad_utf8(void **state)
+{
+	struct jbuf b;
+
+	(void)state;
+	jbuf__init(&b);
+	jbuf__str(&b, "a\"b\\c\nd\x01\xc3\xa9\xff");
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\nd\\u0001\xc3\xa9\\ufffd\"");
+	b.len = 0;
+	jbuf__raw(&b, "[", 1);
+	jbuf__sep(&b);
+	jbuf__u64(&b, 0);
+	jbuf__sep(&b);
+	jbuf__u64(&b, 18446744073709551615ULL);
+	assert_string_equal(b.p, "[0,18446744073709551615");
+	jbuf__release(&b);
+}
+
+static void test_web__params_decode_and_limits(void **state)
+{
+	struct web_params pp;
+	char err[256], big[WEB_MAX_QUERY + 10];
+
+	(void)state;
+	assert_int_equal(web_params__parse(&pp, "a=1&b=x%3Dy+z&c", err, sizeof(err)), 0);
+	assert_string_equal(web_params__get(&pp, "b"), "x=y z");
+	assert_string_equal(web_params__get(&pp, "c"), "");
+	assert_null(web_params__get(&pp, "d"));
+	web_params__release(&pp);
+	assert_int_equal(web_params__parse(&pp, "a=%2", err, sizeof(err)), -EINVAL);
+	web_params__release(&pp);
+	assert_int_equal(web_params__parse(&pp, "a=%00", err, sizeof(err)), -EINVAL);
+	web_params__release(&pp);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(web_params__parse(&pp, big, err, sizeof(err)), -E2BIG);
+	web_params__release(&pp);
+}
+
+static void test_web__range_checks(void **state)
+{
+	static const char *const known[] = { "comm", "host", NULL };
+	struct web_params pp;
+	struct web_range r;
+	char err[256];
+
+	(void)state;
+	web_params__parse(&pp, "from=-15m&filter=comm%3Dx&filter=host%3Dy", err, sizeof(err));
+	assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
+	assert_true(r.q.from_ns == NOW - 15 * 60 * NS);
+	assert_true(r.q.to_ns == NOW);
+	assert_int_equal(r.q.nr_filters, 2);
+	assert_string_equal(r.filters[1].key, "host");
+	assert_string_equal(r.filters[1].value, "y");
+	web_params__release(&pp);
+
+	const char *bad[] = { "from=now&to=-1h", "from=10", "from=-401d",
+			      "to=%2B2d", "filter=pid%3D1", "filter=comm",
+			      "from=soon" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		web_params__parse(&pp, bad[i], err, sizeof(err));
+		assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err,
+						   sizeof(err)), -EINVAL);
+		assert_true(strlen(err) > 0);
+		web_params__release(&pp);
+	}
+}
+
+/* A profile of 'n' leaves under one parent, leaf i with count i + 1. */
+static struct profile *fan_profile(int n)
+{
+	struct profile *p = profile__new();
+	struct label l = { profile__intern(p, "comm"), profile__intern(p, "app") };
+	uint32_t s = profile__add_series(p, &l, 1);
+	uint32_t root = profile__add_named_frame(p, "root", FRAME_USER);
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		uint32_t st[2];
+
+		snprintf(name, sizeof(name), "leaf%03d", i);
+		st[0] = root;
+		st[1] = profile__add_named_frame(p, name, FRAME_USER);
+		profile__add_sample(p, s, profile__add_stack(p, st, 2), NS, (uint64_t)i + 1);
+	}
+	return p;
+}
+
+static void test_web__flame_limit_merges_narrow_nodes(void **state)
+{
+	struct profile *p = fan_profile(100);
+	struct flame_add_opts ao = { .with_process = true };
+	struct flame_tree t;
+	struct jbuf b;
+
+	(void)state;
+	flame_tree__init(&t, false);
+	assert_int_equal(flame_tree__add(&t, p, 0, &ao), 0);
+	/* root + app + root + 100 leaves */
+	assert_int_equal(t.nr_nodes, 103);
+	assert_true(t.total[0] == 5050);
+	flame_tree__limit(&t, 20);
+	assert_true(t.out_nodes <= 20);
+	assert_int_equal(t.other_nodes, 1);
+	/* Kept leaves are the widest: all of them above every merged one. */
+	assert_true(t.merged_nodes == 100 - (t.out_nodes - 4));
+	uint64_t kept = t.out_nodes - 4, merged_sum = 0;
+	for (uint64_t i = 1; i <= 100 - kept; i++)
+		merged_sum += i;
+	assert_true(t.merged_samples == merged_sum);
+	jbuf__init(&b);
+	assert_int_equal(flame_tree__write_json(&t, &b), 0);
+	assert_non_null(strstr(b.p, "\"[other]\""));
+	jbuf__release(&b);
+	flame_tree__release(&t);
+	profile__free(p);
+}
+
+static void test_web__flame_counts_recursion_once(void **state)
+{
+	struct profile *p = profile__new();
+	uint32_t f = profile__add_named_frame(p, "rec", FRAME_USER), st[3] = { f, f, f };
+	struct flame_tree t;
+
+	(void)state;
+	profile__add_sample(p, profile__add_series(p, NULL, 0), profile__add_stack(p, st, 3), NS, 4);
+	flame_tree__init(&t, false);
+	assert_int_equal(flame_tree__add(&t, p, 0, NULL), 0);
+	assert_int_equal(t.nr_nodes, 4);
+	/* name 0 is "total", 1 is "rec" */
+	assert_true(t.fn_total[0][1] == 4);
+	assert_true(t.fn_self[0][1] == 4);
+	flame_tree__release(&t);
+	profile__free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_web__json_escapes_and_replaces_bad_utf8),
+		cmocka_unit_test(test_web__params_decode_and_limits),
+		cmocka_unit_test(test_web__range_checks),
+		cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
+		cmocka_unit_test(test_web__flame_counts_recursion_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
