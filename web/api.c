@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "profiler/format.h"
+#include "profiler/ingest.h"
 #include "profiler/log.h"
 #include "profiler/timeparse.h"
 #include "profiler/xalloc.h"
@@ -723,4 +724,74 @@ void api__get(struct api_ctx *c, const char *path, const char *qs,
 	}
 out:
 	req_end(&q);
+}
+
+/* ---- POST /ingest ---- */
+
+void api__ingest(struct api_ctx *c, const char *qs, const void *body,
+		 size_t len, const char *content_type, struct web_response *r)
+{
+	const char *labels[WEB_MAX_FILTERS];
+	struct read_limits lim;
+	struct profile *p = NULL, *rel = NULL;
+	struct web_params pp;
+	const char *ts, *plain;
+	uint64_t time_ns = 0;
+	size_t nl = 0;
+	char err[256] = "";
+	int ret;
+
+	if (web_params__parse(&pp, qs, err, sizeof(err))) {
+		web_response__error(r, 400, "%s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < pp.n; i++) {
+		if (strcmp(pp.kv[i].key, "label"))
+			continue;
+		if (nl == WEB_MAX_FILTERS) {
+			web_response__error(r, 400, "more than %d labels", WEB_MAX_FILTERS);
+			goto out;
+		}
+		labels[nl++] = pp.kv[i].value;
+	}
+	ts = web_params__get(&pp, "time");
+	if (ts && *ts && time__parse(ts, c->now_ns, &time_ns)) {
+		web_response__error(r, 400, "cannot parse time '%.64s'", ts);
+		goto out;
+	}
+	if (!ts || !*ts)
+		time_ns = c->now_ns; /* "or now": uploads land when they arrive */
+	read_limits__default(&lim);
+	plain = web_params__get(&pp, "plain_folded");
+	lim.folded_no_comm = plain && !strcmp(plain, "1");
+	p = profile__new();
+	if (!p) {
+		web_response__error(r, 500, "out of memory");
+		goto out;
+	}
+	ret = ingest__parse(body, len, content_type, &lim, p, err, sizeof(err));
+	if (ret) {
+		web_response__error(r, ret == -E2BIG ? 413 : 400, "%s",
+				    err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	rel = ingest__relabel(p, labels, nl, time_ns);
+	if (!rel) {
+		web_response__error(r, 400, "bad label (want key=value, UTF-8)");
+		goto out;
+	}
+	ret = store__write(c->st, rel);
+	if (ret) {
+		web_response__error(r, ret == -ENOSPC ? 507 : 500,
+				    "cannot write to the store: %s", strerror(-ret));
+		goto out;
+	}
+	jbuf__printf(&r->body, "{\"samples\":%llu,\"stacks\":%zu,\"time_ms\":%llu}\n",
+		     (unsigned long long)profile__total(rel),
+		     profile__nr_stacks(rel),
+		     (unsigned long long)(time_ns / MS));
+out:
+	profile__free(rel);
+	profile__free(p);
+	web_params__release(&pp);
 }

@@ -36,4 +36,12 @@ void web_response__error(struct web_response *r, int status, const char *fmt,
 void api__get(struct api_ctx *c, const char *path, const char *qs,
 	      struct web_response *r);
 
+/*
+ * Handles POST /api/v1/ingest: 'body' is pprof or folded (ingest__parse),
+ * query parameters label=key=value (repeatable), time= (default now),
+ * plain_folded=1. 'c->st' must be writable. 413 over the parse limits.
+ */
+void api__ingest(struct api_ctx *c, const char *qs, const void *body,
+		 size_t len, const char *content_type, struct web_response *r);
+
 #endif

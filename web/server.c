@@ -32,6 +32,8 @@
 #define MAX_TOKEN 512
 #define GZIP_MIN 1024
 #define MAX_POOL 16
+#define MAX_BODY (64u << 20) /* uploads: pprof/folded, before decompression */
+#define BODY_DEADLINE_US (60ULL * 1000000) /* a trickling client is cut off */
 
 struct web_server {
 	struct mg_context *ctx;
@@ -44,6 +46,8 @@ struct web_server {
 	char *index_html; /* index.html with the build id filled in */
 	size_t index_len;
 
+	pthread_mutex_t write_lock; /* one writer: uploads */
+	struct store *wstore;
 	pthread_mutex_t pool_lock;
 	struct store *pool[MAX_POOL];
 	int nr_pool;
@@ -419,6 +423,83 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 	return ret;
 }
 
+/* Reads the request body, bounded in size and in total time. */
+static int read_body(struct mg_connection *conn, char **out, size_t *out_len,
+		     int *status, const char **msg)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	uint64_t deadline = mono_us() + BODY_DEADLINE_US;
+	size_t len, got = 0;
+	char *buf;
+
+	if (ri->content_length < 0) {
+		*status = 411;
+		*msg = "Content-Length required";
+		return -EINVAL;
+	}
+	if ((unsigned long long)ri->content_length > MAX_BODY) {
+		*status = 413;
+		*msg = "body larger than 64 MiB";
+		return -E2BIG;
+	}
+	len = (size_t)ri->content_length;
+	buf = malloc(len + 1);
+	if (!buf) {
+		*status = 500;
+		*msg = "out of memory";
+		return -ENOMEM;
+	}
+	while (got < len) {
+		int n = mg_read(conn, buf + got, len - got);
+
+		if (n <= 0 || mono_us() > deadline) {
+			free(buf);
+			*status = 400;
+			*msg = n <= 0 ? "body ended early" : "body took too long";
+			return -EIO;
+		}
+		got += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
+			const char *qs)
+{
+	struct store_opts so = { .path = srv->db_path };
+	struct api_ctx c = { .now_ns = now_ns() };
+	struct web_response r;
+	const char *msg = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int status, ret;
+
+	if (!srv->opts.enable_ingest)
+		return send_json_error(srv, conn, 404,
+				       "uploads are disabled (start with --ingest)", NULL);
+	if (read_body(conn, &body, &len, &status, &msg))
+		return send_json_error(srv, conn, status, msg, NULL);
+	web_response__init(&r);
+	pthread_mutex_lock(&srv->write_lock);
+	if (!srv->wstore)
+		srv->wstore = store__open(&so);
+	c.st = srv->wstore;
+	if (!c.st)
+		web_response__error(&r, 503, "cannot open the store '%s' for writing",
+				    srv->db_path);
+	else
+		api__ingest(&c, qs, body, len, mg_get_header(conn, "Content-Type"), &r);
+	pthread_mutex_unlock(&srv->write_lock);
+	ret = send_response(srv, conn, r.status, r.content_type, NULL, NULL,
+			    r.body.p, r.body.len);
+	web_response__release(&r);
+	free(body);
+	return ret;
+}
+
 /* "/?token=T" from a browser: trade the token for a cookie, then reload. */
 static int serve_login(struct web_server *srv, struct mg_connection *conn,
 		       const char *qs)
@@ -451,6 +532,8 @@ static int handle(struct mg_connection *conn, void *data)
 		status = send_json_error(srv, conn, 401,
 					 "missing or wrong bearer token",
 					 "WWW-Authenticate: Bearer\r\n");
+	} else if (!strcmp(m, "POST") && !strcmp(path, "/api/v1/ingest")) {
+		status = serve_ingest(srv, conn, qs);
 	} else if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
 		status = send_json_error(srv, conn, 405, "only GET and HEAD here",
 					 "Allow: GET, HEAD\r\n");
@@ -590,6 +673,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		return NULL;
 	srv->opts = *opts;
 	pthread_mutex_init(&srv->pool_lock, NULL);
+	pthread_mutex_init(&srv->write_lock, NULL);
 	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt), &loopback)) {
 		pr_err("bad listen address '%s': want PORT, IP:PORT or [IPv6]:PORT "
 		       "(numeric)\n", opts->listen);
@@ -682,7 +766,9 @@ void web_server__stop(struct web_server *srv)
 		mg_stop(srv->ctx);
 	for (int i = 0; i < srv->nr_pool; i++)
 		store__close(srv->pool[i]);
+	store__close(srv->wstore);
 	pthread_mutex_destroy(&srv->pool_lock);
+	pthread_mutex_destroy(&srv->write_lock);
 	free(srv->index_html);
 	free(srv->db_path);
 	free(srv);
