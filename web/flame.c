@@ -381,6 +381,44 @@ static int cmp_u64_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/*
+ * Moves the k largest values to the front (in any order): quickselect, so
+ * picking a cut among a million nodes does not sort them all.
+ */
+static void select_top(uint64_t *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+
+	while (hi - lo > 1 && k > lo && k < hi) {
+		uint64_t pivot, tmp;
+		size_t i = lo, j = hi - 1, m;
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		pivot = v[lo + (seed >> 33) % (hi - lo)];
+		/* Three-way partition: > pivot, == pivot, < pivot. */
+		for (m = lo; m <= j;) {
+			if (v[m] > pivot) {
+				tmp = v[m], v[m] = v[i], v[i] = tmp;
+				i++, m++;
+			} else if (v[m] < pivot) {
+				tmp = v[m], v[m] = v[j], v[j] = tmp;
+				if (!j)
+					break;
+				j--;
+			} else {
+				m++;
+			}
+		}
+		if (k <= i)
+			hi = i;
+		else if (k <= j + 1)
+			return;
+		else
+			lo = j + 1;
+	}
+}
+
 /* Nodes the encoding would have if nodes narrower than 'min' merge. */
 static size_t count_kept(const struct flame_tree *t, uint64_t min,
 			 uint8_t *has_other)
@@ -424,6 +462,11 @@ void flame_tree__limit(struct flame_tree *t, size_t max_nodes)
 	}
 	for (size_t i = 0; i < n; i++)
 		widths[i] = node_width(t, &t->nodes[i + 1]);
+	/* Only the widest max_nodes can be kept: sort just those. */
+	if (max_nodes < n) {
+		select_top(widths, n, max_nodes);
+		n = max_nodes;
+	}
 	qsort(widths, n, sizeof(*widths), cmp_u64_desc);
 	/*
 	 * Keeping the k widest nodes: find the largest k whose threshold
