@@ -356,8 +356,12 @@ int cmd_agent(int argc, char **argv)
 		srv = web_server__start(&wopts);
 		if (!srv)
 			goto out; /* the server said why */
-		pr_info("serving the UI at http://%s/",
-			wopts.listen ? wopts.listen : "127.0.0.1:7070");
+		/* The port actually bound: --listen ADDR:0 picks a free one. */
+		const char *listen = wopts.listen ? wopts.listen : "127.0.0.1:7070";
+		const char *colon = strrchr(listen, ':');
+		pr_info("serving the UI at http://%.*s:%d/",
+			colon ? (int)(colon - listen) : 9,
+			colon ? listen : "127.0.0.1", web_server__port(srv));
 	}
 	pr_info("sampling every CPU at %u Hz into '%s', a window every %.1f s",
 		opts.frequency, sopts.path, window_ns / 1e9);
