@@ -164,9 +164,11 @@ static void write_window(struct agent *a)
 	if (err) {
 		a->counters.windows_failed++;
 		pthread_mutex_unlock(&a->counters.lock);
+		/* The store already logged the error, once; say what the
+		 * agent does about it, once too, not once per window. */
 		if (!a->failing)
-			pr_err("failed to write a window to the store: %s; keeping the samples in memory and retrying every window",
-			       strerror(-err));
+			pr_warn("cannot write a window to the store (%s): keeping up to %u samples in memory and retrying every window",
+				strerror(-err), MAX_BACKLOG_SAMPLES);
 		a->failing = true;
 		if (n > MAX_BACKLOG_SAMPLES) {
 			/* Bound memory: drop the oldest window's worth, counted. */
