@@ -6,7 +6,8 @@
  *   bench_symbolize [BINARY [NADDRS]]
  *
  * BINARY defaults to this bench itself (libkiln.a built -O2 -g, so real
- * DWARF with inlines). Addresses are drawn at random (fixed seed) inside
+ * DWARF with inlines); a stripped library whose debug file is under
+ * /usr/lib/debug/.build-id (libc with libc6-dbg) works too. Addresses are drawn at random (fixed seed) inside
  * the binary's functions, weighted by size, as samples would be. Prints
  * one key=value line per measurement on stdout.
  */
@@ -43,7 +44,8 @@ static uint64_t rnd(uint64_t *s)
 }
 
 /* Function symbols with sizes, from nm (the bench stays out of libelf). */
-static struct func *read_funcs(const char *bin, size_t *nr, uint64_t *total)
+static struct func *read_funcs(const char *bin, const char *flags, size_t *nr,
+			       uint64_t *total)
 {
 	char cmd[PATH_MAX + 64], line[1024], type;
 	unsigned long long a, s;
@@ -53,7 +55,8 @@ static struct func *read_funcs(const char *bin, size_t *nr, uint64_t *total)
 
 	*nr = 0;
 	*total = 0;
-	snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' 2>/dev/null", bin);
+	snprintf(cmd, sizeof(cmd), "nm %s -S --defined-only '%s' 2>/dev/null",
+		 flags, bin);
 	p = popen(cmd, "r");
 	if (!p)
 		return NULL;
@@ -128,15 +131,20 @@ int main(int argc, char **argv)
 	FILE *f;
 	int fd;
 
-	if (!bin) {
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		if (n < 0)
-			return 1;
-		self[n] = '\0';
-		bin = self;
+	if (!bin)
+		bin = "/proc/self/exe";
+	if (!realpath(bin, self)) {
+		fprintf(stderr, "bench_symbolize: '%s': %s\n", bin,
+			strerror(errno));
+		return 1;
 	}
-	funcs = read_funcs(bin, &nfuncs, &total);
+	bin = self;
+	funcs = read_funcs(bin, "", &nfuncs, &total);
+	if (!nfuncs) {
+		/* Stripped (a distribution library): its dynamic symbols. */
+		free(funcs);
+		funcs = read_funcs(bin, "-D", &nfuncs, &total);
+	}
 	if (!funcs || !nfuncs ||
 	    text_segment(bin, &off, &vaddr, &memsz, &dyn)) {
 		fprintf(stderr, "bench_symbolize: no functions or text in '%s'\n",

@@ -41,6 +41,7 @@ static int read_loads(struct sym_object *obj)
 			.vaddr = ph->p_vaddr,
 			.filesz = ph->p_filesz,
 			.memsz = ph->p_memsz,
+			.exec = ph->p_flags & PF_X,
 		};
 	}
 	return obj->nr_loads ? 0 : -ENOEXEC;
@@ -111,6 +112,10 @@ void dwobj__close(struct sym_object *obj)
 	obj->mod = NULL;
 	free(obj->loads);
 	obj->loads = NULL;
+	free(obj->syms);
+	obj->syms = NULL;
+	obj->nr_syms = 0;
+	obj->syms_loaded = false;
 	free(obj->addrs);
 	obj->addrs = NULL;
 	free(obj->pool);
@@ -451,6 +456,117 @@ static size_t inline_chain(struct symbolizer *sym, struct sym_object *obj,
 	return n;
 }
 
+static uint32_t sym_rank(const GElf_Sym *s, const char *name)
+{
+	static const uint32_t bind_rank[] = { [STB_GLOBAL] = 0,
+					       [STB_WEAK] = 1,
+					       [STB_LOCAL] = 2 };
+	unsigned bind = GELF_ST_BIND(s->st_info), type = GELF_ST_TYPE(s->st_info);
+	uint32_t r = bind <= STB_WEAK ? bind_rank[bind] : 3;
+	uint32_t us = 0;
+
+	while (name[us] == '_' && us < 7)
+		us++;
+	/* Sized functions first (NOTYPE labels mark places inside them),
+	 * then global over local (qsort over __GI_qsort), then fewer
+	 * leading underscores. */
+	return ((type == STT_NOTYPE || !s->st_size) ? 64u : 0u) + r * 8 + us;
+}
+
+static int elf_sym_cmp(const void *a, const void *b)
+{
+	const struct elf_sym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? 1 : -1; /* the best one last */
+	return strcmp(y->name, x->name);
+}
+
+static void load_syms(struct sym_object *obj)
+{
+	int nsyms = dwfl_module_getsymtab(obj->mod);
+	size_t n = 0;
+
+	obj->syms_loaded = true;
+	if (nsyms <= 0)
+		return;
+	obj->syms = malloc((size_t)nsyms * sizeof(*obj->syms));
+	if (!obj->syms)
+		return;
+	for (int i = 1; i < nsyms; i++) {
+		GElf_Sym s;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *name = dwfl_module_getsym_info(
+			obj->mod, i, &s, &addr, &shndx, NULL, NULL);
+		unsigned type = GELF_ST_TYPE(s.st_info);
+
+		if (!name || !*name || !addr || s.st_shndx == SHN_UNDEF)
+			continue;
+		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+		    type != STT_NOTYPE)
+			continue;
+		obj->syms[n++] = (struct elf_sym){ addr, s.st_size, name,
+						   sym_rank(&s, name) };
+	}
+	qsort(obj->syms, n, sizeof(*obj->syms), elf_sym_cmp);
+	obj->nr_syms = n;
+}
+
+/* Sizeless symbols only count in code: __bss_start is no function. */
+static bool in_text(const struct sym_object *obj, uint64_t vaddr)
+{
+	for (size_t i = 0; i < obj->nr_loads; i++) {
+		const struct sym_load *l = &obj->loads[i];
+
+		if (l->exec && vaddr >= l->vaddr && vaddr - l->vaddr < l->memsz)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The function symbol covering 'addr': the best of the aliases at the
+ * greatest address <= addr whose size covers it; a sizeless symbol (asm)
+ * reaches to the next symbol. Sets *sized to whether it is a real function.
+ */
+static const char *find_sym(struct sym_object *obj, uint64_t addr,
+			    bool *sized)
+{
+	size_t lo = 0, hi;
+
+	if (!obj->syms_loaded)
+		load_syms(obj);
+	hi = obj->nr_syms;
+	if (!hi || addr < obj->syms[0].addr)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (obj->syms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	/* A few steps back cover a sized function holding a label. */
+	for (size_t i = lo + 1, steps = 0; i-- > 0 && steps < 8; steps++) {
+		const struct elf_sym *s = &obj->syms[i];
+
+		if (s->size && addr - s->addr < s->size) {
+			*sized = true;
+			return s->name;
+		}
+		if (!s->size && i == lo && in_text(obj, s->addr) &&
+		    in_text(obj, addr)) {
+			*sized = false;
+			return s->name;
+		}
+	}
+	return NULL;
+}
+
 static void cache_clear(struct sym_object *obj)
 {
 	if (obj->addrs)
@@ -530,20 +646,13 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 	Dwarf_Die *cudie;
 	Dwarf_Addr bias;
 	Dwarf_Line *dl;
-	GElf_Off symoff;
-	GElf_Sym elfsym;
+	bool sized = false;
 	uint32_t line = 0;
 	size_t n = 0, skip;
 	int lineno;
 
 	out->n = 0;
-	symname = dwfl_module_addrinfo(obj->mod, vaddr, &symoff, &elfsym, NULL,
-				       NULL, NULL);
-	/* Code only: an address that lands on a variable is not a frame. */
-	if (symname && GELF_ST_TYPE(elfsym.st_info) != STT_FUNC &&
-	    GELF_ST_TYPE(elfsym.st_info) != STT_GNU_IFUNC &&
-	    GELF_ST_TYPE(elfsym.st_info) != STT_NOTYPE)
-		symname = NULL;
+	symname = find_sym(obj, vaddr, &sized);
 	cudie = dwfl_module_addrdie(obj->mod, vaddr, &bias);
 	if (cudie) {
 		dl = dwarf_getsrc_die(cudie, vaddr - bias);
@@ -559,8 +668,7 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 		if (!symname)
 			return;
 		chain[n++] = (struct chain){ symname, file, line, false, false };
-	} else if (symname && !chain[n - 1].inlined &&
-		   GELF_ST_TYPE(elfsym.st_info) != STT_NOTYPE) {
+	} else if (symname && sized && !chain[n - 1].inlined) {
 		/* The symbol table names the code actually run (foo.cold,
 		 * foo.constprop.0), as perf and nm show it. */
 		chain[n - 1].name = symname;

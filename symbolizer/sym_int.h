@@ -40,6 +40,7 @@ const char *strpool__intern_len(struct strpool *sp, const char *s, size_t len);
 /* A PT_LOAD segment: how file offsets map to ELF virtual addresses. */
 struct sym_load {
 	uint64_t offset, vaddr, filesz, memsz;
+	bool exec;
 };
 
 /* A cached resolution: frames live in the object's frame pool. */
@@ -64,6 +65,16 @@ struct sym_object {
 	Dwarf_Addr dwbias; /* DWARF address = vaddr - dwbias */
 	struct sym_load *loads;
 	size_t nr_loads;
+
+	/* Code symbols sorted by address, built on first resolve: faster
+	 * than dwfl_module_addrinfo on big symbol tables. */
+	struct elf_sym {
+		uint64_t addr, size;
+		const char *name; /* in the ELF's string table */
+		uint32_t rank;	  /* lower wins among aliases */
+	} *syms;
+	size_t nr_syms;
+	bool syms_loaded;
 
 	/* Per-CU function/inline index, built on first use of each CU,
 	 * in an open-addressing table keyed by the CU's DIE offset. */

@@ -31,6 +31,8 @@
 
 static char fixdir[1024]; /* tests/fixtures in the source tree */
 static char tmpdir[256];
+/* Children still running when an assertion fails are killed at teardown. */
+static pid_t live[16];
 
 static int line_mark_inner, line_call_inner, line_call_middle, line_call_leaf,
 	line_lib;
@@ -126,12 +128,35 @@ static int setup_fixtures(void **state)
 static int teardown_fixtures(void **state)
 {
 	(void)state;
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+		if (live[i] > 0) {
+			kill(live[i], SIGKILL);
+			waitpid(live[i], NULL, 0);
+		}
+	}
 	if (tmpdir[0])
 		sh("rm -rf '%s'", tmpdir);
 	return 0;
 }
 
 /* ---- child processes ---- */
+
+
+static void live_add(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (!live[i]) {
+			live[i] = pid;
+			return;
+		}
+}
+
+static void live_del(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == pid)
+			live[i] = 0;
+}
 
 struct child {
 	pid_t pid;
@@ -155,6 +180,7 @@ static void child_start(const char *bin, struct child *c)
 		_exit(127);
 	}
 	close(pfd[1]);
+	live_add(c->pid);
 	f = fdopen(pfd[0], "r");
 	assert_non_null(f);
 	n = fscanf(f, "outer=%" SCNx64 " mark=%" SCNx64 " ret=%" SCNx64
@@ -173,6 +199,7 @@ static void child_stop(struct child *c)
 	if (c->pid > 0) {
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
+		live_del(c->pid);
 		c->pid = 0;
 	}
 }
