@@ -165,8 +165,8 @@ const struct jit_sym *jit__find(const struct jit_map *m, uint64_t addr)
 		else
 			hi = mid;
 	}
-	/* Re-JITted code may overlap older entries: walk back a little to
-	 * the newest entry that covers the address. */
+	/* Entries may overlap (re-JITted code): walk back a little to the
+	 * closest start that covers the address. */
 	for (size_t i = lo + 1, n = 0; i-- > 0 && n < 16; n++) {
 		const struct jit_sym *s = &m->syms[i];
 
