@@ -14,7 +14,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 BUILD_ID := $(shell (git rev-parse --short=12 HEAD 2>/dev/null || echo dev) | tr -d '\n')
 
 CFLAGS ?= -O2 -g
-KILN_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+KILN_CFLAGS := $(CFLAGS) -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -I$(OUT) -DKILN_BUILD_ID='"$(BUILD_ID)"' -MMD -MP
 LDLIBS := -lbpf -lelf -ldw -lz -lsqlite3 -lcivetweb -lprotobuf-c -lpthread -lm
 

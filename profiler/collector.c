@@ -164,6 +164,7 @@ void collector__add(struct collector *c, const struct kiln_sample *s)
 	/* First sight of a process: read its maps while it is alive. */
 	p = proc_table__get(c->procs, (int)s->pid);
 	p->samples++;
+	p->pending = true;
 	if (head.ulen > 0)
 		proc_table__open_objects(c->procs, p, (const uint64_t *)s->ustack,
 					 (size_t)head.ulen);

@@ -84,6 +84,7 @@ struct writer {
 	struct profile *loc_ids;  /* run of frame ids -> location index */
 	uint32_t *frame_func;	  /* per frame: function id (0 = not yet) */
 	uint32_t *frame_map;	  /* per frame: mapping id + 1 (0 = not yet) */
+	uint32_t *frame_loc;	  /* per frame: its one-frame location id */
 
 	struct wmapping *maps;
 	size_t nr_maps, cap_maps;
@@ -205,9 +206,25 @@ static uint32_t frame_function(struct writer *w, uint32_t fid)
 	return idx + 1;
 }
 
+static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
+				 size_t n);
+
 /* Location id (1-based) for the run frames[0..n) (root first). */
 static uint64_t run_location(struct writer *w, const uint32_t *frames,
 			     size_t n)
+{
+	/* Most runs are one frame: skip hashing them after the first time. */
+	if (n == 1 && w->frame_loc[frames[0]])
+		return w->frame_loc[frames[0]];
+	uint64_t id = run_location_new(w, frames, n);
+
+	if (n == 1)
+		w->frame_loc[frames[0]] = (uint32_t)id;
+	return id;
+}
+
+static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
+				 size_t n)
 {
 	size_t before = profile__nr_stacks(w->loc_ids);
 	uint32_t idx = profile__add_stack(w->loc_ids, frames, n);
@@ -340,6 +357,7 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	w.p = p;
 	w.frame_func = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
 	w.frame_map = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
+	w.frame_loc = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
 	w.build_id_of = xmalloc(profile__nr_strings(p) * sizeof(uint32_t));
 	memset(w.build_id_of, 0xff, profile__nr_strings(p) * sizeof(uint32_t));
 
@@ -523,6 +541,7 @@ out:
 	free(series_label_n);
 	free(w.frame_func);
 	free(w.frame_map);
+	free(w.frame_loc);
 	free(w.build_id_of);
 	free(w.maps);
 	free(w.locs);

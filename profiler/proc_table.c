@@ -19,6 +19,8 @@ struct proc_table {
 	struct symbolizer *sym;
 	struct proc_info *buckets[NR_BUCKETS];
 	size_t count;
+	size_t nr_dead;	 /* exited, not yet freed */
+	uint64_t sweeps; /* proc_table__sweep() calls so far */
 };
 
 struct proc_table *proc_table__new(struct symbolizer *sym)
@@ -320,6 +322,15 @@ struct proc_info *proc_table__get(struct proc_table *t, int pid)
 	return proc_new(t, pid);
 }
 
+/* A pid seen alive again (exec after an exit record, or pid reuse). */
+static void revive(struct proc_table *t, struct proc_info *p)
+{
+	if (p->dead) {
+		p->dead = false;
+		t->nr_dead--;
+	}
+}
+
 void proc_table__handle(struct proc_table *t, const struct task_event *e)
 {
 	struct proc_info *p, *parent;
@@ -354,7 +365,7 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			 * file mapping is the executable. */
 			clear_maps(t, p);
 			p->exe_pending = true;
-			p->dead = false;
+			revive(t, p);
 			read_container(p);
 		}
 		break;
@@ -362,11 +373,15 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 		if (e->pid == e->ppid)
 			break; /* a new thread */
 		p = proc_table__find(t, e->pid);
-		if (p) /* pid reuse */
+		if (p) { /* pid reuse: start over */
 			clear_maps(t, p);
-		else
+			revive(t, p);
+			free(p->build_id);
+			free(p->container);
+			p->build_id = p->container = NULL;
+		} else {
 			p = proc_new(t, e->pid);
-		p->dead = false;
+		}
 		parent = proc_table__find(t, e->ppid);
 		if (!parent)
 			break;
@@ -384,8 +399,10 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 		if (e->pid != e->tid)
 			break;
 		p = proc_table__find(t, e->pid);
-		if (p) {
+		if (p && !p->dead) {
 			p->dead = true;
+			p->exit_sweep = t->sweeps;
+			t->nr_dead++;
 			/* Only JIT runtimes map anonymous executable memory;
 			 * read their perf map before /proc/PID goes away. */
 			for (size_t i = 0; i < p->nr_maps; i++)
@@ -398,17 +415,22 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 	}
 }
 
-size_t proc_table__reap(struct proc_table *t)
+/* Frees dead processes; with 'all' false only those with nothing pending. */
+static size_t reap(struct proc_table *t, bool all)
 {
 	size_t reaped = 0;
 
-	for (size_t b = 0; b < NR_BUCKETS; b++) {
+	for (size_t b = 0; b < NR_BUCKETS && (all || t->nr_dead); b++) {
 		struct proc_info **pp = &t->buckets[b];
 
 		while (*pp) {
 			struct proc_info *p = *pp;
 
-			if (p->dead) {
+			if (all)
+				p->pending = false;
+			if (p->dead && !p->pending &&
+			    (all || p->exit_sweep < t->sweeps)) {
+				t->nr_dead--;
 				*pp = p->next;
 				symbolizer__forget_pid(t->sym, p->pid);
 				proc_free(t, p);
@@ -420,6 +442,21 @@ size_t proc_table__reap(struct proc_table *t)
 		}
 	}
 	return reaped;
+}
+
+size_t proc_table__reap(struct proc_table *t)
+{
+	return reap(t, true);
+}
+
+void proc_table__sweep(struct proc_table *t)
+{
+	/* Samples taken before an exit are in the ring buffer by the time
+	 * the exit is seen: one full drain later, an exited process with
+	 * nothing pending can go. This keeps the table small under churn. */
+	if (t->nr_dead)
+		reap(t, false);
+	t->sweeps++;
 }
 
 size_t proc_table__count(const struct proc_table *t)

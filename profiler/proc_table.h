@@ -35,7 +35,9 @@ struct proc_info {
 	char *build_id;	 /* hex build id of the executable, or NULL */
 	char *container; /* container or cgroup id, or NULL */
 	bool dead;
-	uint64_t samples;
+	uint64_t samples; /* since the process was first seen */
+	bool pending;	  /* has samples not yet symbolized */
+	uint64_t exit_sweep; /* proc_table__sweep() count when it exited */
 	/* private */
 	struct proc_mapping *maps;
 	size_t nr_maps, cap_maps;
@@ -72,8 +74,17 @@ const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 			      const uint64_t *addrs, size_t n);
 
-/* Frees processes that exited; returns how many. */
+/*
+ * Frees processes that exited and clears every 'pending' flag: call it
+ * right after the pending samples were symbolized. Returns how many.
+ */
 size_t proc_table__reap(struct proc_table *t);
+/*
+ * Frees exited processes that have no pending samples and exited before
+ * the previous sweep. Call it after every full drain of the sample buffer.
+ */
+void proc_table__sweep(struct proc_table *t);
+
 size_t proc_table__count(const struct proc_table *t);
 
 #endif

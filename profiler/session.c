@@ -105,7 +105,10 @@ void session__free(struct session *s)
 
 int session__poll(struct session *s, int timeout_ms)
 {
-	return sampler__poll(s->sampler, timeout_ms);
+	int err = sampler__poll(s->sampler, timeout_ms);
+
+	proc_table__sweep(s->procs);
+	return err;
 }
 
 static uint64_t now_ns(void)
