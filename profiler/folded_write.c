@@ -9,104 +9,168 @@
 #include <string.h>
 
 #include "format.h"
+#include "idxset.h"
 #include "xalloc.h"
 
-struct folded_line {
-	char *text;
+/* One (root name, stack) pair: what a folded line is made of. */
+struct folded_key {
+	uint32_t root;	/* string id: comm, or comm-pid */
+	uint32_t stack;
 	uint64_t count;
+	char *text;
 };
 
-static int line_cmp(const void *a, const void *b)
+struct folded_set {
+	struct folded_key *keys;
+	size_t len, cap;
+	struct idxset set;
+};
+
+static bool key_eq(uint32_t id, const void *key, void *ctx)
 {
-	const struct folded_line *x = a, *y = b;
+	const struct folded_set *fs = ctx;
+	const struct folded_key *k = key;
+
+	return fs->keys[id].root == k->root && fs->keys[id].stack == k->stack;
+}
+
+static void add_count(struct folded_set *fs, uint32_t root, uint32_t stack,
+		      uint64_t count)
+{
+	struct folded_key k = { root, stack, count, NULL };
+	uint32_t pair[2] = { root, stack };
+	uint32_t hash = hash__bytes(pair, sizeof(pair), 11), id;
+
+	if (!idxset__find(&fs->set, hash, &k, key_eq, fs, &id)) {
+		fs->keys[id].count += count;
+		return;
+	}
+	if (fs->len == fs->cap) {
+		fs->cap = fs->cap ? fs->cap * 2 : 1024;
+		fs->keys = xrealloc(fs->keys, fs->cap * sizeof(*fs->keys));
+	}
+	fs->keys[fs->len] = k;
+	idxset__insert(&fs->set, hash, (uint32_t)fs->len++);
+}
+
+static int text_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct folded_key *)a)->text,
+		      ((const struct folded_key *)b)->text);
+}
+
+static int count_cmp(const void *a, const void *b)
+{
+	const struct folded_key *x = a, *y = b;
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
 	return strcmp(x->text, y->text);
 }
 
-static int text_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct folded_line *)a)->text,
-		      ((const struct folded_line *)b)->text);
-}
+struct text_buf {
+	char *s;
+	size_t len, cap;
+};
 
-/* Appends a frame name, replacing the separator ';' and line breaks. */
-static void append_name(char **buf, size_t *len, size_t *cap, const char *s)
+/* Appends a name, replacing the separator ';' and line breaks. */
+static void append_name(struct text_buf *b, const char *s)
 {
 	size_t n = strlen(s);
 
-	if (*len + n + 2 > *cap) {
-		*cap = (*len + n + 2) * 2;
-		*buf = xrealloc(*buf, *cap);
+	if (b->len + n + 2 > b->cap) {
+		b->cap = (b->len + n + 2) * 2;
+		b->s = xrealloc(b->s, b->cap);
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		(*buf)[(*len)++] = (c == ';' || c == '\n' || c == '\r') ? ':' : c;
+		b->s[b->len++] = (c == ';' || c == '\n' || c == '\r') ? ':' : c;
 	}
-	(*buf)[*len] = 0;
+	b->s[b->len] = 0;
+}
+
+/* The root name of each series, comm (or comm-pid), interned in 'names'. */
+static uint32_t *series_roots(const struct profile *p, struct profile *names,
+			      const struct write_opts *opts)
+{
+	size_t n = profile__nr_series(p);
+	uint32_t *roots = xmalloc((n ? n : 1) * sizeof(*roots));
+	char buf[256];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *comm = profile__series_label(p, (uint32_t)i, LABEL_COMM);
+		const char *pid = profile__series_label(p, (uint32_t)i, LABEL_PID);
+
+		if (!comm || !*comm)
+			comm = "[unknown]";
+		if (opts && opts->with_pid && pid) {
+			snprintf(buf, sizeof(buf), "%s-%s", comm, pid);
+			comm = buf;
+		}
+		roots[i] = profile__intern(names, comm);
+	}
+	return roots;
 }
 
 int folded__write(const struct profile *p, const struct write_opts *opts,
 		  FILE *out)
 {
-	struct profile *tmp = profile__new();
-	size_t n, nlines = 0;
-	struct folded_line *lines;
+	struct profile *names = profile__new(); /* root names only */
+	struct folded_set fs = { 0 };
+	struct text_buf buf = { 0 };
 	char name[1024];
+	size_t n, kept = 0;
 	int err = 0;
 
-	if (!tmp)
-		return -ENOMEM;
-	/* Merge by (series, stack) across time, then by rendered text. */
-	profile__merge(tmp, p);
-	profile__compact(tmp, 0);
-	const struct sample *s = profile__samples(tmp, &n);
-	lines = xcalloc(n, sizeof(*lines));
-	for (size_t i = 0; i < n; i++) {
-		const char *comm = profile__series_label(tmp, s[i].series, LABEL_COMM);
-		const char *pid = profile__series_label(tmp, s[i].series, LABEL_PID);
-		size_t depth, len = 0, cap = 256;
-		const uint32_t *frames = profile__stack(tmp, s[i].stack, &depth);
-		char *buf = xmalloc(cap);
+	uint32_t *roots;
 
-		buf[0] = 0;
-		append_name(&buf, &len, &cap, comm && *comm ? comm : "[unknown]");
-		if (opts && opts->with_pid && pid) {
-			append_name(&buf, &len, &cap, "-");
-			append_name(&buf, &len, &cap, pid);
-		}
+	if (!names)
+		return -ENOMEM;
+	roots = series_roots(p, names, opts);
+	const struct sample *s = profile__samples(p, &n);
+	idxset__init(&fs.set);
+	for (size_t i = 0; i < n; i++)
+		add_count(&fs, roots[s[i].series], s[i].stack, s[i].count);
+	free(roots);
+
+	for (size_t i = 0; i < fs.len; i++) {
+		struct folded_key *k = &fs.keys[i];
+		size_t depth;
+		const uint32_t *frames = profile__stack(p, k->stack, &depth);
+
+		buf.len = 0;
+		append_name(&buf, profile__str(names, k->root));
 		for (size_t j = 0; j < depth; j++) {
-			profile__frame_folded_name(tmp, frames[j], name, sizeof(name));
-			buf[len++] = ';';
-			buf[len] = 0;
-			append_name(&buf, &len, &cap, name);
+			profile__frame_folded_name(p, frames[j], name, sizeof(name));
+			append_name(&buf, ";");
+			buf.s[buf.len - 1] = ';';
+			append_name(&buf, name);
 		}
-		lines[nlines].text = buf;
-		lines[nlines++].count = s[i].count;
+		k->text = xstrdup(buf.s);
 	}
-	/* Series differing only in labels not shown (pid, host) render the
-	 * same text: sort by text, merge equal neighbours, then by count. */
-	qsort(lines, nlines, sizeof(*lines), text_cmp);
-	size_t kept = 0;
-	for (size_t i = 0; i < nlines; i++) {
-		if (kept && !strcmp(lines[kept - 1].text, lines[i].text)) {
-			lines[kept - 1].count += lines[i].count;
-			free(lines[i].text);
+	free(buf.s);
+	idxset__release(&fs.set);
+	profile__free(names);
+
+	/* Distinct frames may render the same text (same name, other line):
+	 * FlameGraph merges them, so do we. */
+	qsort(fs.keys, fs.len, sizeof(*fs.keys), text_cmp);
+	for (size_t i = 0; i < fs.len; i++) {
+		if (kept && !strcmp(fs.keys[kept - 1].text, fs.keys[i].text)) {
+			fs.keys[kept - 1].count += fs.keys[i].count;
+			free(fs.keys[i].text);
 		} else {
-			lines[kept++] = lines[i];
+			fs.keys[kept++] = fs.keys[i];
 		}
 	}
-	nlines = kept;
-	qsort(lines, nlines, sizeof(*lines), line_cmp);
-	for (size_t i = 0; i < nlines; i++) {
-		if (fprintf(out, "%s %llu\n", lines[i].text,
-			    (unsigned long long)lines[i].count) < 0)
+	qsort(fs.keys, kept, sizeof(*fs.keys), count_cmp);
+	for (size_t i = 0; i < kept; i++) {
+		if (!err && fprintf(out, "%s %llu\n", fs.keys[i].text,
+				    (unsigned long long)fs.keys[i].count) < 0)
 			err = -EIO;
-		free(lines[i].text);
+		free(fs.keys[i].text);
 	}
-	free(lines);
-	profile__free(tmp);
+	free(fs.keys);
 	if (!err && fflush(out))
 		err = -EIO;
 	return err;
