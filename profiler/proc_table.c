@@ -21,6 +21,8 @@ struct proc_table {
 	size_t count;
 	size_t nr_dead;	 /* exited, not yet freed */
 	uint64_t sweeps; /* proc_table__sweep() calls so far */
+	int *exited;	 /* pids that exited since the last sweep or so */
+	size_t nr_exited, cap_exited;
 };
 
 struct proc_table *proc_table__new(struct symbolizer *sym)
@@ -69,6 +71,7 @@ void proc_table__free(struct proc_table *t)
 			proc_free(t, p);
 		}
 	}
+	free(t->exited);
 	free(t);
 }
 
@@ -373,6 +376,11 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 		if (e->pid == e->ppid)
 			break; /* a new thread */
 		p = proc_table__find(t, e->pid);
+		/* Records come from per-CPU buffers, so the child's exec (on
+		 * another CPU) may arrive before its fork: a live entry is
+		 * already newer than this record. */
+		if (p && !p->dead)
+			break;
 		if (p) { /* pid reuse: start over */
 			clear_maps(t, p);
 			revive(t, p);
@@ -403,6 +411,12 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			p->dead = true;
 			p->exit_sweep = t->sweeps;
 			t->nr_dead++;
+			if (t->nr_exited == t->cap_exited) {
+				t->cap_exited = t->cap_exited ? t->cap_exited * 2 : 64;
+				t->exited = xrealloc(t->exited, t->cap_exited *
+								sizeof(*t->exited));
+			}
+			t->exited[t->nr_exited++] = p->pid;
 			/* Only JIT runtimes map anonymous executable memory;
 			 * read their perf map before /proc/PID goes away. */
 			for (size_t i = 0; i < p->nr_maps; i++)
@@ -415,47 +429,58 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 	}
 }
 
-/* Frees dead processes; with 'all' false only those with nothing pending. */
-static size_t reap(struct proc_table *t, bool all)
+static void unlink_and_free(struct proc_table *t, struct proc_info *p)
 {
-	size_t reaped = 0;
+	struct proc_info **pp = &t->buckets[p->pid % NR_BUCKETS];
 
-	for (size_t b = 0; b < NR_BUCKETS && (all || t->nr_dead); b++) {
-		struct proc_info **pp = &t->buckets[b];
-
-		while (*pp) {
-			struct proc_info *p = *pp;
-
-			if (all)
-				p->pending = false;
-			if (p->dead && !p->pending &&
-			    (all || p->exit_sweep < t->sweeps)) {
-				t->nr_dead--;
-				*pp = p->next;
-				symbolizer__forget_pid(t->sym, p->pid);
-				proc_free(t, p);
-				t->count--;
-				reaped++;
-			} else {
-				pp = &p->next;
-			}
-		}
-	}
-	return reaped;
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	symbolizer__forget_pid(t->sym, p->pid);
+	proc_free(t, p);
+	t->count--;
+	t->nr_dead--;
 }
 
 size_t proc_table__reap(struct proc_table *t)
 {
-	return reap(t, true);
+	size_t reaped = 0;
+
+	for (size_t b = 0; b < NR_BUCKETS; b++) {
+		struct proc_info *p = t->buckets[b], *next;
+
+		for (; p; p = next) {
+			next = p->next;
+			p->pending = false;
+			if (p->dead) {
+				unlink_and_free(t, p);
+				reaped++;
+			}
+		}
+	}
+	t->nr_exited = 0;
+	return reaped;
 }
 
 void proc_table__sweep(struct proc_table *t)
 {
+	size_t kept = 0;
+
 	/* Samples taken before an exit are in the ring buffer by the time
 	 * the exit is seen: one full drain later, an exited process with
-	 * nothing pending can go. This keeps the table small under churn. */
-	if (t->nr_dead)
-		reap(t, false);
+	 * nothing pending can go. This keeps the table small under churn;
+	 * the ones with pending samples go at the next reap. */
+	for (size_t i = 0; i < t->nr_exited; i++) {
+		struct proc_info *p = proc_table__find(t, t->exited[i]);
+
+		if (!p || !p->dead || p->pending)
+			continue;
+		if (p->exit_sweep < t->sweeps)
+			unlink_and_free(t, p);
+		else
+			t->exited[kept++] = t->exited[i];
+	}
+	t->nr_exited = kept;
 	t->sweeps++;
 }
 

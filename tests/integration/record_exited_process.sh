@@ -17,10 +17,10 @@ rm -f "$TMP/doomed"
 wait "$DOOMED"
 wait "$REC" || fail "kiln record failed: $(cat "$TMP/err")"
 cat "$TMP/err"
-grep '^doomed;' "$TMP/out.folded" | head -5
-n=$(grep '^doomed;' "$TMP/out.folded" | awk '{ t += $NF } END { print t + 0 }')
-[ "$n" -ge 10 ] || fail "expected samples of the exited process, got $n"
-named=$(grep '^doomed;' "$TMP/out.folded" | grep -E ';func_[abc];burn ' | awk '{ t += $NF } END { print t + 0 }')
+grep '^doomed;' "$TMP/out.folded" | head -5 || true
+n=$({ grep '^doomed;' "$TMP/out.folded" || true; } | awk '{ t += $NF } END { print t + 0 }')
+[ "$n" -ge 10 ] || fail "expected samples of the exited process, got $n; roots: $(cut -d";" -f1 "$TMP/out.folded" | sort | uniq -c | sort -rn | head -5 | tr "\n" " ")"
+named=$({ grep '^doomed;' "$TMP/out.folded" | grep -E ';func_[abc];burn ' || true; } | awk '{ t += $NF } END { print t + 0 }')
 echo "doomed: $n samples, $named with named frames"
 [ $((named * 100)) -ge $((n * 80)) ] || fail "only $named of $n samples of the deleted, exited binary were symbolized"
 exit 0
