@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,22 +445,38 @@ static void unlink_and_free(struct proc_table *t, struct proc_info *p)
 
 size_t proc_table__reap(struct proc_table *t)
 {
-	size_t reaped = 0;
+	for (size_t b = 0; b < NR_BUCKETS; b++)
+		for (struct proc_info *p = t->buckets[b]; p; p = p->next)
+			p->pending = false;
+	t->nr_exited = 0;
+	return proc_table__prune(t);
+}
 
+size_t proc_table__prune(struct proc_table *t)
+{
+	size_t pruned = 0;
+
+	/* Records arrive from per-CPU buffers in no global order, so an mmap
+	 * or comm record can recreate a process after its exit was seen.
+	 * Such entries never get another exit: ask the kernel. */
 	for (size_t b = 0; b < NR_BUCKETS; b++) {
 		struct proc_info *p = t->buckets[b], *next;
 
 		for (; p; p = next) {
 			next = p->next;
-			p->pending = false;
-			if (p->dead) {
-				unlink_and_free(t, p);
-				reaped++;
+			if (p->pending)
+				continue;
+			if (!p->dead && (kill(p->pid, 0) == 0 || errno != ESRCH))
+				continue;
+			if (!p->dead) {
+				p->dead = true;
+				t->nr_dead++;
 			}
+			unlink_and_free(t, p);
+			pruned++;
 		}
 	}
-	t->nr_exited = 0;
-	return reaped;
+	return pruned;
 }
 
 void proc_table__sweep(struct proc_table *t)

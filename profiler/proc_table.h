@@ -75,10 +75,16 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 			      const uint64_t *addrs, size_t n);
 
 /*
- * Frees processes that exited and clears every 'pending' flag: call it
- * right after the pending samples were symbolized. Returns how many.
+ * Clears every 'pending' flag and prunes: call it right after the pending
+ * samples were symbolized. Returns how many processes were freed.
  */
 size_t proc_table__reap(struct proc_table *t);
+/*
+ * Frees every process with no pending samples that exited or is gone
+ * (kill(pid, 0) says ESRCH). Returns how many.
+ */
+size_t proc_table__prune(struct proc_table *t);
+
 /*
  * Frees exited processes that have no pending samples and exited before
  * the previous sweep. Call it after every full drain of the sample buffer.

@@ -20,6 +20,7 @@ struct session {
 	uint64_t collected;
 	uint64_t processes_seen;
 	uint64_t lost_reported; /* ring buffer losses already in a profile */
+	time_t next_prune_s;	/* when to drop processes that are gone */
 };
 
 static void on_sample(const struct kiln_sample *sample, void *ctx)
@@ -106,8 +107,14 @@ void session__free(struct session *s)
 int session__poll(struct session *s, int timeout_ms)
 {
 	int err = sampler__poll(s->sampler, timeout_ms);
+	struct timespec now;
 
 	proc_table__sweep(s->procs);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec >= s->next_prune_s) {
+		proc_table__prune(s->procs);
+		s->next_prune_s = now.tv_sec + 5;
+	}
 	return err;
 }
 
