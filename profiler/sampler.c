@@ -30,6 +30,7 @@ struct sampler {
 	int nr_cpus;
 	struct sampler_callbacks cb;
 	uint64_t task_lost;
+	unsigned int frequency;
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
@@ -357,13 +358,11 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		goto err_destroy;
 	}
 	/* Task events first, so no mmap between a /proc scan and sampling
-	 * is missed. */
+	 * is missed; sampling starts with sampler__start(). */
 	err = open_task_events(s);
 	if (err)
 		goto err_destroy;
-	err = attach_cpu_clock(s, opts->frequency);
-	if (err)
-		goto err_destroy;
+	s->frequency = opts->frequency;
 	return s;
 
 err_destroy:
@@ -376,6 +375,11 @@ err_free:
 	free(s);
 	errno = -err;
 	return NULL;
+}
+
+int sampler__start(struct sampler *s)
+{
+	return attach_cpu_clock(s, s->frequency);
 }
 
 void sampler__free(struct sampler *s)

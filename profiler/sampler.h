@@ -59,12 +59,21 @@ struct sampler_opts {
 };
 
 /*
- * Checks privileges and kernel support, loads and attaches. Returns NULL
- * with errno set after printing one line that says what to do (-EPERM: not
- * root / no CAP_BPF+CAP_PERFMON; -ENOENT: no BTF).
+ * Checks privileges and kernel support, loads the BPF program and starts
+ * the task events. Returns NULL with errno set after printing one line that
+ * says what to do (-EPERM: not root / no CAP_BPF+CAP_PERFMON; -ENOENT: no
+ * BTF).
  */
 struct sampler *sampler__new(const struct sampler_opts *opts,
 			     const struct sampler_callbacks *cb);
+
+/*
+ * Starts sampling on every CPU. Separate from sampler__new() so the caller
+ * can read /proc between the two: task events already flow, and no sample
+ * waits in the ring buffer while the scan runs. Returns 0 or -errno (the
+ * reason printed).
+ */
+int sampler__start(struct sampler *s);
 void sampler__free(struct sampler *s);
 
 /* Waits up to timeout_ms for data and delivers it. Returns 0 or -errno. */

@@ -85,6 +85,9 @@ struct session *session__new(const struct session_opts *opts)
 			proc_table__scan(s->procs, opts->pids[i]);
 	else
 		proc_table__scan_all(s->procs);
+	err = sampler__start(s->sampler);
+	if (err)
+		goto err_free;
 	return s;
 
 err_free:
