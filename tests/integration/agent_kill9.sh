@@ -50,7 +50,7 @@ for i in $(seq "$KILLS"); do
 	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
-	grep -Eq 'error|failed to' "$log" && grep -E 'error|failed to' "$log" | head -3 &&
+	grep -q '^kiln: error:' "$log" && grep '^kiln: error:' "$log" | head -3 &&
 		fail "run $i logged an error before the kill"
 	m=$(sed -n 's/.*window committed: [0-9]* samples, \([0-9]*\) written in all.*/\1/p' "$log" | tail -1)
 	m=${m:-0}
