@@ -264,6 +264,13 @@ static void push_user_frame(struct collector *c, struct profile *out,
 	const struct proc_mapping *m = proc_info__lookup(p, addr);
 	struct sym_result r;
 
+	/* The mapping's record may have been read after the sample (they come
+	 * through different buffers): open its object now, by path if the
+	 * process is gone. */
+	if (m && !m->tried) {
+		proc_table__open_objects(c->procs, p, &addr, 1);
+		m = proc_info__lookup(p, addr);
+	}
 	if (m && m->obj &&
 	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return, &r)) {
 		push_result(out, b, &r, m->map.path, FRAME_USER);
