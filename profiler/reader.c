@@ -15,7 +15,7 @@ void read_limits__default(struct read_limits *lim)
 {
 	*lim = (struct read_limits){
 		.max_input = 1ull << 30,
-		.max_decompressed = 1ull << 30,
+		.max_decompressed = 512ull << 20,
 		.max_memory = 4ull << 30,
 		.max_samples = 50 * 1000 * 1000,
 		.max_locations = 20 * 1000 * 1000,

@@ -102,7 +102,7 @@ import gzip, sys
 d = sys.argv[1]
 good = open(d + "/new.pb.gz", "rb").read()
 open(d + "/trunc.pb.gz", "wb").write(good[: len(good) // 2])
-open(d + "/bomb.pb.gz", "wb").write(gzip.compress(b"\0" * (1100 << 20), 9))
+open(d + "/bomb.pb.gz", "wb").write(gzip.compress(b"\0" * (600 << 20), 9))
 open(d + "/utf8.folded", "wb").write(b"api;ma\xffin 3\n")
 open(d + "/abs.folded", "wb").write(b"api;main 99999999999999999999\n")
 open(d + "/garbage.pb", "wb").write(b"\x0a\xff\xff\xff\xff\x0f\x00\x01\x02")
