@@ -154,7 +154,8 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 
 	/* Distinct frames may render the same text (same name, other line):
 	 * FlameGraph merges them, so do we. */
-	qsort(fs.keys, fs.len, sizeof(*fs.keys), text_cmp);
+	if (fs.len)
+		qsort(fs.keys, fs.len, sizeof(*fs.keys), text_cmp);
 	for (size_t i = 0; i < fs.len; i++) {
 		if (kept && !strcmp(fs.keys[kept - 1].text, fs.keys[i].text)) {
 			fs.keys[kept - 1].count += fs.keys[i].count;
@@ -163,7 +164,8 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 			fs.keys[kept++] = fs.keys[i];
 		}
 	}
-	qsort(fs.keys, kept, sizeof(*fs.keys), count_cmp);
+	if (kept)
+		qsort(fs.keys, kept, sizeof(*fs.keys), count_cmp);
 	for (size_t i = 0; i < kept; i++) {
 		if (!err && fprintf(out, "%s %llu\n", fs.keys[i].text,
 				    (unsigned long long)fs.keys[i].count) < 0)

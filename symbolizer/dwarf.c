@@ -7,10 +7,15 @@
  * processes (mapped at different bases) is resolved once per address.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <dwarf.h>
+#include <elfutils/libdwelf.h>
 
 #include "profiler/log.h"
 #include "profiler/xalloc.h"
@@ -47,9 +52,101 @@ static int read_loads(struct sym_object *obj)
 	return obj->nr_loads ? 0 : -ENOEXEC;
 }
 
+/* Opens 'path' if it is an ELF file whose build id is 'bits' (any, if
+ * len is 0). */
+static int open_debug_candidate(const char *path, const unsigned char *bits,
+				int len)
+{
+	const void *id;
+	bool match;
+	Elf *elf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0 || len <= 0)
+		return fd;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	n = elf ? (int)dwelf_elf_gnu_build_id(elf, &id) : -1;
+	match = n == len && !memcmp(id, bits, (size_t)len); /* id lives in elf */
+	elf_end(elf);
+	if (match)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/*
+ * libdwfl's standard search (build-id path, then .gnu_debuglink next to
+ * the file, in .debug/, and under the debug root) without its last step,
+ * debuginfod: a profiler must not reach the network unasked, and libdw's
+ * client costs a socket pair per Dwfl even with no server configured.
+ * The module's userdata is the symbolizer (set by dwobj__open).
+ */
+static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
+				const char *modname, Dwarf_Addr base,
+				const char *file_name, const char *debuglink,
+				GElf_Word crc, char **debuginfo_file_name)
+{
+	const struct symbolizer *sym = *userdata;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	char path[PATH_MAX * 2], dir[PATH_MAX];
+	int len = dwfl_module_build_id(mod, &bits, &vaddr), fd;
+
+	(void)modname;
+	(void)base;
+	(void)crc; /* the build id, when there is one, is the stronger check */
+	if (!sym)
+		return -1;
+	if (len > 0) {
+		int n = snprintf(path, sizeof(path), "%s/usr/lib/debug/.build-id/%02x/",
+				 sym->sysroot, bits[0]);
+		for (int i = 1; i < len && n < (int)sizeof(path) - 8; i++)
+			n += snprintf(path + n, sizeof(path) - n, "%02x", bits[i]);
+		snprintf(path + n, sizeof(path) - n, ".debug");
+		fd = open_debug_candidate(path, bits, len);
+		if (fd >= 0)
+			goto found;
+	}
+	if (!debuglink || !file_name)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", file_name);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	const char *const patterns[] = { "%s/%s", "%s/.debug/%s" };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), patterns[i], dir, debuglink);
+		if (strcmp(path, file_name) &&
+		    (fd = open_debug_candidate(path, bits, len)) >= 0)
+			goto found;
+	}
+	/* The debug root mirrors the binary's directory on the host. */
+	const char *host_dir = dir;
+	if (!strncmp(dir, "/proc/", 6) && strstr(dir, "/root/"))
+		host_dir = strstr(dir, "/root/") + 5;
+	snprintf(path, sizeof(path), "%s/usr/lib/debug%s/%s", sym->sysroot,
+		 host_dir, debuglink);
+	fd = open_debug_candidate(path, bits, len);
+	if (fd < 0)
+		return -1;
+found:
+	*debuginfo_file_name = strdup(path);
+	return fd;
+}
+
+void dwobj__init_callbacks(Dwfl_Callbacks *cbs)
+{
+	cbs->find_elf = dwfl_build_id_find_elf;
+	cbs->find_debuginfo = find_debuginfo_local;
+	cbs->section_address = dwfl_offline_section_address;
+}
+
 int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 		const char *file_name)
 {
+	void **userdata;
 	const unsigned char *bits;
 	GElf_Addr bid_vaddr;
 	Dwarf_Addr dwbias = 0;
@@ -73,6 +170,9 @@ int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 		goto err_dwfl; /* fd not consumed on failure */
 	}
 	fd = -1; /* now owned by libdwfl, which keeps the ELF mapped */
+	dwfl_module_info(obj->mod, &userdata, NULL, NULL, NULL, NULL, NULL,
+			 NULL);
+	*userdata = sym; /* for find_debuginfo_local */
 	err = read_loads(obj);
 	if (err)
 		goto err_dwfl;

@@ -169,6 +169,8 @@ struct symbolizer {
 };
 
 /* dwarf.c: one ELF file as a Dwfl module, and address resolution in it. */
+/* Fills libdwfl callbacks: local debug file search, no debuginfod. */
+void dwobj__init_callbacks(Dwfl_Callbacks *cbs);
 int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 		const char *file_name);
 void dwobj__close(struct sym_object *obj);

@@ -553,9 +553,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 					  ? xstrdup(opts->kallsyms_path)
 					  : NULL;
 
-	sym->cbs.find_elf = dwfl_build_id_find_elf;
-	sym->cbs.find_debuginfo = dwfl_standard_find_debuginfo;
-	sym->cbs.section_address = dwfl_offline_section_address;
+	dwobj__init_callbacks(&sym->cbs);
 	sym->cbs.debuginfo_path = &sym->debuginfo_path;
 
 	elf_version(EV_CURRENT);
