@@ -451,6 +451,22 @@ struct store *store__open(const struct store_opts *opts)
 			goto fail;
 		}
 	} else {
+		int64_t tables = 0;
+
+		/* Refuse another program's database before any pragma below
+		 * rewrites its header (journal mode, auto-vacuum). */
+		if (version == 0) {
+			err = int_pragma(st, "SELECT count(*) FROM sqlite_master",
+					 &tables);
+			if (err)
+				goto fail;
+			if (tables) {
+				pr_err("store '%s' is an SQLite database but not a kiln store",
+				       st->path);
+				err = -EBADMSG;
+				goto fail;
+			}
+		}
 		/* Must precede the first table; a no-op on existing files. */
 		if (version == 0)
 			store__exec(st, "PRAGMA auto_vacuum = INCREMENTAL");
