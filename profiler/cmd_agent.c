@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "log.h"
 #include "session.h"
@@ -30,13 +31,6 @@
 /* Samples kept in memory while the store cannot be written. */
 #define MAX_BACKLOG_SAMPLES (2u << 20)
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* The agent's own counters, read by /metrics from a web worker thread. */
 struct agent_counters {
@@ -51,22 +45,6 @@ struct agent_counters {
 	uint64_t rss_bytes;
 	double started;
 };
-
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void read_self_usage(double *cpu_s, uint64_t *rss)
 {
@@ -219,7 +197,7 @@ static void update_counters(struct agent *a)
 static void log_summary(struct agent *a)
 {
 	struct agent_counters *c = &a->counters;
-	double up = monotonic_s() - c->started;
+	double up = cli__monotonic_s() - c->started;
 
 	pr_info("samples %llu, lost %llu (ring buffer %llu, backlog %llu), windows %llu written %llu failed, symbolizer hits %llu misses %llu, db %.1f MB, cpu %.2f%% of a core, rss %.1f MB",
 		(unsigned long long)c->session.samples_collected,
@@ -336,10 +314,7 @@ int cmd_agent(int argc, char **argv)
 	if (log_level < LOG_INFO && !getenv("KILN_LOG"))
 		log_level = LOG_INFO;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli__catch_stop_signals();
 
 	a.store = store__open(&sopts);
 	if (!a.store)
@@ -348,7 +323,7 @@ int cmd_agent(int argc, char **argv)
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;
-	a.counters.started = monotonic_s();
+	a.counters.started = cli__monotonic_s();
 	update_counters(&a);
 	if (web) {
 		wopts.db_path = sopts.path;
@@ -368,18 +343,18 @@ int cmd_agent(int argc, char **argv)
 	pr_info("sampling every CPU at %u Hz into '%s', a window every %.1f s",
 		opts.frequency, sopts.path, window_ns / 1e9);
 
-	double next_window = monotonic_s() + window_ns / 1e9;
-	double next_stats = monotonic_s() + stats_ns / 1e9;
-	while (!stop) {
+	double next_window = cli__monotonic_s() + window_ns / 1e9;
+	double next_stats = cli__monotonic_s() + stats_ns / 1e9;
+	while (!cli__stop) {
 		int err = session__poll(a.session, 100);
 
 		if (err && err != -EINTR)
 			pr_warn("reading samples failed: %s", strerror(-err));
-		double now = monotonic_s();
+		double now = cli__monotonic_s();
 		if (now >= next_window) {
 			session__flush(a.session, a.backlog);
 			write_window(&a);
-			store__enforce_retention(a.store, unix_ns());
+			store__enforce_retention(a.store, cli__unix_ns());
 			update_counters(&a);
 			next_window += window_ns / 1e9;
 			if (next_window < now)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "format.h"
 #include "log.h"
@@ -17,13 +18,6 @@
 
 #define MAX_PIDS 1024
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -41,14 +35,6 @@ static void usage(FILE *out)
 		"  -o, --output FILE    write the profile here (default stdout)\n"
 		"      --title TEXT     title for SVG output\n"
 		"  -h, --help           show this help\n");
-}
-
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -192,18 +178,16 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli__catch_stop_signals();
 
 	struct session *s = session__new(&opts);
 	if (!s)
 		goto out_close;
 	bool tty = isatty(STDERR_FILENO);
-	double start = monotonic_s(), last_progress = 0, now = start;
+	double start = cli__monotonic_s(), last_progress = 0, now = start;
 	struct session_stats st;
 
-	while (!stop && (now = monotonic_s()) - start < (double)duration) {
+	while (!cli__stop && (now = cli__monotonic_s()) - start < (double)duration) {
 		err = session__poll(s, 100);
 		if (err && err != -EINTR) {
 			fprintf(stderr, "kiln: error: reading samples failed: %s\n", strerror(-err));
@@ -230,7 +214,7 @@ int cmd_record(int argc, char **argv)
 	struct profile_meta *meta = profile__meta(p);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	double secs = monotonic_s() - start;
+	double secs = cli__monotonic_s() - start;
 	meta->duration_ns = (uint64_t)(secs * 1e9);
 	meta->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec -
 			 meta->duration_ns;

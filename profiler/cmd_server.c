@@ -11,17 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "log.h"
 #include "web/server.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -57,7 +51,6 @@ int cmd_server(int argc, char **argv)
 		{ 0 },
 	};
 	struct web_opts opts = { .listen = "127.0.0.1:7070" };
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct web_server *srv;
 	const char *host;
 	int c;
@@ -107,9 +100,7 @@ int cmd_server(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli__catch_stop_signals();
 
 	srv = web_server__start(&opts);
 	if (!srv) {
@@ -128,7 +119,7 @@ int cmd_server(int argc, char **argv)
 		printf("listening on http://127.0.0.1:%d/\n", web_server__port(srv));
 	}
 	fflush(stdout);
-	while (!stop)
+	while (!cli__stop)
 		pause();
 	web_server__stop(srv);
 	return 0;
