@@ -19,6 +19,9 @@ const volatile bool filter_pids = false;
 const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile bool include_idle = false;
+/* Wake the reader only when this much is waiting: it polls on a timer
+ * anyway, and a wakeup per sample would cost more than the sampling. */
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -113,7 +116,10 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 				count(KILN_STAT_USTACK_TRUNCATED);
 		}
 	}
-	bpf_ringbuf_submit(s, 0);
+	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
+				      wakeup_bytes ?
+				      BPF_RB_FORCE_WAKEUP :
+				      BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

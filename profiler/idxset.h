@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct idxset {
 	uint64_t *slots; /* (hash << 32) | (id + 1); 0 means empty */
@@ -34,16 +35,27 @@ void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id);
 /* Removes every id from the set, keeping its memory. */
 void idxset__clear(struct idxset *set);
 
-/* FNV-1a style mixing, good enough for interning tables. */
+/*
+ * Hashes a word at a time with multiply-xorshift mixing (constants from
+ * MurmurHash3's finalizer): stacks are arrays of 8-byte addresses, and a
+ * byte-at-a-time hash was the sampler's hottest code.
+ */
 static inline uint32_t hash__bytes(const void *data, size_t len, uint32_t seed)
 {
 	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ seed ^ ((uint64_t)len << 32);
+	uint64_t w;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 33;
 	}
+	w = 0;
+	if (len)
+		memcpy(&w, p, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -325,10 +325,13 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel->rodata->want_kernel = opts->kernel_stacks;
 	s->skel->rodata->want_user = opts->user_stacks;
 	s->skel->rodata->include_idle = opts->include_idle;
-	bpf_map__set_max_entries(s->skel->maps.samples,
-				 opts->ringbuf_bytes ?
-					 opts->ringbuf_bytes :
-					 ringbuf_size(s->nr_cpus, opts->frequency));
+	size_t rb_size = opts->ringbuf_bytes ?
+				 opts->ringbuf_bytes :
+				 ringbuf_size(s->nr_cpus, opts->frequency);
+	bpf_map__set_max_entries(s->skel->maps.samples, rb_size);
+	/* The loop drains every 100 ms; a wakeup is only needed when the
+	 * buffer fills faster than that. */
+	s->skel->rodata->wakeup_bytes = rb_size / 4;
 	err = profile_bpf__load(s->skel);
 	if (err) {
 		fprintf(stderr, "kiln: error: failed to load the BPF program: %s%s\n",
