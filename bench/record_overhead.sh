@@ -27,7 +27,7 @@ print(f"{r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss}")
 PY
 }
 
-read -r kiln_cpu kiln_rss < <(usage "$OUT/kiln" record -F 99 --duration "$secs" -o "$tmp/kiln.folded")
+read -r kiln_cpu kiln_rss < <(usage "$OUT/kiln" record -F 99 --duration "$secs" --format pprof -o "$tmp/kiln.pb.gz")
 read -r perf_cpu perf_rss < <(usage perf record -F 99 -a -g -o "$tmp/perf.data" -- sleep "$secs")
 # perf record writes raw addresses; its symbols come later, from perf
 # report. kiln's number includes symbolization, so show both.
@@ -42,3 +42,6 @@ awk -v s="$secs" -v kc="$kiln_cpu" -v kr="$kiln_rss" -v pc="$perf_cpu" -v pr="$p
 	if (pc > 0) printf "kiln / perf record CPU time: %.2f\n", kc / pc
 	if (pc + rc > 0) printf "kiln / (perf record + perf report) CPU time: %.2f\n", kc / (pc + rc)
 }'
+# The files each tool leaves for the same recording time.
+ks=$(stat -c %s "$tmp/kiln.pb.gz") ps=$(stat -c %s "$tmp/perf.data")
+awk -v k="$ks" -v p="$ps" 'BEGIN { printf "output: kiln pprof %.1f KB, perf.data %.1f KB (%.1fx smaller)\n", k / 1024, p / 1024, p / k }'
