@@ -150,7 +150,7 @@ static void push_sample(struct collector *c, uint32_t stack, uint64_t time_ns,
 	c->pending += count;
 }
 
-void collector__add(struct collector *c, const struct kiln_sample *s)
+bool collector__add(struct collector *c, const struct kiln_sample *s)
 {
 	struct raw_stack head = { 0 };
 	struct proc_info *p;
@@ -172,6 +172,7 @@ void collector__add(struct collector *c, const struct kiln_sample *s)
 		    intern_raw(c, &head, (const uint64_t *)s->kstack,
 			       (const uint64_t *)s->ustack),
 		    s->time_ns + c->opts.clock_offset, 1);
+	return p->samples == 1;
 }
 
 void collector__add_lost(struct collector *c, const char *reason,

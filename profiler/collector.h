@@ -12,6 +12,7 @@
 #ifndef KILN_COLLECTOR_H
 #define KILN_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proc_table.h"
@@ -32,8 +33,11 @@ struct collector *collector__new(struct symbolizer *sym,
 				 const struct collector_opts *opts);
 void collector__free(struct collector *c);
 
-/* Records one sample (the process table must have seen its task events). */
-void collector__add(struct collector *c, const struct kiln_sample *s);
+/*
+ * Records one sample (the process table must have seen its task events).
+ * Returns true when it is the first sample of its process.
+ */
+bool collector__add(struct collector *c, const struct kiln_sample *s);
 
 /* Records 'count' samples lost before they reached user space. */
 void collector__add_lost(struct collector *c, const char *reason,

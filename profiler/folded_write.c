@@ -73,8 +73,11 @@ struct text_buf {
 	size_t len, cap;
 };
 
-/* Appends a name, replacing the separator ';' and line breaks. */
-static void append_name(struct text_buf *b, const char *s)
+/*
+ * Appends a name, after a ';' separator when 'separate' is set; a ';' or
+ * line break inside the name becomes ':' so it cannot split the frame.
+ */
+static void append_name(struct text_buf *b, bool separate, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -82,6 +85,8 @@ static void append_name(struct text_buf *b, const char *s)
 		b->cap = (b->len + n + 2) * 2;
 		b->s = xrealloc(b->s, b->cap);
 	}
+	if (separate)
+		b->s[b->len++] = ';';
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		b->s[b->len++] = (c == ';' || c == '\n' || c == '\r') ? ':' : c;
@@ -139,12 +144,10 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 		const uint32_t *frames = profile__stack(p, k->stack, &depth);
 
 		buf.len = 0;
-		append_name(&buf, profile__str(names, k->root));
+		append_name(&buf, false, profile__str(names, k->root));
 		for (size_t j = 0; j < depth; j++) {
 			profile__frame_folded_name(p, frames[j], name, sizeof(name));
-			append_name(&buf, ";");
-			buf.s[buf.len - 1] = ';';
-			append_name(&buf, name);
+			append_name(&buf, true, name);
 		}
 		k->text = xstrdup(buf.s);
 	}

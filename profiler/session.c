@@ -26,11 +26,9 @@ struct session {
 static void on_sample(const struct kiln_sample *sample, void *ctx)
 {
 	struct session *s = ctx;
-	struct proc_info *p = proc_table__find(s->procs, (int)sample->pid);
 
-	if (!p || !p->samples)
+	if (collector__add(s->collector, sample))
 		s->processes_seen++;
-	collector__add(s->collector, sample);
 	s->collected++;
 }
 
