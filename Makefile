@@ -33,13 +33,15 @@ endif
 
 # Generated sources: BPF skeleton, protobuf-c pprof bindings, embedded assets.
 SKEL := $(OUT)/profile.skel.h
-PROTO_SRCS := $(wildcard profiler/*.proto)
-PROTO_C := $(patsubst profiler/%.proto,$(OUT)/%.pb-c.c,$(PROTO_SRCS))
+PROTO_SRCS := $(wildcard profile/*.proto)
+PROTO_C := $(patsubst profile/%.proto,$(OUT)/%.pb-c.c,$(PROTO_SRCS))
 UI_FILES := $(sort $(shell find web/ui -type f 2>/dev/null))
 SQL_FILES := $(sort $(wildcard storage/*.sql))
 GEN_C := $(OUT)/ui_assets.c $(OUT)/sql_assets.c $(PROTO_C)
 
-MODULE_SRCS := $(filter-out profiler/main.c,$(wildcard profiler/*.c symbolizer/*.c storage/*.c web/*.c))
+# Folders in dependency order (see README's layout; scripts/check-layout.sh).
+LAYERS := lib symbolizer profile profiler storage web cli
+MODULE_SRCS := $(filter-out cli/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 MODULE_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(MODULE_SRCS)) \
 	$(patsubst $(OUT)/%.c,$(OUT)/obj/gen/%.o,$(GEN_C))
 TEST_SRCS := $(wildcard tests/test_*.c)
@@ -71,9 +73,9 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: profiler/%.proto | $(OUT)
+$(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: profile/%.proto | $(OUT)
 	$(call msg,PROTOC,$<)
-	$(Q)$(PROTOC_C) --proto_path=profiler --c_out=$(OUT) $<
+	$(Q)$(PROTOC_C) --proto_path=profile --c_out=$(OUT) $<
 
 $(OUT)/ui_assets.c: scripts/embed.sh $(UI_FILES) | $(OUT)
 	$(call msg,EMBED,$@)
@@ -98,7 +100,7 @@ $(OUT)/libkiln.a: $(MODULE_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/kiln: $(OUT)/obj/profiler/main.o $(OUT)/libkiln.a
+$(OUT)/kiln: $(OUT)/obj/cli/main.o $(OUT)/libkiln.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "profiler/format.h"
+#include "profile/format.h"
 
 #define NR_FUNCS 5000
 
@@ -43,22 +43,24 @@ static struct profile *generate(size_t samples, uint64_t seed, int skew)
 
 	rng_state = seed;
 	for (int i = 0; i < NR_FUNCS; i++) {
-		struct frame f = { 0 };
+		struct frame f = {0};
 
 		snprintf(name, sizeof(name), "pkg%d::function_%d", i % 50, i);
-		snprintf(file, sizeof(file), "src/pkg%d/file%d.c", i % 50, i % 400);
+		snprintf(file, sizeof(file), "src/pkg%d/file%d.c", i % 50,
+			 i % 400);
 		f.name = profile__intern(p, name);
 		f.file = profile__intern(p, file);
-		f.module = profile__intern(p, i < 4000 ? "/usr/bin/app" : "/usr/lib/libc.so.6");
+		f.module = profile__intern(p, i < 4000 ? "/usr/bin/app"
+						       : "/usr/lib/libc.so.6");
 		f.line = 10 + (uint32_t)i % 900;
 		f.addr = 0x10000 + (uint64_t)i * 64;
 		f.kind = (i % 37 == 5) ? FRAME_INLINED : FRAME_USER;
 		funcs[i] = profile__add_frame(p, &f);
 	}
 	struct label l[3] = {
-		{ profile__intern(p, "comm"), profile__intern(p, "app") },
-		{ profile__intern(p, "pid"), profile__intern(p, "1234") },
-		{ profile__intern(p, "host"), profile__intern(p, "bench") },
+	    {profile__intern(p, "comm"), profile__intern(p, "app")},
+	    {profile__intern(p, "pid"), profile__intern(p, "1234")},
+	    {profile__intern(p, "host"), profile__intern(p, "bench")},
 	};
 	uint32_t series = profile__add_series(p, l, 3);
 	for (size_t s = 0; s < samples; s++) {
@@ -69,7 +71,8 @@ static struct profile *generate(size_t samples, uint64_t seed, int skew)
 			stack[d] = funcs[1 + rnd(NR_FUNCS - 1)];
 		if (skew && rnd(10) == 0)
 			stack[depth - 1] = funcs[100 + rnd(10)];
-		profile__add_sample(p, series, profile__add_stack(p, stack, depth), 0, 1);
+		profile__add_sample(p, series,
+				    profile__add_stack(p, stack, depth), 0, 1);
 	}
 	profile__meta(p)->period_ns = 10101010;
 	return p;
@@ -92,7 +95,8 @@ static int write_timed(const struct profile *p, const char *path)
 		fprintf(stderr, "write '%s' failed: %d\n", path, err);
 		return 1;
 	}
-	printf("pprof write: %zu samples, %zu stacks in %.2f s = %.0f samples/s (%s)\n",
+	printf("pprof write: %zu samples, %zu stacks in %.2f s = %.0f "
+	       "samples/s (%s)\n",
 	       (size_t)profile__total(p), profile__nr_stacks(p), dt,
 	       (double)profile__total(p) / dt, path);
 	return 0;
@@ -104,7 +108,8 @@ int main(int argc, char **argv)
 	char err[256];
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench_diff BASE.pb.gz NEW.pb.gz [SAMPLES]\n");
+		fprintf(stderr,
+			"usage: bench_diff BASE.pb.gz NEW.pb.gz [SAMPLES]\n");
 		return 2;
 	}
 	struct profile *a = generate(samples, 0x9e3779b97f4a7c15ull, 0);
@@ -121,9 +126,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double dt = now() - t0;
-	printf("pprof read:  %zu samples, %zu stacks in %.2f s = %.0f samples/s\n",
-	       (size_t)profile__total(r), profile__nr_stacks(r), dt,
-	       (double)profile__total(r) / dt);
+	printf(
+	    "pprof read:  %zu samples, %zu stacks in %.2f s = %.0f samples/s\n",
+	    (size_t)profile__total(r), profile__nr_stacks(r), dt,
+	    (double)profile__total(r) / dt);
 	profile__free(r);
 	return 0;
 }

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "profiler/log.h"
-#include "profiler/profile.h"
+#include "lib/log.h"
+#include "profile/profile.h"
 #include "storage/store.h"
 
 #define NS 1000000000ULL
@@ -69,7 +69,8 @@ static double *zipf(size_t n, double s)
 		sum += 1.0 / pow((double)(i + 1), s);
 	for (size_t i = 0, acc = 0; i < n; i++) {
 		(void)acc;
-		cdf[i] = (i ? cdf[i - 1] : 0) + 1.0 / pow((double)(i + 1), s) / sum;
+		cdf[i] =
+		    (i ? cdf[i - 1] : 0) + 1.0 / pow((double)(i + 1), s) / sum;
 	}
 	return cdf;
 }
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
 		progs[p].cdf = zipf(progs[p].nr, 1.1);
 		for (size_t k = 0; k < progs[p].nr; k++) {
 			size_t depth = 6 + rnd() % 25, d = 0;
-			struct frame f = { 0 };
+			struct frame f = {0};
 
 			snprintf(buf, sizeof(buf), "/usr/bin/prog%d", p);
 			f.module = profile__intern(tpl, buf);
@@ -165,8 +166,10 @@ int main(int argc, char **argv)
 				int fn = (int)(rnd() % 150);
 
 				if (d > depth - 6 && r < 40) {
-					f.module = profile__intern(tpl, "[kernel]");
-					snprintf(buf, sizeof(buf), "kernel_fn_%d",
+					f.module =
+					    profile__intern(tpl, "[kernel]");
+					snprintf(buf, sizeof(buf),
+						 "kernel_fn_%d",
 						 (int)(rnd() % 500));
 					f.name = profile__intern(tpl, buf);
 					f.file = 0;
@@ -174,7 +177,8 @@ int main(int argc, char **argv)
 					f.kind = FRAME_KERNEL;
 				} else if (r < 15) {
 					f.module = profile__intern(
-						tpl, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+					    tpl, "/usr/lib/x86_64-linux-gnu/"
+						 "libc.so.6");
 					snprintf(buf, sizeof(buf), "libc_fn_%d",
 						 (int)(rnd() % 300));
 					f.name = profile__intern(tpl, buf);
@@ -182,19 +186,24 @@ int main(int argc, char **argv)
 					f.line = 0;
 					f.kind = FRAME_USER;
 				} else {
-					snprintf(buf, sizeof(buf), "/usr/bin/prog%d", p);
+					snprintf(buf, sizeof(buf),
+						 "/usr/bin/prog%d", p);
 					f.module = profile__intern(tpl, buf);
-					snprintf(buf, sizeof(buf), "prog%d_fn_%d", p, fn);
+					snprintf(buf, sizeof(buf),
+						 "prog%d_fn_%d", p, fn);
 					f.name = profile__intern(tpl, buf);
-					snprintf(buf, sizeof(buf), "src/prog%d/f%d.c", p,
+					snprintf(buf, sizeof(buf),
+						 "src/prog%d/f%d.c", p,
 						 fn / 10);
 					f.file = profile__intern(tpl, buf);
 					f.line = 10 + (uint32_t)fn;
-					f.kind = r < 30 ? FRAME_INLINED : FRAME_USER;
+					f.kind =
+					    r < 30 ? FRAME_INLINED : FRAME_USER;
 				}
 				fr[d++] = profile__add_frame(tpl, &f);
 				if (f.kind == FRAME_KERNEL)
-					f.kind = FRAME_KERNEL; /* stay in kernel */
+					f.kind =
+					    FRAME_KERNEL; /* stay in kernel */
 			}
 			progs[p].stacks[k] = profile__add_stack(tpl, fr, depth);
 		}
@@ -203,14 +212,17 @@ int main(int argc, char **argv)
 	nframes_total = profile__nr_frames(tpl);
 	{
 		uint32_t fr[3] = {
-			profile__add_named_frame(tpl, "secondary_startup_64", FRAME_KERNEL),
-			profile__add_named_frame(tpl, "do_idle", FRAME_KERNEL),
-			profile__add_named_frame(tpl, "default_idle", FRAME_KERNEL),
+		    profile__add_named_frame(tpl, "secondary_startup_64",
+					     FRAME_KERNEL),
+		    profile__add_named_frame(tpl, "do_idle", FRAME_KERNEL),
+		    profile__add_named_frame(tpl, "default_idle", FRAME_KERNEL),
 		};
 		struct label l[3] = {
-			{ profile__intern(tpl, "host"), profile__intern(tpl, "bench1") },
-			{ profile__intern(tpl, "comm"), profile__intern(tpl, "swapper/0") },
-			{ profile__intern(tpl, "pid"), profile__intern(tpl, "0") },
+		    {profile__intern(tpl, "host"),
+		     profile__intern(tpl, "bench1")},
+		    {profile__intern(tpl, "comm"),
+		     profile__intern(tpl, "swapper/0")},
+		    {profile__intern(tpl, "pid"), profile__intern(tpl, "0")},
 		};
 
 		idle_stack = profile__add_stack(tpl, fr, 3);
@@ -230,13 +242,20 @@ int main(int argc, char **argv)
 		snprintf(bid, sizeof(bid), "%08x%08x", p * 2654435761u, p);
 		snprintf(cont, sizeof(cont), "%s", i % 3 ? "" : "c0ffee");
 		snprintf(buf, sizeof(buf), "prog%d", p);
-		l[0] = (struct label){ profile__intern(tpl, "host"), profile__intern(tpl, "bench1") };
-		l[1] = (struct label){ profile__intern(tpl, "comm"), profile__intern(tpl, buf) };
-		l[2] = (struct label){ profile__intern(tpl, "pid"), profile__intern(tpl, pid) };
-		l[3] = (struct label){ profile__intern(tpl, "exe"), profile__intern(tpl, exe) };
-		l[4] = (struct label){ profile__intern(tpl, "build_id"), profile__intern(tpl, bid) };
-		l[5] = (struct label){ profile__intern(tpl, "container"), profile__intern(tpl, cont) };
-		inst[i] = (struct instance){ p, profile__add_series(tpl, l, i % 3 ? 5 : 6) };
+		l[0] = (struct label){profile__intern(tpl, "host"),
+				      profile__intern(tpl, "bench1")};
+		l[1] = (struct label){profile__intern(tpl, "comm"),
+				      profile__intern(tpl, buf)};
+		l[2] = (struct label){profile__intern(tpl, "pid"),
+				      profile__intern(tpl, pid)};
+		l[3] = (struct label){profile__intern(tpl, "exe"),
+				      profile__intern(tpl, exe)};
+		l[4] = (struct label){profile__intern(tpl, "build_id"),
+				      profile__intern(tpl, bid)};
+		l[5] = (struct label){profile__intern(tpl, "container"),
+				      profile__intern(tpl, cont)};
+		inst[i] = (struct instance){
+		    p, profile__add_series(tpl, l, i % 3 ? 5 : 6)};
 	}
 	for (size_t i = 0; i < LIVE; i++)
 		live[i] = ninst++;
@@ -245,12 +264,13 @@ int main(int argc, char **argv)
 		profile__add_sample(tpl, 0, 0, 0, 1);
 	profile__meta(tpl)->period_ns = NS / HZ;
 
-	st = store__open(&(struct store_opts){ .path = path });
+	st = store__open(&(struct store_opts){.path = path});
 	if (!st) {
 		perror("store__open");
 		return 1;
 	}
-	printf("store bench: %.2f h of a %d-CPU host at %d Hz: %llu windows of %d s, %zu programs' stacks, %zu frames\n",
+	printf("store bench: %.2f h of a %d-CPU host at %d Hz: %llu windows of "
+	       "%d s, %zu programs' stacks, %zu frames\n",
 	       hours, CPUS, HZ, (unsigned long long)windows, WINDOW_S, nstacks,
 	       nframes_total);
 	double t_gen = 0;
@@ -260,18 +280,21 @@ int main(int argc, char **argv)
 		struct sample *s = (struct sample *)profile__samples(tpl, &n);
 
 		if (w && w % (3600 / WINDOW_S) == 0)
-			for (int c = 0; c < CHURN_PER_HOUR && ninst < max_inst; c++)
+			for (int c = 0; c < CHURN_PER_HOUR && ninst < max_inst;
+			     c++)
 				live[rnd() % LIVE] = ninst++;
 		t0 = now_s();
 		for (size_t i = 0; i < n; i++) {
-			s[i].time_ns = wstart + (rnd() % (WINDOW_S * 100)) * 10000000ULL;
+			s[i].time_ns =
+			    wstart + (rnd() % (WINDOW_S * 100)) * 10000000ULL;
 			s[i].count = 1;
 			if (rnd() % 100 < 25) {
 				s[i].series = idle_series;
 				s[i].stack = idle_stack;
 				continue;
 			}
-			const struct instance *in = &inst[live[pick(slot_cdf, LIVE)]];
+			const struct instance *in =
+			    &inst[live[pick(slot_cdf, LIVE)]];
 			const struct program *pg = &progs[in->prog];
 
 			s[i].series = in->series;
@@ -290,16 +313,20 @@ int main(int argc, char **argv)
 		}
 		total += n;
 		if (isatty(2) && w % 360 == 0)
-			fprintf(stderr, "\r  %llu/%llu windows", (unsigned long long)w,
+			fprintf(stderr, "\r  %llu/%llu windows",
+				(unsigned long long)w,
 				(unsigned long long)windows);
 	}
 	if (isatty(2))
 		fputc('\n', stderr);
 	store__close(st);
 	stat(path, &sb);
-	printf("ingest: %llu samples in %.1f s of store__write: %.2f M samples/s wall, %.2f M samples/s per CPU second (generation %.1f s, not counted)\n",
-	       (unsigned long long)total, t_write, (double)total / t_write / 1e6,
-	       (double)total / c_write / 1e6, t_gen);
+	printf("ingest: %llu samples in %.1f s of store__write: %.2f M "
+	       "samples/s wall, %.2f M samples/s per CPU second (generation "
+	       "%.1f s, not counted)\n",
+	       (unsigned long long)total, t_write,
+	       (double)total / t_write / 1e6, (double)total / c_write / 1e6,
+	       t_gen);
 	printf("size: %.1f MB on disk, %.2f bytes/sample (%zu series)\n",
 	       (double)sb.st_size / 1e6, (double)sb.st_size / (double)total,
 	       ninst + 1);
@@ -311,13 +338,19 @@ int main(int argc, char **argv)
 		struct store_filter f;
 		size_t nf;
 	} qs[] = {
-		{ "whole range merged", START_S * NS, end_ns, { 0 }, 0 },
-		{ "last hour (aligned)", end_ns - 3600 * NS, end_ns, { 0 }, 0 },
-		{ "1 h unaligned (-1h17m..-17m)", end_ns - 4620 * NS,
-		  end_ns - 1020 * NS, { 0 }, 0 },
-		{ "1 h unaligned, comm=prog0", end_ns - 4620 * NS,
-		  end_ns - 1020 * NS, { "comm", "prog0" }, 1 },
-		{ "last 5 min", end_ns - 300 * NS, end_ns, { 0 }, 0 },
+	    {"whole range merged", START_S * NS, end_ns, {0}, 0},
+	    {"last hour (aligned)", end_ns - 3600 * NS, end_ns, {0}, 0},
+	    {"1 h unaligned (-1h17m..-17m)",
+	     end_ns - 4620 * NS,
+	     end_ns - 1020 * NS,
+	     {0},
+	     0},
+	    {"1 h unaligned, comm=prog0",
+	     end_ns - 4620 * NS,
+	     end_ns - 1020 * NS,
+	     {"comm", "prog0"},
+	     1},
+	    {"last 5 min", end_ns - 300 * NS, end_ns, {0}, 0},
 	};
 	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
 		double best = 1e9, first = 0, cbest = 1e9;
@@ -326,13 +359,14 @@ int main(int argc, char **argv)
 
 		if (qs[i].from < START_S * NS)
 			continue;
-		st = store__open(&(struct store_opts){ .path = path, .read_only = true });
+		st = store__open(
+		    &(struct store_opts){.path = path, .read_only = true});
 		if (!st)
 			return 1;
 		for (int rep = 0; rep < 3; rep++) {
 			struct profile *p = profile__new();
-			struct store_query q = { qs[i].from, qs[i].to, &qs[i].f,
-						 qs[i].nf };
+			struct store_query q = {qs[i].from, qs[i].to, &qs[i].f,
+						qs[i].nf};
 
 			t0 = now_s();
 			c0 = cpu_s();
@@ -352,7 +386,8 @@ int main(int argc, char **argv)
 			stacks = profile__nr_stacks(p);
 			profile__free(p);
 		}
-		printf("query %-30s %7.1f ms first (cold handle), %7.1f ms warm, %7.1f ms warm CPU; %llu samples, %zu stacks\n",
+		printf("query %-30s %7.1f ms first (cold handle), %7.1f ms "
+		       "warm, %7.1f ms warm CPU; %llu samples, %zu stacks\n",
 		       qs[i].name, first * 1e3, best * 1e3, cbest * 1e3,
 		       (unsigned long long)got, stacks);
 		store__close(st);

@@ -7,9 +7,9 @@
  *
  * BINARY defaults to this bench itself (libkiln.a built -O2 -g, so real
  * DWARF with inlines); a stripped library whose debug file is under
- * /usr/lib/debug/.build-id (libc with libc6-dbg) works too. Addresses are drawn at random (fixed seed) inside
- * the binary's functions, weighted by size, as samples would be. Prints
- * one key=value line per measurement on stdout.
+ * /usr/lib/debug/.build-id (libc with libc6-dbg) works too. Addresses are drawn
+ * at random (fixed seed) inside the binary's functions, weighted by size, as
+ * samples would be. Prints one key=value line per measurement on stdout.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -98,7 +98,8 @@ static int text_segment(const char *bin, uint64_t *off, uint64_t *vaddr,
 		if (strstr(line, "Type:") && strstr(line, "DYN"))
 			*dyn = true;
 		if (!found &&
-		    sscanf(line, " LOAD 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx %15[RWE ]",
+		    sscanf(line,
+			   " LOAD 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx %15[RWE ]",
 			   &o, &v, &pa, &fs, &ms, flags) == 6 &&
 		    strchr(flags, 'E')) {
 			*off = o;
@@ -113,10 +114,12 @@ static int text_segment(const char *bin, uint64_t *off, uint64_t *vaddr,
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], cmd[2 * PATH_MAX], tmp[] = "/tmp/kiln-bench-XXXXXX";
+	char self[PATH_MAX], cmd[2 * PATH_MAX],
+	    tmp[] = "/tmp/kiln-bench-XXXXXX";
 	const char *bin = argc > 1 ? argv[1] : NULL;
 	size_t naddrs = argc > 2 ? strtoul(argv[2], NULL, 10) : 20000;
-	uint64_t seed = 0x9e3779b97f4a7c15ULL, total, off = 0, vaddr = 0, memsz = 0;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL, total, off = 0, vaddr = 0,
+		 memsz = 0;
 	uint64_t base;
 	size_t nfuncs, frames_cold = 0, resolved = 0, inl = 0, a2l_lines = 0;
 	struct symbolizer *sym;
@@ -147,18 +150,18 @@ int main(int argc, char **argv)
 	}
 	if (!funcs || !nfuncs ||
 	    text_segment(bin, &off, &vaddr, &memsz, &dyn)) {
-		fprintf(stderr, "bench_symbolize: no functions or text in '%s'\n",
-			bin);
+		fprintf(stderr,
+			"bench_symbolize: no functions or text in '%s'\n", bin);
 		return 1;
 	}
 	/* Map it the way ld.so would: PIE at a typical base, ET_EXEC as is. */
 	base = dyn ? 0x555555554000ULL : 0;
 	m = (struct sym_mapping){
-		.pid = 0,
-		.start = base + (vaddr & ~0xfffULL),
-		.end = base + ((vaddr + memsz + 0xfff) & ~0xfffULL),
-		.pgoff = off & ~0xfffULL,
-		.path = bin,
+	    .pid = 0,
+	    .start = base + (vaddr & ~0xfffULL),
+	    .end = base + ((vaddr + memsz + 0xfff) & ~0xfffULL),
+	    .pgoff = off & ~0xfffULL,
+	    .path = bin,
 	};
 	addrs = malloc(naddrs * sizeof(*addrs));
 	if (!addrs)

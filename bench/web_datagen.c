@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "profiler/profile.h"
+#include "profile/profile.h"
 #include "storage/store.h"
 
 #define NS 1000000000ULL
@@ -26,9 +26,9 @@ static uint32_t series(struct profile *p, const char *host, const char *comm,
 		       const char *pid)
 {
 	struct label l[3] = {
-		{ profile__intern(p, LABEL_HOST), profile__intern(p, host) },
-		{ profile__intern(p, LABEL_COMM), profile__intern(p, comm) },
-		{ profile__intern(p, LABEL_PID), profile__intern(p, pid) },
+	    {profile__intern(p, LABEL_HOST), profile__intern(p, host)},
+	    {profile__intern(p, LABEL_COMM), profile__intern(p, comm)},
+	    {profile__intern(p, LABEL_PID), profile__intern(p, pid)},
 	};
 	return profile__add_series(p, l, 3);
 }
@@ -36,30 +36,33 @@ static uint32_t series(struct profile *p, const char *host, const char *comm,
 static uint32_t frame(struct profile *p, const char *name, enum frame_kind kind,
 		      const char *file, uint32_t line)
 {
-	struct frame f = { 0 };
+	struct frame f = {0};
 
 	f.name = profile__intern(p, name);
 	f.kind = kind;
 	f.file = file ? profile__intern(p, file) : 0;
 	f.line = line;
-	f.module = profile__intern(p, kind == FRAME_KERNEL ? "[kernel.kallsyms]" : "/usr/bin/app");
+	f.module = profile__intern(p, kind == FRAME_KERNEL ? "[kernel.kallsyms]"
+							   : "/usr/bin/app");
 	return profile__add_frame(p, &f);
 }
 
 static int write_store(const char *path, struct profile *p)
 {
-	struct store_opts so = { .path = path };
+	struct store_opts so = {.path = path};
 	struct store *st = store__open(&so);
 	int err;
 
 	if (!st) {
-		fprintf(stderr, "web_datagen: cannot open '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "web_datagen: cannot open '%s': %s\n", path,
+			strerror(errno));
 		return 1;
 	}
 	err = store__write(st, p);
 	store__close(st);
 	if (err) {
-		fprintf(stderr, "web_datagen: store__write: %s\n", strerror(-err));
+		fprintf(stderr, "web_datagen: store__write: %s\n",
+			strerror(-err));
 		return 1;
 	}
 	return 0;
@@ -136,12 +139,14 @@ static void make_stacks(struct profile *p, struct pool *pool, size_t nr_stacks,
 	char name[64];
 
 	for (size_t i = 0; i < nr_funcs; i++) {
-		enum frame_kind kind = i % 17 == 0 ? FRAME_KERNEL :
-				       i % 23 == 0 ? FRAME_INLINED :
-				       i % 97 == 0 ? FRAME_JIT : FRAME_USER;
+		enum frame_kind kind = i % 17 == 0   ? FRAME_KERNEL
+				       : i % 23 == 0 ? FRAME_INLINED
+				       : i % 97 == 0 ? FRAME_JIT
+						     : FRAME_USER;
 		snprintf(name, sizeof(name), "%s_%zu",
 			 kind == FRAME_KERNEL ? "k_func" : "fn", i);
-		funcs[i] = frame(p, name, kind, "src/gen.c", (uint32_t)(i % 900 + 1));
+		funcs[i] =
+		    frame(p, name, kind, "src/gen.c", (uint32_t)(i % 900 + 1));
 	}
 	pool->stacks = calloc(nr_stacks, sizeof(*pool->stacks));
 	pool->n = nr_stacks;
@@ -166,7 +171,7 @@ static void make_stacks(struct profile *p, struct pool *pool, size_t nr_stacks,
 
 static int gen_history(const char *path, double hours)
 {
-	struct store_opts so = { .path = path };
+	struct store_opts so = {.path = path};
 	struct store *st = store__open(&so);
 	uint64_t now = (uint64_t)time(NULL) * NS, start;
 	size_t windows = (size_t)(hours * 360), nr_series = 60;
@@ -175,7 +180,8 @@ static int gen_history(const char *path, double hours)
 	int err = 0;
 
 	if (!st) {
-		fprintf(stderr, "web_datagen: cannot open '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "web_datagen: cannot open '%s': %s\n", path,
+			strerror(errno));
 		return 1;
 	}
 	start = now - windows * 10 * NS;
@@ -197,15 +203,18 @@ static int gen_history(const char *path, double hours)
 		for (size_t i = 0; i < 400; i++) {
 			uint64_t t = start + w * 10 * NS + rnd() % (10 * NS);
 
-			profile__add_sample(p, series_ids[rnd() % nr_series],
-					    pool.stacks[(rnd() % pool.n) * (rnd() % pool.n) / pool.n],
-					    t, 1 + rnd() % 9);
+			profile__add_sample(
+			    p, series_ids[rnd() % nr_series],
+			    pool.stacks[(rnd() % pool.n) * (rnd() % pool.n) /
+					pool.n],
+			    t, 1 + rnd() % 9);
 		}
 		err = store__write(st, p);
 		free(pool.stacks);
 		profile__free(p);
 		if (err) {
-			fprintf(stderr, "web_datagen: store__write: %s\n", strerror(-err));
+			fprintf(stderr, "web_datagen: store__write: %s\n",
+				strerror(-err));
 			break;
 		}
 	}
@@ -227,7 +236,8 @@ static int gen_wide(const char *path, size_t nodes)
 	make_stacks(p, &pool, nodes / 18 + 1, 30000, 40);
 	s = series(p, "h1", "wide", "1");
 	for (size_t i = 0; i < pool.n; i++)
-		profile__add_sample(p, s, pool.stacks[i], now - 60 * NS + rnd() % (30 * NS),
+		profile__add_sample(p, s, pool.stacks[i],
+				    now - 60 * NS + rnd() % (30 * NS),
 				    1 + rnd() % 50);
 	ret = write_store(path, p);
 	free(pool.stacks);
@@ -243,6 +253,7 @@ int main(int argc, char **argv)
 		return gen_history(argv[2], atof(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "wide"))
 		return gen_wide(argv[2], strtoull(argv[3], NULL, 10));
-	fprintf(stderr, "usage: web_datagen known DB T0_SECONDS | history DB HOURS | wide DB NODES\n");
+	fprintf(stderr, "usage: web_datagen known DB T0_SECONDS | history DB "
+			"HOURS | wide DB NODES\n");
 	return 2;
 }

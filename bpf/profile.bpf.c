@@ -117,9 +117,9 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		}
 	}
 	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
-				      wakeup_bytes ?
-				      BPF_RB_FORCE_WAKEUP :
-				      BPF_RB_NO_WAKEUP);
+				      wakeup_bytes
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

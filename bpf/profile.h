@@ -12,11 +12,11 @@
 
 /* Per-CPU counters, indexes into the 'stats' map. */
 enum kiln_stat {
-	KILN_STAT_SAMPLES = 0,	   /* perf events that reached the program */
-	KILN_STAT_FILTERED,	   /* not in --pid set, or idle */
-	KILN_STAT_RINGBUF_FULL,	   /* lost: no room in the ring buffer */
-	KILN_STAT_KSTACK_ERROR,	   /* lost: kernel stack could not be read */
-	KILN_STAT_USTACK_ERROR,	   /* lost: user stack could not be read */
+	KILN_STAT_SAMPLES = 0,	    /* perf events that reached the program */
+	KILN_STAT_FILTERED,	    /* not in --pid set, or idle */
+	KILN_STAT_RINGBUF_FULL,	    /* lost: no room in the ring buffer */
+	KILN_STAT_KSTACK_ERROR,	    /* lost: kernel stack could not be read */
+	KILN_STAT_USTACK_ERROR,	    /* lost: user stack could not be read */
 	KILN_STAT_KSTACK_TRUNCATED, /* kept, but deeper than KILN_MAX_STACK */
 	KILN_STAT_USTACK_TRUNCATED,
 	KILN_STAT_MAX,
@@ -31,7 +31,7 @@ struct kiln_sample {
 	__u32 pid;     /* thread group id */
 	__u32 tid;
 	__u32 cpu;
-	__u32 flags;   /* enum kiln_sample_flags */
+	__u32 flags;	  /* enum kiln_sample_flags */
 	__s32 kstack_len; /* frames, or -errno from bpf_get_stack */
 	__s32 ustack_len;
 	char comm[KILN_COMM_LEN];

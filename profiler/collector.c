@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "collector.h"
+#include "profiler/collector.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idxset.h"
-#include "log.h"
-#include "xalloc.h"
+#include "lib/idxset.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define EFAULT_NEG (-EFAULT)
 
@@ -19,7 +19,7 @@ struct raw_stack {
 	uint32_t flags;
 	int32_t klen, ulen; /* frames, or -errno */
 	char comm[KILN_COMM_LEN];
-	uint32_t addrs;	    /* index of the first address in 'addrs' */
+	uint32_t addrs;	      /* index of the first address in 'addrs' */
 	uint32_t lost_reason; /* string index for lost records, else 0 */
 };
 
@@ -108,7 +108,7 @@ static bool raw_eq(uint32_t id, const void *key, void *ctx)
 static uint32_t intern_raw(struct collector *c, const struct raw_stack *head,
 			   const uint64_t *kstack, const uint64_t *ustack)
 {
-	struct raw_key key = { head, kstack, ustack };
+	struct raw_key key = {head, kstack, ustack};
 	size_t nk = nr_frames(head->klen), nu = nr_frames(head->ulen);
 	uint32_t hash = hash__bytes(head, offsetof(struct raw_stack, addrs), 7);
 	uint32_t id;
@@ -123,7 +123,8 @@ static uint32_t intern_raw(struct collector *c, const struct raw_stack *head,
 	}
 	if (c->nr_stacks == c->cap_stacks) {
 		c->cap_stacks = c->cap_stacks ? c->cap_stacks * 2 : 256;
-		c->stacks = xrealloc(c->stacks, c->cap_stacks * sizeof(*c->stacks));
+		c->stacks =
+		    xrealloc(c->stacks, c->cap_stacks * sizeof(*c->stacks));
 	}
 	struct raw_stack *r = &c->stacks[c->nr_stacks];
 	*r = *head;
@@ -141,24 +142,26 @@ static void push_sample(struct collector *c, uint32_t stack, uint64_t time_ns,
 {
 	if (c->nr_samples == c->cap_samples) {
 		c->cap_samples = c->cap_samples ? c->cap_samples * 2 : 1024;
-		c->samples = xrealloc(c->samples,
-				      c->cap_samples * sizeof(*c->samples));
+		c->samples =
+		    xrealloc(c->samples, c->cap_samples * sizeof(*c->samples));
 	}
 	time_ns -= time_ns % c->opts.time_resolution_ns;
 	c->samples[c->nr_samples++] =
-		(struct raw_sample){ stack, time_ns, count };
+	    (struct raw_sample){stack, time_ns, count};
 	c->pending += count;
 }
 
 bool collector__add(struct collector *c, const struct kiln_sample *s)
 {
-	struct raw_stack head = { 0 };
+	struct raw_stack head = {0};
 	struct proc_info *p;
 
 	head.pid = s->pid;
 	head.flags = s->flags;
-	head.klen = s->kstack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->kstack_len;
-	head.ulen = s->ustack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->ustack_len;
+	head.klen =
+	    s->kstack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->kstack_len;
+	head.ulen =
+	    s->ustack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->ustack_len;
 	memcpy(head.comm, s->comm, sizeof(head.comm));
 	head.comm[sizeof(head.comm) - 1] = 0;
 	/* First sight of a process: read its maps while it is alive. */
@@ -166,7 +169,8 @@ bool collector__add(struct collector *c, const struct kiln_sample *s)
 	p->samples++;
 	p->pending = true;
 	if (head.ulen > 0)
-		proc_table__open_objects(c->procs, p, (const uint64_t *)s->ustack,
+		proc_table__open_objects(c->procs, p,
+					 (const uint64_t *)s->ustack,
 					 (size_t)head.ulen);
 	push_sample(c,
 		    intern_raw(c, &head, (const uint64_t *)s->kstack,
@@ -178,7 +182,7 @@ bool collector__add(struct collector *c, const struct kiln_sample *s)
 void collector__add_lost(struct collector *c, const char *reason,
 			 uint64_t count, uint64_t time_ns)
 {
-	struct raw_stack head = { 0 };
+	struct raw_stack head = {0};
 	size_t i;
 
 	if (!count)
@@ -229,7 +233,7 @@ static void push_unresolved(struct profile *out, struct stack_buf *b,
 			    enum frame_kind kind)
 {
 	char name[512];
-	struct frame f = { .kind = kind, .addr = offset };
+	struct frame f = {.kind = kind, .addr = offset};
 
 	snprintf(name, sizeof(name), "%s+0x%" PRIx64, module, offset);
 	f.name = profile__intern(out, name);
@@ -245,14 +249,14 @@ static void push_result(struct profile *out, struct stack_buf *b,
 
 	for (size_t i = 0; i < r->n; i++) {
 		struct frame f = {
-			.name = profile__intern(out, r->frames[i].name),
-			.file = r->frames[i].file ?
-					profile__intern(out, r->frames[i].file) :
-					0,
-			.line = r->frames[i].line,
-			.module = mod,
-			.kind = r->frames[i].inlined ? FRAME_INLINED : outer_kind,
-			.addr = r->vaddr,
+		    .name = profile__intern(out, r->frames[i].name),
+		    .file = r->frames[i].file
+				? profile__intern(out, r->frames[i].file)
+				: 0,
+		    .line = r->frames[i].line,
+		    .module = mod,
+		    .kind = r->frames[i].inlined ? FRAME_INLINED : outer_kind,
+		    .addr = r->vaddr,
 		};
 		stack_push(b, profile__add_frame(out, &f));
 	}
@@ -273,7 +277,8 @@ static void push_user_frame(struct collector *c, struct profile *out,
 		m = proc_info__lookup(p, addr);
 	}
 	if (m && m->obj &&
-	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return, &r)) {
+	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return,
+				 &r)) {
 		push_result(out, b, &r, m->map.path, FRAME_USER);
 		return;
 	}
@@ -284,7 +289,8 @@ static void push_user_frame(struct collector *c, struct profile *out,
 	}
 	if (m && !m->anon)
 		push_unresolved(out, b, base_name(m->map.path),
-				m->obj ? r.vaddr : addr - m->map.start + m->map.pgoff,
+				m->obj ? r.vaddr
+				       : addr - m->map.start + m->map.pgoff,
 				FRAME_USER);
 	else
 		push_unresolved(out, b, m ? "[anon]" : "[unknown]", addr,
@@ -370,7 +376,8 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 
 		snprintf(name, sizeof(name), "[lost: %s]",
 			 c->lost_reasons[r->lost_reason - 1]);
-		stack_push(b, profile__add_named_frame(out, name, FRAME_SPECIAL));
+		stack_push(b,
+			   profile__add_named_frame(out, name, FRAME_SPECIAL));
 		return profile__add_stack(out, b->ids, b->len);
 	}
 	if (r->klen == KILN_MAX_STACK || r->ulen == KILN_MAX_STACK)
@@ -378,9 +385,9 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 						       FRAME_SPECIAL));
 	if (!(r->flags & KILN_SAMPLE_KTHREAD)) {
 		if (r->ulen < 0)
-			stack_push(b, profile__add_named_frame(
-					      out, "[lost user stack]",
-					      FRAME_SPECIAL));
+			stack_push(
+			    b, profile__add_named_frame(
+				   out, "[lost user stack]", FRAME_SPECIAL));
 		/* A frame-pointer walk through code built without frame
 		 * pointers yields garbage: cut the stack at the first address
 		 * no executable mapping covers and say so at its root. */
@@ -397,8 +404,8 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 						FRAME_USER);
 	}
 	if (r->klen < 0 && r->klen != EFAULT_NEG)
-		stack_push(b, profile__add_named_frame(out, "[lost kernel stack]",
-						       FRAME_SPECIAL));
+		stack_push(b, profile__add_named_frame(
+				  out, "[lost kernel stack]", FRAME_SPECIAL));
 	for (size_t i = nr_frames(r->klen); i-- > 0;)
 		push_kernel_frame(c, out, b, kstack[i]);
 	return profile__add_stack(out, b->ids, b->len);
@@ -406,11 +413,11 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 
 uint64_t collector__flush(struct collector *c, struct profile *out)
 {
-	uint32_t *stack_ids = xmalloc((c->nr_stacks ? c->nr_stacks : 1) *
-				      sizeof(*stack_ids));
-	uint32_t *series_ids = xmalloc((c->nr_stacks ? c->nr_stacks : 1) *
-				       sizeof(*series_ids));
-	struct stack_buf buf = { 0 };
+	uint32_t *stack_ids =
+	    xmalloc((c->nr_stacks ? c->nr_stacks : 1) * sizeof(*stack_ids));
+	uint32_t *series_ids =
+	    xmalloc((c->nr_stacks ? c->nr_stacks : 1) * sizeof(*series_ids));
+	struct stack_buf buf = {0};
 	uint64_t added = c->pending;
 
 	for (size_t i = 0; i < c->nr_stacks; i++) {
@@ -420,8 +427,8 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 	for (size_t i = 0; i < c->nr_samples; i++) {
 		const struct raw_sample *s = &c->samples[i];
 
-		profile__add_sample(out, series_ids[s->stack], stack_ids[s->stack],
-				    s->time_ns, s->count);
+		profile__add_sample(out, series_ids[s->stack],
+				    stack_ids[s->stack], s->time_ns, s->count);
 	}
 	free(buf.ids);
 	free(stack_ids);

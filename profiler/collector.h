@@ -15,16 +15,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proc_table.h"
-#include "profile.h"
-#include "sampler.h"
+#include "profiler/proc_table.h"
+#include "profile/profile.h"
+#include "profiler/sampler.h"
 #include "symbolizer/symbolizer.h"
 
 struct collector;
 
 struct collector_opts {
-	const char *host;	/* host label; NULL leaves it out */
-	uint64_t clock_offset;	/* monotonic -> unix ns (sampler) */
+	const char *host;	     /* host label; NULL leaves it out */
+	uint64_t clock_offset;	     /* monotonic -> unix ns (sampler) */
 	uint64_t time_resolution_ns; /* sample times are rounded down to it */
 };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "proc_table.h"
+#include "profiler/proc_table.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "xalloc.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define NR_BUCKETS 4096
 
@@ -151,15 +151,15 @@ static void set_exe(struct proc_info *p, const char *path,
 		p->exe = xstrdup(path);
 	}
 	free(p->build_id);
-	p->build_id = obj && *sym_object__build_id(obj) ?
-			      xstrdup(sym_object__build_id(obj)) :
-			      NULL;
+	p->build_id = obj && *sym_object__build_id(obj)
+			  ? xstrdup(sym_object__build_id(obj))
+			  : NULL;
 }
 
 static void add_mapping(struct proc_table *t, struct proc_info *p,
 			const struct sym_mapping *map)
 {
-	struct proc_mapping m = { .map = *map };
+	struct proc_mapping m = {.map = *map};
 	size_t pos;
 
 	m.map.pid = p->pid;
@@ -183,8 +183,8 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		p->cap_maps = p->cap_maps ? p->cap_maps * 2 : 16;
 		p->maps = xrealloc(p->maps, p->cap_maps * sizeof(*p->maps));
 	}
-	for (pos = p->nr_maps; pos > 0 && p->maps[pos - 1].map.start > m.map.start;
-	     pos--)
+	for (pos = p->nr_maps;
+	     pos > 0 && p->maps[pos - 1].map.start > m.map.start; pos--)
 		p->maps[pos] = p->maps[pos - 1];
 	p->maps[pos] = m;
 	p->nr_maps++;
@@ -214,7 +214,7 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 {
 	for (size_t i = 0; i < n; i++) {
 		struct proc_mapping *m =
-			(struct proc_mapping *)proc_info__lookup(p, addrs[i]);
+		    (struct proc_mapping *)proc_info__lookup(p, addrs[i]);
 
 		if (!m || m->tried || m->anon)
 			continue;
@@ -275,20 +275,20 @@ int proc_table__scan(struct proc_table *t, int pid)
 		char perms[8];
 		int pos = 0;
 
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end,
-			   perms, &off, &maj, &min, &ino, &pos) < 7)
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start,
+			   &end, perms, &off, &maj, &min, &ino, &pos) < 7)
 			continue;
 		if (perms[2] != 'x')
 			continue;
 		char *name = line + pos;
 		name[strcspn(name, "\n")] = 0;
 		struct sym_mapping map = {
-			.start = start,
-			.end = end,
-			.pgoff = off,
-			.path = name,
-			.dev = ((uint64_t)maj << 32) | min,
-			.ino = ino,
+		    .start = start,
+		    .end = end,
+		    .pgoff = off,
+		    .path = name,
+		    .dev = ((uint64_t)maj << 32) | min,
+		    .ino = ino,
 		};
 		add_mapping(t, p, &map);
 	}
@@ -342,14 +342,14 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 	switch (e->type) {
 	case TASK_MMAP: {
 		struct sym_mapping map = {
-			.start = e->addr,
-			.end = e->addr + e->len,
-			.pgoff = e->pgoff,
-			.path = e->filename,
-			.build_id = e->build_id,
-			.build_id_len = e->build_id_len,
-			.dev = e->dev,
-			.ino = e->ino,
+		    .start = e->addr,
+		    .end = e->addr + e->len,
+		    .pgoff = e->pgoff,
+		    .path = e->filename,
+		    .build_id = e->build_id,
+		    .build_id_len = e->build_id_len,
+		    .dev = e->dev,
+		    .ino = e->ino,
 		};
 		p = proc_table__find(t, e->pid);
 		if (!p)
@@ -413,9 +413,11 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			p->exit_sweep = t->sweeps;
 			t->nr_dead++;
 			if (t->nr_exited == t->cap_exited) {
-				t->cap_exited = t->cap_exited ? t->cap_exited * 2 : 64;
-				t->exited = xrealloc(t->exited, t->cap_exited *
-								sizeof(*t->exited));
+				t->cap_exited =
+				    t->cap_exited ? t->cap_exited * 2 : 64;
+				t->exited =
+				    xrealloc(t->exited, t->cap_exited *
+							    sizeof(*t->exited));
 			}
 			t->exited[t->nr_exited++] = p->pid;
 			/* Only JIT runtimes map anonymous executable memory;
@@ -466,7 +468,8 @@ size_t proc_table__prune(struct proc_table *t)
 			next = p->next;
 			if (p->pending)
 				continue;
-			if (!p->dead && (kill(p->pid, 0) == 0 || errno != ESRCH))
+			if (!p->dead &&
+			    (kill(p->pid, 0) == 0 || errno != ESRCH))
 				continue;
 			if (!p->dead) {
 				p->dead = true;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sampler.h"
+#include "profiler/sampler.h"
 #include "symbolizer/symbolizer.h"
 
 struct proc_table;
@@ -35,8 +35,8 @@ struct proc_info {
 	char *build_id;	 /* hex build id of the executable, or NULL */
 	char *container; /* container or cgroup id, or NULL */
 	bool dead;
-	uint64_t samples; /* since the process was first seen */
-	bool pending;	  /* has samples not yet symbolized */
+	uint64_t samples;    /* since the process was first seen */
+	bool pending;	     /* has samples not yet symbolized */
 	uint64_t exit_sweep; /* proc_table__sweep() count when it exited */
 	/* private */
 	struct proc_mapping *maps;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "sampler.h"
+#include "profiler/sampler.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "profile.skel.h"
 
 #define CAP_PERFMON_BIT 38
@@ -61,12 +61,14 @@ static uint64_t effective_caps(void)
 static int check_privileges(void)
 {
 	uint64_t caps = effective_caps();
-	bool bpf_ok = (caps >> CAP_BPF_BIT & 1) && (caps >> CAP_PERFMON_BIT & 1);
+	bool bpf_ok =
+	    (caps >> CAP_BPF_BIT & 1) && (caps >> CAP_PERFMON_BIT & 1);
 
 	if (geteuid() == 0 || bpf_ok || (caps >> CAP_SYS_ADMIN_BIT & 1))
 		return 0;
 	fprintf(stderr,
-		"kiln: error: sampling needs root or CAP_BPF and CAP_PERFMON: run with sudo, or `setcap cap_bpf,cap_perfmon=ep kiln`\n");
+		"kiln: error: sampling needs root or CAP_BPF and CAP_PERFMON: "
+		"run with sudo, or `setcap cap_bpf,cap_perfmon=ep kiln`\n");
 	return -EPERM;
 }
 
@@ -74,8 +76,9 @@ static int check_btf(void)
 {
 	if (!access("/sys/kernel/btf/vmlinux", R_OK))
 		return 0;
-	fprintf(stderr,
-		"kiln: error: '/sys/kernel/btf/vmlinux' is missing: this kernel has no BTF; kiln needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+	fprintf(stderr, "kiln: error: '/sys/kernel/btf/vmlinux' is missing: "
+			"this kernel has no BTF; kiln needs a kernel built "
+			"with CONFIG_DEBUG_INFO_BTF=y\n");
 	return -ENOENT;
 }
 
@@ -140,7 +143,7 @@ static enum bpf_perf_event_ret on_task_record(void *ctx, int cpu,
 					      struct perf_event_header *h)
 {
 	struct sampler *s = ctx;
-	struct task_event e = { 0 };
+	struct task_event e = {0};
 
 	(void)cpu;
 	switch (h->type) {
@@ -156,7 +159,8 @@ static enum bpf_perf_event_ret on_task_record(void *ctx, int cpu,
 		e.filename = r->filename;
 		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
 			e.build_id = r->build_id;
-			e.build_id_len = r->build_id_size <= 20 ? r->build_id_size : 20;
+			e.build_id_len =
+			    r->build_id_size <= 20 ? r->build_id_size : 20;
 		} else {
 			e.dev = ((uint64_t)r->maj << 32) | r->min;
 			e.ino = r->ino;
@@ -198,28 +202,30 @@ static enum bpf_perf_event_ret on_task_record(void *ctx, int cpu,
 static int open_task_events(struct sampler *s)
 {
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_DUMMY,
-		.size = sizeof(attr),
-		.mmap = 1,
-		.mmap2 = 1,
-		.comm = 1,
-		.comm_exec = 1,
-		.task = 1,
-		.build_id = 1,
-		.sample_period = 1,
-		/* Wake every few records: soon enough to open a short-lived
-		 * process's files while /proc/PID/map_files reaches them,
-		 * without a wakeup per exec under heavy process churn. */
-		.wakeup_events = 16,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .config = PERF_COUNT_SW_DUMMY,
+	    .size = sizeof(attr),
+	    .mmap = 1,
+	    .mmap2 = 1,
+	    .comm = 1,
+	    .comm_exec = 1,
+	    .task = 1,
+	    .build_id = 1,
+	    .sample_period = 1,
+	    /* Wake every few records: soon enough to open a short-lived
+	     * process's files while /proc/PID/map_files reaches them,
+	     * without a wakeup per exec under heavy process churn. */
+	    .wakeup_events = 16,
 	};
 
-	s->task_pb = perf_buffer__new_raw(bpf_map__fd(s->skel->maps.task_events),
-					  64, &attr, on_task_record, s, NULL);
+	s->task_pb =
+	    perf_buffer__new_raw(bpf_map__fd(s->skel->maps.task_events), 64,
+				 &attr, on_task_record, s, NULL);
 	if (!s->task_pb) {
 		int err = -errno;
 
-		fprintf(stderr, "kiln: error: failed to open task event buffers: %s\n",
+		fprintf(stderr,
+			"kiln: error: failed to open task event buffers: %s\n",
 			strerror(-err));
 		return err;
 	}
@@ -229,11 +235,11 @@ static int open_task_events(struct sampler *s)
 static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 {
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.freq = 1,
-		.sample_freq = frequency,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .config = PERF_COUNT_SW_CPU_CLOCK,
+	    .size = sizeof(attr),
+	    .freq = 1,
+	    .sample_freq = frequency,
 	};
 	int attached = 0;
 
@@ -246,16 +252,20 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 			if (errno == ENODEV)
 				continue;
 			int err = -errno;
-			fprintf(stderr, "kiln: error: failed to open a cpu-clock perf event on CPU %d: %s\n",
+			fprintf(stderr,
+				"kiln: error: failed to open a cpu-clock perf "
+				"event on CPU %d: %s\n",
 				cpu, strerror(-err));
 			return err;
 		}
 		s->perf_fds[cpu] = fd;
 		s->links[cpu] = bpf_program__attach_perf_event(
-			s->skel->progs.sample_stack, fd);
+		    s->skel->progs.sample_stack, fd);
 		if (!s->links[cpu]) {
 			int err = -errno;
-			fprintf(stderr, "kiln: error: failed to attach the BPF program on CPU %d: %s\n",
+			fprintf(stderr,
+				"kiln: error: failed to attach the BPF program "
+				"on CPU %d: %s\n",
 				cpu, strerror(-err));
 			return err;
 		}
@@ -272,7 +282,8 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
  */
 static size_t ringbuf_size(int nr_cpus, unsigned int frequency)
 {
-	size_t want = (size_t)nr_cpus * frequency * sizeof(struct kiln_sample) / 2;
+	size_t want =
+	    (size_t)nr_cpus * frequency * sizeof(struct kiln_sample) / 2;
 	size_t size = 1 << 20;
 
 	while (size < want && size < (256u << 20))
@@ -317,7 +328,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel = profile_bpf__open();
 	if (!s->skel) {
 		err = -errno;
-		fprintf(stderr, "kiln: error: failed to open the BPF program: %s\n",
+		fprintf(stderr,
+			"kiln: error: failed to open the BPF program: %s\n",
 			strerror(-err));
 		goto err_free;
 	}
@@ -325,39 +337,44 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel->rodata->want_kernel = opts->kernel_stacks;
 	s->skel->rodata->want_user = opts->user_stacks;
 	s->skel->rodata->include_idle = opts->include_idle;
-	size_t rb_size = opts->ringbuf_bytes ?
-				 opts->ringbuf_bytes :
-				 ringbuf_size(s->nr_cpus, opts->frequency);
+	size_t rb_size = opts->ringbuf_bytes
+			     ? opts->ringbuf_bytes
+			     : ringbuf_size(s->nr_cpus, opts->frequency);
 	bpf_map__set_max_entries(s->skel->maps.samples, rb_size);
 	/* The loop drains every 100 ms; a wakeup is only needed when the
 	 * buffer fills faster than that. */
 	s->skel->rodata->wakeup_bytes = rb_size / 4;
 	err = profile_bpf__load(s->skel);
 	if (err) {
-		fprintf(stderr, "kiln: error: failed to load the BPF program: %s%s\n",
+		fprintf(stderr,
+			"kiln: error: failed to load the BPF program: %s%s\n",
 			strerror(-err),
-			err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)" : "");
+			err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)"
+				      : "");
 		goto err_destroy;
 	}
 	for (size_t i = 0; i < opts->nr_pids; i++) {
 		uint32_t pid = (uint32_t)opts->pids[i];
 		uint8_t one = 1;
 
-		bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid), &one,
-				     sizeof(one), BPF_ANY);
+		bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid),
+				     &one, sizeof(one), BPF_ANY);
 	}
 	err = profile_bpf__attach(s->skel); /* the fork tracker */
 	if (err) {
-		fprintf(stderr, "kiln: error: failed to attach the fork tracker: %s\n",
+		fprintf(stderr,
+			"kiln: error: failed to attach the fork tracker: %s\n",
 			strerror(-err));
 		goto err_destroy;
 	}
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample, s,
-				 NULL);
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample,
+				 s, NULL);
 	if (!s->rb) {
 		err = -errno;
-		fprintf(stderr, "kiln: error: failed to open the sample ring buffer: %s\n",
-			strerror(-err));
+		fprintf(
+		    stderr,
+		    "kiln: error: failed to open the sample ring buffer: %s\n",
+		    strerror(-err));
 		goto err_destroy;
 	}
 	/* Task events first, so no mmap between a /proc scan and sampling
@@ -405,8 +422,8 @@ void sampler__free(struct sampler *s)
 int sampler__poll(struct sampler *s, int timeout_ms)
 {
 	struct pollfd fds[2] = {
-		{ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN },
-		{ .fd = perf_buffer__epoll_fd(s->task_pb), .events = POLLIN },
+	    {.fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN},
+	    {.fd = perf_buffer__epoll_fd(s->task_pb), .events = POLLIN},
 	};
 	int err;
 
@@ -425,14 +442,15 @@ int sampler__poll(struct sampler *s, int timeout_ms)
 
 int sampler__stats(struct sampler *s, struct sampler_stats *out)
 {
-	uint64_t totals[KILN_STAT_MAX] = { 0 };
+	uint64_t totals[KILN_STAT_MAX] = {0};
 	uint64_t *values = calloc(s->nr_cpus, sizeof(*values));
 
 	if (!values)
 		return -ENOMEM;
 	for (uint32_t key = 0; key < KILN_STAT_MAX; key++) {
 		if (bpf_map__lookup_elem(s->skel->maps.stats, &key, sizeof(key),
-					 values, s->nr_cpus * sizeof(*values), 0))
+					 values, s->nr_cpus * sizeof(*values),
+					 0))
 			continue;
 		for (int cpu = 0; cpu < s->nr_cpus; cpu++)
 			totals[key] += values[cpu];

@@ -49,13 +49,13 @@ struct sampler_callbacks {
 };
 
 struct sampler_opts {
-	unsigned int frequency;	 /* Hz */
-	const int *pids;	 /* sample only these (and children); NULL: all */
+	unsigned int frequency; /* Hz */
+	const int *pids; /* sample only these (and children); NULL: all */
 	size_t nr_pids;
 	bool kernel_stacks;
 	bool user_stacks;
-	bool include_idle;	 /* sample the idle task (pid 0) too */
-	size_t ringbuf_bytes;	 /* 0 picks a default */
+	bool include_idle;    /* sample the idle task (pid 0) too */
+	size_t ringbuf_bytes; /* 0 picks a default */
 };
 
 /*
@@ -80,11 +80,11 @@ void sampler__free(struct sampler *s);
 int sampler__poll(struct sampler *s, int timeout_ms);
 
 struct sampler_stats {
-	uint64_t samples;	  /* events that reached the program */
+	uint64_t samples; /* events that reached the program */
 	uint64_t filtered;
-	uint64_t ringbuf_full;	  /* lost */
-	uint64_t kstack_errors;	  /* lost kernel stacks */
-	uint64_t ustack_errors;	  /* lost user stacks */
+	uint64_t ringbuf_full;	/* lost */
+	uint64_t kstack_errors; /* lost kernel stacks */
+	uint64_t ustack_errors; /* lost user stacks */
 	uint64_t kstack_truncated;
 	uint64_t ustack_truncated;
 	uint64_t task_events_lost; /* side-band records lost */

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
-#include "session.h"
+#include "profiler/session.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "collector.h"
-#include "log.h"
-#include "proc_table.h"
+#include "profiler/collector.h"
+#include "lib/log.h"
+#include "profiler/proc_table.h"
 #include "symbolizer/symbolizer.h"
 
 struct session {
@@ -42,16 +42,16 @@ static void on_task(const struct task_event *e, void *ctx)
 struct session *session__new(const struct session_opts *opts)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	struct symbolizer_opts sym_opts = { 0 };
+	struct symbolizer_opts sym_opts = {0};
 	struct sampler_opts sopts = {
-		.frequency = opts->frequency,
-		.pids = opts->pids,
-		.nr_pids = opts->nr_pids,
-		.kernel_stacks = opts->kernel_stacks,
-		.user_stacks = opts->user_stacks,
-		.include_idle = opts->include_idle,
+	    .frequency = opts->frequency,
+	    .pids = opts->pids,
+	    .nr_pids = opts->nr_pids,
+	    .kernel_stacks = opts->kernel_stacks,
+	    .user_stacks = opts->user_stacks,
+	    .include_idle = opts->include_idle,
 	};
-	struct sampler_callbacks cb = { on_sample, on_task, NULL };
+	struct sampler_callbacks cb = {on_sample, on_task, NULL};
 	int err;
 
 	if (!s)
@@ -65,9 +65,10 @@ struct session *session__new(const struct session_opts *opts)
 		goto err_free;
 	}
 	s->procs = proc_table__new(s->sym);
-	struct collector_opts copts = { .host = opts->host,
-					.clock_offset = s->clock_offset };
-	s->collector = s->procs ? collector__new(s->sym, s->procs, &copts) : NULL;
+	struct collector_opts copts = {.host = opts->host,
+				       .clock_offset = s->clock_offset};
+	s->collector =
+	    s->procs ? collector__new(s->sym, s->procs, &copts) : NULL;
 	if (!s->collector) {
 		err = -ENOMEM;
 		goto err_free;
@@ -134,9 +135,11 @@ uint64_t session__flush(struct session *s, struct profile *out)
 
 	/* Drain what is already in the buffers so the window is complete. */
 	sampler__poll(s->sampler, 0);
-	if (!sampler__stats(s->sampler, &st) && st.ringbuf_full > s->lost_reported) {
+	if (!sampler__stats(s->sampler, &st) &&
+	    st.ringbuf_full > s->lost_reported) {
 		collector__add_lost(s->collector, "ring buffer full",
-				    st.ringbuf_full - s->lost_reported, now_ns());
+				    st.ringbuf_full - s->lost_reported,
+				    now_ns());
 		s->lost_reported = st.ringbuf_full;
 	}
 	added = collector__flush(s->collector, out);
@@ -148,7 +151,7 @@ void session__stats(struct session *s, struct session_stats *out)
 {
 	struct symbolizer_stats sym;
 
-	*out = (struct session_stats){ 0 };
+	*out = (struct session_stats){0};
 	sampler__stats(s->sampler, &out->sampler);
 	symbolizer__stats(s->sym, &sym);
 	out->samples_collected = s->collected;

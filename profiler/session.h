@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "profile.h"
-#include "sampler.h"
+#include "profile/profile.h"
+#include "profiler/sampler.h"
 
 struct session;
 

@@ -9,7 +9,8 @@ set -eu
 pkgs="make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev libdw-dev
 zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev
 protobuf-c-compiler libprotobuf-c-dev elfutils golang-go chromium
-hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg"
+hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg
+clang-format"
 
 missing=
 for p in $pkgs; do

@@ -18,9 +18,7 @@ mkdir -p "$BIN" tests/fuzz/regressions
 
 # The generated protobuf-c code comes from the normal build.
 make --no-print-directory OUT="$OUT" "$OUT/profile.pb-c.c" >/dev/null
-SRCS="profiler/profile.c profiler/idxset.c profiler/log.c profiler/reader.c
-profiler/pprof.c profiler/folded_read.c profiler/folded_write.c
-profiler/ingest.c profiler/format.c profiler/speedscope.c profiler/svg.c
+SRCS="$(echo lib/*.c profile/*.c)
 $OUT/profile.pb-c.c"
 # pointer-overflow is off: the profile model's vectors compute NULL + 0
 # for empty arrays (never dereferenced), which UBSan reports; every other

@@ -41,8 +41,8 @@ int blob__decode(const void *data, size_t size, bool with_slots,
 			*ents = n;
 			*cap = ncap;
 		}
-		(*ents)[(*nr)++] = (struct blob_ent){ (uint32_t)stack,
-						      (uint32_t)slot, count };
+		(*ents)[(*nr)++] =
+		    (struct blob_ent){(uint32_t)stack, (uint32_t)slot, count};
 	}
 	return 0;
 }
@@ -62,8 +62,8 @@ size_t blob__encode(const struct blob_ent *ents, size_t n, bool with_slots,
 
 		p = varint__put(p, d);
 		if (with_slots) {
-			uint64_t s = d || i == 0 ? ents[i].slot :
-						   ents[i].slot - slot;
+			uint64_t s =
+			    d || i == 0 ? ents[i].slot : ents[i].slot - slot;
 
 			p = varint__put(p, s << 1 | (ents[i].count != 1));
 			if (ents[i].count != 1)

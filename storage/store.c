@@ -12,14 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "profiler/embedded.h"
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/embedded.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "storage/store_int.h"
 
-const uint64_t level_width_s[NR_LEVELS] = { 10, 60, 3600 };
-const char *const level_table[NR_LEVELS] = { "samples_10s", "samples_1m",
-					     "samples_1h" };
+/* The SQL files of storage/, embedded by scripts/embed.sh. */
+extern const struct embedded_file sql_assets[];
+
+const uint64_t level_width_s[NR_LEVELS] = {10, 60, 3600};
+const char *const level_table[NR_LEVELS] = {"samples_10s", "samples_1m",
+					    "samples_1h"};
 
 /* Caches are dropped past these sizes, so pid churn cannot grow memory. */
 #define WCACHE_MAX_SERIES 100000
@@ -27,54 +30,52 @@ const char *const level_table[NR_LEVELS] = { "samples_10s", "samples_1m",
 #define RETENTION_BATCH_S 600 /* one delete transaction covers 10 min */
 
 static const char *const stmt_sql[NR_STMTS] = {
-	[ST_STR_GET] = "SELECT id FROM strings WHERE s = ?",
-	[ST_STR_ADD] = "INSERT INTO strings (s) VALUES (?)",
-	[ST_MAP_GET] = "SELECT id FROM mappings WHERE path = ?",
-	[ST_MAP_ADD] = "INSERT INTO mappings (path) VALUES (?)",
-	[ST_FUNC_GET] = "SELECT id FROM functions WHERE name = ? AND file = ?",
-	[ST_FUNC_ADD] = "INSERT INTO functions (name, file) VALUES (?, ?)",
-	[ST_FRAME_GET] = "SELECT id FROM frames WHERE function = ? AND "
-			 "mapping = ? AND line = ? AND kind = ? AND addr = ?",
-	[ST_FRAME_ADD] = "INSERT INTO frames (function, mapping, line, kind, "
-			 "addr) VALUES (?, ?, ?, ?, ?)",
-	[ST_STACK_GET] = "SELECT id FROM stacks WHERE frames = ?",
-	[ST_STACK_ADD] = "INSERT INTO stacks (frames) VALUES (?)",
-	[ST_SERIES_GET] = "SELECT id, last_bucket FROM series WHERE labels = ?",
-	[ST_SERIES_ADD] =
-		"INSERT INTO series (labels, last_bucket) VALUES (?, ?)",
-	[ST_SERIES_LABEL_ADD] = "INSERT OR IGNORE INTO series_labels "
-				"(key, value, series) VALUES (?, ?, ?)",
-	[ST_SERIES_TOUCH] = "UPDATE series SET last_bucket = ?1 "
-			    "WHERE id = ?2 AND last_bucket < ?1",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-	[ST_ROW_GET_10S] = "SELECT total, data FROM samples_10s "
-			   "WHERE bucket = ? AND series = ?",
-	[ST_ROW_GET_1M] = "SELECT total, data FROM samples_1m "
-			  "WHERE bucket = ? AND series = ?",
-	[ST_ROW_GET_1H] = "SELECT total, data FROM samples_1h "
-			  "WHERE bucket = ? AND series = ?",
-	[ST_ROW_PUT_10S] = "INSERT OR REPLACE INTO samples_10s "
-			   "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
-	[ST_ROW_PUT_1M] = "INSERT OR REPLACE INTO samples_1m "
-			  "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
-	[ST_ROW_PUT_1H] = "INSERT OR REPLACE INTO samples_1h "
-			  "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
-	[ST_SCAN_10S] = "SELECT bucket, series, total, data FROM samples_10s "
-			"WHERE bucket >= ? AND bucket < ?",
-	[ST_SCAN_1M] = "SELECT bucket, series, total, data FROM samples_1m "
-		       "WHERE bucket >= ? AND bucket < ?",
-	[ST_SCAN_1H] = "SELECT bucket, series, total, data FROM samples_1h "
-		       "WHERE bucket >= ? AND bucket < ?",
-	[ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
-	[ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
-	[ST_DICT_FUNC] =
-		"SELECT id, name, file FROM functions WHERE id > ? ORDER BY id",
-	[ST_DICT_FRAME] = "SELECT id, function, mapping, line, kind, addr "
-			  "FROM frames WHERE id > ? ORDER BY id",
-	[ST_DICT_STACK] = "SELECT id, frames FROM stacks WHERE id > ? ORDER BY id",
-	[ST_DICT_SERIES] =
-		"SELECT id, labels FROM series WHERE id > ? ORDER BY id",
+    [ST_STR_GET] = "SELECT id FROM strings WHERE s = ?",
+    [ST_STR_ADD] = "INSERT INTO strings (s) VALUES (?)",
+    [ST_MAP_GET] = "SELECT id FROM mappings WHERE path = ?",
+    [ST_MAP_ADD] = "INSERT INTO mappings (path) VALUES (?)",
+    [ST_FUNC_GET] = "SELECT id FROM functions WHERE name = ? AND file = ?",
+    [ST_FUNC_ADD] = "INSERT INTO functions (name, file) VALUES (?, ?)",
+    [ST_FRAME_GET] = "SELECT id FROM frames WHERE function = ? AND "
+		     "mapping = ? AND line = ? AND kind = ? AND addr = ?",
+    [ST_FRAME_ADD] = "INSERT INTO frames (function, mapping, line, kind, "
+		     "addr) VALUES (?, ?, ?, ?, ?)",
+    [ST_STACK_GET] = "SELECT id FROM stacks WHERE frames = ?",
+    [ST_STACK_ADD] = "INSERT INTO stacks (frames) VALUES (?)",
+    [ST_SERIES_GET] = "SELECT id, last_bucket FROM series WHERE labels = ?",
+    [ST_SERIES_ADD] = "INSERT INTO series (labels, last_bucket) VALUES (?, ?)",
+    [ST_SERIES_LABEL_ADD] = "INSERT OR IGNORE INTO series_labels "
+			    "(key, value, series) VALUES (?, ?, ?)",
+    [ST_SERIES_TOUCH] = "UPDATE series SET last_bucket = ?1 "
+			"WHERE id = ?2 AND last_bucket < ?1",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    [ST_ROW_GET_10S] = "SELECT total, data FROM samples_10s "
+		       "WHERE bucket = ? AND series = ?",
+    [ST_ROW_GET_1M] = "SELECT total, data FROM samples_1m "
+		      "WHERE bucket = ? AND series = ?",
+    [ST_ROW_GET_1H] = "SELECT total, data FROM samples_1h "
+		      "WHERE bucket = ? AND series = ?",
+    [ST_ROW_PUT_10S] = "INSERT OR REPLACE INTO samples_10s "
+		       "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
+    [ST_ROW_PUT_1M] = "INSERT OR REPLACE INTO samples_1m "
+		      "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
+    [ST_ROW_PUT_1H] = "INSERT OR REPLACE INTO samples_1h "
+		      "(bucket, series, total, data) VALUES (?, ?, ?, ?)",
+    [ST_SCAN_10S] = "SELECT bucket, series, total, data FROM samples_10s "
+		    "WHERE bucket >= ? AND bucket < ?",
+    [ST_SCAN_1M] = "SELECT bucket, series, total, data FROM samples_1m "
+		   "WHERE bucket >= ? AND bucket < ?",
+    [ST_SCAN_1H] = "SELECT bucket, series, total, data FROM samples_1h "
+		   "WHERE bucket >= ? AND bucket < ?",
+    [ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
+    [ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
+    [ST_DICT_FUNC] =
+	"SELECT id, name, file FROM functions WHERE id > ? ORDER BY id",
+    [ST_DICT_FRAME] = "SELECT id, function, mapping, line, kind, addr "
+		      "FROM frames WHERE id > ? ORDER BY id",
+    [ST_DICT_STACK] = "SELECT id, frames FROM stacks WHERE id > ? ORDER BY id",
+    [ST_DICT_SERIES] = "SELECT id, labels FROM series WHERE id > ? ORDER BY id",
 };
 
 int store__sqlerr(struct store *st, int rc, const char *what)
@@ -113,8 +114,8 @@ int store__sqlerr(struct store *st, int rc, const char *what)
 	/* A full disk fails every window until it clears: say it once. */
 	if (err != st->last_err) {
 		pr_err("store '%s': %s failed: %s", st->path, what,
-		       err == -ENOSPC ? "no space left on device" :
-					sqlite3_errmsg(st->db));
+		       err == -ENOSPC ? "no space left on device"
+				      : sqlite3_errmsg(st->db));
 		st->last_err = err;
 	}
 	return err;
@@ -190,8 +191,9 @@ static int int_pragma(struct store *st, const char *sql, int64_t *out)
 	rc = sqlite3_step(s);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
-						      store__sqlerr(st, rc, sql);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? 0
+		   : store__sqlerr(st, rc, sql);
 }
 
 /* ---- opening ---- */
@@ -252,7 +254,7 @@ static void str_hash2(const char *s, uint64_t h[2])
 static void frame_fp(const struct profile *p, uint32_t fid, uint64_t out[2])
 {
 	const struct frame *f = profile__frame(p, fid);
-	uint64_t h[2] = { 0x2545f4914f6cdd1dULL, 0x9e3779b97f4a7c15ULL };
+	uint64_t h[2] = {0x2545f4914f6cdd1dULL, 0x9e3779b97f4a7c15ULL};
 
 	str_hash2(profile__str(p, f->name), h);
 	str_hash2(profile__str(p, f->file), h);
@@ -286,7 +288,7 @@ static void fp_insert(struct wcache *wc, uint64_t a, uint64_t b, int64_t id)
 	struct fp_ent *e = fp_slot(wc, a, b);
 	if (!e->a)
 		wc->fp_len++;
-	*e = (struct fp_ent){ a, b, id };
+	*e = (struct fp_ent){a, b, id};
 }
 
 static int apply_sql(struct store *st, const char *name)
@@ -320,7 +322,8 @@ static int setup_schema(struct store *st)
 		if (err)
 			goto rollback;
 		if (tables) {
-			pr_err("store '%s' is an SQLite database but not a kiln store",
+			pr_err("store '%s' is an SQLite database but not a "
+			       "kiln store",
 			       st->path);
 			err = -EBADMSG;
 			goto rollback;
@@ -405,19 +408,19 @@ struct store *store__open(const struct store_opts *opts)
 	st->retention_ns = opts->retention_ns;
 	st->max_size = opts->max_size_bytes;
 	st->last_err = 1; /* not an errno: the first error is always logged */
-	flags = (opts->read_only ? SQLITE_OPEN_READONLY :
-				   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+	flags = (opts->read_only ? SQLITE_OPEN_READONLY
+				 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 		SQLITE_OPEN_NOMUTEX;
 	rc = sqlite3_open_v2(opts->path, &st->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		err = store__sqlerr(st, rc, "opening");
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, opts->busy_timeout_ms > 0 ?
-					     opts->busy_timeout_ms :
-					     5000);
+	sqlite3_busy_timeout(
+	    st->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
 	if (!opts->read_only && sqlite3_db_readonly(st->db, "main") == 1) {
-		pr_err("cannot write store '%s': the file or its file system is read-only",
+		pr_err("cannot write store '%s': the file or its file system "
+		       "is read-only",
 		       st->path);
 		err = -EROFS;
 		goto fail;
@@ -425,9 +428,11 @@ struct store *store__open(const struct store_opts *opts)
 	rc = sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL,
 			  NULL, NULL);
 	if (rc != SQLITE_OK) {
-		if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
-			pr_err("cannot open store '%s': not a database or corrupt",
-			       st->path);
+		if ((rc & 0xff) == SQLITE_NOTADB ||
+		    (rc & 0xff) == SQLITE_CORRUPT) {
+			pr_err(
+			    "cannot open store '%s': not a database or corrupt",
+			    st->path);
 			err = -EBADMSG;
 		} else {
 			err = store__sqlerr(st, rc, "opening");
@@ -438,14 +443,16 @@ struct store *store__open(const struct store_opts *opts)
 	if (err)
 		goto fail;
 	if (version > STORE_VERSION) {
-		pr_err("cannot open store '%s': it has schema version %lld, written by a newer kiln (this one knows up to %d)",
+		pr_err("cannot open store '%s': it has schema version %lld, "
+		       "written by a newer kiln (this one knows up to %d)",
 		       st->path, (long long)version, STORE_VERSION);
 		err = -EPROTO;
 		goto fail;
 	}
 	if (opts->read_only) {
 		if (version == 0) {
-			pr_err("cannot open store '%s': not a kiln store (no schema)",
+			pr_err("cannot open store '%s': not a kiln store (no "
+			       "schema)",
 			       st->path);
 			err = -EBADMSG;
 			goto fail;
@@ -456,12 +463,13 @@ struct store *store__open(const struct store_opts *opts)
 		/* Refuse another program's database before any pragma below
 		 * rewrites its header (journal mode, auto-vacuum). */
 		if (version == 0) {
-			err = int_pragma(st, "SELECT count(*) FROM sqlite_master",
-					 &tables);
+			err = int_pragma(
+			    st, "SELECT count(*) FROM sqlite_master", &tables);
 			if (err)
 				goto fail;
 			if (tables) {
-				pr_err("store '%s' is an SQLite database but not a kiln store",
+				pr_err("store '%s' is an SQLite database but "
+				       "not a kiln store",
 				       st->path);
 				err = -EBADMSG;
 				goto fail;
@@ -475,8 +483,8 @@ struct store *store__open(const struct store_opts *opts)
 			err = store__exec(st, "PRAGMA synchronous = NORMAL");
 		/* Keep the WAL file from staying large after a checkpoint. */
 		if (!err)
-			err = store__exec(st,
-					  "PRAGMA journal_size_limit = 67108864");
+			err = store__exec(
+			    st, "PRAGMA journal_size_limit = 67108864");
 		if (!err)
 			err = setup_schema(st);
 		if (err)
@@ -514,8 +522,8 @@ void store__close(struct store *st)
 	for (int i = 0; i < NR_STMTS; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db && !st->read_only)
-		sqlite3_wal_checkpoint_v2(st->db, NULL,
-					  SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(
+		    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(st->db);
 	wcache__release(&st->wc);
 	rdict__release(&st->rd);
@@ -720,7 +728,7 @@ static int resolve_series(struct store *st, const struct profile *p,
 	for (size_t i = 0; i < n; i++) {
 		ll[i].key = profile__intern(wc->in, profile__str(p, l[i].key));
 		ll[i].value =
-			profile__intern(wc->in, profile__str(p, l[i].value));
+		    profile__intern(wc->in, profile__str(p, l[i].value));
 	}
 	local = profile__add_series(wc->in, ll, n);
 	*local_out = local;
@@ -846,9 +854,21 @@ static void went_sort(struct went *w, size_t n)
 		size_t i = 0, j = n - 1, m = n / 2;
 
 		/* Median of three. */
-		if (went_less(&w[m], &w[0])) { t = w[m]; w[m] = w[0]; w[0] = t; }
-		if (went_less(&w[j], &w[0])) { t = w[j]; w[j] = w[0]; w[0] = t; }
-		if (went_less(&w[j], &w[m])) { t = w[j]; w[j] = w[m]; w[m] = t; }
+		if (went_less(&w[m], &w[0])) {
+			t = w[m];
+			w[m] = w[0];
+			w[0] = t;
+		}
+		if (went_less(&w[j], &w[0])) {
+			t = w[j];
+			w[j] = w[0];
+			w[0] = t;
+		}
+		if (went_less(&w[j], &w[m])) {
+			t = w[j];
+			w[j] = w[m];
+			w[m] = t;
+		}
 		pivot = w[m];
 		for (;;) {
 			while (went_less(&w[i], &pivot))
@@ -857,7 +877,9 @@ static void went_sort(struct went *w, size_t n)
 				j--;
 			if (i >= j)
 				break;
-			t = w[i]; w[i] = w[j]; w[j] = t;
+			t = w[i];
+			w[i] = w[j];
+			w[j] = t;
 			i++;
 			j--;
 		}
@@ -926,8 +948,8 @@ static int row_add(struct store *st, enum level lvl, uint64_t bucket,
 				   (size_t)sqlite3_column_bytes(get, 1), slots,
 				   &old, &nold, &cap);
 		if (err) {
-			pr_err("store '%s': a row of %s is malformed",
-			       st->path, level_table[lvl]);
+			pr_err("store '%s': a row of %s is malformed", st->path,
+			       level_table[lvl]);
 			goto out;
 		}
 	} else if (rc != SQLITE_DONE) {
@@ -949,8 +971,8 @@ static int row_add(struct store *st, enum level lvl, uint64_t bucket,
 					     old[i].slot < w[j].slot)))) {
 			e = old[i++];
 		} else {
-			e = (struct blob_ent){ w[j].stack, slots ? w[j].slot : 0,
-					       w[j].count };
+			e = (struct blob_ent){w[j].stack, slots ? w[j].slot : 0,
+					      w[j].count};
 			j++;
 			if (i < nold && old[i].stack == e.stack &&
 			    old[i].slot == e.slot)
@@ -1008,8 +1030,7 @@ static int rows_add(struct store *st, enum level lvl, const struct went *w,
  * reading the source rows in key order and writing one target bucket at a
  * time.
  */
-static int rollup(struct store *st, enum level lvl, int64_t first,
-		  int64_t upto)
+static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 {
 	uint64_t ratio = level_width_s[lvl] / level_width_s[lvl - 1];
 	sqlite3_stmt *scan = store__stmt(st, ST_SCAN_10S + lvl - 1);
@@ -1029,9 +1050,9 @@ static int rollup(struct store *st, enum level lvl, int64_t first,
 			err = store__sqlerr(st, rc, "reading rows to roll up");
 			goto out;
 		}
-		int64_t b = rc == SQLITE_ROW ?
-				    sqlite3_column_int64(scan, 0) / (int64_t)ratio :
-				    -1;
+		int64_t b = rc == SQLITE_ROW
+				? sqlite3_column_int64(scan, 0) / (int64_t)ratio
+				: -1;
 		if (b != cur && nw) {
 			/* The scan statement stays open while we write: fine,
 			 * the rows written are in another table. */
@@ -1052,7 +1073,8 @@ static int rollup(struct store *st, enum level lvl, int64_t first,
 			goto out;
 		uint32_t series = (uint32_t)sqlite3_column_int64(scan, 1);
 		for (size_t i = 0; i < nents; i++) {
-			/* Raw entries come per slot: sum a stack's run first. */
+			/* Raw entries come per slot: sum a stack's run first.
+			 */
 			if (i && ents[i].stack == ents[i - 1].stack) {
 				w[nw - 1].count += ents[i].count;
 				continue;
@@ -1061,10 +1083,10 @@ static int rollup(struct store *st, enum level lvl, int64_t first,
 				wcap = wcap ? wcap * 2 : 4096;
 				w = xrealloc(w, wcap * sizeof(*w));
 			}
-			w[nw++] = (struct went){ .bucket = (uint64_t)cur,
-						 .series = series,
-						 .stack = ents[i].stack,
-						 .count = ents[i].count };
+			w[nw++] = (struct went){.bucket = (uint64_t)cur,
+						.series = series,
+						.stack = ents[i].stack,
+						.count = ents[i].count};
 		}
 	}
 out:
@@ -1083,8 +1105,8 @@ static int min_bucket(struct store *st, enum level lvl, int64_t *out)
 	return int_pragma(st, sql, out);
 }
 
-static const char *const rolled_key[NR_LEVELS] = { NULL, "rolled_1m",
-						   "rolled_1h" };
+static const char *const rolled_key[NR_LEVELS] = {NULL, "rolled_1m",
+						  "rolled_1h"};
 
 /* Advances the rollup watermarks after raw data up to 'max_raw'. */
 static int roll_forward(struct store *st, uint64_t max_raw)
@@ -1191,7 +1213,7 @@ static int write_locked(struct store *st, const struct profile *p,
 	int64_t *smap = xcalloc(nr_series, sizeof(*smap));
 	uint32_t *slocal = xcalloc(nr_series, sizeof(*slocal));
 	int64_t *stmap = xcalloc(nr_stacks, sizeof(*stmap));
-	uint64_t (*ffp)[2] = NULL; /* per frame of p, computed on first use */
+	uint64_t(*ffp)[2] = NULL; /* per frame of p, computed on first use */
 	uint8_t *ffp_done = NULL;
 	struct went *w = malloc((n ? n : 1) * sizeof(*w));
 	uint64_t max_raw = 0;
@@ -1216,7 +1238,8 @@ static int write_locked(struct store *st, const struct profile *p,
 			goto out;
 		if (!stmap[s[i].stack]) {
 			size_t depth, nf = profile__nr_frames(p);
-			const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+			const uint32_t *fr =
+			    profile__stack(p, s[i].stack, &depth);
 			uint64_t a = 0x6a09e667f3bcc908ULL ^ depth;
 			uint64_t b = 0xbb67ae8584caa73bULL ^ depth;
 			struct fp_ent *e;
@@ -1245,11 +1268,11 @@ static int write_locked(struct store *st, const struct profile *p,
 			}
 		}
 		w[i] = (struct went){
-			.bucket = t / (10 * NS_PER_SEC),
-			.series = (uint32_t)smap[s[i].series],
-			.stack = (uint32_t)stmap[s[i].stack],
-			.slot = (uint32_t)(t % (10 * NS_PER_SEC) / SLOT_NS),
-			.count = s[i].count,
+		    .bucket = t / (10 * NS_PER_SEC),
+		    .series = (uint32_t)smap[s[i].series],
+		    .stack = (uint32_t)stmap[s[i].stack],
+		    .slot = (uint32_t)(t % (10 * NS_PER_SEC) / SLOT_NS),
+		    .count = s[i].count,
 		};
 		*nsamples += s[i].count;
 		if (w[i].bucket > max_raw)
@@ -1270,7 +1293,8 @@ static int write_locked(struct store *st, const struct profile *p,
 			rc = sqlite3_step(touch);
 			sqlite3_reset(touch);
 			if (rc != SQLITE_DONE) {
-				err = store__sqlerr(st, rc, "updating a series");
+				err =
+				    store__sqlerr(st, rc, "updating a series");
 				goto out;
 			}
 			st->wc.series_hour[l] = hour;
@@ -1487,7 +1511,8 @@ int store__enforce_retention(struct store *st, uint64_t now)
 					      &free_pages)) ||
 			    !free_pages)
 				break;
-			err = store__exec(st, "PRAGMA incremental_vacuum(2048)");
+			err =
+			    store__exec(st, "PRAGMA incremental_vacuum(2048)");
 		}
 	}
 	return err;
@@ -1518,17 +1543,17 @@ void store__stats(struct store *st, struct store_stats *out)
 			 level_table[lvl]);
 		if (!int_pragma(st, sql, &b) && b &&
 		    (uint64_t)(b + 1) * level_width_s[lvl] * NS_PER_SEC >
-			    out->last_ns)
-			out->last_ns = (uint64_t)(b + 1) * level_width_s[lvl] *
-				       NS_PER_SEC;
+			out->last_ns)
+			out->last_ns =
+			    (uint64_t)(b + 1) * level_width_s[lvl] * NS_PER_SEC;
 	}
 }
 
 int store__check(struct store *st)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s,
-				    NULL);
+	int rc =
+	    sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL);
 	int err = 0;
 
 	if (rc != SQLITE_OK)

@@ -14,16 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "profiler/profile.h"
+#include "profile/profile.h"
 
 struct store;
 
 struct store_opts {
 	const char *path;
-	bool read_only;		/* queries only; never creates or migrates */
-	uint64_t retention_ns;	/* drop data older than this; 0 keeps all */
+	bool read_only;		 /* queries only; never creates or migrates */
+	uint64_t retention_ns;	 /* drop data older than this; 0 keeps all */
 	uint64_t max_size_bytes; /* drop oldest data above this; 0: no limit */
-	int busy_timeout_ms;	/* 0 picks a default (5 s) */
+	int busy_timeout_ms;	 /* 0 picks a default (5 s) */
 };
 
 /*
@@ -97,8 +97,8 @@ int store__heatmap(struct store *st, const struct store_query *q,
 		   void *ctx);
 
 /* Label keys present, and values of one key (optionally in a range). */
-int store__label_names(struct store *st,
-		       int (*fn)(const char *name, void *ctx), void *ctx);
+int store__label_names(struct store *st, int (*fn)(const char *name, void *ctx),
+		       void *ctx);
 int store__label_values(struct store *st, const char *key,
 			const struct store_query *q,
 			int (*fn)(const char *value, void *ctx), void *ctx);
@@ -108,7 +108,7 @@ struct store_stats {
 	uint64_t windows_written; /* by this handle */
 	uint64_t samples_written; /* by this handle */
 	uint64_t write_errors;
-	uint64_t rows_deleted;	  /* by retention */
+	uint64_t rows_deleted;	    /* by retention */
 	uint64_t first_ns, last_ns; /* data range in the store, 0 if empty */
 };
 void store__stats(struct store *st, struct store_stats *out);

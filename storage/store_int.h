@@ -26,18 +26,37 @@ extern const uint64_t level_width_s[NR_LEVELS];
 extern const char *const level_table[NR_LEVELS];
 
 enum stmt_id {
-	ST_STR_GET, ST_STR_ADD,
-	ST_MAP_GET, ST_MAP_ADD,
-	ST_FUNC_GET, ST_FUNC_ADD,
-	ST_FRAME_GET, ST_FRAME_ADD,
-	ST_STACK_GET, ST_STACK_ADD,
-	ST_SERIES_GET, ST_SERIES_ADD, ST_SERIES_LABEL_ADD, ST_SERIES_TOUCH,
-	ST_META_GET, ST_META_SET,
-	ST_ROW_GET_10S, ST_ROW_GET_1M, ST_ROW_GET_1H,
-	ST_ROW_PUT_10S, ST_ROW_PUT_1M, ST_ROW_PUT_1H,
-	ST_SCAN_10S, ST_SCAN_1M, ST_SCAN_1H,
+	ST_STR_GET,
+	ST_STR_ADD,
+	ST_MAP_GET,
+	ST_MAP_ADD,
+	ST_FUNC_GET,
+	ST_FUNC_ADD,
+	ST_FRAME_GET,
+	ST_FRAME_ADD,
+	ST_STACK_GET,
+	ST_STACK_ADD,
+	ST_SERIES_GET,
+	ST_SERIES_ADD,
+	ST_SERIES_LABEL_ADD,
+	ST_SERIES_TOUCH,
+	ST_META_GET,
+	ST_META_SET,
+	ST_ROW_GET_10S,
+	ST_ROW_GET_1M,
+	ST_ROW_GET_1H,
+	ST_ROW_PUT_10S,
+	ST_ROW_PUT_1M,
+	ST_ROW_PUT_1H,
+	ST_SCAN_10S,
+	ST_SCAN_1M,
+	ST_SCAN_1H,
 	/* reader dictionary refresh */
-	ST_DICT_STR, ST_DICT_MAP, ST_DICT_FUNC, ST_DICT_FRAME, ST_DICT_STACK,
+	ST_DICT_STR,
+	ST_DICT_MAP,
+	ST_DICT_FUNC,
+	ST_DICT_FRAME,
+	ST_DICT_STACK,
 	ST_DICT_SERIES,
 	NR_STMTS,
 };
@@ -57,8 +76,8 @@ struct wcache {
 	 */
 	struct fp_ent *fp;
 	size_t fp_mask, fp_len;
-	struct profile *in;  /* interner for strings, frames, stacks, series */
-	int64_t *str_db;     /* per interned string: strings.id, 0 unknown */
+	struct profile *in; /* interner for strings, frames, stacks, series */
+	int64_t *str_db;    /* per interned string: strings.id, 0 unknown */
 	int64_t *frame_db;
 	int64_t *stack_db;
 	int64_t *series_db;

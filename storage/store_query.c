@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "storage/store_int.h"
 
 #define MAX_TIMELINE_POINTS 1000000
 
-static const char *const well_known[] = { LABEL_HOST, LABEL_COMM,     LABEL_PID,
-					  LABEL_EXE,  LABEL_BUILD_ID, LABEL_CONTAINER };
+static const char *const well_known[] = {LABEL_HOST,	 LABEL_COMM,
+					 LABEL_PID,	 LABEL_EXE,
+					 LABEL_BUILD_ID, LABEL_CONTAINER};
 
 static bool is_well_known(const char *key)
 {
@@ -69,9 +70,9 @@ static bool load_next(struct loader *l)
 static int load_end(struct loader *l)
 {
 	sqlite3_reset(l->s);
-	return l->rc == SQLITE_DONE ?
-		       0 :
-		       store__sqlerr(l->st, l->rc, "reading the dictionary");
+	return l->rc == SQLITE_DONE
+		   ? 0
+		   : store__sqlerr(l->st, l->rc, "reading the dictionary");
 }
 
 static int rd_refresh(struct store *st)
@@ -86,8 +87,10 @@ static int rd_refresh(struct store *st)
 	while (load_next(&l)) {
 		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
 
-		rd->strs = grow_to(rd->strs, sizeof(*rd->strs), &rd->nr_strs, id);
-		rd->strs[id] = xstrdup((const char *)sqlite3_column_text(l.s, 1));
+		rd->strs =
+		    grow_to(rd->strs, sizeof(*rd->strs), &rd->nr_strs, id);
+		rd->strs[id] =
+		    xstrdup((const char *)sqlite3_column_text(l.s, 1));
 		rd->max_str = (int64_t)id;
 	}
 	if ((err = load_end(&l)))
@@ -99,8 +102,8 @@ static int rd_refresh(struct store *st)
 	while (load_next(&l)) {
 		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
 
-		rd->map_path = grow_to(rd->map_path, sizeof(uint32_t),
-				       &rd->nr_maps, id);
+		rd->map_path =
+		    grow_to(rd->map_path, sizeof(uint32_t), &rd->nr_maps, id);
 		rd->map_path[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
 		rd->max_map = (int64_t)id;
 	}
@@ -111,11 +114,13 @@ static int rd_refresh(struct store *st)
 	if (!load_begin(&l, st, ST_DICT_FUNC, after))
 		return -EIO;
 	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0), nr = rd->nr_funcs;
+		size_t id = (size_t)sqlite3_column_int64(l.s, 0),
+		       nr = rd->nr_funcs;
 
-		rd->func_name = grow_to(rd->func_name, sizeof(uint32_t), &nr, id);
-		rd->func_file = grow_to(rd->func_file, sizeof(uint32_t),
-					&rd->nr_funcs, id);
+		rd->func_name =
+		    grow_to(rd->func_name, sizeof(uint32_t), &nr, id);
+		rd->func_file =
+		    grow_to(rd->func_file, sizeof(uint32_t), &rd->nr_funcs, id);
 		rd->func_name[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
 		rd->func_file[id] = (uint32_t)sqlite3_column_int64(l.s, 2);
 		rd->max_func = (int64_t)id;
@@ -132,11 +137,11 @@ static int rd_refresh(struct store *st)
 		rd->frames = grow_to(rd->frames, sizeof(*rd->frames),
 				     &rd->nr_frames, id);
 		rd->frames[id] = (struct rd_frame){
-			.func = (uint32_t)sqlite3_column_int64(l.s, 1),
-			.map = (uint32_t)sqlite3_column_int64(l.s, 2),
-			.line = (uint32_t)sqlite3_column_int64(l.s, 3),
-			.kind = (uint32_t)sqlite3_column_int64(l.s, 4),
-			.addr = (uint64_t)sqlite3_column_int64(l.s, 5),
+		    .func = (uint32_t)sqlite3_column_int64(l.s, 1),
+		    .map = (uint32_t)sqlite3_column_int64(l.s, 2),
+		    .line = (uint32_t)sqlite3_column_int64(l.s, 3),
+		    .kind = (uint32_t)sqlite3_column_int64(l.s, 4),
+		    .addr = (uint64_t)sqlite3_column_int64(l.s, 5),
 		};
 		rd->max_frame = (int64_t)id;
 	}
@@ -161,17 +166,17 @@ static int rd_refresh(struct store *st)
 			if (!(p = varint__get(p, end, &f)))
 				break;
 			if (rd->nr_stack_ids == rd->cap_stack_ids) {
-				rd->cap_stack_ids = rd->cap_stack_ids ?
-							    rd->cap_stack_ids * 2 :
-							    4096;
-				rd->stack_ids = xrealloc(
-					rd->stack_ids,
-					rd->cap_stack_ids * sizeof(uint32_t));
+				rd->cap_stack_ids = rd->cap_stack_ids
+							? rd->cap_stack_ids * 2
+							: 4096;
+				rd->stack_ids = xrealloc(rd->stack_ids,
+							 rd->cap_stack_ids *
+							     sizeof(uint32_t));
 			}
 			rd->stack_ids[rd->nr_stack_ids++] = (uint32_t)f;
 			len++;
 		}
-		rd->stacks[id] = (struct rd_span){ off, len };
+		rd->stacks[id] = (struct rd_span){off, len};
 		rd->max_stack = (int64_t)id;
 	}
 	if ((err = load_end(&l)))
@@ -195,18 +200,18 @@ static int rd_refresh(struct store *st)
 			    !(p = varint__get(p, end, &v)))
 				break;
 			if (rd->nr_series_kv + 2 > rd->cap_series_kv) {
-				rd->cap_series_kv = rd->cap_series_kv ?
-							    rd->cap_series_kv * 2 :
-							    4096;
-				rd->series_kv = xrealloc(
-					rd->series_kv,
-					rd->cap_series_kv * sizeof(uint32_t));
+				rd->cap_series_kv = rd->cap_series_kv
+							? rd->cap_series_kv * 2
+							: 4096;
+				rd->series_kv = xrealloc(rd->series_kv,
+							 rd->cap_series_kv *
+							     sizeof(uint32_t));
 			}
 			rd->series_kv[rd->nr_series_kv++] = (uint32_t)k;
 			rd->series_kv[rd->nr_series_kv++] = (uint32_t)v;
 			len++;
 		}
-		rd->series[id] = (struct rd_span){ off, len };
+		rd->series[id] = (struct rd_span){off, len};
 		rd->max_series = (int64_t)id;
 	}
 	return load_end(&l);
@@ -310,7 +315,8 @@ static int filter_build(struct store *st, const struct store_query *q,
 			bool any = false;
 
 			for (size_t j = 0; j < nf && !any; j++)
-				if (!strcmp(q->filters[j].key, q->filters[i].key))
+				if (!strcmp(q->filters[j].key,
+					    q->filters[i].key))
 					any = keys[j] && vals[j] &&
 					      series_value(rd, (uint32_t)s,
 							   keys[j]) == vals[j];
@@ -348,9 +354,9 @@ static void plan_add(struct plan *pl, int lvl, uint64_t from, uint64_t to)
 		return;
 	g = level_width_s[lvl] * NS_PER_SEC;
 	if (lvl == LVL_10S) {
-		pl->segs[pl->n++] = (struct seg){ LVL_10S, (int64_t)(from / g),
-						  (int64_t)((to + g - 1) / g),
-						  from, to };
+		pl->segs[pl->n++] =
+		    (struct seg){LVL_10S, (int64_t)(from / g),
+				 (int64_t)((to + g - 1) / g), from, to};
 		return;
 	}
 	a = (int64_t)((from + g - 1) / g);
@@ -362,8 +368,8 @@ static void plan_add(struct plan *pl, int lvl, uint64_t from, uint64_t to)
 		return;
 	}
 	plan_add(pl, lvl - 1, from, (uint64_t)a * g);
-	pl->segs[pl->n++] = (struct seg){ (enum level)lvl, a, b, (uint64_t)a * g,
-					  (uint64_t)b * g };
+	pl->segs[pl->n++] = (struct seg){(enum level)lvl, a, b, (uint64_t)a * g,
+					 (uint64_t)b * g};
 	plan_add(pl, lvl - 1, (uint64_t)b * g, to);
 }
 
@@ -378,8 +384,7 @@ struct scan_row {
 	bool partial;	 /* raw bucket not wholly inside the range */
 };
 
-typedef int (*row_fn)(struct store *st, const struct scan_row *row,
-		      void *ctx);
+typedef int (*row_fn)(struct store *st, const struct scan_row *row, void *ctx);
 
 static int read_begin(struct store *st, uint8_t **match,
 		      const struct store_query *q, struct plan *pl)
@@ -423,18 +428,19 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 		sqlite3_bind_int64(s, 2, sg->b1);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			struct scan_row row = {
-				.seg = sg,
-				.bucket = sqlite3_column_int64(s, 0),
-				.series = (uint32_t)sqlite3_column_int64(s, 1),
-				.total = (uint64_t)sqlite3_column_int64(s, 2),
-				.s = s,
+			    .seg = sg,
+			    .bucket = sqlite3_column_int64(s, 0),
+			    .series = (uint32_t)sqlite3_column_int64(s, 1),
+			    .total = (uint64_t)sqlite3_column_int64(s, 2),
+			    .s = s,
 			};
 
 			if (match && (row.series >= st->rd.nr_series ||
 				      !match[row.series]))
 				continue;
-			row.partial = (uint64_t)row.bucket * g < sg->from_ns ||
-				      (uint64_t)(row.bucket + 1) * g > sg->to_ns;
+			row.partial =
+			    (uint64_t)row.bucket * g < sg->from_ns ||
+			    (uint64_t)(row.bucket + 1) * g > sg->to_ns;
 			if ((err = fn(st, &row, ctx))) {
 				sqlite3_reset(s);
 				return err;
@@ -520,7 +526,7 @@ static void acc_add(struct qctx *c, uint32_t series, uint32_t stack,
 		c->cap = c->cap ? c->cap * 2 : 4096;
 		c->accs = xrealloc(c->accs, c->cap * sizeof(*c->accs));
 	}
-	c->accs[c->nr] = (struct acc){ key, count, t };
+	c->accs[c->nr] = (struct acc){key, count, t};
 	c->slots[h] = (uint32_t)++c->nr;
 }
 
@@ -528,7 +534,8 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 {
 	struct qctx *c = ctx;
 	uint64_t t0 = (uint64_t)row->bucket * level_width_s[row->seg->lvl] *
-		      NS_PER_SEC, t;
+		      NS_PER_SEC,
+		 t;
 	int err = row_decode(row, &c->ents, &c->nents, &c->ents_cap);
 
 	(void)st;
@@ -552,8 +559,7 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 }
 
 /* Copies the dictionary entries the result needs into 'out'. */
-static void build_profile(struct store *st, struct qctx *c,
-			  struct profile *out)
+static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 {
 	struct rdict *rd = &st->rd;
 	uint32_t *smemo = xcalloc(rd->nr_strs, sizeof(*smemo));
@@ -563,11 +569,13 @@ static void build_profile(struct store *st, struct qctx *c,
 	uint32_t *ids = NULL;
 	size_t ids_cap = 0;
 
-#define OUTSTR(id)                                                              \
-	((id) < rd->nr_strs ? (smemo[id] ? smemo[id] - 1 :                     \
-				       (smemo[id] = profile__intern(           \
-						out, rd_str(rd, id)) + 1) - 1) : \
-			    0)
+#define OUTSTR(id)                                                             \
+	((id) < rd->nr_strs                                                    \
+	     ? (smemo[id]                                                      \
+		    ? smemo[id] - 1                                            \
+		    : (smemo[id] = profile__intern(out, rd_str(rd, id)) + 1) - \
+			  1)                                                   \
+	     : 0)
 	for (size_t i = 0; i < c->nr; i++) {
 		uint32_t series = (uint32_t)(c->accs[i].key >> 32);
 		uint32_t stack = (uint32_t)c->accs[i].key;
@@ -576,15 +584,16 @@ static void build_profile(struct store *st, struct qctx *c,
 		if (series < rd->nr_series && sermemo[series]) {
 			os = sermemo[series] - 1;
 		} else {
-			const struct rd_span *sp = series < rd->nr_series ?
-							   &rd->series[series] :
-							   &(struct rd_span){ 0, 0 };
+			const struct rd_span *sp =
+			    series < rd->nr_series ? &rd->series[series]
+						   : &(struct rd_span){0, 0};
 			struct label ls[sp->len ? sp->len : 1];
 
 			for (uint32_t j = 0; j < sp->len; j++) {
-				ls[j].key = OUTSTR(rd->series_kv[sp->off + 2 * j]);
+				ls[j].key =
+				    OUTSTR(rd->series_kv[sp->off + 2 * j]);
 				ls[j].value =
-					OUTSTR(rd->series_kv[sp->off + 2 * j + 1]);
+				    OUTSTR(rd->series_kv[sp->off + 2 * j + 1]);
 			}
 			os = profile__add_series(out, ls, sp->len);
 			if (series < rd->nr_series)
@@ -593,9 +602,9 @@ static void build_profile(struct store *st, struct qctx *c,
 		if (stack < rd->nr_stacks && stmemo[stack]) {
 			ost = stmemo[stack] - 1;
 		} else {
-			struct rd_span sp = stack < rd->nr_stacks ?
-						    rd->stacks[stack] :
-						    (struct rd_span){ 0, 0 };
+			struct rd_span sp = stack < rd->nr_stacks
+						? rd->stacks[stack]
+						: (struct rd_span){0, 0};
 
 			if (sp.len > ids_cap) {
 				ids_cap = sp.len;
@@ -608,25 +617,25 @@ static void build_profile(struct store *st, struct qctx *c,
 					ids[j] = fmemo[f] - 1;
 					continue;
 				}
-				struct rd_frame rf = f < rd->nr_frames ?
-							     rd->frames[f] :
-							     (struct rd_frame){ 0 };
-				uint32_t name = rf.func < rd->nr_funcs ?
-							rd->func_name[rf.func] :
-							0;
-				uint32_t file = rf.func < rd->nr_funcs ?
-							rd->func_file[rf.func] :
-							0;
-				uint32_t mod = rf.map < rd->nr_maps ?
-						       rd->map_path[rf.map] :
-						       0;
+				struct rd_frame rf = f < rd->nr_frames
+							 ? rd->frames[f]
+							 : (struct rd_frame){0};
+				uint32_t name = rf.func < rd->nr_funcs
+						    ? rd->func_name[rf.func]
+						    : 0;
+				uint32_t file = rf.func < rd->nr_funcs
+						    ? rd->func_file[rf.func]
+						    : 0;
+				uint32_t mod = rf.map < rd->nr_maps
+						   ? rd->map_path[rf.map]
+						   : 0;
 				struct frame fr = {
-					.name = OUTSTR(name),
-					.file = OUTSTR(file),
-					.module = OUTSTR(mod),
-					.line = rf.line,
-					.kind = rf.kind,
-					.addr = rf.addr,
+				    .name = OUTSTR(name),
+				    .file = OUTSTR(file),
+				    .module = OUTSTR(mod),
+				    .line = rf.line,
+				    .kind = rf.kind,
+				    .addr = rf.addr,
 				};
 				ids[j] = profile__add_frame(out, &fr);
 				if (f < rd->nr_frames)
@@ -655,8 +664,8 @@ static int check_range(const struct store_query *q)
 int store__query(struct store *st, const struct store_query *q,
 		 struct profile *out)
 {
-	struct qctx c = { 0 };
-	struct plan pl = { 0 };
+	struct qctx c = {0};
+	struct plan pl = {0};
 	uint8_t *match = NULL;
 	int64_t period = 0;
 	int err;
@@ -710,21 +719,19 @@ static uint64_t *tl_counts(struct store *st, struct tlctx *c, uint32_t series)
 {
 	uint32_t v = c->grouped ? series_value(&st->rd, series, c->key) : 0;
 
-	c->group_of = grow_to(c->group_of, sizeof(*c->group_of),
-			      &c->nr_group_of, v);
+	c->group_of =
+	    grow_to(c->group_of, sizeof(*c->group_of), &c->nr_group_of, v);
 	if (!c->group_of[v]) {
 		c->groups = xrealloc(c->groups,
 				     (c->nr_groups + 1) * sizeof(*c->groups));
-		c->groups[c->nr_groups] = (struct tl_group){
-			v, xcalloc(c->npoints, sizeof(uint64_t))
-		};
+		c->groups[c->nr_groups] =
+		    (struct tl_group){v, xcalloc(c->npoints, sizeof(uint64_t))};
 		c->group_of[v] = (uint32_t)++c->nr_groups;
 	}
 	return c->groups[c->group_of[v] - 1].counts;
 }
 
-static int timeline_row(struct store *st, const struct scan_row *row,
-			void *ctx)
+static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 {
 	struct tlctx *c = ctx;
 	uint64_t *counts = tl_counts(st, c, row->series), t;
@@ -760,8 +767,8 @@ int store__timeline(struct store *st, const struct store_query *q,
 		    int (*fn)(const struct store_point *pt, void *ctx),
 		    void *ctx)
 {
-	struct tlctx c = { 0 };
-	struct plan pl = { 0 };
+	struct tlctx c = {0};
+	struct plan pl = {0};
 	uint8_t *match = NULL;
 	int maxlvl = LVL_10S, err;
 
@@ -791,9 +798,9 @@ int store__timeline(struct store *st, const struct store_query *q,
 	for (size_t g = 0; g < c.nr_groups && !err; g++) {
 		for (size_t i = 0; i < c.npoints && !err; i++) {
 			struct store_point pt = {
-				.t_ns = c.t0 + i * step_ns,
-				.count = c.groups[g].counts[i],
-				.group = rd_str(&st->rd, c.groups[g].value),
+			    .t_ns = c.t0 + i * step_ns,
+			    .count = c.groups[g].counts[i],
+			    .group = rd_str(&st->rd, c.groups[g].value),
 			};
 
 			if (pt.count)
@@ -836,15 +843,14 @@ static int hm_flush(struct hmctx *c)
 			any = cell[i] != 0;
 		if (any)
 			err = c->fn(((uint64_t)c->bucket * 10 + (uint64_t)s) *
-					    NS_PER_SEC,
+					NS_PER_SEC,
 				    cell, c->ctx);
 	}
 	memset(c->cells, 0, sizeof(c->cells));
 	return err;
 }
 
-static int heatmap_row(struct store *st, const struct scan_row *row,
-		       void *ctx)
+static int heatmap_row(struct store *st, const struct scan_row *row, void *ctx)
 {
 	struct hmctx *c = ctx;
 	uint64_t t;
@@ -870,7 +876,7 @@ int store__heatmap(struct store *st, const struct store_query *q,
 		   void *ctx)
 {
 	struct hmctx *c;
-	struct plan pl = { 0 };
+	struct plan pl = {0};
 	uint8_t *match = NULL;
 	int err;
 
@@ -911,8 +917,8 @@ static int each_string(struct store *st, const char *sql, int64_t arg,
 	return err;
 }
 
-int store__label_names(struct store *st,
-		       int (*fn)(const char *name, void *ctx), void *ctx)
+int store__label_names(struct store *st, int (*fn)(const char *name, void *ctx),
+		       void *ctx)
 {
 	return each_string(st,
 			   "SELECT s FROM strings WHERE id IN "
@@ -925,8 +931,7 @@ struct lvctx {
 	uint8_t *active; /* per series id */
 };
 
-static int active_row(struct store *st, const struct scan_row *row,
-		      void *ctx)
+static int active_row(struct store *st, const struct scan_row *row, void *ctx)
 {
 	struct lvctx *c = ctx;
 
@@ -944,8 +949,8 @@ int store__label_values(struct store *st, const char *key,
 			const struct store_query *q,
 			int (*fn)(const char *value, void *ctx), void *ctx)
 {
-	struct plan pl = { 0 };
-	struct lvctx c = { 0 };
+	struct plan pl = {0};
+	struct lvctx c = {0};
 	uint8_t *match = NULL, *seen = NULL;
 	const char **vals = NULL;
 	size_t nvals = 0;
@@ -960,11 +965,11 @@ int store__label_values(struct store *st, const char *key,
 		err = label_key(st, key, &kid);
 		if (!err && kid)
 			err = each_string(
-				st,
-				"SELECT s FROM strings WHERE id IN (SELECT "
-				"value FROM series_labels WHERE key = ?) "
-				"ORDER BY s",
-				kid, fn, ctx);
+			    st,
+			    "SELECT s FROM strings WHERE id IN (SELECT "
+			    "value FROM series_labels WHERE key = ?) "
+			    "ORDER BY s",
+			    kid, fn, ctx);
 		return read_end(st, NULL, 0) ? -EIO : err;
 	}
 	if ((err = check_range(q)))
@@ -982,7 +987,8 @@ int store__label_values(struct store *st, const char *key,
 	for (size_t s = 0; s < st->rd.nr_series; s++) {
 		uint32_t v;
 
-		if (!c.active[s] || !(v = series_value(&st->rd, (uint32_t)s, kid)))
+		if (!c.active[s] ||
+		    !(v = series_value(&st->rd, (uint32_t)s, kid)))
 			continue;
 		if (!seen[v]) {
 			seen[v] = 1;

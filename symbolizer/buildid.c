@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "profiler/log.h"
+#include "lib/log.h"
 #include "symbolizer/sym_int.h"
 
 static int notes_build_id(Elf_Data *data, uint8_t *buf, size_t size)
@@ -133,7 +133,7 @@ int vdso__memfd(void)
 		return -EINVAL;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph =
-			(const void *)(base + eh->e_phoff + i * eh->e_phentsize);
+		    (const void *)(base + eh->e_phoff + i * eh->e_phentsize);
 
 		if (ph->p_type == PT_LOAD && ph->p_offset + ph->p_filesz > len)
 			len = ph->p_offset + ph->p_filesz;

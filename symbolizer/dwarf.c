@@ -17,8 +17,8 @@
 #include <dwarf.h>
 #include <elfutils/libdwelf.h>
 
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
 #define DEFAULT_MAX_ADDRS 32768
@@ -42,11 +42,11 @@ static int read_loads(struct sym_object *obj)
 		if (!ph || ph->p_type != PT_LOAD)
 			continue;
 		obj->loads[obj->nr_loads++] = (struct sym_load){
-			.offset = ph->p_offset,
-			.vaddr = ph->p_vaddr,
-			.filesz = ph->p_filesz,
-			.memsz = ph->p_memsz,
-			.exec = ph->p_flags & PF_X,
+		    .offset = ph->p_offset,
+		    .vaddr = ph->p_vaddr,
+		    .filesz = ph->p_filesz,
+		    .memsz = ph->p_memsz,
+		    .exec = ph->p_flags & PF_X,
 		};
 	}
 	return obj->nr_loads ? 0 : -ENOEXEC;
@@ -66,7 +66,8 @@ static int open_debug_candidate(const char *path, const unsigned char *bits,
 		return fd;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	n = elf ? (int)dwelf_elf_gnu_build_id(elf, &id) : -1;
-	match = n == len && !memcmp(id, bits, (size_t)len); /* id lives in elf */
+	match =
+	    n == len && !memcmp(id, bits, (size_t)len); /* id lives in elf */
 	elf_end(elf);
 	if (match)
 		return fd;
@@ -98,10 +99,12 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
 	if (!sym)
 		return -1;
 	if (len > 0) {
-		int n = snprintf(path, sizeof(path), "%s/usr/lib/debug/.build-id/%02x/",
+		int n = snprintf(path, sizeof(path),
+				 "%s/usr/lib/debug/.build-id/%02x/",
 				 sym->sysroot, bits[0]);
 		for (int i = 1; i < len && n < (int)sizeof(path) - 8; i++)
-			n += snprintf(path + n, sizeof(path) - n, "%02x", bits[i]);
+			n += snprintf(path + n, sizeof(path) - n, "%02x",
+				      bits[i]);
 		snprintf(path + n, sizeof(path) - n, ".debug");
 		fd = open_debug_candidate(path, bits, len);
 		if (fd >= 0)
@@ -115,7 +118,7 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
 		*slash = 0;
 	else
 		snprintf(dir, sizeof(dir), ".");
-	const char *const patterns[] = { "%s/%s", "%s/.debug/%s" };
+	const char *const patterns[] = {"%s/%s", "%s/.debug/%s"};
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), patterns[i], dir, debuglink);
 		if (strcmp(path, file_name) &&
@@ -162,7 +165,8 @@ int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 	dwfl_report_begin(obj->dwfl);
 	/* base 0, add_p_vaddr: the module's addresses are the ELF vaddrs for
 	 * executables and shared objects (prelinked ones too). */
-	obj->mod = dwfl_report_elf(obj->dwfl, obj->path, file_name, fd, 0, true);
+	obj->mod =
+	    dwfl_report_elf(obj->dwfl, obj->path, file_name, fd, 0, true);
 	dwfl_report_end(obj->dwfl, NULL, NULL);
 	if (!obj->mod) {
 		pr_debug("failed to read '%s': %s", file_name, dwfl_errmsg(-1));
@@ -236,8 +240,8 @@ int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
 		/* Mappings are page aligned: the segment's first page starts
 		 * below p_offset, and bss pages extend past p_filesz. */
 		uint64_t lo = l->offset & ~0xfffULL;
-		uint64_t hi = l->offset + (l->memsz > l->filesz ? l->memsz
-								 : l->filesz);
+		uint64_t hi =
+		    l->offset + (l->memsz > l->filesz ? l->memsz : l->filesz);
 
 		if (off >= lo && off < hi) {
 			*vaddr = off - l->offset + l->vaddr;
@@ -300,7 +304,7 @@ struct cu_node {
 	const char *name;      /* interned */
 	const char *call_file; /* interned; where this was inlined */
 	uint32_t call_line;
-	uint32_t parent;       /* node index, NO_NODE for a subprogram */
+	uint32_t parent; /* node index, NO_NODE for a subprogram */
 	uint32_t first_child, next_sibling;
 	uint32_t first_range, nr_ranges;
 	bool inlined;
@@ -345,34 +349,35 @@ static uint32_t add_node(struct symbolizer *sym, struct cu_index *ix,
 		if (lo >= hi)
 			continue;
 		if (ix->nr_ranges == ix->cap_ranges) {
-			ix->cap_ranges = ix->cap_ranges ? ix->cap_ranges * 2 : 64;
-			ix->ranges = xrealloc(ix->ranges, ix->cap_ranges *
-							      sizeof(*ix->ranges));
+			ix->cap_ranges =
+			    ix->cap_ranges ? ix->cap_ranges * 2 : 64;
+			ix->ranges = xrealloc(
+			    ix->ranges, ix->cap_ranges * sizeof(*ix->ranges));
 		}
 		ix->ranges[ix->nr_ranges++] =
-			(struct cu_range){ lo, hi, (uint32_t)ix->nr_nodes };
+		    (struct cu_range){lo, hi, (uint32_t)ix->nr_nodes};
 	}
 	if (ix->nr_ranges == first)
 		return NO_NODE; /* no code: a declaration or abstract origin */
 	if (ix->nr_nodes == ix->cap_nodes) {
 		ix->cap_nodes = ix->cap_nodes ? ix->cap_nodes * 2 : 64;
-		ix->nodes = xrealloc(ix->nodes,
-				     ix->cap_nodes * sizeof(*ix->nodes));
+		ix->nodes =
+		    xrealloc(ix->nodes, ix->cap_nodes * sizeof(*ix->nodes));
 	}
 	id = (uint32_t)ix->nr_nodes++;
 	n = &ix->nodes[id];
 	name = die_name(die);
 	file = inlined ? call_file(cudie, die) : NULL;
 	*n = (struct cu_node){
-		.name = strpool__intern(&sym->strs, name ? name : "??"),
-		.call_file = file ? strpool__intern(&sym->strs, file) : NULL,
-		.call_line = inlined ? call_line(die) : 0,
-		.parent = parent,
-		.first_child = NO_NODE,
-		.next_sibling = NO_NODE,
-		.first_range = first,
-		.nr_ranges = (uint32_t)ix->nr_ranges - first,
-		.inlined = inlined,
+	    .name = strpool__intern(&sym->strs, name ? name : "??"),
+	    .call_file = file ? strpool__intern(&sym->strs, file) : NULL,
+	    .call_line = inlined ? call_line(die) : 0,
+	    .parent = parent,
+	    .first_child = NO_NODE,
+	    .next_sibling = NO_NODE,
+	    .first_range = first,
+	    .nr_ranges = (uint32_t)ix->nr_ranges - first,
+	    .inlined = inlined,
 	};
 	return id;
 }
@@ -398,8 +403,9 @@ static void index_children(struct symbolizer *sym, struct cu_index *ix,
 			 * functions) is its own top-level function. */
 			id = add_node(sym, ix, cudie, &child,
 				      tag == DW_TAG_inlined_subroutine,
-				      tag == DW_TAG_inlined_subroutine ? parent
-								       : NO_NODE);
+				      tag == DW_TAG_inlined_subroutine
+					  ? parent
+					  : NO_NODE);
 			break;
 		/* Types and variables hold no code: skip their subtrees. */
 		case DW_TAG_structure_type:
@@ -427,10 +433,12 @@ static void index_children(struct symbolizer *sym, struct cu_index *ix,
 				if (*last_child == NO_NODE)
 					ix->nodes[parent].first_child = id;
 				else
-					ix->nodes[*last_child].next_sibling = id;
+					ix->nodes[*last_child].next_sibling =
+					    id;
 				*last_child = id;
 			}
-			index_children(sym, ix, cudie, &child, id, &last, depth + 1);
+			index_children(sym, ix, cudie, &child, id, &last,
+				       depth + 1);
 		} else {
 			/* Lexical blocks, namespaces: children belong to
 			 * the enclosing function (or the top level). */
@@ -440,15 +448,14 @@ static void index_children(struct symbolizer *sym, struct cu_index *ix,
 	} while (!dwarf_siblingof(&child, &child));
 }
 
-static struct cu_index *cu_index_build(struct symbolizer *sym,
-				       Dwarf_Die *cudie)
+static struct cu_index *cu_index_build(struct symbolizer *sym, Dwarf_Die *cudie)
 {
 	struct cu_index *ix = xcalloc(1, sizeof(*ix));
 	uint32_t last = NO_NODE;
 
 	index_children(sym, ix, cudie, cudie, NO_NODE, &last, 0);
-	ix->tops = xcalloc(ix->nr_ranges ? ix->nr_ranges : 1,
-			   sizeof(*ix->tops));
+	ix->tops =
+	    xcalloc(ix->nr_ranges ? ix->nr_ranges : 1, sizeof(*ix->tops));
 	for (size_t i = 0; i < ix->nr_ranges; i++)
 		if (ix->nodes[ix->ranges[i].node].parent == NO_NODE)
 			ix->tops[ix->nr_tops++] = ix->ranges[i];
@@ -480,7 +487,8 @@ static struct cu_index *cu_index_get(struct symbolizer *sym,
 		for (size_t j = 0; j < obj->cap_cus; j++) {
 			if (!obj->cus[j].key)
 				continue;
-			for (i = (obj->cus[j].key * 0x9e3779b97f4a7c15ULL >> 32) &
+			for (i = (obj->cus[j].key * 0x9e3779b97f4a7c15ULL >>
+				  32) &
 				 (cap - 1);
 			     slots[i].key; i = (i + 1) & (cap - 1))
 				;
@@ -544,11 +552,12 @@ static size_t inline_chain(struct symbolizer *sym, struct sym_object *obj,
 			break;
 		node = child;
 	}
-	for (; node != NO_NODE && n < MAX_CHAIN; node = ix->nodes[node].parent) {
+	for (; node != NO_NODE && n < MAX_CHAIN;
+	     node = ix->nodes[node].parent) {
 		const struct cu_node *cn = &ix->nodes[node];
 
-		out[n++] = (struct chain){ cn->name, file, line, cn->inlined,
-					   n > 0 };
+		out[n++] =
+		    (struct chain){cn->name, file, line, cn->inlined, n > 0};
 		/* The caller's position is where this call was inlined. */
 		file = cn->call_file;
 		line = cn->call_line;
@@ -558,10 +567,10 @@ static size_t inline_chain(struct symbolizer *sym, struct sym_object *obj,
 
 static uint32_t sym_rank(const GElf_Sym *s, const char *name)
 {
-	static const uint32_t bind_rank[] = { [STB_GLOBAL] = 0,
-					       [STB_WEAK] = 1,
-					       [STB_LOCAL] = 2 };
-	unsigned bind = GELF_ST_BIND(s->st_info), type = GELF_ST_TYPE(s->st_info);
+	static const uint32_t bind_rank[] = {
+	    [STB_GLOBAL] = 0, [STB_WEAK] = 1, [STB_LOCAL] = 2};
+	unsigned bind = GELF_ST_BIND(s->st_info),
+		 type = GELF_ST_TYPE(s->st_info);
 	uint32_t r = bind <= STB_WEAK ? bind_rank[bind] : 3;
 	uint32_t us = 0;
 
@@ -600,7 +609,7 @@ static void load_syms(struct sym_object *obj)
 		GElf_Addr addr;
 		GElf_Word shndx;
 		const char *name = dwfl_module_getsym_info(
-			obj->mod, i, &s, &addr, &shndx, NULL, NULL);
+		    obj->mod, i, &s, &addr, &shndx, NULL, NULL);
 		unsigned type = GELF_ST_TYPE(s.st_info);
 
 		if (!name || !*name || !addr || s.st_shndx == SHN_UNDEF)
@@ -608,8 +617,8 @@ static void load_syms(struct sym_object *obj)
 		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
 		    type != STT_NOTYPE)
 			continue;
-		obj->syms[n++] = (struct elf_sym){ addr, s.st_size, name,
-						   sym_rank(&s, name) };
+		obj->syms[n++] =
+		    (struct elf_sym){addr, s.st_size, name, sym_rank(&s, name)};
 	}
 	qsort(obj->syms, n, sizeof(*obj->syms), elf_sym_cmp);
 	obj->nr_syms = n;
@@ -632,8 +641,7 @@ static bool in_text(const struct sym_object *obj, uint64_t vaddr)
  * greatest address <= addr whose size covers it; a sizeless symbol (asm)
  * reaches to the next symbol. Sets *sized to whether it is a real function.
  */
-static const char *find_sym(struct sym_object *obj, uint64_t addr,
-			    bool *sized)
+static const char *find_sym(struct sym_object *obj, uint64_t addr, bool *sized)
 {
 	size_t lo = 0, hi;
 
@@ -712,14 +720,14 @@ static void cache_put(struct sym_object *obj, uint64_t key,
 		obj->pool_cap = obj->pool_cap ? obj->pool_cap * 2 : 256;
 		while (obj->pool_cap < obj->pool_len + res->n)
 			obj->pool_cap *= 2;
-		obj->pool = xrealloc(obj->pool,
-				     obj->pool_cap * sizeof(*obj->pool));
+		obj->pool =
+		    xrealloc(obj->pool, obj->pool_cap * sizeof(*obj->pool));
 	}
 	for (i = addr_slot(obj, key); obj->addrs[i].key;
 	     i = (i + 1) & (obj->addr_cap - 1))
 		;
-	obj->addrs[i] = (struct addr_entry){ key, (uint32_t)obj->pool_len,
-					     (uint32_t)res->n };
+	obj->addrs[i] =
+	    (struct addr_entry){key, (uint32_t)obj->pool_len, (uint32_t)res->n};
 	memcpy(obj->pool + obj->pool_len, res->frames,
 	       res->n * sizeof(*res->frames));
 	obj->pool_len += res->n;
@@ -767,7 +775,7 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 	if (!n) {
 		if (!symname)
 			return;
-		chain[n++] = (struct chain){ symname, file, line, false, false };
+		chain[n++] = (struct chain){symname, file, line, false, false};
 	} else if (symname && sized && !chain[n - 1].inlined) {
 		/* The symbol table names the code actually run (foo.cold,
 		 * foo.constprop.0), as perf and nm show it. */
@@ -783,13 +791,11 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 			f->name = chain[i].name;
 			f->file = chain[i].file;
 		} else {
-			f->name = strpool__intern(&sym->strs, chain[i].name
-								? chain[i].name
-								: "??");
-			f->file = chain[i].file
-					  ? strpool__intern(&sym->strs,
-							    chain[i].file)
-					  : NULL;
+			f->name = strpool__intern(
+			    &sym->strs, chain[i].name ? chain[i].name : "??");
+			f->file = chain[i].file ? strpool__intern(&sym->strs,
+								  chain[i].file)
+						: NULL;
 		}
 		f->line = chain[i].line;
 		f->inlined = chain[i].inlined;

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
 static int jit_cmp(const void *a, const void *b)
@@ -145,8 +145,8 @@ int jit__reload_if_changed(struct jit_map *m, struct strpool *sp,
 			return -ENOENT;
 	}
 	if (m->tried && m->path && !strcmp(path, m->path) &&
-	    st.st_mtim.tv_sec == m->mtime && st.st_mtim.tv_nsec == m->mtime_ns &&
-	    st.st_size == m->size)
+	    st.st_mtim.tv_sec == m->mtime &&
+	    st.st_mtim.tv_nsec == m->mtime_ns && st.st_size == m->size)
 		return -EAGAIN; /* unchanged: the miss is real */
 	return jit_read(m, sp, sysroot);
 }

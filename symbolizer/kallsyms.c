@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/log.h"
+#include "lib/log.h"
 #include "symbolizer/sym_int.h"
 
 /* The last symbol has no successor; trust it this far (a large function). */
@@ -84,8 +84,9 @@ int kallsyms__load(struct kallsyms *ks, struct strpool *sp, const char *path)
 	}
 	if (!nonzero) {
 		/* kptr_restrict hides addresses from non-root readers. */
-		pr_warn("'%s' has no usable addresses (not root, or kptr_restrict)",
-			path);
+		pr_warn(
+		    "'%s' has no usable addresses (not root, or kptr_restrict)",
+		    path);
 		err = -ENOENT;
 		goto out_close;
 	}

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "profiler/xalloc.h"
+#include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
 #define CHUNK_SIZE (64 * 1024)
@@ -68,7 +68,7 @@ static char *arena_alloc(struct strpool *sp, size_t size)
 
 const char *strpool__intern_len(struct strpool *sp, const char *s, size_t len)
 {
-	struct strkey key = { s, len };
+	struct strkey key = {s, len};
 	uint32_t hash = hash__bytes(s, len, 0);
 	uint32_t id;
 	char *copy;

@@ -15,7 +15,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
-#include "profiler/idxset.h"
+#include "lib/idxset.h"
 #include "symbolizer/symbolizer.h"
 
 /*
@@ -53,11 +53,12 @@ struct addr_entry {
 struct cu_index;
 
 struct sym_object {
-	struct sym_object *lru_prev, *lru_next; /* in the LRU while unreferenced */
+	struct sym_object *lru_prev,
+	    *lru_next; /* in the LRU while unreferenced */
 	struct sym_object *all_prev, *all_next; /* every object, for freeing */
 	int refcount;
-	char *keys[3]; /* lookup keys under which it is registered */
-	const char *path;     /* interned */
+	char *keys[3];	    /* lookup keys under which it is registered */
+	const char *path;   /* interned */
 	char build_id[129]; /* lowercase hex, up to 64 bytes */
 
 	Dwfl *dwfl;
@@ -72,7 +73,7 @@ struct sym_object {
 		uint64_t addr, size;
 		const char *name; /* in the ELF's string table */
 		uint32_t rank;	  /* lower wins among aliases */
-	} *syms;
+	} * syms;
 	size_t nr_syms;
 	bool syms_loaded;
 
@@ -81,7 +82,7 @@ struct sym_object {
 	struct cu_slot {
 		uint64_t key; /* DIE offset + 1; 0 = empty */
 		struct cu_index *ix;
-	} *cus;
+	} * cus;
 	size_t nr_cus, cap_cus;
 
 	/* Resolved addresses: open addressing, cleared when full. */
@@ -119,9 +120,9 @@ struct jit_map {
 	int pid;
 	struct jit_sym *syms;
 	size_t nr;
-	char *path;    /* the file it was read from */
-	bool tried;    /* attempted to load at least once */
-	time_t mtime;  /* change detection for re-reads */
+	char *path;   /* the file it was read from */
+	bool tried;   /* attempted to load at least once */
+	time_t mtime; /* change detection for re-reads */
 	long mtime_ns;
 	off_t size;
 };
@@ -154,7 +155,7 @@ struct objtab {
 struct symbolizer {
 	struct symbolizer_opts opts;
 	Dwfl_Callbacks cbs; /* must outlive every Dwfl */
-	char *sysroot; /* "" for "/" */
+	char *sysroot;	    /* "" for "/" */
 	char *debuginfo_path;
 	struct strpool strs;
 	struct objtab objs;

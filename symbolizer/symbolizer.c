@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
 #define DEFAULT_MAX_OBJECTS 128
@@ -357,7 +357,8 @@ struct sym_object *symbolizer__object_get(struct symbolizer *sym,
 			goto found;
 	}
 
-	fd = open_mapping(sym, map, path, deleted, file_name, sizeof(file_name));
+	fd =
+	    open_mapping(sym, map, path, deleted, file_name, sizeof(file_name));
 	if (fd < 0) {
 		pr_debug("failed to open '%s' of pid %d: %s", path, map->pid,
 			 strerror(-fd));
@@ -461,7 +462,7 @@ int symbolizer__resolve_kernel(struct symbolizer *sym, uint64_t addr,
 	ks = kallsyms__find(&sym->ks, addr);
 	if (!ks)
 		return -ENOENT;
-	out->frames[0] = (struct sym_frame){ .name = ks->name };
+	out->frames[0] = (struct sym_frame){.name = ks->name};
 	out->n = 1;
 	return 0;
 }
@@ -481,8 +482,8 @@ const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr)
 int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 			    struct sym_result *out)
 {
-	struct jit_map *m = jit__get(&sym->jit, &sym->strs, sym->sysroot, pid,
-				     true);
+	struct jit_map *m =
+	    jit__get(&sym->jit, &sym->strs, sym->sysroot, pid, true);
 	const struct jit_sym *js = jit__find(m, addr);
 
 	out->n = 0;
@@ -492,15 +493,15 @@ int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 		js = jit__find(m, addr);
 	if (!js)
 		return -ENOENT;
-	out->frames[0] = (struct sym_frame){ .name = js->name };
+	out->frames[0] = (struct sym_frame){.name = js->name};
 	out->n = 1;
 	return 0;
 }
 
 void symbolizer__load_jit(struct symbolizer *sym, int pid)
 {
-	struct jit_map *m = jit__get(&sym->jit, &sym->strs, sym->sysroot, pid,
-				     false);
+	struct jit_map *m =
+	    jit__get(&sym->jit, &sym->strs, sym->sysroot, pid, false);
 
 	if (m)
 		jit__reload_if_changed(m, &sym->strs, sym->sysroot);
@@ -549,9 +550,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	snprintf(sym->debuginfo_path, len, ":.debug:%s/usr/lib/debug",
 		 sym->sysroot);
 	sym->opts.sysroot = NULL; /* not owned; use sym->sysroot */
-	sym->opts.kallsyms_path = opts && opts->kallsyms_path
-					  ? xstrdup(opts->kallsyms_path)
-					  : NULL;
+	sym->opts.kallsyms_path =
+	    opts && opts->kallsyms_path ? xstrdup(opts->kallsyms_path) : NULL;
 
 	dwobj__init_callbacks(&sym->cbs);
 	sym->cbs.debuginfo_path = &sym->debuginfo_path;

@@ -24,7 +24,8 @@ struct symbolizer;
 struct sym_object;
 
 struct symbolizer_opts {
-	/* Root of the file system for host paths; NULL means "/". Tests use it. */
+	/* Root of the file system for host paths; NULL means "/". Tests use it.
+	 */
 	const char *sysroot;
 	/* Kallsyms file; NULL means /proc/kallsyms. */
 	const char *kallsyms_path;
@@ -56,11 +57,11 @@ struct sym_result {
 
 /* How a process maps part of a file: one line of /proc/PID/maps. */
 struct sym_mapping {
-	int pid;	   /* the process that maps it, for /proc/PID/... */
-	uint64_t start;	   /* first address of the mapping */
-	uint64_t end;	   /* one past the last */
-	uint64_t pgoff;	   /* file offset mapped at 'start' */
-	const char *path;  /* as in /proc/PID/maps, may end in " (deleted)" */
+	int pid;	  /* the process that maps it, for /proc/PID/... */
+	uint64_t start;	  /* first address of the mapping */
+	uint64_t end;	  /* one past the last */
+	uint64_t pgoff;	  /* file offset mapped at 'start' */
+	const char *path; /* as in /proc/PID/maps, may end in " (deleted)" */
 	const uint8_t *build_id; /* NULL if unknown */
 	size_t build_id_len;
 	uint64_t dev, ino; /* 0 if unknown */
@@ -118,8 +119,8 @@ void symbolizer__load_jit(struct symbolizer *sym, int pid);
 void symbolizer__forget_pid(struct symbolizer *sym, int pid);
 
 struct symbolizer_stats {
-	uint64_t hits, misses;	/* address cache */
-	uint64_t objects_open;	/* objects currently held */
+	uint64_t hits, misses; /* address cache */
+	uint64_t objects_open; /* objects currently held */
 	uint64_t objects_opened, objects_evicted;
 };
 void symbolizer__stats(const struct symbolizer *sym,

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "profiler/diff.h"
-#include "profiler/format.h"
+#include "profile/diff.h"
+#include "profile/format.h"
 
 static struct profile *folded(const char *text)
 {
@@ -46,7 +46,8 @@ static void test_diff__shares_and_order(void **state)
 {
 	(void)state;
 	struct profile *a = folded(base_txt), *b = folded(new_txt);
-	struct diff_opts o = { .metric = DIFF_SELF, .threshold_pp = 5, .min_samples = 100 };
+	struct diff_opts o = {
+	    .metric = DIFF_SELF, .threshold_pp = 5, .min_samples = 100};
 	struct diff *d = diff__new(a, b, &o);
 
 	assert_non_null(d);
@@ -90,9 +91,12 @@ static void test_diff__total_metric_and_recursion(void **state)
 {
 	(void)state;
 	/* recurse appears 3x in one stack: its total counts the stack once. */
-	struct profile *a = folded("p;main;recurse;recurse;recurse;leaf 100\np;main;other 100\n");
-	struct profile *b = folded("p;main;recurse;recurse;recurse;leaf 150\np;main;other 50\n");
-	struct diff_opts o = { .metric = DIFF_TOTAL, .threshold_pp = 10, .min_samples = 1 };
+	struct profile *a = folded(
+	    "p;main;recurse;recurse;recurse;leaf 100\np;main;other 100\n");
+	struct profile *b = folded(
+	    "p;main;recurse;recurse;recurse;leaf 150\np;main;other 50\n");
+	struct diff_opts o = {
+	    .metric = DIFF_TOTAL, .threshold_pp = 10, .min_samples = 1};
 	struct diff *d = diff__new(a, b, &o);
 	const struct diff_row *r = row(d, "recurse");
 
@@ -118,8 +122,9 @@ static void test_diff__total_metric_and_recursion(void **state)
 static void test_diff__too_few_and_new_functions(void **state)
 {
 	(void)state;
-	struct profile *a = folded("p;a 10\n"), *b = folded("p;a 5\np;brand_new 5\n");
-	struct diff_opts o = { .threshold_pp = 1, .min_samples = 100 };
+	struct profile *a = folded("p;a 10\n"),
+		       *b = folded("p;a 5\np;brand_new 5\n");
+	struct diff_opts o = {.threshold_pp = 1, .min_samples = 100};
 	struct diff *d = diff__new(a, b, &o);
 
 	/* Even with a regression in the numbers, 10 samples cannot judge. */
@@ -159,15 +164,20 @@ static void test_diff__reports(void **state)
 {
 	(void)state;
 	struct profile *a = folded(base_txt),
-		       *b = folded("app;main;work;compute 800\napp;main;io;read 800\n"
-				   "app;main;parse|pipe 400\n");
-	struct diff_opts o = { .threshold_pp = 5, .min_samples = 100, .limit = 3,
-			       .base_name = "base.pb.gz", .new_name = "new.pb.gz" };
+		       *b = folded(
+			   "app;main;work;compute 800\napp;main;io;read 800\n"
+			   "app;main;parse|pipe 400\n");
+	struct diff_opts o = {.threshold_pp = 5,
+			      .min_samples = 100,
+			      .limit = 3,
+			      .base_name = "base.pb.gz",
+			      .new_name = "new.pb.gz"};
 	struct diff *d = diff__new(a, b, &o);
 	char *t = report(d, DIFF_TEXT);
 
 	assert_non_null(strstr(t, "base: base.pb.gz (1000 samples)"));
-	assert_non_null(strstr(t, "regression: 2 functions grew by more than 5.00 pp"));
+	assert_non_null(
+	    strstr(t, "regression: 2 functions grew by more than 5.00 pp"));
 	assert_non_null(strstr(t, "read  <-- regression"));
 	assert_non_null(strstr(t, "more functions; --limit 0 shows all"));
 	free(t);
@@ -176,7 +186,8 @@ static void test_diff__reports(void **state)
 	assert_non_null(strstr(t, "### :x: kiln diff: regression"));
 	assert_non_null(strstr(t, "| Function | Base self |"));
 	assert_non_null(strstr(t, "parse\\|pipe")); /* '|' escaped in a cell */
-	assert_non_null(strstr(t, "| **read** | 20.00% | 40.00% | +20.00 pp |"));
+	assert_non_null(
+	    strstr(t, "| **read** | 20.00% | 40.00% | +20.00 pp |"));
 	free(t);
 
 	t = report(d, DIFF_JSON);
@@ -188,9 +199,11 @@ static void test_diff__reports(void **state)
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd),
 		 "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));"
-		 "assert d[\"verdict\"]==\"regression\"; assert d[\"regressions\"]==2;"
+		 "assert d[\"verdict\"]==\"regression\"; assert "
+		 "d[\"regressions\"]==2;"
 		 "assert len(d[\"functions\"])==3; f=d[\"functions\"][0];"
-		 "assert f[\"name\"] in (\"read\",\"parse|pipe\") and f[\"regression\"];"
+		 "assert f[\"name\"] in (\"read\",\"parse|pipe\") and "
+		 "f[\"regression\"];"
 		 "assert d[\"base\"][\"samples\"]==1000' %s",
 		 path);
 	assert_int_equal(system(cmd), 0);
@@ -211,8 +224,10 @@ static void test_diff__top_table(void **state)
 
 	assert_int_equal(diff__write_top(a, 2, f), 0);
 	fclose(f);
-	assert_non_null(strstr(buf, "Showing nodes accounting for 800, 80.00% of 1000 total"));
-	assert_non_null(strstr(buf, "       600 60.00% 60.00%        600 60.00%  compute"));
+	assert_non_null(strstr(
+	    buf, "Showing nodes accounting for 800, 80.00% of 1000 total"));
+	assert_non_null(
+	    strstr(buf, "       600 60.00% 60.00%        600 60.00%  compute"));
 	/* ties by name, like pprof: parse before read */
 	assert_non_null(strstr(buf, "  parse\n"));
 	assert_null(strstr(buf, "read"));
@@ -223,11 +238,11 @@ static void test_diff__top_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_diff__shares_and_order),
-		cmocka_unit_test(test_diff__total_metric_and_recursion),
-		cmocka_unit_test(test_diff__too_few_and_new_functions),
-		cmocka_unit_test(test_diff__reports),
-		cmocka_unit_test(test_diff__top_table),
+	    cmocka_unit_test(test_diff__shares_and_order),
+	    cmocka_unit_test(test_diff__total_metric_and_recursion),
+	    cmocka_unit_test(test_diff__too_few_and_new_functions),
+	    cmocka_unit_test(test_diff__reports),
+	    cmocka_unit_test(test_diff__top_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "profile.pb-c.h"
-#include "profiler/format.h"
-#include "profiler/ingest.h"
+#include "profile/format.h"
+#include "profile/ingest.h"
 
 /* ---- helpers ---- */
 
@@ -34,7 +34,7 @@ struct buf {
 static struct buf write_mem(const struct profile *p, enum profile_format fmt,
 			    const struct write_opts *o)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	FILE *f = open_memstream(&b.data, &b.len);
 
 	assert_non_null(f);
@@ -47,12 +47,12 @@ static uint32_t frame(struct profile *p, const char *name, const char *file,
 		      const char *module, uint32_t line, enum frame_kind kind,
 		      uint64_t addr)
 {
-	struct frame f = { .name = profile__intern(p, name),
-			   .file = profile__intern(p, file),
-			   .module = profile__intern(p, module),
-			   .line = line,
-			   .kind = kind,
-			   .addr = addr };
+	struct frame f = {.name = profile__intern(p, name),
+			  .file = profile__intern(p, file),
+			  .module = profile__intern(p, module),
+			  .line = line,
+			  .kind = kind,
+			  .addr = addr};
 
 	return profile__add_frame(p, &f);
 }
@@ -67,34 +67,45 @@ static struct profile *rich_profile(void)
 {
 	struct profile *p = profile__new();
 	struct label l1[] = {
-		{ profile__intern(p, "comm"), profile__intern(p, "server") },
-		{ profile__intern(p, "pid"), profile__intern(p, "4242") },
-		{ profile__intern(p, "tid"), profile__intern(p, "4243") },
-		{ profile__intern(p, "host"), profile__intern(p, "box1") },
-		{ profile__intern(p, "exe"), profile__intern(p, "/usr/bin/server") },
-		{ profile__intern(p, "build_id"), profile__intern(p, "abcdef0123456789") },
+	    {profile__intern(p, "comm"), profile__intern(p, "server")},
+	    {profile__intern(p, "pid"), profile__intern(p, "4242")},
+	    {profile__intern(p, "tid"), profile__intern(p, "4243")},
+	    {profile__intern(p, "host"), profile__intern(p, "box1")},
+	    {profile__intern(p, "exe"), profile__intern(p, "/usr/bin/server")},
+	    {profile__intern(p, "build_id"),
+	     profile__intern(p, "abcdef0123456789")},
 	};
 	struct label l2[] = {
-		{ profile__intern(p, "comm"), profile__intern(p, "worker") },
-		{ profile__intern(p, "pid"), profile__intern(p, "77") },
-		{ profile__intern(p, "host"), profile__intern(p, "box1") },
+	    {profile__intern(p, "comm"), profile__intern(p, "worker")},
+	    {profile__intern(p, "pid"), profile__intern(p, "77")},
+	    {profile__intern(p, "host"), profile__intern(p, "box1")},
 	};
-	uint32_t s1 = profile__add_series(p, l1, 6), s2 = profile__add_series(p, l2, 3);
-	uint32_t start = frame(p, "_start", "", "/usr/bin/server", 0, FRAME_USER, 0x1000);
-	uint32_t mainf = frame(p, "main", "main.c", "/usr/bin/server", 10, FRAME_USER, 0x1100);
-	uint32_t helper = frame(p, "helper", "util.h", "/usr/bin/server", 20, FRAME_INLINED, 0x1100);
-	uint32_t leaf = frame(p, "leaf", "util.h", "/usr/bin/server", 30, FRAME_INLINED, 0x1100);
-	uint32_t work = frame(p, "work", "work.c", "/usr/bin/server", 44, FRAME_USER, 0x1200);
-	uint32_t sys = frame(p, "do_syscall_64", "", "", 0, FRAME_KERNEL, 0xffff1000);
-	uint32_t rd = frame(p, "ksys_read", "", "", 0, FRAME_KERNEL, 0xffff2000);
-	uint32_t jit = frame(p, "LazyCompile:foo", "", "", 0, FRAME_JIT, 0x7000);
-	uint32_t wmain = frame(p, "worker_main", "w.c", "/usr/lib/libw.so", 5, FRAME_USER, 0x50);
+	uint32_t s1 = profile__add_series(p, l1, 6),
+		 s2 = profile__add_series(p, l2, 3);
+	uint32_t start =
+	    frame(p, "_start", "", "/usr/bin/server", 0, FRAME_USER, 0x1000);
+	uint32_t mainf = frame(p, "main", "main.c", "/usr/bin/server", 10,
+			       FRAME_USER, 0x1100);
+	uint32_t helper = frame(p, "helper", "util.h", "/usr/bin/server", 20,
+				FRAME_INLINED, 0x1100);
+	uint32_t leaf = frame(p, "leaf", "util.h", "/usr/bin/server", 30,
+			      FRAME_INLINED, 0x1100);
+	uint32_t work = frame(p, "work", "work.c", "/usr/bin/server", 44,
+			      FRAME_USER, 0x1200);
+	uint32_t sys =
+	    frame(p, "do_syscall_64", "", "", 0, FRAME_KERNEL, 0xffff1000);
+	uint32_t rd =
+	    frame(p, "ksys_read", "", "", 0, FRAME_KERNEL, 0xffff2000);
+	uint32_t jit =
+	    frame(p, "LazyCompile:foo", "", "", 0, FRAME_JIT, 0x7000);
+	uint32_t wmain = frame(p, "worker_main", "w.c", "/usr/lib/libw.so", 5,
+			       FRAME_USER, 0x50);
 
-	uint32_t a[] = { start, mainf, helper, leaf };
-	uint32_t b[] = { start, mainf, work, sys, rd };
-	uint32_t c[] = { start, mainf, helper, leaf, work };
-	uint32_t d[] = { wmain, jit };
-	uint32_t e[] = { sys, rd };
+	uint32_t a[] = {start, mainf, helper, leaf};
+	uint32_t b[] = {start, mainf, work, sys, rd};
+	uint32_t c[] = {start, mainf, helper, leaf, work};
+	uint32_t d[] = {wmain, jit};
+	uint32_t e[] = {sys, rd};
 	profile__add_sample(p, s1, profile__add_stack(p, a, 4), 1000, 50);
 	profile__add_sample(p, s1, profile__add_stack(p, b, 5), 2000, 30);
 	profile__add_sample(p, s1, profile__add_stack(p, a, 4), 3000, 7);
@@ -140,8 +151,10 @@ static char *canon(const struct profile *src)
 		for (size_t j = 0; j < depth; j++) {
 			const struct frame *fm = profile__frame(p, fr[j]);
 
-			profile__frame_folded_name(p, fr[j], name, sizeof(name));
-			fprintf(f, ";%s@%s:%u", name, profile__str(p, fm->file), fm->line);
+			profile__frame_folded_name(p, fr[j], name,
+						   sizeof(name));
+			fprintf(f, ";%s@%s:%u", name, profile__str(p, fm->file),
+				fm->line);
 		}
 		fprintf(f, " %llu", (unsigned long long)s[i].count);
 		fclose(f);
@@ -169,7 +182,7 @@ static int read_buf(struct profile *p, const void *d, size_t len,
 static struct buf gzip_mem(const void *data, size_t len)
 {
 	struct buf b;
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 
 	b.data = malloc(compressBound(len) + 64);
 	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
@@ -194,7 +207,8 @@ static Kiln__Pprof__Profile *unpack_pprof(const struct buf *b)
 	assert_int_equal(format__gunzip(b->data, b->len, 1 << 28, &raw, &rawlen,
 					err, sizeof(err)),
 			 0);
-	Kiln__Pprof__Profile *pp = kiln__pprof__profile__unpack(NULL, rawlen, raw);
+	Kiln__Pprof__Profile *pp =
+	    kiln__pprof__profile__unpack(NULL, rawlen, raw);
 	free(raw);
 	assert_non_null(pp);
 	return pp;
@@ -206,7 +220,8 @@ static const char *pstr(const Kiln__Pprof__Profile *pp, int64_t i)
 	static char ring[8][256];
 	static int next;
 	char *out = ring[next++ % 8];
-	size_t len = pp->string_table[i].len < 255 ? pp->string_table[i].len : 255;
+	size_t len =
+	    pp->string_table[i].len < 255 ? pp->string_table[i].len : 255;
 
 	if (len)
 		memcpy(out, pp->string_table[i].data, len);
@@ -306,12 +321,19 @@ static void test_formats__pprof_wire_layout(void **state)
 		assert_int_equal(s->value[1], s->value[0] * 10101010);
 		total += (uint64_t)s->value[0];
 		cpu += (uint64_t)s->value[1];
-		Kiln__Pprof__Location *leafloc = pp->location[s->location_id[0] - 1];
+		Kiln__Pprof__Location *leafloc =
+		    pp->location[s->location_id[0] - 1];
 		Kiln__Pprof__Location *rootloc =
-			pp->location[s->location_id[s->n_location_id - 1] - 1];
-		const char *root = pstr(pp, pp->function[rootloc->line[rootloc->n_line - 1]->function_id - 1]->name);
-		const char *leafn = pstr(pp, pp->function[leafloc->line[0]->function_id - 1]->name);
-		assert_true(!strcmp(root, "_start") || !strcmp(root, "worker_main") ||
+		    pp->location[s->location_id[s->n_location_id - 1] - 1];
+		const char *root = pstr(
+		    pp,
+		    pp->function
+			[rootloc->line[rootloc->n_line - 1]->function_id - 1]
+			    ->name);
+		const char *leafn = pstr(
+		    pp, pp->function[leafloc->line[0]->function_id - 1]->name);
+		assert_true(!strcmp(root, "_start") ||
+			    !strcmp(root, "worker_main") ||
 			    !strcmp(root, "do_syscall_64"));
 		assert_true(strcmp(leafn, "_start") && strcmp(leafn, "main"));
 		for (size_t k = 0; k < s->n_label; k++) {
@@ -320,15 +342,18 @@ static void test_formats__pprof_wire_layout(void **state)
 			if (!strcmp(key, "pid")) {
 				saw_pid = true;
 				assert_int_equal(s->label[k]->str, 0);
-				assert_true(s->label[k]->num == 4242 || s->label[k]->num == 77);
+				assert_true(s->label[k]->num == 4242 ||
+					    s->label[k]->num == 77);
 			}
 			if (!strcmp(key, "tid")) {
 				saw_tid = true;
 				assert_int_equal(s->label[k]->num, 4243);
 			}
 			if (!strcmp(key, "comm"))
-				assert_true(!strcmp(pstr(pp, s->label[k]->str), "server") ||
-					    !strcmp(pstr(pp, s->label[k]->str), "worker"));
+				assert_true(!strcmp(pstr(pp, s->label[k]->str),
+						    "server") ||
+					    !strcmp(pstr(pp, s->label[k]->str),
+						    "worker"));
 		}
 	}
 	assert_true(saw_pid && saw_tid);
@@ -337,7 +362,8 @@ static void test_formats__pprof_wire_layout(void **state)
 	/* Kernel and JIT frames live in mappings named for them. */
 	bool kernel = false, jit = false;
 	for (size_t i = 0; i < pp->n_mapping; i++) {
-		kernel |= !strcmp(pstr(pp, pp->mapping[i]->filename), "[kernel.kallsyms]");
+		kernel |= !strcmp(pstr(pp, pp->mapping[i]->filename),
+				  "[kernel.kallsyms]");
 		jit |= !strcmp(pstr(pp, pp->mapping[i]->filename), "[jit]");
 		assert_int_equal(pp->mapping[i]->id, i + 1);
 	}
@@ -354,49 +380,64 @@ static struct buf foreign_pprof(int variant)
 {
 	Kiln__Pprof__Profile pp = KILN__PPROF__PROFILE__INIT;
 	ProtobufCBinaryData strs[16];
-	const char *s[] = { "", "alloc_objects", "count", "alloc_space", "bytes",
-			    "main.run", "main.go", "/app/bin", "runtime.mallocgc",
-			    "goroutine", "bytes", "worker", "cpu", "nanoseconds", "\xff\xfe" };
+	const char *s[] = {"",
+			   "alloc_objects",
+			   "count",
+			   "alloc_space",
+			   "bytes",
+			   "main.run",
+			   "main.go",
+			   "/app/bin",
+			   "runtime.mallocgc",
+			   "goroutine",
+			   "bytes",
+			   "worker",
+			   "cpu",
+			   "nanoseconds",
+			   "\xff\xfe"};
 	size_t ns = variant == 2 ? 15 : 14;
 	for (size_t i = 0; i < ns; i++) {
 		strs[i].data = (uint8_t *)s[i];
 		strs[i].len = strlen(s[i]);
 	}
-	Kiln__Pprof__ValueType vt[2] = { KILN__PPROF__VALUE_TYPE__INIT,
-					 KILN__PPROF__VALUE_TYPE__INIT };
+	Kiln__Pprof__ValueType vt[2] = {KILN__PPROF__VALUE_TYPE__INIT,
+					KILN__PPROF__VALUE_TYPE__INIT};
 	vt[0].type = 1, vt[0].unit = 2, vt[1].type = 3, vt[1].unit = 4;
-	Kiln__Pprof__ValueType *vtp[2] = { &vt[0], &vt[1] };
+	Kiln__Pprof__ValueType *vtp[2] = {&vt[0], &vt[1]};
 	Kiln__Pprof__Mapping m = KILN__PPROF__MAPPING__INIT;
-	m.id = 7, m.memory_start = 0x400000, m.memory_limit = 0x500000, m.filename = 7;
+	m.id = 7, m.memory_start = 0x400000, m.memory_limit = 0x500000,
+	m.filename = 7;
 	Kiln__Pprof__Mapping *mp = &m;
-	Kiln__Pprof__Function f[2] = { KILN__PPROF__FUNCTION__INIT,
-				       KILN__PPROF__FUNCTION__INIT };
+	Kiln__Pprof__Function f[2] = {KILN__PPROF__FUNCTION__INIT,
+				      KILN__PPROF__FUNCTION__INIT};
 	f[0].id = 100, f[0].name = 5, f[0].filename = 6;
 	f[1].id = 200, f[1].name = 8;
-	Kiln__Pprof__Function *fp[2] = { &f[0], &f[1] };
-	Kiln__Pprof__Line ln[2] = { KILN__PPROF__LINE__INIT, KILN__PPROF__LINE__INIT };
+	Kiln__Pprof__Function *fp[2] = {&f[0], &f[1]};
+	Kiln__Pprof__Line ln[2] = {KILN__PPROF__LINE__INIT,
+				   KILN__PPROF__LINE__INIT};
 	ln[0].function_id = 200, ln[0].line = 12;
 	ln[1].function_id = 100, ln[1].line = 34;
-	Kiln__Pprof__Line *lp0[1] = { &ln[0] }, *lp1[1] = { &ln[1] };
-	Kiln__Pprof__Location loc[3] = { KILN__PPROF__LOCATION__INIT,
-					 KILN__PPROF__LOCATION__INIT,
-					 KILN__PPROF__LOCATION__INIT };
+	Kiln__Pprof__Line *lp0[1] = {&ln[0]}, *lp1[1] = {&ln[1]};
+	Kiln__Pprof__Location loc[3] = {KILN__PPROF__LOCATION__INIT,
+					KILN__PPROF__LOCATION__INIT,
+					KILN__PPROF__LOCATION__INIT};
 	loc[0].id = 30, loc[0].mapping_id = 7, loc[0].address = 0x401000,
 	loc[0].n_line = 1, loc[0].line = lp0;
 	loc[1].id = 10, loc[1].mapping_id = 7, loc[1].address = 0x402000,
 	loc[1].n_line = 1, loc[1].line = lp1;
 	loc[2].id = 20, loc[2].mapping_id = 7, loc[2].address = 0x403abc;
-	Kiln__Pprof__Location *lp[3] = { &loc[0], &loc[1], &loc[2] };
-	uint64_t ids[3] = { 30, 10, 20 };
+	Kiln__Pprof__Location *lp[3] = {&loc[0], &loc[1], &loc[2]};
+	uint64_t ids[3] = {30, 10, 20};
 	if (variant == 1)
 		ids[1] = 999; /* unknown location */
-	int64_t vals[2] = { 3, 4096 };
-	Kiln__Pprof__Label lab[3] = { KILN__PPROF__LABEL__INIT, KILN__PPROF__LABEL__INIT,
-				      KILN__PPROF__LABEL__INIT };
+	int64_t vals[2] = {3, 4096};
+	Kiln__Pprof__Label lab[3] = {KILN__PPROF__LABEL__INIT,
+				     KILN__PPROF__LABEL__INIT,
+				     KILN__PPROF__LABEL__INIT};
 	lab[0].key = 9, lab[0].num = 17;
 	lab[1].key = 9, lab[1].num = 18; /* repeated key: first wins */
 	lab[2].key = 10, lab[2].num = 512, lab[2].num_unit = 4;
-	Kiln__Pprof__Label *labp[3] = { &lab[0], &lab[1], &lab[2] };
+	Kiln__Pprof__Label *labp[3] = {&lab[0], &lab[1], &lab[2]};
 	Kiln__Pprof__Sample smp = KILN__PPROF__SAMPLE__INIT;
 	smp.n_location_id = 3, smp.location_id = ids;
 	smp.n_value = 2, smp.value = vals;
@@ -412,7 +453,7 @@ static struct buf foreign_pprof(int variant)
 	size_t len = kiln__pprof__profile__get_packed_size(&pp);
 	uint8_t *raw = malloc(len);
 	kiln__pprof__profile__pack(&pp, raw);
-	struct buf b = { (char *)raw, len };
+	struct buf b = {(char *)raw, len};
 	return b;
 }
 
@@ -437,17 +478,22 @@ static void test_formats__pprof_foreign(void **state)
 		const uint32_t *fr = profile__stack(p, s[0].stack, &depth);
 		assert_int_equal(depth, 3);
 		/* Root first: the unsymbolized location, main.run, mallocgc. */
-		assert_string_equal(profile__str(p, profile__frame(p, fr[0])->name),
-				    "bin+0x3abc");
-		assert_string_equal(profile__str(p, profile__frame(p, fr[1])->name),
-				    "main.run");
-		assert_string_equal(profile__str(p, profile__frame(p, fr[1])->file),
-				    "main.go");
+		assert_string_equal(
+		    profile__str(p, profile__frame(p, fr[0])->name),
+		    "bin+0x3abc");
+		assert_string_equal(
+		    profile__str(p, profile__frame(p, fr[1])->name),
+		    "main.run");
+		assert_string_equal(
+		    profile__str(p, profile__frame(p, fr[1])->file), "main.go");
 		assert_int_equal(profile__frame(p, fr[1])->line, 34);
-		assert_string_equal(profile__str(p, profile__frame(p, fr[2])->name),
-				    "runtime.mallocgc");
-		assert_string_equal(profile__series_label(p, s[0].series, "goroutine"), "17");
-		assert_string_equal(profile__series_label(p, s[0].series, "bytes"), "512");
+		assert_string_equal(
+		    profile__str(p, profile__frame(p, fr[2])->name),
+		    "runtime.mallocgc");
+		assert_string_equal(
+		    profile__series_label(p, s[0].series, "goroutine"), "17");
+		assert_string_equal(
+		    profile__series_label(p, s[0].series, "bytes"), "512");
 		profile__free(p);
 	}
 	free(raw.data);
@@ -488,7 +534,7 @@ static void test_formats__pprof_bad_input(void **state)
 		profile__free(p);
 	}
 	/* Corrupt gzip: flip bytes in the deflate data. */
-	struct buf bad = { malloc(good.len), good.len };
+	struct buf bad = {malloc(good.len), good.len};
 	memcpy(bad.data, good.data, good.len);
 	for (size_t i = 12; i < bad.len - 8; i += 7)
 		bad.data[i] ^= 0x5a;
@@ -516,8 +562,8 @@ static void test_formats__pprof_bad_input(void **state)
 	/* Garbage after a valid protobuf prefix. */
 	void *raw;
 	size_t rawlen;
-	assert_int_equal(format__gunzip(good.data, good.len, 1 << 26, &raw, &rawlen,
-					err, sizeof(err)),
+	assert_int_equal(format__gunzip(good.data, good.len, 1 << 26, &raw,
+					&rawlen, err, sizeof(err)),
 			 0);
 	((unsigned char *)raw)[rawlen / 2] = 0xff;
 	((unsigned char *)raw)[rawlen / 2 + 1] = 0xff;
@@ -579,10 +625,12 @@ static void test_formats__folded_round_trip(void **state)
 	size_t n, depth;
 	const struct sample *s = profile__samples(p, &n);
 	assert_int_equal(n, 5);
-	assert_string_equal(profile__series_label(p, s[1].series, "comm"), "app");
+	assert_string_equal(profile__series_label(p, s[1].series, "comm"),
+			    "app");
 	const uint32_t *fr = profile__stack(p, s[1].stack, &depth);
 	assert_int_equal(depth, 3);
-	assert_string_equal(profile__str(p, profile__frame(p, fr[2])->name), "read");
+	assert_string_equal(profile__str(p, profile__frame(p, fr[2])->name),
+			    "read");
 	assert_int_equal(profile__frame(p, fr[2])->kind, FRAME_KERNEL);
 	fr = profile__stack(p, s[2].stack, &depth);
 	assert_int_equal(profile__frame(p, fr[2])->kind, FRAME_INLINED);
@@ -607,7 +655,8 @@ static void test_formats__folded_round_trip(void **state)
 
 	/* Plain folded: the first frame is a frame; CRLF, comments, blank
 	 * lines and a "-" separator are fine. */
-	const char *plain = "# from py-spy\r\nmain;f 3\r\n\r\nmain;-;g_[k] 2\r\n";
+	const char *plain =
+	    "# from py-spy\r\nmain;f 3\r\n\r\nmain;-;g_[k] 2\r\n";
 	struct read_limits lim;
 	read_limits__default(&lim);
 	lim.folded_no_comm = true;
@@ -618,7 +667,8 @@ static void test_formats__folded_round_trip(void **state)
 	assert_null(profile__series_label(p, s[0].series, "comm"));
 	fr = profile__stack(p, s[1].stack, &depth);
 	assert_int_equal(depth, 2);
-	assert_string_equal(profile__str(p, profile__frame(p, fr[0])->name), "main");
+	assert_string_equal(profile__str(p, profile__frame(p, fr[0])->name),
+			    "main");
 	assert_int_equal(profile__frame(p, fr[1])->kind, FRAME_KERNEL);
 	profile__free(p);
 }
@@ -631,8 +681,8 @@ static void expect_folded_error(const char *in, int code, const char *needle,
 	int ret = folded__read(p, in, strlen(in), lim, err, sizeof(err));
 
 	if (ret != code || !strstr(err, needle))
-		fail_msg("input '%s': got %d '%s', want %d '%s'", in, ret, err, code,
-			 needle);
+		fail_msg("input '%s': got %d '%s', want %d '%s'", in, ret, err,
+			 code, needle);
 	profile__free(p);
 }
 
@@ -642,34 +692,39 @@ static void test_formats__folded_bad_input(void **state)
 	struct read_limits lim;
 
 	expect_folded_error("a;b 1\na;b\n", -EINVAL, "line 2: no count", NULL);
-	expect_folded_error("a;b 1\n\na;c 2.5\n", -EINVAL, "line 3: count '2.5'", NULL);
+	expect_folded_error("a;b 1\n\na;c 2.5\n", -EINVAL,
+			    "line 3: count '2.5'", NULL);
 	expect_folded_error("a;b -3\n", -EINVAL, "line 1: count '-3'", NULL);
 	expect_folded_error("a;b 99999999999999999999999\n", -E2BIG,
 			    "line 1: count exceeds", NULL);
-	expect_folded_error("a;\xc3\x28 1\n", -EILSEQ, "line 1: not valid UTF-8", NULL);
-	expect_folded_error("a;\xed\xa0\x80 1\n", -EILSEQ, "UTF-8", NULL); /* surrogate */
+	expect_folded_error("a;\xc3\x28 1\n", -EILSEQ,
+			    "line 1: not valid UTF-8", NULL);
+	expect_folded_error("a;\xed\xa0\x80 1\n", -EILSEQ, "UTF-8",
+			    NULL); /* surrogate */
 	expect_folded_error("a;;b 1\n", -EINVAL, "line 1: empty frame", NULL);
 	expect_folded_error("a;b \n", -EINVAL, "line 1: no count after", NULL);
-	expect_folded_error("\n\n# only comments\n", -EINVAL, "no stacks", NULL);
+	expect_folded_error("\n\n# only comments\n", -EINVAL, "no stacks",
+			    NULL);
 	char nul[] = "a;b 1\nx\0y 2\n";
 	struct profile *p = profile__new();
 	char err[256];
-	assert_int_equal(folded__read(p, nul, sizeof(nul) - 1, NULL, err, sizeof(err)),
-			 -EILSEQ);
+	assert_int_equal(
+	    folded__read(p, nul, sizeof(nul) - 1, NULL, err, sizeof(err)),
+	    -EILSEQ);
 	assert_non_null(strstr(err, "line 2"));
 	profile__free(p);
 	read_limits__default(&lim);
 	lim.max_depth = 3;
-	expect_folded_error("c;a;b;c 1\nc;a;b;c;d 1\n", -E2BIG, "line 2: stack deeper",
-			    &lim);
+	expect_folded_error("c;a;b;c 1\nc;a;b;c;d 1\n", -E2BIG,
+			    "line 2: stack deeper", &lim);
 	read_limits__default(&lim);
 	lim.max_count = 1000;
-	expect_folded_error("c;a 1000\nc;a 1001\n", -E2BIG, "line 2: count exceeds",
-			    &lim);
+	expect_folded_error("c;a 1000\nc;a 1001\n", -E2BIG,
+			    "line 2: count exceeds", &lim);
 	read_limits__default(&lim);
 	lim.max_samples = 2;
-	expect_folded_error("c;a 1\nc;b 1\nc;c 1\n", -E2BIG, "line 3: more than 2",
-			    &lim);
+	expect_folded_error("c;a 1\nc;b 1\nc;c 1\n", -E2BIG,
+			    "line 3: more than 2", &lim);
 }
 
 /* ---- speedscope and SVG, validated by python3 ---- */
@@ -695,7 +750,7 @@ static void test_formats__speedscope_valid(void **state)
 {
 	(void)state;
 	struct profile *p = rich_profile();
-	struct write_opts o = { .title = "ti\"tle\\" };
+	struct write_opts o = {.title = "ti\"tle\\"};
 	struct buf b = write_mem(p, FORMAT_SPEEDSCOPE, &o);
 	char path[] = "/tmp/kiln-test-ss-XXXXXX";
 	int fd = mkstemp(path);
@@ -705,10 +760,13 @@ static void test_formats__speedscope_valid(void **state)
 	write_file(path, &b);
 	/* Schema essentials; weights sum to the total; frame indices valid;
 	 * per-process profiles present for the two processes. */
-	assert_int_equal(run_python(
+	assert_int_equal(
+	    run_python(
 		"import json,sys\n"
 		"d=json.load(open(sys.argv[1]))\n"
-		"assert d[\"$schema\"]==\"https://www.speedscope.app/file-format-schema.json\"\n"
+		"assert "
+		"d[\"$schema\"]==\"https://www.speedscope.app/"
+		"file-format-schema.json\"\n"
 		"assert d[\"name\"]==\"ti\\\"tle\\\\\"\n"
 		"fr=d[\"shared\"][\"frames\"]\n"
 		"ps=d[\"profiles\"]\n"
@@ -717,15 +775,17 @@ static void test_formats__speedscope_valid(void **state)
 		"  assert p[\"type\"]==\"sampled\" and p[\"unit\"]==\"none\"\n"
 		"  assert len(p[\"samples\"])==len(p[\"weights\"])\n"
 		"  assert sum(p[\"weights\"])==p[\"endValue\"]\n"
-		"  assert all(0<=i<len(fr) for s in p[\"samples\"] for i in s)\n"
+		"  assert all(0<=i<len(fr) for s in p[\"samples\"] for i in "
+		"s)\n"
 		"assert ps[0][\"endValue\"]==100, ps[0][\"endValue\"]\n"
 		"assert ps[1][\"endValue\"]+ps[2][\"endValue\"]==100\n"
 		"names=[f[\"name\"] for f in fr]\n"
-		"assert \"do_syscall_64_[k]\" in names and \"leaf_[i]\" in names\n"
+		"assert \"do_syscall_64_[k]\" in names and \"leaf_[i]\" in "
+		"names\n"
 		"m=[f for f in fr if f[\"name\"]==\"main\"][0]\n"
 		"assert m[\"file\"]==\"main.c\" and m[\"line\"]==10\n",
 		path),
-		0);
+	    0);
 	unlink(path);
 	free(b.data);
 	profile__free(p);
@@ -739,10 +799,14 @@ static void test_formats__svg_valid(void **state)
 	size_t n;
 	const struct sample *s = profile__samples(p, &n);
 	uint32_t odd = profile__add_named_frame(
-		p, "operator<<(std::ostream&, \"q\") \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-		FRAME_USER);
-	profile__add_sample(p, s[0].series, profile__add_stack(p, &odd, 1), 0, 40);
-	struct write_opts o = { .title = "A <title> & more", .width = 900 };
+	    p,
+	    "operator<<(std::ostream&, \"q\") "
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	    FRAME_USER);
+	profile__add_sample(p, s[0].series, profile__add_stack(p, &odd, 1), 0,
+			    40);
+	struct write_opts o = {.title = "A <title> & more", .width = 900};
 	struct buf b = write_mem(p, FORMAT_SVG, &o);
 	char path[] = "/tmp/kiln-test-svg-XXXXXX";
 	int fd = mkstemp(path);
@@ -750,40 +814,47 @@ static void test_formats__svg_valid(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	write_file(path, &b);
-	assert_int_equal(run_python(
+	assert_int_equal(
+	    run_python(
 		"import sys,xml.etree.ElementTree as E\n"
 		"r=E.parse(sys.argv[1]).getroot()\n"
 		"ns=\"{http://www.w3.org/2000/svg}\"\n"
 		"assert r.get(\"width\")==\"900\"\n"
 		"g=[e for e in r.iter(ns+\"g\") if e.get(\"class\")==\"f\"]\n"
 		"t=[e.find(ns+\"title\").text for e in g]\n"
-		"assert any(x.startswith(\"all (140 samples\") for x in t), t[:3]\n"
+		"assert any(x.startswith(\"all (140 samples\") for x in t), "
+		"t[:3]\n"
 		"assert any(x.startswith(\"leaf_[i] \") for x in t)\n"
 		"assert any(\"operator<<(std::ostream&\" in x for x in t)\n"
-		"assert any(e.text==\"A <title> & more\" for e in r.iter(ns+\"text\"))\n"
+		"assert any(e.text==\"A <title> & more\" for e in "
+		"r.iter(ns+\"text\"))\n"
 		"assert r.find(ns+\"script\") is not None\n"
 		"for e in g:\n"
 		"  w=float(e.find(ns+\"rect\").get(\"width\"))\n"
 		"  assert 0<=w<=900\n",
 		path),
-		0);
+	    0);
 	free(b.data);
 
 	/* --min-width drops narrow frames; --icicle flips the y axis. */
-	struct write_opts wide = { .width = 1200, .min_width = 200 };
+	struct write_opts wide = {.width = 1200, .min_width = 200};
 	b = write_mem(p, FORMAT_SVG, &wide);
 	write_file(path, &b);
-	assert_int_equal(run_python(
+	assert_int_equal(
+	    run_python(
 		"import sys,xml.etree.ElementTree as E\n"
 		"r=E.parse(sys.argv[1]).getroot()\n"
 		"ns=\"{http://www.w3.org/2000/svg}\"\n"
 		"g=[e for e in r.iter(ns+\"g\") if e.get(\"class\")==\"f\"]\n"
-		"assert all(float(e.find(ns+\"rect\").get(\"width\"))>=199 for e in g)\n"
-		"assert not any(e.find(ns+\"title\").text.startswith(\"worker_main\") for e in g)\n",
+		"assert all(float(e.find(ns+\"rect\").get(\"width\"))>=199 for "
+		"e in g)\n"
+		"assert not "
+		"any(e.find(ns+\"title\").text.startswith(\"worker_main\") for "
+		"e in g)\n",
 		path),
-		0);
+	    0);
 	free(b.data);
-	struct write_opts ice = { .icicle = true };
+	struct write_opts ice = {.icicle = true};
 	b = write_mem(p, FORMAT_SVG, &ice);
 	assert_non_null(strstr(b.data, "data-icicle=\"1\""));
 	free(b.data);
@@ -793,18 +864,23 @@ static void test_formats__svg_valid(void **state)
 	FILE *f = fopen(path, "w");
 	assert_int_equal(svg__write_diff(base, p, NULL, f), 0);
 	fclose(f);
-	assert_int_equal(run_python(
+	assert_int_equal(
+	    run_python(
 		"import sys,xml.etree.ElementTree as E\n"
 		"r=E.parse(sys.argv[1]).getroot()\n"
 		"ns=\"{http://www.w3.org/2000/svg}\"\n"
 		"g=[e for e in r.iter(ns+\"g\") if e.get(\"class\")==\"f\"]\n"
-		"op=[e for e in g if e.find(ns+\"title\").text.startswith(\"operator\")][0]\n"
-		"assert op.find(ns+\"rect\").get(\"fill\")==\"rgb(255,0,0)\", op.find(ns+\"rect\").get(\"fill\")\n"
+		"op=[e for e in g if "
+		"e.find(ns+\"title\").text.startswith(\"operator\")][0]\n"
+		"assert op.find(ns+\"rect\").get(\"fill\")==\"rgb(255,0,0)\", "
+		"op.find(ns+\"rect\").get(\"fill\")\n"
 		"assert \"base 0 samples\" in op.find(ns+\"title\").text\n"
-		"lf=[e for e in g if e.find(ns+\"title\").text.startswith(\"leaf_[i]\")][0]\n"
-		"assert lf.find(ns+\"rect\").get(\"fill\").endswith(\",255)\")\n",
+		"lf=[e for e in g if "
+		"e.find(ns+\"title\").text.startswith(\"leaf_[i]\")][0]\n"
+		"assert "
+		"lf.find(ns+\"rect\").get(\"fill\").endswith(\",255)\")\n",
 		path),
-		0);
+	    0);
 	unlink(path);
 	profile__free(base);
 	profile__free(p);
@@ -821,31 +897,34 @@ static void test_formats__ingest(void **state)
 	char err[256];
 	struct profile *p = profile__new();
 
-	assert_int_equal(ingest__parse(pb.data, pb.len, "application/x-protobuf", NULL,
-				       p, err, sizeof(err)),
+	assert_int_equal(ingest__parse(pb.data, pb.len,
+				       "application/x-protobuf", NULL, p, err,
+				       sizeof(err)),
 			 0);
 	assert_int_equal(profile__total(p), 100);
 	profile__free(p);
 	/* text/plain forces folded even for binary: an error, not pprof. */
 	p = profile__new();
-	assert_true(ingest__parse(pb.data, pb.len, "text/plain; charset=utf-8", NULL,
-				  p, err, sizeof(err)) < 0);
+	assert_true(ingest__parse(pb.data, pb.len, "text/plain; charset=utf-8",
+				  NULL, p, err, sizeof(err)) < 0);
 	profile__free(p);
 	p = profile__new();
-	assert_int_equal(ingest__parse(folded, strlen(folded), NULL, NULL, p, err,
-				       sizeof(err)),
+	assert_int_equal(ingest__parse(folded, strlen(folded), NULL, NULL, p,
+				       err, sizeof(err)),
 			 0);
-	const char *labels[] = { "commit=abc", "comm=renamed", "commit=def" };
+	const char *labels[] = {"commit=abc", "comm=renamed", "commit=def"};
 	struct profile *q = ingest__relabel(p, labels, 3, 12345);
 	assert_non_null(q);
 	size_t n;
 	const struct sample *s = profile__samples(q, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(s[0].time_ns, 12345);
-	assert_string_equal(profile__series_label(q, s[0].series, "commit"), "def");
-	assert_string_equal(profile__series_label(q, s[0].series, "comm"), "renamed");
+	assert_string_equal(profile__series_label(q, s[0].series, "commit"),
+			    "def");
+	assert_string_equal(profile__series_label(q, s[0].series, "comm"),
+			    "renamed");
 	profile__free(q);
-	const char *bad[] = { "novalue" };
+	const char *bad[] = {"novalue"};
 	assert_null(ingest__relabel(p, bad, 1, 0));
 	assert_int_equal(errno, EINVAL);
 	profile__free(p);
@@ -854,8 +933,9 @@ static void test_formats__ingest(void **state)
 	read_limits__default(&lim);
 	lim.max_input = 10;
 	p = profile__new();
-	assert_int_equal(ingest__parse(pb.data, pb.len, NULL, &lim, p, err, sizeof(err)),
-			 -E2BIG);
+	assert_int_equal(
+	    ingest__parse(pb.data, pb.len, NULL, &lim, p, err, sizeof(err)),
+	    -E2BIG);
 	profile__free(p);
 	free(pb.data);
 	profile__free(rich);
@@ -888,18 +968,20 @@ static size_t replay_dir(const char *dir)
 		read_limits__default(&lim);
 		lim.max_decompressed = 64 << 20;
 		lim.max_memory = 256 << 20;
-		const char *types[] = { NULL, "application/x-protobuf", "text/plain" };
+		const char *types[] = {NULL, "application/x-protobuf",
+				       "text/plain"};
 		for (int k = 0; k < 3; k++) {
 			struct profile *p = profile__new();
 
 			err[0] = 0;
-			int ret = ingest__parse(data, len, types[k], &lim, p, err,
-						sizeof(err));
+			int ret = ingest__parse(data, len, types[k], &lim, p,
+						err, sizeof(err));
 			/* Success, or a failure that says why. */
 			if (ret)
 				assert_true(strlen(err) > 0);
 			else
-				profile__write(p, FORMAT_FOLDED, NULL, fopen("/dev/null", "w"));
+				profile__write(p, FORMAT_FOLDED, NULL,
+					       fopen("/dev/null", "w"));
 			profile__free(p);
 		}
 		free(data);
@@ -912,9 +994,10 @@ static size_t replay_dir(const char *dir)
 static void test_formats__fuzz_corpus_replay(void **state)
 {
 	(void)state;
-	const char *root = getenv("KILN_SRC_DIR") ? getenv("KILN_SRC_DIR") : ".";
-	const char *sub[] = { "corpus/pprof", "corpus/folded", "corpus/ingest",
-			      "regressions" };
+	const char *root =
+	    getenv("KILN_SRC_DIR") ? getenv("KILN_SRC_DIR") : ".";
+	const char *sub[] = {"corpus/pprof", "corpus/folded", "corpus/ingest",
+			     "regressions"};
 	size_t total = 0;
 	char dir[4096];
 
@@ -924,7 +1007,8 @@ static void test_formats__fuzz_corpus_replay(void **state)
 	}
 	/* The corpus is committed: an empty replay means a wrong path. */
 	if (total == 0)
-		fail_msg("no fuzz corpus found under %s/tests/fuzz (run from the repo root or set KILN_SRC_DIR)",
+		fail_msg("no fuzz corpus found under %s/tests/fuzz (run from "
+			 "the repo root or set KILN_SRC_DIR)",
 			 root);
 	print_message("replayed %zu corpus inputs\n", total);
 }
@@ -932,16 +1016,16 @@ static void test_formats__fuzz_corpus_replay(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_formats__pprof_round_trip),
-		cmocka_unit_test(test_formats__pprof_wire_layout),
-		cmocka_unit_test(test_formats__pprof_foreign),
-		cmocka_unit_test(test_formats__pprof_bad_input),
-		cmocka_unit_test(test_formats__folded_round_trip),
-		cmocka_unit_test(test_formats__folded_bad_input),
-		cmocka_unit_test(test_formats__speedscope_valid),
-		cmocka_unit_test(test_formats__svg_valid),
-		cmocka_unit_test(test_formats__ingest),
-		cmocka_unit_test(test_formats__fuzz_corpus_replay),
+	    cmocka_unit_test(test_formats__pprof_round_trip),
+	    cmocka_unit_test(test_formats__pprof_wire_layout),
+	    cmocka_unit_test(test_formats__pprof_foreign),
+	    cmocka_unit_test(test_formats__pprof_bad_input),
+	    cmocka_unit_test(test_formats__folded_round_trip),
+	    cmocka_unit_test(test_formats__folded_bad_input),
+	    cmocka_unit_test(test_formats__speedscope_valid),
+	    cmocka_unit_test(test_formats__svg_valid),
+	    cmocka_unit_test(test_formats__ingest),
+	    cmocka_unit_test(test_formats__fuzz_corpus_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

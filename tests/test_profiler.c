@@ -16,16 +16,16 @@
 #include <unistd.h>
 
 #include "profiler/collector.h"
-#include "profiler/format.h"
+#include "profile/format.h"
 #include "profiler/proc_table.h"
-#include "profiler/profile.h"
+#include "profile/profile.h"
 #include "symbolizer/symbolizer.h"
 
 static uint32_t series(struct profile *p, const char *comm, const char *pid)
 {
 	struct label l[2] = {
-		{ profile__intern(p, LABEL_PID), profile__intern(p, pid) },
-		{ profile__intern(p, LABEL_COMM), profile__intern(p, comm) },
+	    {profile__intern(p, LABEL_PID), profile__intern(p, pid)},
+	    {profile__intern(p, LABEL_COMM), profile__intern(p, comm)},
 	};
 
 	return profile__add_series(p, l, 2);
@@ -34,8 +34,8 @@ static uint32_t series(struct profile *p, const char *comm, const char *pid)
 static uint32_t stack2(struct profile *p, const char *a, enum frame_kind ka,
 		       const char *b, enum frame_kind kb)
 {
-	uint32_t f[2] = { profile__add_named_frame(p, a, ka),
-			  profile__add_named_frame(p, b, kb) };
+	uint32_t f[2] = {profile__add_named_frame(p, a, ka),
+			 profile__add_named_frame(p, b, kb)};
 
 	return profile__add_stack(p, f, 2);
 }
@@ -55,13 +55,19 @@ static void test_profiler__interning_dedups(void **state)
 	assert_int_not_equal(profile__add_named_frame(p, "a", FRAME_USER),
 			     profile__add_named_frame(p, "a", FRAME_KERNEL));
 	/* Label order does not change a series' identity. */
-	ab[0] = (struct label){ profile__intern(p, "k1"), profile__intern(p, "v1") };
-	ab[1] = (struct label){ profile__intern(p, "k2"), profile__intern(p, "v2") };
+	ab[0] =
+	    (struct label){profile__intern(p, "k1"), profile__intern(p, "v1")};
+	ab[1] =
+	    (struct label){profile__intern(p, "k2"), profile__intern(p, "v2")};
 	ba[0] = ab[1];
 	ba[1] = ab[0];
-	assert_int_equal(profile__add_series(p, ab, 2), profile__add_series(p, ba, 2));
-	assert_string_equal(profile__series_label(p, profile__add_series(p, ab, 2), "k2"), "v2");
-	assert_null(profile__series_label(p, profile__add_series(p, ab, 2), "k3"));
+	assert_int_equal(profile__add_series(p, ab, 2),
+			 profile__add_series(p, ba, 2));
+	assert_string_equal(
+	    profile__series_label(p, profile__add_series(p, ab, 2), "k2"),
+	    "v2");
+	assert_null(
+	    profile__series_label(p, profile__add_series(p, ab, 2), "k3"));
 	profile__free(p);
 }
 
@@ -89,15 +95,17 @@ static void test_profiler__compact_and_merge(void **state)
 	out = profile__samples(q, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0].count, 18);
-	assert_string_equal(profile__series_label(q, out[0].series, LABEL_COMM), "app");
+	assert_string_equal(profile__series_label(q, out[0].series, LABEL_COMM),
+			    "app");
 	profile__free(p);
 	profile__free(q);
 }
 
 /* Writes 'p' as folded text into 'buf'. */
-static void folded(const struct profile *p, bool with_pid, char *buf, size_t size)
+static void folded(const struct profile *p, bool with_pid, char *buf,
+		   size_t size)
 {
-	struct write_opts o = { .with_pid = with_pid };
+	struct write_opts o = {.with_pid = with_pid};
 	FILE *f = fmemopen(buf, size, "w");
 
 	assert_non_null(f);
@@ -114,13 +122,18 @@ static void test_profiler__folded_writer(void **state)
 	/* Two pids of one comm merge; kinds get their suffixes; ';' in a
 	 * name cannot split a frame; lines sort by count. */
 	profile__add_sample(p, series(p, "app", "1"),
-			    stack2(p, "main", FRAME_USER, "read", FRAME_KERNEL), 0, 2);
+			    stack2(p, "main", FRAME_USER, "read", FRAME_KERNEL),
+			    0, 2);
 	profile__add_sample(p, series(p, "app", "2"),
-			    stack2(p, "main", FRAME_USER, "read", FRAME_KERNEL), 0, 3);
+			    stack2(p, "main", FRAME_USER, "read", FRAME_KERNEL),
+			    0, 3);
 	profile__add_sample(p, series(p, "app", "2"),
-			    stack2(p, "a;b", FRAME_USER, "inl", FRAME_INLINED), 0, 1);
-	profile__add_sample(p, series(p, "vm", "3"),
-			    stack2(p, "jitted", FRAME_JIT, "[lost user stack]", FRAME_SPECIAL), 0, 7);
+			    stack2(p, "a;b", FRAME_USER, "inl", FRAME_INLINED),
+			    0, 1);
+	profile__add_sample(
+	    p, series(p, "vm", "3"),
+	    stack2(p, "jitted", FRAME_JIT, "[lost user stack]", FRAME_SPECIAL),
+	    0, 7);
 	folded(p, false, buf, sizeof(buf));
 	assert_string_equal(buf, "vm;jitted_[j];[lost user stack] 7\n"
 				 "app;main;read_[k] 5\n"
@@ -135,24 +148,38 @@ static void test_profiler__proc_table_events(void **state)
 {
 	struct symbolizer *sym = symbolizer__new(NULL);
 	struct proc_table *t = proc_table__new(sym);
-	struct task_event e = { 0 };
+	struct task_event e = {0};
 	struct proc_info *p;
 
 	(void)state;
 	e.type = TASK_COMM, e.pid = e.tid = 900001, e.comm = "parent";
 	proc_table__handle(t, &e);
-	e = (struct task_event){ .type = TASK_MMAP, .pid = 900001, .tid = 900001,
-				 .addr = 0x1000, .len = 0x1000, .filename = "/bin/true" };
+	e = (struct task_event){.type = TASK_MMAP,
+				.pid = 900001,
+				.tid = 900001,
+				.addr = 0x1000,
+				.len = 0x1000,
+				.filename = "/bin/true"};
 	proc_table__handle(t, &e);
 	/* The child's exec arrives before its fork (another CPU's buffer). */
-	e = (struct task_event){ .type = TASK_COMM, .pid = 900002, .tid = 900002,
-				 .comm = "child", .exec = true };
+	e = (struct task_event){.type = TASK_COMM,
+				.pid = 900002,
+				.tid = 900002,
+				.comm = "child",
+				.exec = true};
 	proc_table__handle(t, &e);
-	e = (struct task_event){ .type = TASK_MMAP, .pid = 900002, .tid = 900002,
-				 .addr = 0x5000, .len = 0x2000, .filename = "/bin/ls" };
+	e = (struct task_event){.type = TASK_MMAP,
+				.pid = 900002,
+				.tid = 900002,
+				.addr = 0x5000,
+				.len = 0x2000,
+				.filename = "/bin/ls"};
 	proc_table__handle(t, &e);
-	e = (struct task_event){ .type = TASK_FORK, .pid = 900002, .tid = 900002,
-				 .ppid = 900001, .ptid = 900001 };
+	e = (struct task_event){.type = TASK_FORK,
+				.pid = 900002,
+				.tid = 900002,
+				.ppid = 900001,
+				.ptid = 900001};
 	proc_table__handle(t, &e);
 	p = proc_table__find(t, 900002);
 	assert_non_null(p);
@@ -162,13 +189,18 @@ static void test_profiler__proc_table_events(void **state)
 	assert_non_null(proc_info__lookup(p, 0x6fff));
 	assert_null(proc_info__lookup(p, 0x7000));
 	/* A new mmap over an old range replaces it. */
-	e = (struct task_event){ .type = TASK_MMAP, .pid = 900002, .tid = 900002,
-				 .addr = 0x6000, .len = 0x1000, .filename = "/bin/cat" };
+	e = (struct task_event){.type = TASK_MMAP,
+				.pid = 900002,
+				.tid = 900002,
+				.addr = 0x6000,
+				.len = 0x1000,
+				.filename = "/bin/cat"};
 	proc_table__handle(t, &e);
 	assert_null(proc_info__lookup(p, 0x5000));
 	assert_string_equal(proc_info__lookup(p, 0x6000)->map.path, "/bin/cat");
 	/* Exit with nothing pending: gone after one more drain. */
-	e = (struct task_event){ .type = TASK_EXIT, .pid = 900002, .tid = 900002 };
+	e = (struct task_event){
+	    .type = TASK_EXIT, .pid = 900002, .tid = 900002};
 	proc_table__handle(t, &e);
 	proc_table__sweep(t);
 	assert_non_null(proc_table__find(t, 900002));
@@ -190,7 +222,7 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 {
 	struct symbolizer *sym = symbolizer__new(NULL);
 	struct proc_table *t = proc_table__new(sym);
-	struct collector_opts o = { .host = "h1" };
+	struct collector_opts o = {.host = "h1"};
 	struct collector *c = collector__new(sym, t, &o);
 	struct profile *p = profile__new();
 	static struct kiln_sample s;
@@ -205,7 +237,7 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 	/* The leaf is the sampled instruction itself (the function may be a
 	 * lone 'ret'); callers' entries are return addresses. */
 	s.ustack[0] = (uint64_t)(uintptr_t)marker_function;
-	s.ustack[1] = 0x10; /* garbage from a frame-pointer walk */
+	s.ustack[1] = 0x10;	/* garbage from a frame-pointer walk */
 	s.kstack_len = -EFAULT; /* user mode: no kernel part */
 	collector__add(c, &s);
 	collector__add(c, &s);
@@ -231,7 +263,8 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 	const struct sample *smp;
 	size_t n;
 	smp = profile__samples(p, &n);
-	assert_string_equal(profile__series_label(p, smp[0].series, LABEL_HOST), "h1");
+	assert_string_equal(profile__series_label(p, smp[0].series, LABEL_HOST),
+			    "h1");
 	collector__free(c);
 	proc_table__free(t);
 	symbolizer__free(sym);
@@ -241,11 +274,12 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_profiler__interning_dedups),
-		cmocka_unit_test(test_profiler__compact_and_merge),
-		cmocka_unit_test(test_profiler__folded_writer),
-		cmocka_unit_test(test_profiler__proc_table_events),
-		cmocka_unit_test(test_profiler__collector_symbolizes_and_counts_losses),
+	    cmocka_unit_test(test_profiler__interning_dedups),
+	    cmocka_unit_test(test_profiler__compact_and_merge),
+	    cmocka_unit_test(test_profiler__folded_writer),
+	    cmocka_unit_test(test_profiler__proc_table_events),
+	    cmocka_unit_test(
+		test_profiler__collector_symbolizes_and_counts_losses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

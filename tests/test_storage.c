@@ -20,8 +20,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "profiler/log.h"
-#include "profiler/profile.h"
+#include "lib/log.h"
+#include "profile/profile.h"
 #include "storage/store.h"
 
 #define NS 1000000000ULL
@@ -53,7 +53,7 @@ static uint64_t rnd(void)
 
 static const char *comm_of(int s)
 {
-	static const char *const comms[] = { "postgres", "nginx", "kiln" };
+	static const char *const comms[] = {"postgres", "nginx", "kiln"};
 	return comms[s % 3];
 }
 
@@ -74,19 +74,19 @@ static struct profile *make_profile(const struct ref_sample *r, size_t n)
 		struct label l[4];
 
 		snprintf(buf, sizeof(buf), "%d", 1000 + s);
-		l[0] = (struct label){ profile__intern(p, LABEL_PID),
-				       profile__intern(p, buf) };
-		l[1] = (struct label){ profile__intern(p, LABEL_HOST),
-				       profile__intern(p, host_of(s)) };
-		l[2] = (struct label){ profile__intern(p, LABEL_COMM),
-				       profile__intern(p, comm_of(s)) };
-		l[3] = (struct label){ profile__intern(p, LABEL_EXE),
-				       profile__intern(p, "/usr/bin/x") };
+		l[0] = (struct label){profile__intern(p, LABEL_PID),
+				      profile__intern(p, buf)};
+		l[1] = (struct label){profile__intern(p, LABEL_HOST),
+				      profile__intern(p, host_of(s))};
+		l[2] = (struct label){profile__intern(p, LABEL_COMM),
+				      profile__intern(p, comm_of(s))};
+		l[3] = (struct label){profile__intern(p, LABEL_EXE),
+				      profile__intern(p, "/usr/bin/x")};
 		series[s] = profile__add_series(p, l, 4);
 	}
 	for (int k = 0; k < NSTACKS; k++) {
 		uint32_t fr[4];
-		struct frame f = { 0 };
+		struct frame f = {0};
 
 		f.name = profile__intern(p, "main");
 		f.file = profile__intern(p, "main.c");
@@ -107,8 +107,8 @@ static struct profile *make_profile(const struct ref_sample *r, size_t n)
 		f.addr = 0xffffffff81000000ULL + (uint64_t)k;
 		fr[2] = profile__add_frame(p, &f);
 		/* Stack 0 is deliberately shallow: depth 1. */
-		stacks[k] = k ? profile__add_stack(p, fr, 3) :
-				profile__add_stack(p, fr, 1);
+		stacks[k] = k ? profile__add_stack(p, fr, 3)
+			      : profile__add_stack(p, fr, 1);
 	}
 	for (size_t i = 0; i < n; i++)
 		profile__add_sample(p, series[r[i].series], stacks[r[i].stack],
@@ -124,12 +124,11 @@ static void ref_add(int series, int stack, uint64_t t, uint64_t count)
 		refs = realloc(refs, caprefs * sizeof(*refs));
 		assert_non_null(refs);
 	}
-	refs[nrefs++] = (struct ref_sample){ series, stack, t, count };
+	refs[nrefs++] = (struct ref_sample){series, stack, t, count};
 }
 
 /* Writes random samples in [from, to) as one window; all go in refs. */
-static int write_window(struct store *st, uint64_t from, uint64_t to,
-			size_t n)
+static int write_window(struct store *st, uint64_t from, uint64_t to, size_t n)
 {
 	size_t first = nrefs;
 	struct profile *p;
@@ -192,8 +191,9 @@ static uint64_t actual(const struct profile *p, uint64_t out[NSERIES][NSTACKS])
 		assert_non_null(pid);
 		series = atoi(pid) - 1000;
 		assert_true(series >= 0 && series < NSERIES);
-		assert_string_equal(profile__series_label(p, s[i].series, "comm"),
-				    comm_of(series));
+		assert_string_equal(
+		    profile__series_label(p, s[i].series, "comm"),
+		    comm_of(series));
 		assert_true(depth >= 1);
 		leaf = profile__str(p, profile__frame(p, fr[depth - 1])->name);
 		stack = depth == 1 ? 0 : atoi(leaf + 5);
@@ -209,17 +209,18 @@ static void check_range(struct store *st, uint64_t from, uint64_t to,
 			bool (*pick)(int))
 {
 	uint64_t want[NSERIES][NSTACKS], got[NSERIES][NSTACKS];
-	struct store_query q = { from, to, f, nf };
+	struct store_query q = {from, to, f, nf};
 	struct profile *p = profile__new();
 
 	assert_int_equal(store__query(st, &q, p), 0);
 	uint64_t tw = expect(from, to, pick, want);
 	uint64_t tg = actual(p, got);
 	if (tw != tg)
-		fail_msg("range [%+.3f s, %+.3f s): want %llu samples, got %llu",
-			 ((double)from - (double)T0) / 1e9,
-			 ((double)to - (double)T0) / 1e9, (unsigned long long)tw,
-			 (unsigned long long)tg);
+		fail_msg(
+		    "range [%+.3f s, %+.3f s): want %llu samples, got %llu",
+		    ((double)from - (double)T0) / 1e9,
+		    ((double)to - (double)T0) / 1e9, (unsigned long long)tw,
+		    (unsigned long long)tg);
 	assert_memory_equal(want, got, sizeof(want));
 	profile__free(p);
 }
@@ -249,7 +250,7 @@ static int teardown(void **state)
 
 static struct store *open_rw(const char *p)
 {
-	struct store_opts o = { .path = p };
+	struct store_opts o = {.path = p};
 	struct store *st = store__open(&o);
 
 	assert_non_null(st);
@@ -258,7 +259,7 @@ static struct store *open_rw(const char *p)
 
 static struct store *open_ro(const char *p)
 {
-	struct store_opts o = { .path = p, .read_only = true };
+	struct store_opts o = {.path = p, .read_only = true};
 	struct store *st = store__open(&o);
 
 	assert_non_null(st);
@@ -297,7 +298,7 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 {
 	struct store *st = open_rw(path);
 	struct profile *p = profile__new();
-	struct store_query q = { T0, T0 + 10 * NS, NULL, 0 };
+	struct store_query q = {T0, T0 + 10 * NS, NULL, 0};
 	size_t n;
 	bool found = false;
 
@@ -317,7 +318,8 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 
 		assert_string_equal(profile__str(p, root->name), "main");
 		assert_string_equal(profile__str(p, root->file), "main.c");
-		assert_string_equal(profile__str(p, root->module), "/usr/bin/x");
+		assert_string_equal(profile__str(p, root->module),
+				    "/usr/bin/x");
 		assert_int_equal(root->line, 10);
 		assert_int_equal(root->kind, FRAME_USER);
 		assert_int_equal(root->addr, 0x1000);
@@ -338,7 +340,8 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 	assert_int_equal(write_window(st, T0 + 10 * NS, T0 + 20 * NS, 500), 0);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM stacks"), stacks);
 	/* main, idle and work, 11 leaves (stack 0 is "main" alone) */
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM frames"), 1 + 2 + 11);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM frames"),
+			 1 + 2 + 11);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"), NSERIES);
 	/* A reader in another handle sees the same, through its own cache. */
 	struct store *rd = open_ro(path);
@@ -350,10 +353,23 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 	store__close(st);
 }
 
-static bool pick_postgres(int s) { return s % 3 == 0; }
-static bool pick_pg_or_nginx(int s) { return s % 3 != 2; }
-static bool pick_pg_or_nginx_db1(int s) { return s % 3 != 2 && s % 2; }
-static bool pick_none(int s) { (void)s; return false; }
+static bool pick_postgres(int s)
+{
+	return s % 3 == 0;
+}
+static bool pick_pg_or_nginx(int s)
+{
+	return s % 3 != 2;
+}
+static bool pick_pg_or_nginx_db1(int s)
+{
+	return s % 3 != 2 && s % 2;
+}
+static bool pick_none(int s)
+{
+	(void)s;
+	return false;
+}
 
 static void test_storage__ranges_rollups_and_filters(void **state)
 {
@@ -368,11 +384,12 @@ static void test_storage__ranges_rollups_and_filters(void **state)
 	/* The rollups exist, so the coarse paths below are exercised. */
 	assert_true(sql_int(path, "SELECT count(*) FROM samples_1h") > 0);
 	assert_true(sql_int(path, "SELECT count(*) FROM samples_1m") > 0);
-	assert_int_equal(sql_int(path, "SELECT value FROM meta WHERE key='rolled_1h'"),
-			 T0 / NS / 3600 + 3);
+	assert_int_equal(
+	    sql_int(path, "SELECT value FROM meta WHERE key='rolled_1h'"),
+	    T0 / NS / 3600 + 3);
 
-	check_range(st, T0, T0 + 4 * H, NULL, 0, NULL);		 /* all */
-	check_range(st, T0 + H, T0 + 2 * H, NULL, 0, NULL);	 /* one hour row */
+	check_range(st, T0, T0 + 4 * H, NULL, 0, NULL);	    /* all */
+	check_range(st, T0 + H, T0 + 2 * H, NULL, 0, NULL); /* one hour row */
 	check_range(st, T0 + 1053370000000ULL, T0 + 2 * H + 2472500000000ULL,
 		    NULL, 0, NULL); /* hour + minutes + raw edges */
 	check_range(st, T0 + 61 * NS, T0 + 62 * NS, NULL, 0, NULL);
@@ -381,21 +398,21 @@ static void test_storage__ranges_rollups_and_filters(void **state)
 	check_range(st, T0 + 3 * H, T0 + 3 * H + 200 * NS, NULL, 0, NULL);
 	check_range(st, T0 - 2 * H, T0, NULL, 0, NULL); /* before any data */
 
-	f[0] = (struct store_filter){ "comm", "postgres" };
-	check_range(st, T0 + 1053370000000ULL, T0 + 2 * H + 2472500000000ULL,
-		    f, 1, pick_postgres);
-	f[1] = (struct store_filter){ "comm", "nginx" };
+	f[0] = (struct store_filter){"comm", "postgres"};
+	check_range(st, T0 + 1053370000000ULL, T0 + 2 * H + 2472500000000ULL, f,
+		    1, pick_postgres);
+	f[1] = (struct store_filter){"comm", "nginx"};
 	check_range(st, T0, T0 + 4 * H, f, 2, pick_pg_or_nginx);
-	f[2] = (struct store_filter){ "host", "db1" };
+	f[2] = (struct store_filter){"host", "db1"};
 	check_range(st, T0 + 17 * NS, T0 + 2 * H, f, 3, pick_pg_or_nginx_db1);
-	f[0] = (struct store_filter){ "comm", "no-such-process" };
+	f[0] = (struct store_filter){"comm", "no-such-process"};
 	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
-	f[0] = (struct store_filter){ "container", "abc" }; /* known, unused */
+	f[0] = (struct store_filter){"container", "abc"}; /* known, unused */
 	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
 
 	struct profile *p = profile__new();
-	struct store_query q = { T0, T0 + H, f, 1 };
-	f[0] = (struct store_filter){ "colour", "red" };
+	struct store_query q = {T0, T0 + H, f, 1};
+	f[0] = (struct store_filter){"colour", "red"};
 	assert_int_equal(store__query(st, &q, p), -EINVAL);
 	q.nr_filters = 0;
 	q.to_ns = T0;
@@ -403,7 +420,8 @@ static void test_storage__ranges_rollups_and_filters(void **state)
 	profile__free(p);
 
 	/* Late data for an hour already rolled up lands in every level. */
-	assert_int_equal(write_window(st, T0 + 1800 * NS, T0 + 1810 * NS, 300), 0);
+	assert_int_equal(write_window(st, T0 + 1800 * NS, T0 + 1810 * NS, 300),
+			 0);
 	check_range(st, T0, T0 + 4 * H, NULL, 0, NULL);
 	check_range(st, T0, T0 + H, NULL, 0, NULL);
 	check_range(st, T0 + 1800 * NS, T0 + 1860 * NS, NULL, 0, NULL);
@@ -438,7 +456,7 @@ static void check_timeline(struct store *st, uint64_t from, uint64_t to,
 			   uint64_t step, bool by_comm)
 {
 	static struct tl_out o;
-	struct store_query q = { from, to, NULL, 0 };
+	struct store_query q = {from, to, NULL, 0};
 	uint64_t sum = 0, want_sum = 0;
 
 	o.n = 0;
@@ -480,8 +498,7 @@ struct hm_out {
 	size_t n;
 };
 
-static int collect_second(uint64_t second_ns, const uint64_t *counts,
-			  void *ctx)
+static int collect_second(uint64_t second_ns, const uint64_t *counts, void *ctx)
 {
 	struct hm_out *o = ctx;
 
@@ -516,8 +533,8 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	check_timeline(st, T0 + 3595 * NS + 20000000, T0 + 3605 * NS, 10 * NS,
 		       true);
 
-	struct store_query q = { T0 + 3595 * NS, T0 + 3630 * NS + 500000000,
-				 NULL, 0 };
+	struct store_query q = {T0 + 3595 * NS, T0 + 3630 * NS + 500000000,
+				NULL, 0};
 	assert_int_equal(store__heatmap(st, &q, collect_second, &hm), 0);
 	assert_true(hm.n > 0);
 	uint64_t seen = 0, want = 0;
@@ -525,7 +542,8 @@ static void test_storage__timeline_heatmap_labels(void **state)
 		if (i)
 			assert_true(hm.seconds[i] > hm.seconds[i - 1]);
 		for (int c = 0; c < STORE_HEAT_SLOTS; c++) {
-			uint64_t w = 0, from = hm.seconds[i] + (uint64_t)c * 20000000;
+			uint64_t w = 0,
+				 from = hm.seconds[i] + (uint64_t)c * 20000000;
 
 			for (size_t j = 0; j < nrefs; j++)
 				if (slot_in(refs[j].t, from, from + 20000000) &&
@@ -543,37 +561,34 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	assert_int_equal(store__label_names(st, collect_string, buf), 0);
 	assert_string_equal(buf, "comm,exe,host,pid,");
 	buf[0] = 0;
-	assert_int_equal(store__label_values(st, "comm", NULL, collect_string,
-					     buf),
-			 0);
+	assert_int_equal(
+	    store__label_values(st, "comm", NULL, collect_string, buf), 0);
 	assert_string_equal(buf, "kiln,nginx,postgres,");
 	buf[0] = 0;
-	struct store_filter f = { "host", "db1" };
-	struct store_query fq = { T0, T0 + 7200 * NS, &f, 1 };
-	assert_int_equal(store__label_values(st, "pid", &fq, collect_string,
-					     buf),
-			 0);
+	struct store_filter f = {"host", "db1"};
+	struct store_query fq = {T0, T0 + 7200 * NS, &f, 1};
+	assert_int_equal(
+	    store__label_values(st, "pid", &fq, collect_string, buf), 0);
 	assert_string_equal(buf, "1001,1003,1005,");
 	buf[0] = 0;
 	fq.nr_filters = 0;
 	fq.from_ns = T0 + 9000 * NS; /* no data there */
 	fq.to_ns = T0 + 9999 * NS;
-	assert_int_equal(store__label_values(st, "pid", &fq, collect_string,
-					     buf),
-			 0);
+	assert_int_equal(
+	    store__label_values(st, "pid", &fq, collect_string, buf), 0);
 	assert_string_equal(buf, "");
-	assert_int_equal(store__label_values(st, "colour", NULL, collect_string,
-					     buf),
-			 -EINVAL);
+	assert_int_equal(
+	    store__label_values(st, "colour", NULL, collect_string, buf),
+	    -EINVAL);
 	assert_int_equal(store__timeline(st, &q, NS, "colour", collect_point,
-					 &(struct tl_out){ 0 }),
+					 &(struct tl_out){0}),
 			 -EINVAL);
 	store__close(st);
 }
 
 static void test_storage__version_refused_and_migrated(void **state)
 {
-	struct store_opts o = { .path = path };
+	struct store_opts o = {.path = path};
 	struct store *st = open_rw(path);
 
 	(void)state;
@@ -605,7 +620,7 @@ static void test_storage__version_refused_and_migrated(void **state)
 
 static void test_storage__open_errors(void **state)
 {
-	struct store_opts o = { 0 };
+	struct store_opts o = {0};
 	char p[256];
 	int fd;
 
@@ -627,7 +642,8 @@ static void test_storage__open_errors(void **state)
 	fd = open(p, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	for (int i = 0; i < 64; i++)
-		assert_int_equal(write(fd, "this is not an SQLite database!!", 32), 32);
+		assert_int_equal(
+		    write(fd, "this is not an SQLite database!!", 32), 32);
 	close(fd);
 	assert_null(store__open(&o));
 	assert_int_equal(errno, EBADMSG);
@@ -671,7 +687,7 @@ static void test_storage__open_errors(void **state)
 
 static void test_storage__retention_by_age_and_size(void **state)
 {
-	struct store_opts o = { .path = path, .retention_ns = 3600 * NS };
+	struct store_opts o = {.path = path, .retention_ns = 3600 * NS};
 	struct store *st = store__open(&o);
 	struct store_stats stats;
 	uint64_t end = T0 + 4 * 3600 * NS;
@@ -680,8 +696,8 @@ static void test_storage__retention_by_age_and_size(void **state)
 	assert_non_null(st);
 	/* A process that lived only in the first minute. */
 	struct profile *gone = profile__new();
-	struct label gl = { profile__intern(gone, "pid"),
-			    profile__intern(gone, "9999") };
+	struct label gl = {profile__intern(gone, "pid"),
+			   profile__intern(gone, "9999")};
 	profile__add_sample(gone, profile__add_series(gone, &gl, 1),
 			    profile__add_stack(gone, NULL, 0), T0 + NS, 5);
 	assert_int_equal(store__write(st, gone), 0);
@@ -703,7 +719,7 @@ static void test_storage__retention_by_age_and_size(void **state)
 	/* What is within the retention is still all there. */
 	check_range(st, end - 3600 * NS, end, NULL, 0, NULL);
 	struct profile *p = profile__new();
-	struct store_query q = { T0, end - 3600 * NS, NULL, 0 };
+	struct store_query q = {T0, end - 3600 * NS, NULL, 0};
 	assert_int_equal(store__query(st, &q, p), 0);
 	assert_int_equal(profile__total(p), 0);
 	profile__free(p);
@@ -730,12 +746,17 @@ static void test_storage__retention_by_age_and_size(void **state)
 	assert_int_equal(store__enforce_retention(st, end + 3 * 3600 * NS), 0);
 	store__stats(st, &stats);
 	if (stats.first_ns <= end - 3600 * NS)
-		fail_msg("first %+.0f s, used %llu, limit %llu", ((double)stats.first_ns - (double)end) / 1e9, (unsigned long long)sql_int(path, "PRAGMA page_count"), (unsigned long long)o.max_size_bytes);
-	int64_t used = sql_int(path, "SELECT (SELECT page_count FROM pragma_page_count) - "
-				      "(SELECT freelist_count FROM pragma_freelist_count)");
+		fail_msg("first %+.0f s, used %llu, limit %llu",
+			 ((double)stats.first_ns - (double)end) / 1e9,
+			 (unsigned long long)sql_int(path, "PRAGMA page_count"),
+			 (unsigned long long)o.max_size_bytes);
+	int64_t used =
+	    sql_int(path, "SELECT (SELECT page_count FROM pragma_page_count) - "
+			  "(SELECT freelist_count FROM pragma_freelist_count)");
 	assert_true((uint64_t)(used * psize) <= o.max_size_bytes);
 	/* The newest hour is intact. */
-	check_range(st, end + 2 * 3600 * NS, end + 3 * 3600 * NS, NULL, 0, NULL);
+	check_range(st, end + 2 * 3600 * NS, end + 3 * 3600 * NS, NULL, 0,
+		    NULL);
 	assert_int_equal(store__check(st), 0);
 	store__close(st);
 }
@@ -750,10 +771,12 @@ static void test_storage__long_reader_loses_no_window(void **state)
 	(void)state;
 	assert_int_equal(write_window(st, T0, T0 + 10 * NS, 100), 0);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sum(total) FROM samples_10s",
-					    -1, &s, NULL),
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
 			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT sum(total) FROM samples_10s", -1, &s,
+			       NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	before = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -764,7 +787,8 @@ static void test_storage__long_reader_loses_no_window(void **state)
 	during = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	assert_int_equal(before, during); /* a consistent snapshot */
-	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_true(sqlite3_column_int64(s, 0) > during);
 	sqlite3_finalize(s);
@@ -805,10 +829,10 @@ static void test_storage__disk_full_reported_and_recovered(void **state)
 	snprintf(cmd, sizeof(cmd), "mount -o remount,size=16m %s", mnt);
 	assert_int_equal(system(cmd), 0);
 	for (int j = 0; j < 5; j++)
-		assert_int_equal(write_window(st, T0 + (uint64_t)(i + j) * 10 * NS,
-					      T0 + (uint64_t)(i + j + 1) * 10 * NS,
-					      3000),
-				 0);
+		assert_int_equal(
+		    write_window(st, T0 + (uint64_t)(i + j) * 10 * NS,
+				 T0 + (uint64_t)(i + j + 1) * 10 * NS, 3000),
+		    0);
 	check_range(st, T0, T0 + 10000 * NS, NULL, 0, NULL);
 	assert_int_equal(store__check(st), 0);
 	store__close(st);
@@ -817,14 +841,23 @@ static void test_storage__disk_full_reported_and_recovered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_storage__roundtrip_frames_and_labels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__ranges_rollups_and_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__timeline_heatmap_labels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__version_refused_and_migrated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__retention_by_age_and_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__long_reader_loses_no_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_storage__disk_full_reported_and_recovered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__roundtrip_frames_and_labels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__ranges_rollups_and_filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__timeline_heatmap_labels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__version_refused_and_migrated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_storage__open_errors, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__retention_by_age_and_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__long_reader_loses_no_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__disk_full_reported_and_recovered, setup,
+		teardown),
 	};
 
 	log__init(LOG_WARN);

@@ -35,7 +35,7 @@ static char tmpdir[256];
 static pid_t live[16];
 
 static int line_mark_inner, line_call_inner, line_call_middle, line_call_leaf,
-	line_lib;
+    line_lib;
 
 static void __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
 {
@@ -95,7 +95,8 @@ static int setup_fixtures(void **state)
 	strncat(fixdir, "/fixtures", sizeof(fixdir) - strlen(fixdir) - 1);
 	snprintf(src, sizeof(src), "%s/sym_prog.c", fixdir);
 	if (access(src, R_OK)) {
-		fprintf(stderr, "fixture '%s' not found: run from the repo root\n",
+		fprintf(stderr,
+			"fixture '%s' not found: run from the repo root\n",
 			src);
 		return -1;
 	}
@@ -141,7 +142,6 @@ static int teardown_fixtures(void **state)
 
 /* ---- child processes ---- */
 
-
 static void live_add(pid_t pid)
 {
 	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
@@ -183,8 +183,9 @@ static void child_start(const char *bin, struct child *c)
 	live_add(c->pid);
 	f = fdopen(pfd[0], "r");
 	assert_non_null(f);
-	n = fscanf(f, "outer=%" SCNx64 " mark=%" SCNx64 " ret=%" SCNx64
-		      " sink=%" SCNx64,
+	n = fscanf(f,
+		   "outer=%" SCNx64 " mark=%" SCNx64 " ret=%" SCNx64
+		   " sink=%" SCNx64,
 		   &c->outer, &c->mark, &c->ret, &c->sink);
 	fclose(f);
 	if (n != 4) {
@@ -343,7 +344,8 @@ static void test_symbolizer__return_address_uses_call_line(void **state)
 	assert_string_equal(r.frames[0].name, "kfix_caller");
 	assert_int_equal(r.frames[0].line, line_call_leaf);
 	/* vaddr is the return address itself, not the adjusted one. */
-	assert_int_equal(r.vaddr, c.ret - (c.outer - nm_addr(bin, "kfix_outer")));
+	assert_int_equal(r.vaddr,
+			 c.ret - (c.outer - nm_addr(bin, "kfix_outer")));
 	symbolizer__free(sym);
 }
 
@@ -378,8 +380,7 @@ static void test_symbolizer__build_id_debug_file(void **state)
 	uint64_t addr = (uint64_t)(uintptr_t)&qsort;
 
 	(void)state;
-	assert_int_equal(resolve_in(sym, getpid(), addr, false, &r, &obj),
-			 0);
+	assert_int_equal(resolve_in(sym, getpid(), addr, false, &r, &obj), 0);
 	snprintf(hex, sizeof(hex), "%s", sym_object__build_id(obj));
 	assert_int_equal(strlen(hex), 40);
 	snprintf(debug, sizeof(debug), "/usr/lib/debug/.build-id/%.2s/%s.debug",
@@ -398,7 +399,7 @@ static void test_symbolizer__build_id_debug_file(void **state)
 
 static void test_symbolizer__pie_and_non_pie(void **state)
 {
-	static const char *const bins[] = { "prog_pie", "prog_nopie" };
+	static const char *const bins[] = {"prog_pie", "prog_nopie"};
 	struct symbolizer *sym = symbolizer__new(NULL);
 
 	(void)state;
@@ -409,9 +410,8 @@ static void test_symbolizer__pie_and_non_pie(void **state)
 
 		path_in(bin, sizeof(bin), bins[i]);
 		child_start(bin, &c);
-		assert_int_equal(resolve_in(sym, c.pid, c.outer, false, &r,
-					    NULL),
-				 0);
+		assert_int_equal(
+		    resolve_in(sym, c.pid, c.outer, false, &r, NULL), 0);
 		assert_string_equal(r.frames[0].name, "kfix_outer");
 		assert_false(r.frames[0].inlined);
 		assert_int_equal(r.vaddr, nm_addr(bin, "kfix_outer"));
@@ -419,9 +419,8 @@ static void test_symbolizer__pie_and_non_pie(void **state)
 			assert_int_equal(r.vaddr, c.outer);
 		else /* PIE: loaded away from its link address */
 			assert_int_not_equal(r.vaddr, c.outer);
-		assert_int_equal(resolve_in(sym, c.pid, c.mark, false, &r,
-					    NULL),
-				 0);
+		assert_int_equal(
+		    resolve_in(sym, c.pid, c.mark, false, &r, NULL), 0);
 		child_stop(&c);
 		check_inline_chain(&r);
 	}
@@ -514,28 +513,26 @@ static void test_symbolizer__deleted_binary(void **state)
 	assert_string_equal(sym_object__path(o_outer), bin);
 	child_stop(&c); /* gone: no /proc/PID left, no file on disk */
 
-	assert_int_equal(symbolizer__resolve(sym, o_outer, &m_outer, c.outer,
-					     false, &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve(sym, o_outer, &m_outer, c.outer, false, &r), 0);
 	assert_string_equal(r.frames[0].name, "kfix_outer");
-	assert_int_equal(symbolizer__resolve(sym, o_mark, &m_mark, c.mark,
-					     false, &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve(sym, o_mark, &m_mark, c.mark, false, &r), 0);
 	check_inline_chain(&r);
 	symbolizer__object_put(sym, o_outer);
 	symbolizer__object_put(sym, o_mark);
 	symbolizer__free(sym);
 }
 
-static void test_symbolizer__deleted_without_build_id_is_not_guessed(
-	void **state)
+static void
+test_symbolizer__deleted_without_build_id_is_not_guessed(void **state)
 {
 	struct symbolizer *sym = symbolizer__new(NULL);
 	struct sym_mapping m = {
-		.pid = 0, /* no process to reach map_files through */
-		.start = 0x400000,
-		.end = 0x401000,
-		.path = "/bin/sh (deleted)",
+	    .pid = 0, /* no process to reach map_files through */
+	    .start = 0x400000,
+	    .end = 0x401000,
+	    .path = "/bin/sh (deleted)",
 	};
 
 	(void)state;
@@ -558,7 +555,7 @@ static int count_fds(void)
 
 static void test_symbolizer__object_cache_and_eviction(void **state)
 {
-	struct symbolizer_opts opts = { .max_cached_objects = 1 };
+	struct symbolizer_opts opts = {.max_cached_objects = 1};
 	struct symbolizer *sym;
 	struct symbolizer_stats st;
 	struct sym_mapping m1, m2;
@@ -576,9 +573,11 @@ static void test_symbolizer__object_cache_and_eviction(void **state)
 	child_start(bin2, &c2);
 
 	/* Two processes of one binary share one object. */
-	assert_int_equal(find_mapping(c1.pid, c1.outer, &m1, p1, sizeof(p1)), 0);
+	assert_int_equal(find_mapping(c1.pid, c1.outer, &m1, p1, sizeof(p1)),
+			 0);
 	a = symbolizer__object_get(sym, &m1);
-	assert_int_equal(find_mapping(c3.pid, c3.outer, &m1, p1, sizeof(p1)), 0);
+	assert_int_equal(find_mapping(c3.pid, c3.outer, &m1, p1, sizeof(p1)),
+			 0);
 	a2 = symbolizer__object_get(sym, &m1);
 	assert_ptr_equal(a, a2);
 	symbolizer__stats(sym, &st);
@@ -589,7 +588,8 @@ static void test_symbolizer__object_cache_and_eviction(void **state)
 	assert_int_equal(st.objects_open, 1);
 	assert_int_equal(st.objects_evicted, 0);
 
-	assert_int_equal(find_mapping(c2.pid, c2.outer, &m2, p2, sizeof(p2)), 0);
+	assert_int_equal(find_mapping(c2.pid, c2.outer, &m2, p2, sizeof(p2)),
+			 0);
 	b = symbolizer__object_get(sym, &m2);
 	assert_non_null(b);
 	assert_ptr_not_equal(a, b);
@@ -645,7 +645,7 @@ static void test_symbolizer__address_cache_counts(void **state)
 
 static void test_symbolizer__small_address_cache_stays_correct(void **state)
 {
-	struct symbolizer_opts opts = { .max_cached_addrs = 2 };
+	struct symbolizer_opts opts = {.max_cached_addrs = 2};
 	struct symbolizer *sym = symbolizer__new(&opts);
 	struct sym_object *obj;
 	struct sym_mapping m;
@@ -661,17 +661,14 @@ static void test_symbolizer__small_address_cache_stays_correct(void **state)
 	child_stop(&c);
 	/* Cycling through more addresses than fit forces clears. */
 	for (int round = 0; round < 3; round++) {
-		assert_int_equal(symbolizer__resolve(sym, obj, &m, c.mark,
-						     false, &r),
-				 0);
+		assert_int_equal(
+		    symbolizer__resolve(sym, obj, &m, c.mark, false, &r), 0);
 		check_inline_chain(&r);
-		assert_int_equal(symbolizer__resolve(sym, obj, &m, c.outer,
-						     false, &r),
-				 0);
+		assert_int_equal(
+		    symbolizer__resolve(sym, obj, &m, c.outer, false, &r), 0);
 		assert_string_equal(r.frames[0].name, "kfix_outer");
-		assert_int_equal(symbolizer__resolve(sym, obj, &m, c.ret, true,
-						     &r),
-				 0);
+		assert_int_equal(
+		    symbolizer__resolve(sym, obj, &m, c.ret, true, &r), 0);
 		assert_string_equal(r.frames[0].name, "kfix_caller");
 	}
 	symbolizer__object_put(sym, obj);
@@ -704,14 +701,14 @@ static void test_symbolizer__unresolvable_is_enoent(void **state)
 	assert_int_equal(r.n, 0);
 	assert_int_equal(r.vaddr, 1ULL << 40);
 	/* No object at all (file unreachable): still a vaddr. */
-	assert_int_equal(symbolizer__resolve(sym, NULL, &m, m.start + 16,
-					     false, &r),
-			 -ENOENT);
+	assert_int_equal(
+	    symbolizer__resolve(sym, NULL, &m, m.start + 16, false, &r),
+	    -ENOENT);
 	assert_int_equal(r.vaddr, (1ULL << 40) + 16);
 	symbolizer__object_put(sym, obj);
 
-	m = (struct sym_mapping){ .pid = 1, .start = 0x1000, .end = 0x2000,
-				  .path = "[heap]" };
+	m = (struct sym_mapping){
+	    .pid = 1, .start = 0x1000, .end = 0x2000, .path = "[heap]"};
 	assert_null(symbolizer__object_get(sym, &m));
 	m.path = "/nonexistent/kiln/binary";
 	m.pid = 0;
@@ -759,8 +756,9 @@ static void test_symbolizer__vdso(void **state)
 	symbolizer__object_put(sym, obj2);
 	for (uint64_t a = m.start; a < m.end && !found; a += 4)
 		if (!symbolizer__resolve(sym, obj, &m, a, false, &r))
-			found = strstr(r.frames[r.n - 1].name, "clock_gettime") ||
-				strstr(r.frames[r.n - 1].name, "gettimeofday");
+			found =
+			    strstr(r.frames[r.n - 1].name, "clock_gettime") ||
+			    strstr(r.frames[r.n - 1].name, "gettimeofday");
 	assert_true(found);
 	symbolizer__object_put(sym, obj);
 	symbolizer__free(sym);
@@ -768,7 +766,7 @@ static void test_symbolizer__vdso(void **state)
 
 static void test_symbolizer__kallsyms(void **state)
 {
-	struct symbolizer_opts opts = { 0 };
+	struct symbolizer_opts opts = {0};
 	struct symbolizer *sym;
 	struct sym_result r;
 	char path[PATH_MAX];
@@ -778,9 +776,8 @@ static void test_symbolizer__kallsyms(void **state)
 	opts.kallsyms_path = path;
 	sym = symbolizer__new(&opts);
 
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffff81000250,
-						    &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffff81000250, &r), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.frames[0].name, "do_syscall_64");
 	assert_null(r.frames[0].file);
@@ -789,39 +786,34 @@ static void test_symbolizer__kallsyms(void **state)
 	assert_string_equal(symbolizer__kernel_module(sym, 0xffffffff81000250),
 			    "[kernel.kallsyms]");
 	/* Lower-case t and weak W are text; D data is not. */
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffff81000100,
-						    &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffff81000100, &r), 0);
 	assert_string_equal(r.frames[0].name, "secondary_startup_64");
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffff81000410,
-						    &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffff81000410, &r), 0);
 	assert_string_equal(r.frames[0].name, "weak_helper");
 	/* Modules. */
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffffc0100210,
-						    &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffffc0100210, &r), 0);
 	assert_string_equal(r.frames[0].name, "ext4_mb_new_blocks");
 	assert_string_equal(symbolizer__kernel_module(sym, 0xffffffffc0100210),
 			    "[ext4]");
 	assert_string_equal(symbolizer__kernel_module(sym, 0xffffffffc0200004),
 			    "[nf_tables]");
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffffc0300040,
-						    &r),
-			 0);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffffc0300040, &r), 0);
 	assert_string_equal(r.frames[0].name,
 			    "bpf_prog_6deef7357e7b4530_do_sample");
 	/* Below the first text symbol. */
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffff80000000,
-						    &r),
-			 -ENOENT);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffff80000000, &r), -ENOENT);
 	assert_int_equal(r.n, 0);
 	symbolizer__free(sym);
 }
 
 static void test_symbolizer__kallsyms_without_addresses(void **state)
 {
-	struct symbolizer_opts opts = { 0 };
+	struct symbolizer_opts opts = {0};
 	struct symbolizer *sym;
 	struct sym_result r;
 	char path[PATH_MAX];
@@ -839,9 +831,8 @@ static void test_symbolizer__kallsyms_without_addresses(void **state)
 	opts.kallsyms_path = path;
 	sym = symbolizer__new(&opts);
 	assert_int_equal(symbolizer__resolve_kernel(sym, 0, &r), -ENOENT);
-	assert_int_equal(symbolizer__resolve_kernel(sym, 0xffffffff81000000,
-						    &r),
-			 -ENOENT);
+	assert_int_equal(
+	    symbolizer__resolve_kernel(sym, 0xffffffff81000000, &r), -ENOENT);
 	symbolizer__free(sym);
 }
 
@@ -859,7 +850,7 @@ static void test_symbolizer__perf_map(void **state)
 	/* A pid that cannot exist, so /proc/PID/root misses and the
 	 * sysroot's /tmp is read. */
 	const int pid = 99999999;
-	struct symbolizer_opts opts = { .sysroot = tmpdir };
+	struct symbolizer_opts opts = {.sysroot = tmpdir};
 	struct symbolizer *sym;
 	char dir[PATH_MAX], map[PATH_MAX + 32];
 	struct sym_result r;
@@ -905,25 +896,25 @@ static void test_symbolizer__perf_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_symbolizer__inline_chain),
-		cmocka_unit_test(test_symbolizer__return_address_uses_call_line),
-		cmocka_unit_test(test_symbolizer__debuglink),
-		cmocka_unit_test(test_symbolizer__build_id_debug_file),
-		cmocka_unit_test(test_symbolizer__pie_and_non_pie),
-		cmocka_unit_test(test_symbolizer__shared_library),
-		cmocka_unit_test(test_symbolizer__read_build_id),
-		cmocka_unit_test(test_symbolizer__deleted_binary),
-		cmocka_unit_test(
-			test_symbolizer__deleted_without_build_id_is_not_guessed),
-		cmocka_unit_test(test_symbolizer__object_cache_and_eviction),
-		cmocka_unit_test(test_symbolizer__address_cache_counts),
-		cmocka_unit_test(
-			test_symbolizer__small_address_cache_stays_correct),
-		cmocka_unit_test(test_symbolizer__unresolvable_is_enoent),
-		cmocka_unit_test(test_symbolizer__vdso),
-		cmocka_unit_test(test_symbolizer__kallsyms),
-		cmocka_unit_test(test_symbolizer__kallsyms_without_addresses),
-		cmocka_unit_test(test_symbolizer__perf_map),
+	    cmocka_unit_test(test_symbolizer__inline_chain),
+	    cmocka_unit_test(test_symbolizer__return_address_uses_call_line),
+	    cmocka_unit_test(test_symbolizer__debuglink),
+	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
+	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
+	    cmocka_unit_test(test_symbolizer__shared_library),
+	    cmocka_unit_test(test_symbolizer__read_build_id),
+	    cmocka_unit_test(test_symbolizer__deleted_binary),
+	    cmocka_unit_test(
+		test_symbolizer__deleted_without_build_id_is_not_guessed),
+	    cmocka_unit_test(test_symbolizer__object_cache_and_eviction),
+	    cmocka_unit_test(test_symbolizer__address_cache_counts),
+	    cmocka_unit_test(
+		test_symbolizer__small_address_cache_stays_correct),
+	    cmocka_unit_test(test_symbolizer__unresolvable_is_enoent),
+	    cmocka_unit_test(test_symbolizer__vdso),
+	    cmocka_unit_test(test_symbolizer__kallsyms),
+	    cmocka_unit_test(test_symbolizer__kallsyms_without_addresses),
+	    cmocka_unit_test(test_symbolizer__perf_map),
 	};
 
 	return cmocka_run_group_tests_name("symbolizer", tests, setup_fixtures,

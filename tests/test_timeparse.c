@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "profiler/timeparse.h"
+#include "lib/timeparse.h"
 
 #define NS 1000000000ULL
 static const uint64_t NOW = 1763733720ULL * NS; /* 2025-11-21T14:02:00Z */
@@ -55,11 +55,22 @@ static void test_timeparse__relative_and_unix(void **state)
 static void test_timeparse__garbage(void **state)
 {
 	static const char *const bad[] = {
-		"", "yesterday", "-", "-15x", "15m", "2025-11-21",
-		"2025-11-21T14:02:00", "2025-13-01T00:00:00Z",
-		"2025-02-29T00:00:00Z", "2025-11-21T24:00:00Z",
-		"2025-11-21T14:02:00+1:00", "2025-11-21T14:02:00Zjunk",
-		"2025-11-21T14:02:00.Z", "17000000x", "1.2.3", "now ",
+	    "",
+	    "yesterday",
+	    "-",
+	    "-15x",
+	    "15m",
+	    "2025-11-21",
+	    "2025-11-21T14:02:00",
+	    "2025-13-01T00:00:00Z",
+	    "2025-02-29T00:00:00Z",
+	    "2025-11-21T24:00:00Z",
+	    "2025-11-21T14:02:00+1:00",
+	    "2025-11-21T14:02:00Zjunk",
+	    "2025-11-21T14:02:00.Z",
+	    "17000000x",
+	    "1.2.3",
+	    "now ",
 	};
 	uint64_t v;
 
@@ -136,11 +147,11 @@ static void test_timeparse__sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_timeparse__rfc3339),
-		cmocka_unit_test(test_timeparse__relative_and_unix),
-		cmocka_unit_test(test_timeparse__garbage),
-		cmocka_unit_test(test_timeparse__durations),
-		cmocka_unit_test(test_timeparse__sizes),
+	    cmocka_unit_test(test_timeparse__rfc3339),
+	    cmocka_unit_test(test_timeparse__relative_and_unix),
+	    cmocka_unit_test(test_timeparse__garbage),
+	    cmocka_unit_test(test_timeparse__durations),
+	    cmocka_unit_test(test_timeparse__sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,14 +40,17 @@ static void test_web__params_decode_and_limits(void **state)
 	char err[256], big[WEB_MAX_QUERY + 10];
 
 	(void)state;
-	assert_int_equal(web_params__parse(&pp, "a=1&b=x%3Dy+z&c", err, sizeof(err)), 0);
+	assert_int_equal(
+	    web_params__parse(&pp, "a=1&b=x%3Dy+z&c", err, sizeof(err)), 0);
 	assert_string_equal(web_params__get(&pp, "b"), "x=y z");
 	assert_string_equal(web_params__get(&pp, "c"), "");
 	assert_null(web_params__get(&pp, "d"));
 	web_params__release(&pp);
-	assert_int_equal(web_params__parse(&pp, "a=%2", err, sizeof(err)), -EINVAL);
+	assert_int_equal(web_params__parse(&pp, "a=%2", err, sizeof(err)),
+			 -EINVAL);
 	web_params__release(&pp);
-	assert_int_equal(web_params__parse(&pp, "a=%00", err, sizeof(err)), -EINVAL);
+	assert_int_equal(web_params__parse(&pp, "a=%00", err, sizeof(err)),
+			 -EINVAL);
 	web_params__release(&pp);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -57,14 +60,16 @@ static void test_web__params_decode_and_limits(void **state)
 
 static void test_web__range_checks(void **state)
 {
-	static const char *const known[] = { "comm", "host", NULL };
+	static const char *const known[] = {"comm", "host", NULL};
 	struct web_params pp;
 	struct web_range r;
 	char err[256];
 
 	(void)state;
-	web_params__parse(&pp, "from=-15m&filter=comm%3Dx&filter=host%3Dy", err, sizeof(err));
-	assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
+	web_params__parse(&pp, "from=-15m&filter=comm%3Dx&filter=host%3Dy", err,
+			  sizeof(err));
+	assert_int_equal(
+	    web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
 	assert_true(r.q.from_ns == NOW - 15 * 60 * NS);
 	assert_true(r.q.to_ns == NOW);
 	assert_int_equal(r.q.nr_filters, 2);
@@ -72,13 +77,14 @@ static void test_web__range_checks(void **state)
 	assert_string_equal(r.filters[1].value, "y");
 	web_params__release(&pp);
 
-	const char *bad[] = { "from=now&to=-1h", "from=10", "from=-401d",
-			      "to=%2B2d", "filter=pid%3D1", "filter=comm",
-			      "from=soon" };
+	const char *bad[] = {"from=now&to=-1h", "from=10",	  "from=-401d",
+			     "to=%2B2d",	"filter=pid%3D1", "filter=comm",
+			     "from=soon"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		web_params__parse(&pp, bad[i], err, sizeof(err));
 		assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err,
-						   sizeof(err)), -EINVAL);
+						   sizeof(err)),
+				 -EINVAL);
 		assert_true(strlen(err) > 0);
 		web_params__release(&pp);
 	}
@@ -88,7 +94,8 @@ static void test_web__range_checks(void **state)
 static struct profile *fan_profile(int n)
 {
 	struct profile *p = profile__new();
-	struct label l = { profile__intern(p, "comm"), profile__intern(p, "app") };
+	struct label l = {profile__intern(p, "comm"),
+			  profile__intern(p, "app")};
 	uint32_t s = profile__add_series(p, &l, 1);
 	uint32_t root = profile__add_named_frame(p, "root", FRAME_USER);
 	char name[32];
@@ -99,7 +106,8 @@ static struct profile *fan_profile(int n)
 		snprintf(name, sizeof(name), "leaf%03d", i);
 		st[0] = root;
 		st[1] = profile__add_named_frame(p, name, FRAME_USER);
-		profile__add_sample(p, s, profile__add_stack(p, st, 2), NS, (uint64_t)i + 1);
+		profile__add_sample(p, s, profile__add_stack(p, st, 2), NS,
+				    (uint64_t)i + 1);
 	}
 	return p;
 }
@@ -107,7 +115,7 @@ static struct profile *fan_profile(int n)
 static void test_web__flame_limit_merges_narrow_nodes(void **state)
 {
 	struct profile *p = fan_profile(100);
-	struct flame_add_opts ao = { .with_process = true };
+	struct flame_add_opts ao = {.with_process = true};
 	struct flame_tree t;
 	struct jbuf b;
 
@@ -137,11 +145,13 @@ static void test_web__flame_limit_merges_narrow_nodes(void **state)
 static void test_web__flame_counts_recursion_once(void **state)
 {
 	struct profile *p = profile__new();
-	uint32_t f = profile__add_named_frame(p, "rec", FRAME_USER), st[3] = { f, f, f };
+	uint32_t f = profile__add_named_frame(p, "rec", FRAME_USER),
+		 st[3] = {f, f, f};
 	struct flame_tree t;
 
 	(void)state;
-	profile__add_sample(p, profile__add_series(p, NULL, 0), profile__add_stack(p, st, 3), NS, 4);
+	profile__add_sample(p, profile__add_series(p, NULL, 0),
+			    profile__add_stack(p, st, 3), NS, 4);
 	flame_tree__init(&t, false);
 	assert_int_equal(flame_tree__add(&t, p, 0, NULL), 0);
 	assert_int_equal(t.nr_nodes, 4);
@@ -155,11 +165,11 @@ static void test_web__flame_counts_recursion_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_web__json_escapes_and_replaces_bad_utf8),
-		cmocka_unit_test(test_web__params_decode_and_limits),
-		cmocka_unit_test(test_web__range_checks),
-		cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
-		cmocka_unit_test(test_web__flame_counts_recursion_once),
+	    cmocka_unit_test(test_web__json_escapes_and_replaces_bad_utf8),
+	    cmocka_unit_test(test_web__params_decode_and_limits),
+	    cmocka_unit_test(test_web__range_checks),
+	    cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
+	    cmocka_unit_test(test_web__flame_counts_recursion_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/format.h"
-#include "profiler/ingest.h"
-#include "profiler/log.h"
-#include "profiler/timeparse.h"
-#include "profiler/xalloc.h"
+#include "profile/format.h"
+#include "profile/ingest.h"
+#include "lib/log.h"
+#include "lib/timeparse.h"
+#include "lib/xalloc.h"
 #include "web/api.h"
 
 #define NS 1000000000ULL
@@ -26,9 +26,9 @@
 #define DEFAULT_MAX_NODES 20000
 #define LIMIT_MAX_NODES 1000000
 
-static const char *const builtin_keys[] = { LABEL_HOST, LABEL_COMM, LABEL_PID,
-					    LABEL_EXE,	LABEL_BUILD_ID,
-					    LABEL_CONTAINER };
+static const char *const builtin_keys[] = {LABEL_HOST,	   LABEL_COMM,
+					   LABEL_PID,	   LABEL_EXE,
+					   LABEL_BUILD_ID, LABEL_CONTAINER};
 
 void web_response__init(struct web_response *r)
 {
@@ -86,7 +86,8 @@ static int keys_load(struct api_ctx *c, struct keys *k)
 	int err;
 
 	memset(k, 0, sizeof(*k));
-	for (size_t i = 0; i < sizeof(builtin_keys) / sizeof(builtin_keys[0]); i++)
+	for (size_t i = 0; i < sizeof(builtin_keys) / sizeof(builtin_keys[0]);
+	     i++)
 		keys_add(builtin_keys[i], k);
 	err = store__label_names(c->st, keys_add, k);
 	k->v[k->n] = NULL;
@@ -191,7 +192,8 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 	err = store__query(q->c->st, &rg->q, p);
 	if (err) {
 		if (err == -EINVAL)
-			web_response__error(q->r, 400, "bad query (unknown label?)");
+			web_response__error(q->r, 400,
+					    "bad query (unknown label?)");
 		else
 			web_response__error(q->r, 500, "store query failed: %s",
 					    strerror(-err));
@@ -346,7 +348,9 @@ static int cmp_group(const void *a, const void *b)
 {
 	const struct tl_group *x = a, *y = b;
 
-	return x->sum < y->sum ? 1 : x->sum > y->sum ? -1 : strcmp(x->name, y->name);
+	return x->sum < y->sum	 ? 1
+	       : x->sum > y->sum ? -1
+				 : strcmp(x->name, y->name);
 }
 
 static int cmp_pair(const void *a, const void *b)
@@ -358,9 +362,9 @@ static int cmp_pair(const void *a, const void *b)
 
 static uint64_t nice_step(uint64_t range_ns)
 {
-	static const uint64_t steps[] = { 1, 2, 5, 10, 15, 30, 60, 120, 300,
-					  600, 900, 1800, 3600, 7200, 10800,
-					  21600, 43200, 86400 };
+	static const uint64_t steps[] = {
+	    1,	 2,   5,    10,	  15,	30,    60,    120,   300,
+	    600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400};
 	uint64_t want = range_ns / 300;
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
@@ -372,7 +376,7 @@ static uint64_t nice_step(uint64_t range_ns)
 static void api_timeline(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
-	struct tl_ctx tc = { 0 };
+	struct tl_ctx tc = {0};
 	struct web_range rg;
 	const char *group_by, *st;
 	uint64_t step;
@@ -383,9 +387,9 @@ static void api_timeline(struct req *q)
 	st = web_params__get(&q->pp, "step");
 	if (st && *st) {
 		if (duration__parse(st, &step) || step < NS) {
-			web_response__error(q->r, 400,
-					    "bad step '%.32s' (e.g. 10s, 1m; at least 1s)",
-					    st);
+			web_response__error(
+			    q->r, 400,
+			    "bad step '%.32s' (e.g. 10s, 1m; at least 1s)", st);
 			return;
 		}
 	} else {
@@ -401,14 +405,15 @@ static void api_timeline(struct req *q)
 	if (group_by && !*group_by)
 		group_by = NULL;
 	if (group_by && !keys_has(&q->keys, group_by)) {
-		web_response__error(q->r, 400, "unknown label '%.64s' in group_by",
-				    group_by);
+		web_response__error(
+		    q->r, 400, "unknown label '%.64s' in group_by", group_by);
 		return;
 	}
 	err = store__timeline(q->c->st, &rg.q, step, group_by, tl_point, &tc);
 	if (err) {
 		web_response__error(q->r, err == -EINVAL ? 400 : 500,
-				    "timeline query failed: %s", strerror(-err));
+				    "timeline query failed: %s",
+				    strerror(-err));
 		goto out;
 	}
 	/* Keep the biggest groups apart and sum the rest into "[other]". */
@@ -422,9 +427,11 @@ static void api_timeline(struct req *q)
 
 			if (o->n + g->n > o->cap) {
 				o->cap = o->n + g->n;
-				o->pts = xrealloc(o->pts, o->cap * 2 * sizeof(uint64_t));
+				o->pts = xrealloc(o->pts, o->cap * 2 *
+							      sizeof(uint64_t));
 			}
-			memcpy(o->pts + 2 * o->n, g->pts, g->n * 2 * sizeof(uint64_t));
+			memcpy(o->pts + 2 * o->n, g->pts,
+			       g->n * 2 * sizeof(uint64_t));
 			o->n += g->n;
 			o->sum += g->sum;
 		}
@@ -507,7 +514,8 @@ static void api_heatmap(struct req *q)
 	err = store__heatmap(q->c->st, &rg.q, heat_col, b);
 	if (err) {
 		web_response__error(q->r, err == -EINVAL ? 400 : 500,
-				    "heat map query failed: %s", strerror(-err));
+				    "heat map query failed: %s",
+				    strerror(-err));
 		return;
 	}
 	jbuf__puts(b, "]}\n");
@@ -536,7 +544,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 {
 	struct jbuf *b = &q->r->body;
 	struct profile *pa = NULL, *pb = NULL;
-	struct flame_add_opts ao = { 0 };
+	struct flame_add_opts ao = {0};
 	struct web_range ra, rb;
 	struct flame_tree t;
 	uint64_t max_nodes, limit, with_process;
@@ -550,7 +558,8 @@ static void api_tree(struct req *q, bool diff, bool top)
 	if (diff && req_range(q, "b_", &rb))
 		goto out;
 	if (web_params__uint(&q->pp, "max_nodes", DEFAULT_MAX_NODES, 10,
-			     LIMIT_MAX_NODES, &max_nodes, q->err, sizeof(q->err)) ||
+			     LIMIT_MAX_NODES, &max_nodes, q->err,
+			     sizeof(q->err)) ||
 	    web_params__uint(&q->pp, "limit", top ? 200 : 500, 1, 100000,
 			     &limit, q->err, sizeof(q->err)) ||
 	    web_params__uint(&q->pp, "process", 1, 0, 1, &with_process, q->err,
@@ -621,18 +630,20 @@ out:
 
 static void api_export(struct req *q)
 {
-	static const char *const ext[] = { [FORMAT_FOLDED] = "folded",
-					   [FORMAT_PPROF] = "pb.gz",
-					   [FORMAT_SPEEDSCOPE] = "speedscope.json",
-					   [FORMAT_SVG] = "svg",
-					   [FORMAT_JSON] = "json" };
-	static const char *const mime[] = { [FORMAT_FOLDED] = "text/plain; charset=utf-8",
-					    [FORMAT_PPROF] = "application/octet-stream",
-					    [FORMAT_SPEEDSCOPE] = "application/json",
-					    [FORMAT_SVG] = "image/svg+xml",
-					    [FORMAT_JSON] = "application/json" };
+	static const char *const ext[] = {[FORMAT_FOLDED] = "folded",
+					  [FORMAT_PPROF] = "pb.gz",
+					  [FORMAT_SPEEDSCOPE] =
+					      "speedscope.json",
+					  [FORMAT_SVG] = "svg",
+					  [FORMAT_JSON] = "json"};
+	static const char *const mime[] = {
+	    [FORMAT_FOLDED] = "text/plain; charset=utf-8",
+	    [FORMAT_PPROF] = "application/octet-stream",
+	    [FORMAT_SPEEDSCOPE] = "application/json",
+	    [FORMAT_SVG] = "image/svg+xml",
+	    [FORMAT_JSON] = "application/json"};
 	const char *fname = web_params__get(&q->pp, "format");
-	struct write_opts wo = { 0 };
+	struct write_opts wo = {0};
 	enum profile_format fmt;
 	struct web_range rg;
 	struct profile *p;
@@ -663,9 +674,9 @@ static void api_export(struct req *q)
 	if (fclose(mem) && !err)
 		err = -EIO;
 	if (err == -ENOTSUP) {
-		web_response__error(q->r, 501,
-				    "format '%s' is not available in this build",
-				    fname);
+		web_response__error(
+		    q->r, 501, "format '%s' is not available in this build",
+		    fname);
 		goto out;
 	}
 	if (err) {
@@ -749,7 +760,8 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 		if (strcmp(pp.kv[i].key, "label"))
 			continue;
 		if (nl == WEB_MAX_FILTERS) {
-			web_response__error(r, 400, "more than %d labels", WEB_MAX_FILTERS);
+			web_response__error(r, 400, "more than %d labels",
+					    WEB_MAX_FILTERS);
 			goto out;
 		}
 		labels[nl++] = pp.kv[i].value;
@@ -760,7 +772,8 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 		goto out;
 	}
 	if (!ts || !*ts)
-		time_ns = c->now_ns; /* "or now": uploads land when they arrive */
+		time_ns =
+		    c->now_ns; /* "or now": uploads land when they arrive */
 	read_limits__default(&lim);
 	plain = web_params__get(&pp, "plain_folded");
 	lim.folded_no_comm = plain && !strcmp(plain, "1");
@@ -777,19 +790,21 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 	}
 	rel = ingest__relabel(p, labels, nl, time_ns);
 	if (!rel) {
-		web_response__error(r, 400, "bad label (want key=value, UTF-8)");
+		web_response__error(r, 400,
+				    "bad label (want key=value, UTF-8)");
 		goto out;
 	}
 	ret = store__write(c->st, rel);
 	if (ret) {
 		web_response__error(r, ret == -ENOSPC ? 507 : 500,
-				    "cannot write to the store: %s", strerror(-ret));
+				    "cannot write to the store: %s",
+				    strerror(-ret));
 		goto out;
 	}
-	jbuf__printf(&r->body, "{\"samples\":%llu,\"stacks\":%zu,\"time_ms\":%llu}\n",
-		     (unsigned long long)profile__total(rel),
-		     profile__nr_stacks(rel),
-		     (unsigned long long)(time_ns / MS));
+	jbuf__printf(
+	    &r->body, "{\"samples\":%llu,\"stacks\":%zu,\"time_ms\":%llu}\n",
+	    (unsigned long long)profile__total(rel), profile__nr_stacks(rel),
+	    (unsigned long long)(time_ns / MS));
 out:
 	profile__free(rel);
 	profile__free(p);

@@ -19,7 +19,7 @@ struct web_response {
 };
 
 struct api_ctx {
-	struct store *st;   /* read-only, owned by the caller */
+	struct store *st; /* read-only, owned by the caller */
 	uint64_t now_ns;
 };
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/xalloc.h"
+#include "lib/xalloc.h"
 #include "web/web_int.h"
 
 #define NONE UINT32_MAX
@@ -32,7 +32,8 @@ static bool name_eq(uint32_t id, const void *key, void *ctx)
 	const struct flame_tree *t = ctx;
 	const struct name_key *k = key;
 
-	return t->names[id].kind == k->kind && !strcmp(t->names[id].name, k->name);
+	return t->names[id].kind == k->kind &&
+	       !strcmp(t->names[id].name, k->name);
 }
 
 struct child_key {
@@ -48,10 +49,9 @@ static bool child_eq(uint32_t id, const void *key, void *ctx)
 }
 
 static uint32_t flame_tree__name(struct flame_tree *t, const char *name,
-				 uint32_t kind, const char *file,
-				 uint32_t line)
+				 uint32_t kind, const char *file, uint32_t line)
 {
-	struct name_key key = { name, kind };
+	struct name_key key = {name, kind};
 	uint32_t h = hash__bytes(name, strlen(name), kind), id;
 	struct flame_name *n;
 
@@ -65,8 +65,10 @@ static uint32_t flame_tree__name(struct flame_tree *t, const char *name,
 		size_t cap = t->cap_fn ? t->cap_fn * 2 : 256;
 
 		for (int s = 0; s < 2; s++) {
-			t->fn_self[s] = xrealloc(t->fn_self[s], cap * sizeof(uint64_t));
-			t->fn_total[s] = xrealloc(t->fn_total[s], cap * sizeof(uint64_t));
+			t->fn_self[s] =
+			    xrealloc(t->fn_self[s], cap * sizeof(uint64_t));
+			t->fn_total[s] =
+			    xrealloc(t->fn_total[s], cap * sizeof(uint64_t));
 			memset(t->fn_self[s] + t->cap_fn, 0,
 			       (cap - t->cap_fn) * sizeof(uint64_t));
 			memset(t->fn_total[s] + t->cap_fn, 0,
@@ -116,7 +118,7 @@ static uint32_t child_hash(uint32_t parent, uint32_t name)
 static uint32_t flame_tree__child(struct flame_tree *t, uint32_t parent,
 				  uint32_t name)
 {
-	struct child_key key = { parent, name };
+	struct child_key key = {parent, name};
 	uint32_t h = child_hash(parent, name), id;
 	struct flame_node *n;
 
@@ -236,7 +238,8 @@ static int cmp_entry_path(const void *a, const void *b, void *ctx)
 int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		    const struct flame_add_opts *opts)
 {
-	size_t nr_frames = profile__nr_frames(p), nr_series = profile__nr_series(p);
+	size_t nr_frames = profile__nr_frames(p),
+	       nr_series = profile__nr_series(p);
 	uint32_t *fnames = NULL, *snames = NULL, path[PATH_MAX_DEPTH + 2];
 	uint32_t prev_names[PATH_MAX_DEPTH + 2];
 	struct entry *ents = NULL;
@@ -266,7 +269,8 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 			continue;
 		if (opts && opts->match) {
 			size_t depth;
-			const uint32_t *stack = profile__stack(p, s->stack, &depth);
+			const uint32_t *stack =
+			    profile__stack(p, s->stack, &depth);
 			bool hit = false;
 
 			for (size_t d = 0; d < depth && !hit; d++) {
@@ -274,9 +278,11 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 
 				if (!fmatch[f]) {
 					const char *nm = profile__str(
-						p, profile__frame(p, f)->name);
-					fmatch[f] = regexec(opts->match, nm, 0,
-							    NULL, 0) ? -1 : 1;
+					    p, profile__frame(p, f)->name);
+					fmatch[f] =
+					    regexec(opts->match, nm, 0, NULL, 0)
+						? -1
+						: 1;
 				}
 				hit = fmatch[f] > 0;
 			}
@@ -286,10 +292,11 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		if (opts && opts->with_process) {
 			if (snames[s->series] == NONE) {
 				const char *comm = profile__series_label(
-					p, s->series, LABEL_COMM);
+				    p, s->series, LABEL_COMM);
 				snames[s->series] = flame_tree__name(
-					t, comm && *comm ? comm : "[unknown process]",
-					FLAME_KIND_PROCESS, NULL, 0);
+				    t,
+				    comm && *comm ? comm : "[unknown process]",
+				    FLAME_KIND_PROCESS, NULL, 0);
 			}
 			proc = snames[s->series];
 		}
@@ -314,7 +321,7 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		ne = w;
 	}
 	{
-		struct entry_ctx ec = { p, fnames };
+		struct entry_ctx ec = {p, fnames};
 
 		qsort_r(ents, ne, sizeof(*ents), cmp_entry_path, &ec);
 	}
@@ -327,12 +334,14 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		uint32_t names[PATH_MAX_DEPTH + 2], leaf = NONE;
 
 		if (depth > PATH_MAX_DEPTH)
-			depth = PATH_MAX_DEPTH; /* never in practice: kernels cap stacks at 127 */
+			depth = PATH_MAX_DEPTH; /* never in practice: kernels
+						   cap stacks at 127 */
 		if (e->proc != NONE)
 			names[len++] = e->proc;
 		for (size_t d = 0; d < depth; d++)
 			names[len++] = fnames[stack[d]];
-		while (keep < len && keep < prev_len && names[keep] == prev_names[keep])
+		while (keep < len && keep < prev_len &&
+		       names[keep] == prev_names[keep])
 			keep++;
 		for (size_t d = keep; d < len; d++)
 			path[d + 1] = flame_tree__child(t, path[d], names[d]);
@@ -369,7 +378,8 @@ out:
 	return err;
 }
 
-static uint64_t node_width(const struct flame_tree *t, const struct flame_node *n)
+static uint64_t node_width(const struct flame_tree *t,
+			   const struct flame_node *n)
 {
 	return n->total[0] + (t->diff ? n->total[1] : 0);
 }
@@ -507,8 +517,8 @@ count:
 			t->merged_samples += w;
 	}
 	if (has_other) {
-		t->other_nodes = count_kept(t, t->min_total, has_other) -
-				 t->out_nodes;
+		t->other_nodes =
+		    count_kept(t, t->min_total, has_other) - t->out_nodes;
 		t->out_nodes += t->other_nodes;
 	}
 	free(widths);
@@ -518,8 +528,10 @@ count:
 static int cmp_child(const void *a, const void *b, void *ctx)
 {
 	const struct flame_tree *t = ctx;
-	const struct flame_name *x = &t->names[t->nodes[*(const uint32_t *)a].name];
-	const struct flame_name *y = &t->names[t->nodes[*(const uint32_t *)b].name];
+	const struct flame_name *x =
+	    &t->names[t->nodes[*(const uint32_t *)a].name];
+	const struct flame_name *y =
+	    &t->names[t->nodes[*(const uint32_t *)b].name];
 	int c = strcmp(x->name, y->name);
 
 	return c ? c : (int)x->kind - (int)y->kind;
@@ -614,7 +626,7 @@ int flame_tree__write_json(struct flame_tree *t, struct jbuf *b)
 
 		nr_next = 0;
 		for (size_t i = 0; i < nr_cur; i++) {
-			struct level_entry other = { NONE, 0, { 0, 0 } };
+			struct level_entry other = {NONE, 0, {0, 0}};
 			uint64_t x = cur[i].x;
 			size_t nk = 0;
 
@@ -689,7 +701,7 @@ static int cmp_fn(const void *a, const void *b, void *ctx)
 int flame_tree__write_functions(struct flame_tree *t, struct jbuf *b,
 				size_t limit)
 {
-	struct fn_sort_ctx ctx = { t, { 0, 0 } };
+	struct fn_sort_ctx ctx = {t, {0, 0}};
 	uint32_t *idx;
 	size_t n = 0;
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/timeparse.h"
+#include "lib/timeparse.h"
 #include "web/web_int.h"
 
 #define NS 1000000000ULL
@@ -85,7 +85,8 @@ int web_params__parse(struct web_params *pp, const char *qs, char *err,
 			v = eq + 1;
 		}
 		if (url_decode(tok) || (eq && url_decode(eq + 1))) {
-			snprintf(err, errlen, "malformed %%-escape in parameter");
+			snprintf(err, errlen,
+				 "malformed %%-escape in parameter");
 			return -EINVAL;
 		}
 		if (strlen(v) > WEB_MAX_VALUE) {
@@ -115,9 +116,9 @@ const char *web_params__get(const struct web_params *pp, const char *key)
 	return NULL;
 }
 
-int web_params__uint(const struct web_params *pp, const char *key,
-		     uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
-		     char *err, size_t errlen)
+int web_params__uint(const struct web_params *pp, const char *key, uint64_t def,
+		     uint64_t min, uint64_t max, uint64_t *out, char *err,
+		     size_t errlen)
 {
 	const char *v = web_params__get(pp, key);
 	unsigned long long n;

@@ -19,11 +19,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "profiler/embedded.h"
-#include "profiler/log.h"
-#include "profiler/xalloc.h"
+#include "lib/embedded.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 #include "web/api.h"
 #include "web/server.h"
+
+/* The files of web/ui/, embedded by scripts/embed.sh. */
+extern const struct embedded_file ui_assets[];
 
 #ifndef KILN_BUILD_ID
 #define KILN_BUILD_ID "dev"
@@ -78,7 +81,7 @@ static uint64_t mono_us(void)
 
 static struct store *pool_get(struct web_server *srv)
 {
-	struct store_opts so = { .path = srv->db_path, .read_only = true };
+	struct store_opts so = {.path = srv->db_path, .read_only = true};
 	struct store *st = NULL;
 
 	pthread_mutex_lock(&srv->pool_lock);
@@ -124,7 +127,8 @@ static unsigned char *gzip_buf(const void *data, size_t len, size_t *out_len)
 
 	memset(&zs, 0, sizeof(zs));
 	/* Level 1: most of the gain on repetitive JSON, little CPU. */
-	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
 		return NULL;
 	cap = deflateBound(&zs, len) + 32;
 	out = malloc(cap);
@@ -172,7 +176,8 @@ static int send_response(struct web_server *srv, struct mg_connection *conn,
 	mg_response_header_add(conn, "Content-Type", type, -1);
 	n = snprintf(hdr, sizeof(hdr), "%zu", len);
 	mg_response_header_add(conn, "Content-Length", hdr, n);
-	mg_response_header_add(conn, "Cache-Control", cache ? cache : "no-store", -1);
+	mg_response_header_add(conn, "Cache-Control",
+			       cache ? cache : "no-store", -1);
 	mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
 	if (gz) {
 		mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
@@ -183,7 +188,8 @@ static int send_response(struct web_server *srv, struct mg_connection *conn,
 	mg_response_header_send(conn);
 	if (!head && len)
 		mg_write(conn, body, len);
-	atomic_fetch_add(&srv->bytes_sent, (unsigned long long)(head ? 0 : len));
+	atomic_fetch_add(&srv->bytes_sent,
+			 (unsigned long long)(head ? 0 : len));
 	free(gz);
 	return status;
 }
@@ -286,7 +292,8 @@ static int serve_index(struct web_server *srv, struct mg_connection *conn)
 		return send_response(srv, conn, 304, "text/html; charset=utf-8",
 				     "no-cache", extra, NULL, 0);
 	return send_response(srv, conn, 200, "text/html; charset=utf-8",
-			     "no-cache", extra, srv->index_html, srv->index_len);
+			     "no-cache", extra, srv->index_html,
+			     srv->index_len);
 }
 
 static int serve_asset(struct web_server *srv, struct mg_connection *conn,
@@ -296,8 +303,8 @@ static int serve_asset(struct web_server *srv, struct mg_connection *conn,
 	const char *extra = "ETag: \"" KILN_BUILD_ID "\"\r\n";
 	/* Versioned URLs never change within a build: cache them for good. */
 	const char *cache = qs && !strcmp(qs, "v=" KILN_BUILD_ID)
-				    ? "public, max-age=31536000, immutable"
-				    : "no-cache";
+				? "public, max-age=31536000, immutable"
+				: "no-cache";
 
 	if (!f || strstr(path, ".."))
 		return send_json_error(srv, conn, 404, "no such asset", NULL);
@@ -317,7 +324,8 @@ static int build_index(struct web_server *srv)
 	if (!f)
 		return -ENOENT;
 	jbuf__init(&b);
-	for (p = (const char *)f->data; (q = strstr(p, "{{BUILD}}")); p = q + 9) {
+	for (p = (const char *)f->data; (q = strstr(p, "{{BUILD}}"));
+	     p = q + 9) {
 		jbuf__raw(&b, p, (size_t)(q - p));
 		jbuf__puts(&b, KILN_BUILD_ID);
 	}
@@ -335,8 +343,9 @@ static int build_index(struct web_server *srv)
 
 static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 {
-	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
-	struct store_stats ss = { 0 };
+	static const char *const classes[] = {"",    "1xx", "2xx",
+					      "3xx", "4xx", "5xx"};
+	struct store_stats ss = {0};
 	struct store *st;
 	char *data = NULL;
 	size_t size = 0;
@@ -346,23 +355,29 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 	out = open_memstream(&data, &size);
 	if (!out)
 		return send_json_error(srv, conn, 500, "out of memory", NULL);
-	fprintf(out, "# HELP kiln_build_info Build of the running kiln.\n"
-		     "# TYPE kiln_build_info gauge\n"
-		     "kiln_build_info{build_id=\"%s\"} 1\n",
+	fprintf(out,
+		"# HELP kiln_build_info Build of the running kiln.\n"
+		"# TYPE kiln_build_info gauge\n"
+		"kiln_build_info{build_id=\"%s\"} 1\n",
 		KILN_BUILD_ID);
-	fprintf(out, "# HELP kiln_http_requests_total HTTP requests answered, by status class.\n"
+	fprintf(out, "# HELP kiln_http_requests_total HTTP requests answered, "
+		     "by status class.\n"
 		     "# TYPE kiln_http_requests_total counter\n");
 	for (int i = 1; i < 6; i++)
 		fprintf(out, "kiln_http_requests_total{code=\"%s\"} %llu\n",
-			classes[i], (unsigned long long)atomic_load(&srv->req_by_class[i]));
+			classes[i],
+			(unsigned long long)atomic_load(&srv->req_by_class[i]));
 	fprintf(out,
-		"# HELP kiln_http_response_bytes_total Bytes sent in HTTP responses.\n"
+		"# HELP kiln_http_response_bytes_total Bytes sent in HTTP "
+		"responses.\n"
 		"# TYPE kiln_http_response_bytes_total counter\n"
 		"kiln_http_response_bytes_total %llu\n"
-		"# HELP kiln_http_request_seconds_total Time spent answering requests.\n"
+		"# HELP kiln_http_request_seconds_total Time spent answering "
+		"requests.\n"
 		"# TYPE kiln_http_request_seconds_total counter\n"
 		"kiln_http_request_seconds_total %.6f\n"
-		"# HELP kiln_web_store_open_errors_total Failures to open the store for a request.\n"
+		"# HELP kiln_web_store_open_errors_total Failures to open the "
+		"store for a request.\n"
 		"# TYPE kiln_web_store_open_errors_total counter\n"
 		"kiln_web_store_open_errors_total %llu\n",
 		(unsigned long long)atomic_load(&srv->bytes_sent),
@@ -373,17 +388,20 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 		store__stats(st, &ss);
 		pool_put(srv, st);
 		fprintf(out,
-			"# HELP kiln_store_size_bytes Store file size including the WAL.\n"
+			"# HELP kiln_store_size_bytes Store file size "
+			"including the WAL.\n"
 			"# TYPE kiln_store_size_bytes gauge\n"
 			"kiln_store_size_bytes %llu\n"
-			"# HELP kiln_store_oldest_sample_seconds Unix time of the oldest data.\n"
+			"# HELP kiln_store_oldest_sample_seconds Unix time of "
+			"the oldest data.\n"
 			"# TYPE kiln_store_oldest_sample_seconds gauge\n"
 			"kiln_store_oldest_sample_seconds %.3f\n"
-			"# HELP kiln_store_newest_sample_seconds Unix time of the newest data.\n"
+			"# HELP kiln_store_newest_sample_seconds Unix time of "
+			"the newest data.\n"
 			"# TYPE kiln_store_newest_sample_seconds gauge\n"
 			"kiln_store_newest_sample_seconds %.3f\n",
-			(unsigned long long)ss.size_bytes, (double)ss.first_ns / 1e9,
-			(double)ss.last_ns / 1e9);
+			(unsigned long long)ss.size_bytes,
+			(double)ss.first_ns / 1e9, (double)ss.last_ns / 1e9);
 	}
 	if (srv->opts.metrics)
 		srv->opts.metrics(out, srv->opts.metrics_ctx);
@@ -391,8 +409,9 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 		free(data);
 		return send_json_error(srv, conn, 500, "out of memory", NULL);
 	}
-	ret = send_response(srv, conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-			    NULL, NULL, data, size);
+	ret = send_response(srv, conn, 200,
+			    "text/plain; version=0.0.4; charset=utf-8", NULL,
+			    NULL, data, size);
 	free(data);
 	return ret;
 }
@@ -400,7 +419,7 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 static int serve_api(struct web_server *srv, struct mg_connection *conn,
 		     const char *path, const char *qs)
 {
-	struct api_ctx c = { .now_ns = now_ns() };
+	struct api_ctx c = {.now_ns = now_ns()};
 	struct web_response r;
 	char extra[256] = "";
 	int ret;
@@ -455,7 +474,8 @@ static int read_body(struct mg_connection *conn, char **out, size_t *out_len,
 		if (n <= 0 || mono_us() > deadline) {
 			free(buf);
 			*status = 400;
-			*msg = n <= 0 ? "body ended early" : "body took too long";
+			*msg =
+			    n <= 0 ? "body ended early" : "body took too long";
 			return -EIO;
 		}
 		got += (size_t)n;
@@ -469,8 +489,8 @@ static int read_body(struct mg_connection *conn, char **out, size_t *out_len,
 static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 			const char *qs)
 {
-	struct store_opts so = { .path = srv->db_path };
-	struct api_ctx c = { .now_ns = now_ns() };
+	struct store_opts so = {.path = srv->db_path};
+	struct api_ctx c = {.now_ns = now_ns()};
 	struct web_response r;
 	const char *msg = NULL;
 	char *body = NULL;
@@ -478,8 +498,9 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 	int status, ret;
 
 	if (!srv->opts.enable_ingest)
-		return send_json_error(srv, conn, 404,
-				       "uploads are disabled (start with --ingest)", NULL);
+		return send_json_error(
+		    srv, conn, 404,
+		    "uploads are disabled (start with --ingest)", NULL);
 	if (read_body(conn, &body, &len, &status, &msg))
 		return send_json_error(srv, conn, status, msg, NULL);
 	web_response__init(&r);
@@ -488,10 +509,12 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 		srv->wstore = store__open(&so);
 	c.st = srv->wstore;
 	if (!c.st)
-		web_response__error(&r, 503, "cannot open the store '%s' for writing",
+		web_response__error(&r, 503,
+				    "cannot open the store '%s' for writing",
 				    srv->db_path);
 	else
-		api__ingest(&c, qs, body, len, mg_get_header(conn, "Content-Type"), &r);
+		api__ingest(&c, qs, body, len,
+			    mg_get_header(conn, "Content-Type"), &r);
 	pthread_mutex_unlock(&srv->write_lock);
 	ret = send_response(srv, conn, r.status, r.content_type, NULL, NULL,
 			    r.body.p, r.body.len);
@@ -509,10 +532,11 @@ static int serve_login(struct web_server *srv, struct mg_connection *conn,
 
 	if (n < 0 || !token_eq(srv, tok, (size_t)n))
 		return send_json_error(srv, conn, 401, "bad token", NULL);
-	snprintf(extra, sizeof(extra),
-		 "Set-Cookie: kiln_token=%s; HttpOnly; SameSite=Strict; Path=/\r\n"
-		 "Location: /\r\n",
-		 tok);
+	snprintf(
+	    extra, sizeof(extra),
+	    "Set-Cookie: kiln_token=%s; HttpOnly; SameSite=Strict; Path=/\r\n"
+	    "Location: /\r\n",
+	    tok);
 	return send_response(srv, conn, 302, "text/plain", NULL, extra, "", 0);
 }
 
@@ -535,8 +559,9 @@ static int handle(struct mg_connection *conn, void *data)
 	} else if (!strcmp(m, "POST") && !strcmp(path, "/api/v1/ingest")) {
 		status = serve_ingest(srv, conn, qs);
 	} else if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
-		status = send_json_error(srv, conn, 405, "only GET and HEAD here",
-					 "Allow: GET, HEAD\r\n");
+		status =
+		    send_json_error(srv, conn, 405, "only GET and HEAD here",
+				    "Allow: GET, HEAD\r\n");
 	} else if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
 		status = serve_index(srv, conn);
 	} else if (!strncmp(path, "/assets/", 8)) {
@@ -591,7 +616,8 @@ static int read_token(struct web_server *srv, const char *path)
 		buf[--n] = '\0';
 	if (n < 16 || n > MAX_TOKEN || strcspn(buf, " \t\r\n;") != (size_t)n) {
 		pr_err("auth token in '%s' must be 16..%d characters with no "
-		       "spaces or ';'\n", path, MAX_TOKEN);
+		       "spaces or ';'\n",
+		       path, MAX_TOKEN);
 		err = -EINVAL;
 		goto out;
 	}
@@ -643,7 +669,8 @@ static int parse_listen(const char *listen, char *out, size_t size,
 		host[hl - 1] = '\0';
 		if (inet_pton(AF_INET6, host + 1, addr) != 1)
 			return -EINVAL;
-		*loopback = !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+		*loopback =
+		    !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
 		host[hl - 1] = ']';
 	} else {
 		if (inet_pton(AF_INET, host, addr) != 1)
@@ -656,9 +683,9 @@ static int parse_listen(const char *listen, char *out, size_t size,
 
 struct web_server *web_server__start(const struct web_opts *opts)
 {
-	struct mg_callbacks cb = { .log_message = log_message };
-	struct mg_init_data init = { 0 };
-	struct mg_error_data edata = { 0 };
+	struct mg_callbacks cb = {.log_message = log_message};
+	struct mg_init_data init = {0};
+	struct mg_error_data edata = {0};
 	struct mg_server_port ports[4];
 	char ports_opt[96], threads[16], errtext[256] = "";
 	unsigned ecode = 0;
@@ -674,9 +701,12 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	srv->opts = *opts;
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_mutex_init(&srv->write_lock, NULL);
-	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt), &loopback)) {
-		pr_err("bad listen address '%s': want PORT, IP:PORT or [IPv6]:PORT "
-		       "(numeric)\n", opts->listen);
+	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt),
+			 &loopback)) {
+		pr_err("bad listen address '%s': want PORT, IP:PORT or "
+		       "[IPv6]:PORT "
+		       "(numeric)\n",
+		       opts->listen);
 		err = -EINVAL;
 		goto fail;
 	}
@@ -702,7 +732,8 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	st = pool_get(srv);
 	if (!st) {
 		err = errno ? -errno : -ENOENT;
-		pr_err("cannot open store '%s' for the web server\n", srv->db_path);
+		pr_err("cannot open store '%s' for the web server\n",
+		       srv->db_path);
 		goto fail;
 	}
 	pool_put(srv, st);
@@ -712,7 +743,8 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		goto fail;
 	}
 
-	snprintf(threads, sizeof(threads), "%d", opts->threads > 0 ? opts->threads : 4);
+	snprintf(threads, sizeof(threads), "%d",
+		 opts->threads > 0 ? opts->threads : 4);
 	options[i++] = "listening_ports";
 	options[i++] = ports_opt;
 	options[i++] = "num_threads";

@@ -8,10 +8,12 @@
  * seconds, -15m, now; filter=key=value repeatable, same key ORs):
  *   /api/v1/labels                      {"names":[...]}
  *   /api/v1/labels/NAME/values          {"name":..,"values":[...]}
- *   /api/v1/timeline?step=&group_by=    {"step_ms":..,"series":[{"group":..,"points":[[t_ms,n]...]}]}
- *   /api/v1/heatmap                     {"slot_ms":20,"slots":50,"columns":[[sec_ms,[50 counts]]...]}
- *   /api/v1/flamegraph?max_nodes=&match=  flamebearer-like tree, see web/flame.c
- *   /api/v1/top?limit=&match=           {"total":..,"functions":[{name,kind,file,self,total}]}
+ *   /api/v1/timeline?step=&group_by=
+ * {"step_ms":..,"series":[{"group":..,"points":[[t_ms,n]...]}]} /api/v1/heatmap
+ * {"slot_ms":20,"slots":50,"columns":[[sec_ms,[50 counts]]...]}
+ *   /api/v1/flamegraph?max_nodes=&match=  flamebearer-like tree, see
+ * web/flame.c /api/v1/top?limit=&match=
+ * {"total":..,"functions":[{name,kind,file,self,total}]}
  *   /api/v1/diff?a_from=&a_to=&a_filter=&b_from=&b_to=&b_filter=
  *   /api/v1/export?format=folded|pprof|speedscope|svg   the profile as a file
  *   POST /api/v1/ingest (when enabled and the ingest module exists)

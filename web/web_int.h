@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "profiler/idxset.h"
-#include "profiler/profile.h"
+#include "lib/idxset.h"
+#include "profile/profile.h"
 #include "storage/store.h"
 
 /* ---- growable output buffer with JSON helpers (json.c) ---- */
@@ -29,7 +29,7 @@ void jbuf__release(struct jbuf *b);
 void jbuf__raw(struct jbuf *b, const char *s, size_t len);
 void jbuf__puts(struct jbuf *b, const char *s);
 void jbuf__printf(struct jbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD. */
 void jbuf__str(struct jbuf *b, const char *s);
 void jbuf__u64(struct jbuf *b, uint64_t v);
@@ -74,7 +74,7 @@ struct flame_tree {
 };
 
 struct flame_add_opts {
-	bool with_process; /* first level: the comm label of each series */
+	bool with_process;    /* first level: the comm label of each series */
 	const regex_t *match; /* keep only stacks with a matching frame */
 };
 
@@ -141,8 +141,8 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 		      uint64_t now_ns, const char *const *known,
 		      struct web_range *r, char *err, size_t errlen);
 /* Parses an unsigned integer parameter within [min, max]. */
-int web_params__uint(const struct web_params *pp, const char *key,
-		     uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
-		     char *err, size_t errlen);
+int web_params__uint(const struct web_params *pp, const char *key, uint64_t def,
+		     uint64_t min, uint64_t max, uint64_t *out, char *err,
+		     size_t errlen);
 
 #endif

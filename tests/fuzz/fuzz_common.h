@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "profiler/format.h"
+#include "profile/format.h"
 
 static inline void fuzz__limits(struct read_limits *lim)
 {
@@ -43,7 +43,8 @@ static inline void fuzz__check(const struct profile *p)
 
 			if (pprof__read(q, buf, len, NULL, err, sizeof(err)) ||
 			    profile__total(q) != profile__total(p)) {
-				fprintf(stderr, "pprof round trip failed: %s\n", err);
+				fprintf(stderr, "pprof round trip failed: %s\n",
+					err);
 				abort();
 			}
 			profile__free(q);

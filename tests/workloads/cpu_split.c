@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		func_c();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while ((double)(now.tv_sec - start.tv_sec) +
-			 (now.tv_nsec - start.tv_nsec) / 1e9 <
+		     (now.tv_nsec - start.tv_nsec) / 1e9 <
 		 secs);
 	printf("%lu\n", sink & 1);
 	return 0;

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 /* mov $0x4000000, %rcx; 1: dec %rcx; jnz 1b; ret */
-static const unsigned char spin_code[] = { 0x48, 0xc7, 0xc1, 0x00, 0x00, 0x00,
-					   0x04, 0x48, 0xff, 0xc9, 0x75, 0xfb,
-					   0xc3 };
+static const unsigned char spin_code[] = {0x48, 0xc7, 0xc1, 0x00, 0x00,
+					  0x00, 0x04, 0x48, 0xff, 0xc9,
+					  0x75, 0xfb, 0xc3};
 
 int main(int argc, char **argv)
 {
@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 		perror(path);
 		return 1;
 	}
-	fprintf(f, "%lx %zx jit_spin\n", (unsigned long)code, sizeof(spin_code));
+	fprintf(f, "%lx %zx jit_spin\n", (unsigned long)code,
+		sizeof(spin_code));
 	fclose(f);
 	void (*spin)(void) = (void (*)(void))code;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
 		spin();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while ((double)(now.tv_sec - start.tv_sec) +
-			 (now.tv_nsec - start.tv_nsec) / 1e9 <
+		     (now.tv_nsec - start.tv_nsec) / 1e9 <
 		 secs);
 	unlink(path);
 	return 0;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 enum profile_format {
 	FORMAT_FOLDED = 0,
@@ -28,11 +28,11 @@ enum profile_format format__from_name(const char *name);
 const char *format__name(enum profile_format fmt);
 
 struct write_opts {
-	const char *title;  /* SVG title; NULL picks a default */
-	int width;	    /* SVG width in px; 0 picks 1200 */
-	double min_width;   /* SVG: omit frames narrower than this many px */
-	bool icicle;	    /* SVG: root at the top */
-	bool with_pid;	    /* folded: "comm-pid" rather than "comm" as root */
+	const char *title; /* SVG title; NULL picks a default */
+	int width;	   /* SVG width in px; 0 picks 1200 */
+	double min_width;  /* SVG: omit frames narrower than this many px */
+	bool icicle;	   /* SVG: root at the top */
+	bool with_pid;	   /* folded: "comm-pid" rather than "comm" as root */
 };
 
 /*
@@ -85,8 +85,8 @@ struct read_limits {
 	size_t max_locations;
 	size_t max_functions;
 	size_t max_strings;
-	size_t max_depth;	 /* frames per stack, inline frames included */
-	uint64_t max_count;	 /* per sample; larger is "absurd" */
+	size_t max_depth;   /* frames per stack, inline frames included */
+	uint64_t max_count; /* per sample; larger is "absurd" */
 	/*
 	 * Folded input: false (default) takes the first frame of each line
 	 * as the process name (kiln's and stackcollapse-perf.pl's output),
@@ -112,8 +112,7 @@ int profile__read(struct profile *p, const void *data, size_t len,
 
 /* Reads a file ("-" is stdin) with profile__read(). */
 int profile__read_file(struct profile *p, const char *path,
-		       const struct read_limits *lim, char *err,
-		       size_t errlen);
+		       const struct read_limits *lim, char *err, size_t errlen);
 
 /* The format-specific readers behind profile__read(). */
 int pprof__read(struct profile *p, const void *data, size_t len,

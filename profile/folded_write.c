@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "idxset.h"
-#include "xalloc.h"
+#include "profile/format.h"
+#include "lib/idxset.h"
+#include "lib/xalloc.h"
 
 /* One (root name, stack) pair: what a folded line is made of. */
 struct folded_key {
-	uint32_t root;	/* string id: comm, or comm-pid */
+	uint32_t root; /* string id: comm, or comm-pid */
 	uint32_t stack;
 	uint64_t count;
 	char *text;
@@ -37,8 +37,8 @@ static bool key_eq(uint32_t id, const void *key, void *ctx)
 static void add_count(struct folded_set *fs, uint32_t root, uint32_t stack,
 		      uint64_t count)
 {
-	struct folded_key k = { root, stack, count, NULL };
-	uint32_t pair[2] = { root, stack };
+	struct folded_key k = {root, stack, count, NULL};
+	uint32_t pair[2] = {root, stack};
 	uint32_t hash = hash__bytes(pair, sizeof(pair), 11), id;
 
 	if (!idxset__find(&fs->set, hash, &k, key_eq, fs, &id)) {
@@ -103,8 +103,10 @@ static uint32_t *series_roots(const struct profile *p, struct profile *names,
 	char buf[256];
 
 	for (size_t i = 0; i < n; i++) {
-		const char *comm = profile__series_label(p, (uint32_t)i, LABEL_COMM);
-		const char *pid = profile__series_label(p, (uint32_t)i, LABEL_PID);
+		const char *comm =
+		    profile__series_label(p, (uint32_t)i, LABEL_COMM);
+		const char *pid =
+		    profile__series_label(p, (uint32_t)i, LABEL_PID);
 
 		if (!comm || !*comm)
 			comm = "[unknown]";
@@ -121,8 +123,8 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 		  FILE *out)
 {
 	struct profile *names = profile__new(); /* root names only */
-	struct folded_set fs = { 0 };
-	struct text_buf buf = { 0 };
+	struct folded_set fs = {0};
+	struct text_buf buf = {0};
 	char name[1024];
 	size_t n, kept = 0;
 	int err = 0;
@@ -146,7 +148,8 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 		buf.len = 0;
 		append_name(&buf, false, profile__str(names, k->root));
 		for (size_t j = 0; j < depth; j++) {
-			profile__frame_folded_name(p, frames[j], name, sizeof(name));
+			profile__frame_folded_name(p, frames[j], name,
+						   sizeof(name));
 			append_name(&buf, true, name);
 		}
 		k->text = xstrdup(buf.s);

@@ -9,23 +9,23 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "format.h"
+#include "profile/format.h"
 
 void read_limits__default(struct read_limits *lim)
 {
 	*lim = (struct read_limits){
-		.max_input = 1ull << 30,
-		.max_decompressed = 512ull << 20,
-		.max_memory = 4ull << 30,
-		.max_samples = 50 * 1000 * 1000,
-		.max_locations = 20 * 1000 * 1000,
-		.max_functions = 20 * 1000 * 1000,
-		.max_strings = 20 * 1000 * 1000,
-		.max_depth = 2048,
-		/* 2^53: beyond it counts stop being exact in JSON consumers,
-		 * and no real profile has that many samples in one stack. */
-		.max_count = 1ull << 53,
-		.folded_no_comm = false,
+	    .max_input = 1ull << 30,
+	    .max_decompressed = 512ull << 20,
+	    .max_memory = 4ull << 30,
+	    .max_samples = 50 * 1000 * 1000,
+	    .max_locations = 20 * 1000 * 1000,
+	    .max_functions = 20 * 1000 * 1000,
+	    .max_strings = 20 * 1000 * 1000,
+	    .max_depth = 2048,
+	    /* 2^53: beyond it counts stop being exact in JSON consumers,
+	     * and no real profile has that many samples in one stack. */
+	    .max_count = 1ull << 53,
+	    .folded_no_comm = false,
 	};
 }
 
@@ -45,7 +45,8 @@ int format__gunzip(const void *data, size_t len, size_t max, void **out,
 		return -ENOMEM;
 	}
 	memset(&zs, 0, sizeof(zs));
-	/* 16 + MAX_WBITS: gzip wrapper only, so zlib checks the CRC and size. */
+	/* 16 + MAX_WBITS: gzip wrapper only, so zlib checks the CRC and size.
+	 */
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
 		free(buf);
 		snprintf(err, errlen, "cannot initialise zlib");
@@ -58,7 +59,8 @@ int format__gunzip(const void *data, size_t len, size_t max, void **out,
 		if (used == cap) {
 			if (cap > max) {
 				snprintf(err, errlen,
-					 "decompressed size exceeds the limit of %zu bytes (gzip bomb?)",
+					 "decompressed size exceeds the limit "
+					 "of %zu bytes (gzip bomb?)",
 					 max);
 				ret = -E2BIG;
 				goto out;
@@ -88,7 +90,8 @@ int format__gunzip(const void *data, size_t len, size_t max, void **out,
 				inflateReset(&zs);
 				continue;
 			}
-			snprintf(err, errlen, "trailing garbage after the gzip data");
+			snprintf(err, errlen,
+				 "trailing garbage after the gzip data");
 			ret = -EINVAL;
 			goto out;
 		}
@@ -106,7 +109,8 @@ int format__gunzip(const void *data, size_t len, size_t max, void **out,
 	}
 	if (used > max) {
 		snprintf(err, errlen,
-			 "decompressed size exceeds the limit of %zu bytes (gzip bomb?)",
+			 "decompressed size exceeds the limit of %zu bytes "
+			 "(gzip bomb?)",
 			 max);
 		ret = -E2BIG;
 		goto out;
@@ -150,8 +154,9 @@ int profile__read(struct profile *p, const void *data, size_t len,
 		lim = &def;
 	}
 	if (len > lim->max_input) {
-		snprintf(err, errlen, "input of %zu bytes exceeds the limit of %zu",
-			 len, lim->max_input);
+		snprintf(err, errlen,
+			 "input of %zu bytes exceeds the limit of %zu", len,
+			 lim->max_input);
 		return -E2BIG;
 	}
 	if (len == 0) {
@@ -180,7 +185,8 @@ int profile__read_file(struct profile *p, const char *path,
 	f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	if (!f) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open '%s': %s", path,
+			 strerror(errno));
 		return ret;
 	}
 	for (;;) {
@@ -189,15 +195,17 @@ int profile__read_file(struct profile *p, const char *path,
 			char *nbuf;
 
 			if (cap > lim->max_input) {
-				snprintf(err, errlen,
-					 "'%s' exceeds the input limit of %zu bytes",
-					 path, lim->max_input);
+				snprintf(
+				    err, errlen,
+				    "'%s' exceeds the input limit of %zu bytes",
+				    path, lim->max_input);
 				ret = -E2BIG;
 				goto out;
 			}
 			nbuf = realloc(buf, ncap);
 			if (!nbuf) {
-				snprintf(err, errlen, "out of memory reading '%s'", path);
+				snprintf(err, errlen,
+					 "out of memory reading '%s'", path);
 				ret = -ENOMEM;
 				goto out;
 			}
@@ -210,8 +218,8 @@ int profile__read_file(struct profile *p, const char *path,
 		if (n == 0) {
 			if (ferror(f)) {
 				ret = -EIO;
-				snprintf(err, errlen, "cannot read '%s': %s", path,
-					 strerror(errno));
+				snprintf(err, errlen, "cannot read '%s': %s",
+					 path, strerror(errno));
 				goto out;
 			}
 			break;

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "xalloc.h"
+#include "profile/format.h"
+#include "lib/xalloc.h"
 
 #define MAX_SPLIT 32
 
@@ -29,15 +29,15 @@ struct sscope {
 static uint32_t key_index(struct sscope *ss, const char *name, const char *file,
 			  uint32_t line)
 {
-	uint32_t key[3] = { profile__intern(ss->keys, name),
-			    profile__intern(ss->keys, file), line };
+	uint32_t key[3] = {profile__intern(ss->keys, name),
+			   profile__intern(ss->keys, file), line};
 
 	return profile__add_stack(ss->keys, key, 3);
 }
 
-static void write_samples(FILE *out, const struct profile *p,
-			  struct sscope *ss, const char *name,
-			  const char *only_comm, uint32_t comm_key)
+static void write_samples(FILE *out, const struct profile *p, struct sscope *ss,
+			  const char *name, const char *only_comm,
+			  uint32_t comm_key)
 {
 	size_t n;
 	const struct sample *s = profile__samples(p, &n);
@@ -45,18 +45,21 @@ static void write_samples(FILE *out, const struct profile *p,
 	bool first = true;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *c = profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *c =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
 
 		if (!only_comm || (c && !strcmp(c, only_comm)))
 			total += s[i].count;
 	}
 	fputs("{\"type\":\"sampled\",\"name\":", out);
 	format__json_string(out, name);
-	fprintf(out, ",\"unit\":\"none\",\"startValue\":0,\"endValue\":%" PRIu64
-		     ",\"samples\":[",
+	fprintf(out,
+		",\"unit\":\"none\",\"startValue\":0,\"endValue\":%" PRIu64
+		",\"samples\":[",
 		total);
 	for (size_t i = 0; i < n; i++) {
-		const char *c = profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *c =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
 		size_t depth;
 		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
 
@@ -75,7 +78,8 @@ static void write_samples(FILE *out, const struct profile *p,
 	fputs("],\"weights\":[", out);
 	first = true;
 	for (size_t i = 0; i < n; i++) {
-		const char *c = profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *c =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
 
 		if (only_comm && !(c && !strcmp(c, only_comm)))
 			continue;
@@ -103,7 +107,7 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 		      FILE *out)
 {
 	struct profile *p = profile__new();
-	struct sscope ss = { 0 };
+	struct sscope ss = {0};
 	struct comm_total *comms = NULL;
 	size_t ncomms = 0, n;
 	char name[1024];
@@ -127,16 +131,18 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 
 	const struct sample *s = profile__samples(p, &n);
 	for (size_t i = 0; i < n; i++) {
-		const char *c = profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *c =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
 		uint32_t cid = profile__intern(p, c && *c ? c : "[unknown]");
 		size_t depth;
 		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
 
 		if (!ss.comm_index[cid]) {
 			ss.comm_index[cid] =
-				key_index(&ss, profile__str(p, cid), "", 0) + 1;
+			    key_index(&ss, profile__str(p, cid), "", 0) + 1;
 			comms = xrealloc(comms, (ncomms + 1) * sizeof(*comms));
-			comms[ncomms++] = (struct comm_total){ profile__str(p, cid), 0 };
+			comms[ncomms++] =
+			    (struct comm_total){profile__str(p, cid), 0};
 			comm_slot[cid] = (uint32_t)ncomms - 1;
 		}
 		comms[comm_slot[cid]].count += s[i].count;
@@ -145,15 +151,18 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 				continue;
 			const struct frame *f = profile__frame(p, fr[j]);
 
-			profile__frame_folded_name(p, fr[j], name, sizeof(name));
+			profile__frame_folded_name(p, fr[j], name,
+						   sizeof(name));
 			ss.frame_index[fr[j]] =
-				key_index(&ss, name, profile__str(p, f->file),
-					  f->line) + 1;
+			    key_index(&ss, name, profile__str(p, f->file),
+				      f->line) +
+			    1;
 		}
 	}
 
 	const char *title = opts && opts->title ? opts->title : "kiln profile";
-	fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+	fputs("{\"$schema\":\"https://www.speedscope.app/"
+	      "file-format-schema.json\","
 	      "\"exporter\":\"kiln\",\"name\":",
 	      out);
 	format__json_string(out, title);
@@ -179,7 +188,8 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 		qsort(comms, ncomms, sizeof(*comms), comm_cmp);
 		for (size_t k = 0; k < ncomms && k < MAX_SPLIT; k++) {
 			fputc(',', out);
-			write_samples(out, p, &ss, comms[k].name, comms[k].name, 0);
+			write_samples(out, p, &ss, comms[k].name, comms[k].name,
+				      0);
 		}
 	}
 	fputs("]}\n", out);

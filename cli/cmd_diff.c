@@ -9,37 +9,47 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
-#include "diff.h"
-#include "format.h"
+#include "cli/commands.h"
+#include "profile/diff.h"
+#include "profile/format.h"
 #include "storage/store.h"
-#include "profiler/timeparse.h"
+#include "lib/timeparse.h"
 
 #define MAX_FILTERS 16
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln diff BASE NEW [--threshold P%] [--metric self|total]\n"
-	      "                 [--format text|markdown|json] [--svg FILE]\n"
-	      "                 [--min-samples N] [--limit N] [--plain-folded]\n\n"
-	      "Compares each function's share of samples (self, and total with its\n"
-	      "callees) in NEW against BASE. BASE and NEW are profile files (pprof or\n"
-	      "folded) or store queries:\n"
-	      "  'db:PATH?from=-2h&to=-1h&filter=comm=api'   (from defaults to -1h,\n"
-	      "  to to now; filter=KEY=VALUE may repeat)\n\n"
-	      "  --threshold P    a regression is a share growing by more than P\n"
-	      "                   percentage points (\"2\" or \"2%\"); without it,\n"
-	      "                   report only\n"
-	      "  --metric M       self (default) or total\n"
-	      "  --format F       text (default), markdown (PR comment), json\n"
-	      "  --svg FILE       also write a differential flame graph\n"
-	      "  --min-samples N  fewer samples in either profile cannot be judged\n"
-	      "                   (default 100)\n"
-	      "  --limit N        rows in the report (default 20, 0 = all)\n"
-	      "  --plain-folded   folded inputs have no process name as first frame\n\n"
-	      "Exit: 0 no regression, 1 regression, 2 usage error, 3 error or too\n"
-	      "few samples to judge (said on stderr).\n",
-	      out);
+	fputs(
+	    "usage: kiln diff BASE NEW [--threshold P%] [--metric self|total]\n"
+	    "                 [--format text|markdown|json] [--svg FILE]\n"
+	    "                 [--min-samples N] [--limit N] "
+	    "[--plain-folded]\n\n"
+	    "Compares each function's share of samples (self, and total with "
+	    "its\n"
+	    "callees) in NEW against BASE. BASE and NEW are profile files "
+	    "(pprof or\n"
+	    "folded) or store queries:\n"
+	    "  'db:PATH?from=-2h&to=-1h&filter=comm=api'   (from defaults to "
+	    "-1h,\n"
+	    "  to to now; filter=KEY=VALUE may repeat)\n\n"
+	    "  --threshold P    a regression is a share growing by more than "
+	    "P\n"
+	    "                   percentage points (\"2\" or \"2%\"); without "
+	    "it,\n"
+	    "                   report only\n"
+	    "  --metric M       self (default) or total\n"
+	    "  --format F       text (default), markdown (PR comment), json\n"
+	    "  --svg FILE       also write a differential flame graph\n"
+	    "  --min-samples N  fewer samples in either profile cannot be "
+	    "judged\n"
+	    "                   (default 100)\n"
+	    "  --limit N        rows in the report (default 20, 0 = all)\n"
+	    "  --plain-folded   folded inputs have no process name as first "
+	    "frame\n\n"
+	    "Exit: 0 no regression, 1 regression, 2 usage error, 3 error or "
+	    "too\n"
+	    "few samples to judge (said on stderr).\n",
+	    out);
 }
 
 /* "db:PATH?from=..&to=..&filter=k=v" -> store query into 'p'. */
@@ -47,7 +57,7 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 {
 	char *spec = strdup(src + 3), *q, *save = NULL;
 	struct store_filter filters[MAX_FILTERS];
-	struct store_query query = { 0 };
+	struct store_query query = {0};
 	const char *from = "-1h", *to = "now";
 	struct timespec ts;
 	uint64_t now;
@@ -73,7 +83,8 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 		char *eq = strchr(kv, '=');
 
 		if (!eq) {
-			snprintf(err, errlen, "'%s': expected key=value in '%s'", kv, src);
+			snprintf(err, errlen,
+				 "'%s': expected key=value in '%s'", kv, src);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -85,39 +96,47 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 		} else if (!strcmp(kv, "filter")) {
 			char *e2 = strchr(eq, '=');
 
-			if (!e2 || e2 == eq || query.nr_filters == MAX_FILTERS) {
+			if (!e2 || e2 == eq ||
+			    query.nr_filters == MAX_FILTERS) {
 				snprintf(err, errlen,
-					 "bad filter '%s' (expected filter=KEY=VALUE, at most %d)",
+					 "bad filter '%s' (expected "
+					 "filter=KEY=VALUE, at most %d)",
 					 eq, MAX_FILTERS);
 				ret = -EINVAL;
 				goto out;
 			}
 			*e2++ = 0;
-			filters[query.nr_filters++] = (struct store_filter){ eq, e2 };
+			filters[query.nr_filters++] =
+			    (struct store_filter){eq, e2};
 		} else {
-			snprintf(err, errlen, "unknown parameter '%s' in '%s' (from, to, filter)",
-				 kv, src);
+			snprintf(
+			    err, errlen,
+			    "unknown parameter '%s' in '%s' (from, to, filter)",
+			    kv, src);
 			ret = -EINVAL;
 			goto out;
 		}
 	}
 	if (time__parse(from, now, &query.from_ns) ||
 	    time__parse(to, now, &query.to_ns)) {
-		snprintf(err, errlen, "bad time in '%s' (RFC 3339, unix seconds, -2h, now)",
+		snprintf(err, errlen,
+			 "bad time in '%s' (RFC 3339, unix seconds, -2h, now)",
 			 src);
 		ret = -EINVAL;
 		goto out;
 	}
 	query.filters = filters;
-	st = store__open(&(struct store_opts){ .path = spec, .read_only = true });
+	st = store__open(&(struct store_opts){.path = spec, .read_only = true});
 	if (!st) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open store '%s': %s", spec, strerror(errno));
+		snprintf(err, errlen, "cannot open store '%s': %s", spec,
+			 strerror(errno));
 		goto out;
 	}
 	ret = store__query(st, &query, p);
 	if (ret)
-		snprintf(err, errlen, "query of '%s' failed: %s", spec, strerror(-ret));
+		snprintf(err, errlen, "query of '%s' failed: %s", spec,
+			 strerror(-ret));
 out:
 	store__close(st);
 	free(spec);
@@ -149,20 +168,20 @@ static struct profile *load(const char *src, const struct read_limits *lim)
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "threshold", required_argument, NULL, 't' },
-		{ "metric", required_argument, NULL, 'm' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "svg", required_argument, NULL, 's' },
-		{ "min-samples", required_argument, NULL, 'n' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "plain-folded", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"threshold", required_argument, NULL, 't'},
+	    {"metric", required_argument, NULL, 'm'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"svg", required_argument, NULL, 's'},
+	    {"min-samples", required_argument, NULL, 'n'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"plain-folded", no_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct diff_opts dopts = { .metric = DIFF_SELF,
-				   .threshold_pp = -1,
-				   .min_samples = 100,
-				   .limit = 20 };
+	struct diff_opts dopts = {.metric = DIFF_SELF,
+				  .threshold_pp = -1,
+				  .min_samples = 100,
+				  .limit = 20};
 	enum diff_output fmt = DIFF_TEXT;
 	struct read_limits lim;
 	const char *svg = NULL;
@@ -178,8 +197,11 @@ int cmd_diff(int argc, char **argv)
 		case 't':
 			dopts.threshold_pp = strtod(optarg, &end);
 			if (end == optarg || (*end && strcmp(end, "%")) ||
-			    dopts.threshold_pp < 0 || dopts.threshold_pp > 100) {
-				fprintf(stderr, "kiln: bad --threshold '%s' (percentage points, 0..100)\n",
+			    dopts.threshold_pp < 0 ||
+			    dopts.threshold_pp > 100) {
+				fprintf(stderr,
+					"kiln: bad --threshold '%s' "
+					"(percentage points, 0..100)\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -190,19 +212,25 @@ int cmd_diff(int argc, char **argv)
 			else if (!strcmp(optarg, "total"))
 				dopts.metric = DIFF_TOTAL;
 			else {
-				fprintf(stderr, "kiln: bad --metric '%s' (self or total)\n", optarg);
+				fprintf(
+				    stderr,
+				    "kiln: bad --metric '%s' (self or total)\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'f':
 			if (!strcmp(optarg, "text"))
 				fmt = DIFF_TEXT;
-			else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
+			else if (!strcmp(optarg, "markdown") ||
+				 !strcmp(optarg, "md"))
 				fmt = DIFF_MARKDOWN;
 			else if (!strcmp(optarg, "json"))
 				fmt = DIFF_JSON;
 			else {
-				fprintf(stderr, "kiln: bad --format '%s' (text, markdown, json)\n",
+				fprintf(stderr,
+					"kiln: bad --format '%s' (text, "
+					"markdown, json)\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -213,14 +241,17 @@ int cmd_diff(int argc, char **argv)
 		case 'n':
 			dopts.min_samples = strtoull(optarg, &end, 10);
 			if (*end || !*optarg || *optarg == '-') {
-				fprintf(stderr, "kiln: bad --min-samples '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln: bad --min-samples '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'l':
 			dopts.limit = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || *optarg == '-') {
-				fprintf(stderr, "kiln: bad --limit '%s'\n", optarg);
+				fprintf(stderr, "kiln: bad --limit '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -253,7 +284,8 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	}
 	if (diff__write(d, fmt, stdout)) {
-		fprintf(stderr, "kiln: cannot write the report: %s\n", strerror(EIO));
+		fprintf(stderr, "kiln: cannot write the report: %s\n",
+			strerror(EIO));
 		goto out;
 	}
 	if (svg) {
@@ -261,22 +293,25 @@ int cmd_diff(int argc, char **argv)
 		int ret;
 
 		if (!f) {
-			fprintf(stderr, "kiln: cannot create '%s': %s\n", svg, strerror(errno));
+			fprintf(stderr, "kiln: cannot create '%s': %s\n", svg,
+				strerror(errno));
 			goto out;
 		}
-		ret = svg__write_diff(base, cur,
-				      &(struct write_opts){ .title = "kiln diff" }, f);
+		ret = svg__write_diff(
+		    base, cur, &(struct write_opts){.title = "kiln diff"}, f);
 		if (fclose(f) && !ret)
 			ret = -EIO;
 		if (ret) {
-			fprintf(stderr, "kiln: cannot write '%s': %s\n", svg, strerror(-ret));
+			fprintf(stderr, "kiln: cannot write '%s': %s\n", svg,
+				strerror(-ret));
 			goto out;
 		}
 	}
 	switch (diff__verdict(d)) {
 	case DIFF_TOO_FEW:
 		fprintf(stderr,
-			"kiln: too few samples to judge: base has %llu, new has %llu, need %llu each (--min-samples)\n",
+			"kiln: too few samples to judge: base has %llu, new "
+			"has %llu, need %llu each (--min-samples)\n",
 			(unsigned long long)diff__base_total(d),
 			(unsigned long long)diff__new_total(d),
 			(unsigned long long)dopts.min_samples);

@@ -35,10 +35,10 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "format.h"
-#include "log.h"
+#include "profile/format.h"
+#include "lib/log.h"
 #include "profile.pb-c.h"
-#include "xalloc.h"
+#include "lib/xalloc.h"
 
 #define DEFAULT_PERIOD_NS (1000000000ull / 99)
 
@@ -59,7 +59,7 @@ typedef Kiln__Pprof__ValueType PValueType;
 #define ARR_PUSH(arr, n, cap, val)                                             \
 	do {                                                                   \
 		if ((n) == (cap)) {                                            \
-			(cap) = (cap) ? (cap) * 2 : 64;                        \
+			(cap) = (cap) ? (cap)*2 : 64;                          \
 			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));       \
 		}                                                              \
 		(arr)[(n)++] = (val);                                          \
@@ -122,9 +122,10 @@ static uint32_t module_build_id(struct writer *w, uint32_t module)
 		return w->build_id_of[module];
 	uint32_t found = 0;
 	for (size_t s = 0; s < profile__nr_series(w->p) && !found; s++) {
-		const char *exe = profile__series_label(w->p, (uint32_t)s, LABEL_EXE);
+		const char *exe =
+		    profile__series_label(w->p, (uint32_t)s, LABEL_EXE);
 		const char *bid =
-			profile__series_label(w->p, (uint32_t)s, LABEL_BUILD_ID);
+		    profile__series_label(w->p, (uint32_t)s, LABEL_BUILD_ID);
 
 		if (exe && bid && *bid &&
 		    (!strcmp(exe, m) || !strcmp(base_name(exe), base_name(m))))
@@ -162,16 +163,17 @@ static uint64_t frame_mapping(struct writer *w, uint32_t fid)
 	}
 	uint64_t id = 0;
 	if (*file) {
-		uint32_t key[2] = { wstr(w, file),
-				    f->kind == FRAME_KERNEL || f->kind == FRAME_JIT ?
-					    0 :
-					    module_build_id(w, f->module) };
+		uint32_t key[2] = {wstr(w, file),
+				   f->kind == FRAME_KERNEL ||
+					   f->kind == FRAME_JIT
+				       ? 0
+				       : module_build_id(w, f->module)};
 		size_t before = profile__nr_stacks(w->map_ids);
 		uint32_t idx = profile__add_stack(w->map_ids, key, 2);
 
 		if (profile__nr_stacks(w->map_ids) != before) {
-			struct wmapping m = { .filename = key[0],
-					      .build_id = key[1] };
+			struct wmapping m = {.filename = key[0],
+					     .build_id = key[1]};
 			ARR_PUSH(w->maps, w->nr_maps, w->cap_maps, m);
 		}
 		id = idx + 1;
@@ -186,18 +188,18 @@ static uint32_t frame_function(struct writer *w, uint32_t fid)
 
 	if (w->frame_func[fid])
 		return w->frame_func[fid];
-	uint32_t key[2] = { wstr(w, profile__str(w->p, f->name)),
-			    wstr(w, profile__str(w->p, f->file)) };
+	uint32_t key[2] = {wstr(w, profile__str(w->p, f->name)),
+			   wstr(w, profile__str(w->p, f->file))};
 	size_t before = profile__nr_stacks(w->func_ids);
 	uint32_t idx = profile__add_stack(w->func_ids, key, 2);
 
 	if (profile__nr_stacks(w->func_ids) != before) {
 		if (w->nr_funcs == w->cap_funcs) {
 			w->cap_funcs = w->cap_funcs ? w->cap_funcs * 2 : 64;
-			w->func_name = xrealloc(w->func_name,
-						w->cap_funcs * sizeof(uint32_t));
-			w->func_file = xrealloc(w->func_file,
-						w->cap_funcs * sizeof(uint32_t));
+			w->func_name = xrealloc(
+			    w->func_name, w->cap_funcs * sizeof(uint32_t));
+			w->func_file = xrealloc(
+			    w->func_file, w->cap_funcs * sizeof(uint32_t));
 		}
 		w->func_name[w->nr_funcs] = key[0];
 		w->func_file[w->nr_funcs++] = key[1];
@@ -210,8 +212,7 @@ static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
 				 size_t n);
 
 /* Location id (1-based) for the run frames[0..n) (root first). */
-static uint64_t run_location(struct writer *w, const uint32_t *frames,
-			     size_t n)
+static uint64_t run_location(struct writer *w, const uint32_t *frames, size_t n)
 {
 	/* Most runs are one frame: skip hashing them after the first time. */
 	if (n == 1 && w->frame_loc[frames[0]])
@@ -233,10 +234,10 @@ static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
 		return idx + 1;
 	const struct frame *phys = profile__frame(w->p, frames[0]);
 	struct wlocation loc = {
-		.mapping_id = frame_mapping(w, frames[0]),
-		.address = phys->addr,
-		.first_line = (uint32_t)w->nr_lines,
-		.nr_lines = (uint32_t)n,
+	    .mapping_id = frame_mapping(w, frames[0]),
+	    .address = phys->addr,
+	    .first_line = (uint32_t)w->nr_lines,
+	    .nr_lines = (uint32_t)n,
 	};
 	/* Lines are leaf first: the innermost inlined callee, caller last. */
 	for (size_t i = n; i-- > 0;) {
@@ -321,11 +322,11 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		 FILE *out)
 {
 	struct profile *p = profile__new();
-	struct writer w = { 0 };
+	struct writer w = {0};
 	PProfile prof = KILN__PPROF__PROFILE__INIT;
-	PValueType vt[2] = { KILN__PPROF__VALUE_TYPE__INIT,
-			     KILN__PPROF__VALUE_TYPE__INIT };
-	PValueType *vtp[2] = { &vt[0], &vt[1] };
+	PValueType vt[2] = {KILN__PPROF__VALUE_TYPE__INIT,
+			    KILN__PPROF__VALUE_TYPE__INIT};
+	PValueType *vtp[2] = {&vt[0], &vt[1]};
 	PValueType period_type = KILN__PPROF__VALUE_TYPE__INIT;
 	PSample *samples = NULL, **sample_ptrs = NULL;
 	PLocation *plocs = NULL, **ploc_ptrs = NULL;
@@ -388,10 +389,9 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		series_label_off[s] = (uint32_t)nr_labels;
 		series_label_n[s] = (uint32_t)n;
 		for (size_t i = 0; i < n; i++) {
-			label_ptrs[nr_labels] =
-				make_label(w.strs, profile__str(p, l[i].key),
-					   profile__str(p, l[i].value),
-					   &labels[nr_labels]);
+			label_ptrs[nr_labels] = make_label(
+			    w.strs, profile__str(p, l[i].key),
+			    profile__str(p, l[i].value), &labels[nr_labels]);
 			nr_labels++;
 		}
 	}
@@ -416,7 +416,8 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 			size_t start = end - 1;
 
 			while (start > 0 &&
-			       profile__frame(p, fr[start])->kind == FRAME_INLINED)
+			       profile__frame(p, fr[start])->kind ==
+				   FRAME_INLINED)
 				start--;
 			uint64_t id = run_location(&w, fr + start, end - start);
 			ARR_PUSH(loc_ids, nr_loc_ids, cap_loc_ids, id);
@@ -665,7 +666,8 @@ static int prescan(const uint8_t *d, size_t len, size_t counts[16], char *err,
 			q += 8;
 			break;
 		case 2:
-			if (!read_varint(&q, end, &v) || v > (uint64_t)(end - q))
+			if (!read_varint(&q, end, &v) ||
+			    v > (uint64_t)(end - q))
 				goto bad;
 			q += v;
 			break;
@@ -682,9 +684,10 @@ static int prescan(const uint8_t *d, size_t len, size_t counts[16], char *err,
 	}
 	return 0;
 bad:
-	snprintf(err, errlen,
-		 "corrupt or truncated protobuf at byte %zu (not a pprof profile?)",
-		 (size_t)(q - d));
+	snprintf(
+	    err, errlen,
+	    "corrupt or truncated protobuf at byte %zu (not a pprof profile?)",
+	    (size_t)(q - d));
 	return -EINVAL;
 }
 
@@ -770,9 +773,10 @@ static int64_t rstr(struct reader *r, int64_t idx)
 		const ProtobufCBinaryData *b = &r->prof->string_table[idx];
 
 		/* protobuf-c leaves data NULL for empty strings */
-		r->sid[idx] = profile__intern_len(r->p,
-						  b->len ? (const char *)b->data : "",
-						  b->len) + 1;
+		r->sid[idx] =
+		    profile__intern_len(
+			r->p, b->len ? (const char *)b->data : "", b->len) +
+		    1;
 	}
 	return r->sid[idx] - 1;
 }
@@ -815,12 +819,12 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	struct read_limits def;
 	void *raw = NULL;
 	const uint8_t *buf = data;
-	size_t buflen = len, counts[16] = { 0 };
-	struct arena arena = { 0 };
-	ProtobufCAllocator alloc = { arena_alloc, arena_free, &arena };
+	size_t buflen = len, counts[16] = {0};
+	struct arena arena = {0};
+	ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
 	PProfile *prof = NULL;
-	struct reader r = { .p = p, .err = err, .errlen = errlen };
-	struct idmap mmap = { 0 }, fmap = { 0 }, lmap = { 0 };
+	struct reader r = {.p = p, .err = err, .errlen = errlen};
+	struct idmap mmap = {0}, fmap = {0}, lmap = {0};
 	uint64_t *mids = NULL, *fids = NULL, *lids = NULL;
 	uint32_t *map_module = NULL, *map_kind = NULL;
 	uint32_t *loc_off = NULL, *loc_len = NULL, *loc_frames = NULL;
@@ -840,8 +844,9 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 			return ret;
 		buf = raw;
 	} else if (len > lim->max_decompressed) {
-		snprintf(err, errlen, "protobuf of %zu bytes exceeds the limit of %zu",
-			 len, lim->max_decompressed);
+		snprintf(err, errlen,
+			 "protobuf of %zu bytes exceeds the limit of %zu", len,
+			 lim->max_decompressed);
 		return -E2BIG;
 	}
 	ret = prescan(buf, buflen, counts, err, errlen);
@@ -867,9 +872,12 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	prof = kiln__pprof__profile__unpack(&alloc, buflen, buf);
 	if (!prof) {
 		if (arena.over)
-			RERR(-E2BIG, "decoding needs more than the limit of %zu bytes of memory",
+			RERR(-E2BIG,
+			     "decoding needs more than the limit of %zu bytes "
+			     "of memory",
 			     lim->max_memory);
-		RERR(-EINVAL, "corrupt or truncated protobuf (not a pprof profile?)");
+		RERR(-EINVAL,
+		     "corrupt or truncated protobuf (not a pprof profile?)");
 	}
 	r.prof = prof;
 
@@ -877,10 +885,13 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	if (prof->n_string_table == 0 || prof->string_table[0].len != 0)
 		RERR(-EINVAL, "string table must start with the empty string");
 	for (size_t i = 0; i < prof->n_string_table; i++)
-		if (!format__utf8_valid((const char *)prof->string_table[i].data,
-					prof->string_table[i].len))
-			RERR(-EILSEQ, "string %zu is not valid UTF-8 (or has a NUL byte)",
-			     i);
+		if (!format__utf8_valid(
+			(const char *)prof->string_table[i].data,
+			prof->string_table[i].len))
+			RERR(
+			    -EILSEQ,
+			    "string %zu is not valid UTF-8 (or has a NUL byte)",
+			    i);
 	r.sid = calloc(prof->n_string_table, sizeof(*r.sid));
 	if (!r.sid)
 		RERR(-ENOMEM, "out of memory");
@@ -900,7 +911,8 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	}
 	if (!found && prof->default_sample_type) {
 		for (size_t i = 0; i < prof->n_sample_type; i++)
-			if (prof->sample_type[i]->type == prof->default_sample_type)
+			if (prof->sample_type[i]->type ==
+			    prof->default_sample_type)
 				vi = i;
 	}
 
@@ -942,7 +954,9 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 		size_t nl = prof->location[i]->n_line;
 
 		if (nl > lim->max_depth)
-			RERR(-E2BIG, "location %zu has %zu lines, over the depth limit of %zu",
+			RERR(-E2BIG,
+			     "location %zu has %zu lines, over the depth limit "
+			     "of %zu",
 			     i, nl, lim->max_depth);
 		total_lines += nl ? nl : 1;
 		lids[i] = prof->location[i]->id;
@@ -957,7 +971,7 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 		RERR(-ENOMEM, "out of memory");
 	for (size_t i = 0; i < prof->n_location; i++) {
 		const PLocation *l = prof->location[i];
-		struct frame f = { 0 };
+		struct frame f = {0};
 		uint32_t kind = FRAME_USER;
 		uint64_t rel = l->address;
 
@@ -966,13 +980,16 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 			long mi = idmap__find(&mmap, l->mapping_id);
 
 			if (mi < 0)
-				RERR(-EINVAL, "location %" PRIu64 ": unknown mapping id %" PRIu64,
+				RERR(-EINVAL,
+				     "location %" PRIu64
+				     ": unknown mapping id %" PRIu64,
 				     l->id, l->mapping_id);
 			f.module = map_module[mi];
 			kind = map_kind[mi];
 			const PMapping *m = prof->mapping[mi];
 			if (l->address >= m->memory_start)
-				rel = l->address - m->memory_start + m->file_offset;
+				rel = l->address - m->memory_start +
+				      m->file_offset;
 		}
 		loc_off[i] = (uint32_t)nr_loc_frames;
 		loc_len[i] = l->n_line ? (uint32_t)l->n_line : 1;
@@ -985,7 +1002,8 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 				snprintf(name, sizeof(name), "%s+0x%" PRIx64,
 					 base_name(mod), rel);
 			else
-				snprintf(name, sizeof(name), "0x%" PRIx64, l->address);
+				snprintf(name, sizeof(name), "0x%" PRIx64,
+					 l->address);
 			f.name = profile__intern(p, name);
 			f.kind = kind;
 			loc_frames[nr_loc_frames++] = profile__add_frame(p, &f);
@@ -997,7 +1015,9 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 			long fi = idmap__find(&fmap, ln->function_id);
 
 			if (fi < 0)
-				RERR(-EINVAL, "location %" PRIu64 ": unknown function id %" PRIu64,
+				RERR(-EINVAL,
+				     "location %" PRIu64
+				     ": unknown function id %" PRIu64,
 				     l->id, ln->function_id);
 			const PFunction *fn = prof->function[fi];
 			int64_t name = rstr(&r, fn->name);
@@ -1006,9 +1026,9 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 				name = rstr(&r, fn->system_name);
 			f.name = (uint32_t)name;
 			f.file = (uint32_t)rstr(&r, fn->filename);
-			f.line = ln->line > 0 && ln->line < UINT32_MAX ?
-					 (uint32_t)ln->line :
-					 0;
+			f.line = ln->line > 0 && ln->line < UINT32_MAX
+				     ? (uint32_t)ln->line
+				     : 0;
 			f.kind = j == l->n_line - 1 ? kind : FRAME_INLINED;
 			if (f.kind == FRAME_USER && !l->mapping_id) {
 				const char *nm = profile__str(p, f.name);
@@ -1027,7 +1047,8 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	if (!stack || !labels)
 		RERR(-ENOMEM, "out of memory");
 	uint64_t period_ns = 0;
-	if (prof->period_type && str_is(&r, prof->period_type->unit, "nanoseconds") &&
+	if (prof->period_type &&
+	    str_is(&r, prof->period_type->unit, "nanoseconds") &&
 	    prof->period > 0)
 		period_ns = (uint64_t)prof->period;
 	uint64_t t0 = prof->time_nanos > 0 ? (uint64_t)prof->time_nanos : 0;
@@ -1036,37 +1057,46 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 		size_t depth = 0, nl = 0;
 
 		if (s->n_value != prof->n_sample_type)
-			RERR(-EINVAL, "sample %zu has %zu values for %zu sample types", i,
-			     s->n_value, prof->n_sample_type);
+			RERR(-EINVAL,
+			     "sample %zu has %zu values for %zu sample types",
+			     i, s->n_value, prof->n_sample_type);
 		int64_t v = s->value[vi];
 		if (v < 0)
-			RERR(-EINVAL, "sample %zu has a negative value %" PRId64, i, v);
+			RERR(-EINVAL,
+			     "sample %zu has a negative value %" PRId64, i, v);
 		if ((uint64_t)v > lim->max_count)
-			RERR(-E2BIG, "sample %zu: value %" PRId64 " exceeds the limit of %llu",
+			RERR(-E2BIG,
+			     "sample %zu: value %" PRId64
+			     " exceeds the limit of %llu",
 			     i, v, (unsigned long long)lim->max_count);
 		for (size_t j = s->n_location_id; j-- > 0;) {
 			long li = idmap__find(&lmap, s->location_id[j]);
 
 			if (li < 0)
-				RERR(-EINVAL, "sample %zu: unknown location id %" PRIu64, i,
-				     s->location_id[j]);
+				RERR(-EINVAL,
+				     "sample %zu: unknown location id %" PRIu64,
+				     i, s->location_id[j]);
 			if (depth + loc_len[li] > lim->max_depth)
-				RERR(-E2BIG, "sample %zu: stack deeper than the limit of %zu frames",
+				RERR(-E2BIG,
+				     "sample %zu: stack deeper than the limit "
+				     "of %zu frames",
 				     i, lim->max_depth);
 			memcpy(stack + depth, loc_frames + loc_off[li],
 			       loc_len[li] * sizeof(*stack));
 			depth += loc_len[li];
 		}
 		if (s->n_label > 64)
-			RERR(-E2BIG, "sample %zu has %zu labels, over the limit of 64", i,
-			     s->n_label);
+			RERR(-E2BIG,
+			     "sample %zu has %zu labels, over the limit of 64",
+			     i, s->n_label);
 		for (size_t j = 0; j < s->n_label; j++) {
 			const PLabel *l = s->label[j];
 			int64_t key = rstr(&r, l->key), val;
 			bool dup = false;
 
 			if (key < 0 || rstr(&r, l->str) < 0)
-				RERR(-EINVAL, "sample %zu: bad label string index", i);
+				RERR(-EINVAL,
+				     "sample %zu: bad label string index", i);
 			if (key == 0)
 				continue;
 			for (size_t k = 0; k < nl; k++)
@@ -1092,7 +1122,8 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	}
 	struct profile_meta *meta = profile__meta(p);
 	meta->start_ns = t0;
-	meta->duration_ns = prof->duration_nanos > 0 ? (uint64_t)prof->duration_nanos : 0;
+	meta->duration_ns =
+	    prof->duration_nanos > 0 ? (uint64_t)prof->duration_nanos : 0;
 	meta->period_ns = period_ns;
 out:
 	free(stack);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@ enum log_level log_level = LOG_WARN;
 
 void log__printf(enum log_level level, const char *fmt, ...)
 {
-	static const char *const prefix[] = { "error", "warning", "info",
-					      "debug" };
+	static const char *const prefix[] = {"error", "warning", "info",
+					     "debug"};
 	va_list ap;
 
 	fprintf(stderr, "kiln: %s: ", prefix[level]);
@@ -23,7 +23,7 @@ void log__printf(enum log_level level, const char *fmt, ...)
 
 void log__init(enum log_level fallback)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	const char *env = getenv("KILN_LOG");
 
 	log_level = fallback;

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "idxset.h"
-#include "xalloc.h"
+#include "profile/format.h"
+#include "lib/idxset.h"
+#include "lib/xalloc.h"
 
 #define FRAME_H 16
 #define FONT_W 6.6 /* average glyph width of 11px Verdana, for clipping */
@@ -54,7 +54,8 @@ static bool child_eq(uint32_t id, const void *key, void *ctx)
 	const struct child_key *k = key;
 	const struct node *n = &t->nodes[id];
 
-	return n->parent == k->parent && n->name == k->name && n->kind == k->kind;
+	return n->parent == k->parent && n->name == k->name &&
+	       n->kind == k->kind;
 }
 
 static void tree__init(struct tree *t)
@@ -80,7 +81,7 @@ static void tree__release(struct tree *t)
 static uint32_t tree__child(struct tree *t, uint32_t parent, uint32_t name,
 			    uint32_t kind)
 {
-	struct child_key k = { parent, name, kind };
+	struct child_key k = {parent, name, kind};
 	uint32_t h = hash__bytes(&k, sizeof(k), 7), id;
 
 	if (!idxset__find(&t->children, h, &k, child_eq, t, &id))
@@ -115,12 +116,15 @@ static void tree__add(struct tree *t, const struct profile *p, int slot)
 		fname[f] = profile__intern(t->strs, buf);
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *comm = profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *comm =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
 		size_t depth;
 		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
 		uint32_t cur = tree__child(
-			t, 0, profile__intern(t->strs, comm && *comm ? comm : "[unknown]"),
-			FRAME_SPECIAL);
+		    t, 0,
+		    profile__intern(t->strs,
+				    comm && *comm ? comm : "[unknown]"),
+		    FRAME_SPECIAL);
 
 		t->nodes[0].val[slot] += s[i].count;
 		t->nodes[cur].val[slot] += s[i].count;
@@ -211,44 +215,80 @@ static void color_of(const struct tree *t, const struct node *n, char *buf,
 }
 
 static const char svg_script[] =
-	"var W,H,PAD=10,FH=16,ICICLE,zoomed=null,fr=[],det,mat,sbtn,term=null;\n"
-	"function init(){var s=document.documentElement;W=+s.getAttribute('width');\n"
-	" ICICLE=s.getAttribute('data-icicle')=='1';det=document.getElementById('details');\n"
-	" mat=document.getElementById('matched');sbtn=document.getElementById('search');\n"
-	" var g=document.getElementsByClassName('f');for(var i=0;i<g.length;i++){var e=g[i];\n"
-	"  fr.push({e:e,x:+e.getAttribute('data-x'),w:+e.getAttribute('data-w'),d:+e.getAttribute('data-d'),\n"
-	"   n:e.getAttribute('data-n'),r:e.querySelector('rect'),t:e.querySelector('text'),c:e.querySelector('rect').getAttribute('fill')});\n"
-	"  e.onclick=function(ev){zoom(this);};\n"
-	"  e.onmouseover=function(){det.textContent=this.querySelector('title').textContent;};\n"
-	"  e.onmouseout=function(){det.textContent=' ';};}\n"
-	" document.getElementById('unzoom').onclick=function(){zoom(null);};\n"
-	" sbtn.onclick=function(){if(term!==null){search(null);}else{askSearch();}};\n"
-	" window.addEventListener('keydown',function(e){if((e.ctrlKey||e.metaKey)&&e.keyCode==70){e.preventDefault();askSearch();}});\n"
-	" var q=new URLSearchParams(location.search);if(q.has('x')){var x=+q.get('x'),d=+q.get('d');\n"
-	"  for(var i=0;i<fr.length;i++)if(Math.abs(fr[i].x-x)<1e-9&&fr[i].d==d){zoom(fr[i].e);break;}}\n"
-	" if(q.has('s'))search(q.get('s'));}\n"
-	"function fit(f){var px=f.w*(W-2*PAD),n=f.n,m=Math.floor(px/6.6);\n"
-	" f.t.textContent=m<3?'':(n.length<=m?n:n.substring(0,m-2)+'..');}\n"
-	"function place(f,x,w){f.r.setAttribute('x',PAD+x*(W-2*PAD));f.r.setAttribute('width',Math.max(0,w*(W-2*PAD)-0.5));\n"
-	" f.t.setAttribute('x',PAD+x*(W-2*PAD)+3);fit({w:w,n:f.n,t:f.t});}\n"
-	"function zoom(e){var z=null;for(var i=0;i<fr.length;i++)if(fr[i].e===e)z=fr[i];zoomed=z;\n"
-	" var zx=z?z.x:0,zw=z?z.w:1,zd=z?z.d:0,eps=1e-9;\n"
-	" for(var i=0;i<fr.length;i++){var f=fr[i];\n"
-	"  if(f.d>=zd&&f.x>=zx-eps&&f.x+f.w<=zx+zw+eps){f.e.style.display='';f.e.style.opacity=1;place(f,(f.x-zx)/zw,f.w/zw);}\n"
-	"  else if(f.d<zd&&f.x<=zx+eps&&f.x+f.w>=zx+zw-eps){f.e.style.display='';f.e.style.opacity=0.5;place(f,0,1);}\n"
-	"  else f.e.style.display='none';}\n"
-	" document.getElementById('unzoom').style.opacity=z?1:0;saveUrl();}\n"
-	"function askSearch(){var t=prompt('Search frames (regular expression):',term||'');if(t)search(t);}\n"
-	"function search(t){var re=null;term=t;if(t){try{re=new RegExp(t);}catch(x){alert('bad regular expression: '+x.message);term=null;}}\n"
-	" var iv=[];for(var i=0;i<fr.length;i++){var f=fr[i],hit=re&&re.test(f.n);\n"
-	"  f.r.setAttribute('fill',hit?'rgb(230,0,230)':f.c);if(hit)iv.push([f.x,f.x+f.w]);}\n"
-	" iv.sort(function(a,b){return a[0]-b[0];});var sum=0,end=-1;\n"
-	" for(var i=0;i<iv.length;i++){if(iv[i][0]>=end){sum+=iv[i][1]-iv[i][0];end=iv[i][1];}\n"
-	"  else if(iv[i][1]>end){sum+=iv[i][1]-end;end=iv[i][1];}}\n"
-	" mat.textContent=re?'Matched: '+(100*sum).toFixed(1)+'%':'';sbtn.textContent=re?'Reset Search':'Search';saveUrl();}\n"
-	"function saveUrl(){if(!window.history||!history.replaceState)return;var q=new URLSearchParams();\n"
-	" if(zoomed){q.set('x',zoomed.x);q.set('d',zoomed.d);}if(term)q.set('s',term);\n"
-	" var s=q.toString();try{history.replaceState(null,'',s?'?'+s:location.pathname);}catch(x){}}\n";
+    "var W,H,PAD=10,FH=16,ICICLE,zoomed=null,fr=[],det,mat,sbtn,term=null;\n"
+    "function init(){var "
+    "s=document.documentElement;W=+s.getAttribute('width');\n"
+    " ICICLE=s.getAttribute('data-icicle')=='1';det=document.getElementById('"
+    "details');\n"
+    " mat=document.getElementById('matched');sbtn=document.getElementById('"
+    "search');\n"
+    " var g=document.getElementsByClassName('f');for(var "
+    "i=0;i<g.length;i++){var e=g[i];\n"
+    "  "
+    "fr.push({e:e,x:+e.getAttribute('data-x'),w:+e.getAttribute('data-w'),d:+e."
+    "getAttribute('data-d'),\n"
+    "   "
+    "n:e.getAttribute('data-n'),r:e.querySelector('rect'),t:e.querySelector('"
+    "text'),c:e.querySelector('rect').getAttribute('fill')});\n"
+    "  e.onclick=function(ev){zoom(this);};\n"
+    "  "
+    "e.onmouseover=function(){det.textContent=this.querySelector('title')."
+    "textContent;};\n"
+    "  e.onmouseout=function(){det.textContent=' ';};}\n"
+    " document.getElementById('unzoom').onclick=function(){zoom(null);};\n"
+    " sbtn.onclick=function(){if(term!==null){search(null);}else{askSearch();}}"
+    ";\n"
+    " window.addEventListener('keydown',function(e){if((e.ctrlKey||e.metaKey)&&"
+    "e.keyCode==70){e.preventDefault();askSearch();}});\n"
+    " var q=new URLSearchParams(location.search);if(q.has('x')){var "
+    "x=+q.get('x'),d=+q.get('d');\n"
+    "  for(var "
+    "i=0;i<fr.length;i++)if(Math.abs(fr[i].x-x)<1e-9&&fr[i].d==d){zoom(fr[i].e)"
+    ";break;}}\n"
+    " if(q.has('s'))search(q.get('s'));}\n"
+    "function fit(f){var px=f.w*(W-2*PAD),n=f.n,m=Math.floor(px/6.6);\n"
+    " f.t.textContent=m<3?'':(n.length<=m?n:n.substring(0,m-2)+'..');}\n"
+    "function "
+    "place(f,x,w){f.r.setAttribute('x',PAD+x*(W-2*PAD));f.r.setAttribute('"
+    "width',Math.max(0,w*(W-2*PAD)-0.5));\n"
+    " f.t.setAttribute('x',PAD+x*(W-2*PAD)+3);fit({w:w,n:f.n,t:f.t});}\n"
+    "function zoom(e){var z=null;for(var "
+    "i=0;i<fr.length;i++)if(fr[i].e===e)z=fr[i];zoomed=z;\n"
+    " var zx=z?z.x:0,zw=z?z.w:1,zd=z?z.d:0,eps=1e-9;\n"
+    " for(var i=0;i<fr.length;i++){var f=fr[i];\n"
+    "  "
+    "if(f.d>=zd&&f.x>=zx-eps&&f.x+f.w<=zx+zw+eps){f.e.style.display='';f.e."
+    "style.opacity=1;place(f,(f.x-zx)/zw,f.w/zw);}\n"
+    "  else "
+    "if(f.d<zd&&f.x<=zx+eps&&f.x+f.w>=zx+zw-eps){f.e.style.display='';f.e."
+    "style.opacity=0.5;place(f,0,1);}\n"
+    "  else f.e.style.display='none';}\n"
+    " document.getElementById('unzoom').style.opacity=z?1:0;saveUrl();}\n"
+    "function askSearch(){var t=prompt('Search frames (regular "
+    "expression):',term||'');if(t)search(t);}\n"
+    "function search(t){var re=null;term=t;if(t){try{re=new "
+    "RegExp(t);}catch(x){alert('bad regular expression: "
+    "'+x.message);term=null;}}\n"
+    " var iv=[];for(var i=0;i<fr.length;i++){var "
+    "f=fr[i],hit=re&&re.test(f.n);\n"
+    "  "
+    "f.r.setAttribute('fill',hit?'rgb(230,0,230)':f.c);if(hit)iv.push([f.x,f.x+"
+    "f.w]);}\n"
+    " iv.sort(function(a,b){return a[0]-b[0];});var sum=0,end=-1;\n"
+    " for(var "
+    "i=0;i<iv.length;i++){if(iv[i][0]>=end){sum+=iv[i][1]-iv[i][0];end=iv[i][1]"
+    ";}\n"
+    "  else if(iv[i][1]>end){sum+=iv[i][1]-end;end=iv[i][1];}}\n"
+    " mat.textContent=re?'Matched: "
+    "'+(100*sum).toFixed(1)+'%':'';sbtn.textContent=re?'Reset "
+    "Search':'Search';saveUrl();}\n"
+    "function saveUrl(){if(!window.history||!history.replaceState)return;var "
+    "q=new URLSearchParams();\n"
+    " if(zoomed){q.set('x',zoomed.x);q.set('d',zoomed.d);}if(term)q.set('s',"
+    "term);\n"
+    " var "
+    "s=q.toString();try{history.replaceState(null,'',s?'?'+s:location.pathname)"
+    ";}catch(x){}}\n";
 
 static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		      bool diff)
@@ -256,9 +296,9 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 	int width = opts && opts->width > 0 ? opts->width : 1200;
 	double min_w = opts && opts->min_width > 0 ? opts->min_width : 0.1;
 	bool icicle = opts && opts->icicle;
-	const char *title = opts && opts->title ? opts->title :
-				    diff ? "Differential Flame Graph" :
-					   "Flame Graph";
+	const char *title = opts && opts->title ? opts->title
+			    : diff		? "Differential Flame Graph"
+						: "Flame Graph";
 	double total = (double)t->nodes[0].val[1];
 	double usable = width - 2 * PAD;
 	double t0 = (double)t->nodes[0].val[0];
@@ -287,17 +327,22 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 	fprintf(out,
 		"<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" "
-		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" onload=\"init()\" "
+		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		"onload=\"init()\" "
 		"data-icicle=\"%d\">\n",
 		width, height, width, height, icicle ? 1 : 0);
-	fputs("<style>text{font-family:Verdana,sans-serif;font-size:11px;fill:#000}"
+	fputs("<style>text{font-family:Verdana,sans-serif;font-size:11px;fill:#"
+	      "000}"
 	      "g.f:hover rect{stroke:#000;stroke-width:0.5}g.f{cursor:pointer}"
-	      "#title{font-size:17px;text-anchor:middle}#unzoom,#search{cursor:pointer}"
+	      "#title{font-size:17px;text-anchor:middle}#unzoom,#search{cursor:"
+	      "pointer}"
 	      "</style>\n<script type=\"text/ecmascript\"><![CDATA[\n",
 	      out);
 	fputs(svg_script, out);
 	fputs("]]></script>\n", out);
-	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f4\"/>\n",
+	fprintf(out,
+		"<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
+		"fill=\"#f8f8f4\"/>\n",
 		width, height);
 	fprintf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", width / 2);
 	format__xml_escape(out, title);
@@ -308,11 +353,17 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 			" samples); colour: share change vs base (%" PRIu64
 			" samples), red grew, blue shrank</text>\n",
 			PAD, t->nodes[0].val[1], t->nodes[0].val[0]);
-	fprintf(out, "<text id=\"unzoom\" x=\"%d\" y=\"24\" style=\"opacity:0\">Reset Zoom</text>\n",
+	fprintf(out,
+		"<text id=\"unzoom\" x=\"%d\" y=\"24\" "
+		"style=\"opacity:0\">Reset Zoom</text>\n",
 		PAD);
-	fprintf(out, "<text id=\"search\" x=\"%d\" y=\"24\" text-anchor=\"end\">Search</text>\n",
+	fprintf(out,
+		"<text id=\"search\" x=\"%d\" y=\"24\" "
+		"text-anchor=\"end\">Search</text>\n",
 		width - PAD);
-	fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"> </text>\n",
+	fprintf(out,
+		"<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"> "
+		"</text>\n",
 		width - PAD, height - 8);
 	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD,
 		height - 8);
@@ -325,8 +376,8 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		if (px < min_w)
 			continue;
 		double x = PAD + n->x / total * usable;
-		double y = icicle ? HEADER + n->depth * FRAME_H :
-				    height - FOOTER - (n->depth + 1) * FRAME_H;
+		double y = icicle ? HEADER + n->depth * FRAME_H
+				  : height - FOOTER - (n->depth + 1) * FRAME_H;
 		const char *name = profile__str(t->strs, n->name);
 
 		if (diff) {
@@ -335,44 +386,53 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 			int c = (int)(235 * (1 - in));
 
 			if (d > 0)
-				snprintf(fill, sizeof(fill), "rgb(255,%d,%d)", c, c);
+				snprintf(fill, sizeof(fill), "rgb(255,%d,%d)",
+					 c, c);
 			else if (d < 0)
-				snprintf(fill, sizeof(fill), "rgb(%d,%d,255)", c, c);
+				snprintf(fill, sizeof(fill), "rgb(%d,%d,255)",
+					 c, c);
 			else
-				snprintf(fill, sizeof(fill), "rgb(235,235,235)");
+				snprintf(fill, sizeof(fill),
+					 "rgb(235,235,235)");
 		} else {
 			color_of(t, n, fill, sizeof(fill));
 		}
-		fprintf(out, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%u\" data-n=\"",
+		fprintf(out,
+			"<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" "
+			"data-d=\"%u\" data-n=\"",
 			total ? n->x / total : 0, w, n->depth);
 		format__xml_escape(out, name);
 		fputs("\"><title>", out);
 		format__xml_escape(out, name);
 		if (diff)
 			fprintf(out,
-				" (new %" PRIu64 " samples, %.2f%%; base %" PRIu64
+				" (new %" PRIu64
+				" samples, %.2f%%; base %" PRIu64
 				" samples, %.2f%%; change %+.2f pp)",
 				n->val[1], 100.0 * w, n->val[0],
 				t0 ? 100.0 * n->val[0] / t0 : 0.0,
 				t0 ? 100.0 * (w - n->val[0] / t0) : 0.0);
 		else
-			fprintf(out, " (%" PRIu64 " samples, %.2f%%)", n->val[1],
-				100.0 * w);
+			fprintf(out, " (%" PRIu64 " samples, %.2f%%)",
+				n->val[1], 100.0 * w);
 		fprintf(out,
-			"</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
+			"</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"%d\" "
 			"fill=\"%s\" rx=\"2\"/><text x=\"%.1f\" y=\"%.1f\">",
-			x, y, px > 0.5 ? px - 0.5 : px, FRAME_H - 1, fill, x + 3,
-			y + FRAME_H - 4.5);
+			x, y, px > 0.5 ? px - 0.5 : px, FRAME_H - 1, fill,
+			x + 3, y + FRAME_H - 4.5);
 		size_t fit = (size_t)(px / FONT_W), len = strlen(name);
 		if (fit >= 3) {
 			if (len <= fit) {
 				format__xml_escape(out, name);
 			} else {
-				/* Clip on a UTF-8 boundary so the SVG stays valid. */
+				/* Clip on a UTF-8 boundary so the SVG stays
+				 * valid. */
 				size_t cut = fit - 2;
 				char *tmp = xmalloc(cut + 3);
 
-				while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
+				while (cut > 0 && ((unsigned char)name[cut] &
+						   0xc0) == 0x80)
 					cut--;
 				memcpy(tmp, name, cut);
 				memcpy(tmp + cut, "..", 3);

@@ -19,17 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
+#include "profile/format.h"
 
 static uint32_t add_frame(struct profile *p, const char *s, size_t len)
 {
 	static const struct {
 		const char *sfx;
 		enum frame_kind kind;
-	} kinds[] = { { "_[k]", FRAME_KERNEL },
-		      { "_[i]", FRAME_INLINED },
-		      { "_[j]", FRAME_JIT } };
-	struct frame f = { 0 };
+	} kinds[] = {{"_[k]", FRAME_KERNEL},
+		     {"_[i]", FRAME_INLINED},
+		     {"_[j]", FRAME_JIT}};
+	struct frame f = {0};
 
 	f.kind = FRAME_USER;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -75,9 +75,10 @@ int folded__read(struct profile *p, const void *data, size_t len,
 		if (le == ls || *ls == '#')
 			continue;
 		if (!format__utf8_valid(ls, (size_t)(le - ls))) {
-			snprintf(err, errlen,
-				 "line %zu: not valid UTF-8 (or has a NUL byte)",
-				 lineno);
+			snprintf(
+			    err, errlen,
+			    "line %zu: not valid UTF-8 (or has a NUL byte)",
+			    lineno);
 			ret = -EILSEQ;
 			goto out;
 		}
@@ -85,7 +86,9 @@ int folded__read(struct profile *p, const void *data, size_t len,
 		while (sp > ls && sp[-1] != ' ')
 			sp--;
 		if (sp == ls) {
-			snprintf(err, errlen, "line %zu: no count (expected 'frame;frame;... COUNT')",
+			snprintf(err, errlen,
+				 "line %zu: no count (expected "
+				 "'frame;frame;... COUNT')",
 				 lineno);
 			ret = -EINVAL;
 			goto out;
@@ -93,22 +96,28 @@ int folded__read(struct profile *p, const void *data, size_t len,
 		uint64_t count = 0;
 		const char *c = sp;
 		if (c == le) {
-			snprintf(err, errlen, "line %zu: no count after the stack", lineno);
+			snprintf(err, errlen,
+				 "line %zu: no count after the stack", lineno);
 			ret = -EINVAL;
 			goto out;
 		}
 		for (; c < le; c++) {
 			if (*c < '0' || *c > '9') {
 				snprintf(err, errlen,
-					 "line %zu: count '%.*s' is not a non-negative integer",
-					 lineno, (int)(le - sp > 32 ? 32 : le - sp), sp);
+					 "line %zu: count '%.*s' is not a "
+					 "non-negative integer",
+					 lineno,
+					 (int)(le - sp > 32 ? 32 : le - sp),
+					 sp);
 				ret = -EINVAL;
 				goto out;
 			}
-			if (count > (lim->max_count - (uint64_t)(*c - '0')) / 10) {
-				snprintf(err, errlen,
-					 "line %zu: count exceeds the limit of %llu",
-					 lineno, (unsigned long long)lim->max_count);
+			if (count >
+			    (lim->max_count - (uint64_t)(*c - '0')) / 10) {
+				snprintf(
+				    err, errlen,
+				    "line %zu: count exceeds the limit of %llu",
+				    lineno, (unsigned long long)lim->max_count);
 				ret = -E2BIG;
 				goto out;
 			}
@@ -139,8 +148,8 @@ int folded__read(struct profile *p, const void *data, size_t len,
 				fe = se;
 			flen = (size_t)(fe - f);
 			if (flen == 0) {
-				snprintf(err, errlen, "line %zu: empty frame name",
-					 lineno);
+				snprintf(err, errlen,
+					 "line %zu: empty frame name", lineno);
 				ret = -EINVAL;
 				goto out;
 			}
@@ -150,7 +159,8 @@ int folded__read(struct profile *p, const void *data, size_t len,
 			} else if (!(flen == 1 && *f == '-')) {
 				if (depth >= lim->max_depth) {
 					snprintf(err, errlen,
-						 "line %zu: stack deeper than the limit of %zu frames",
+						 "line %zu: stack deeper than "
+						 "the limit of %zu frames",
 						 lineno, lim->max_depth);
 					ret = -E2BIG;
 					goto out;
@@ -161,14 +171,16 @@ int folded__read(struct profile *p, const void *data, size_t len,
 		}
 		if (count == 0)
 			continue;
-		struct label l = { comm_key, comm };
+		struct label l = {comm_key, comm};
 		uint32_t series = profile__add_series(p, &l, have_comm ? 1 : 0);
 		uint32_t stack = profile__add_stack(p, frames, depth);
 
 		profile__add_sample(p, series, stack, 0, count);
 	}
 	if (nlines == 0) {
-		snprintf(err, errlen, "no stacks found (expected folded 'frame;frame;... COUNT' lines)");
+		snprintf(err, errlen,
+			 "no stacks found (expected folded 'frame;frame;... "
+			 "COUNT' lines)");
 		ret = -EINVAL;
 	}
 out:

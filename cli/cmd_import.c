@@ -6,39 +6,45 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
-#include "format.h"
-#include "ingest.h"
-#include "profiler/timeparse.h"
+#include "cli/commands.h"
+#include "profile/format.h"
+#include "profile/ingest.h"
+#include "lib/timeparse.h"
 #include "storage/store.h"
 
 #define MAX_LABELS 64
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln import FILE --db PATH [--label KEY=VALUE]... [--time T]\n"
-	      "                   [--plain-folded]\n\n"
-	      "Reads a pprof (gzip or not) or folded profile ('-' is stdin) and\n"
-	      "writes it into the store in one transaction: all of it or nothing.\n\n"
-	      "  --db PATH          the store (created if missing)\n"
-	      "  --label KEY=VALUE  added to (or replacing in) every sample, e.g.\n"
-	      "                     commit=abc branch=main; may repeat\n"
-	      "  --time T           time stamp of every sample: RFC 3339, unix\n"
-	      "                     seconds, -1h, or now; default: the profile's own\n"
-	      "                     time, or now when it has none\n"
-	      "  --plain-folded     folded input has no process name as first frame\n",
-	      out);
+	fputs(
+	    "usage: kiln import FILE --db PATH [--label KEY=VALUE]... [--time "
+	    "T]\n"
+	    "                   [--plain-folded]\n\n"
+	    "Reads a pprof (gzip or not) or folded profile ('-' is stdin) and\n"
+	    "writes it into the store in one transaction: all of it or "
+	    "nothing.\n\n"
+	    "  --db PATH          the store (created if missing)\n"
+	    "  --label KEY=VALUE  added to (or replacing in) every sample, "
+	    "e.g.\n"
+	    "                     commit=abc branch=main; may repeat\n"
+	    "  --time T           time stamp of every sample: RFC 3339, unix\n"
+	    "                     seconds, -1h, or now; default: the profile's "
+	    "own\n"
+	    "                     time, or now when it has none\n"
+	    "  --plain-folded     folded input has no process name as first "
+	    "frame\n",
+	    out);
 }
 
 int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "label", required_argument, NULL, 'l' },
-		{ "time", required_argument, NULL, 't' },
-		{ "plain-folded", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"db", required_argument, NULL, 'd'},
+	    {"label", required_argument, NULL, 'l'},
+	    {"time", required_argument, NULL, 't'},
+	    {"plain-folded", no_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *labels[MAX_LABELS], *db = NULL, *when = NULL;
 	size_t nr_labels = 0;
@@ -60,7 +66,9 @@ int cmd_import(int argc, char **argv)
 		case 'l':
 			if (nr_labels == MAX_LABELS || !strchr(optarg, '=') ||
 			    *optarg == '=') {
-				fprintf(stderr, "kiln: bad --label '%s' (KEY=VALUE, at most %d)\n",
+				fprintf(stderr,
+					"kiln: bad --label '%s' (KEY=VALUE, at "
+					"most %d)\n",
 					optarg, MAX_LABELS);
 				return EXIT_USAGE;
 			}
@@ -87,7 +95,9 @@ int cmd_import(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (when && time__parse(when, now, &t)) {
-		fprintf(stderr, "kiln: bad --time '%s' (RFC 3339, unix seconds, -1h, now)\n",
+		fprintf(stderr,
+			"kiln: bad --time '%s' (RFC 3339, unix seconds, -1h, "
+			"now)\n",
 			when);
 		return EXIT_USAGE;
 	}
@@ -99,7 +109,8 @@ int cmd_import(int argc, char **argv)
 	/* Everything is parsed and checked before the store is touched. */
 	ret = profile__read_file(p, argv[optind], &lim, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "kiln: cannot import '%s': %s\n", argv[optind], err);
+		fprintf(stderr, "kiln: cannot import '%s': %s\n", argv[optind],
+			err);
 		goto out;
 	}
 	if (!t) {
@@ -114,23 +125,27 @@ int cmd_import(int argc, char **argv)
 	}
 	q = ingest__relabel(p, labels, nr_labels, t);
 	if (!q) {
-		fprintf(stderr, "kiln: cannot label the profile: %s\n", strerror(errno));
+		fprintf(stderr, "kiln: cannot label the profile: %s\n",
+			strerror(errno));
 		goto out;
 	}
-	st = store__open(&(struct store_opts){ .path = db });
+	st = store__open(&(struct store_opts){.path = db});
 	if (!st) {
-		fprintf(stderr, "kiln: cannot open store '%s': %s\n", db, strerror(errno));
+		fprintf(stderr, "kiln: cannot open store '%s': %s\n", db,
+			strerror(errno));
 		goto out;
 	}
 	ret = store__write(st, q);
 	if (ret) {
-		fprintf(stderr, "kiln: cannot write '%s' into '%s': %s\n", argv[optind],
-			db, strerror(-ret));
+		fprintf(stderr, "kiln: cannot write '%s' into '%s': %s\n",
+			argv[optind], db, strerror(-ret));
 		goto out;
 	}
-	fprintf(stderr, "kiln: imported %llu samples (%zu stacks) from '%s' into '%s'\n",
-		(unsigned long long)profile__total(q), profile__nr_stacks(q),
-		argv[optind], db);
+	fprintf(
+	    stderr,
+	    "kiln: imported %llu samples (%zu stacks) from '%s' into '%s'\n",
+	    (unsigned long long)profile__total(q), profile__nr_stacks(q),
+	    argv[optind], db);
 	rc = 0;
 out:
 	store__close(st);

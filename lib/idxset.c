@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "idxset.h"
+#include "lib/idxset.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "lib/xalloc.h"
 
 void idxset__init(struct idxset *set)
 {
@@ -68,6 +68,7 @@ void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id)
 		set->slots = slots;
 		set->cap = cap;
 	}
-	place(set->slots, set->cap, ((uint64_t)hash << 32) | ((uint64_t)id + 1));
+	place(set->slots, set->cap,
+	      ((uint64_t)hash << 32) | ((uint64_t)id + 1));
 	set->len++;
 }

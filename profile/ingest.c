@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* Upload parsing shared by `kiln import` and POST /api/v1/ingest. */
-#include "ingest.h"
+#include "profile/ingest.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "xalloc.h"
+#include "lib/xalloc.h"
 
 /* True when the media type (before any ';') equals 'type'. */
 static bool media_is(const char *ct, const char *type)
@@ -31,8 +31,9 @@ int ingest__parse(const void *body, size_t len, const char *content_type,
 		lim = &def;
 	}
 	if (len > lim->max_input) {
-		snprintf(err, errlen, "body of %zu bytes exceeds the limit of %zu",
-			 len, lim->max_input);
+		snprintf(err, errlen,
+			 "body of %zu bytes exceeds the limit of %zu", len,
+			 lim->max_input);
 		return -E2BIG;
 	}
 	if (len == 0) {
@@ -80,7 +81,8 @@ struct profile *ingest__relabel(const struct profile *p,
 			errno = EINVAL;
 			goto out;
 		}
-		keys[i] = profile__intern_len(out, labels[i], (size_t)(eq - labels[i]));
+		keys[i] = profile__intern_len(out, labels[i],
+					      (size_t)(eq - labels[i]));
 		vals[i] = profile__intern(out, eq + 1);
 	}
 	for (size_t f = 0; f < nf; f++) {
@@ -114,26 +116,28 @@ struct profile *ingest__relabel(const struct profile *p,
 			for (size_t k2 = k + 1; k2 < nr_labels; k2++)
 				later |= keys[k2] == keys[k];
 			if (!later)
-				copy[m++] = (struct label){ keys[k], vals[k] };
+				copy[m++] = (struct label){keys[k], vals[k]};
 		}
 		for (size_t j = 0; j < n; j++) {
-			uint32_t key = profile__intern(out, profile__str(p, l[j].key));
+			uint32_t key =
+			    profile__intern(out, profile__str(p, l[j].key));
 			bool replaced = false;
 
 			for (size_t k = 0; k < nr_labels; k++)
 				replaced |= key == keys[k];
 			if (!replaced)
 				copy[m++] = (struct label){
-					key, profile__intern(out, profile__str(p, l[j].value))
-				};
+				    key, profile__intern(
+					     out, profile__str(p, l[j].value))};
 		}
 		smap[s] = profile__add_series(out, copy, m);
 		free(copy);
 	}
 	const struct sample *smp = profile__samples(p, &n);
 	for (size_t i = 0; i < n; i++)
-		profile__add_sample(out, smap[smp[i].series], stmap[smp[i].stack],
-				    time_ns ? time_ns : smp[i].time_ns, smp[i].count);
+		profile__add_sample(
+		    out, smap[smp[i].series], stmap[smp[i].stack],
+		    time_ns ? time_ns : smp[i].time_ns, smp[i].count);
 	*profile__meta(out) = *profile__meta_const(p);
 	if (time_ns)
 		profile__meta(out)->start_ns = time_ns;

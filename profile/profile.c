@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "profile.h"
+#include "profile/profile.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idxset.h"
-#include "xalloc.h"
+#include "lib/idxset.h"
+#include "lib/xalloc.h"
 
 /* A growable array of fixed-size elements. */
 struct vec {
@@ -128,12 +128,12 @@ static bool string_eq(uint32_t id, const void *key, void *ctx)
 
 uint32_t profile__intern_len(struct profile *p, const char *s, size_t len)
 {
-	struct bytes_key key = { s, len };
+	struct bytes_key key = {s, len};
 	uint32_t hash = hash__bytes(s, len, 0), id;
 
 	if (!idxset__find(&p->string_set, hash, &key, string_eq, p, &id))
 		return id;
-	struct span span = { (uint32_t)p->chars.len, (uint32_t)len };
+	struct span span = {(uint32_t)p->chars.len, (uint32_t)len};
 	vec__push(&p->chars, s, len);
 	vec__push(&p->chars, "", 1);
 	id = (uint32_t)p->strings.len;
@@ -188,7 +188,7 @@ uint32_t profile__add_frame(struct profile *p, const struct frame *f)
 uint32_t profile__add_named_frame(struct profile *p, const char *name,
 				  enum frame_kind kind)
 {
-	struct frame f = { .name = profile__intern(p, name), .kind = kind };
+	struct frame f = {.name = profile__intern(p, name), .kind = kind};
 
 	return profile__add_frame(p, &f);
 }
@@ -212,8 +212,8 @@ static bool ids_eq(const struct vec *spans, const struct vec *ids, uint32_t id,
 
 	/* Empty arrays may have NULL data: never memcmp them. */
 	return s->len * ids->elem == k->len &&
-	       (!k->len || !memcmp((const char *)ids->data + s->off * ids->elem, k->data,
-		       k->len));
+	       (!k->len || !memcmp((const char *)ids->data + s->off * ids->elem,
+				   k->data, k->len));
 }
 
 static bool stack_eq(uint32_t id, const void *key, void *ctx)
@@ -226,12 +226,12 @@ static bool stack_eq(uint32_t id, const void *key, void *ctx)
 uint32_t profile__add_stack(struct profile *p, const uint32_t *frames,
 			    size_t depth)
 {
-	struct bytes_key key = { frames, depth * sizeof(*frames) };
+	struct bytes_key key = {frames, depth * sizeof(*frames)};
 	uint32_t hash = hash__bytes(key.data, key.len, 2), id;
 
 	if (!idxset__find(&p->stack_set, hash, &key, stack_eq, p, &id))
 		return id;
-	struct span span = { (uint32_t)p->stack_ids.len, (uint32_t)depth };
+	struct span span = {(uint32_t)p->stack_ids.len, (uint32_t)depth};
 	vec__push(&p->stack_ids, frames, depth);
 	id = (uint32_t)p->stacks.len;
 	vec__push(&p->stacks, &span, 1);
@@ -276,7 +276,7 @@ uint32_t profile__add_series(struct profile *p, const struct label *labels,
 			     size_t n)
 {
 	struct label sorted[n ? n : 1];
-	struct bytes_key key = { sorted, n * sizeof(*sorted) };
+	struct bytes_key key = {sorted, n * sizeof(*sorted)};
 	uint32_t hash, id;
 
 	memcpy(sorted, labels, n * sizeof(*labels));
@@ -295,7 +295,7 @@ uint32_t profile__add_series(struct profile *p, const struct label *labels,
 	hash = hash__bytes(key.data, key.len, 3);
 	if (!idxset__find(&p->series_set, hash, &key, series_eq, p, &id))
 		return id;
-	struct span span = { (uint32_t)p->labels.len, (uint32_t)n };
+	struct span span = {(uint32_t)p->labels.len, (uint32_t)n};
 	vec__push(&p->labels, sorted, n);
 	id = (uint32_t)p->series.len;
 	vec__push(&p->series, &span, 1);
@@ -334,7 +334,7 @@ size_t profile__nr_series(const struct profile *p)
 void profile__add_sample(struct profile *p, uint32_t series, uint32_t stack,
 			 uint64_t time_ns, uint64_t count)
 {
-	struct sample s = { series, stack, time_ns, count };
+	struct sample s = {series, stack, time_ns, count};
 
 	vec__push(&p->samples, &s, 1);
 	p->total += count;
@@ -413,9 +413,10 @@ void profile__merge(struct profile *dst, const struct profile *src)
 		struct label copy[n ? n : 1];
 
 		for (size_t j = 0; j < n; j++) {
-			copy[j].key = profile__intern(dst, profile__str(src, l[j].key));
+			copy[j].key =
+			    profile__intern(dst, profile__str(src, l[j].key));
 			copy[j].value =
-				profile__intern(dst, profile__str(src, l[j].value));
+			    profile__intern(dst, profile__str(src, l[j].value));
 		}
 		smap[i] = profile__add_series(dst, copy, n);
 	}
@@ -452,14 +453,13 @@ size_t profile__frame_folded_name(const struct profile *p, uint32_t frame,
 				  char *buf, size_t size)
 {
 	static const char *const suffix[FRAME_KIND_MAX] = {
-		[FRAME_KERNEL] = "_[k]",
-		[FRAME_INLINED] = "_[i]",
-		[FRAME_JIT] = "_[j]",
+	    [FRAME_KERNEL] = "_[k]",
+	    [FRAME_INLINED] = "_[i]",
+	    [FRAME_JIT] = "_[j]",
 	};
 	const struct frame *f = profile__frame(p, frame);
-	const char *sfx = f->kind < FRAME_KIND_MAX && suffix[f->kind] ?
-				  suffix[f->kind] :
-				  "";
+	const char *sfx =
+	    f->kind < FRAME_KIND_MAX && suffix[f->kind] ? suffix[f->kind] : "";
 	int n = snprintf(buf, size, "%s%s", profile__str(p, f->name), sfx);
 
 	return n < 0 ? 0 : (size_t)n;

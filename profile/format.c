@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-#include "format.h"
+#include "profile/format.h"
 
 #include <errno.h>
 #include <string.h>
 
 static const char *const format_names[] = {
-	[FORMAT_FOLDED] = "folded",	    [FORMAT_PPROF] = "pprof",
-	[FORMAT_SPEEDSCOPE] = "speedscope", [FORMAT_SVG] = "svg",
-	[FORMAT_JSON] = "json",
+    [FORMAT_FOLDED] = "folded",
+    [FORMAT_PPROF] = "pprof",
+    [FORMAT_SPEEDSCOPE] = "speedscope",
+    [FORMAT_SVG] = "svg",
+    [FORMAT_JSON] = "json",
 };
 
 enum profile_format format__from_name(const char *name)
@@ -141,7 +143,8 @@ void format__xml_escape(FILE *out, const char *s)
 			break;
 		default:
 			/* XML 1.0 forbids most control characters outright. */
-			fputc(c < 0x20 && c != '\t' && c != '\n' ? '?' : c, out);
+			fputc(c < 0x20 && c != '\t' && c != '\n' ? '?' : c,
+			      out);
 		}
 	}
 }

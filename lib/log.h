@@ -12,9 +12,10 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern enum log_level log_level;
 
 void log__printf(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
-/* Parses KILN_LOG (error|warn|info|debug) if set; otherwise keeps 'fallback'. */
+/* Parses KILN_LOG (error|warn|info|debug) if set; otherwise keeps 'fallback'.
+ */
 void log__init(enum log_level fallback);
 
 #define pr_log(level, ...)                                                     \

@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "format.h"
-#include "profile.h"
+#include "profile/format.h"
+#include "profile/profile.h"
 
 /*
  * Parses 'body' into the fresh profile 'out'. 'content_type' (may be NULL

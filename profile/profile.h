@@ -21,10 +21,10 @@
 
 enum frame_kind {
 	FRAME_USER = 0,
-	FRAME_KERNEL,	/* folded suffix _[k] */
-	FRAME_INLINED,	/* user code inlined into its caller: _[i] */
-	FRAME_JIT,	/* from /tmp/perf-PID.map: _[j] */
-	FRAME_SPECIAL,	/* kiln's own placeholders: [lost user stack], ... */
+	FRAME_KERNEL,  /* folded suffix _[k] */
+	FRAME_INLINED, /* user code inlined into its caller: _[i] */
+	FRAME_JIT,     /* from /tmp/perf-PID.map: _[j] */
+	FRAME_SPECIAL, /* kiln's own placeholders: [lost user stack], ... */
 	FRAME_KIND_MAX,
 };
 
@@ -35,7 +35,7 @@ struct frame {
 	uint32_t line;	 /* source line, 0 if unknown */
 	uint32_t kind;	 /* enum frame_kind */
 	uint32_t pad;
-	uint64_t addr;	 /* address within module (ELF vaddr), 0 if unknown */
+	uint64_t addr; /* address within module (ELF vaddr), 0 if unknown */
 };
 
 struct label {

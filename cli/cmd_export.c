@@ -5,24 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "diff.h"
-#include "format.h"
+#include "cli/commands.h"
+#include "profile/diff.h"
+#include "profile/format.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln export IN [-o OUT] [--format pprof|folded|speedscope|svg]\n"
-	      "                  [--title T] [--width PX] [--min-width PX] [--icicle]\n"
-	      "                  [--plain-folded] [--top N]\n\n"
-	      "Converts a profile (pprof, gzip or not, or folded stacks; '-' is stdin)\n"
-	      "to another format. Without --format the format follows OUT's name\n"
-	      "(.pb.gz/.pprof pprof, .json speedscope, .svg svg), else folded.\n\n"
-	      "  -o, --output FILE   write here instead of stdout\n"
-	      "  --title T, --width PX, --min-width PX, --icicle   SVG options\n"
-	      "  --plain-folded      folded input has no process name as first frame\n"
-	      "  --top N             print a pprof -top style table of the N functions\n"
-	      "                      with the most self samples (0: all) instead\n",
-	      out);
+	fputs(
+	    "usage: kiln export IN [-o OUT] [--format "
+	    "pprof|folded|speedscope|svg]\n"
+	    "                  [--title T] [--width PX] [--min-width PX] "
+	    "[--icicle]\n"
+	    "                  [--plain-folded] [--top N]\n\n"
+	    "Converts a profile (pprof, gzip or not, or folded stacks; '-' is "
+	    "stdin)\n"
+	    "to another format. Without --format the format follows OUT's "
+	    "name\n"
+	    "(.pb.gz/.pprof pprof, .json speedscope, .svg svg), else "
+	    "folded.\n\n"
+	    "  -o, --output FILE   write here instead of stdout\n"
+	    "  --title T, --width PX, --min-width PX, --icicle   SVG options\n"
+	    "  --plain-folded      folded input has no process name as first "
+	    "frame\n"
+	    "  --top N             print a pprof -top style table of the N "
+	    "functions\n"
+	    "                      with the most self samples (0: all) "
+	    "instead\n",
+	    out);
 }
 
 static enum profile_format format_from_path(const char *path)
@@ -42,18 +51,18 @@ static enum profile_format format_from_path(const char *path)
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "title", required_argument, NULL, 't' },
-		{ "width", required_argument, NULL, 'w' },
-		{ "min-width", required_argument, NULL, 'm' },
-		{ "icicle", no_argument, NULL, 'i' },
-		{ "plain-folded", no_argument, NULL, 'P' },
-		{ "top", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"output", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"title", required_argument, NULL, 't'},
+	    {"width", required_argument, NULL, 'w'},
+	    {"min-width", required_argument, NULL, 'm'},
+	    {"icicle", no_argument, NULL, 'i'},
+	    {"plain-folded", no_argument, NULL, 'P'},
+	    {"top", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct write_opts wo = { 0 };
+	struct write_opts wo = {0};
 	struct read_limits lim;
 	enum profile_format fmt = FORMAT_UNKNOWN;
 	const char *in, *outpath = NULL;
@@ -73,7 +82,9 @@ int cmd_export(int argc, char **argv)
 		case 'f':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN || fmt == FORMAT_JSON) {
-				fprintf(stderr, "kiln: unknown export format '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln: unknown export format '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -83,14 +94,18 @@ int cmd_export(int argc, char **argv)
 		case 'w':
 			wo.width = (int)strtol(optarg, &end, 10);
 			if (*end || wo.width < 100 || wo.width > 100000) {
-				fprintf(stderr, "kiln: bad --width '%s' (100..100000)\n", optarg);
+				fprintf(
+				    stderr,
+				    "kiln: bad --width '%s' (100..100000)\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'm':
 			wo.min_width = strtod(optarg, &end);
 			if (*end || wo.min_width < 0) {
-				fprintf(stderr, "kiln: bad --min-width '%s'\n", optarg);
+				fprintf(stderr, "kiln: bad --min-width '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -103,7 +118,8 @@ int cmd_export(int argc, char **argv)
 		case 'T':
 			top = strtol(optarg, &end, 10);
 			if (*end || top < 0) {
-				fprintf(stderr, "kiln: bad --top '%s'\n", optarg);
+				fprintf(stderr, "kiln: bad --top '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -137,8 +153,8 @@ int cmd_export(int argc, char **argv)
 	if (outpath && strcmp(outpath, "-")) {
 		out = fopen(outpath, "wb");
 		if (!out) {
-			fprintf(stderr, "kiln: cannot create '%s': %s\n", outpath,
-				strerror(errno));
+			fprintf(stderr, "kiln: cannot create '%s': %s\n",
+				outpath, strerror(errno));
 			profile__free(p);
 			return EXIT_RUNTIME;
 		}

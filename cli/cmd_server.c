@@ -11,11 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "log.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "lib/log.h"
 #include "web/server.h"
-
 
 static void usage(FILE *out)
 {
@@ -26,31 +25,37 @@ static void usage(FILE *out)
 		"Serves the flame graph UI and the JSON API of a kiln store.\n"
 		"\n"
 		"  --db PATH               the store to serve (read only)\n"
-		"  --listen ADDR           IP:PORT or PORT (default 127.0.0.1:7070;\n"
+		"  --listen ADDR           IP:PORT or PORT (default "
+		"127.0.0.1:7070;\n"
 		"                          port 0 picks a free port)\n"
-		"  --auth-token-file FILE  require 'Authorization: Bearer TOKEN' (the\n"
-		"                          file's content) on every request; needed to\n"
-		"                          listen on a non-loopback address. Browsers\n"
-		"                          log in once with http://HOST:PORT/?token=TOKEN\n"
+		"  --auth-token-file FILE  require 'Authorization: Bearer "
+		"TOKEN' (the\n"
+		"                          file's content) on every request; "
+		"needed to\n"
+		"                          listen on a non-loopback address. "
+		"Browsers\n"
+		"                          log in once with "
+		"http://HOST:PORT/?token=TOKEN\n"
 		"  --threads N             worker threads (default 4)\n"
 		"  --ingest                accept POST /api/v1/ingest uploads\n"
 		"  -h, --help              this help\n"
 		"\n"
-		"The address actually bound is printed on stdout: 'listening on http://...'.\n");
+		"The address actually bound is printed on stdout: 'listening "
+		"on http://...'.\n");
 }
 
 int cmd_server(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "auth-token-file", required_argument, NULL, 'a' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "ingest", no_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"db", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"auth-token-file", required_argument, NULL, 'a'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"ingest", no_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct web_opts opts = { .listen = "127.0.0.1:7070" };
+	struct web_opts opts = {.listen = "127.0.0.1:7070"};
 	struct web_server *srv;
 	const char *host;
 	int c;
@@ -70,7 +75,9 @@ int cmd_server(int argc, char **argv)
 		case 't':
 			opts.threads = atoi(optarg);
 			if (opts.threads < 1 || opts.threads > 64) {
-				fprintf(stderr, "kiln server: --threads must be 1..64\n");
+				fprintf(
+				    stderr,
+				    "kiln server: --threads must be 1..64\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -86,7 +93,8 @@ int cmd_server(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln server: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "kiln server: unexpected argument '%s'\n",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!opts.db_path) {
@@ -95,8 +103,8 @@ int cmd_server(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (access(opts.db_path, R_OK)) {
-		fprintf(stderr, "kiln server: cannot read '%s': %s\n", opts.db_path,
-			strerror(errno));
+		fprintf(stderr, "kiln server: cannot read '%s': %s\n",
+			opts.db_path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 
@@ -105,18 +113,22 @@ int cmd_server(int argc, char **argv)
 	srv = web_server__start(&opts);
 	if (!srv) {
 		fprintf(stderr, "kiln server: cannot start: %s\n",
-			errno == EPERM ? "a non-loopback --listen needs --auth-token-file"
-				       : strerror(errno));
-		return errno == EPERM || errno == EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+			errno == EPERM
+			    ? "a non-loopback --listen needs --auth-token-file"
+			    : strerror(errno));
+		return errno == EPERM || errno == EINVAL ? EXIT_USAGE
+							 : EXIT_RUNTIME;
 	}
 	host = strchr(opts.listen, ':') ? opts.listen : "127.0.0.1";
 	if (strchr(opts.listen, ':')) {
-		/* Print the host part as given, with the port actually bound. */
+		/* Print the host part as given, with the port actually bound.
+		 */
 		printf("listening on http://%.*s:%d/\n",
 		       (int)(strrchr(opts.listen, ':') - opts.listen), host,
 		       web_server__port(srv));
 	} else {
-		printf("listening on http://127.0.0.1:%d/\n", web_server__port(srv));
+		printf("listening on http://127.0.0.1:%d/\n",
+		       web_server__port(srv));
 	}
 	fflush(stdout);
 	while (!cli__stop)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "timeparse.h"
+#include "lib/timeparse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,10 +58,9 @@ static const struct unit {
 	const char *name;
 	uint64_t scale;
 } time_units[] = {
-	/* Longest names first so "ms" is not read as "m" then "s". */
-	{ "ns", 1 },	       { "us", 1000 },	       { "ms", 1000000 },
-	{ "s", NS },	       { "m", 60 * NS },       { "h", 3600 * NS },
-	{ "d", 86400 * NS },   { "w", 604800 * NS },
+    /* Longest names first so "ms" is not read as "m" then "s". */
+    {"ns", 1},	    {"us", 1000},     {"ms", 1000000},	 {"s", NS},
+    {"m", 60 * NS}, {"h", 3600 * NS}, {"d", 86400 * NS}, {"w", 604800 * NS},
 };
 
 int duration__parse(const char *s, uint64_t *out_ns)
@@ -81,7 +80,8 @@ int duration__parse(const char *s, uint64_t *out_ns)
 			p++;
 		if (p == num)
 			return -EINVAL;
-		for (size_t i = 0; i < sizeof(time_units) / sizeof(time_units[0]); i++) {
+		for (size_t i = 0;
+		     i < sizeof(time_units) / sizeof(time_units[0]); i++) {
 			size_t n = strlen(time_units[i].name);
 
 			if (!strncmp(p, time_units[i].name, n) &&
@@ -174,8 +174,8 @@ static bool read_fixed(const char **p, int n, unsigned *out)
 
 static int parse_rfc3339(const char *s, uint64_t *out_ns)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30,
-					  31, 31, 30, 31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
+					 31, 31, 30, 31, 30, 31};
 	unsigned y, mo, d, h, mi, sec, oh = 0, om = 0;
 	const char *p = s;
 	uint64_t frac = 0, div = 1;
@@ -218,7 +218,8 @@ static int parse_rfc3339(const char *s, uint64_t *out_ns)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
 	    mi > 59 || sec > 60)
 		return -EINVAL;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+	if (mo == 2 && d == 29 &&
+	    !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return -EINVAL;
 	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
 	if (t < 0 || (uint64_t)t > UINT64_MAX / NS - 1)

@@ -20,17 +20,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "log.h"
-#include "session.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "lib/log.h"
+#include "profiler/session.h"
 #include "storage/store.h"
-#include "timeparse.h"
+#include "lib/timeparse.h"
 #include "web/server.h"
 
 /* Samples kept in memory while the store cannot be written. */
 #define MAX_BACKLOG_SAMPLES (2u << 20)
-
 
 /* The agent's own counters, read by /metrics from a web worker thread. */
 struct agent_counters {
@@ -73,51 +72,92 @@ static void write_metrics(FILE *out, void *ctx)
 	s = *c;
 	pthread_mutex_unlock(&c->lock);
 #define METRIC(name, type, help, value)                                        \
-	fprintf(out, "# HELP kiln_" name " " help "\n# TYPE kiln_" name " " type "\nkiln_" name " %llu\n", \
+	fprintf(out,                                                           \
+		"# HELP kiln_" name " " help "\n# TYPE kiln_" name " " type    \
+		"\nkiln_" name " %llu\n",                                      \
 		(unsigned long long)(value))
-	METRIC("samples_total", "counter", "Samples delivered by the kernel.", s.session.samples_collected);
-	fprintf(out, "# HELP kiln_lost_samples_total Samples lost, by cause.\n# TYPE kiln_lost_samples_total counter\n");
-	fprintf(out, "kiln_lost_samples_total{cause=\"ring_buffer_full\"} %llu\n", (unsigned long long)s.session.sampler.ringbuf_full);
-	fprintf(out, "kiln_lost_samples_total{cause=\"store_backlog_full\"} %llu\n", (unsigned long long)s.samples_dropped);
-	fprintf(out, "# HELP kiln_unreadable_stacks_total Samples kept with a placeholder for an unreadable stack.\n# TYPE kiln_unreadable_stacks_total counter\n");
-	fprintf(out, "kiln_unreadable_stacks_total{kind=\"user\"} %llu\n", (unsigned long long)s.session.sampler.ustack_errors);
-	fprintf(out, "kiln_unreadable_stacks_total{kind=\"kernel\"} %llu\n", (unsigned long long)s.session.sampler.kstack_errors);
-	fprintf(out, "# HELP kiln_truncated_stacks_total Stacks deeper than the kernel's limit.\n# TYPE kiln_truncated_stacks_total counter\n");
-	fprintf(out, "kiln_truncated_stacks_total{kind=\"user\"} %llu\n", (unsigned long long)s.session.sampler.ustack_truncated);
-	fprintf(out, "kiln_truncated_stacks_total{kind=\"kernel\"} %llu\n", (unsigned long long)s.session.sampler.kstack_truncated);
-	METRIC("task_events_lost_total", "counter", "Process events (mmap, exec, exit) lost.", s.session.sampler.task_events_lost);
-	METRIC("windows_written_total", "counter", "Windows committed to the store.", s.windows_written);
-	METRIC("window_write_failures_total", "counter", "Window writes that failed and were retried.", s.windows_failed);
-	METRIC("samples_written_total", "counter", "Samples committed to the store.", s.samples_written);
-	METRIC("symbolizer_cache_hits_total", "counter", "Symbolizer address cache hits.", s.session.sym_hits);
-	METRIC("symbolizer_cache_misses_total", "counter", "Symbolizer address cache misses.", s.session.sym_misses);
-	METRIC("symbolizer_objects_open", "gauge", "ELF objects held by the symbolizer.", s.session.objects_open);
-	METRIC("processes_tracked", "gauge", "Processes in the process table.", s.session.processes_tracked);
-	METRIC("db_size_bytes", "gauge", "Store size on disk (main file and WAL).", s.store.size_bytes);
-	METRIC("retention_rows_deleted_total", "counter", "Rows deleted by retention.", s.store.rows_deleted);
-	METRIC("resident_memory_bytes", "gauge", "The agent's resident set size.", s.rss_bytes);
-	fprintf(out, "# HELP kiln_cpu_seconds_total CPU time used by the agent.\n# TYPE kiln_cpu_seconds_total counter\nkiln_cpu_seconds_total %.3f\n", s.cpu_seconds);
+	METRIC("samples_total", "counter", "Samples delivered by the kernel.",
+	       s.session.samples_collected);
+	fprintf(out, "# HELP kiln_lost_samples_total Samples lost, by "
+		     "cause.\n# TYPE kiln_lost_samples_total counter\n");
+	fprintf(out,
+		"kiln_lost_samples_total{cause=\"ring_buffer_full\"} %llu\n",
+		(unsigned long long)s.session.sampler.ringbuf_full);
+	fprintf(out,
+		"kiln_lost_samples_total{cause=\"store_backlog_full\"} %llu\n",
+		(unsigned long long)s.samples_dropped);
+	fprintf(out, "# HELP kiln_unreadable_stacks_total Samples kept with a "
+		     "placeholder for an unreadable stack.\n# TYPE "
+		     "kiln_unreadable_stacks_total counter\n");
+	fprintf(out, "kiln_unreadable_stacks_total{kind=\"user\"} %llu\n",
+		(unsigned long long)s.session.sampler.ustack_errors);
+	fprintf(out, "kiln_unreadable_stacks_total{kind=\"kernel\"} %llu\n",
+		(unsigned long long)s.session.sampler.kstack_errors);
+	fprintf(
+	    out,
+	    "# HELP kiln_truncated_stacks_total Stacks deeper than the "
+	    "kernel's limit.\n# TYPE kiln_truncated_stacks_total counter\n");
+	fprintf(out, "kiln_truncated_stacks_total{kind=\"user\"} %llu\n",
+		(unsigned long long)s.session.sampler.ustack_truncated);
+	fprintf(out, "kiln_truncated_stacks_total{kind=\"kernel\"} %llu\n",
+		(unsigned long long)s.session.sampler.kstack_truncated);
+	METRIC("task_events_lost_total", "counter",
+	       "Process events (mmap, exec, exit) lost.",
+	       s.session.sampler.task_events_lost);
+	METRIC("windows_written_total", "counter",
+	       "Windows committed to the store.", s.windows_written);
+	METRIC("window_write_failures_total", "counter",
+	       "Window writes that failed and were retried.", s.windows_failed);
+	METRIC("samples_written_total", "counter",
+	       "Samples committed to the store.", s.samples_written);
+	METRIC("symbolizer_cache_hits_total", "counter",
+	       "Symbolizer address cache hits.", s.session.sym_hits);
+	METRIC("symbolizer_cache_misses_total", "counter",
+	       "Symbolizer address cache misses.", s.session.sym_misses);
+	METRIC("symbolizer_objects_open", "gauge",
+	       "ELF objects held by the symbolizer.", s.session.objects_open);
+	METRIC("processes_tracked", "gauge", "Processes in the process table.",
+	       s.session.processes_tracked);
+	METRIC("db_size_bytes", "gauge",
+	       "Store size on disk (main file and WAL).", s.store.size_bytes);
+	METRIC("retention_rows_deleted_total", "counter",
+	       "Rows deleted by retention.", s.store.rows_deleted);
+	METRIC("resident_memory_bytes", "gauge",
+	       "The agent's resident set size.", s.rss_bytes);
+	fprintf(
+	    out,
+	    "# HELP kiln_cpu_seconds_total CPU time used by the agent.\n# TYPE "
+	    "kiln_cpu_seconds_total counter\nkiln_cpu_seconds_total %.3f\n",
+	    s.cpu_seconds);
 #undef METRIC
 }
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: kiln agent [OPTIONS]\n"
-		"Samples every process on every CPU continuously, writes the profiles\n"
-		"into a SQLite store a window at a time, and serves the web UI.\n\n"
-		"  --db PATH              the store (default ./kiln.db)\n"
-		"  -F, --frequency HZ     samples per second per CPU (default 99)\n"
-		"  --window DURATION      how often samples are written (default 10s)\n"
-		"  --retention DURATION   drop data older than this (default 7d; 0 keeps all)\n"
-		"  --max-db-size SIZE     drop the oldest data above this size (e.g. 2GB)\n"
-		"  --host NAME            host label (default the hostname)\n"
-		"  --listen ADDR          web UI and API address (default 127.0.0.1:7070)\n"
-		"  --auth-token-file F    bearer token, required to listen beyond loopback\n"
-		"  --no-web               do not serve the UI\n"
-		"  --stats-interval DUR   how often to log a summary line (default 60s)\n"
-		"  -h, --help             show this help\n"
-		"SIGINT or SIGTERM writes the open window and exits 0.\n");
+	fprintf(
+	    out,
+	    "usage: kiln agent [OPTIONS]\n"
+	    "Samples every process on every CPU continuously, writes the "
+	    "profiles\n"
+	    "into a SQLite store a window at a time, and serves the web UI.\n\n"
+	    "  --db PATH              the store (default ./kiln.db)\n"
+	    "  -F, --frequency HZ     samples per second per CPU (default 99)\n"
+	    "  --window DURATION      how often samples are written (default "
+	    "10s)\n"
+	    "  --retention DURATION   drop data older than this (default 7d; 0 "
+	    "keeps all)\n"
+	    "  --max-db-size SIZE     drop the oldest data above this size "
+	    "(e.g. 2GB)\n"
+	    "  --host NAME            host label (default the hostname)\n"
+	    "  --listen ADDR          web UI and API address (default "
+	    "127.0.0.1:7070)\n"
+	    "  --auth-token-file F    bearer token, required to listen beyond "
+	    "loopback\n"
+	    "  --no-web               do not serve the UI\n"
+	    "  --stats-interval DUR   how often to log a summary line (default "
+	    "60s)\n"
+	    "  -h, --help             show this help\n"
+	    "SIGINT or SIGTERM writes the open window and exits 0.\n");
 }
 
 struct agent {
@@ -145,11 +185,14 @@ static void write_window(struct agent *a)
 		/* The store already logged the error, once; say what the
 		 * agent does about it, once too, not once per window. */
 		if (!a->failing)
-			pr_warn("cannot write a window to the store (%s): keeping up to %u samples in memory and retrying every window",
+			pr_warn("cannot write a window to the store (%s): "
+				"keeping up to %u samples in memory and "
+				"retrying every window",
 				strerror(-err), MAX_BACKLOG_SAMPLES);
 		a->failing = true;
 		if (n > MAX_BACKLOG_SAMPLES) {
-			/* Bound memory: drop the oldest window's worth, counted. */
+			/* Bound memory: drop the oldest window's worth,
+			 * counted. */
 			uint64_t dropped = profile__total(a->backlog);
 
 			profile__free(a->backlog);
@@ -199,43 +242,47 @@ static void log_summary(struct agent *a)
 	struct agent_counters *c = &a->counters;
 	double up = cli__monotonic_s() - c->started;
 
-	pr_info("samples %llu, lost %llu (ring buffer %llu, backlog %llu), windows %llu written %llu failed, symbolizer hits %llu misses %llu, db %.1f MB, cpu %.2f%% of a core, rss %.1f MB",
+	pr_info("samples %llu, lost %llu (ring buffer %llu, backlog %llu), "
+		"windows %llu written %llu failed, symbolizer hits %llu misses "
+		"%llu, db %.1f MB, cpu %.2f%% of a core, rss %.1f MB",
 		(unsigned long long)c->session.samples_collected,
-		(unsigned long long)(c->session.sampler.ringbuf_full + c->samples_dropped),
+		(unsigned long long)(c->session.sampler.ringbuf_full +
+				     c->samples_dropped),
 		(unsigned long long)c->session.sampler.ringbuf_full,
 		(unsigned long long)c->samples_dropped,
 		(unsigned long long)c->windows_written,
 		(unsigned long long)c->windows_failed,
 		(unsigned long long)c->session.sym_hits,
 		(unsigned long long)c->session.sym_misses,
-		c->store.size_bytes / 1e6, up > 0 ? 100.0 * c->cpu_seconds / up : 0,
-		c->rss_bytes / 1e6);
+		c->store.size_bytes / 1e6,
+		up > 0 ? 100.0 * c->cpu_seconds / up : 0, c->rss_bytes / 1e6);
 }
 
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'D' },
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "retention", required_argument, NULL, 'r' },
-		{ "max-db-size", required_argument, NULL, 'm' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "auth-token-file", required_argument, NULL, 'a' },
-		{ "no-web", no_argument, NULL, 'N' },
-		{ "stats-interval", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"db", required_argument, NULL, 'D'},
+	    {"frequency", required_argument, NULL, 'F'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"retention", required_argument, NULL, 'r'},
+	    {"max-db-size", required_argument, NULL, 'm'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"auth-token-file", required_argument, NULL, 'a'},
+	    {"no-web", no_argument, NULL, 'N'},
+	    {"stats-interval", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct agent a = { .counters = { .lock = PTHREAD_MUTEX_INITIALIZER } };
-	struct store_opts sopts = { .path = "kiln.db",
-				    .retention_ns = 7ULL * 24 * 3600 * 1000000000ULL };
-	struct session_opts opts = { .frequency = 99,
-				     .kernel_stacks = true,
-				     .user_stacks = true };
-	struct web_opts wopts = { 0 };
-	uint64_t window_ns = 10ULL * 1000000000ULL, stats_ns = 60ULL * 1000000000ULL;
+	struct agent a = {.counters = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+	struct store_opts sopts = {.path = "kiln.db",
+				   .retention_ns =
+				       7ULL * 24 * 3600 * 1000000000ULL};
+	struct session_opts opts = {
+	    .frequency = 99, .kernel_stacks = true, .user_stacks = true};
+	struct web_opts wopts = {0};
+	uint64_t window_ns = 10ULL * 1000000000ULL,
+		 stats_ns = 60ULL * 1000000000ULL;
 	char host[256] = "";
 	bool web = true;
 	struct web_server *srv = NULL;
@@ -253,14 +300,22 @@ int cmd_agent(int argc, char **argv)
 			errno = 0;
 			freq = strtoul(optarg, &end, 10);
 			if (errno || *end || freq == 0 || freq > 10000) {
-				fprintf(stderr, "kiln agent: --frequency must be 1..10000 Hz, not '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln agent: --frequency must be "
+					"1..10000 Hz, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			opts.frequency = (unsigned int)freq;
 			break;
 		case 'w':
-			if (duration__parse(optarg, &window_ns) || window_ns < 100000000ULL) {
-				fprintf(stderr, "kiln agent: --window must be a duration of at least 100ms (like 10s), not '%s'\n", optarg);
+			if (duration__parse(optarg, &window_ns) ||
+			    window_ns < 100000000ULL) {
+				fprintf(
+				    stderr,
+				    "kiln agent: --window must be a duration "
+				    "of at least 100ms (like 10s), not '%s'\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -268,13 +323,19 @@ int cmd_agent(int argc, char **argv)
 			if (!strcmp(optarg, "0"))
 				sopts.retention_ns = 0;
 			else if (duration__parse(optarg, &sopts.retention_ns)) {
-				fprintf(stderr, "kiln agent: --retention must be a duration (like 7d), not '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln agent: --retention must be a "
+					"duration (like 7d), not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'm':
 			if (size__parse(optarg, &sopts.max_size_bytes)) {
-				fprintf(stderr, "kiln agent: --max-db-size must be a size (like 2GB), not '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln agent: --max-db-size must be a "
+					"size (like 2GB), not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -292,7 +353,10 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 's':
 			if (duration__parse(optarg, &stats_ns) || !stats_ns) {
-				fprintf(stderr, "kiln agent: --stats-interval must be a duration, not '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln agent: --stats-interval must be "
+					"a duration, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -305,7 +369,8 @@ int cmd_agent(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln agent: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "kiln agent: unexpected argument '%s'\n",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!host[0] && gethostname(host, sizeof(host) - 1))
@@ -334,7 +399,8 @@ int cmd_agent(int argc, char **argv)
 		if (!srv)
 			goto out; /* the server said why */
 		/* The port actually bound: --listen ADDR:0 picks a free one. */
-		const char *listen = wopts.listen ? wopts.listen : "127.0.0.1:7070";
+		const char *listen =
+		    wopts.listen ? wopts.listen : "127.0.0.1:7070";
 		const char *colon = strrchr(listen, ':');
 		pr_info("serving the UI at http://%.*s:%d/",
 			colon ? (int)(colon - listen) : 9,

@@ -5,7 +5,7 @@
  * per stack, each frame is mapped once to a function (name) id, and a
  * per-function stamp counts a function once per stack for its total.
  */
-#include "diff.h"
+#include "profile/diff.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "xalloc.h"
+#include "profile/format.h"
+#include "lib/xalloc.h"
 
 struct fstats {
 	uint64_t *self, *total;
@@ -37,8 +37,9 @@ static uint32_t *map_frames(struct profile *names, const struct profile *p)
 	uint32_t *fn = xcalloc(nf, sizeof(*fn));
 
 	for (size_t f = 0; f < nf; f++)
-		fn[f] = profile__intern(names,
-					profile__str(p, profile__frame(p, (uint32_t)f)->name));
+		fn[f] = profile__intern(
+		    names,
+		    profile__str(p, profile__frame(p, (uint32_t)f)->name));
 	return fn;
 }
 
@@ -91,16 +92,20 @@ static enum diff_metric sort_metric;
 static int row_cmp(const void *a, const void *b)
 {
 	const struct diff_row *x = a, *y = b;
-	double dx = sort_metric == DIFF_SELF ? x->delta_self_pp : x->delta_total_pp;
-	double dy = sort_metric == DIFF_SELF ? y->delta_self_pp : y->delta_total_pp;
+	double dx =
+	    sort_metric == DIFF_SELF ? x->delta_self_pp : x->delta_total_pp;
+	double dy =
+	    sort_metric == DIFF_SELF ? y->delta_self_pp : y->delta_total_pp;
 
 	if (fabs(dx) != fabs(dy))
 		return fabs(dx) > fabs(dy) ? -1 : 1;
 	if (dx != dy) /* growth before shrinkage of the same size */
 		return dx > dy ? -1 : 1;
 	/* Then the other metric, so callers of a changed function follow. */
-	double ox = sort_metric == DIFF_SELF ? x->delta_total_pp : x->delta_self_pp;
-	double oy = sort_metric == DIFF_SELF ? y->delta_total_pp : y->delta_self_pp;
+	double ox =
+	    sort_metric == DIFF_SELF ? x->delta_total_pp : x->delta_self_pp;
+	double oy =
+	    sort_metric == DIFF_SELF ? y->delta_total_pp : y->delta_self_pp;
 	if (fabs(ox) != fabs(oy))
 		return fabs(ox) > fabs(oy) ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -146,9 +151,10 @@ struct diff *diff__new(const struct profile *base, const struct profile *cur,
 		r->new_total_pct = pct(r->new_total, d->cur.sum);
 		r->delta_self_pp = r->new_self_pct - r->base_self_pct;
 		r->delta_total_pp = r->new_total_pct - r->base_total_pct;
-		double delta = opts->metric == DIFF_SELF ? r->delta_self_pp :
-							   r->delta_total_pp;
-		r->regression = opts->threshold_pp >= 0 && delta > opts->threshold_pp;
+		double delta = opts->metric == DIFF_SELF ? r->delta_self_pp
+							 : r->delta_total_pp;
+		r->regression =
+		    opts->threshold_pp >= 0 && delta > opts->threshold_pp;
 		d->nr_regressions += r->regression;
 		d->nr_rows++;
 	}
@@ -219,30 +225,34 @@ static void verdict_line(const struct diff *d, char *buf, size_t size)
 	switch (d->verdict) {
 	case DIFF_TOO_FEW:
 		snprintf(buf, size,
-			 "too few samples to judge: base has %" PRIu64 ", new has %" PRIu64
-			 ", at least %" PRIu64 " each are needed (--min-samples)",
+			 "too few samples to judge: base has %" PRIu64
+			 ", new has %" PRIu64 ", at least %" PRIu64
+			 " each are needed (--min-samples)",
 			 d->base.sum, d->cur.sum, o->min_samples);
 		break;
 	case DIFF_REGRESSION:
 		snprintf(buf, size,
-			 "regression: %zu function%s grew by more than %.2f pp of %s samples",
+			 "regression: %zu function%s grew by more than %.2f pp "
+			 "of %s samples",
 			 d->nr_regressions, d->nr_regressions == 1 ? "" : "s",
 			 o->threshold_pp, metric_name(o->metric));
 		break;
 	default:
 		if (o->threshold_pp >= 0)
 			snprintf(buf, size,
-				 "ok: no function grew by more than %.2f pp of %s samples",
+				 "ok: no function grew by more than %.2f pp of "
+				 "%s samples",
 				 o->threshold_pp, metric_name(o->metric));
 		else
-			snprintf(buf, size, "no threshold set (--threshold): report only");
+			snprintf(buf, size,
+				 "no threshold set (--threshold): report only");
 	}
 }
 
 static size_t shown(const struct diff *d)
 {
-	return d->opts.limit && d->opts.limit < d->nr_rows ? d->opts.limit :
-							     d->nr_rows;
+	return d->opts.limit && d->opts.limit < d->nr_rows ? d->opts.limit
+							   : d->nr_rows;
 }
 
 static void write_text(const struct diff *d, FILE *out)
@@ -256,12 +266,15 @@ static void write_text(const struct diff *d, FILE *out)
 	fprintf(out, "new:  %s (%" PRIu64 " samples)\n",
 		d->opts.new_name ? d->opts.new_name : "new", d->cur.sum);
 	fprintf(out, "%s\n\n", verdict);
-	fprintf(out, "%9s %9s %10s  %9s %9s %10s  %s\n", "base self", "new self",
-		"change", "base tot", "new tot", "change", "function");
+	fprintf(out, "%9s %9s %10s  %9s %9s %10s  %s\n", "base self",
+		"new self", "change", "base tot", "new tot", "change",
+		"function");
 	for (size_t i = 0; i < n; i++) {
 		const struct diff_row *r = &d->rows[i];
 
-		fprintf(out, "%8.2f%% %8.2f%% %+7.2f pp  %8.2f%% %8.2f%% %+7.2f pp  %s%s\n",
+		fprintf(out,
+			"%8.2f%% %8.2f%% %+7.2f pp  %8.2f%% %8.2f%% %+7.2f pp  "
+			"%s%s\n",
 			r->base_self_pct, r->new_self_pct, r->delta_self_pp,
 			r->base_total_pct, r->new_total_pct, r->delta_total_pp,
 			r->name, r->regression ? "  <-- regression" : "");
@@ -276,8 +289,8 @@ static void write_text(const struct diff *d, FILE *out)
 static void md_escape(FILE *out, const char *s)
 {
 	for (; *s; s++) {
-		if (*s == '|' || *s == '`' || *s == '*' || *s == '_' || *s == '\\' ||
-		    *s == '[' || *s == ']')
+		if (*s == '|' || *s == '`' || *s == '*' || *s == '_' ||
+		    *s == '\\' || *s == '[' || *s == ']')
 			fputc('\\', out);
 		if (*s == '<')
 			fputs("&lt;", out);
@@ -292,9 +305,9 @@ static void write_markdown(const struct diff *d, FILE *out)
 {
 	char verdict[256];
 	size_t n = shown(d);
-	const char *icon = d->verdict == DIFF_REGRESSION ? ":x:" :
-			   d->verdict == DIFF_TOO_FEW	 ? ":warning:" :
-							   ":white_check_mark:";
+	const char *icon = d->verdict == DIFF_REGRESSION ? ":x:"
+			   : d->verdict == DIFF_TOO_FEW	 ? ":warning:"
+							 : ":white_check_mark:";
 
 	verdict_line(d, verdict, sizeof(verdict));
 	fprintf(out, "### %s kiln diff: %s\n\n", icon, verdict);
@@ -302,9 +315,12 @@ static void write_markdown(const struct diff *d, FILE *out)
 	md_escape(out, d->opts.base_name ? d->opts.base_name : "base");
 	fprintf(out, " (%" PRIu64 " samples), new: ", d->base.sum);
 	md_escape(out, d->opts.new_name ? d->opts.new_name : "new");
-	fprintf(out, " (%" PRIu64 " samples). Shares are of each profile's total.\n\n",
+	fprintf(out,
+		" (%" PRIu64
+		" samples). Shares are of each profile's total.\n\n",
 		d->cur.sum);
-	fputs("| Function | Base self | New self | Δ self | Base total | New total | Δ total |\n"
+	fputs("| Function | Base self | New self | Δ self | Base total | New "
+	      "total | Δ total |\n"
 	      "|---|---:|---:|---:|---:|---:|---:|\n",
 	      out);
 	for (size_t i = 0; i < n; i++) {
@@ -316,25 +332,30 @@ static void write_markdown(const struct diff *d, FILE *out)
 		md_escape(out, r->name);
 		if (r->regression)
 			fputs("**", out);
-		fprintf(out, " | %.2f%% | %.2f%% | %+.2f pp | %.2f%% | %.2f%% | %+.2f pp |\n",
+		fprintf(out,
+			" | %.2f%% | %.2f%% | %+.2f pp | %.2f%% | %.2f%% | "
+			"%+.2f pp |\n",
 			r->base_self_pct, r->new_self_pct, r->delta_self_pp,
 			r->base_total_pct, r->new_total_pct, r->delta_total_pp);
 	}
 	if (n < d->nr_rows)
-		fprintf(out, "\n%zu more functions not shown.\n", d->nr_rows - n);
+		fprintf(out, "\n%zu more functions not shown.\n",
+			d->nr_rows - n);
 }
 
 static void write_json(const struct diff *d, FILE *out)
 {
-	static const char *const verdicts[] = { "ok", "regression",
-						"too_few_samples" };
+	static const char *const verdicts[] = {"ok", "regression",
+					       "too_few_samples"};
 	char verdict[256];
 	size_t n = shown(d);
 
 	verdict_line(d, verdict, sizeof(verdict));
 	fputs("{\"base\":{\"name\":", out);
-	format__json_string(out, d->opts.base_name ? d->opts.base_name : "base");
-	fprintf(out, ",\"samples\":%" PRIu64 "},\"new\":{\"name\":", d->base.sum);
+	format__json_string(out,
+			    d->opts.base_name ? d->opts.base_name : "base");
+	fprintf(out,
+		",\"samples\":%" PRIu64 "},\"new\":{\"name\":", d->base.sum);
 	format__json_string(out, d->opts.new_name ? d->opts.new_name : "new");
 	fprintf(out, ",\"samples\":%" PRIu64 "},\"metric\":\"%s\",", d->cur.sum,
 		metric_name(d->opts.metric));
@@ -342,11 +363,14 @@ static void write_json(const struct diff *d, FILE *out)
 		fprintf(out, "\"threshold_pp\":%.6g,", d->opts.threshold_pp);
 	else
 		fputs("\"threshold_pp\":null,", out);
-	fprintf(out, "\"min_samples\":%" PRIu64 ",\"verdict\":\"%s\",\"message\":",
+	fprintf(out,
+		"\"min_samples\":%" PRIu64 ",\"verdict\":\"%s\",\"message\":",
 		d->opts.min_samples, verdicts[d->verdict]);
 	format__json_string(out, verdict);
-	fprintf(out, ",\"regressions\":%zu,\"functions_compared\":%zu,\"functions\":[",
-		d->nr_regressions, d->nr_rows);
+	fprintf(
+	    out,
+	    ",\"regressions\":%zu,\"functions_compared\":%zu,\"functions\":[",
+	    d->nr_regressions, d->nr_rows);
 	for (size_t i = 0; i < n; i++) {
 		const struct diff_row *r = &d->rows[i];
 
@@ -357,7 +381,8 @@ static void write_json(const struct diff *d, FILE *out)
 			",\"base_total\":%" PRIu64 ",\"new_total\":%" PRIu64
 			",\"base_self_pct\":%.6f,\"new_self_pct\":%.6f"
 			",\"base_total_pct\":%.6f,\"new_total_pct\":%.6f"
-			",\"delta_self_pp\":%.6f,\"delta_total_pp\":%.6f,\"regression\":%s}",
+			",\"delta_self_pp\":%.6f,\"delta_total_pp\":%.6f,"
+			"\"regression\":%s}",
 			r->base_self, r->new_self, r->base_total, r->new_total,
 			r->base_self_pct, r->new_self_pct, r->base_total_pct,
 			r->new_total_pct, r->delta_self_pp, r->delta_total_pp,
@@ -410,24 +435,27 @@ int diff__write_top(const struct profile *p, size_t limit, FILE *out)
 	rows = xcalloc(nfuncs, sizeof(*rows));
 	for (size_t f = 0; f < nfuncs; f++)
 		if (st.total[f])
-			rows[nrows++] = (struct top_row){
-				profile__str(names, (uint32_t)f), st.self[f],
-				st.total[f]
-			};
+			rows[nrows++] =
+			    (struct top_row){profile__str(names, (uint32_t)f),
+					     st.self[f], st.total[f]};
 	qsort(rows, nrows, sizeof(*rows), top_cmp);
 	size_t n = limit && limit < nrows ? limit : nrows;
 	uint64_t shown_flat = 0, sum = 0;
 	for (size_t i = 0; i < n; i++)
 		shown_flat += rows[i].flat;
-	fprintf(out, "Showing nodes accounting for %" PRIu64 ", %.2f%% of %" PRIu64
-		     " total\n",
+	fprintf(out,
+		"Showing nodes accounting for %" PRIu64 ", %.2f%% of %" PRIu64
+		" total\n",
 		shown_flat, pct(shown_flat, st.sum), st.sum);
-	fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum",
+		"cum%");
 	for (size_t i = 0; i < n; i++) {
 		sum += rows[i].flat;
-		fprintf(out, "%10" PRIu64 " %5.2f%% %5.2f%% %10" PRIu64 " %5.2f%%  %s\n",
-			rows[i].flat, pct(rows[i].flat, st.sum), pct(sum, st.sum),
-			rows[i].cum, pct(rows[i].cum, st.sum), rows[i].name);
+		fprintf(
+		    out,
+		    "%10" PRIu64 " %5.2f%% %5.2f%% %10" PRIu64 " %5.2f%%  %s\n",
+		    rows[i].flat, pct(rows[i].flat, st.sum), pct(sum, st.sum),
+		    rows[i].cum, pct(rows[i].cum, st.sum), rows[i].name);
 	}
 	free(rows);
 	free(fn);

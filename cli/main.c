@@ -3,28 +3,31 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "log.h"
+#include "cli/commands.h"
+#include "lib/log.h"
 
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "record", cmd_record, "sample the whole system (or some pids) once" },
-	{ "agent", cmd_agent, "sample continuously into a SQLite store, serve the UI" },
-	{ "query", cmd_query, "read a time range of a store as a profile" },
-	{ "server", cmd_server, "serve a store's UI and API without sampling" },
-	{ "diff", cmd_diff, "compare two profiles; exit 1 on a regression" },
-	{ "import", cmd_import, "put a pprof or folded profile into a store" },
-	{ "export", cmd_export, "convert a profile file between formats" },
+    {"record", cmd_record, "sample the whole system (or some pids) once"},
+    {"agent", cmd_agent,
+     "sample continuously into a SQLite store, serve the UI"},
+    {"query", cmd_query, "read a time range of a store as a profile"},
+    {"server", cmd_server, "serve a store's UI and API without sampling"},
+    {"diff", cmd_diff, "compare two profiles; exit 1 on a regression"},
+    {"import", cmd_import, "put a pprof or folded profile into a store"},
+    {"export", cmd_export, "convert a profile file between formats"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kiln COMMAND [OPTIONS]   (kiln COMMAND --help for more)\n\n");
+	fprintf(out, "usage: kiln COMMAND [OPTIONS]   (kiln COMMAND --help for "
+		     "more)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
 	fprintf(out, "\nKILN_LOG=error|warn|info|debug sets the log level.\n");
 }
 

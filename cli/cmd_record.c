@@ -10,31 +10,34 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "format.h"
-#include "log.h"
-#include "session.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "profile/format.h"
+#include "lib/log.h"
+#include "profiler/session.h"
 
 #define MAX_PIDS 1024
 
-
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: kiln record [OPTIONS]\n"
-		"Samples the stacks of every process on every CPU (or of the given\n"
-		"processes and their children) and writes one profile.\n\n"
-		"  -F, --frequency HZ   samples per second per CPU (default 99)\n"
-		"  -d, --duration SECS  how long to record (default 10; Ctrl-C ends early)\n"
-		"  -p, --pid PID        only this process and its children (repeatable)\n"
-		"      --kernel-only    kernel stacks only\n"
-		"      --user-only      user stacks only\n"
-		"      --include-idle   also sample the idle task\n"
-		"  -f, --format FMT     folded (default), pprof, speedscope, svg\n"
-		"  -o, --output FILE    write the profile here (default stdout)\n"
-		"      --title TEXT     title for SVG output\n"
-		"  -h, --help           show this help\n");
+	fprintf(
+	    out,
+	    "usage: kiln record [OPTIONS]\n"
+	    "Samples the stacks of every process on every CPU (or of the "
+	    "given\n"
+	    "processes and their children) and writes one profile.\n\n"
+	    "  -F, --frequency HZ   samples per second per CPU (default 99)\n"
+	    "  -d, --duration SECS  how long to record (default 10; Ctrl-C "
+	    "ends early)\n"
+	    "  -p, --pid PID        only this process and its children "
+	    "(repeatable)\n"
+	    "      --kernel-only    kernel stacks only\n"
+	    "      --user-only      user stacks only\n"
+	    "      --include-idle   also sample the idle task\n"
+	    "  -f, --format FMT     folded (default), pprof, speedscope, svg\n"
+	    "  -o, --output FILE    write the profile here (default stdout)\n"
+	    "      --title TEXT     title for SVG output\n"
+	    "  -h, --help           show this help\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -56,12 +59,15 @@ static void print_summary(const struct session_stats *st, double secs,
 	const struct sampler_stats *s = &st->sampler;
 
 	fprintf(stderr,
-		"kiln: %llu samples from %llu processes in %.1f s; %llu in the profile\n",
+		"kiln: %llu samples from %llu processes in %.1f s; %llu in the "
+		"profile\n",
 		(unsigned long long)st->samples_collected,
 		(unsigned long long)st->processes_seen, secs,
 		(unsigned long long)in_profile);
 	fprintf(stderr,
-		"kiln: lost samples: %llu (ring buffer full); unreadable stacks kept as placeholders: %llu user, %llu kernel; truncated at %d frames: %llu user, %llu kernel\n",
+		"kiln: lost samples: %llu (ring buffer full); unreadable "
+		"stacks kept as placeholders: %llu user, %llu kernel; "
+		"truncated at %d frames: %llu user, %llu kernel\n",
 		(unsigned long long)s->ringbuf_full,
 		(unsigned long long)s->ustack_errors,
 		(unsigned long long)s->kstack_errors, KILN_MAX_STACK,
@@ -69,29 +75,29 @@ static void print_summary(const struct session_stats *st, double secs,
 		(unsigned long long)s->kstack_truncated);
 	if (s->task_events_lost)
 		fprintf(stderr,
-			"kiln: %llu process events lost: some frames may stay unsymbolized\n",
+			"kiln: %llu process events lost: some frames may stay "
+			"unsymbolized\n",
 			(unsigned long long)s->task_events_lost);
 }
 
 int cmd_record(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "kernel-only", no_argument, NULL, 'K' },
-		{ "user-only", no_argument, NULL, 'U' },
-		{ "include-idle", no_argument, NULL, 'I' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "title", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"frequency", required_argument, NULL, 'F'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"kernel-only", no_argument, NULL, 'K'},
+	    {"user-only", no_argument, NULL, 'U'},
+	    {"include-idle", no_argument, NULL, 'I'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"title", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct session_opts opts = { .frequency = 99,
-				     .kernel_stacks = true,
-				     .user_stacks = true };
-	struct write_opts wopts = { 0 };
+	struct session_opts opts = {
+	    .frequency = 99, .kernel_stacks = true, .user_stacks = true};
+	struct write_opts wopts = {0};
 	enum profile_format fmt = FORMAT_FOLDED;
 	unsigned long duration = 10, v;
 	const char *output = NULL;
@@ -100,24 +106,36 @@ int cmd_record(int argc, char **argv)
 	int c, err, ret = EXIT_RUNTIME;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "F:d:p:f:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:d:p:f:o:h", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'F':
 			if (parse_uint(optarg, 10000, &v)) {
-				fprintf(stderr, "kiln record: --frequency must be 1..10000 Hz, not '%s'\n", optarg);
+				fprintf(stderr,
+					"kiln record: --frequency must be "
+					"1..10000 Hz, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			opts.frequency = (unsigned int)v;
 			break;
 		case 'd':
 			if (parse_uint(optarg, 365UL * 24 * 3600, &duration)) {
-				fprintf(stderr, "kiln record: --duration must be a positive number of seconds, not '%s'\n", optarg);
+				fprintf(
+				    stderr,
+				    "kiln record: --duration must be a "
+				    "positive number of seconds, not '%s'\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'p':
-			if (parse_uint(optarg, INT_MAX, &v) || nr_pids == MAX_PIDS) {
-				fprintf(stderr, "kiln record: --pid must be a process id, not '%s'\n", optarg);
+			if (parse_uint(optarg, INT_MAX, &v) ||
+			    nr_pids == MAX_PIDS) {
+				fprintf(stderr,
+					"kiln record: --pid must be a process "
+					"id, not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			pids[nr_pids++] = (int)v;
@@ -134,7 +152,10 @@ int cmd_record(int argc, char **argv)
 		case 'f':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN || fmt == FORMAT_JSON) {
-				fprintf(stderr, "kiln record: unknown --format '%s' (folded, pprof, speedscope, svg)\n", optarg);
+				fprintf(stderr,
+					"kiln record: unknown --format '%s' "
+					"(folded, pprof, speedscope, svg)\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -153,16 +174,19 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln record: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "kiln record: unexpected argument '%s'\n",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!opts.user_stacks && !opts.kernel_stacks) {
-		fprintf(stderr, "kiln record: --kernel-only and --user-only exclude each other\n");
+		fprintf(stderr, "kiln record: --kernel-only and --user-only "
+				"exclude each other\n");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < nr_pids; i++) {
 		if (kill(pids[i], 0) && errno == ESRCH) {
-			fprintf(stderr, "kiln: error: no process with pid %d\n", pids[i]);
+			fprintf(stderr, "kiln: error: no process with pid %d\n",
+				pids[i]);
 			return EXIT_RUNTIME;
 		}
 	}
@@ -173,7 +197,9 @@ int cmd_record(int argc, char **argv)
 	if (output) {
 		out = fopen(output, "w");
 		if (!out) {
-			fprintf(stderr, "kiln: error: failed to open '%s': %s\n", output, strerror(errno));
+			fprintf(stderr,
+				"kiln: error: failed to open '%s': %s\n",
+				output, strerror(errno));
 			return EXIT_RUNTIME;
 		}
 	}
@@ -187,15 +213,19 @@ int cmd_record(int argc, char **argv)
 	double start = cli__monotonic_s(), last_progress = 0, now = start;
 	struct session_stats st;
 
-	while (!cli__stop && (now = cli__monotonic_s()) - start < (double)duration) {
+	while (!cli__stop &&
+	       (now = cli__monotonic_s()) - start < (double)duration) {
 		err = session__poll(s, 100);
 		if (err && err != -EINTR) {
-			fprintf(stderr, "kiln: error: reading samples failed: %s\n", strerror(-err));
+			fprintf(stderr,
+				"kiln: error: reading samples failed: %s\n",
+				strerror(-err));
 			break;
 		}
 		if (tty && now - last_progress >= 1.0) {
 			session__stats(s, &st);
-			fprintf(stderr, "\rkiln: recording %.0f/%lu s, %llu samples ",
+			fprintf(stderr,
+				"\rkiln: recording %.0f/%lu s, %llu samples ",
 				now - start, duration,
 				(unsigned long long)st.samples_collected);
 			last_progress = now;
@@ -216,15 +246,17 @@ int cmd_record(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double secs = cli__monotonic_s() - start;
 	meta->duration_ns = (uint64_t)(secs * 1e9);
-	meta->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec -
-			 meta->duration_ns;
+	meta->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+			 (uint64_t)ts.tv_nsec - meta->duration_ns;
 	meta->period_ns = 1000000000ULL / opts.frequency;
 
 	err = profile__write(p, fmt, &wopts, out);
 	if (err)
-		fprintf(stderr, "kiln: error: failed to write the profile%s%s: %s\n",
+		fprintf(stderr,
+			"kiln: error: failed to write the profile%s%s: %s\n",
 			output ? " to " : "", output ? output : "",
-			err == -ENOTSUP ? "format not supported yet" : strerror(-err));
+			err == -ENOTSUP ? "format not supported yet"
+					: strerror(-err));
 	else
 		ret = 0;
 	print_summary(&st, secs, in_profile);
@@ -233,7 +265,8 @@ out_session:
 	session__free(s);
 out_close:
 	if (out != stdout && fclose(out) && !ret) {
-		fprintf(stderr, "kiln: error: failed to write '%s': %s\n", output, strerror(errno));
+		fprintf(stderr, "kiln: error: failed to write '%s': %s\n",
+			output, strerror(errno));
 		ret = EXIT_RUNTIME;
 	}
 	return ret;

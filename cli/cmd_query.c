@@ -16,28 +16,36 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
-#include "format.h"
-#include "log.h"
-#include "profile.h"
+#include "cli/commands.h"
+#include "profile/format.h"
+#include "lib/log.h"
+#include "profile/profile.h"
 #include "storage/store.h"
-#include "timeparse.h"
+#include "lib/timeparse.h"
 
 #define MAX_FILTERS 64
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln query --db PATH [--from T] [--to T] [--filter KEY=VALUE]...\n"
-	      "                  [--format folded|json|pprof|speedscope|svg] [-o FILE]\n\n"
-	      "Merges every sample of a store in [from, to) into one profile. Works\n"
+	fputs("usage: kiln query --db PATH [--from T] [--to T] [--filter "
+	      "KEY=VALUE]...\n"
+	      "                  [--format folded|json|pprof|speedscope|svg] "
+	      "[-o FILE]\n\n"
+	      "Merges every sample of a store in [from, to) into one profile. "
+	      "Works\n"
 	      "while an agent writes the store.\n\n"
 	      "  --db PATH          the store (default ./kiln.db)\n"
-	      "  --from T, --to T   RFC 3339 (2026-11-21T14:02:00Z), unix seconds,\n"
-	      "                     or relative (-15m, -1h, -2d, now); default -1h, now\n"
-	      "  --filter K=V       keep series whose label K is V (host, comm, pid,\n"
-	      "                     exe, build_id, container, or an imported label);\n"
+	      "  --from T, --to T   RFC 3339 (2026-11-21T14:02:00Z), unix "
+	      "seconds,\n"
+	      "                     or relative (-15m, -1h, -2d, now); default "
+	      "-1h, now\n"
+	      "  --filter K=V       keep series whose label K is V (host, "
+	      "comm, pid,\n"
+	      "                     exe, build_id, container, or an imported "
+	      "label);\n"
 	      "                     repeated keys OR, different keys AND\n"
-	      "  --format F         folded (default), json, pprof, speedscope, svg\n"
+	      "  --format F         folded (default), json, pprof, speedscope, "
+	      "svg\n"
 	      "  -o, --output FILE  write here instead of stdout\n",
 	      out);
 }
@@ -63,7 +71,8 @@ static int write_json(struct profile *p, FILE *out)
 	profile__compact(p, 0);
 	s = (struct sample *)profile__samples(p, &n);
 	qsort(s, n, sizeof(*s), by_count_desc);
-	fprintf(out, "{\"from_ns\":%llu,\"to_ns\":%llu,\"total\":%llu,\"stacks\":[",
+	fprintf(out,
+		"{\"from_ns\":%llu,\"to_ns\":%llu,\"total\":%llu,\"stacks\":[",
 		(unsigned long long)m->start_ns,
 		(unsigned long long)(m->start_ns + m->duration_ns),
 		(unsigned long long)profile__total(p));
@@ -84,10 +93,12 @@ static int write_json(struct profile *p, FILE *out)
 		for (size_t j = 0; j < depth; j++) {
 			if (j)
 				fputc(',', out);
-			profile__frame_folded_name(p, fr[j], name, sizeof(name));
+			profile__frame_folded_name(p, fr[j], name,
+						   sizeof(name));
 			format__json_string(out, name);
 		}
-		fprintf(out, "],\"count\":%llu}", (unsigned long long)s[i].count);
+		fprintf(out, "],\"count\":%llu}",
+			(unsigned long long)s[i].count);
 	}
 	fputs("\n]}\n", out);
 	return ferror(out) ? -EIO : 0;
@@ -96,18 +107,18 @@ static int write_json(struct profile *p, FILE *out)
 int cmd_query(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "from", required_argument, NULL, 'F' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "format", required_argument, NULL, 'm' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"db", required_argument, NULL, 'd'},
+	    {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"format", required_argument, NULL, 'm'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *db = "kiln.db", *from = "-1h", *to = "now", *outpath = NULL;
 	struct store_filter filters[MAX_FILTERS];
-	struct store_query q = { .filters = filters };
+	struct store_query q = {.filters = filters};
 	enum profile_format fmt = FORMAT_FOLDED;
 	struct store *st = NULL;
 	struct profile *p = NULL;
@@ -133,25 +144,31 @@ int cmd_query(int argc, char **argv)
 			char *eq = strchr(optarg, '=');
 
 			if (!eq || eq == optarg) {
-				fprintf(stderr, "kiln query: --filter wants KEY=VALUE, not '%s'\n",
+				fprintf(stderr,
+					"kiln query: --filter wants KEY=VALUE, "
+					"not '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}
 			if (q.nr_filters == MAX_FILTERS) {
-				fprintf(stderr, "kiln query: more than %d filters\n",
+				fprintf(stderr,
+					"kiln query: more than %d filters\n",
 					MAX_FILTERS);
 				return EXIT_USAGE;
 			}
 			*eq = '\0';
 			filters[q.nr_filters++] =
-				(struct store_filter){ optarg, eq + 1 };
+			    (struct store_filter){optarg, eq + 1};
 			break;
 		}
 		case 'm':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN) {
-				fprintf(stderr, "kiln query: unknown format '%s' (folded, json, pprof, speedscope, svg)\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "kiln query: unknown format '%s' (folded, "
+				    "json, pprof, speedscope, svg)\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -162,35 +179,44 @@ int cmd_query(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "kiln query: unknown or incomplete option '%s' (see kiln query --help)\n",
+			fprintf(stderr,
+				"kiln query: unknown or incomplete option '%s' "
+				"(see kiln query --help)\n",
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln query: unexpected argument '%s' (see kiln query --help)\n",
+		fprintf(stderr,
+			"kiln query: unexpected argument '%s' (see kiln query "
+			"--help)\n",
 			argv[optind]);
 		return EXIT_USAGE;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	if (time__parse(from, now, &q.from_ns)) {
-		fprintf(stderr, "kiln query: --from '%s' is not a time (RFC 3339, unix seconds, -15m, now)\n",
+		fprintf(stderr,
+			"kiln query: --from '%s' is not a time (RFC 3339, unix "
+			"seconds, -15m, now)\n",
 			from);
 		return EXIT_USAGE;
 	}
 	if (time__parse(to, now, &q.to_ns)) {
-		fprintf(stderr, "kiln query: --to '%s' is not a time (RFC 3339, unix seconds, -15m, now)\n",
+		fprintf(stderr,
+			"kiln query: --to '%s' is not a time (RFC 3339, unix "
+			"seconds, -15m, now)\n",
 			to);
 		return EXIT_USAGE;
 	}
 	if (q.from_ns >= q.to_ns) {
-		fprintf(stderr, "kiln query: --from '%s' is not before --to '%s'\n",
+		fprintf(stderr,
+			"kiln query: --from '%s' is not before --to '%s'\n",
 			from, to);
 		return EXIT_USAGE;
 	}
 
-	st = store__open(&(struct store_opts){ .path = db, .read_only = true });
+	st = store__open(&(struct store_opts){.path = db, .read_only = true});
 	if (!st)
 		return EXIT_RUNTIME; /* store__open said why */
 	p = profile__new();
@@ -200,7 +226,8 @@ int cmd_query(int argc, char **argv)
 	}
 	err = store__query(st, &q, p);
 	if (err == -EINVAL) {
-		fprintf(stderr, "kiln query: a --filter names a label the store does not have\n");
+		fprintf(stderr, "kiln query: a --filter names a label the "
+				"store does not have\n");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -215,9 +242,9 @@ int cmd_query(int argc, char **argv)
 		out = stdout;
 		goto out;
 	}
-	err = fmt == FORMAT_JSON ? write_json(p, out) :
-				   profile__write(p, fmt, &(struct write_opts){ 0 },
-						  out);
+	err = fmt == FORMAT_JSON
+		  ? write_json(p, out)
+		  : profile__write(p, fmt, &(struct write_opts){0}, out);
 	if (out != stdout ? fclose(out) : fflush(out))
 		err = err ? err : -EIO;
 	out = stdout;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "embedded.h"
+#include "lib/embedded.h"
 
 #include <string.h>
 

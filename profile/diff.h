@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 enum diff_metric { DIFF_SELF = 0, DIFF_TOTAL };
 enum diff_output { DIFF_TEXT = 0, DIFF_MARKDOWN, DIFF_JSON };
@@ -31,7 +31,8 @@ enum diff_verdict {
 
 struct diff_opts {
 	enum diff_metric metric;
-	double threshold_pp; /* regression when a share grows by more; <0: never */
+	double
+	    threshold_pp; /* regression when a share grows by more; <0: never */
 	uint64_t min_samples; /* below this in either profile: DIFF_TOO_FEW */
 	size_t limit;	      /* rows in reports; 0 = all */
 	const char *base_name, *new_name; /* shown in reports */
