@@ -134,8 +134,23 @@ int BPF_PROG(track_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	ppid = BPF_CORE_READ(parent, tgid);
 	cpid = BPF_CORE_READ(child, tgid);
-	if (ppid != cpid && bpf_map_lookup_elem(&pids, &ppid))
-		bpf_map_update_elem(&pids, &cpid, &one, BPF_ANY);
+	if (ppid != cpid && bpf_map_lookup_elem(&pids, &ppid) &&
+	    bpf_map_update_elem(&pids, &cpid, &one, BPF_ANY))
+		count(KILN_STAT_PIDS_FULL);
+	return 0;
+}
+
+/* A process leaves the set when its last thread exits, so the map holds
+ * live processes only and pids reused later are not sampled by mistake. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(track_exit, struct task_struct *task)
+{
+	__u32 pid;
+
+	if (!filter_pids || BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	pid = BPF_CORE_READ(task, tgid);
+	bpf_map_delete_elem(&pids, &pid);
 	return 0;
 }
 

@@ -19,6 +19,7 @@ enum kiln_stat {
 	KILN_STAT_USTACK_ERROR,	    /* lost: user stack could not be read */
 	KILN_STAT_KSTACK_TRUNCATED, /* kept, but deeper than KILN_MAX_STACK */
 	KILN_STAT_USTACK_TRUNCATED,
+	KILN_STAT_PIDS_FULL, /* --pid: a child not added, the pids map full */
 	KILN_STAT_MAX,
 };
 

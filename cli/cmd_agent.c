@@ -104,6 +104,9 @@ static void write_metrics(FILE *out, void *ctx)
 	METRIC("task_events_lost_total", "counter",
 	       "Process events (mmap, exec, exit) lost.",
 	       s.session.sampler.task_events_lost);
+	METRIC("pid_filter_full_total", "counter",
+	       "Child processes not sampled: the --pid set was full.",
+	       s.session.sampler.pids_full);
 	METRIC("windows_written_total", "counter",
 	       "Windows committed to the store.", s.windows_written);
 	METRIC("window_write_failures_total", "counter",

@@ -73,6 +73,11 @@ static void print_summary(const struct session_stats *st, double secs,
 		(unsigned long long)s->kstack_errors, KILN_MAX_STACK,
 		(unsigned long long)s->ustack_truncated,
 		(unsigned long long)s->kstack_truncated);
+	if (s->pids_full)
+		fprintf(stderr,
+			"kiln: %llu child processes not sampled: too many "
+			"live processes under --pid\n",
+			(unsigned long long)s->pids_full);
 	if (s->task_events_lost)
 		fprintf(stderr,
 			"kiln: %llu process events lost: some frames may stay "

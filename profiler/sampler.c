@@ -357,8 +357,16 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		uint32_t pid = (uint32_t)opts->pids[i];
 		uint8_t one = 1;
 
-		bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid),
-				     &one, sizeof(one), BPF_ANY);
+		err =
+		    bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid),
+					 &one, sizeof(one), BPF_ANY);
+		if (err) {
+			fprintf(stderr,
+				"kiln: error: failed to add pid %u to the "
+				"sampled set: %s\n",
+				pid, strerror(-err));
+			goto err_destroy;
+		}
 	}
 	err = profile_bpf__attach(s->skel); /* the fork tracker */
 	if (err) {
@@ -463,6 +471,7 @@ int sampler__stats(struct sampler *s, struct sampler_stats *out)
 	out->ustack_errors = totals[KILN_STAT_USTACK_ERROR];
 	out->kstack_truncated = totals[KILN_STAT_KSTACK_TRUNCATED];
 	out->ustack_truncated = totals[KILN_STAT_USTACK_TRUNCATED];
+	out->pids_full = totals[KILN_STAT_PIDS_FULL];
 	out->task_events_lost = s->task_lost;
 	return 0;
 }

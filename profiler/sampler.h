@@ -88,6 +88,7 @@ struct sampler_stats {
 	uint64_t kstack_truncated;
 	uint64_t ustack_truncated;
 	uint64_t task_events_lost; /* side-band records lost */
+	uint64_t pids_full;	   /* --pid children not followed: map full */
 };
 int sampler__stats(struct sampler *s, struct sampler_stats *out);
 
