@@ -20,6 +20,8 @@
 /* The SQL files of storage/, embedded by scripts/embed.sh. */
 extern const struct embedded_file sql_assets[];
 
+static const struct store_ops sqlite_ops;
+
 const uint64_t level_width_s[NR_LEVELS] = {10, 60, 3600};
 const char *const level_table[NR_LEVELS] = {"samples_10s", "samples_1m",
 					    "samples_1h"};
@@ -389,7 +391,7 @@ static int precheck(const struct store_opts *opts)
 	return err;
 }
 
-struct store *store__open(const struct store_opts *opts)
+struct store *sqlite__open(const struct store_opts *opts)
 {
 	struct store *st = NULL;
 	int64_t version;
@@ -403,6 +405,7 @@ struct store *store__open(const struct store_opts *opts)
 	if (err)
 		goto fail;
 	st = xcalloc(1, sizeof(*st));
+	st->base.ops = &sqlite_ops;
 	st->path = xstrdup(opts->path);
 	st->read_only = opts->read_only;
 	st->retention_ns = opts->retention_ns;
@@ -515,7 +518,7 @@ static void rdict__release(struct rdict *rd)
 	memset(rd, 0, sizeof(*rd));
 }
 
-void store__close(struct store *st)
+static void sqlite__close(struct store *st)
 {
 	if (!st)
 		return;
@@ -1329,7 +1332,7 @@ out:
 	return err;
 }
 
-int store__write(struct store *st, const struct profile *p)
+static int sqlite__write(struct store *st, const struct profile *p)
 {
 	uint64_t nsamples = 0;
 	int err, rc;
@@ -1474,7 +1477,7 @@ rollback:
 	return err;
 }
 
-int store__enforce_retention(struct store *st, uint64_t now)
+static int sqlite__enforce_retention(struct store *st, uint64_t now)
 {
 	uint64_t used, oldest, before = st->stats.rows_deleted;
 	int err = 0;
@@ -1520,7 +1523,7 @@ int store__enforce_retention(struct store *st, uint64_t now)
 
 /* ---- stats and checks ---- */
 
-void store__stats(struct store *st, struct store_stats *out)
+static void sqlite__stats(struct store *st, struct store_stats *out)
 {
 	char wal[4096];
 	struct stat sb;
@@ -1549,7 +1552,7 @@ void store__stats(struct store *st, struct store_stats *out)
 	}
 }
 
-int store__check(struct store *st)
+static int sqlite__check(struct store *st)
 {
 	sqlite3_stmt *s;
 	int rc =
@@ -1573,3 +1576,17 @@ int store__check(struct store *st)
 	sqlite3_finalize(s);
 	return err;
 }
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite__close,
+    .write = sqlite__write,
+    .enforce_retention = sqlite__enforce_retention,
+    .query = sqlite__query,
+    .timeline = sqlite__timeline,
+    .heatmap = sqlite__heatmap,
+    .label_names = sqlite__label_names,
+    .label_values = sqlite__label_values,
+    .stats = sqlite__stats,
+    .check = sqlite__check,
+};

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The durable profile store: one SQLite file (WAL), written by the agent a
- * window at a time and read by queries, the web server and `kiln diff`
- * concurrently. Schema: storage/schema.sql (embedded at build time).
+ * The durable profile store, written by the agent or server a window at a
+ * time and read by queries, the web server and `kiln diff` concurrently.
+ * Two engines sit behind the same calls, picked by the store URL:
+ *   PATH, sqlite:PATH        one SQLite file (WAL); storage/schema.sql
+ *   clickhouse://[USER[:PASS]@]HOST[:PORT]/DB
+ *                            a ClickHouse server over its HTTP interface,
+ *                            shared by any number of kiln servers
+ * Callers never learn which one they hold.
  *
  * Times are unix nanoseconds. A store is used by one thread at a time;
  * readers in other threads or processes open their own store.
@@ -19,7 +24,7 @@
 struct store;
 
 struct store_opts {
-	const char *path;
+	const char *path;	 /* a store URL (above) or a plain file path */
 	bool read_only;		 /* queries only; never creates or migrates */
 	uint64_t retention_ns;	 /* drop data older than this; 0 keeps all */
 	uint64_t max_size_bytes; /* drop oldest data above this; 0: no limit */
@@ -29,6 +34,7 @@ struct store_opts {
 /*
  * Opens or creates the store (creating the schema, migrating an older
  * version). Returns NULL with errno set and logs one line saying why: a
+ * malformed URL (EINVAL), an engine that does not answer (EAGAIN), a
  * missing directory (ENOENT), a read-only file or file system (EACCES,
  * EROFS), a corrupt file or one that is not a kiln store (EBADMSG), a
  * database from a newer kiln (EPROTO).
@@ -114,8 +120,9 @@ struct store_stats {
 void store__stats(struct store *st, struct store_stats *out);
 
 /*
- * Runs SQLite's integrity check. Returns 0 when it says "ok", -EBADMSG
- * (logging the first problem) otherwise, or -errno if it could not run.
+ * Runs the engine's integrity check (SQLite's integrity_check, ClickHouse's
+ * CHECK TABLE). Returns 0 when it passes, -EBADMSG (logging the first
+ * problem) otherwise, or -errno if it could not run.
  */
 int store__check(struct store *st);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "storage/store.h"
+#include "storage/store_ops.h"
 
 #define STORE_VERSION 2
 
@@ -117,6 +118,7 @@ struct rdict {
 };
 
 struct store {
+	struct store_base base; /* first: see store_ops.h */
 	sqlite3 *db;
 	char *path;
 	bool read_only;
@@ -129,6 +131,23 @@ struct store {
 	uint64_t period_ns;
 	struct rdict rd;
 };
+
+/* The SQLite engine's read side (store_query.c), behind sqlite_ops. */
+int sqlite__query(struct store *st, const struct store_query *q,
+		  struct profile *out);
+int sqlite__timeline(struct store *st, const struct store_query *q,
+		     uint64_t step_ns, const char *group_by,
+		     int (*fn)(const struct store_point *pt, void *ctx),
+		     void *ctx);
+int sqlite__heatmap(struct store *st, const struct store_query *q,
+		    int (*fn)(uint64_t second_ns, const uint64_t *counts,
+			      void *ctx),
+		    void *ctx);
+int sqlite__label_names(struct store *st,
+			int (*fn)(const char *name, void *ctx), void *ctx);
+int sqlite__label_values(struct store *st, const char *key,
+			 const struct store_query *q,
+			 int (*fn)(const char *value, void *ctx), void *ctx);
 
 /* Prepared on first use, kept for the life of the store. */
 sqlite3_stmt *store__stmt(struct store *st, enum stmt_id id);

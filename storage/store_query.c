@@ -661,8 +661,8 @@ static int check_range(const struct store_query *q)
 	return q && q->from_ns < q->to_ns ? 0 : -EINVAL;
 }
 
-int store__query(struct store *st, const struct store_query *q,
-		 struct profile *out)
+int sqlite__query(struct store *st, const struct store_query *q,
+		  struct profile *out)
 {
 	struct qctx c = {0};
 	struct plan pl = {0};
@@ -762,10 +762,10 @@ static int group_cmp(const void *a, const void *b)
 		      rd_str(&sort_st->rd, y->value));
 }
 
-int store__timeline(struct store *st, const struct store_query *q,
-		    uint64_t step_ns, const char *group_by,
-		    int (*fn)(const struct store_point *pt, void *ctx),
-		    void *ctx)
+int sqlite__timeline(struct store *st, const struct store_query *q,
+		     uint64_t step_ns, const char *group_by,
+		     int (*fn)(const struct store_point *pt, void *ctx),
+		     void *ctx)
 {
 	struct tlctx c = {0};
 	struct plan pl = {0};
@@ -870,10 +870,10 @@ static int heatmap_row(struct store *st, const struct scan_row *row, void *ctx)
 	return 0;
 }
 
-int store__heatmap(struct store *st, const struct store_query *q,
-		   int (*fn)(uint64_t second_ns, const uint64_t *counts,
-			     void *ctx),
-		   void *ctx)
+int sqlite__heatmap(struct store *st, const struct store_query *q,
+		    int (*fn)(uint64_t second_ns, const uint64_t *counts,
+			      void *ctx),
+		    void *ctx)
 {
 	struct hmctx *c;
 	struct plan pl = {0};
@@ -917,8 +917,8 @@ static int each_string(struct store *st, const char *sql, int64_t arg,
 	return err;
 }
 
-int store__label_names(struct store *st, int (*fn)(const char *name, void *ctx),
-		       void *ctx)
+int sqlite__label_names(struct store *st,
+			int (*fn)(const char *name, void *ctx), void *ctx)
 {
 	return each_string(st,
 			   "SELECT s FROM strings WHERE id IN "
@@ -945,9 +945,9 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int store__label_values(struct store *st, const char *key,
-			const struct store_query *q,
-			int (*fn)(const char *value, void *ctx), void *ctx)
+int sqlite__label_values(struct store *st, const char *key,
+			 const struct store_query *q,
+			 int (*fn)(const char *value, void *ctx), void *ctx)
 {
 	struct plan pl = {0};
 	struct lvctx c = {0};

@@ -652,6 +652,24 @@ static void test_storage__open_errors(void **state)
 	assert_int_equal(errno, EBADMSG);
 	o.read_only = false;
 
+	/* Store URLs: sqlite:PATH is the same file as PATH. */
+	snprintf(p, sizeof(p), "sqlite:%s/url.db", dir);
+	struct store *su = store__open(&o);
+	assert_non_null(su);
+	assert_int_equal(write_window(su, T0, T0 + 10 * NS, 100), 0);
+	store__close(su);
+	snprintf(p, sizeof(p), "%s/url.db", dir);
+	o.read_only = true;
+	su = store__open(&o);
+	assert_non_null(su);
+	assert_int_equal(store__check(su), 0);
+	store__close(su);
+	o.read_only = false;
+	o.path = "sqlite:";
+	assert_null(store__open(&o));
+	assert_int_equal(errno, EINVAL);
+	o.path = p;
+
 	/* An SQLite file of someone else's. */
 	snprintf(p, sizeof(p), "%s/other.db", dir);
 	sql(p, "CREATE TABLE t (x)");

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The public store API: picks the engine from the store URL and forwards
+ * every call through the engine's operations table (store_ops.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "storage/store_ops.h"
+
+static const struct store_ops *ops(struct store *st)
+{
+	return ((const struct store_base *)(const void *)st)->ops;
+}
+
+struct store *store__open(const struct store_opts *opts)
+{
+	struct store_opts o;
+
+	if (!opts || !opts->path || !*opts->path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = *opts;
+	if (!strncmp(o.path, "clickhouse://", 13) ||
+	    !strncmp(o.path, "clickhouses://", 14)) {
+		pr_err("store '%s': this kiln was built without ClickHouse",
+		       opts->path);
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
+	if (!strncmp(o.path, "sqlite:", 7))
+		o.path += 7;
+	/* "sqlite://PATH" reads as a URL too: keep PATH absolute. */
+	if (!strncmp(o.path, "//", 2))
+		o.path += 1;
+	if (!*o.path) {
+		pr_err("store URL '%s' names no file", opts->path);
+		errno = EINVAL;
+		return NULL;
+	}
+	return sqlite__open(&o);
+}
+
+void store__close(struct store *st)
+{
+	if (st)
+		ops(st)->close(st);
+}
+
+int store__write(struct store *st, const struct profile *p)
+{
+	if (!ops(st)->write)
+		return -EOPNOTSUPP;
+	return ops(st)->write(st, p);
+}
+
+int store__enforce_retention(struct store *st, uint64_t now_ns)
+{
+	if (!ops(st)->enforce_retention)
+		return -EOPNOTSUPP;
+	return ops(st)->enforce_retention(st, now_ns);
+}
+
+int store__query(struct store *st, const struct store_query *q,
+		 struct profile *out)
+{
+	if (!ops(st)->query)
+		return -EOPNOTSUPP;
+	return ops(st)->query(st, q, out);
+}
+
+int store__timeline(struct store *st, const struct store_query *q,
+		    uint64_t step_ns, const char *group_by,
+		    int (*fn)(const struct store_point *pt, void *ctx),
+		    void *ctx)
+{
+	if (!ops(st)->timeline)
+		return -EOPNOTSUPP;
+	return ops(st)->timeline(st, q, step_ns, group_by, fn, ctx);
+}
+
+int store__heatmap(struct store *st, const struct store_query *q,
+		   int (*fn)(uint64_t second_ns, const uint64_t *counts,
+			     void *ctx),
+		   void *ctx)
+{
+	if (!ops(st)->heatmap)
+		return -EOPNOTSUPP;
+	return ops(st)->heatmap(st, q, fn, ctx);
+}
+
+int store__label_names(struct store *st, int (*fn)(const char *name, void *ctx),
+		       void *ctx)
+{
+	if (!ops(st)->label_names)
+		return -EOPNOTSUPP;
+	return ops(st)->label_names(st, fn, ctx);
+}
+
+int store__label_values(struct store *st, const char *key,
+			const struct store_query *q,
+			int (*fn)(const char *value, void *ctx), void *ctx)
+{
+	if (!ops(st)->label_values)
+		return -EOPNOTSUPP;
+	return ops(st)->label_values(st, key, q, fn, ctx);
+}
+
+void store__stats(struct store *st, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ops(st)->stats)
+		ops(st)->stats(st, out);
+}
+
+int store__check(struct store *st)
+{
+	if (!ops(st)->check)
+		return -EOPNOTSUPP;
+	return ops(st)->check(st);
+}
