@@ -7,7 +7,7 @@ set -eu
 [ "${KILN_NO_DEPS:-0}" = 1 ] && exit 0
 
 pkgs="make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev libdw-dev
-zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev
+zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev libpcre2-dev
 protobuf-c-compiler libprotobuf-c-dev elfutils golang-go chromium
 hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg
 clang-format"

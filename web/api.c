@@ -158,25 +158,19 @@ static int req_range(struct req *q, const char *prefix, struct web_range *rg)
 	return err;
 }
 
-static int req_regex(struct req *q, regex_t *re, bool *have)
+static int req_regex(struct req *q, struct web_match **re)
 {
 	const char *m = web_params__get(&q->pp, "match");
-	int ret;
+	int err;
 
-	*have = false;
+	*re = NULL;
 	if (!m || !*m)
 		return 0;
-	ret = regcomp(re, m, REG_EXTENDED | REG_NOSUB);
-	if (ret) {
-		char msg[128];
-
-		regerror(ret, re, msg, sizeof(msg));
-		web_response__error(q->r, 400, "malformed regex in 'match': %s",
-				    msg);
-		return -EINVAL;
-	}
-	*have = true;
-	return 0;
+	err = web_match__compile(m, re, q->err, sizeof(q->err));
+	if (err)
+		web_response__error(q->r, err == -ENOMEM ? 500 : 400, "%s",
+				    q->err);
+	return err;
 }
 
 /* Runs the store query of one side into a compacted profile. */
@@ -548,8 +542,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 	struct web_range ra, rb;
 	struct flame_tree t;
 	uint64_t max_nodes, limit, with_process;
-	bool have_re = false;
-	regex_t re;
+	struct web_match *re = NULL;
 	int err;
 
 	flame_tree__init(&t, diff);
@@ -567,10 +560,10 @@ static void api_tree(struct req *q, bool diff, bool top)
 		web_response__error(q->r, 400, "%s", q->err);
 		goto out;
 	}
-	if (req_regex(q, &re, &have_re))
+	if (req_regex(q, &re))
 		goto out;
 	ao.with_process = with_process && !top;
-	ao.match = have_re ? &re : NULL;
+	ao.match = re;
 
 	pa = req_profile(q, &ra);
 	if (!pa)
@@ -578,7 +571,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 	err = flame_tree__add(&t, pa, 0, &ao);
 	profile__free(pa);
 	if (err)
-		goto oom;
+		goto add_failed;
 	if (diff) {
 		pb = req_profile(q, &rb);
 		if (!pb)
@@ -586,7 +579,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 		err = flame_tree__add(&t, pb, 1, &ao);
 		profile__free(pb);
 		if (err)
-			goto oom;
+			goto add_failed;
 	}
 
 	jbuf__puts(b, "{\"version\":1,\"unit\":\"samples\",");
@@ -618,11 +611,31 @@ static void api_tree(struct req *q, bool diff, bool top)
 	if (b->oom)
 		goto oom;
 	goto out;
+add_failed:
+	if (err == -E2BIG) {
+		web_response__error(q->r, 400,
+				    "regex in 'match' is too costly (it went "
+				    "over its backtracking limit on a name)");
+		goto out;
+	}
+	if (err == -ETIME) {
+		q->r->retry_after = 1;
+		web_response__error(q->r, 503,
+				    "regex in 'match' took more than %d ms "
+				    "over this range: narrow it or simplify "
+				    "the pattern",
+				    WEB_MATCH_BUDGET_MS);
+		goto out;
+	}
+	if (err != -ENOMEM) {
+		web_response__error(q->r, 400, "regex in 'match' failed: %s",
+				    strerror(-err));
+		goto out;
+	}
 oom:
 	web_response__error(q->r, 500, "out of memory building the response");
 out:
-	if (have_re)
-		regfree(&re);
+	web_match__free(re);
 	flame_tree__release(&t);
 }
 

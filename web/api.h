@@ -15,6 +15,7 @@ struct web_response {
 	int status;
 	const char *content_type;
 	char disposition[160]; /* Content-Disposition, or "" */
+	int retry_after;       /* seconds for Retry-After (503), or 0 */
 	struct jbuf body;
 };
 

@@ -279,10 +279,14 @@ int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 				if (!fmatch[f]) {
 					const char *nm = profile__str(
 					    p, profile__frame(p, f)->name);
-					fmatch[f] =
-					    regexec(opts->match, nm, 0, NULL, 0)
-						? -1
-						: 1;
+					int r =
+					    web_match__exec(opts->match, nm);
+
+					if (r < 0) {
+						err = r;
+						goto out;
+					}
+					fmatch[f] = r ? 1 : -1;
 				}
 				hit = fmatch[f] > 0;
 			}

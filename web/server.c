@@ -436,6 +436,9 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 	if (r.disposition[0])
 		snprintf(extra, sizeof(extra), "Content-Disposition: %s\r\n",
 			 r.disposition);
+	if (r.retry_after > 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 "Retry-After: %d\r\n", r.retry_after);
 	ret = send_response(srv, conn, r.status, r.content_type, NULL, extra,
 			    r.body.p, r.body.len);
 	web_response__release(&r);

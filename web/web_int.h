@@ -7,7 +7,6 @@
 #ifndef KILN_WEB_INT_H
 #define KILN_WEB_INT_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +34,31 @@ void jbuf__str(struct jbuf *b, const char *s);
 void jbuf__u64(struct jbuf *b, uint64_t v);
 /* Writes a comma unless the last byte opened an array/object or was ':'. */
 void jbuf__sep(struct jbuf *b);
+
+/* ---- bounded regular expressions for match= (match.c) ---- */
+
+#define WEB_MATCH_MAX_LEN 512	 /* bytes of pattern */
+#define WEB_MATCH_MAX_NEST 32	 /* nested parentheses */
+#define WEB_MATCH_STEPS 100000	 /* backtracking steps per name */
+#define WEB_MATCH_DEPTH 1000	 /* backtracking depth per name */
+#define WEB_MATCH_HEAP_KIB 1024	 /* match heap per name */
+#define WEB_MATCH_BUDGET_MS 2000 /* all matching of one request */
+
+/* A compiled pattern with its match state: one request's, not shared. */
+struct web_match;
+
+/*
+ * Compiles 'pattern' (PCRE2 syntax, byte mode). Returns 0, or -E2BIG (too
+ * long), -EINVAL (malformed or too complex) or -ENOMEM with 'err' set.
+ */
+int web_match__compile(const char *pattern, struct web_match **out, char *err,
+		       size_t errlen);
+/*
+ * 1 if 's' matches, 0 if not; -E2BIG when one match went over its step,
+ * depth or heap limit, -ETIME once the request's matching time is spent.
+ */
+int web_match__exec(struct web_match *m, const char *s);
+void web_match__free(struct web_match *m);
 
 /* ---- flame tree (flame.c) ---- */
 
@@ -74,13 +98,16 @@ struct flame_tree {
 };
 
 struct flame_add_opts {
-	bool with_process;    /* first level: the comm label of each series */
-	const regex_t *match; /* keep only stacks with a matching frame */
+	bool with_process; /* first level: the comm label of each series */
+	struct web_match *match; /* keep only stacks with a matching frame */
 };
 
 void flame_tree__init(struct flame_tree *t, bool diff);
 void flame_tree__release(struct flame_tree *t);
-/* Adds every sample of 'p' to side 'side' (0 or 1). Returns 0 or -ENOMEM. */
+/*
+ * Adds every sample of 'p' to side 'side' (0 or 1). Returns 0, -ENOMEM, or
+ * an error of web_match__exec (the search went over its budget).
+ */
 int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
 		    const struct flame_add_opts *opts);
 /*

@@ -484,19 +484,84 @@ function renderCrumbs() {
   box.dataset.depth = String(path.length);
 }
 
+// The search box and ?q= in a shared link run in this tab's backtracking
+// regex engine, so a pattern that could take exponential or high-polynomial
+// time is refused (the server bounds match= the same way, with PCRE2
+// limits): at most 256 characters, no backreferences, no repeated group
+// that itself holds a quantifier or an alternation, at most 2 unbounded
+// quantifiers (counts above 16 are unbounded), counts up to 1000. Names are
+// tested on their first 512 characters (A*A*x over 512 A's: ~40 ms), and
+// all matching of one search stops after 1 s.
+const SEARCH_MAX = 256, SEARCH_NAME_MAX = 512, SEARCH_BUDGET_MS = 1000;
+function searchRegExp(q) {
+  if (q.length > SEARCH_MAX) throw new Error(`longer than ${SEARCH_MAX} characters`);
+  const groups = [false]; // per open group: holds a quantifier or '|'
+  let unbounded = 0, prevGroupRisky = false;
+  for (let i = 0; i < q.length; i++) {
+    const c = q[i];
+    let quant = null;
+    if (c === '\\') {
+      if (/[1-9k]/.test(q[i + 1] || '')) throw new Error('backreferences are not allowed');
+      i++;
+    } else if (c === '[') {
+      for (i++; i < q.length && q[i] !== ']'; i++) if (q[i] === '\\') i++;
+    } else if (c === '(') {
+      groups.push(false);
+      if (q[i + 1] === '?') i++;
+    } else if (c === ')') {
+      prevGroupRisky = groups.length > 1 ? groups.pop() : false;
+      if (prevGroupRisky) groups[groups.length - 1] = true;
+      continue;
+    } else if (c === '|') {
+      groups[groups.length - 1] = true;
+    } else if (c === '*' || c === '+' || c === '?') {
+      quant = c;
+    } else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(q.slice(i));
+      if (m) {
+        const max = m[2] === undefined ? Number(m[1]) : m[3] ? Number(m[3]) : Infinity;
+        quant = max > 16 ? '+' : 'counted';
+        if (Number(m[1]) > 1000 || Number(m[3] || 0) > 1000) throw new Error('counts above 1000');
+        i += m[0].length - 1;
+      }
+    }
+    if (quant) {
+      if (quant !== '?' && prevGroupRisky) throw new Error('a repeated group with a quantifier or | inside');
+      if ((quant === '*' || quant === '+') && ++unbounded > 2) throw new Error('more than 2 unbounded quantifiers');
+      groups[groups.length - 1] = true;
+      if (q[i + 1] === '?' || q[i + 1] === '+') i++;
+    }
+    prevGroupRisky = false;
+  }
+  const re = new RegExp(q);
+  const start = performance.now();
+  const search = {
+    slow: false,
+    test(name) {
+      if (search.slow || performance.now() - start > SEARCH_BUDGET_MS) {
+        search.slow = true;
+        return false;
+      }
+      return re.test(name.length > SEARCH_NAME_MAX ? name.slice(0, SEARCH_NAME_MAX) : name);
+    },
+  };
+  return search;
+}
+
 function applySearch() {
   const q = state.q || '';
   const out = $('matched');
   let re = null;
   if (q) {
-    try { re = new RegExp(q); } catch (e) {
-      out.textContent = 'bad regex';
+    try { re = searchRegExp(q); } catch (e) {
+      out.textContent = `bad regex: ${e.message}`;
       flame.setSearch(null);
       return;
     }
   }
   const share = flame.setSearch(re);
-  out.textContent = re && share !== null ? `matched ${(100 * share).toFixed(2)}%` : '';
+  out.textContent = re && re.slow ? 'search stopped: too slow'
+    : re && share !== null ? `matched ${(100 * share).toFixed(2)}%` : '';
 }
 
 // ---------- table and sandwich ----------
