@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/escape.h"
 #include "cli/commands.h"
 #include "profile/format.h"
 #include "lib/log.h"
@@ -85,9 +86,9 @@ static int write_json(struct profile *p, FILE *out)
 		for (size_t j = 0; j < nl; j++) {
 			if (j)
 				fputc(',', out);
-			format__json_string(out, profile__str(p, l[j].key));
+			escape__json_file(out, profile__str(p, l[j].key));
 			fputc(':', out);
-			format__json_string(out, profile__str(p, l[j].value));
+			escape__json_file(out, profile__str(p, l[j].value));
 		}
 		fputs("},\"frames\":[", out);
 		for (size_t j = 0; j < depth; j++) {
@@ -95,7 +96,7 @@ static int write_json(struct profile *p, FILE *out)
 				fputc(',', out);
 			profile__frame_folded_name(p, fr[j], name,
 						   sizeof(name));
-			format__json_string(out, name);
+			escape__json_file(out, name);
 		}
 		fprintf(out, "],\"count\":%llu}",
 			(unsigned long long)s[i].count);

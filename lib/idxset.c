@@ -54,13 +54,15 @@ static void place(uint64_t *slots, size_t cap, uint64_t slot)
 	slots[i] = slot;
 }
 
-void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id)
+int idxset__try_insert(struct idxset *set, uint32_t hash, uint32_t id)
 {
 	/* Keep the load under 1/2 so probe chains stay short. */
 	if ((set->len + 1) * 2 > set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 64;
-		uint64_t *slots = xcalloc(cap, sizeof(*slots));
+		uint64_t *slots = calloc(cap, sizeof(*slots));
 
+		if (!slots)
+			return -ENOMEM;
 		for (size_t i = 0; i < set->cap; i++)
 			if (set->slots[i])
 				place(slots, cap, set->slots[i]);
@@ -71,4 +73,11 @@ void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id)
 	place(set->slots, set->cap,
 	      ((uint64_t)hash << 32) | ((uint64_t)id + 1));
 	set->len++;
+	return 0;
+}
+
+void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id)
+{
+	if (idxset__try_insert(set, hash, id))
+		xalloc__die((set->cap ? set->cap * 2 : 64) * sizeof(uint64_t));
 }

@@ -29,8 +29,11 @@ void idxset__release(struct idxset *set);
 int idxset__find(const struct idxset *set, uint32_t hash, const void *key,
 		 idxset_eq_fn eq, void *ctx, uint32_t *id);
 
-/* Adds 'id' under 'hash'; the caller has checked it is not present. */
+/* Adds 'id' under 'hash'; the caller has checked it is not present.
+ * Aborts when out of memory: for sets whose size input does not decide. */
 void idxset__insert(struct idxset *set, uint32_t hash, uint32_t id);
+/* The same, returning -ENOMEM (set unchanged) instead of aborting. */
+int idxset__try_insert(struct idxset *set, uint32_t hash, uint32_t id);
 
 /* Removes every id from the set, keeping its memory. */
 void idxset__clear(struct idxset *set);

@@ -5,6 +5,7 @@
  * per stack, each frame is mapped once to a function (name) id, and a
  * per-function stamp counts a function once per stack for its total.
  */
+#include "lib/escape.h"
 #include "profile/diff.h"
 
 #include <errno.h>
@@ -14,72 +15,28 @@
 #include <string.h>
 
 #include "profile/format.h"
-#include "lib/xalloc.h"
-
-struct fstats {
-	uint64_t *self, *total;
-	uint64_t sum;
-};
+#include "profile/calltree.h"
 
 struct diff {
-	struct profile *names; /* function name interner shared by both */
-	struct fstats base, cur;
+	struct calltree ct; /* per-function counts: side 0 base, 1 new */
 	struct diff_row *rows;
 	size_t nr_rows, nr_regressions;
 	struct diff_opts opts;
 	enum diff_verdict verdict;
 };
 
-/* frame id -> function name id in 'names' */
-static uint32_t *map_frames(struct profile *names, const struct profile *p)
+/* Functions keyed by name alone, counted once per stack. */
+static int count_functions(struct calltree *t, const struct profile *base,
+			   const struct profile *cur)
 {
-	size_t nf = profile__nr_frames(p);
-	uint32_t *fn = xcalloc(nf, sizeof(*fn));
+	struct calltree_opts o = {.by_name = true, .functions_only = true};
+	int err;
 
-	for (size_t f = 0; f < nf; f++)
-		fn[f] = profile__intern(
-		    names,
-		    profile__str(p, profile__frame(p, (uint32_t)f)->name));
-	return fn;
-}
-
-static void stats(const struct profile *p, const uint32_t *fn, size_t nfuncs,
-		  struct fstats *st)
-{
-	size_t nst = profile__nr_stacks(p), n;
-	uint64_t *per_stack = xcalloc(nst, sizeof(*per_stack));
-	uint32_t *stamp = xcalloc(nfuncs, sizeof(*stamp));
-	const struct sample *s = profile__samples(p, &n);
-
-	st->self = xcalloc(nfuncs, sizeof(*st->self));
-	st->total = xcalloc(nfuncs, sizeof(*st->total));
-	st->sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		per_stack[s[i].stack] += s[i].count;
-		st->sum += s[i].count;
-	}
-	for (size_t k = 0; k < nst; k++) {
-		uint64_t c = per_stack[k];
-		size_t depth;
-		const uint32_t *fr;
-
-		if (!c)
-			continue;
-		fr = profile__stack(p, (uint32_t)k, &depth);
-		if (!depth)
-			continue;
-		st->self[fn[fr[depth - 1]]] += c;
-		for (size_t j = 0; j < depth; j++) {
-			uint32_t f = fn[fr[j]];
-
-			if (stamp[f] != k + 1) {
-				stamp[f] = (uint32_t)k + 1;
-				st->total[f] += c;
-			}
-		}
-	}
-	free(per_stack);
-	free(stamp);
+	calltree__init(t, &o);
+	err = base ? calltree__add(t, base, 0, NULL) : 0;
+	if (!err)
+		err = calltree__add(t, cur, 1, NULL);
+	return err;
 }
 
 static double pct(uint64_t v, uint64_t total)
@@ -87,25 +44,20 @@ static double pct(uint64_t v, uint64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-static enum diff_metric sort_metric;
-
-static int row_cmp(const void *a, const void *b)
+static int row_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct diff_row *x = a, *y = b;
-	double dx =
-	    sort_metric == DIFF_SELF ? x->delta_self_pp : x->delta_total_pp;
-	double dy =
-	    sort_metric == DIFF_SELF ? y->delta_self_pp : y->delta_total_pp;
+	enum diff_metric metric = *(const enum diff_metric *)ctx;
+	double dx = metric == DIFF_SELF ? x->delta_self_pp : x->delta_total_pp;
+	double dy = metric == DIFF_SELF ? y->delta_self_pp : y->delta_total_pp;
 
 	if (fabs(dx) != fabs(dy))
 		return fabs(dx) > fabs(dy) ? -1 : 1;
 	if (dx != dy) /* growth before shrinkage of the same size */
 		return dx > dy ? -1 : 1;
 	/* Then the other metric, so callers of a changed function follow. */
-	double ox =
-	    sort_metric == DIFF_SELF ? x->delta_total_pp : x->delta_self_pp;
-	double oy =
-	    sort_metric == DIFF_SELF ? y->delta_total_pp : y->delta_self_pp;
+	double ox = metric == DIFF_SELF ? x->delta_total_pp : x->delta_self_pp;
+	double oy = metric == DIFF_SELF ? y->delta_total_pp : y->delta_self_pp;
 	if (fabs(ox) != fabs(oy))
 		return fabs(ox) > fabs(oy) ? -1 : 1;
 	return strcmp(x->name, y->name);
@@ -115,40 +67,33 @@ struct diff *diff__new(const struct profile *base, const struct profile *cur,
 		       const struct diff_opts *opts)
 {
 	struct diff *d = calloc(1, sizeof(*d));
-	uint32_t *fb, *fc;
+	const struct calltree *t = &d->ct;
+	uint64_t base_sum, cur_sum;
 
 	if (!d)
 		return NULL;
-	d->names = profile__new();
-	if (!d->names) {
-		free(d);
-		errno = ENOMEM;
-		return NULL;
-	}
 	d->opts = *opts;
-	fb = map_frames(d->names, base);
-	fc = map_frames(d->names, cur);
-	size_t nfuncs = profile__nr_strings(d->names);
-	stats(base, fb, nfuncs, &d->base);
-	stats(cur, fc, nfuncs, &d->cur);
-	free(fb);
-	free(fc);
-
-	d->rows = xcalloc(nfuncs, sizeof(*d->rows));
-	for (size_t f = 0; f < nfuncs; f++) {
+	if (count_functions(&d->ct, base, cur))
+		goto oom;
+	base_sum = t->total[0];
+	cur_sum = t->total[1];
+	d->rows = calloc(t->nr_names + 1, sizeof(*d->rows));
+	if (!d->rows)
+		goto oom;
+	for (size_t f = 0; f < t->nr_names; f++) {
 		struct diff_row *r = &d->rows[d->nr_rows];
 
-		if (!d->base.total[f] && !d->cur.total[f])
+		if (!t->fn_total[0][f] && !t->fn_total[1][f])
 			continue;
-		r->name = profile__str(d->names, (uint32_t)f);
-		r->base_self = d->base.self[f];
-		r->base_total = d->base.total[f];
-		r->new_self = d->cur.self[f];
-		r->new_total = d->cur.total[f];
-		r->base_self_pct = pct(r->base_self, d->base.sum);
-		r->base_total_pct = pct(r->base_total, d->base.sum);
-		r->new_self_pct = pct(r->new_self, d->cur.sum);
-		r->new_total_pct = pct(r->new_total, d->cur.sum);
+		r->name = t->names[f].name;
+		r->base_self = t->fn_self[0][f];
+		r->base_total = t->fn_total[0][f];
+		r->new_self = t->fn_self[1][f];
+		r->new_total = t->fn_total[1][f];
+		r->base_self_pct = pct(r->base_self, base_sum);
+		r->base_total_pct = pct(r->base_total, base_sum);
+		r->new_self_pct = pct(r->new_self, cur_sum);
+		r->new_total_pct = pct(r->new_total, cur_sum);
 		r->delta_self_pp = r->new_self_pct - r->base_self_pct;
 		r->delta_total_pp = r->new_total_pct - r->base_total_pct;
 		double delta = opts->metric == DIFF_SELF ? r->delta_self_pp
@@ -158,27 +103,27 @@ struct diff *diff__new(const struct profile *base, const struct profile *cur,
 		d->nr_regressions += r->regression;
 		d->nr_rows++;
 	}
-	sort_metric = opts->metric;
-	qsort(d->rows, d->nr_rows, sizeof(*d->rows), row_cmp);
-	if (d->base.sum < opts->min_samples || d->cur.sum < opts->min_samples)
+	qsort_r(d->rows, d->nr_rows, sizeof(*d->rows), row_cmp,
+		&d->opts.metric);
+	if (base_sum < opts->min_samples || cur_sum < opts->min_samples)
 		d->verdict = DIFF_TOO_FEW;
 	else if (d->nr_regressions)
 		d->verdict = DIFF_REGRESSION;
 	else
 		d->verdict = DIFF_OK;
 	return d;
+oom:
+	diff__free(d);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void diff__free(struct diff *d)
 {
 	if (!d)
 		return;
-	free(d->base.self);
-	free(d->base.total);
-	free(d->cur.self);
-	free(d->cur.total);
 	free(d->rows);
-	profile__free(d->names);
+	calltree__release(&d->ct);
 	free(d);
 }
 
@@ -194,12 +139,12 @@ const struct diff_row *diff__row(const struct diff *d, size_t i)
 
 uint64_t diff__base_total(const struct diff *d)
 {
-	return d->base.sum;
+	return d->ct.total[0];
 }
 
 uint64_t diff__new_total(const struct diff *d)
 {
-	return d->cur.sum;
+	return d->ct.total[1];
 }
 
 enum diff_verdict diff__verdict(const struct diff *d)
@@ -228,7 +173,7 @@ static void verdict_line(const struct diff *d, char *buf, size_t size)
 			 "too few samples to judge: base has %" PRIu64
 			 ", new has %" PRIu64 ", at least %" PRIu64
 			 " each are needed (--min-samples)",
-			 d->base.sum, d->cur.sum, o->min_samples);
+			 d->ct.total[0], d->ct.total[1], o->min_samples);
 		break;
 	case DIFF_REGRESSION:
 		snprintf(buf, size,
@@ -261,10 +206,11 @@ static void write_text(const struct diff *d, FILE *out)
 	size_t n = shown(d);
 
 	verdict_line(d, verdict, sizeof(verdict));
-	fprintf(out, "base: %s (%" PRIu64 " samples)\n",
-		d->opts.base_name ? d->opts.base_name : "base", d->base.sum);
-	fprintf(out, "new:  %s (%" PRIu64 " samples)\n",
-		d->opts.new_name ? d->opts.new_name : "new", d->cur.sum);
+	fputs("base: ", out);
+	escape__text_file(out, d->opts.base_name ? d->opts.base_name : "base");
+	fprintf(out, " (%" PRIu64 " samples)\nnew:  ", d->ct.total[0]);
+	escape__text_file(out, d->opts.new_name ? d->opts.new_name : "new");
+	fprintf(out, " (%" PRIu64 " samples)\n", d->ct.total[1]);
 	fprintf(out, "%s\n\n", verdict);
 	fprintf(out, "%9s %9s %10s  %9s %9s %10s  %s\n", "base self",
 		"new self", "change", "base tot", "new tot", "change",
@@ -272,12 +218,13 @@ static void write_text(const struct diff *d, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		const struct diff_row *r = &d->rows[i];
 
-		fprintf(out,
-			"%8.2f%% %8.2f%% %+7.2f pp  %8.2f%% %8.2f%% %+7.2f pp  "
-			"%s%s\n",
-			r->base_self_pct, r->new_self_pct, r->delta_self_pp,
-			r->base_total_pct, r->new_total_pct, r->delta_total_pp,
-			r->name, r->regression ? "  <-- regression" : "");
+		fprintf(
+		    out,
+		    "%8.2f%% %8.2f%% %+7.2f pp  %8.2f%% %8.2f%% %+7.2f pp  ",
+		    r->base_self_pct, r->new_self_pct, r->delta_self_pp,
+		    r->base_total_pct, r->new_total_pct, r->delta_total_pp);
+		escape__text_file(out, r->name);
+		fputs(r->regression ? "  <-- regression\n" : "\n", out);
 	}
 	if (n < d->nr_rows)
 		fprintf(out, "(%zu more functions; --limit 0 shows all)\n",
@@ -286,19 +233,28 @@ static void write_text(const struct diff *d, FILE *out)
 
 /* Markdown table cells: '|' would end the cell, backticks and '<' could
  * start code or HTML in the rendered comment. */
-static void md_escape(FILE *out, const char *s)
+static void md_sink(void *ctx, const char *s, size_t len)
 {
-	for (; *s; s++) {
-		if (*s == '|' || *s == '`' || *s == '*' || *s == '_' ||
-		    *s == '\\' || *s == '[' || *s == ']')
+	FILE *out = ctx;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '|' || c == '`' || c == '*' || c == '_' || c == '\\' ||
+		    c == '[' || c == ']')
 			fputc('\\', out);
-		if (*s == '<')
+		if (c == '<')
 			fputs("&lt;", out);
-		else if (*s == '>')
+		else if (c == '>')
 			fputs("&gt;", out);
 		else
-			fputc(*s, out);
+			fputc(c, out);
 	}
+}
+
+static void md_escape(FILE *out, const char *s)
+{
+	escape__text(md_sink, out, s, strlen(s));
 }
 
 static void write_markdown(const struct diff *d, FILE *out)
@@ -313,12 +269,12 @@ static void write_markdown(const struct diff *d, FILE *out)
 	fprintf(out, "### %s kiln diff: %s\n\n", icon, verdict);
 	fputs("Base: ", out);
 	md_escape(out, d->opts.base_name ? d->opts.base_name : "base");
-	fprintf(out, " (%" PRIu64 " samples), new: ", d->base.sum);
+	fprintf(out, " (%" PRIu64 " samples), new: ", d->ct.total[0]);
 	md_escape(out, d->opts.new_name ? d->opts.new_name : "new");
 	fprintf(out,
 		" (%" PRIu64
 		" samples). Shares are of each profile's total.\n\n",
-		d->cur.sum);
+		d->ct.total[1]);
 	fputs("| Function | Base self | New self | Δ self | Base total | New "
 	      "total | Δ total |\n"
 	      "|---|---:|---:|---:|---:|---:|---:|\n",
@@ -352,13 +308,12 @@ static void write_json(const struct diff *d, FILE *out)
 
 	verdict_line(d, verdict, sizeof(verdict));
 	fputs("{\"base\":{\"name\":", out);
-	format__json_string(out,
-			    d->opts.base_name ? d->opts.base_name : "base");
+	escape__json_file(out, d->opts.base_name ? d->opts.base_name : "base");
 	fprintf(out,
-		",\"samples\":%" PRIu64 "},\"new\":{\"name\":", d->base.sum);
-	format__json_string(out, d->opts.new_name ? d->opts.new_name : "new");
-	fprintf(out, ",\"samples\":%" PRIu64 "},\"metric\":\"%s\",", d->cur.sum,
-		metric_name(d->opts.metric));
+		",\"samples\":%" PRIu64 "},\"new\":{\"name\":", d->ct.total[0]);
+	escape__json_file(out, d->opts.new_name ? d->opts.new_name : "new");
+	fprintf(out, ",\"samples\":%" PRIu64 "},\"metric\":\"%s\",",
+		d->ct.total[1], metric_name(d->opts.metric));
 	if (d->opts.threshold_pp >= 0)
 		fprintf(out, "\"threshold_pp\":%.6g,", d->opts.threshold_pp);
 	else
@@ -366,7 +321,7 @@ static void write_json(const struct diff *d, FILE *out)
 	fprintf(out,
 		"\"min_samples\":%" PRIu64 ",\"verdict\":\"%s\",\"message\":",
 		d->opts.min_samples, verdicts[d->verdict]);
-	format__json_string(out, verdict);
+	escape__json_file(out, verdict);
 	fprintf(
 	    out,
 	    ",\"regressions\":%zu,\"functions_compared\":%zu,\"functions\":[",
@@ -375,7 +330,7 @@ static void write_json(const struct diff *d, FILE *out)
 		const struct diff_row *r = &d->rows[i];
 
 		fputs(i ? ",{\"name\":" : "{\"name\":", out);
-		format__json_string(out, r->name);
+		escape__json_file(out, r->name);
 		fprintf(out,
 			",\"base_self\":%" PRIu64 ",\"new_self\":%" PRIu64
 			",\"base_total\":%" PRIu64 ",\"new_total\":%" PRIu64
@@ -422,22 +377,24 @@ static int top_cmp(const void *a, const void *b)
 
 int diff__write_top(const struct profile *p, size_t limit, FILE *out)
 {
-	struct profile *names = profile__new();
-	struct fstats st;
-	struct top_row *rows;
+	struct calltree t;
+	struct top_row *rows = NULL;
 	size_t nrows = 0;
+	uint64_t total;
+	int err = count_functions(&t, NULL, p);
 
-	if (!names)
-		return -ENOMEM;
-	uint32_t *fn = map_frames(names, p);
-	size_t nfuncs = profile__nr_strings(names);
-	stats(p, fn, nfuncs, &st);
-	rows = xcalloc(nfuncs, sizeof(*rows));
-	for (size_t f = 0; f < nfuncs; f++)
-		if (st.total[f])
-			rows[nrows++] =
-			    (struct top_row){profile__str(names, (uint32_t)f),
-					     st.self[f], st.total[f]};
+	if (err)
+		goto out;
+	total = t.total[1];
+	rows = calloc(t.nr_names + 1, sizeof(*rows));
+	if (!rows) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t f = 0; f < t.nr_names; f++)
+		if (t.fn_total[1][f])
+			rows[nrows++] = (struct top_row){
+			    t.names[f].name, t.fn_self[1][f], t.fn_total[1][f]};
 	qsort(rows, nrows, sizeof(*rows), top_cmp);
 	size_t n = limit && limit < nrows ? limit : nrows;
 	uint64_t shown_flat = 0, sum = 0;
@@ -446,21 +403,21 @@ int diff__write_top(const struct profile *p, size_t limit, FILE *out)
 	fprintf(out,
 		"Showing nodes accounting for %" PRIu64 ", %.2f%% of %" PRIu64
 		" total\n",
-		shown_flat, pct(shown_flat, st.sum), st.sum);
+		shown_flat, pct(shown_flat, total), total);
 	fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum",
 		"cum%");
 	for (size_t i = 0; i < n; i++) {
 		sum += rows[i].flat;
-		fprintf(
-		    out,
-		    "%10" PRIu64 " %5.2f%% %5.2f%% %10" PRIu64 " %5.2f%%  %s\n",
-		    rows[i].flat, pct(rows[i].flat, st.sum), pct(sum, st.sum),
-		    rows[i].cum, pct(rows[i].cum, st.sum), rows[i].name);
+		fprintf(out,
+			"%10" PRIu64 " %5.2f%% %5.2f%% %10" PRIu64 " %5.2f%%  ",
+			rows[i].flat, pct(rows[i].flat, total), pct(sum, total),
+			rows[i].cum, pct(rows[i].cum, total));
+		escape__text_file(out, rows[i].name);
+		fputc('\n', out);
 	}
+	err = ferror(out) || fflush(out) ? -EIO : 0;
+out:
 	free(rows);
-	free(fn);
-	free(st.self);
-	free(st.total);
-	profile__free(names);
-	return ferror(out) || fflush(out) ? -EIO : 0;
+	calltree__release(&t);
+	return err;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "profile/format.h"
 
 static uint32_t add_frame(struct profile *p, const char *s, size_t len)
@@ -74,7 +75,7 @@ int folded__read(struct profile *p, const void *data, size_t len,
 			le--;
 		if (le == ls || *ls == '#')
 			continue;
-		if (!format__utf8_valid(ls, (size_t)(le - ls))) {
+		if (!escape__utf8_valid(ls, (size_t)(le - ls))) {
 			snprintf(
 			    err, errlen,
 			    "line %zu: not valid UTF-8 (or has a NUL byte)",

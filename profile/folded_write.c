@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/idxset.h"
 #include "lib/xalloc.h"
@@ -73,25 +74,43 @@ struct text_buf {
 	size_t len, cap;
 };
 
+static void buf_put(struct text_buf *b, const char *s, size_t n, bool map)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	/* A ';' inside a name would split the frame. */
+	for (size_t i = 0; i < n; i++)
+		b->s[b->len++] = map && s[i] == ';' ? ':' : s[i];
+	b->s[b->len] = 0;
+}
+
+static void text_sink(void *ctx, const char *s, size_t n)
+{
+	buf_put(ctx, s, n, true);
+}
+
 /*
- * Appends a name, after a ';' separator when 'separate' is set; a ';' or
- * line break inside the name becomes ':' so it cannot split the frame.
+ * Appends a name, after a ';' separator when 'separate' is set, as text
+ * (valid UTF-8, no control characters: see lib/escape.h) so that kiln and
+ * FlameGraph read it back; a ';' or line break inside the name becomes ':'.
  */
 static void append_name(struct text_buf *b, bool separate, const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), start = 0;
 
-	if (b->len + n + 2 > b->cap) {
-		b->cap = (b->len + n + 2) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
 	if (separate)
-		b->s[b->len++] = ';';
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		b->s[b->len++] = (c == ';' || c == '\n' || c == '\r') ? ':' : c;
+		buf_put(b, ";", 1, false);
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '\n' && s[i] != '\r')
+			continue;
+		escape__text(text_sink, b, s + start, i - start);
+		if (i < n)
+			buf_put(b, ":", 1, false);
+		start = i + 1;
 	}
-	b->s[b->len] = 0;
+	buf_put(b, "", 0, false);
 }
 
 /* The root name of each series, comm (or comm-pid), interned in 'names'. */

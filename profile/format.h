@@ -129,13 +129,4 @@ int folded__read(struct profile *p, const void *data, size_t len,
 int format__gunzip(const void *data, size_t len, size_t max, void **out,
 		   size_t *outlen, char *err, size_t errlen);
 
-/* True when 'len' bytes at 's' are valid UTF-8 without NUL bytes. */
-bool format__utf8_valid(const char *s, size_t len);
-
-/* Writes 's' as a JSON string literal, quotes included. */
-void format__json_string(FILE *out, const char *s);
-
-/* Writes 's' escaped for XML text and attribute values. */
-void format__xml_escape(FILE *out, const char *s);
-
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Upload parsing shared by `kiln import` and POST /api/v1/ingest. */
+#include "lib/escape.h"
 #include "profile/ingest.h"
 
 #include <errno.h>
@@ -75,7 +76,7 @@ struct profile *ingest__relabel(const struct profile *p,
 		const char *eq = strchr(labels[i], '=');
 
 		if (!eq || eq == labels[i] ||
-		    !format__utf8_valid(labels[i], strlen(labels[i]))) {
+		    !escape__utf8_valid(labels[i], strlen(labels[i]))) {
 			profile__free(out);
 			out = NULL;
 			errno = EINVAL;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/log.h"
 #include "profile.pb-c.h"
@@ -337,6 +338,7 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	PLabel *labels = NULL, **label_ptrs = NULL;
 	uint32_t *series_label_off = NULL, *series_label_n = NULL;
 	ProtobufCBinaryData *strtab = NULL;
+	char **strfix = NULL;
 	struct gz_buffer *gz = NULL;
 	size_t n, nr_loc_ids = 0, nr_labels = 0, cap_loc_ids = 0;
 	int err = 0;
@@ -497,9 +499,21 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	/* The string table last: everything above interned into it. */
 	size_t nstr = profile__nr_strings(w.strs);
 	strtab = xcalloc(nstr, sizeof(*strtab));
+	/* pprof strings are UTF-8 (kiln's reader and Go's insist): names
+	 * from binaries and comm are not always, so those are rewritten
+	 * as lib/escape.h's text. */
+	strfix = xcalloc(nstr, sizeof(*strfix));
 	for (size_t i = 0; i < nstr; i++) {
-		strtab[i].data = (uint8_t *)profile__str(w.strs, (uint32_t)i);
-		strtab[i].len = strlen((const char *)strtab[i].data);
+		const char *str = profile__str(w.strs, (uint32_t)i);
+
+		if (!escape__text_clean(str, strlen(str))) {
+			strfix[i] = escape__text_dup(str);
+			if (!strfix[i])
+				xalloc__die(strlen(str));
+			str = strfix[i];
+		}
+		strtab[i].data = (uint8_t *)str;
+		strtab[i].len = strlen(str);
 	}
 	prof.n_string_table = nstr;
 	prof.string_table = strtab;
@@ -526,6 +540,9 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 out:
 	free(gz);
 	free(strtab);
+	for (size_t i = 0; strfix && i < profile__nr_strings(w.strs); i++)
+		free(strfix[i]);
+	free(strfix);
 	free(pmaps);
 	free(pmap_ptrs);
 	free(pfuncs);
@@ -885,7 +902,7 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 	if (prof->n_string_table == 0 || prof->string_table[0].len != 0)
 		RERR(-EINVAL, "string table must start with the empty string");
 	for (size_t i = 0; i < prof->n_string_table; i++)
-		if (!format__utf8_valid(
+		if (!escape__utf8_valid(
 			(const char *)prof->string_table[i].data,
 			prof->string_table[i].len))
 			RERR(

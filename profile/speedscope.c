@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/xalloc.h"
 
@@ -52,7 +53,7 @@ static void write_samples(FILE *out, const struct profile *p, struct sscope *ss,
 			total += s[i].count;
 	}
 	fputs("{\"type\":\"sampled\",\"name\":", out);
-	format__json_string(out, name);
+	escape__json_file(out, name);
 	fprintf(out,
 		",\"unit\":\"none\",\"startValue\":0,\"endValue\":%" PRIu64
 		",\"samples\":[",
@@ -165,7 +166,7 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 	      "file-format-schema.json\","
 	      "\"exporter\":\"kiln\",\"name\":",
 	      out);
-	format__json_string(out, title);
+	escape__json_file(out, title);
 	fputs(",\"activeProfileIndex\":0,\"shared\":{\"frames\":[", out);
 	size_t nframes = profile__nr_stacks(ss.keys);
 	for (size_t i = 0; i < nframes; i++) {
@@ -173,10 +174,10 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 		const uint32_t *key = profile__stack(ss.keys, (uint32_t)i, &k);
 
 		fputs(i ? ",{\"name\":" : "{\"name\":", out);
-		format__json_string(out, profile__str(ss.keys, key[0]));
+		escape__json_file(out, profile__str(ss.keys, key[0]));
 		if (*profile__str(ss.keys, key[1])) {
 			fputs(",\"file\":", out);
-			format__json_string(out, profile__str(ss.keys, key[1]));
+			escape__json_file(out, profile__str(ss.keys, key[1]));
 		}
 		if (key[2])
 			fprintf(out, ",\"line\":%u", key[2]);

@@ -16,9 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/idxset.h"
-#include "lib/xalloc.h"
+#include "profile/calltree.h"
 
 #define FRAME_H 16
 #define FONT_W 6.6 /* average glyph width of 11px Verdana, for clipping */
@@ -26,172 +27,103 @@
 #define HEADER 50
 #define FOOTER 24
 
-struct node {
-	uint32_t name; /* string id in tree.strs */
-	uint32_t kind;
-	uint32_t parent;
-	uint32_t first_child, next_sibling; /* 0 = none (0 is the root) */
-	uint32_t depth;
-	uint64_t val[2]; /* [0] base, [1] this (or new) profile */
-	double x;	 /* left edge, in samples of val[1] */
-};
-
+/* What the SVG draws: the shared call tree plus display names and x. */
 struct tree {
-	struct profile *strs;
-	struct node *nodes;
-	size_t nr, cap;
-	struct idxset children; /* (parent, name, kind) -> node */
-	uint32_t max_depth;
+	struct calltree ct;
+	char **label; /* per name id: the folded name (name plus suffix) */
+	double *x;    /* per node: left edge, in samples of side 1 */
 };
-
-struct child_key {
-	uint32_t parent, name, kind;
-};
-
-static bool child_eq(uint32_t id, const void *key, void *ctx)
-{
-	const struct tree *t = ctx;
-	const struct child_key *k = key;
-	const struct node *n = &t->nodes[id];
-
-	return n->parent == k->parent && n->name == k->name &&
-	       n->kind == k->kind;
-}
 
 static void tree__init(struct tree *t)
 {
+	struct calltree_opts o = {.root = "all",
+				  .unknown_process = "[unknown]"};
+
 	memset(t, 0, sizeof(*t));
-	t->strs = profile__new();
-	if (!t->strs)
-		xalloc__die(0);
-	idxset__init(&t->children);
-	t->cap = 1024;
-	t->nodes = xcalloc(t->cap, sizeof(*t->nodes));
-	t->nodes[0].name = profile__intern(t->strs, "all");
-	t->nr = 1;
+	calltree__init(&t->ct, &o);
 }
 
 static void tree__release(struct tree *t)
 {
-	profile__free(t->strs);
-	free(t->nodes);
-	idxset__release(&t->children);
+	for (size_t i = 0; t->label && i < t->ct.nr_names; i++)
+		free(t->label[i]);
+	free(t->label);
+	free(t->x);
+	calltree__release(&t->ct);
 }
 
-static uint32_t tree__child(struct tree *t, uint32_t parent, uint32_t name,
-			    uint32_t kind)
+/* Adds every sample of 'p' into side 'slot', the process name first. */
+static int tree__add(struct tree *t, const struct profile *p, int slot)
 {
-	struct child_key k = {parent, name, kind};
-	uint32_t h = hash__bytes(&k, sizeof(k), 7), id;
+	struct calltree_add_opts ao = {.with_process = true};
 
-	if (!idxset__find(&t->children, h, &k, child_eq, t, &id))
-		return id;
-	if (t->nr == t->cap) {
-		t->cap *= 2;
-		t->nodes = xrealloc(t->nodes, t->cap * sizeof(*t->nodes));
-	}
-	id = (uint32_t)t->nr++;
-	struct node *n = &t->nodes[id];
-	memset(n, 0, sizeof(*n));
-	n->name = name;
-	n->kind = kind;
-	n->parent = parent;
-	n->depth = t->nodes[parent].depth + 1;
-	if (n->depth > t->max_depth)
-		t->max_depth = n->depth;
-	idxset__insert(&t->children, h, id);
-	return id;
+	return calltree__add(&t->ct, p, slot, &ao);
 }
 
-/* Adds every sample of 'p' into value slot 'slot'. */
-static void tree__add(struct tree *t, const struct profile *p, int slot)
+static int label_cmp(const void *a, const void *b, void *ctx)
 {
-	size_t nf = profile__nr_frames(p), n;
-	uint32_t *fname = xcalloc(nf, sizeof(*fname));
-	char buf[1024];
-	const struct sample *s = profile__samples(p, &n);
+	const struct tree *t = ctx;
+	uint32_t x = t->ct.nodes[*(const uint32_t *)a].name,
+		 y = t->ct.nodes[*(const uint32_t *)b].name;
 
-	for (size_t f = 0; f < nf; f++) {
-		profile__frame_folded_name(p, (uint32_t)f, buf, sizeof(buf));
-		fname[f] = profile__intern(t->strs, buf);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *comm =
-		    profile__series_label(p, s[i].series, LABEL_COMM);
-		size_t depth;
-		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
-		uint32_t cur = tree__child(
-		    t, 0,
-		    profile__intern(t->strs,
-				    comm && *comm ? comm : "[unknown]"),
-		    FRAME_SPECIAL);
+	return strcmp(t->label[x], t->label[y]);
+}
 
-		t->nodes[0].val[slot] += s[i].count;
-		t->nodes[cur].val[slot] += s[i].count;
-		for (size_t j = 0; j < depth; j++) {
-			cur = tree__child(t, cur, fname[fr[j]],
-					  profile__frame(p, fr[j])->kind);
-			t->nodes[cur].val[slot] += s[i].count;
+/* Folded names for drawing, children linked in name order
+ * (flamegraph.pl's "alphabetical" x axis) and x offsets from side 1. */
+static int tree__layout(struct tree *t)
+{
+	static const char *const suffix[FRAME_KIND_MAX] = {
+	    [FRAME_KERNEL] = "_[k]",
+	    [FRAME_INLINED] = "_[i]",
+	    [FRAME_JIT] = "_[j]",
+	};
+	const struct calltree *ct = &t->ct;
+	uint32_t *kids = NULL;
+	int err = -ENOMEM;
+
+	t->label = calloc(ct->nr_names + 1, sizeof(*t->label));
+	t->x = calloc(ct->nr_nodes + 1, sizeof(*t->x));
+	kids = malloc((ct->nr_nodes + 1) * sizeof(*kids));
+	if (!t->label || !t->x || !kids)
+		goto out;
+	for (size_t i = 0; i < ct->nr_names; i++) {
+		const struct calltree_name *n = &ct->names[i];
+		const char *sfx = n->kind < FRAME_KIND_MAX && suffix[n->kind]
+				      ? suffix[n->kind]
+				      : "";
+
+		if (asprintf(&t->label[i], "%s%s", n->name, sfx) < 0) {
+			t->label[i] = NULL;
+			goto out;
 		}
 	}
-	free(fname);
-}
-
-static const struct tree *sort_tree;
-
-static int child_cmp(const void *a, const void *b)
-{
-	const struct node *x = &sort_tree->nodes[*(const uint32_t *)a],
-			  *y = &sort_tree->nodes[*(const uint32_t *)b];
-
-	return strcmp(profile__str(sort_tree->strs, x->name),
-		      profile__str(sort_tree->strs, y->name));
-}
-
-/* Links children in name order (flamegraph.pl's "alphabetical" x axis)
- * and assigns x offsets from slot 1. */
-static void tree__layout(struct tree *t)
-{
-	size_t *nchild = xcalloc(t->nr, sizeof(*nchild));
-	size_t *off = xcalloc(t->nr + 1, sizeof(*off));
-	uint32_t *kids = xcalloc(t->nr, sizeof(*kids));
-
-	for (size_t i = 1; i < t->nr; i++)
-		nchild[t->nodes[i].parent]++;
-	for (size_t i = 0; i < t->nr; i++)
-		off[i + 1] = off[i] + nchild[i];
-	memset(nchild, 0, t->nr * sizeof(*nchild));
-	for (size_t i = 1; i < t->nr; i++) {
-		uint32_t par = t->nodes[i].parent;
-
-		kids[off[par] + nchild[par]++] = (uint32_t)i;
-	}
-	sort_tree = t;
 	/* Parents have smaller ids than their children, so one pass in id
 	 * order places every parent before its children. */
-	for (size_t i = 0; i < t->nr; i++) {
-		uint32_t *k = kids + off[i];
-		double x = t->nodes[i].x;
+	for (size_t i = 0; i < ct->nr_nodes; i++) {
+		size_t nk =
+		    calltree__children(ct, (uint32_t)i, kids, label_cmp, t);
+		double x = t->x[i];
 
-		qsort(k, nchild[i], sizeof(*k), child_cmp);
-		for (size_t j = 0; j < nchild[i]; j++) {
-			t->nodes[k[j]].x = x;
-			x += (double)t->nodes[k[j]].val[1];
+		for (size_t j = 0; j < nk; j++) {
+			t->x[kids[j]] = x;
+			x += (double)ct->nodes[kids[j]].total[1];
 		}
 	}
-	free(nchild);
-	free(off);
+	err = 0;
+out:
 	free(kids);
+	return err;
 }
 
-static void color_of(const struct tree *t, const struct node *n, char *buf,
-		     size_t size)
+static void color_of(const struct tree *t, const struct calltree_node *n,
+		     char *buf, size_t size)
 {
-	uint32_t h = hash__bytes(profile__str(t->strs, n->name),
-				 strlen(profile__str(t->strs, n->name)), 0);
+	const char *label = t->label[n->name];
+	uint32_t h = hash__bytes(label, strlen(label), 0);
 	double v1 = (h & 0xff) / 255.0, v2 = ((h >> 8) & 0xff) / 255.0;
 
-	switch (n->kind) {
+	switch (t->ct.names[n->name].kind) {
 	case FRAME_KERNEL: /* orange */
 		snprintf(buf, size, "rgb(%d,%d,%d)", 220 + (int)(35 * v1),
 			 120 + (int)(60 * v2), 30);
@@ -204,6 +136,7 @@ static void color_of(const struct tree *t, const struct node *n, char *buf,
 		snprintf(buf, size, "rgb(%d,%d,%d)", 50 + (int)(60 * v1),
 			 180 + (int)(60 * v2), 50);
 		break;
+	case CALLTREE_KIND_PROCESS:
 	case FRAME_SPECIAL: /* grey: process names and placeholders */
 		snprintf(buf, size, "rgb(%d,%d,%d)", 180 + (int)(30 * v1),
 			 180 + (int)(30 * v1), 190 + (int)(30 * v1));
@@ -290,6 +223,11 @@ static const char svg_script[] =
     "s=q.toString();try{history.replaceState(null,'',s?'?'+s:location.pathname)"
     ";}catch(x){}}\n";
 
+static void xml_sink(void *ctx, const char *s, size_t len)
+{
+	fwrite(s, 1, len, ctx);
+}
+
 static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		      bool diff)
 {
@@ -299,24 +237,25 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 	const char *title = opts && opts->title ? opts->title
 			    : diff		? "Differential Flame Graph"
 						: "Flame Graph";
-	double total = (double)t->nodes[0].val[1];
+	double total = (double)t->ct.nodes[0].total[1];
 	double usable = width - 2 * PAD;
-	double t0 = (double)t->nodes[0].val[0];
+	double t0 = (double)t->ct.nodes[0].total[0];
 	double max_delta = 0;
 	char fill[64];
 
-	tree__layout(t);
+	if (tree__layout(t))
+		return -ENOMEM;
 	/* Only frames wide enough to see are drawn; the depth counts them. */
 	uint32_t depth_shown = 0;
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct node *n = &t->nodes[i];
+	for (size_t i = 0; i < t->ct.nr_nodes; i++) {
+		const struct calltree_node *n = &t->ct.nodes[i];
 
-		if (!total || n->val[1] / total * usable < min_w)
+		if (!total || n->total[1] / total * usable < min_w)
 			continue;
 		if (n->depth > depth_shown)
 			depth_shown = n->depth;
 		if (diff && t0) {
-			double d = fabs(n->val[1] / total - n->val[0] / t0);
+			double d = fabs(n->total[1] / total - n->total[0] / t0);
 
 			if (d > max_delta)
 				max_delta = d;
@@ -345,14 +284,14 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		"fill=\"#f8f8f4\"/>\n",
 		width, height);
 	fprintf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", width / 2);
-	format__xml_escape(out, title);
+	escape__xml_file(out, title);
 	fputs("</text>\n", out);
 	if (diff)
 		fprintf(out,
 			"<text x=\"%d\" y=\"40\">widths: new profile (%" PRIu64
 			" samples); colour: share change vs base (%" PRIu64
 			" samples), red grew, blue shrank</text>\n",
-			PAD, t->nodes[0].val[1], t->nodes[0].val[0]);
+			PAD, t->ct.nodes[0].total[1], t->ct.nodes[0].total[0]);
 	fprintf(out,
 		"<text id=\"unzoom\" x=\"%d\" y=\"24\" "
 		"style=\"opacity:0\">Reset Zoom</text>\n",
@@ -368,20 +307,21 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD,
 		height - 8);
 
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct node *n = &t->nodes[i];
-		double w = total ? n->val[1] / total : 0;
+	for (size_t i = 0; i < t->ct.nr_nodes; i++) {
+		const struct calltree_node *n = &t->ct.nodes[i];
+		double w = total ? n->total[1] / total : 0;
 		double px = w * usable;
 
 		if (px < min_w)
 			continue;
-		double x = PAD + n->x / total * usable;
+		double x = PAD + t->x[i] / total * usable;
 		double y = icicle ? HEADER + n->depth * FRAME_H
 				  : height - FOOTER - (n->depth + 1) * FRAME_H;
-		const char *name = profile__str(t->strs, n->name);
+		const char *name = t->label[n->name];
 
 		if (diff) {
-			double d = t0 ? n->val[1] / total - n->val[0] / t0 : 0;
+			double d =
+			    t0 ? n->total[1] / total - n->total[0] / t0 : 0;
 			double in = max_delta > 0 ? fabs(d) / max_delta : 0;
 			int c = (int)(235 * (1 - in));
 
@@ -400,21 +340,21 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		fprintf(out,
 			"<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" "
 			"data-d=\"%u\" data-n=\"",
-			total ? n->x / total : 0, w, n->depth);
-		format__xml_escape(out, name);
+			total ? t->x[i] / total : 0, w, n->depth);
+		escape__xml_file(out, name);
 		fputs("\"><title>", out);
-		format__xml_escape(out, name);
+		escape__xml_file(out, name);
 		if (diff)
 			fprintf(out,
 				" (new %" PRIu64
 				" samples, %.2f%%; base %" PRIu64
 				" samples, %.2f%%; change %+.2f pp)",
-				n->val[1], 100.0 * w, n->val[0],
-				t0 ? 100.0 * n->val[0] / t0 : 0.0,
-				t0 ? 100.0 * (w - n->val[0] / t0) : 0.0);
+				n->total[1], 100.0 * w, n->total[0],
+				t0 ? 100.0 * n->total[0] / t0 : 0.0,
+				t0 ? 100.0 * (w - n->total[0] / t0) : 0.0);
 		else
 			fprintf(out, " (%" PRIu64 " samples, %.2f%%)",
-				n->val[1], 100.0 * w);
+				n->total[1], 100.0 * w);
 		fprintf(out,
 			"</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			"height=\"%d\" "
@@ -424,20 +364,14 @@ static int write_tree(struct tree *t, const struct write_opts *opts, FILE *out,
 		size_t fit = (size_t)(px / FONT_W), len = strlen(name);
 		if (fit >= 3) {
 			if (len <= fit) {
-				format__xml_escape(out, name);
+				escape__xml_file(out, name);
 			} else {
-				/* Clip on a UTF-8 boundary so the SVG stays
-				 * valid. */
-				size_t cut = fit - 2;
-				char *tmp = xmalloc(cut + 3);
-
-				while (cut > 0 && ((unsigned char)name[cut] &
-						   0xc0) == 0x80)
-					cut--;
-				memcpy(tmp, name, cut);
-				memcpy(tmp + cut, "..", 3);
-				format__xml_escape(out, tmp);
-				free(tmp);
+				/* Clip on a UTF-8 boundary so no sequence is
+				 * cut in two. */
+				escape__xml(
+				    xml_sink, out, name,
+				    escape__utf8_clip(name, len, fit - 2));
+				fputs("..", out);
 			}
 		}
 		fputs("</text></g>\n", out);
@@ -455,8 +389,9 @@ int svg__write(const struct profile *p, const struct write_opts *opts,
 	int err;
 
 	tree__init(&t);
-	tree__add(&t, p, 1);
-	err = write_tree(&t, opts, out, false);
+	err = tree__add(&t, p, 1);
+	if (!err)
+		err = write_tree(&t, opts, out, false);
 	tree__release(&t);
 	return err;
 }
@@ -468,9 +403,11 @@ int svg__write_diff(const struct profile *base, const struct profile *cur,
 	int err;
 
 	tree__init(&t);
-	tree__add(&t, base, 0);
-	tree__add(&t, cur, 1);
-	err = write_tree(&t, opts, out, true);
+	err = tree__add(&t, base, 0);
+	if (!err)
+		err = tree__add(&t, cur, 1);
+	if (!err)
+		err = write_tree(&t, opts, out, true);
 	tree__release(&t);
 	return err;
 }

@@ -115,17 +115,17 @@ static struct profile *fan_profile(int n)
 static void test_web__flame_limit_merges_narrow_nodes(void **state)
 {
 	struct profile *p = fan_profile(100);
-	struct flame_add_opts ao = {.with_process = true};
-	struct flame_tree t;
+	struct calltree_add_opts ao = {.with_process = true};
+	struct calltree t;
 	struct jbuf b;
 
 	(void)state;
-	flame_tree__init(&t, false);
-	assert_int_equal(flame_tree__add(&t, p, 0, &ao), 0);
+	flame__init(&t, false);
+	assert_int_equal(calltree__add(&t, p, 0, &ao), 0);
 	/* root + app + root + 100 leaves */
 	assert_int_equal(t.nr_nodes, 103);
 	assert_true(t.total[0] == 5050);
-	flame_tree__limit(&t, 20);
+	calltree__limit(&t, 20);
 	assert_true(t.out_nodes <= 20);
 	assert_int_equal(t.other_nodes, 1);
 	/* Kept leaves are the widest: all of them above every merged one. */
@@ -135,10 +135,10 @@ static void test_web__flame_limit_merges_narrow_nodes(void **state)
 		merged_sum += i;
 	assert_true(t.merged_samples == merged_sum);
 	jbuf__init(&b);
-	assert_int_equal(flame_tree__write_json(&t, &b), 0);
+	assert_int_equal(flame__write_json(&t, &b), 0);
 	assert_non_null(strstr(b.p, "\"[other]\""));
 	jbuf__release(&b);
-	flame_tree__release(&t);
+	calltree__release(&t);
 	profile__free(p);
 }
 
@@ -147,18 +147,18 @@ static void test_web__flame_counts_recursion_once(void **state)
 	struct profile *p = profile__new();
 	uint32_t f = profile__add_named_frame(p, "rec", FRAME_USER),
 		 st[3] = {f, f, f};
-	struct flame_tree t;
+	struct calltree t;
 
 	(void)state;
 	profile__add_sample(p, profile__add_series(p, NULL, 0),
 			    profile__add_stack(p, st, 3), NS, 4);
-	flame_tree__init(&t, false);
-	assert_int_equal(flame_tree__add(&t, p, 0, NULL), 0);
+	flame__init(&t, false);
+	assert_int_equal(calltree__add(&t, p, 0, NULL), 0);
 	assert_int_equal(t.nr_nodes, 4);
 	/* name 0 is "total", 1 is "rec" */
 	assert_true(t.fn_total[0][1] == 4);
 	assert_true(t.fn_self[0][1] == 4);
-	flame_tree__release(&t);
+	calltree__release(&t);
 	profile__free(p);
 }
 

@@ -517,7 +517,7 @@ static void api_heatmap(struct req *q)
 
 /* ---- /flamegraph, /top, /diff ---- */
 
-static void tree_meta(struct jbuf *b, const struct flame_tree *t)
+static void tree_meta(struct jbuf *b, const struct calltree *t)
 {
 	jbuf__printf(b, ",\"nodes\":%llu,\"tree_nodes\":%llu,\"truncated\":",
 		     (unsigned long long)t->out_nodes,
@@ -538,14 +538,14 @@ static void api_tree(struct req *q, bool diff, bool top)
 {
 	struct jbuf *b = &q->r->body;
 	struct profile *pa = NULL, *pb = NULL;
-	struct flame_add_opts ao = {0};
+	struct calltree_add_opts ao = {0};
 	struct web_range ra, rb;
-	struct flame_tree t;
+	struct calltree t;
 	uint64_t max_nodes, limit, with_process;
 	struct web_match *re = NULL;
 	int err;
 
-	flame_tree__init(&t, diff);
+	flame__init(&t, diff);
 	if (req_range(q, diff ? "a_" : "", &ra))
 		goto out;
 	if (diff && req_range(q, "b_", &rb))
@@ -563,12 +563,13 @@ static void api_tree(struct req *q, bool diff, bool top)
 	if (req_regex(q, &re))
 		goto out;
 	ao.with_process = with_process && !top;
-	ao.match = re;
+	ao.match = re ? flame__match : NULL;
+	ao.match_ctx = re;
 
 	pa = req_profile(q, &ra);
 	if (!pa)
 		goto out;
-	err = flame_tree__add(&t, pa, 0, &ao);
+	err = calltree__add(&t, pa, 0, &ao);
 	profile__free(pa);
 	if (err)
 		goto add_failed;
@@ -576,7 +577,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 		pb = req_profile(q, &rb);
 		if (!pb)
 			goto out;
-		err = flame_tree__add(&t, pb, 1, &ao);
+		err = calltree__add(&t, pb, 1, &ao);
 		profile__free(pb);
 		if (err)
 			goto add_failed;
@@ -596,15 +597,15 @@ static void api_tree(struct req *q, bool diff, bool top)
 			     (unsigned long long)t.total[0]);
 	}
 	if (!top) {
-		flame_tree__limit(&t, max_nodes);
+		calltree__limit(&t, max_nodes);
 		tree_meta(b, &t);
 		jbuf__raw(b, ",", 1);
-		if (flame_tree__write_json(&t, b))
+		if (flame__write_json(&t, b))
 			goto oom;
 	}
 	if (top || diff) {
 		jbuf__raw(b, ",", 1);
-		if (flame_tree__write_functions(&t, b, limit))
+		if (flame__write_functions(&t, b, limit))
 			goto oom;
 	}
 	jbuf__puts(b, "}\n");
@@ -636,7 +637,7 @@ oom:
 	web_response__error(q->r, 500, "out of memory building the response");
 out:
 	web_match__free(re);
-	flame_tree__release(&t);
+	calltree__release(&t);
 }
 
 /* ---- /export ---- */

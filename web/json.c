@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "web/web_int.h"
 
 void jbuf__init(struct jbuf *b)
@@ -97,68 +98,14 @@ void jbuf__sep(struct jbuf *b)
 		jbuf__raw(b, ",", 1);
 }
 
-/* Length of a valid UTF-8 sequence at 's', or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
+static void jbuf_sink(void *ctx, const char *s, size_t len)
 {
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (s[0] == 0xe0 && s[1] < 0xa0)
-			return 0;
-		if (s[0] == 0xed && s[1] > 0x9f)
-			return 0; /* surrogates */
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (s[0] == 0xf0 && s[1] < 0x90)
-			return 0;
-		if (s[0] == 0xf4 && s[1] > 0x8f)
-			return 0;
-		return 4;
-	}
-	return 0;
+	jbuf__raw(ctx, s, len);
 }
 
-void jbuf__str(struct jbuf *b, const char *str)
+void jbuf__str(struct jbuf *b, const char *s)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	const unsigned char *run = s;
-
 	jbuf__raw(b, "\"", 1);
-	while (*s) {
-		size_t n = utf8_len(s);
-
-		if (n == 1 && *s >= 0x20 && *s != '"' && *s != '\\') {
-			s++;
-			continue;
-		}
-		if (n > 1) {
-			s += n;
-			continue;
-		}
-		jbuf__raw(b, (const char *)run, (size_t)(s - run));
-		if (n == 0) /* not UTF-8: JSON must be */
-			jbuf__puts(b, "\\ufffd");
-		else if (*s == '"')
-			jbuf__puts(b, "\\\"");
-		else if (*s == '\\')
-			jbuf__puts(b, "\\\\");
-		else if (*s == '\n')
-			jbuf__puts(b, "\\n");
-		else if (*s == '\t')
-			jbuf__puts(b, "\\t");
-		else
-			jbuf__printf(b, "\\u%04x", *s);
-		s++;
-		run = s;
-	}
-	jbuf__raw(b, (const char *)run, (size_t)(s - run));
+	escape__json(jbuf_sink, b, s, strlen(s));
 	jbuf__raw(b, "\"", 1);
 }

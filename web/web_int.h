@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to web/: the JSON buffer, the flame tree builder and the request
+ * Private to web/: the JSON buffer, the flame graph encoder and the request
  * parameter parser. Kept free of civetweb so tests and benches can drive
  * them directly.
  */
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/idxset.h"
+#include "profile/calltree.h"
 #include "profile/profile.h"
 #include "storage/store.h"
 
@@ -60,76 +60,30 @@ int web_match__compile(const char *pattern, struct web_match **out, char *err,
 int web_match__exec(struct web_match *m, const char *s);
 void web_match__free(struct web_match *m);
 
-/* ---- flame tree (flame.c) ---- */
+/* ---- flame graph encoding of a call tree (flame.c) ---- */
 
 /* Kind letters of names: u k i j s as enum frame_kind, p for a process. */
-#define FLAME_KIND_PROCESS FRAME_KIND_MAX
+#define FLAME_KIND_PROCESS CALLTREE_KIND_PROCESS
 
-struct flame_name {
-	char *name;
-	char *file; /* "path:line" or "" */
-	uint32_t kind;
-};
-
-struct flame_node {
-	uint32_t name;
-	uint32_t parent;
-	uint32_t first_child, next_sibling; /* UINT32_MAX: none */
-	uint64_t total[2], self[2];	    /* per side: 0 = A/only, 1 = B */
-};
-
-struct flame_tree {
-	struct flame_name *names;
-	size_t nr_names, cap_names;
-	struct idxset name_set;
-	struct flame_node *nodes; /* node 0 is the root, "total" */
-	size_t nr_nodes, cap_nodes;
-	struct idxset child_set;
-	/* Per-function counts for the top table (indexed by name). */
-	uint64_t *fn_self[2], *fn_total[2];
-	uint32_t *fn_seen; /* stamp to count a function once per stack */
-	size_t cap_fn;
-	uint32_t stamp;
-	uint64_t total[2];
-	bool diff;
-	/* Set by flame_tree__limit(). */
-	uint64_t min_total; /* nodes below this are merged into "other" */
-	uint64_t merged_nodes, merged_samples, other_nodes, out_nodes;
-};
-
-struct flame_add_opts {
-	bool with_process; /* first level: the comm label of each series */
-	struct web_match *match; /* keep only stacks with a matching frame */
-};
-
-void flame_tree__init(struct flame_tree *t, bool diff);
-void flame_tree__release(struct flame_tree *t);
-/*
- * Adds every sample of 'p' to side 'side' (0 or 1). Returns 0, -ENOMEM, or
- * an error of web_match__exec (the search went over its budget).
- */
-int flame_tree__add(struct flame_tree *t, const struct profile *p, int side,
-		    const struct flame_add_opts *opts);
-/*
- * Picks the smallest node total to keep so that the encoded tree has at most
- * 'max_nodes' nodes, counting one "other" node per parent whose narrower
- * children are merged. Fills the merged_* counters.
- */
-void flame_tree__limit(struct flame_tree *t, size_t max_nodes);
+/* A call tree as the web draws it: root "total", processes unnamed in
+ * their comm label are "[unknown process]", two sides when 'diff'. */
+void flame__init(struct calltree *t, bool diff);
+/* calltree_add_opts.match over a struct web_match ('ctx'). */
+int flame__match(void *ctx, const char *name);
 /*
  * Writes the "names", "kinds", "files", "levels" members (no braces):
  * levels[d] is a flat array of [x_delta, total, self, name] per node (diff:
  * [x_delta, total_a, self_a, total_b, self_b, name], width total_a+total_b),
  * x delta-encoded from the end of the previous node of the level. Children
- * are in name order; merged children come last as one "[other]" node.
+ * are in name order; nodes narrower than calltree__limit()'s cut come last
+ * as one "[other]" node.
  */
-int flame_tree__write_json(struct flame_tree *t, struct jbuf *b);
+int flame__write_json(struct calltree *t, struct jbuf *b);
 /*
  * Writes "functions":[...] sorted by self (diff: by change of self share),
  * at most 'limit' rows, process names left out.
  */
-int flame_tree__write_functions(struct flame_tree *t, struct jbuf *b,
-				size_t limit);
+int flame__write_functions(struct calltree *t, struct jbuf *b, size_t limit);
 
 /* ---- request parameters (params.c) ---- */
 
