@@ -14,17 +14,25 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "lib/log.h"
+#include "storage/store.h"
 #include "web/server.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kiln server --db PATH [--listen [HOST:]PORT] "
+		"usage: kiln server --store URL [--listen [HOST:]PORT] "
 		"[--auth-token-file FILE]\n"
 		"\n"
 		"Serves the flame graph UI and the JSON API of a kiln store.\n"
 		"\n"
-		"  --db PATH               the store to serve (read only)\n"
+		"  --store URL, --db PATH  the store to serve: a SQLite file "
+		"(PATH or\n"
+		"                          sqlite:PATH) or "
+		"clickhouse://[USER[:PASS]@]HOST\n"
+		"                          [:PORT]/DB (read only unless "
+		"--ingest)\n"
+		"  --init                  create the store's schema if it has "
+		"none\n"
 		"  --listen ADDR           IP:PORT or PORT (default "
 		"127.0.0.1:7070;\n"
 		"                          port 0 picks a free port)\n"
@@ -48,6 +56,8 @@ int cmd_server(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"db", required_argument, NULL, 'd'},
+	    {"store", required_argument, NULL, 'd'},
+	    {"init", no_argument, NULL, 'I'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"auth-token-file", required_argument, NULL, 'a'},
 	    {"threads", required_argument, NULL, 't'},
@@ -57,7 +67,9 @@ int cmd_server(int argc, char **argv)
 	};
 	struct web_opts opts = {.listen = "127.0.0.1:7070"};
 	struct web_server *srv;
+	struct store *st;
 	const char *host;
+	bool init = false;
 	int c;
 
 	optind = 1;
@@ -84,6 +96,9 @@ int cmd_server(int argc, char **argv)
 		case 'i':
 			opts.enable_ingest = true;
 			break;
+		case 'I':
+			init = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -98,15 +113,22 @@ int cmd_server(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!opts.db_path) {
-		fprintf(stderr, "kiln server: --db PATH is required\n");
+		fprintf(stderr, "kiln server: --store URL is required\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (access(opts.db_path, R_OK)) {
-		fprintf(stderr, "kiln server: cannot read '%s': %s\n",
+	/* Fail now, with the store's own reason, rather than on every
+	 * request; --init and --ingest create the schema when it is new. */
+	st = store__open(&(struct store_opts){
+	    .path = opts.db_path,
+	    .read_only = !init && !opts.enable_ingest,
+	});
+	if (!st) {
+		fprintf(stderr, "kiln server: cannot open the store '%s': %s\n",
 			opts.db_path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	store__close(st);
 
 	cli__catch_stop_signals();
 

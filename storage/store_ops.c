@@ -24,12 +24,8 @@ struct store *store__open(const struct store_opts *opts)
 	}
 	o = *opts;
 	if (!strncmp(o.path, "clickhouse://", 13) ||
-	    !strncmp(o.path, "clickhouses://", 14)) {
-		pr_err("store '%s': this kiln was built without ClickHouse",
-		       opts->path);
-		errno = EPROTONOSUPPORT;
-		return NULL;
-	}
+	    !strncmp(o.path, "clickhouses://", 14))
+		return clickhouse__open(&o);
 	if (!strncmp(o.path, "sqlite:", 7))
 		o.path += 7;
 	/* "sqlite://PATH" reads as a URL too: keep PATH absolute. */

@@ -38,6 +38,25 @@ void web_response__init(struct web_response *r)
 	jbuf__init(&r->body);
 }
 
+/*
+ * The HTTP status for a store error: a store that is down, slow or
+ * overloaded (a ClickHouse server restarting) is a 503 the client retries;
+ * a full disk a 507; a bad query a 400.
+ */
+static int store_status(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return 400;
+	case -EAGAIN:
+		return 503;
+	case -ENOSPC:
+		return 507;
+	default:
+		return 500;
+	}
+}
+
 void web_response__release(struct web_response *r)
 {
 	jbuf__release(&r->body);
@@ -134,7 +153,8 @@ static int req_begin(struct req *q, struct api_ctx *c, const char *qs,
 	}
 	err = keys_load(c, &q->keys);
 	if (err) {
-		web_response__error(r, 500, "cannot read label names: %s",
+		web_response__error(r, store_status(err),
+				    "cannot read label names: %s",
 				    strerror(-err));
 		return err;
 	}
@@ -189,7 +209,8 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 			web_response__error(q->r, 400,
 					    "bad query (unknown label?)");
 		else
-			web_response__error(q->r, 500, "store query failed: %s",
+			web_response__error(q->r, store_status(err),
+					    "store query failed: %s",
 					    strerror(-err));
 		profile__free(p);
 		return NULL;
@@ -226,8 +247,8 @@ static void api_labels(struct req *q)
 	jbuf__puts(b, "{\"names\":[");
 	err = store__label_names(q->c->st, name_out, b);
 	if (err) {
-		web_response__error(q->r, 500, "cannot list labels: %s",
-				    strerror(-err));
+		web_response__error(q->r, store_status(err),
+				    "cannot list labels: %s", strerror(-err));
 		return;
 	}
 	jbuf__puts(b, "]}\n");
@@ -282,7 +303,8 @@ static void api_label_values(struct req *q, const char *name)
 			web_response__error(q->r, 400, "unknown label '%.64s'",
 					    name);
 		else
-			web_response__error(q->r, 500, "cannot list values: %s",
+			web_response__error(q->r, store_status(err),
+					    "cannot list values: %s",
 					    strerror(-err));
 		return;
 	}
@@ -405,7 +427,7 @@ static void api_timeline(struct req *q)
 	}
 	err = store__timeline(q->c->st, &rg.q, step, group_by, tl_point, &tc);
 	if (err) {
-		web_response__error(q->r, err == -EINVAL ? 400 : 500,
+		web_response__error(q->r, store_status(err),
 				    "timeline query failed: %s",
 				    strerror(-err));
 		goto out;
@@ -507,7 +529,7 @@ static void api_heatmap(struct req *q)
 		     STORE_HEAT_SLOTS, 1000 / STORE_HEAT_SLOTS);
 	err = store__heatmap(q->c->st, &rg.q, heat_col, b);
 	if (err) {
-		web_response__error(q->r, err == -EINVAL ? 400 : 500,
+		web_response__error(q->r, store_status(err),
 				    "heat map query failed: %s",
 				    strerror(-err));
 		return;
@@ -810,7 +832,7 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 	}
 	ret = store__write(c->st, rel);
 	if (ret) {
-		web_response__error(r, ret == -ENOSPC ? 507 : 500,
+		web_response__error(r, store_status(ret),
 				    "cannot write to the store: %s",
 				    strerror(-ret));
 		goto out;

@@ -37,3 +37,70 @@ total() { awk '{ t += $NF } END { print t + 0 }' "$1"; }
 
 # within A B TOL: |A - B| <= TOL
 within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+
+# start_clickhouse [HTTP_PORT] -> a real clickhouse-server on loopback with
+# its data in $TMP/ch (kept across restarts): sets CH_PORT (HTTP), CH_PID and
+# CH_URL (clickhouse://kiln:secret@127.0.0.1:PORT, add /DB). Port 0 (the
+# default) lets the server pick; a restart passes the old port back.
+start_clickhouse() {
+	local want=${1:-0} ch=$TMP/ch bin
+	bin=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
+	if [ ! -x "$bin" ]; then
+		[ "${CI:-}" = true ] && fail "clickhouse-server is missing (scripts/deps.sh installs it)"
+		skip "clickhouse-server is missing (scripts/deps.sh installs it)"
+	fi
+	mkdir -p "$ch/data" "$ch/tmp"
+	cat >"$ch/users.xml" <<-XML
+	<?xml version="1.0"?>
+	<yandex>
+	  <profiles><default><max_memory_usage>1000000000</max_memory_usage></default></profiles>
+	  <users>
+	    <default><password></password><networks><ip>127.0.0.1</ip></networks>
+	      <profile>default</profile><quota>default</quota></default>
+	    <kiln><password>secret</password><networks><ip>127.0.0.1</ip></networks>
+	      <profile>default</profile><quota>default</quota></kiln>
+	  </users>
+	  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+	    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+	  </interval></default></quotas>
+	</yandex>
+	XML
+	cat >"$ch/config.xml" <<-XML
+	<?xml version="1.0"?>
+	<yandex>
+	  <logger><level>warning</level><console>1</console></logger>
+	  <http_port>$want</http_port>
+	  <tcp_port>0</tcp_port>
+	  <listen_host>127.0.0.1</listen_host>
+	  <path>$ch/data/</path>
+	  <tmp_path>$ch/tmp/</tmp_path>
+	  <users_config>$ch/users.xml</users_config>
+	  <default_profile>default</default_profile>
+	  <default_database>default</default_database>
+	  <mark_cache_size>67108864</mark_cache_size>
+	</yandex>
+	XML
+	"$bin" --config-file="$ch/config.xml" >>"$ch/log" 2>&1 &
+	CH_PID=$!
+	CLEANUP_PIDS+=($CH_PID)
+	CH_PORT=
+	for _ in $(seq 300); do
+		kill -0 "$CH_PID" 2>/dev/null || { tail -5 "$ch/log"; fail "clickhouse-server exited"; }
+		for port in $(ss -ltnpH 2>/dev/null | grep "pid=$CH_PID," | awk '{ sub(/.*:/, "", $4); print $4 }'); do
+			# The TCP (native) port answers /ping with a complaint.
+			if [ "$(curl -s -m 1 "http://127.0.0.1:$port/ping")" = "Ok." ]; then
+				CH_PORT=$port
+				break 2
+			fi
+		done
+		sleep 0.1
+	done
+	[ -n "$CH_PORT" ] || fail "clickhouse-server did not start in 30 s: $(tail -3 "$ch/log")"
+	CH_URL=clickhouse://kiln:secret@127.0.0.1:$CH_PORT
+}
+
+# stop_clickhouse [SIGNAL]
+stop_clickhouse() {
+	kill -"${1:-TERM}" "$CH_PID" 2>/dev/null || true
+	wait "$CH_PID" 2>/dev/null || true
+}

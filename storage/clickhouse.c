@@ -1,0 +1,1212 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ClickHouse engine: a store on a ClickHouse server, spoken to over its
+ * HTTP interface with libcurl (TLS, timeouts and keep-alive for free), so
+ * any number of kiln servers can share one database. This file holds the
+ * connection, the schema (storage/clickhouse.sql), writes and retention;
+ * queries are in clickhouse_query.c.
+ *
+ * Writes are batched per window: the dictionary rows the database may lack
+ * (frames, stacks, series), then the window's samples in one INSERT per
+ * hour, so each lands as one part of one partition, whole or not at all.
+ * Before inserting an hour's rows the writer looks for their fingerprint
+ * (window_id): a retry after an error whose outcome it could not know (a
+ * timeout, ClickHouse killed mid-request) adds nothing twice.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/embedded.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+#include "storage/clickhouse_int.h"
+
+extern const struct embedded_file sql_assets[];
+
+#define CONNECT_TIMEOUT_MS 3000
+#define DEFAULT_TIMEOUT_MS 30000
+#define WCACHE_MAX 2000000 /* writer cache entries before it starts over */
+#define SEED_HI 0x6b696c6eu
+#define SEED_LO 0x63682121u
+
+static const struct store_ops clickhouse_ops;
+
+/* ---- buffers and RowBinary ---- */
+
+void chbuf__put(struct chbuf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = 0; /* so SQL text is always a C string */
+}
+
+void chbuf__printf(struct chbuf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		chbuf__put(b, small, (size_t)n);
+		return;
+	}
+	char *big = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	chbuf__put(b, big, (size_t)n);
+	free(big);
+}
+
+void chbuf__quote(struct chbuf *b, const char *s)
+{
+	chbuf__put(b, "'", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '\'' || ch == '\\') {
+			chbuf__put(b, "\\", 1);
+			chbuf__put(b, s, 1);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			chbuf__printf(b, "\\x%02x", ch);
+		} else {
+			chbuf__put(b, s, 1);
+		}
+	}
+	chbuf__put(b, "'", 1);
+}
+
+void chbuf__release(struct chbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+void chbuf__varint(struct chbuf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	chbuf__put(b, tmp, n);
+}
+
+void chbuf__str(struct chbuf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	chbuf__varint(b, n);
+	chbuf__put(b, s, n);
+}
+
+static bool rbin__need(struct rbin *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return false;
+	}
+	return true;
+}
+
+uint8_t rbin__u8(struct rbin *r)
+{
+	return rbin__need(r, 1) ? *r->p++ : 0;
+}
+
+uint32_t rbin__u32(struct rbin *r)
+{
+	uint32_t v = 0;
+
+	if (rbin__need(r, 4)) {
+		memcpy(&v, r->p, 4);
+		r->p += 4;
+	}
+	return v;
+}
+
+uint64_t rbin__u64(struct rbin *r)
+{
+	uint64_t v = 0;
+
+	if (rbin__need(r, 8)) {
+		memcpy(&v, r->p, 8);
+		r->p += 8;
+	}
+	return v;
+}
+
+uint64_t rbin__varint(struct rbin *r)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+
+		if (!rbin__need(r, 1))
+			return 0;
+		b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	r->bad = true;
+	return 0;
+}
+
+const char *rbin__str(struct rbin *r, size_t *len)
+{
+	uint64_t n = rbin__varint(r);
+	const char *s;
+
+	*len = 0;
+	if (n > CH_MAX_STRING) {
+		r->bad = true;
+		return "";
+	}
+	if (!rbin__need(r, (size_t)n))
+		return "";
+	s = (const char *)r->p;
+	r->p += n;
+	*len = (size_t)n;
+	return s;
+}
+
+/* ---- the HTTP client ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+	struct chbuf *b = ctx;
+	size_t len = size * n;
+
+	if (b->len + len > CH_MAX_RESPONSE)
+		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+	chbuf__put(b, data, len);
+	return len;
+}
+
+/* ClickHouse's "Code: N, e.displayText() = ..." as -errno. */
+static int ch_code_err(int code)
+{
+	switch (code) {
+	case 159: /* TIMEOUT_EXCEEDED */
+	case 160: /* TOO_SLOW */
+	case 202: /* TOO_MANY_SIMULTANEOUS_QUERIES */
+	case 209: /* SOCKET_TIMEOUT */
+	case 210: /* NETWORK_ERROR */
+	case 241: /* MEMORY_LIMIT_EXCEEDED */
+	case 252: /* TOO_MANY_PARTS */
+		return -EAGAIN;
+	case 81: /* UNKNOWN_DATABASE */
+	case 60: /* UNKNOWN_TABLE */
+		return -ENOENT;
+	case 192: /* UNKNOWN_USER */
+	case 193: /* WRONG_PASSWORD */
+	case 194: /* REQUIRED_PASSWORD */
+	case 195: /* IP_ADDRESS_NOT_ALLOWED */
+	case 164: /* READONLY */
+	case 497: /* ACCESS_DENIED */
+	case 516: /* AUTHENTICATION_FAILED */
+		return -EACCES;
+	case 243: /* NOT_ENOUGH_SPACE */
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
+/* The first line of an error body, printable bytes only, bounded. */
+static void error_text(const struct chbuf *b, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->len && n + 1 < size; i++) {
+		unsigned char ch = b->p[i];
+
+		if (ch == '\n' || ch == '\r')
+			break;
+		out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	out[n] = 0;
+	/* Drop the noise after the message on old servers. */
+	char *w = strstr(out, ", e.what()");
+	if (w)
+		*w = 0;
+}
+
+static int report(struct ch_store *c, int err, const char *what,
+		  const char *why)
+{
+	if (err != c->last_err) {
+		pr_err("store '%s': %s failed: %s", c->name, what, why);
+		c->last_err = err;
+	}
+	return err;
+}
+
+int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
+		const char *what)
+{
+	CURL *h = c->curl;
+	char *esc = NULL, *url = NULL, errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	struct chbuf post = {0};
+	long status = 0;
+	CURLcode rc;
+	int err = 0;
+
+	c->resp.len = 0;
+	/*
+	 * Settings ride in the URL: the database, and wait_end_of_query so a
+	 * query that fails half-way answers with an error status instead of
+	 * a 200 and a truncated body. A statement with rows after it goes in
+	 * the URL (INSERT ... FORMAT RowBinary); otherwise in the body, where
+	 * max_query_size lets long IN lists through.
+	 */
+	if (body) {
+		esc = curl_easy_escape(h, sql, 0);
+		if (!esc)
+			return -ENOMEM;
+	}
+	if (asprintf(&url,
+		     "%s?database=%s&wait_end_of_query=1&max_query_size="
+		     "67108864&max_insert_block_size=100000000&"
+		     "max_execution_time=%ld%s%s",
+		     c->endpoint, c->db, (c->timeout_ms + 999) / 1000 - 1,
+		     esc ? "&query=" : "", esc ? esc : "") < 0) {
+		curl_free(esc);
+		return -ENOMEM;
+	}
+	curl_free(esc);
+	if (!body)
+		chbuf__put(&post, sql, strlen(sql));
+	hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+			 body ? (const char *)body->p : (const char *)post.p);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)(body ? body->len : post.len));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(hdr);
+	free(url);
+	chbuf__release(&post);
+	if (rc != CURLE_OK) {
+		const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+		if (rc == CURLE_WRITE_ERROR && c->resp.len) {
+			report(c, -EFBIG, what, "response larger than 512 MiB");
+			return -EFBIG;
+		}
+		if (rc == CURLE_OUT_OF_MEMORY)
+			return -ENOMEM;
+		/* Down, unreachable, slow or cut off: try again later. */
+		return report(c, -EAGAIN, what, why);
+	}
+	if (status != 200) {
+		char text[300];
+		int code = 0;
+
+		error_text(&c->resp, text, sizeof(text));
+		if (sscanf(text, "Code: %d", &code) == 1)
+			err = ch_code_err(code);
+		else if (status == 401 || status == 403)
+			err = -EACCES;
+		else if (status == 503 || status == 502 || status == 504)
+			err = -EAGAIN;
+		else
+			err = -EIO;
+		if (!text[0])
+			snprintf(text, sizeof(text), "HTTP status %ld", status);
+		/* A missing table is how callers probe: they say it if it
+		 * matters. */
+		if (err == -ENOENT)
+			return err;
+		return report(c, err, what, text);
+	}
+	if (c->last_err && c->last_err != 1)
+		pr_info("store '%s': ClickHouse answers again", c->name);
+	c->last_err = 0;
+	return 0;
+}
+
+/* ---- opening: the URL, the schema ---- */
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes [s, s + n) into a new string; NULL when malformed. */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				free(out);
+				return NULL;
+			}
+			*o++ = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+static bool is_ident(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * clickhouse://[USER[:PASS]@]HOST[:PORT][/DB][?timeout=SECONDS]
+ * clickhouses://... speaks TLS (default port 8443). DB defaults to "kiln".
+ */
+static int parse_url(struct ch_store *c, const char *url)
+{
+	bool tls = !strncmp(url, "clickhouses://", 14);
+	const char *p = url + (tls ? 14 : 13), *at, *slash, *q, *hostend;
+	char host[256], *dbs = NULL;
+	unsigned long port = tls ? 8443 : 8123;
+	size_t hl;
+
+	q = strchr(p, '?');
+	slash = strchr(p, '/');
+	if (q && slash && slash > q)
+		slash = NULL;
+	hostend = slash ? slash : q ? q : p + strlen(p);
+	at = memchr(p, '@', (size_t)(hostend - p));
+	/* The password may hold '@' when not percent-encoded: the last
+	 * '@' before the host ends the credentials. */
+	for (const char *a = at; a && a < hostend;
+	     a = memchr(a + 1, '@', (size_t)(hostend - a - 1)))
+		at = a;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		c->user = pct_decode(p, (size_t)((colon ? colon : at) - p));
+		if (colon)
+			c->pass =
+			    pct_decode(colon + 1, (size_t)(at - colon - 1));
+		if (!c->user || (colon && !c->pass))
+			return -EINVAL;
+		p = at + 1;
+	}
+	hl = (size_t)(hostend - p);
+	if (!hl || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, p, hl);
+	host[hl] = 0;
+	/* [v6]:port or host:port */
+	char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+	if (colon) {
+		char *end;
+
+		if (host[0] == '[')
+			colon++;
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || *end || end == colon + 1 || !port || port > 65535)
+			return -EINVAL;
+		*colon = 0;
+	}
+	if (!host[0] || strpbrk(host, " /?#@"))
+		return -EINVAL;
+	if (slash) {
+		const char *e = q ? q : slash + strlen(slash);
+
+		dbs = pct_decode(slash + 1, (size_t)(e - slash - 1));
+		if (!dbs)
+			return -EINVAL;
+	}
+	c->db = xstrdup(dbs && *dbs ? dbs : "kiln");
+	free(dbs);
+	if (!is_ident(c->db))
+		return -EINVAL;
+	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	for (const char *o = q ? q + 1 : NULL; o && *o;) {
+		const char *amp = strchr(o, '&');
+		size_t n = amp ? (size_t)(amp - o) : strlen(o);
+		unsigned long v;
+		char *end;
+
+		if (n > 8 && !strncmp(o, "timeout=", 8)) {
+			errno = 0;
+			v = strtoul(o + 8, &end, 10);
+			if (errno || end != o + n || v < 2 || v > 3600)
+				return -EINVAL;
+			c->timeout_ms = (long)v * 1000;
+		} else {
+			return -EINVAL;
+		}
+		o = amp ? amp + 1 : NULL;
+	}
+	if (asprintf(&c->endpoint, "%s://%s:%lu/", tls ? "https" : "http", host,
+		     port) < 0)
+		return -ENOMEM;
+	if (asprintf(&c->name, "%s://%s%s%s:%lu/%s",
+		     tls ? "clickhouses" : "clickhouse", c->user ? c->user : "",
+		     c->user ? "@" : "", host, port, c->db) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The version in kiln_schema: 0 when the table does not exist. */
+static int schema_version(struct ch_store *c, uint32_t *version)
+{
+	struct rbin r;
+	int err = ch__request(
+	    c,
+	    "SELECT toUInt32(max(version)) FROM kiln_schema FORMAT RowBinary",
+	    NULL, "reading the schema version");
+
+	*version = 0;
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	*version = rbin__u32(&r);
+	return r.bad ? -EBADMSG : 0;
+}
+
+/* Runs storage/clickhouse.sql statement by statement. */
+static int apply_schema(struct ch_store *c)
+{
+	const struct embedded_file *f =
+	    embedded__find(sql_assets, "clickhouse.sql");
+	struct chbuf stmt = {0};
+	const char *p, *end;
+	int err = 0;
+
+	if (!f) {
+		pr_err("store: 'clickhouse.sql' is missing from this build");
+		return -ENOENT;
+	}
+	p = (const char *)f->data;
+	end = p + f->size;
+	while (p < end && !err) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *line = p;
+
+		p += n + (nl ? 1 : 0);
+		while (n && (*line == ' ' || *line == '\t')) {
+			line++;
+			n--;
+		}
+		if (!n || (n >= 2 && !strncmp(line, "--", 2)))
+			continue;
+		chbuf__put(&stmt, line, n);
+		chbuf__put(&stmt, "\n", 1);
+		if (line[n - 1] == ';') {
+			err = ch__request(c, (const char *)stmt.p, NULL,
+					  "creating the schema");
+			stmt.len = 0;
+		}
+	}
+	chbuf__release(&stmt);
+	if (err)
+		return err == -ENOENT ? -EIO : err;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "INSERT INTO kiln_schema VALUES (%d, now())",
+		 CH_SCHEMA_VERSION);
+	return ch__request(c, sql, NULL, "recording the schema version");
+}
+
+static int setup(struct ch_store *c)
+{
+	uint32_t version;
+	char sql[160];
+	int err;
+
+	if ((err = schema_version(c, &version)))
+		return err;
+	if (version > CH_SCHEMA_VERSION) {
+		pr_err("cannot open store '%s': it has schema version %u, "
+		       "written by a newer kiln (this one knows up to %d)",
+		       c->name, version, CH_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (version == CH_SCHEMA_VERSION)
+		return 0;
+	if (c->read_only) {
+		pr_err("cannot open store '%s': no kiln schema in database "
+		       "'%s' (a kiln server or `kiln migrate` creates it)",
+		       c->name, c->db);
+		return -ENOENT;
+	}
+	/* The database itself: created from the default database, since
+	 * naming a missing one in the URL fails the request. */
+	char *db = c->db;
+	c->db = (char *)"default";
+	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS %s", db);
+	err = ch__request(c, sql, NULL, "creating the database");
+	c->db = db;
+	if (err)
+		return err == -ENOENT ? -EIO : err;
+	if ((err = apply_schema(c)))
+		return err;
+	pr_info("store '%s': created schema version %d", c->name,
+		CH_SCHEMA_VERSION);
+	return 0;
+}
+
+static void ch__close(struct store *st);
+
+struct store *clickhouse__open(const struct store_opts *opts)
+{
+	struct ch_store *c = xcalloc(1, sizeof(*c));
+	CURL *h;
+	int err;
+
+	c->base.ops = &clickhouse_ops;
+	c->read_only = opts->read_only;
+	c->retention_ns = opts->retention_ns;
+	c->max_size = opts->max_size_bytes;
+	c->last_err = 1; /* not an errno: the first error is always logged */
+	idxset__init(&c->w_frames);
+	idxset__init(&c->w_stacks);
+	idxset__init(&c->w_series);
+	idxset__init(&c->rd.frame_set);
+	idxset__init(&c->rd.stack_set);
+	idxset__init(&c->rd.series_set);
+	if ((err = parse_url(c, opts->path))) {
+		pr_err("store URL '%s' is malformed: expected "
+		       "clickhouse://[USER[:PASS]@]HOST[:PORT][/DB]"
+		       "[?timeout=SECONDS]",
+		       opts->path);
+		goto fail;
+	}
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK || !(h = curl_easy_init())) {
+		pr_err("store '%s': cannot start libcurl", c->name);
+		err = -ENOMEM;
+		goto fail;
+	}
+	c->curl = h;
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (c->user) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, c->pass ? c->pass : "");
+	}
+	if ((err = setup(c))) {
+		if (err == -EAGAIN)
+			pr_err("cannot open store '%s': ClickHouse does not "
+			       "answer",
+			       c->name);
+		goto fail;
+	}
+	c->last_err = 0;
+	return (struct store *)(void *)c;
+fail:
+	ch__close((struct store *)(void *)c);
+	errno = -err;
+	return NULL;
+}
+
+void ch__dict_release(struct ch_dict *d)
+{
+	for (size_t i = 0; i < d->nr_frames; i++) {
+		free(d->frames[i].name);
+		free(d->frames[i].file);
+		free(d->frames[i].module);
+	}
+	for (size_t i = 0; i < d->nr_series; i++) {
+		for (uint32_t j = 0; j < 2 * d->series[i].n; j++)
+			free(d->series[i].kv[j]);
+		free(d->series[i].kv);
+	}
+	free(d->frames);
+	free(d->stacks);
+	free(d->stack_frames);
+	free(d->series);
+	idxset__release(&d->frame_set);
+	idxset__release(&d->stack_set);
+	idxset__release(&d->series_set);
+	memset(d, 0, sizeof(*d));
+}
+
+static void ch__close(struct store *st)
+{
+	struct ch_store *c = ch_of(st);
+
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	idxset__release(&c->w_frames);
+	idxset__release(&c->w_stacks);
+	idxset__release(&c->w_series);
+	free(c->w_ids);
+	free(c->w_hour);
+	ch__dict_release(&c->rd);
+	chbuf__release(&c->resp);
+	free(c->endpoint);
+	free(c->db);
+	free(c->user);
+	free(c->pass);
+	free(c->name);
+	free(c);
+}
+
+/* ---- writing ---- */
+
+static uint64_t fingerprint(const void *data, size_t len)
+{
+	return (uint64_t)hash__bytes(data, len, SEED_HI) << 32 |
+	       hash__bytes(data, len, SEED_LO);
+}
+
+static bool w_eq(uint32_t pos, const void *key, void *ctx)
+{
+	return ((const uint64_t *)ctx)[pos] == *(const uint64_t *)key;
+}
+
+/* Whether the writer knows 'id' is stored; *pos is its cache slot. */
+static bool w_known(struct ch_store *c, struct idxset *set, uint64_t id,
+		    uint32_t *pos)
+{
+	return !idxset__find(set, (uint32_t)id, &id, w_eq, c->w_ids, pos);
+}
+
+static uint32_t w_add(struct ch_store *c, struct idxset *set, uint64_t id)
+{
+	if (c->w_nr == c->w_cap) {
+		c->w_cap = c->w_cap ? 2 * c->w_cap : 1024;
+		c->w_ids = xrealloc(c->w_ids, c->w_cap * sizeof(*c->w_ids));
+		c->w_hour = xrealloc(c->w_hour, c->w_cap * sizeof(*c->w_hour));
+	}
+	c->w_ids[c->w_nr] = id;
+	c->w_hour[c->w_nr] = 0;
+	idxset__insert(set, (uint32_t)id, (uint32_t)c->w_nr);
+	return (uint32_t)c->w_nr++;
+}
+
+static void w_reset(struct ch_store *c)
+{
+	idxset__clear(&c->w_frames);
+	idxset__clear(&c->w_stacks);
+	idxset__clear(&c->w_series);
+	c->w_nr = 0;
+}
+
+struct wrow {
+	uint64_t tick; /* unix time / 20 ms */
+	uint64_t series, stack, count;
+};
+
+static int wrow_cmp(const void *a, const void *b)
+{
+	const struct wrow *x = a, *y = b;
+
+	if (x->tick != y->tick)
+		return x->tick < y->tick ? -1 : 1;
+	if (x->series != y->series)
+		return x->series < y->series ? -1 : 1;
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return 0;
+}
+
+static uint64_t frame_id(const struct profile *p, uint32_t fid,
+			 struct chbuf *tmp)
+{
+	const struct frame *f = profile__frame(p, fid);
+	uint32_t nums[2] = {f->line, f->kind};
+
+	tmp->len = 0;
+	chbuf__str(tmp, profile__str(p, f->name));
+	chbuf__str(tmp, profile__str(p, f->file));
+	chbuf__str(tmp, profile__str(p, f->module));
+	chbuf__put(tmp, nums, sizeof(nums));
+	chbuf__u64(tmp, f->addr);
+	return fingerprint(tmp->p, tmp->len);
+}
+
+/* Inserts 'rows' of one hour unless a previous attempt already did. */
+static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
+		       struct chbuf *out)
+{
+	uint64_t win, hour = rows[0].tick / CH_SLOTS_PER_S / 3600;
+	char sql[256];
+	struct rbin r;
+	int err;
+
+	win = fingerprint(rows, n * sizeof(*rows));
+	snprintf(sql, sizeof(sql),
+		 "SELECT count() FROM samples WHERE second >= %llu AND "
+		 "second < %llu AND window_id = %llu FORMAT RowBinary",
+		 (unsigned long long)(hour * 3600),
+		 (unsigned long long)(hour * 3600 + 3600),
+		 (unsigned long long)win);
+	if ((err = ch__request(c, sql, NULL, "looking for a window")))
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	if (rbin__u64(&r)) {
+		pr_debug("store '%s': window %016llx is stored already",
+			 c->name, (unsigned long long)win);
+		return 0;
+	}
+	if (r.bad)
+		return -EBADMSG;
+	out->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		chbuf__u32(out, (uint32_t)(rows[i].tick / CH_SLOTS_PER_S));
+		chbuf__u8(out, (uint8_t)(rows[i].tick % CH_SLOTS_PER_S));
+		chbuf__u64(out, rows[i].series);
+		chbuf__u64(out, rows[i].stack);
+		chbuf__u64(out, rows[i].count);
+		chbuf__u64(out, win);
+	}
+	/* One block, so one part: the hour lands whole or not at all. */
+	return ch__request(c,
+			   "INSERT INTO samples (second, slot, series, stack, "
+			   "count, window_id) FORMAT RowBinary",
+			   out, "writing samples");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int write_window(struct ch_store *c, const struct profile *p,
+			uint64_t *nsamples)
+{
+	size_t n, nf = profile__nr_frames(p), nst = profile__nr_stacks(p),
+		  nse = profile__nr_series(p), m = 0;
+	const struct sample *s = profile__samples(p, &n);
+	const struct profile_meta *meta = profile__meta_const(p);
+	uint64_t fallback = meta->start_ns ? meta->start_ns : now_ns();
+	uint64_t *fid = xcalloc(nf + 1, sizeof(*fid));
+	uint64_t *stid = xcalloc(nst + 1, sizeof(*stid));
+	uint64_t *seid = xcalloc(nse + 1, sizeof(*seid));
+	uint32_t *sehour = xcalloc(nse + 1, sizeof(*sehour));
+	struct wrow *rows = malloc((n ? n : 1) * sizeof(*rows));
+	struct chbuf tmp = {0}, frames = {0}, stacks = {0}, series = {0};
+	int err = 0;
+
+	if (!rows) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (c->w_nr > WCACHE_MAX)
+		w_reset(c);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = s[i].time_ns ? s[i].time_ns : fallback;
+		uint32_t pos, hour = (uint32_t)(t / 1000000000ULL / 3600);
+
+		if (!s[i].count)
+			continue;
+		if (!stid[s[i].stack]) {
+			size_t depth;
+			const uint32_t *fr =
+			    profile__stack(p, s[i].stack, &depth);
+			uint64_t ids[depth ? depth : 1];
+
+			for (size_t j = 0; j < depth; j++) {
+				if (!fid[fr[j]])
+					fid[fr[j]] =
+					    frame_id(p, fr[j], &tmp) | 1;
+				ids[j] = fid[fr[j]];
+				if (w_known(c, &c->w_frames, ids[j], &pos))
+					continue;
+				const struct frame *f =
+				    profile__frame(p, fr[j]);
+				chbuf__u64(&frames, ids[j]);
+				chbuf__str(&frames, profile__str(p, f->name));
+				chbuf__str(&frames, profile__str(p, f->file));
+				chbuf__str(&frames, profile__str(p, f->module));
+				chbuf__u32(&frames, f->line);
+				chbuf__u8(&frames, (uint8_t)f->kind);
+				chbuf__u64(&frames, f->addr);
+				w_add(c, &c->w_frames, ids[j]);
+			}
+			stid[s[i].stack] =
+			    fingerprint(ids, depth * sizeof(*ids)) | 1;
+			if (!w_known(c, &c->w_stacks, stid[s[i].stack], &pos)) {
+				chbuf__u64(&stacks, stid[s[i].stack]);
+				chbuf__varint(&stacks, depth);
+				chbuf__put(&stacks, ids, depth * sizeof(*ids));
+				w_add(c, &c->w_stacks, stid[s[i].stack]);
+			}
+		}
+		if (!seid[s[i].series]) {
+			size_t nl;
+			const struct label *l =
+			    profile__series(p, s[i].series, &nl);
+
+			tmp.len = 0;
+			for (size_t j = 0; j < nl; j++) {
+				chbuf__str(&tmp, profile__str(p, l[j].key));
+				chbuf__str(&tmp, profile__str(p, l[j].value));
+			}
+			seid[s[i].series] = fingerprint(tmp.p, tmp.len) | 1;
+		}
+		if (hour > sehour[s[i].series])
+			sehour[s[i].series] = hour;
+		rows[m++] = (struct wrow){t / CH_SLOT_NS, seid[s[i].series],
+					  stid[s[i].stack], s[i].count};
+		*nsamples += s[i].count;
+	}
+	/* Series whose row is missing or names an older hour. */
+	for (size_t i = 0; i < nse; i++) {
+		uint32_t pos;
+		size_t nl;
+		const struct label *l;
+
+		if (!seid[i])
+			continue;
+		if (!w_known(c, &c->w_series, seid[i], &pos))
+			pos = w_add(c, &c->w_series, seid[i]);
+		else if (c->w_hour[pos] >= sehour[i])
+			continue;
+		l = profile__series(p, (uint32_t)i, &nl);
+		chbuf__u64(&series, seid[i]);
+		chbuf__varint(&series, nl);
+		for (size_t j = 0; j < nl; j++)
+			chbuf__str(&series, profile__str(p, l[j].key));
+		chbuf__varint(&series, nl);
+		for (size_t j = 0; j < nl; j++)
+			chbuf__str(&series, profile__str(p, l[j].value));
+		chbuf__u32(&series, sehour[i]);
+		c->w_hour[pos] = sehour[i];
+	}
+	/* Dictionary first: samples never name what is not there. */
+	if (frames.len && (err = ch__request(c,
+					     "INSERT INTO frames (id, name, "
+					     "file, module, line, kind, addr) "
+					     "FORMAT RowBinary",
+					     &frames, "writing frames")))
+		goto out;
+	if (stacks.len &&
+	    (err = ch__request(c,
+			       "INSERT INTO stacks (id, frames) FORMAT "
+			       "RowBinary",
+			       &stacks, "writing stacks")))
+		goto out;
+	if (series.len &&
+	    (err = ch__request(c,
+			       "INSERT INTO series (id, label_keys, "
+			       "label_values, hour) FORMAT RowBinary",
+			       &series, "writing series")))
+		goto out;
+	qsort(rows, m, sizeof(*rows), wrow_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < m; i++) {
+		if (k && !wrow_cmp(&rows[k - 1], &rows[i]))
+			rows[k - 1].count += rows[i].count;
+		else
+			rows[k++] = rows[i];
+	}
+	for (size_t i = 0, j; i < k && !err; i = j) {
+		uint64_t hour = rows[i].tick / CH_SLOTS_PER_S / 3600;
+
+		for (j = i;
+		     j < k && rows[j].tick / CH_SLOTS_PER_S / 3600 == hour; j++)
+			;
+		err = insert_hour(c, rows + i, j - i, &tmp);
+	}
+	if (!err && meta->period_ns && meta->period_ns != c->period_ns) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO meta VALUES ('period_ns', %llu, %llu)",
+			 (unsigned long long)meta->period_ns,
+			 (unsigned long long)now_ns());
+		if (!(err = ch__request(c, sql, NULL, "writing settings")))
+			c->period_ns = meta->period_ns;
+	}
+out:
+	free(fid);
+	free(stid);
+	free(seid);
+	free(sehour);
+	free(rows);
+	chbuf__release(&tmp);
+	chbuf__release(&frames);
+	chbuf__release(&stacks);
+	chbuf__release(&series);
+	return err;
+}
+
+static int ch__write(struct store *st, const struct profile *p)
+{
+	struct ch_store *c = ch_of(st);
+	uint64_t nsamples = 0;
+	int err;
+
+	if (c->read_only)
+		return -EROFS;
+	err = write_window(c, p, &nsamples);
+	if (err) {
+		/* What the cache says was written may not have been. */
+		w_reset(c);
+		c->stats.write_errors++;
+		return err;
+	}
+	c->stats.windows_written++;
+	c->stats.samples_written += nsamples;
+	return 0;
+}
+
+/* ---- retention ---- */
+
+/* Hour partitions of 'samples', oldest first, with their bytes. */
+struct part {
+	uint64_t hour, bytes;
+};
+
+static int list_parts(struct ch_store *c, struct part **out, size_t *n)
+{
+	struct chbuf sql = {0};
+	struct rbin r;
+	size_t cap = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	chbuf__printf(
+	    &sql, "SELECT toUInt64(partition), toUInt64(sum(bytes_on_disk)) "
+		  "FROM system.parts WHERE database = ");
+	chbuf__quote(&sql, c->db);
+	chbuf__printf(&sql, " AND table = 'samples' AND active GROUP BY "
+			    "partition ORDER BY toUInt64(partition) FORMAT "
+			    "RowBinary");
+	err = ch__request(c, (const char *)sql.p, NULL, "listing partitions");
+	chbuf__release(&sql);
+	if (err)
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	while (rbin__more(&r)) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[*n].hour = rbin__u64(&r);
+		(*out)[*n].bytes = rbin__u64(&r);
+		++*n;
+	}
+	if (r.bad || *n > 10000000) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int drop_hour(struct ch_store *c, uint64_t hour)
+{
+	char sql[96];
+	int err;
+
+	snprintf(sql, sizeof(sql), "ALTER TABLE samples DROP PARTITION %llu",
+		 (unsigned long long)hour);
+	err = ch__request(c, sql, NULL, "dropping old data");
+	if (!err)
+		c->stats.rows_deleted++;
+	return err;
+}
+
+/*
+ * Drops whole hours: those that ended before the retention age, then the
+ * oldest while the samples take more than the size limit. So ClickHouse
+ * keeps up to an hour more than the age asked, where SQLite cuts at 10 s.
+ */
+static int ch__enforce_retention(struct store *st, uint64_t now)
+{
+	struct ch_store *c = ch_of(st);
+	struct part *parts;
+	uint64_t total = 0, before = c->stats.rows_deleted, cutoff_h = 0;
+	size_t n, i = 0;
+	int err;
+
+	if (c->read_only)
+		return -EROFS;
+	if (!c->retention_ns && !c->max_size)
+		return 0;
+	if ((err = list_parts(c, &parts, &n)))
+		return err;
+	if (c->retention_ns && now > c->retention_ns)
+		cutoff_h = (now - c->retention_ns) / 1000000000ULL / 3600;
+	for (size_t j = 0; j < n; j++)
+		total += parts[j].bytes;
+	for (; i < n && !err; i++) {
+		/* Hour h holds [h, h + 1): gone when h + 1 <= cutoff. */
+		if (parts[i].hour + 1 <= cutoff_h ||
+		    (c->max_size && total > c->max_size && i + 1 < n)) {
+			err = drop_hour(c, parts[i].hour);
+			total -= parts[i].bytes;
+		} else {
+			break;
+		}
+	}
+	if (!err && c->stats.rows_deleted != before && i < n) {
+		char sql[96];
+
+		/* Series whose newest data went: a mutation, run in the
+		 * background by ClickHouse. */
+		snprintf(sql, sizeof(sql),
+			 "ALTER TABLE series DELETE WHERE hour < %llu",
+			 (unsigned long long)parts[i].hour);
+		err = ch__request(c, sql, NULL, "dropping old series");
+	}
+	free(parts);
+	return err;
+}
+
+/* ---- stats and checks ---- */
+
+static void ch__stats(struct store *st, struct store_stats *out)
+{
+	struct ch_store *c = ch_of(st);
+	struct chbuf sql = {0};
+	struct rbin r;
+
+	*out = c->stats;
+	out->size_bytes = out->first_ns = out->last_ns = 0;
+	chbuf__printf(&sql, "SELECT toUInt64(sum(bytes_on_disk)) FROM "
+			    "system.parts WHERE active AND database = ");
+	chbuf__quote(&sql, c->db);
+	chbuf__printf(&sql, " FORMAT RowBinary");
+	if (!ch__request(c, (const char *)sql.p, NULL, "reading sizes")) {
+		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+		out->size_bytes = rbin__u64(&r);
+	}
+	chbuf__release(&sql);
+	if (!ch__request(c,
+			 "SELECT toUInt64(min(second)), toUInt64(max(second)), "
+			 "count() FROM samples FORMAT RowBinary",
+			 NULL, "reading the data range")) {
+		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+		uint64_t lo = rbin__u64(&r), hi = rbin__u64(&r);
+
+		/* As SQLite reports it: 10 s buckets. */
+		if (rbin__u64(&r) && !r.bad) {
+			out->first_ns = lo / 10 * 10 * 1000000000ULL;
+			out->last_ns = (hi / 10 + 1) * 10 * 1000000000ULL;
+		}
+	}
+}
+
+/*
+ * MergeTree tables have no CHECK TABLE on old servers: check that the
+ * schema is ours and that every table reads.
+ */
+static int ch__check(struct store *st)
+{
+	static const char *const tables[] = {"frames", "stacks", "series",
+					     "samples", "meta"};
+	struct ch_store *c = ch_of(st);
+	uint32_t version;
+	char sql[96];
+	int err;
+
+	if ((err = schema_version(c, &version)))
+		return err;
+	if (version != CH_SCHEMA_VERSION) {
+		pr_err("store '%s': schema version %u, expected %d", c->name,
+		       version, CH_SCHEMA_VERSION);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT count() FROM %s FORMAT "
+			 "RowBinary",
+			 tables[i]);
+		if ((err = ch__request(c, sql, NULL, "checking a table"))) {
+			if (err == -ENOENT)
+				pr_err("store '%s': table '%s' is missing",
+				       c->name, tables[i]);
+			return err == -ENOENT ? -EBADMSG : err;
+		}
+	}
+	return 0;
+}
+
+static const struct store_ops clickhouse_ops = {
+    .name = "clickhouse",
+    .close = ch__close,
+    .write = ch__write,
+    .enforce_retention = ch__enforce_retention,
+    .query = ch__query,
+    .timeline = ch__timeline,
+    .heatmap = ch__heatmap,
+    .label_names = ch__label_names,
+    .label_values = ch__label_values,
+    .stats = ch__stats,
+    .check = ch__check,
+};

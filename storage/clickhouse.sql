@@ -1,0 +1,74 @@
+-- SPDX-License-Identifier: MIT
+-- kiln's ClickHouse schema, version 1 (table kiln_schema). Embedded into the
+-- binary and run by storage/clickhouse.c when a store URL names a database
+-- without it (the first `kiln server --store clickhouse://...`, or --init);
+-- every statement is idempotent, so servers starting together do no harm.
+-- A database whose kiln_schema holds a higher version is refused.
+--
+-- The SQL runs on Debian 12's clickhouse-server 18.16 and on current
+-- releases: no LowCardinality, Map, JSON, TTL or column codecs. Statements
+-- end with ";" at the end of a line (the loader splits there).
+--
+-- Ids are content fingerprints computed by kiln (64 bits of hash__bytes
+-- under two seeds), not counters: any number of kiln servers can write the
+-- same database without coordinating, and writing a dictionary row twice
+-- only leaves a duplicate that ReplacingMergeTree folds away.
+--
+-- One table per single server. A real cluster puts each table on every
+-- shard as ReplicatedMergeTree/ReplicatedReplacingMergeTree and a
+-- Distributed table of the same name over them: see docs/clickhouse.md.
+
+CREATE TABLE IF NOT EXISTS kiln_schema (
+	version UInt32,
+	written DateTime
+) ENGINE = TinyLog;
+
+-- A frame as the profile model has it (profile/profile.h: struct frame).
+CREATE TABLE IF NOT EXISTS frames (
+	id UInt64,
+	name String,
+	file String,   -- '' when unknown
+	module String, -- the binary, '' when unknown
+	line UInt32,
+	kind UInt8,    -- enum frame_kind
+	addr UInt64
+) ENGINE = ReplacingMergeTree ORDER BY id;
+
+-- frames: frame ids, root first.
+CREATE TABLE IF NOT EXISTS stacks (
+	id UInt64,
+	frames Array(UInt64)
+) ENGINE = ReplacingMergeTree ORDER BY id;
+
+-- A series is one label set, keys in name order. 'hour' is the newest hour
+-- (unix seconds / 3600) a window of the series was written in: the row
+-- with the highest one survives merges, and retention deletes series whose
+-- newest hour has aged out.
+CREATE TABLE IF NOT EXISTS series (
+	id UInt64,
+	label_keys Array(String),
+	label_values Array(String),
+	hour UInt32
+) ENGINE = ReplacingMergeTree(hour) ORDER BY id;
+
+-- Sample counts at the store's finest resolution: 20 ms. One row per
+-- (series, stack, 20 ms slot) of a window. 'window_id' is the fingerprint of
+-- the window's rows within one hour: a write that is retried after an
+-- error whose outcome is unknown finds its rows and is not counted twice.
+-- Partitions are hours, so retention drops whole partitions.
+CREATE TABLE IF NOT EXISTS samples (
+	second UInt32, -- unix seconds
+	slot UInt8,    -- 20 ms slot within the second, 0..49
+	series UInt64,
+	stack UInt64,
+	count UInt64,
+	window_id UInt64
+) ENGINE = MergeTree PARTITION BY intDiv(second, 3600)
+ORDER BY (second, series, stack);
+
+-- Settings that apply to the whole store (period_ns: CPU time of a count).
+CREATE TABLE IF NOT EXISTS meta (
+	key String,
+	value UInt64,
+	updated UInt64
+) ENGINE = ReplacingMergeTree(updated) ORDER BY key;
