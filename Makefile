@@ -29,7 +29,7 @@ endif
 .DELETE_ON_ERROR:
 # Keep generated intermediates (BPF object, skeleton) between builds.
 .SECONDARY:
-.PHONY: all deps run test bench fuzz install clean
+.PHONY: all deps run test bench fuzz install clean tsan
 
 # Generated sources: BPF skeleton, protobuf-c pprof bindings, embedded assets.
 SKEL := $(OUT)/profile.skel.h
@@ -117,8 +117,15 @@ run: deps
 	$(Q)scripts/run.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all tsan
 	$(Q)scripts/run-tests.sh
+
+# The server built with ThreadSanitizer, for the concurrent web tests
+# (tests/integration/web_concurrent.sh): its own objects under .output/tsan.
+TSAN_OUT := $(OUT)/tsan
+tsan:
+	$(Q)$(MAKE) --no-print-directory OUT=$(TSAN_OUT) \
+		CFLAGS='-O1 -g -fsanitize=thread' $(TSAN_OUT)/kiln
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -715,12 +715,10 @@ struct idmap {
 	bool dense;
 };
 
-static const uint64_t *idsort_ids;
-
-static int idx_cmp(const void *a, const void *b)
+static int idx_cmp(const void *a, const void *b, void *ctx)
 {
-	uint64_t x = idsort_ids[*(const uint32_t *)a],
-		 y = idsort_ids[*(const uint32_t *)b];
+	const uint64_t *ids = ctx;
+	uint64_t x = ids[*(const uint32_t *)a], y = ids[*(const uint32_t *)b];
 
 	return x < y ? -1 : x > y;
 }
@@ -745,8 +743,7 @@ static int idmap__init(struct idmap *m, uint64_t *ids, size_t n)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->idx[i] = (uint32_t)i;
-	idsort_ids = ids;
-	qsort(m->idx, n, sizeof(*m->idx), idx_cmp);
+	qsort_r(m->idx, n, sizeof(*m->idx), idx_cmp, ids);
 	for (size_t i = 1; i < n; i++)
 		if (ids[m->idx[i]] == ids[m->idx[i - 1]])
 			return -EINVAL;

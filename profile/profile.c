@@ -262,14 +262,10 @@ static bool series_eq(uint32_t id, const void *key, void *ctx)
 	return ids_eq(&p->series, &p->labels, id, key);
 }
 
-static const struct profile *sort_profile;
-
-static int label_cmp(const void *a, const void *b)
+static int label_cmp(const struct profile *p, const struct label *x,
+		     const struct label *y)
 {
-	const struct label *x = a, *y = b;
-
-	return strcmp(profile__str(sort_profile, x->key),
-		      profile__str(sort_profile, y->key));
+	return strcmp(profile__str(p, x->key), profile__str(p, y->key));
 }
 
 uint32_t profile__add_series(struct profile *p, const struct label *labels,
@@ -285,8 +281,7 @@ uint32_t profile__add_series(struct profile *p, const struct label *labels,
 		struct label cur = sorted[i];
 		size_t j = i;
 
-		sort_profile = p;
-		while (j > 0 && label_cmp(&sorted[j - 1], &cur) > 0) {
+		while (j > 0 && label_cmp(p, &sorted[j - 1], &cur) > 0) {
 			sorted[j] = sorted[j - 1];
 			j--;
 		}
@@ -351,11 +346,9 @@ uint64_t profile__total(const struct profile *p)
 	return p->total;
 }
 
-static uint64_t compact_bucket;
-
-static uint64_t bucket_of(uint64_t t)
+static uint64_t bucket_of(uint64_t t, uint64_t bucket_ns)
 {
-	return compact_bucket ? t / compact_bucket : 0;
+	return bucket_ns ? t / bucket_ns : 0;
 }
 
 static int sample_cmp(const void *a, const void *b)
@@ -379,12 +372,12 @@ void profile__compact(struct profile *p, uint64_t bucket_ns)
 	if (!n)
 		return;
 	qsort(s, n, sizeof(*s), sample_cmp);
-	compact_bucket = bucket_ns;
 	for (size_t i = 1; i < n; i++) {
 		struct sample *last = &s[out];
 
 		if (s[i].series == last->series && s[i].stack == last->stack &&
-		    bucket_of(s[i].time_ns) == bucket_of(last->time_ns))
+		    bucket_of(s[i].time_ns, bucket_ns) ==
+			bucket_of(last->time_ns, bucket_ns))
 			last->count += s[i].count;
 		else
 			s[++out] = s[i];

@@ -752,14 +752,12 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 	return 0;
 }
 
-static struct store *sort_st;
-
-static int group_cmp(const void *a, const void *b)
+static int group_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct tl_group *x = a, *y = b;
+	struct store *st = ctx;
 
-	return strcmp(rd_str(&sort_st->rd, x->value),
-		      rd_str(&sort_st->rd, y->value));
+	return strcmp(rd_str(&st->rd, x->value), rd_str(&st->rd, y->value));
 }
 
 int sqlite__timeline(struct store *st, const struct store_query *q,
@@ -793,8 +791,7 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
 	if ((err = scan(st, &pl, match, timeline_row, &c)))
 		goto out;
-	sort_st = st;
-	qsort(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp);
+	qsort_r(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp, st);
 	for (size_t g = 0; g < c.nr_groups && !err; g++) {
 		for (size_t i = 0; i < c.npoints && !err; i++) {
 			struct store_point pt = {
