@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined)
-# for the pprof reader, the folded reader and the ingest parser, and runs
+# for the pprof reader, the folded reader, the ingest parser and the store's
+# read paths over corrupted copies of a real store, and runs
 # each for FUZZ_SECONDS (default 600) on its committed corpus in
 # tests/fuzz/corpus/<target>/. New interesting inputs are merged back into
 # the corpus; crashes land in tests/fuzz/regressions/ (replayed by
@@ -11,13 +12,13 @@ set -eu
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.output}
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
-FUZZ_TARGETS=${FUZZ_TARGETS:-pprof folded ingest}
+FUZZ_TARGETS=${FUZZ_TARGETS:-pprof folded ingest store}
 CLANG=${CLANG:-clang}
 BIN=$OUT/fuzz
 mkdir -p "$BIN" tests/fuzz/regressions
 
 # The generated protobuf-c code comes from the normal build.
-make --no-print-directory OUT="$OUT" "$OUT/profile.pb-c.c" >/dev/null
+make --no-print-directory OUT="$OUT" "$OUT/profile.pb-c.c" "$OUT/sql_assets.c" >/dev/null
 SRCS="$(echo lib/*.c profile/*.c)
 $OUT/profile.pb-c.c"
 # pointer-overflow is off: the profile model's vectors compute NULL + 0
@@ -28,8 +29,13 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$OUT -fsanitize=fuzzer,address,unde
 failed=0
 for t in $FUZZ_TARGETS; do
 	echo "fuzz: building $t" >&2
+	extra= libs=
+	if [ "$t" = store ]; then
+		extra="$(echo storage/*.c) $OUT/sql_assets.c"
+		libs=-lsqlite3
+	fi
 	# shellcheck disable=SC2086
-	$CLANG $FLAGS tests/fuzz/fuzz_$t.c $SRCS -lprotobuf-c -lz -lm -o "$BIN/fuzz_$t"
+	$CLANG $FLAGS tests/fuzz/fuzz_$t.c $SRCS $extra -lprotobuf-c -lz -lm $libs -o "$BIN/fuzz_$t"
 	corpus=tests/fuzz/corpus/$t
 	work=$BIN/work_$t
 	mkdir -p "$corpus" "$work"

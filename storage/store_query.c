@@ -28,32 +28,66 @@ static bool is_well_known(const char *key)
 
 /* ---- the reader's dictionary ---- */
 
-/* Grows an id-indexed array to hold index 'id', zeroing the new part. */
-static void *grow_to(void *arr, size_t elem, size_t *nr, size_t id)
+/*
+ * Every value read back is checked: a store is input like any file (a
+ * disk error, a crash of another program, or someone's editing can leave
+ * NULLs, ids out of range or broken blobs). Ids index arrays, so they must
+ * be positive and bounded; the dictionary tables only grow, so their ids
+ * are dense and a big jump means a broken row. Series are deleted by
+ * retention, so their ids may be sparse, within a larger bound.
+ */
+#define RD_MAX_ID (1u << 28)
+#define RD_MAX_JUMP (1u << 20)
+#define RD_MAX_STR (1u << 20)	/* bytes of one string */
+#define RD_MAX_STACK_DEPTH 4096 /* frames of one stored stack */
+#define RD_MAX_LABELS 1024	/* labels of one series */
+
+/* Logs one line about a broken row and returns -EBADMSG. */
+static int corrupt(struct store *st, const char *table, int64_t id,
+		   const char *why)
 {
-	size_t n = *nr;
+	pr_warn("store '%s' is corrupt: %s row %lld: %s", st->path, table,
+		(long long)id, why);
+	return -EBADMSG;
+}
+
+/*
+ * Grows an id-indexed array to hold index 'id', zeroing the new part.
+ * Returns 0 or -ENOMEM (the array is left as it was).
+ */
+static int grow_to(void **arrp, size_t elem, size_t *nr, size_t id)
+{
+	size_t n = *nr, cap;
+	void *arr;
 
 	if (id < n)
-		return arr;
-	size_t cap = n ? n : 64;
+		return 0;
+	cap = n ? n : 64;
 	while (cap <= id)
 		cap *= 2;
-	arr = xrealloc(arr, cap * elem);
+	arr = realloc(*arrp, cap * elem);
+	if (!arr)
+		return -ENOMEM;
 	memset((char *)arr + n * elem, 0, (cap - n) * elem);
+	*arrp = arr;
 	*nr = cap;
-	return arr;
+	return 0;
 }
 
 struct loader {
 	struct store *st;
 	sqlite3_stmt *s;
+	const char *table;
+	int64_t id, prev;
 	int rc;
 };
 
 static bool load_begin(struct loader *l, struct store *st, enum stmt_id id,
-		       int64_t after)
+		       const char *table, int64_t after)
 {
 	l->st = st;
+	l->table = table;
+	l->prev = after;
 	l->s = store__stmt(st, id);
 	if (!l->s)
 		return false;
@@ -67,154 +101,292 @@ static bool load_next(struct loader *l)
 	return l->rc == SQLITE_ROW;
 }
 
-static int load_end(struct loader *l)
+static int load_end(struct loader *l, int err)
 {
 	sqlite3_reset(l->s);
+	if (err)
+		return err;
 	return l->rc == SQLITE_DONE
 		   ? 0
 		   : store__sqlerr(l->st, l->rc, "reading the dictionary");
 }
 
-static int rd_refresh(struct store *st)
+/* Column 0 of the current row, the id, checked; 'dense' for tables that
+ * never delete rows. */
+static int load_id(struct loader *l, bool dense, size_t *out)
 {
-	struct rdict *rd = &st->rd;
+	int64_t id = sqlite3_column_int64(l->s, 0);
+
+	l->id = id;
+	if (sqlite3_column_type(l->s, 0) != SQLITE_INTEGER || id <= l->prev ||
+	    id >= (int64_t)RD_MAX_ID ||
+	    (dense && id - l->prev > (int64_t)RD_MAX_JUMP))
+		return corrupt(l->st, l->table, id, "id out of range");
+	l->prev = id;
+	*out = (size_t)id;
+	return 0;
+}
+
+/* An integer column that is a reference (an id) or a small number. */
+static int load_u32(struct loader *l, int col, uint32_t max, uint32_t *out)
+{
+	int64_t v = sqlite3_column_int64(l->s, col);
+
+	if (sqlite3_column_type(l->s, col) != SQLITE_INTEGER || v < 0 ||
+	    v > (int64_t)max)
+		return corrupt(l->st, l->table, l->id,
+			       "a value is NULL, not an integer or out of "
+			       "range");
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int rd_strings(struct store *st, struct rdict *rd)
+{
 	struct loader l;
-	int err;
-	int64_t after = rd->max_str;
+	int err = 0;
 
-	if (!load_begin(&l, st, ST_DICT_STR, after))
+	if (!load_begin(&l, st, ST_DICT_STR, "strings", rd->max_str))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+	while (!err && load_next(&l)) {
+		const unsigned char *t;
+		size_t id;
+		int len;
+		char *copy;
 
-		rd->strs =
-		    grow_to(rd->strs, sizeof(*rd->strs), &rd->nr_strs, id);
-		rd->strs[id] =
-		    xstrdup((const char *)sqlite3_column_text(l.s, 1));
+		if ((err = load_id(&l, true, &id)))
+			break;
+		t = sqlite3_column_text(l.s, 1);
+		len = sqlite3_column_bytes(l.s, 1);
+		if (sqlite3_column_type(l.s, 1) != SQLITE_TEXT || !t ||
+		    len < 0 || (size_t)len > RD_MAX_STR ||
+		    memchr(t, 0, (size_t)len)) {
+			err = corrupt(st, l.table, l.id,
+				      "NULL, not text, too long or with a NUL "
+				      "byte");
+			break;
+		}
+		if ((err = grow_to((void **)&rd->strs, sizeof(*rd->strs),
+				   &rd->nr_strs, id)))
+			break;
+		copy = malloc((size_t)len + 1);
+		if (!copy) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(copy, t, (size_t)len);
+		copy[len] = '\0';
+		free(rd->strs[id]);
+		rd->strs[id] = copy;
 		rd->max_str = (int64_t)id;
 	}
-	if ((err = load_end(&l)))
-		return err;
+	return load_end(&l, err);
+}
 
-	after = rd->max_map;
-	if (!load_begin(&l, st, ST_DICT_MAP, after))
+static int rd_maps(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	int err = 0;
+
+	if (!load_begin(&l, st, ST_DICT_MAP, "mappings", rd->max_map))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+	while (!err && load_next(&l)) {
+		size_t id;
+		uint32_t path;
 
-		rd->map_path =
-		    grow_to(rd->map_path, sizeof(uint32_t), &rd->nr_maps, id);
-		rd->map_path[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
+		if ((err = load_id(&l, true, &id)) ||
+		    (err = load_u32(&l, 1, RD_MAX_ID, &path)) ||
+		    (err = grow_to((void **)&rd->map_path, sizeof(uint32_t),
+				   &rd->nr_maps, id)))
+			break;
+		rd->map_path[id] = path;
 		rd->max_map = (int64_t)id;
 	}
-	if ((err = load_end(&l)))
-		return err;
+	return load_end(&l, err);
+}
 
-	after = rd->max_func;
-	if (!load_begin(&l, st, ST_DICT_FUNC, after))
+static int rd_funcs(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	int err = 0;
+
+	if (!load_begin(&l, st, ST_DICT_FUNC, "functions", rd->max_func))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0),
-		       nr = rd->nr_funcs;
+	while (!err && load_next(&l)) {
+		size_t id, nr = rd->nr_funcs;
+		uint32_t name, file;
 
-		rd->func_name =
-		    grow_to(rd->func_name, sizeof(uint32_t), &nr, id);
-		rd->func_file =
-		    grow_to(rd->func_file, sizeof(uint32_t), &rd->nr_funcs, id);
-		rd->func_name[id] = (uint32_t)sqlite3_column_int64(l.s, 1);
-		rd->func_file[id] = (uint32_t)sqlite3_column_int64(l.s, 2);
+		if ((err = load_id(&l, true, &id)) ||
+		    (err = load_u32(&l, 1, RD_MAX_ID, &name)) ||
+		    (err = load_u32(&l, 2, RD_MAX_ID, &file)) ||
+		    (err = grow_to((void **)&rd->func_name, sizeof(uint32_t),
+				   &nr, id)) ||
+		    (err = grow_to((void **)&rd->func_file, sizeof(uint32_t),
+				   &rd->nr_funcs, id)))
+			break;
+		rd->func_name[id] = name;
+		rd->func_file[id] = file;
 		rd->max_func = (int64_t)id;
 	}
-	if ((err = load_end(&l)))
-		return err;
+	return load_end(&l, err);
+}
 
-	after = rd->max_frame;
-	if (!load_begin(&l, st, ST_DICT_FRAME, after))
+static int rd_frames(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	int err = 0;
+
+	if (!load_begin(&l, st, ST_DICT_FRAME, "frames", rd->max_frame))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
+	while (!err && load_next(&l)) {
+		size_t id;
+		uint32_t func, map, line, kind;
 
-		rd->frames = grow_to(rd->frames, sizeof(*rd->frames),
-				     &rd->nr_frames, id);
+		if ((err = load_id(&l, true, &id)) ||
+		    (err = load_u32(&l, 1, RD_MAX_ID, &func)) ||
+		    (err = load_u32(&l, 2, RD_MAX_ID, &map)) ||
+		    (err = load_u32(&l, 3, UINT32_MAX, &line)) ||
+		    (err = load_u32(&l, 4, FRAME_KIND_MAX - 1, &kind)))
+			break;
+		if (sqlite3_column_type(l.s, 5) != SQLITE_INTEGER) {
+			err = corrupt(st, l.table, l.id,
+				      "address not an integer");
+			break;
+		}
+		if ((err = grow_to((void **)&rd->frames, sizeof(*rd->frames),
+				   &rd->nr_frames, id)))
+			break;
 		rd->frames[id] = (struct rd_frame){
-		    .func = (uint32_t)sqlite3_column_int64(l.s, 1),
-		    .map = (uint32_t)sqlite3_column_int64(l.s, 2),
-		    .line = (uint32_t)sqlite3_column_int64(l.s, 3),
-		    .kind = (uint32_t)sqlite3_column_int64(l.s, 4),
+		    .func = func,
+		    .map = map,
+		    .line = line,
+		    .kind = kind,
 		    .addr = (uint64_t)sqlite3_column_int64(l.s, 5),
 		};
 		rd->max_frame = (int64_t)id;
 	}
-	if ((err = load_end(&l)))
-		return err;
+	return load_end(&l, err);
+}
+
+/* The varints of a blob column as uint32 values appended to *ids. */
+static int load_varints(struct loader *l, uint32_t **ids, size_t *nr,
+			size_t *cap, size_t max, uint32_t *count)
+{
+	const uint8_t *p = sqlite3_column_blob(l->s, 1);
+	int bytes = sqlite3_column_bytes(l->s, 1);
+	const uint8_t *end = p ? p + bytes : NULL;
+
+	*count = 0;
+	/* An empty blob (an empty stack, a series without labels) is fine. */
+	if (sqlite3_column_type(l->s, 1) != SQLITE_BLOB || bytes < 0 ||
+	    (bytes && !p))
+		return corrupt(l->st, l->table, l->id, "NULL or not a blob");
+	while (p < end) {
+		uint64_t v;
+
+		if (!(p = varint__get(p, end, &v)))
+			return corrupt(l->st, l->table, l->id,
+				       "truncated varint in the blob");
+		if (v >= RD_MAX_ID || *count >= max)
+			return corrupt(l->st, l->table, l->id,
+				       "blob holds an id out of range or too "
+				       "many entries");
+		if (*nr == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 4096;
+			uint32_t *n = realloc(*ids, ncap * sizeof(uint32_t));
+
+			if (!n)
+				return -ENOMEM;
+			*ids = n;
+			*cap = ncap;
+		}
+		(*ids)[(*nr)++] = (uint32_t)v;
+		(*count)++;
+	}
+	return 0;
+}
+
+static int rd_stacks(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	int err = 0;
 
 	/* Offsets are stored plus one, so a zero span means "not loaded". */
-	after = rd->max_stack;
-	if (!load_begin(&l, st, ST_DICT_STACK, after))
+	if (!load_begin(&l, st, ST_DICT_STACK, "stacks", rd->max_stack))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
-		const uint8_t *p = sqlite3_column_blob(l.s, 1);
-		const uint8_t *end = p + sqlite3_column_bytes(l.s, 1);
-		uint32_t off = (uint32_t)rd->nr_stack_ids + 1, len = 0;
+	while (!err && load_next(&l)) {
+		size_t id, start = rd->nr_stack_ids;
+		uint32_t len;
 
-		rd->stacks = grow_to(rd->stacks, sizeof(*rd->stacks),
-				     &rd->nr_stacks, id);
-		while (p && p < end) {
-			uint64_t f;
-
-			if (!(p = varint__get(p, end, &f)))
-				break;
-			if (rd->nr_stack_ids == rd->cap_stack_ids) {
-				rd->cap_stack_ids = rd->cap_stack_ids
-							? rd->cap_stack_ids * 2
-							: 4096;
-				rd->stack_ids = xrealloc(rd->stack_ids,
-							 rd->cap_stack_ids *
-							     sizeof(uint32_t));
-			}
-			rd->stack_ids[rd->nr_stack_ids++] = (uint32_t)f;
-			len++;
+		if ((err = load_id(&l, true, &id)) ||
+		    (err = grow_to((void **)&rd->stacks, sizeof(*rd->stacks),
+				   &rd->nr_stacks, id)))
+			break;
+		if (start + RD_MAX_STACK_DEPTH >= UINT32_MAX) {
+			err = corrupt(st, l.table, l.id, "too many frames");
+			break;
 		}
-		rd->stacks[id] = (struct rd_span){off, len};
+		err =
+		    load_varints(&l, &rd->stack_ids, &rd->nr_stack_ids,
+				 &rd->cap_stack_ids, RD_MAX_STACK_DEPTH, &len);
+		if (err) {
+			rd->nr_stack_ids = start;
+			break;
+		}
+		rd->stacks[id] = (struct rd_span){(uint32_t)start + 1, len};
 		rd->max_stack = (int64_t)id;
 	}
-	if ((err = load_end(&l)))
-		return err;
+	return load_end(&l, err);
+}
 
-	after = rd->max_series;
-	if (!load_begin(&l, st, ST_DICT_SERIES, after))
+static int rd_series(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	int err = 0;
+
+	if (!load_begin(&l, st, ST_DICT_SERIES, "series", rd->max_series))
 		return -EIO;
-	while (load_next(&l)) {
-		size_t id = (size_t)sqlite3_column_int64(l.s, 0);
-		const uint8_t *p = sqlite3_column_blob(l.s, 1);
-		const uint8_t *end = p + sqlite3_column_bytes(l.s, 1);
-		uint32_t off = (uint32_t)rd->nr_series_kv, len = 0;
+	while (!err && load_next(&l)) {
+		size_t id, start = rd->nr_series_kv;
+		uint32_t n;
 
-		rd->series = grow_to(rd->series, sizeof(*rd->series),
-				     &rd->nr_series, id);
-		while (p && p < end) {
-			uint64_t k, v;
-
-			if (!(p = varint__get(p, end, &k)) ||
-			    !(p = varint__get(p, end, &v)))
-				break;
-			if (rd->nr_series_kv + 2 > rd->cap_series_kv) {
-				rd->cap_series_kv = rd->cap_series_kv
-							? rd->cap_series_kv * 2
-							: 4096;
-				rd->series_kv = xrealloc(rd->series_kv,
-							 rd->cap_series_kv *
-							     sizeof(uint32_t));
-			}
-			rd->series_kv[rd->nr_series_kv++] = (uint32_t)k;
-			rd->series_kv[rd->nr_series_kv++] = (uint32_t)v;
-			len++;
+		if ((err = load_id(&l, false, &id)) ||
+		    (err = grow_to((void **)&rd->series, sizeof(*rd->series),
+				   &rd->nr_series, id)))
+			break;
+		if (start + 2 * RD_MAX_LABELS >= UINT32_MAX) {
+			err = corrupt(st, l.table, l.id, "too many labels");
+			break;
 		}
-		rd->series[id] = (struct rd_span){off, len};
+		err = load_varints(&l, &rd->series_kv, &rd->nr_series_kv,
+				   &rd->cap_series_kv, 2 * RD_MAX_LABELS, &n);
+		if (!err && n % 2)
+			err = corrupt(st, l.table, l.id,
+				      "a label without a value");
+		if (err) {
+			rd->nr_series_kv = start;
+			break;
+		}
+		rd->series[id] = (struct rd_span){(uint32_t)start, n / 2};
 		rd->max_series = (int64_t)id;
 	}
-	return load_end(&l);
+	return load_end(&l, err);
+}
+
+/*
+ * Loads the dictionary rows added since the last refresh. On an error
+ * what was loaded stays valid (every row is checked before it is used).
+ */
+static int rd_refresh(struct store *st)
+{
+	struct rdict *rd = &st->rd;
+	int err;
+
+	if ((err = rd_strings(st, rd)) || (err = rd_maps(st, rd)) ||
+	    (err = rd_funcs(st, rd)) || (err = rd_frames(st, rd)) ||
+	    (err = rd_stacks(st, rd)) || (err = rd_series(st, rd)))
+		return err;
+	return 0;
 }
 
 static const char *rd_str(const struct rdict *rd, uint32_t id)
@@ -434,9 +606,29 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 			    .total = (uint64_t)sqlite3_column_int64(s, 2),
 			    .s = s,
 			};
+			int64_t series = sqlite3_column_int64(s, 1);
 
-			if (match && (row.series >= st->rd.nr_series ||
-				      !match[row.series]))
+			/*
+			 * A damaged index can return rows outside the range
+			 * asked for, and a damaged row any numbers: both
+			 * index arrays below.
+			 */
+			if (row.bucket < sg->b0 || row.bucket >= sg->b1 ||
+			    series <= 0 || series >= (int64_t)RD_MAX_ID ||
+			    sqlite3_column_int64(s, 2) < 0) {
+				sqlite3_reset(s);
+				pr_warn("store '%s' is corrupt: a sample row "
+					"(bucket %lld, series %lld) is out of "
+					"range",
+					st->path, (long long)row.bucket,
+					(long long)series);
+				return -EBADMSG;
+			}
+
+			/* A series this reader has not loaded: none of its
+			 * labels are known, so it cannot be shown. */
+			if (row.series >= st->rd.nr_series ||
+			    (match && !match[row.series]))
 				continue;
 			row.partial =
 			    (uint64_t)row.bucket * g < sg->from_ns ||
@@ -719,8 +911,11 @@ static uint64_t *tl_counts(struct store *st, struct tlctx *c, uint32_t series)
 {
 	uint32_t v = c->grouped ? series_value(&st->rd, series, c->key) : 0;
 
-	c->group_of =
-	    grow_to(c->group_of, sizeof(*c->group_of), &c->nr_group_of, v);
+	if (v >= st->rd.nr_strs)
+		v = 0; /* a value never loaded: the store is damaged */
+	if (grow_to((void **)&c->group_of, sizeof(*c->group_of),
+		    &c->nr_group_of, v))
+		return NULL;
 	if (!c->group_of[v]) {
 		c->groups = xrealloc(c->groups,
 				     (c->nr_groups + 1) * sizeof(*c->groups));
@@ -737,6 +932,9 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 	uint64_t *counts = tl_counts(st, c, row->series), t;
 	uint64_t g = level_width_s[row->seg->lvl] * NS_PER_SEC;
 	int err;
+
+	if (!counts)
+		return -ENOMEM;
 
 	if (!row->partial && c->step % g == 0) {
 		t = (uint64_t)row->bucket * g;
@@ -755,9 +953,9 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 static int group_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct tl_group *x = a, *y = b;
-	struct store *st = ctx;
+	const struct rdict *rd = ctx;
 
-	return strcmp(rd_str(&st->rd, x->value), rd_str(&st->rd, y->value));
+	return strcmp(rd_str(rd, x->value), rd_str(rd, y->value));
 }
 
 int sqlite__timeline(struct store *st, const struct store_query *q,
@@ -791,7 +989,9 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
 	if ((err = scan(st, &pl, match, timeline_row, &c)))
 		goto out;
-	qsort_r(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp, st);
+	if (c.nr_groups > 1)
+		qsort_r(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp,
+			&st->rd);
 	for (size_t g = 0; g < c.nr_groups && !err; g++) {
 		for (size_t i = 0; i < c.npoints && !err; i++) {
 			struct store_point pt = {
@@ -906,8 +1106,18 @@ static int each_string(struct store *st, const char *sql, int64_t arg,
 	if (rc != SQLITE_OK)
 		return store__sqlerr(st, rc, "listing labels");
 	sqlite3_bind_int64(s, 1, arg);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && !err)
-		err = fn((const char *)sqlite3_column_text(s, 0), ctx);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && !err) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		if (!v) {
+			err = -EBADMSG;
+			pr_warn("store '%s' is corrupt: a label name or value "
+				"is NULL",
+				st->path);
+			break;
+		}
+		err = fn(v, ctx);
+	}
 	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		err = store__sqlerr(st, rc, "listing labels");
 	sqlite3_finalize(s);
@@ -985,14 +1195,16 @@ int sqlite__label_values(struct store *st, const char *key,
 		uint32_t v;
 
 		if (!c.active[s] ||
-		    !(v = series_value(&st->rd, (uint32_t)s, kid)))
+		    !(v = series_value(&st->rd, (uint32_t)s, kid)) ||
+		    v >= st->rd.nr_strs)
 			continue;
 		if (!seen[v]) {
 			seen[v] = 1;
 			vals[nvals++] = rd_str(&st->rd, v);
 		}
 	}
-	qsort(vals, nvals, sizeof(*vals), str_cmp);
+	if (nvals > 1)
+		qsort(vals, nvals, sizeof(*vals), str_cmp);
 	for (size_t i = 0; i < nvals && !err; i++)
 		err = fn(vals[i], ctx);
 out:

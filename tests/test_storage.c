@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <sqlite3.h>
 
 #include "lib/log.h"
 #include "profile/profile.h"
 #include "storage/store.h"
+#include "tests/fuzz/fuzz_store.h"
 
 #define NS 1000000000ULL
 #define T0 (1763733600ULL * NS) /* on an hour boundary */
@@ -856,6 +858,130 @@ static void test_storage__disk_full_reported_and_recovered(void **state)
 	store__close(st);
 }
 
+/*
+ * A store is input like any file: NULLs, ids and kinds out of range and
+ * sample rows pointing nowhere give -EBADMSG on every read path, never a
+ * crash (issue 12: a NULL in strings.s reached strdup(NULL)).
+ */
+static int count_cb(const char *s, void *ctx)
+{
+	(void)s;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int point_cb(const struct store_point *pt, void *ctx)
+{
+	(void)pt;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void expect_corrupt(const char *damage, const char *more)
+{
+	struct store_query q = {.from_ns = T0 - 3600 * NS,
+				.to_ns = T0 + 3600 * NS};
+	struct store *st;
+	struct profile *p;
+	int n = 0;
+
+	unlink(path);
+	st = open_rw(path);
+	assert_int_equal(write_window(st, T0, T0 + 10 * NS, 50), 0);
+	store__close(st);
+	sql(path, damage);
+	if (more)
+		sql(path, more); /* a new connection sees the new schema */
+	st = open_ro(path);
+	p = profile__new();
+	assert_int_equal(store__query(st, &q, p), -EBADMSG);
+	profile__free(p);
+	assert_int_equal(
+	    store__timeline(st, &q, 10 * NS, LABEL_COMM, point_cb, &n),
+	    -EBADMSG);
+	assert_int_equal(store__label_values(st, LABEL_COMM, &q, count_cb, &n),
+			 -EBADMSG);
+	store__close(st);
+}
+
+static void test_storage__corrupt_values_refused(void **state)
+{
+	(void)state;
+	/* NOT NULL dropped from the schema first, as a damaged page could. */
+	expect_corrupt("PRAGMA writable_schema=ON;"
+		       "UPDATE sqlite_schema SET sql=replace(sql, "
+		       "'s TEXT NOT NULL UNIQUE', 's TEXT UNIQUE') "
+		       "WHERE name='strings';",
+		       "UPDATE strings SET s = NULL WHERE id = 2");
+	expect_corrupt("UPDATE frames SET kind = 99 WHERE id = 1", NULL);
+	expect_corrupt("UPDATE frames SET function = 'abc' WHERE id = 1", NULL);
+	expect_corrupt("UPDATE strings SET id = 1000000000 WHERE id = "
+		       "(SELECT max(id) FROM strings)",
+		       NULL);
+	expect_corrupt("UPDATE stacks SET frames = x'ff' WHERE id = 1", NULL);
+	expect_corrupt("UPDATE series SET labels = x'0102ff' WHERE id = 1",
+		       NULL);
+	expect_corrupt(
+	    "UPDATE samples_10s SET series = -5 - series WHERE bucket = "
+	    "(SELECT min(bucket) FROM samples_10s)",
+	    NULL);
+}
+
+static size_t replay_store_dir(struct fuzz_store *fs, const char *dirname,
+			       const char *prefix)
+{
+	DIR *d = opendir(dirname);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char file[4096];
+		uint8_t buf[4096];
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.' ||
+		    strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dirname, e->d_name);
+		fd = open(file, O_RDONLY);
+		assert_true(fd >= 0);
+		len = read(fd, buf, sizeof(buf));
+		close(fd);
+		assert_true(len >= 0);
+		fuzz_store__run(fs, buf, (size_t)len);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The store fuzzer's corpus and crash inputs (scripts/fuzz.sh). */
+static void test_storage__fuzz_corpus_replay(void **state)
+{
+	const char *root =
+	    getenv("KILN_SRC_DIR") ? getenv("KILN_SRC_DIR") : ".";
+	struct fuzz_store fs;
+	char dirname[4096];
+	size_t n;
+	enum log_level saved = log_level;
+
+	(void)state;
+	assert_int_equal(fuzz_store__init(&fs), 0);
+	log_level = LOG_ERROR;
+	snprintf(dirname, sizeof(dirname), "%s/tests/fuzz/corpus/store", root);
+	n = replay_store_dir(&fs, dirname, "");
+	snprintf(dirname, sizeof(dirname), "%s/tests/fuzz/regressions", root);
+	n += replay_store_dir(&fs, dirname, "store-");
+	log_level = saved;
+	fuzz_store__fini(&fs);
+	if (!n)
+		fail_msg("no store fuzz corpus under %s/tests/fuzz", root);
+	print_message("replayed %zu corrupted stores\n", n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +1002,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_storage__disk_full_reported_and_recovered, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__corrupt_values_refused, setup, teardown),
+	    cmocka_unit_test(test_storage__fuzz_corpus_replay),
 	};
 
 	log__init(LOG_WARN);

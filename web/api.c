@@ -81,6 +81,15 @@ void web_response__error(struct web_response *r, int status, const char *fmt,
 	jbuf__puts(&r->body, "}\n");
 }
 
+/* A store error for a client: a damaged store says so (the details are
+ * in the server's log, one line per bad row). */
+static const char *store_strerror(int err)
+{
+	if (err == -EBADMSG)
+		return "the store is damaged (details in the server's log)";
+	return strerror(-err);
+}
+
 /* ---- label keys known to the store, for validating filters ---- */
 
 struct keys {
@@ -155,7 +164,7 @@ static int req_begin(struct req *q, struct api_ctx *c, const char *qs,
 	if (err) {
 		web_response__error(r, store_status(err),
 				    "cannot read label names: %s",
-				    strerror(-err));
+				    store_strerror(err));
 		return err;
 	}
 	return 0;
@@ -211,7 +220,7 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 		else
 			web_response__error(q->r, store_status(err),
 					    "store query failed: %s",
-					    strerror(-err));
+					    store_strerror(err));
 		profile__free(p);
 		return NULL;
 	}
@@ -248,7 +257,8 @@ static void api_labels(struct req *q)
 	err = store__label_names(q->c->st, name_out, b);
 	if (err) {
 		web_response__error(q->r, store_status(err),
-				    "cannot list labels: %s", strerror(-err));
+				    "cannot list labels: %s",
+				    store_strerror(err));
 		return;
 	}
 	jbuf__puts(b, "]}\n");
@@ -305,7 +315,7 @@ static void api_label_values(struct req *q, const char *name)
 		else
 			web_response__error(q->r, store_status(err),
 					    "cannot list values: %s",
-					    strerror(-err));
+					    store_strerror(err));
 		return;
 	}
 	jbuf__puts(b, "]}\n");
@@ -429,7 +439,7 @@ static void api_timeline(struct req *q)
 	if (err) {
 		web_response__error(q->r, store_status(err),
 				    "timeline query failed: %s",
-				    strerror(-err));
+				    store_strerror(err));
 		goto out;
 	}
 	/* Keep the biggest groups apart and sum the rest into "[other]". */
@@ -531,7 +541,7 @@ static void api_heatmap(struct req *q)
 	if (err) {
 		web_response__error(q->r, store_status(err),
 				    "heat map query failed: %s",
-				    strerror(-err));
+				    store_strerror(err));
 		return;
 	}
 	jbuf__puts(b, "]}\n");
@@ -652,7 +662,7 @@ add_failed:
 	}
 	if (err != -ENOMEM) {
 		web_response__error(q->r, 400, "regex in 'match' failed: %s",
-				    strerror(-err));
+				    store_strerror(err));
 		goto out;
 	}
 oom:
@@ -717,7 +727,7 @@ static void api_export(struct req *q)
 	}
 	if (err) {
 		web_response__error(q->r, 500, "cannot write %s: %s", fname,
-				    strerror(-err));
+				    store_strerror(err));
 		goto out;
 	}
 	jbuf__raw(&q->r->body, data, size);

@@ -27,4 +27,39 @@ node tests/integration/web_hostile.mjs "http://127.0.0.1:$PORT" "$T0" ||
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
 kill "$SERVER_PID"
 wait "$SERVER_PID" || fail "server exit status $? on SIGTERM"
+
+# A corrupt store (issue 12: a NULL in strings.s reached strdup(NULL)):
+# `kiln query` exits 3 with one line, the server answers 500 JSON and
+# stays up.
+command -v sqlite3 >/dev/null || fail "sqlite3 is missing (scripts/deps.sh installs it)"
+cp "$TMP/k.db" "$TMP/bad.db"
+sqlite3 "$TMP/bad.db" "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql=replace(sql, 's TEXT NOT NULL UNIQUE', 's TEXT UNIQUE') WHERE name='strings';"
+sqlite3 "$TMP/bad.db" "UPDATE strings SET s = NULL WHERE id = (SELECT name FROM functions LIMIT 1);"
+set +e
+"$KILN" query --db "$TMP/bad.db" --from "$T0" --to "$((T0 + 180))" >"$TMP/q.out" 2>"$TMP/q.err"
+rc=$?
+set -e
+[ "$rc" = 3 ] || { cat "$TMP/q.err"; fail "kiln query on a corrupt store: exit $rc, want 3"; }
+grep -q "corrupt" "$TMP/q.err" || fail "kiln query gave no reason: $(cat "$TMP/q.err")"
+echo "kiln query on a corrupt store: exit 3: $(tail -1 "$TMP/q.err")"
+"$KILN" server --db "$TMP/bad.db" --listen 127.0.0.1:0 >"$TMP/out2" 2>"$TMP/err2" &
+SERVER_PID=$!
+CLEANUP_PIDS+=($SERVER_PID)
+PORT=
+for _ in $(seq 100); do
+	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out2")
+	[ -n "$PORT" ] && break
+	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/err2"; fail "server on a corrupt store exited"; }
+	sleep 0.05
+done
+[ -n "$PORT" ] || fail "server did not say where it listens"
+for path in "flamegraph?from=$T0&to=$((T0 + 180))" "top?from=$T0&to=$((T0 + 180))" "export?format=pprof&from=$T0&to=$((T0 + 180))"; do
+	code=$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/$path")
+	[ "$code" = 500 ] || fail "$path on a corrupt store: $code $(head -c 200 "$TMP/body")"
+	grep -q '"error":".*damaged' "$TMP/body" || fail "$path: no JSON error: $(head -c 200 "$TMP/body")"
+done
+[ "$(curl -s "http://127.0.0.1:$PORT/healthz")" = ok ] || fail "healthz after corrupt-store requests"
+kill "$SERVER_PID"
+wait "$SERVER_PID" || fail "server on a corrupt store: exit status $? on SIGTERM"
+echo "server on a corrupt store: 500 JSON, still up"
 echo "web_hostile: all checks passed"
