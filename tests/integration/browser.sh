@@ -17,7 +17,7 @@ mkdir -p "$SHOTS"
 
 T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
-"$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
+"$KILN" server --db "$TMP/k.db" --ingest --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
 CLEANUP_PIDS+=($!)
 for _ in $(seq 100); do
 	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv")

@@ -59,7 +59,7 @@ function allocLevels(counts, diff) {
   });
 }
 
-function decodeTree(fb, diff) {
+function decodeTree(fb, diff, norm) {
   const stride = diff ? 6 : 4;
   const levels = allocLevels(fb.levels.map((a) => a.length / stride), diff);
   for (let d = 0; d < fb.levels.length; d++) {
@@ -83,10 +83,30 @@ function decodeTree(fb, diff) {
     }
   }
   linkLevels(levels);
-  return { names: fb.names, kinds: fb.kinds, files: fb.files || [], diff, levels,
+  const out = { names: fb.names, kinds: fb.kinds, files: fb.files || [], diff, levels,
     total: levels.length ? levels[0].w[0] : 0,
     totalA: diff ? fb.total_a : (levels.length ? levels[0].ta[0] : 0),
-    totalB: diff ? fb.total_b : 0 };
+    totalB: diff ? fb.total_b : 0, raw: fb };
+  if (diff && norm && out.totalA && out.totalB) normalise(out);
+  return out;
+}
+
+// Diff widths with A and B weighted equally (each side's samples scaled
+// to the mean of both totals), so a longer B does not look like growth.
+// Children are laid out from their parent's start, as the server does.
+function normalise(data) {
+  const A = data.totalA, B = data.totalB, kA = (A + B) / (2 * A), kB = (A + B) / (2 * B);
+  for (const L of data.levels)
+    for (let i = 0; i < L.n; i++) L.w[i] = L.ta[i] * kA + L.tb[i] * kB;
+  for (let d = 1; d < data.levels.length; d++) {
+    const P = data.levels[d - 1], L = data.levels[d];
+    for (let p = 0; p < P.n; p++) {
+      let x = P.x[p];
+      for (let c = P.kid0[p]; c < P.kid1[p]; c++) { L.x[c] = x; x += L.w[c]; }
+    }
+  }
+  data.total = data.levels.length ? data.levels[0].w[0] : 0;
+  data.normalised = true;
 }
 
 // Parent and child ranges: children of a node are contiguous in the next
@@ -123,7 +143,7 @@ function encodeTree(root, src) {
         src.names[a.name] < src.names[b.name] ? -1 : src.names[a.name] > src.names[b.name] ? 1 : 0);
       for (const k of kids) {
         next.push({ node: k, x });
-        x += k.ta + (diff ? k.tb : 0);
+        x += k.w !== undefined ? k.w : k.ta + (diff ? k.tb : 0);
       }
     }
     cur = next;
@@ -136,13 +156,172 @@ function encodeTree(root, src) {
       L.x[i] = e.x;
       L.ta[i] = nd.ta; L.sa[i] = nd.sa;
       if (diff) { L.tb[i] = nd.tb; L.sb[i] = nd.sb; }
-      L.w[i] = nd.ta + (diff ? nd.tb : 0);
+      L.w[i] = nd.w !== undefined ? nd.w : nd.ta + (diff ? nd.tb : 0);
       L.name[i] = nd.name;
     });
   });
   linkLevels(levels);
   return { names: src.names, kinds: src.kinds, files: src.files, diff: src.diff, levels,
-    total: levels[0].w[0], totalA: src.totalA, totalB: src.totalB, focused: true };
+    total: levels.length ? levels[0].w[0] : 0, totalA: src.totalA, totalB: src.totalB, focused: true, raw: src.raw };
+}
+
+// The decoded tree as plain objects (for grafting and re-encoding).
+function toObj(data, d, i) {
+  const L = data.levels[d];
+  const o = { name: L.name[i], ta: L.ta[i], sa: L.sa[i], tb: data.diff ? L.tb[i] : 0, sb: data.diff ? L.sb[i] : 0, kids: new Map() };
+  if (data.normalised) o.w = L.w[i];
+  if (d + 1 < data.levels.length)
+    for (let c = L.kid0[i]; c < L.kid1[i]; c++) {
+      const k = toObj(data, d + 1, c);
+      o.kids.set(k.name, k);
+    }
+  return o;
+}
+
+// Replaces the children of the node at 'path' in 'data' by those of the
+// same node in 'sub' (the server's full-detail answer for that subtree).
+// Returns the new tree, or null when the path is not in both.
+function graft(data, path, sub) {
+  const find = (t, p) => {
+    let d = 0, i = 0;
+    for (const nm of p) {
+      if (d + 1 >= t.levels.length) return null;
+      const L = t.levels[d], K = t.levels[d + 1];
+      let f = -1;
+      for (let c = L.kid0[i]; c < L.kid1[i]; c++) if (t.names[K.name[c]] === nm) { f = c; break; }
+      if (f < 0) return null;
+      d++; i = f;
+    }
+    return { d, i };
+  };
+  const at = find(data, path), sat = find(sub, path);
+  if (!at || !sat) return null;
+  // Names of the sub tree mapped into the tree's name table.
+  const names = data.names.slice(), files = (data.files || []).slice();
+  let kinds = data.kinds;
+  const index = new Map(names.map((n, k) => [n + '\u0000' + kinds[k], k]));
+  const map = sub.names.map((n, k) => {
+    const key = n + '\u0000' + sub.kinds[k];
+    let j = index.get(key);
+    if (j === undefined) { j = names.length; names.push(n); kinds += sub.kinds[k]; files.push((sub.files || [])[k] || ''); index.set(key, j); }
+    return j;
+  });
+  const remap = (o) => { o.name = map[o.name]; const kids = new Map(); for (const k of o.kids.values()) { remap(k); kids.set(k.name, k); } o.kids = kids; return o; };
+  const root = toObj(data, 0, 0);
+  let node = root;
+  for (const nm of path) node = [...node.kids.values()].find((k) => data.names[k.name] === nm);
+  const subNode = remap(toObj(sub, sat.d, sat.i));
+  node.kids = subNode.kids;
+  const out = encodeTree(root, { names, kinds, files, diff: data.diff, totalA: data.totalA, totalB: data.totalB, raw: data.raw });
+  out.focused = false;
+  return out;
+}
+
+// Callers (the function at the root, its callers above it) and callees
+// (the function at the root, what it calls below) of a function, merged
+// over its outermost occurrences, for the sandwich view.
+function callTrees(data, nameIdx) {
+  const mk = (name) => ({ name, ta: 0, sa: 0, tb: 0, sb: 0, kids: new Map() });
+  const callers = mk(nameIdx), callees = mk(nameIdx);
+  let self = 0;
+  const add = (dst, d, i) => {
+    const L = data.levels[d];
+    dst.ta += L.ta[i]; dst.sa += L.sa[i];
+    if (data.diff) { dst.tb += L.tb[i]; dst.sb += L.sb[i]; }
+    if (d + 1 >= data.levels.length) return;
+    for (let c = L.kid0[i]; c < L.kid1[i]; c++) {
+      const nm = data.levels[d + 1].name[c];
+      let k = dst.kids.get(nm);
+      if (!k) { k = mk(nm); dst.kids.set(nm, k); }
+      add(k, d + 1, c);
+    }
+  };
+  for (let d = 1; nameIdx >= 0 && d < data.levels.length; d++) {
+    const L = data.levels[d];
+    for (let i = 0; i < L.n; i++) {
+      if (L.name[i] !== nameIdx) continue;
+      self += L.sa[i] + (data.diff ? L.sb[i] : 0);
+      let inner = false;
+      for (let pd = d - 1, p = L.parent[i]; pd > 0; p = data.levels[pd].parent[p], pd--)
+        if (data.levels[pd].name[p] === nameIdx) { inner = true; break; }
+      if (inner) continue;
+      add(callees, d, i);
+      // The chain of callers, innermost first, weighted by this node.
+      callers.ta += L.ta[i];
+      if (data.diff) callers.tb += L.tb[i];
+      let cur = callers;
+      for (let pd = d - 1, p = L.parent[i]; pd >= 1; p = data.levels[pd].parent[p], pd--) {
+        const nm = data.levels[pd].name[p];
+        let k = cur.kids.get(nm);
+        if (!k) { k = mk(nm); cur.kids.set(nm, k); }
+        k.ta += L.ta[i];
+        if (data.diff) k.tb += L.tb[i];
+        cur = k;
+      }
+    }
+  }
+  const src = { names: data.names, kinds: data.kinds, files: data.files, diff: data.diff, totalA: data.totalA, totalB: data.totalB };
+  const t = callees.ta + (data.diff ? callees.tb : 0);
+  return { callers: encodeTree(callers, src), callees: encodeTree(callees, src), total: t, self };
+}
+
+// Folded stacks of the tree on screen (or the subtree at 'sub'), with
+// two counts per line (A B) for a diff, as difffolded.pl writes them.
+function toFolded(data, sub) {
+  const out = [];
+  const walk = (d, i, path) => {
+    const L = data.levels[d];
+    const p = d === 0 ? path : path.concat([data.names[L.name[i]]]);
+    const selfA = L.sa[i], selfB = data.diff ? L.sb[i] : 0;
+    if (p.length && (selfA || selfB)) out.push(p.join(';') + ' ' + (data.diff ? selfA + ' ' + selfB : selfA));
+    if (d + 1 < data.levels.length) for (let c = L.kid0[i]; c < L.kid1[i]; c++) walk(d + 1, c, p);
+  };
+  let start = [];
+  if (sub) {
+    for (let d = sub.d, i = sub.i; d > 0; i = data.levels[d].parent[i], d--) start.unshift(data.names[data.levels[d].name[i]]);
+    start.pop();
+    walk(sub.d, sub.i, start);
+  } else walk(0, 0, start);
+  return out.join('\n') + '\n';
+}
+
+// A self-contained SVG flame graph of the view (flamegraph.pl layout:
+// root at the bottom, a <title> per frame), no script.
+function toSVG(data, sub, opts) {
+  const W = 1200, ROWH = 16, lv = data.levels;
+  const d0 = sub ? sub.d : 0, i0 = sub ? sub.i : 0;
+  const L0 = lv[d0], v0 = L0.x[i0], v1 = v0 + L0.w[i0], sc = W / (v1 - v0 || 1);
+  let depth = 0;
+  const rects = [];
+  const walk = (d, i) => {
+    const L = lv[d], w = L.w[i] * sc;
+    if (w < 0.1) return;
+    depth = Math.max(depth, d - d0 + 1);
+    rects.push([d - d0, (L.x[i] - v0) * sc, w, d, i]);
+    if (d + 1 < lv.length) for (let c = L.kid0[i]; c < L.kid1[i]; c++) walk(d + 1, c);
+  };
+  walk(d0, i0);
+  const H = depth * ROWH + 40;
+  const pct = (v, t) => (t ? (100 * v / t).toFixed(2) : '0') + '%';
+  let s = `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="monospace" font-size="11">\n`;
+  s += `<rect width="100%" height="100%" fill="#fff"/><text x="${W / 2}" y="18" text-anchor="middle" font-size="15">${esc(opts.title || 'kiln')}</text>\n`;
+  for (const [r, x, w, d, i] of rects) {
+    const L = lv[d], ni = L.name[i], name = data.names[ni];
+    const y = H - (r + 1) * ROWH - 4;
+    let fill, info;
+    if (data.diff) {
+      fill = diffColor(L.tb[i] / (data.totalB || 1) - L.ta[i] / (data.totalA || 1), opts.colorMax);
+      info = `A ${L.ta[i]} (${pct(L.ta[i], data.totalA)}), B ${L.tb[i]} (${pct(L.tb[i], data.totalB)})`;
+    } else {
+      fill = opts.colors ? opts.colors[ni] : frameColor(name, data.kinds[ni]);
+      info = `${L.ta[i]} samples, ${pct(L.ta[i], data.total)}`;
+    }
+    s += `<g><title>${esc(name)} (${info})</title><rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(0.1, w - 0.5).toFixed(1)}" height="${ROWH - 1}" fill="${fill}" rx="1"/>`;
+    const maxc = Math.floor((w - 4) / 6.6);
+    if (maxc >= 3) s += `<text x="${(x + 2).toFixed(1)}" y="${y + 11}">${esc(name.length <= maxc ? name : name.slice(0, maxc - 2) + '..')}</text>`;
+    s += '</g>\n';
+  }
+  return s + '</svg>\n';
 }
 
 // All subtrees rooted at function 'nameIdx' (outermost occurrences) merged
@@ -215,16 +394,48 @@ class FlameGraph {
     this.matched = null; // per level Uint8Array
     this.colors = [];
     this.maxDelta = 0;
+    this.colorMax = 0;
+    this.cap = 'auto';
+    this.sel = -1;
+    this.cursor = null; // keyboard position {d, i}
+    this.pctTotal = 0;
     this.lastDrawMs = 0;
     canvas.addEventListener('click', (e) => this.onClick(e));
     canvas.addEventListener('mousemove', (e) => this.onMove(e));
     canvas.addEventListener('mouseleave', () => { this.tooltip.hidden = true; });
+    canvas.addEventListener('keydown', (e) => this.onKey(e));
+    canvas.addEventListener('blur', () => { this.tooltip.hidden = true; });
     window.addEventListener('resize', () => this.render());
+  }
+
+  setSelected(name) {
+    this.sel = this.data && name ? this.data.names.indexOf(name) : -1;
+    this.render();
+  }
+
+  // The |change of share| at full colour: the 95th percentile of the
+  // nodes' changes by default, so one big change does not wash out the
+  // rest; a fixed number of percentage points; or the largest.
+  updateColorMax() {
+    const data = this.data;
+    this.colorMax = 0;
+    if (!data || !data.diff) return;
+    if (this.cap === 'max') { this.colorMax = this.maxDelta; return; }
+    if (this.cap !== 'auto' && Number(this.cap) > 0) { this.colorMax = Number(this.cap) / 100; return; }
+    const A = data.totalA || 1, B = data.totalB || 1, all = [];
+    for (const L of data.levels)
+      for (let i = 0; i < L.n; i++) {
+        const dl = Math.abs(L.tb[i] / B - L.ta[i] / A);
+        if (dl > 1e-9) all.push(dl);
+      }
+    all.sort((a, b) => a - b);
+    this.colorMax = all.length ? Math.max(all[Math.floor(0.95 * (all.length - 1))], 0.0005) : 0;
   }
 
   setData(data) {
     this.data = data;
     this.zoom = null;
+    this.cursor = null;
     this.colors = data.names.map((n, i) => frameColor(n, data.kinds[i]));
     this.maxDelta = 0;
     if (data.diff) {
@@ -235,6 +446,7 @@ class FlameGraph {
           if (dlt > this.maxDelta) this.maxDelta = dlt;
         }
     }
+    this.colorCap = null;
     this.applySearch();
   }
 
@@ -322,6 +534,72 @@ class FlameGraph {
     return this.icicle ? d * ROW : H - (d + 1) * ROW;
   }
 
+  // Keyboard: arrows walk the tree (toward the leaves is down in an
+  // icicle, up in a flame graph), Enter zooms, Escape zooms out a level.
+  onKey(e) {
+    const data = this.data;
+    if (!data || !data.total) return;
+    let c = this.cursor || (this.zoom ? { ...this.zoom } : { d: 0, i: 0 });
+    const deeper = this.icicle ? 'ArrowDown' : 'ArrowUp', shallower = this.icicle ? 'ArrowUp' : 'ArrowDown';
+    const L = data.levels[c.d];
+    const [v0, v1] = this.viewRange();
+    const visible = (d, i) => data.levels[d].x[i] < v1 && data.levels[d].x[i] + data.levels[d].w[i] > v0;
+    let next = null;
+    if (e.key === deeper && c.d + 1 < data.levels.length && L.kid1[c.i] > L.kid0[c.i]) {
+      // The widest child.
+      const K = data.levels[c.d + 1];
+      let best = L.kid0[c.i];
+      for (let k = L.kid0[c.i]; k < L.kid1[c.i]; k++) if (K.w[k] > K.w[best]) best = k;
+      next = { d: c.d + 1, i: best };
+    } else if (e.key === shallower && c.d > 0) next = { d: c.d - 1, i: L.parent[c.i] };
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+      const step = e.key === 'ArrowLeft' ? -1 : 1;
+      for (let i = c.i + step; i >= 0 && i < L.n; i += step) if (visible(c.d, i)) { next = { d: c.d, i }; break; }
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      if (data.names[L.name[c.i]] === '[other]' && this.opts.onOther) this.opts.onOther(c.d, c.i);
+      else this.zoomTo(c.d, c.i);
+      return;
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      if (this.zoom) {
+        const z = this.zoom;
+        this.cursor = { ...z };
+        this.zoomTo(z.d - 1, data.levels[z.d].parent[z.i]);
+      }
+      return;
+    } else if (e.key === 'Home') next = { d: 0, i: 0 };
+    else return;
+    e.preventDefault();
+    if (!next) return;
+    this.cursor = next;
+    this.render();
+    this.showCursor();
+  }
+
+  // Scrolls the cursor into view, shows its tooltip and tells assistive
+  // technology what it is.
+  showCursor() {
+    const c = this.cursor;
+    if (!c) return;
+    const y = this.rowY(c.d, this.canvas.clientHeight);
+    const wrap = this.canvas.parentElement;
+    if (wrap && wrap.scrollHeight > wrap.clientHeight) {
+      if (y < wrap.scrollTop) wrap.scrollTop = y - ROW;
+      else if (y + ROW > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = y + 2 * ROW - wrap.clientHeight;
+    }
+    const r = this.canvas.getBoundingClientRect();
+    const [v0, v1] = this.viewRange();
+    const L = this.data.levels[c.d];
+    const x0 = Math.max(v0, L.x[c.i]), x1 = Math.min(v1, L.x[c.i] + L.w[c.i]);
+    const cx = r.left + ((x0 + x1) / 2 - v0) / (v1 - v0) * r.width;
+    this.showTip(c, { clientX: cx, clientY: r.top + y + ROW });
+    const tot = this.pctTotal || this.data.total;
+    const msg = `${this.data.names[L.name[c.i]]}, ${(100 * L.w[c.i] / (tot || 1)).toFixed(1)}% total, depth ${c.d}`;
+    this.canvas.dataset.cursor = this.data.names[L.name[c.i]];
+    if (this.opts.onCursor) this.opts.onCursor(msg);
+  }
+
   render() {
     const t0 = performance.now();
     const c = this.canvas, data = this.data;
@@ -344,6 +622,7 @@ class FlameGraph {
       this.lastDrawMs = performance.now() - t0;
       return;
     }
+    if (this.colorCap !== this.cap) { this.updateColorMax(); this.colorCap = this.cap; }
     g.font = '11px ui-monospace, Menlo, Consolas, monospace';
     g.textBaseline = 'middle';
     const charW = g.measureText('m').width || 7;
@@ -384,6 +663,13 @@ class FlameGraph {
       }
       if (runStart >= 0) this.drawRun(g, runStart, runEnd, y);
     }
+    if (this.cursor && this.cursor.d < depth && document.activeElement === c) {
+      const L = data.levels[this.cursor.d], i = this.cursor.i;
+      const px = Math.max(0, (L.x[i] - v0) * scale), pw = Math.min(W, (L.x[i] + L.w[i] - v0) * scale) - px;
+      g.strokeStyle = '#1a73e8';
+      g.lineWidth = 2;
+      g.strokeRect(px + 1, this.rowY(this.cursor.d, H) + 1, Math.max(2, pw - 2), ROW - 2);
+    }
     this.lastDrawMs = performance.now() - t0;
     c.dataset.drawMs = this.lastDrawMs.toFixed(2);
   }
@@ -397,12 +683,24 @@ class FlameGraph {
     const data = this.data, L = data.levels[d];
     if (y === undefined) y = this.rowY(d, H);
     let fill;
-    if (this.matched && this.matched[d][i]) fill = '#d81b60';
-    else if (data.diff) fill = diffColor(L.tb[i] / (data.totalB || 1) - L.ta[i] / (data.totalA || 1), this.maxDelta);
+    const hit = this.matched && this.matched[d][i];
+    if (hit) fill = '#d81b60';
+    else if (data.diff) fill = diffColor(L.tb[i] / (data.totalB || 1) - L.ta[i] / (data.totalA || 1), this.colorMax);
     else fill = this.colors[L.name[i]];
-    g.globalAlpha = ancestor ? 0.55 : 1;
+    // A search dims everything it does not match.
+    g.globalAlpha = this.matched && !hit ? 0.28 : ancestor ? 0.55 : 1;
     g.fillStyle = fill;
     g.fillRect(px, y + 1, Math.max(pw - 1, 0.5), ROW - 2);
+    if (L.name[i] === this.sel && pw > 1) {
+      // Every occurrence of the function picked in the table.
+      g.globalAlpha = 1;
+      g.strokeStyle = '#000';
+      g.lineWidth = 2;
+      g.strokeRect(px + 1, y + 2, Math.max(1, pw - 3), ROW - 4);
+      g.strokeStyle = '#fff';
+      g.lineWidth = 1;
+      g.strokeRect(px + 2.5, y + 3.5, Math.max(0.5, pw - 6), ROW - 7);
+    }
     if (data.kinds[L.name[i]] === 'i' && pw > 4) {
       // Inlined frames: a dotted top edge besides the green hue.
       g.fillStyle = 'rgba(0,0,0,0.35)';
@@ -445,7 +743,10 @@ class FlameGraph {
 
   onClick(e) {
     const h = this.hit(e);
-    if (h) this.zoomTo(h.d, h.i);
+    if (!h) return;
+    this.cursor = h;
+    if (this.data.names[this.data.levels[h.d].name[h.i]] === '[other]' && this.opts.onOther) this.opts.onOther(h.d, h.i);
+    else this.zoomTo(h.d, h.i);
   }
 
   onMove(e) {
@@ -453,7 +754,13 @@ class FlameGraph {
     const tt = this.tooltip;
     if (!h) { tt.hidden = true; this.canvas.style.cursor = ''; return; }
     this.canvas.style.cursor = 'pointer';
+    this.showTip(h, e);
+  }
+
+  showTip(h, e) {
+    const tt = this.tooltip;
     const data = this.data, L = data.levels[h.d], ni = L.name[h.i];
+    const T = this.pctTotal || data.total;
     const pct = (v, t) => (t ? (100 * v / t).toFixed(2) : '0.00') + '%';
     const kind = KIND_NAMES[data.kinds[ni]] || 'user';
     const file = data.files[ni] || '';
@@ -464,11 +771,11 @@ class FlameGraph {
         `B: ${L.tb[h.i]} total (${pct(L.tb[h.i], data.totalB)}), ${L.sb[h.i]} self<br>` +
         `change of share: ${(b - a >= 0 ? '+' : '') + (100 * (b - a)).toFixed(2)} pp`;
     } else {
-      html += `total: ${L.ta[h.i]} samples (${pct(L.ta[h.i], data.total)})<br>` +
-        `self: ${L.sa[h.i]} samples (${pct(L.sa[h.i], data.total)})`;
+      html += `total: ${L.ta[h.i]} samples (${pct(L.ta[h.i], T)})<br>` +
+        `self: ${L.sa[h.i]} samples (${pct(L.sa[h.i], T)})`;
     }
     if (data.names[ni] === '[other]')
-      html += '<br><span class="dim">narrow frames merged by the node limit: use “show more detail”, filters or a shorter range to see them</span>';
+      html += '<br><span class="dim">narrow frames merged by the node limit: click (or Enter) to load them at full detail</span>';
     tt.innerHTML = html;
     tt.hidden = false;
     const pad = 14;
@@ -484,5 +791,5 @@ function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
-window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, frameColor, diffColor, esc, KIND_NAMES };
+window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, callTrees, graft, toFolded, toSVG, frameColor, diffColor, esc, KIND_NAMES };
 })();
