@@ -63,7 +63,7 @@ $(VMLINUX_H): | $(OUT)
 		echo "kiln: error: '$(VMLINUX_BTF)' is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is needed), or pass VMLINUX_H=path" >&2; exit 1; fi
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h $(wildcard bpf/*.bpf.h) $(VMLINUX_H) | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf \
 		$(if $(filter $(OUT)/vmlinux.h,$(VMLINUX_H)),,-include $(VMLINUX_H)) \
