@@ -31,7 +31,11 @@ static void usage(FILE *out)
 	    "folded) or store queries:\n"
 	    "  'db:PATH?from=-2h&to=-1h&filter=comm=api'   (from defaults to "
 	    "-1h,\n"
-	    "  to to now; filter=KEY=VALUE may repeat)\n\n"
+	    "  to to now; filter=KEY=VALUE may repeat; PATH may be a store "
+	    "URL:\n"
+	    "  'db:clickhouse://HOST:8123/kiln?from=-1h'; with --store URL,\n"
+	    "  'db:?from=-1h' queries that store)\n\n"
+	    "  --store URL      the store of 'db:?...' sources\n"
 	    "  --threshold P    a regression is a share growing by more than "
 	    "P\n"
 	    "                   percentage points (\"2\" or \"2%\"); without "
@@ -53,7 +57,8 @@ static void usage(FILE *out)
 }
 
 /* "db:PATH?from=..&to=..&filter=k=v" -> store query into 'p'. */
-static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
+static int read_db(struct profile *p, const char *src, const char *store,
+		   char *err, size_t errlen)
 {
 	char *spec = strdup(src + 3), *q, *save = NULL;
 	struct store_filter filters[MAX_FILTERS];
@@ -62,6 +67,7 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 	struct timespec ts;
 	uint64_t now;
 	struct store *st = NULL;
+	char name[512];
 	int ret = 0;
 
 	if (!spec) {
@@ -73,8 +79,23 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 	q = strchr(spec, '?');
 	if (q)
 		*q++ = 0;
+	/* 'db:?from=..' queries the --store store. */
+	if (!*spec && store) {
+		free(spec);
+		spec = malloc(strlen(store) + strlen(src) + 1);
+		if (!spec) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		strcpy(spec, store);
+		strcat(spec, src + 3);
+		q = strchr(spec + strlen(store), '?');
+		if (q)
+			*q++ = 0;
+	}
 	if (!*spec) {
-		snprintf(err, errlen, "no database path in '%s'", src);
+		snprintf(err, errlen, "no database path in '%s' (nor --store)",
+			 src);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -126,16 +147,17 @@ static int read_db(struct profile *p, const char *src, char *err, size_t errlen)
 		goto out;
 	}
 	query.filters = filters;
+	store__redact(spec, name, sizeof(name));
 	st = store__open(&(struct store_opts){.path = spec, .read_only = true});
 	if (!st) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open store '%s': %s", spec,
+		snprintf(err, errlen, "cannot open store '%.300s': %s", name,
 			 strerror(errno));
 		goto out;
 	}
 	ret = store__query(st, &query, p);
 	if (ret)
-		snprintf(err, errlen, "query of '%s' failed: %s", spec,
+		snprintf(err, errlen, "query of '%.300s' failed: %s", name,
 			 strerror(-ret));
 out:
 	store__close(st);
@@ -143,7 +165,8 @@ out:
 	return ret;
 }
 
-static struct profile *load(const char *src, const struct read_limits *lim)
+static struct profile *load(const char *src, const char *store,
+			    const struct read_limits *lim)
 {
 	struct profile *p = profile__new();
 	char err[512];
@@ -154,7 +177,7 @@ static struct profile *load(const char *src, const struct read_limits *lim)
 		return NULL;
 	}
 	if (!strncmp(src, "db:", 3))
-		ret = read_db(p, src, err, sizeof(err));
+		ret = read_db(p, src, store, err, sizeof(err));
 	else
 		ret = profile__read_file(p, src, lim, err, sizeof(err));
 	if (ret) {
@@ -175,6 +198,7 @@ int cmd_diff(int argc, char **argv)
 	    {"min-samples", required_argument, NULL, 'n'},
 	    {"limit", required_argument, NULL, 'l'},
 	    {"plain-folded", no_argument, NULL, 'P'},
+	    {"store", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -184,7 +208,7 @@ int cmd_diff(int argc, char **argv)
 				  .limit = 20};
 	enum diff_output fmt = DIFF_TEXT;
 	struct read_limits lim;
-	const char *svg = NULL;
+	const char *svg = NULL, *store = NULL;
 	struct profile *base = NULL, *cur = NULL;
 	struct diff *d = NULL;
 	char *end;
@@ -194,6 +218,9 @@ int cmd_diff(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'S':
+			store = optarg;
+			break;
 		case 't':
 			dopts.threshold_pp = strtod(optarg, &end);
 			if (end == optarg || (*end && strcmp(end, "%")) ||
@@ -272,10 +299,10 @@ int cmd_diff(int argc, char **argv)
 	}
 	dopts.base_name = argv[optind];
 	dopts.new_name = argv[optind + 1];
-	base = load(argv[optind], &lim);
+	base = load(argv[optind], store, &lim);
 	if (!base)
 		goto out;
-	cur = load(argv[optind + 1], &lim);
+	cur = load(argv[optind + 1], store, &lim);
 	if (!cur)
 		goto out;
 	d = diff__new(base, cur, &dopts);

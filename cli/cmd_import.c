@@ -17,13 +17,18 @@
 static void usage(FILE *out)
 {
 	fputs(
-	    "usage: kiln import FILE --db PATH [--label KEY=VALUE]... [--time "
+	    "usage: kiln import FILE --store URL [--label KEY=VALUE]... "
+	    "[--time "
 	    "T]\n"
 	    "                   [--plain-folded]\n\n"
 	    "Reads a pprof (gzip or not) or folded profile ('-' is stdin) and\n"
 	    "writes it into the store in one transaction: all of it or "
 	    "nothing.\n\n"
-	    "  --db PATH          the store (created if missing)\n"
+	    "  --store URL        the store (created if missing): a SQLite "
+	    "file or\n"
+	    "                     clickhouse://[USER[:PASS]@]HOST[:PORT]/DB; "
+	    "--db is\n"
+	    "                     the same\n"
 	    "  --label KEY=VALUE  added to (or replacing in) every sample, "
 	    "e.g.\n"
 	    "                     commit=abc branch=main; may repeat\n"
@@ -40,6 +45,7 @@ int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"db", required_argument, NULL, 'd'},
+	    {"store", required_argument, NULL, 'd'},
 	    {"label", required_argument, NULL, 'l'},
 	    {"time", required_argument, NULL, 't'},
 	    {"plain-folded", no_argument, NULL, 'P'},
@@ -53,7 +59,7 @@ int cmd_import(int argc, char **argv)
 	struct store *st = NULL;
 	struct timespec ts;
 	uint64_t now, t = 0;
-	char err[512];
+	char err[512], name[512];
 	int c, ret, rc = EXIT_RUNTIME;
 
 	read_limits__default(&lim);
@@ -129,23 +135,24 @@ int cmd_import(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
+	store__redact(db, name, sizeof(name));
 	st = store__open(&(struct store_opts){.path = db});
 	if (!st) {
-		fprintf(stderr, "kiln: cannot open store '%s': %s\n", db,
+		fprintf(stderr, "kiln: cannot open store '%s': %s\n", name,
 			strerror(errno));
 		goto out;
 	}
 	ret = store__write(st, q);
 	if (ret) {
 		fprintf(stderr, "kiln: cannot write '%s' into '%s': %s\n",
-			argv[optind], db, strerror(-ret));
+			argv[optind], name, strerror(-ret));
 		goto out;
 	}
 	fprintf(
 	    stderr,
 	    "kiln: imported %llu samples (%zu stacks) from '%s' into '%s'\n",
 	    (unsigned long long)profile__total(q), profile__nr_stacks(q),
-	    argv[optind], db);
+	    argv[optind], name);
 	rc = 0;
 out:
 	store__close(st);

@@ -28,14 +28,18 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln query --db PATH [--from T] [--to T] [--filter "
+	fputs("usage: kiln query --store URL [--from T] [--to T] [--filter "
 	      "KEY=VALUE]...\n"
 	      "                  [--format folded|json|pprof|speedscope|svg] "
 	      "[-o FILE]\n\n"
 	      "Merges every sample of a store in [from, to) into one profile. "
 	      "Works\n"
 	      "while an agent writes the store.\n\n"
-	      "  --db PATH          the store (default ./kiln.db)\n"
+	      "  --store URL        the store (default ./kiln.db): a SQLite "
+	      "file\n"
+	      "                     (PATH, sqlite:PATH) or clickhouse://"
+	      "[USER[:PASS]@]\n"
+	      "                     HOST[:PORT]/DB; --db is the same\n"
 	      "  --from T, --to T   RFC 3339 (2026-11-21T14:02:00Z), unix "
 	      "seconds,\n"
 	      "                     or relative (-15m, -1h, -2d, now); default "
@@ -109,6 +113,7 @@ int cmd_query(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"db", required_argument, NULL, 'd'},
+	    {"store", required_argument, NULL, 'd'},
 	    {"from", required_argument, NULL, 'F'},
 	    {"to", required_argument, NULL, 'T'},
 	    {"filter", required_argument, NULL, 'f'},
@@ -233,7 +238,10 @@ int cmd_query(int argc, char **argv)
 		goto out;
 	}
 	if (err) {
-		fprintf(stderr, "kiln query: reading '%s' failed: %s\n", db,
+		char name[512];
+
+		store__redact(db, name, sizeof(name));
+		fprintf(stderr, "kiln query: reading '%s' failed: %s\n", name,
 			strerror(-err));
 		goto out;
 	}

@@ -124,8 +124,11 @@ int cmd_server(int argc, char **argv)
 	    .read_only = !init && !opts.enable_ingest,
 	});
 	if (!st) {
+		char name[512];
+
+		store__redact(opts.db_path, name, sizeof(name));
 		fprintf(stderr, "kiln server: cannot open the store '%s': %s\n",
-			opts.db_path, strerror(errno));
+			name, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	store__close(st);

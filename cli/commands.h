@@ -17,5 +17,6 @@ int cmd_server(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static const struct command {
     {"diff", cmd_diff, "compare two profiles; exit 1 on a regression"},
     {"import", cmd_import, "put a pprof or folded profile into a store"},
     {"export", cmd_export, "convert a profile file between formats"},
+    {"migrate", cmd_migrate,
+     "copy a store into another (SQLite to ClickHouse)"},
 };
 
 static void usage(FILE *out)

@@ -16,7 +16,7 @@
 #include "storage/clickhouse_int.h"
 
 #define MAX_TIMELINE_POINTS 1000000
-#define IDS_PER_REQUEST 100000
+#define IDS_PER_REQUEST 20000 /* below max_ast_elements (50,000) */
 
 static const char *const well_known[] = {LABEL_HOST,	 LABEL_COMM,
 					 LABEL_PID,	 LABEL_EXE,

@@ -1587,6 +1587,7 @@ static const struct store_ops sqlite_ops = {
     .heatmap = sqlite__heatmap,
     .label_names = sqlite__label_names,
     .label_values = sqlite__label_values,
+    .windows = sqlite__windows,
     .stats = sqlite__stats,
     .check = sqlite__check,
 };

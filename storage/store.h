@@ -109,6 +109,22 @@ int store__label_values(struct store *st, const char *key,
 			const struct store_query *q,
 			int (*fn)(const char *value, void *ctx), void *ctx);
 
+/*
+ * Calls fn with the raw data of the range one 10 s window at a time, in
+ * time order: samples at their 20 ms times, labels and frames as stored,
+ * the window's start and duration in the meta. 'p' lives for the call
+ * only. For copying a store (kiln migrate). Returns 0, -errno, fn's
+ * non-zero value, or -EOPNOTSUPP from an engine that cannot (ClickHouse).
+ */
+int store__windows(struct store *st, const struct store_query *q,
+		   int (*fn)(const struct profile *p, void *ctx), void *ctx);
+
+/*
+ * Copies a store URL into 'buf' without its password, for messages
+ * ("clickhouse://kiln:***@host:8123/db"). Paths are copied as they are.
+ */
+void store__redact(const char *url, char *buf, size_t size);
+
 struct store_stats {
 	uint64_t size_bytes;	  /* main file + WAL */
 	uint64_t windows_written; /* by this handle */

@@ -149,6 +149,9 @@ int sqlite__label_values(struct store *st, const char *key,
 			 const struct store_query *q,
 			 int (*fn)(const char *value, void *ctx), void *ctx);
 
+int sqlite__windows(struct store *st, const struct store_query *q,
+		    int (*fn)(const struct profile *p, void *ctx), void *ctx);
+
 /* Prepared on first use, kept for the life of the store. */
 sqlite3_stmt *store__stmt(struct store *st, enum stmt_id id);
 /* Maps an SQLite result to -errno and logs it once per streak. */

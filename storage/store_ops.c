@@ -4,6 +4,7 @@
  * every call through the engine's operations table (store_ops.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/log.h"
@@ -102,6 +103,34 @@ int store__label_values(struct store *st, const char *key,
 	if (!ops(st)->label_values)
 		return -EOPNOTSUPP;
 	return ops(st)->label_values(st, key, q, fn, ctx);
+}
+
+int store__windows(struct store *st, const struct store_query *q,
+		   int (*fn)(const struct profile *p, void *ctx), void *ctx)
+{
+	if (!ops(st)->windows)
+		return -EOPNOTSUPP;
+	return ops(st)->windows(st, q, fn, ctx);
+}
+
+void store__redact(const char *url, char *buf, size_t size)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon, *end;
+
+	if (!size)
+		return;
+	snprintf(buf, size, "%s", url);
+	if (!scheme)
+		return;
+	end = scheme + 3 + strcspn(scheme + 3, "/?#");
+	/* The last '@' of the authority ends the credentials. */
+	at = NULL;
+	for (const char *p = scheme + 3; p < end; p++)
+		if (*p == '@')
+			at = p;
+	colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+	if (colon)
+		snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
 }
 
 void store__stats(struct store *st, struct store_stats *out)

@@ -34,6 +34,9 @@ struct store_ops {
 	int (*label_values)(struct store *st, const char *key,
 			    const struct store_query *q,
 			    int (*fn)(const char *value, void *ctx), void *ctx);
+	int (*windows)(struct store *st, const struct store_query *q,
+		       int (*fn)(const struct profile *p, void *ctx),
+		       void *ctx);
 	void (*stats)(struct store *st, struct store_stats *out);
 	int (*check)(struct store *st);
 };

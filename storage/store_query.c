@@ -1214,3 +1214,207 @@ out:
 	int end = read_end(st, match, 0);
 	return err ? err : end;
 }
+
+/* ---- raw windows, for copying a store (kiln migrate) ---- */
+
+/* id -> output id, valid for one window (generation 'gen'). */
+struct memo {
+	uint32_t *val, *gen;
+	size_t n;
+};
+
+static bool memo_get(const struct memo *m, size_t id, uint32_t gen, uint32_t *v)
+{
+	if (id >= m->n || m->gen[id] != gen)
+		return false;
+	*v = m->val[id];
+	return true;
+}
+
+static void memo_set(struct memo *m, size_t id, uint32_t gen, uint32_t v)
+{
+	if (id >= m->n) {
+		size_t n = m->n;
+
+		/* Out of memory: the entry is just not remembered. */
+		if (grow_to((void **)&m->val, sizeof(*m->val), &n, id) ||
+		    grow_to((void **)&m->gen, sizeof(*m->gen), &m->n, id))
+			return;
+	}
+	m->gen[id] = gen;
+	m->val[id] = v;
+}
+
+struct winctx {
+	int64_t bucket; /* -1 before the first row */
+	uint32_t gen;
+	struct profile *p;
+	struct memo strs, frames, stacks, series;
+	struct blob_ent *ents;
+	size_t nents, ents_cap;
+	uint32_t *ids;
+	size_t ids_cap;
+	int64_t period;
+	int (*fn)(const struct profile *p, void *ctx);
+	void *ctx;
+};
+
+static uint32_t win_str(struct winctx *c, const struct rdict *rd, uint32_t id)
+{
+	uint32_t v;
+
+	if (!memo_get(&c->strs, id, c->gen, &v)) {
+		v = profile__intern(c->p, rd_str(rd, id));
+		memo_set(&c->strs, id, c->gen, v);
+	}
+	return v;
+}
+
+static uint32_t win_frame(struct winctx *c, const struct rdict *rd, uint32_t f)
+{
+	uint32_t v;
+
+	if (memo_get(&c->frames, f, c->gen, &v))
+		return v;
+	struct rd_frame rf =
+	    f < rd->nr_frames ? rd->frames[f] : (struct rd_frame){0};
+	uint32_t name = rf.func < rd->nr_funcs ? rd->func_name[rf.func] : 0;
+	uint32_t file = rf.func < rd->nr_funcs ? rd->func_file[rf.func] : 0;
+	uint32_t mod = rf.map < rd->nr_maps ? rd->map_path[rf.map] : 0;
+	struct frame fr = {
+	    .name = win_str(c, rd, name),
+	    .file = win_str(c, rd, file),
+	    .module = win_str(c, rd, mod),
+	    .line = rf.line,
+	    .kind = rf.kind,
+	    .addr = rf.addr,
+	};
+	v = profile__add_frame(c->p, &fr);
+	memo_set(&c->frames, f, c->gen, v);
+	return v;
+}
+
+static uint32_t win_stack(struct winctx *c, const struct rdict *rd,
+			  uint32_t stack)
+{
+	struct rd_span sp =
+	    stack < rd->nr_stacks ? rd->stacks[stack] : (struct rd_span){0, 0};
+	uint32_t v;
+
+	if (memo_get(&c->stacks, stack, c->gen, &v))
+		return v;
+	if (sp.len > c->ids_cap) {
+		c->ids_cap = sp.len;
+		c->ids = xrealloc(c->ids, c->ids_cap * sizeof(*c->ids));
+	}
+	for (uint32_t j = 0; j < sp.len; j++)
+		c->ids[j] = win_frame(c, rd, rd->stack_ids[sp.off - 1 + j]);
+	v = profile__add_stack(c->p, c->ids, sp.len);
+	memo_set(&c->stacks, stack, c->gen, v);
+	return v;
+}
+
+static uint32_t win_series(struct winctx *c, const struct rdict *rd,
+			   uint32_t series)
+{
+	const struct rd_span *sp = series < rd->nr_series
+				       ? &rd->series[series]
+				       : &(struct rd_span){0, 0};
+	struct label ls[sp->len ? sp->len : 1];
+	uint32_t v;
+
+	if (memo_get(&c->series, series, c->gen, &v))
+		return v;
+	for (uint32_t j = 0; j < sp->len; j++)
+		ls[j] = (struct label){
+		    win_str(c, rd, rd->series_kv[sp->off + 2 * j]),
+		    win_str(c, rd, rd->series_kv[sp->off + 2 * j + 1])};
+	v = profile__add_series(c->p, ls, sp->len);
+	memo_set(&c->series, series, c->gen, v);
+	return v;
+}
+
+static int win_flush(struct winctx *c)
+{
+	size_t n;
+	int err = 0;
+
+	if (c->bucket < 0)
+		return 0;
+	profile__samples(c->p, &n);
+	if (n) {
+		struct profile_meta *meta = profile__meta(c->p);
+
+		meta->start_ns = (uint64_t)c->bucket * 10 * NS_PER_SEC;
+		meta->duration_ns = 10 * NS_PER_SEC;
+		if (c->period > 0)
+			meta->period_ns = (uint64_t)c->period;
+		err = c->fn(c->p, c->ctx);
+	}
+	profile__free(c->p);
+	c->p = profile__new();
+	c->gen++;
+	return err ? err : c->p ? 0 : -ENOMEM;
+}
+
+static int window_row(struct store *st, const struct scan_row *row, void *ctx)
+{
+	struct winctx *c = ctx;
+	uint64_t t;
+	int err;
+
+	if (row->bucket != c->bucket) {
+		if ((err = win_flush(c)))
+			return err;
+		c->bucket = row->bucket;
+	}
+	if ((err = row_decode(row, &c->ents, &c->nents, &c->ents_cap)))
+		return err;
+	for (size_t i = 0; i < c->nents; i++) {
+		const struct blob_ent *e = &c->ents[i];
+
+		if (!slot_in(row, e->slot, &t))
+			continue;
+		profile__add_sample(c->p, win_series(c, &st->rd, row->series),
+				    win_stack(c, &st->rd, e->stack), t,
+				    e->count);
+	}
+	return 0;
+}
+
+int sqlite__windows(struct store *st, const struct store_query *q,
+		    int (*fn)(const struct profile *p, void *ctx), void *ctx)
+{
+	struct winctx c = {.bucket = -1, .gen = 1, .fn = fn, .ctx = ctx};
+	struct plan pl = {0};
+	uint8_t *match = NULL;
+	int err;
+
+	if ((err = check_range(q)))
+		return err;
+	if (!(c.p = profile__new()))
+		return -ENOMEM;
+	if ((err = read_begin(st, &match, q, &pl)))
+		goto out;
+	err = store__meta_get(st, "period_ns", &c.period);
+	plan_add(&pl, LVL_10S, q->from_ns, q->to_ns);
+	if (!err)
+		err = scan(st, &pl, match, window_row, &c);
+	if (!err)
+		err = win_flush(&c);
+	int end = read_end(st, match, 0);
+	err = err ? err : end;
+out:
+	profile__free(c.p);
+	free(c.strs.val);
+	free(c.strs.gen);
+	free(c.frames.val);
+	free(c.frames.gen);
+	free(c.stacks.val);
+	free(c.stacks.gen);
+	free(c.series.val);
+	free(c.series.gen);
+	free(c.ents);
+	free(c.ids);
+	return err;
+}

@@ -42,6 +42,7 @@ struct web_server {
 	struct mg_context *ctx;
 	struct web_opts opts;
 	char *db_path;
+	char db_name[512]; /* db_path without a password, for messages */
 	char token[MAX_TOKEN + 1];
 	size_t token_len;
 	bool need_auth;
@@ -428,7 +429,7 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 	c.st = pool_get(srv);
 	if (!c.st) {
 		web_response__error(&r, 503, "cannot open the store '%s'",
-				    srv->db_path);
+				    srv->db_name);
 	} else {
 		api__get(&c, path, qs, &r);
 		pool_put(srv, c.st);
@@ -514,7 +515,7 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 	if (!c.st)
 		web_response__error(&r, 503,
 				    "cannot open the store '%s' for writing",
-				    srv->db_path);
+				    srv->db_name);
 	else
 		api__ingest(&c, qs, body, len,
 			    mg_get_header(conn, "Content-Type"), &r);
@@ -731,12 +732,13 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		goto fail;
 	}
 	srv->db_path = xstrdup(opts->db_path);
+	store__redact(srv->db_path, srv->db_name, sizeof(srv->db_name));
 	/* Fail now rather than on every request. */
 	st = pool_get(srv);
 	if (!st) {
 		err = errno ? -errno : -ENOENT;
 		pr_err("cannot open store '%s' for the web server\n",
-		       srv->db_path);
+		       srv->db_name);
 		goto fail;
 	}
 	pool_put(srv, st);

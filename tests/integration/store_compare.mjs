@@ -77,8 +77,16 @@ function normalize(j) {
 }
 
 // Fields that describe the request's cost, not the data.
+// Rows of a table (objects with a name) may tie on the sort key, and the
+// order of ties follows the store's order: compare them as sets.
 function strip(v) {
-  if (Array.isArray(v)) return v.map(strip);
+  if (Array.isArray(v)) {
+    const o = v.map(strip);
+    if (o.length && o.every((x) => x && typeof x === 'object' && 'name' in x)) {
+      return o.map((x) => JSON.stringify(x)).sort();
+    }
+    return o;
+  }
   if (v && typeof v === 'object') {
     const o = {};
     for (const [k, x] of Object.entries(v)) if (!/^(time_ms|elapsed|took|duration_ms)$/.test(k)) o[k] = strip(x);
@@ -87,8 +95,14 @@ function strip(v) {
   return v;
 }
 
+// A kept-alive connection may be closed by the server while idle (civetweb's
+// keep_alive_timeout) just as the next request goes out: retry that once.
+async function get(url) {
+  try { return await fetch(url); } catch (e) { return fetch(url, { headers: { Connection: 'close' } }); }
+}
+
 async function fetchBoth(path) {
-  const [ra, rb] = await Promise.all([fetch(a + path), fetch(b + path)]);
+  const [ra, rb] = await Promise.all([get(a + path), get(b + path)]);
   const [ta, tb] = await Promise.all([ra.text(), rb.text()]);
   return { ra, rb, ta, tb };
 }

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kiln migrate: copies a store into another, window by window, at full
+ * resolution (20 ms slots, every label and frame): the way a team that
+ * started on one SQLite file moves to ClickHouse. Copying again, after an
+ * interruption or for an overlapping range, adds nothing twice when the
+ * destination is ClickHouse, which recognises windows it already holds.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "lib/log.h"
+#include "lib/timeparse.h"
+#include "storage/store.h"
+
+#define MAX_RETRIES 8
+
+static void usage(FILE *out)
+{
+	fputs("usage: kiln migrate --from SRC --to DST [--since T] [--until "
+	      "T]\n\n"
+	      "Copies every window of the store SRC (a SQLite file) into the "
+	      "store DST\n"
+	      "(clickhouse://[USER[:PASS]@]HOST[:PORT]/DB, created if "
+	      "missing, or another\n"
+	      "SQLite file) at full resolution. Safe to run again: "
+	      "ClickHouse skips the\n"
+	      "windows it already holds.\n\n"
+	      "  --from SRC        the store to read (read only)\n"
+	      "  --to DST          the store to write\n"
+	      "  --since T, --until T\n"
+	      "                    copy only [T, T) (RFC 3339, unix seconds, "
+	      "-2d, now);\n"
+	      "                    default: everything\n"
+	      "  -h, --help        this help\n",
+	      out);
+}
+
+struct copy {
+	struct store *dst;
+	const char *name;
+	uint64_t windows, samples;
+	double started, reported;
+};
+
+/* Writes one window; retries while the destination is down or slow. */
+static int copy_window(const struct profile *p, void *ctx)
+{
+	struct copy *c = ctx;
+	int err = 0;
+
+	for (int i = 0; i <= MAX_RETRIES && !cli__stop; i++) {
+		err = store__write(c->dst, p);
+		if (err != -EAGAIN && err != -EBUSY)
+			break;
+		/* 0.1 s doubling to about 25 s: a restart fits in it. */
+		usleep((useconds_t)(100000u << i));
+	}
+	if (cli__stop)
+		return -EINTR;
+	if (err)
+		return err;
+	c->windows++;
+	c->samples += profile__total(p);
+	if (cli__monotonic_s() - c->reported >= 5) {
+		c->reported = cli__monotonic_s();
+		fprintf(stderr,
+			"kiln migrate: %llu windows, %llu samples ...\n",
+			(unsigned long long)c->windows,
+			(unsigned long long)c->samples);
+	}
+	return 0;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"since", required_argument, NULL, 's'},
+	    {"until", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *from = NULL, *to = NULL, *since = NULL, *until = NULL;
+	struct store_query q = {0};
+	struct store *src = NULL;
+	struct store_stats ss;
+	struct copy cp = {0};
+	char sname[512], dname[512];
+	uint64_t now = cli__unix_ns();
+	int c, err, rc = EXIT_RUNTIME;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'u':
+			until = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !from || !to) {
+		fprintf(stderr, optind < argc
+				    ? "kiln migrate: unexpected argument\n"
+				    : "kiln migrate: --from and --to are "
+				      "required\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((since && time__parse(since, now, &q.from_ns)) ||
+	    (until && time__parse(until, now, &q.to_ns))) {
+		fprintf(stderr, "kiln migrate: --since/--until: not a time "
+				"(RFC 3339, unix seconds, -2d, now)\n");
+		return EXIT_USAGE;
+	}
+	store__redact(from, sname, sizeof(sname));
+	store__redact(to, dname, sizeof(dname));
+	if (!strcmp(from, to)) {
+		fprintf(stderr, "kiln migrate: --from and --to are the same "
+				"store\n");
+		return EXIT_USAGE;
+	}
+	src =
+	    store__open(&(struct store_opts){.path = from, .read_only = true});
+	if (!src) {
+		fprintf(stderr, "kiln migrate: cannot open '%s': %s\n", sname,
+			strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	store__stats(src, &ss);
+	if (!since)
+		q.from_ns = ss.first_ns;
+	if (!until)
+		q.to_ns = ss.last_ns ? ss.last_ns : now;
+	cp.dst = store__open(&(struct store_opts){.path = to});
+	if (!cp.dst) {
+		fprintf(stderr, "kiln migrate: cannot open '%s': %s\n", dname,
+			strerror(errno));
+		goto out;
+	}
+	cli__catch_stop_signals();
+	cp.started = cp.reported = cli__monotonic_s();
+	err =
+	    q.from_ns < q.to_ns ? store__windows(src, &q, copy_window, &cp) : 0;
+	if (err) {
+		fprintf(stderr,
+			"kiln migrate: stopped after %llu windows: %s\n",
+			(unsigned long long)cp.windows,
+			err == -EOPNOTSUPP
+			    ? "this store cannot be read window by window "
+			      "(copy from SQLite)"
+			    : strerror(-err));
+		goto out;
+	}
+	fprintf(stderr,
+		"kiln migrate: copied %llu windows, %llu samples from '%s' to "
+		"'%s' in %.1f s\n",
+		(unsigned long long)cp.windows, (unsigned long long)cp.samples,
+		sname, dname, cli__monotonic_s() - cp.started);
+	rc = 0;
+out:
+	store__close(cp.dst);
+	store__close(src);
+	return rc;
+}
