@@ -157,6 +157,11 @@ static void usage(FILE *out)
 	    "  --auth-token-file F    bearer token, required to listen beyond "
 	    "loopback\n"
 	    "  --no-web               do not serve the UI\n"
+	    "  --ingest               accept POST /api/v1/ingest uploads "
+	    "(off by default)\n"
+	    "  --public-url URL       http(s)://HOST[:PORT] users reach the UI "
+	    "by, when\n"
+	    "                         not an IP address or localhost\n"
 	    "  --stats-interval DUR   how often to log a summary line (default "
 	    "60s)\n"
 	    "  -h, --help             show this help\n"
@@ -273,6 +278,8 @@ int cmd_agent(int argc, char **argv)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"auth-token-file", required_argument, NULL, 'a'},
 	    {"no-web", no_argument, NULL, 'N'},
+	    {"ingest", no_argument, NULL, 'i'},
+	    {"public-url", required_argument, NULL, 'u'},
 	    {"stats-interval", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -351,6 +358,12 @@ int cmd_agent(int argc, char **argv)
 		case 'a':
 			wopts.auth_token_file = optarg;
 			break;
+		case 'i':
+			wopts.enable_ingest = true;
+			break;
+		case 'u':
+			wopts.public_url = optarg;
+			break;
 		case 'N':
 			web = false;
 			break;
@@ -397,7 +410,6 @@ int cmd_agent(int argc, char **argv)
 		wopts.db_path = sopts.path;
 		wopts.metrics = write_metrics;
 		wopts.metrics_ctx = &a.counters;
-		wopts.enable_ingest = true;
 		srv = web_server__start(&wopts);
 		if (!srv)
 			goto out; /* the server said why */

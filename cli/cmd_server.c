@@ -19,37 +19,48 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: kiln server --store URL [--listen [HOST:]PORT] "
-		"[--auth-token-file FILE]\n"
-		"\n"
-		"Serves the flame graph UI and the JSON API of a kiln store.\n"
-		"\n"
-		"  --store URL, --db PATH  the store to serve: a SQLite file "
-		"(PATH or\n"
-		"                          sqlite:PATH) or "
-		"clickhouse://[USER[:PASS]@]HOST\n"
-		"                          [:PORT]/DB (read only unless "
-		"--ingest)\n"
-		"  --init                  create the store's schema if it has "
-		"none\n"
-		"  --listen ADDR           IP:PORT or PORT (default "
-		"127.0.0.1:7070;\n"
-		"                          port 0 picks a free port)\n"
-		"  --auth-token-file FILE  require 'Authorization: Bearer "
-		"TOKEN' (the\n"
-		"                          file's content) on every request; "
-		"needed to\n"
-		"                          listen on a non-loopback address. "
-		"Browsers\n"
-		"                          log in once with "
-		"http://HOST:PORT/?token=TOKEN\n"
-		"  --threads N             worker threads (default 4)\n"
-		"  --ingest                accept POST /api/v1/ingest uploads\n"
-		"  -h, --help              this help\n"
-		"\n"
-		"The address actually bound is printed on stdout: 'listening "
-		"on http://...'.\n");
+	fprintf(
+	    out,
+	    "usage: kiln server --store URL [--listen [HOST:]PORT] "
+	    "[--auth-token-file FILE]\n"
+	    "\n"
+	    "Serves the flame graph UI and the JSON API of a kiln store.\n"
+	    "\n"
+	    "  --store URL, --db PATH  the store to serve: a SQLite file "
+	    "(PATH or\n"
+	    "                          sqlite:PATH) or "
+	    "clickhouse://[USER[:PASS]@]HOST\n"
+	    "                          [:PORT]/DB (read only unless "
+	    "--ingest)\n"
+	    "  --init                  create the store's schema if it has "
+	    "none\n"
+	    "  --listen ADDR           IP:PORT or PORT (default "
+	    "127.0.0.1:7070;\n"
+	    "                          port 0 picks a free port)\n"
+	    "  --auth-token-file FILE  require 'Authorization: Bearer "
+	    "TOKEN' (the\n"
+	    "                          file's content) on every request; "
+	    "needed to\n"
+	    "                          listen on a non-loopback address. "
+	    "Browsers\n"
+	    "                          log in once with "
+	    "http://HOST:PORT/?token=TOKEN\n"
+	    "  --threads N             worker threads (default 4)\n"
+	    "  --ingest                accept POST /api/v1/ingest uploads\n"
+	    "                          (Content-Type text/x-folded or "
+	    "application/\n"
+	    "                          x-protobuf; browsers only from this "
+	    "origin)\n"
+	    "  --public-url URL        the http(s)://HOST[:PORT] users reach "
+	    "this\n"
+	    "                          server by, when not an IP address or "
+	    "localhost\n"
+	    "                          (other Host names are refused: DNS "
+	    "rebinding)\n"
+	    "  -h, --help              this help\n"
+	    "\n"
+	    "The address actually bound is printed on stdout: 'listening "
+	    "on http://...'.\n");
 }
 
 int cmd_server(int argc, char **argv)
@@ -62,6 +73,7 @@ int cmd_server(int argc, char **argv)
 	    {"auth-token-file", required_argument, NULL, 'a'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"ingest", no_argument, NULL, 'i'},
+	    {"public-url", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -95,6 +107,9 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'i':
 			opts.enable_ingest = true;
+			break;
+		case 'u':
+			opts.public_url = optarg;
 			break;
 		case 'I':
 			init = true;

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,32 @@ extern const struct embedded_file ui_assets[];
 #define MAX_POOL 16
 #define MAX_BODY (64u << 20) /* uploads: pprof/folded, before decompression */
 #define BODY_DEADLINE_US (60ULL * 1000000) /* a trickling client is cut off */
+#define MAX_SESSIONS 64
+#define SESSION_TTL_S (12 * 3600)
+#define SESSION_ID_LEN 32 /* hex of 16 random bytes */
+
+/*
+ * Sent with every answer. No inline script anywhere in web/ui/ (the
+ * legend's colour swatches use style attributes, hence 'unsafe-inline'
+ * for styles only); nothing may frame the UI; no referrer carries a
+ * ?token= login URL elsewhere.
+ */
+#define SECURITY_HEADERS                                                       \
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; "     \
+	"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "             \
+	"connect-src 'self'; base-uri 'none'; form-action 'self'; "            \
+	"frame-ancestors 'none'\r\n"                                           \
+	"X-Frame-Options: DENY\r\n"                                            \
+	"Referrer-Policy: no-referrer\r\n"                                     \
+	"Cross-Origin-Resource-Policy: same-origin\r\n"
+
+/* A browser login: a random id, never the token itself. */
+struct web_session {
+	char id[SESSION_ID_LEN + 1];
+	uint64_t expires_s; /* CLOCK_MONOTONIC seconds; 0: free */
+};
+
+enum auth_kind { AUTH_OPEN, AUTH_BEARER, AUTH_COOKIE, AUTH_FAILED };
 
 struct web_server {
 	struct mg_context *ctx;
@@ -49,6 +76,12 @@ struct web_server {
 	int port;
 	char *index_html; /* index.html with the build id filled in */
 	size_t index_len;
+	/* --public-url: its "host[:port]" and its origin, or "" */
+	char public_host[256];
+	char public_origin[300];
+
+	pthread_mutex_t session_lock;
+	struct web_session sessions[MAX_SESSIONS];
 
 	pthread_mutex_t write_lock; /* one writer: uploads */
 	struct store *wstore;
@@ -180,6 +213,7 @@ static int send_response(struct web_server *srv, struct mg_connection *conn,
 	mg_response_header_add(conn, "Cache-Control",
 			       cache ? cache : "no-store", -1);
 	mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
+	mg_response_header_add_lines(conn, SECURITY_HEADERS);
 	if (gz) {
 		mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
 		mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
@@ -222,35 +256,198 @@ static bool token_eq(const struct web_server *srv, const char *s, size_t len)
 	return diff == 0;
 }
 
-static bool cookie_token(const struct web_server *srv, const char *cookies)
+static uint64_t mono_s(void)
+{
+	return mono_us() / 1000000;
+}
+
+/* Creates a session and writes its id into 'id'. Returns 0 or -errno. */
+static int session_new(struct web_server *srv, char id[SESSION_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[SESSION_ID_LEN / 2];
+	uint64_t now = mono_s();
+	int slot = 0;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		id[2 * i] = hex[rnd[i] >> 4];
+		id[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	id[SESSION_ID_LEN] = '\0';
+	pthread_mutex_lock(&srv->session_lock);
+	/* A free or expired slot, else the one that expires first. */
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		if (srv->sessions[i].expires_s <= now) {
+			slot = i;
+			break;
+		}
+		if (srv->sessions[i].expires_s < srv->sessions[slot].expires_s)
+			slot = i;
+	}
+	memcpy(srv->sessions[slot].id, id, SESSION_ID_LEN + 1);
+	srv->sessions[slot].expires_s = now + SESSION_TTL_S;
+	pthread_mutex_unlock(&srv->session_lock);
+	return 0;
+}
+
+static bool session_valid(struct web_server *srv, const char *v, size_t len)
+{
+	uint64_t now = mono_s();
+	bool found = false;
+
+	if (len != SESSION_ID_LEN)
+		return false;
+	pthread_mutex_lock(&srv->session_lock);
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		unsigned char diff = 0;
+
+		/* Constant time in the id: compare every byte of each. */
+		for (size_t k = 0; k < SESSION_ID_LEN; k++)
+			diff |= (unsigned char)srv->sessions[i].id[k] ^
+				(unsigned char)v[k];
+		if (!diff && srv->sessions[i].expires_s > now)
+			found = true;
+	}
+	pthread_mutex_unlock(&srv->session_lock);
+	return found;
+}
+
+static bool cookie_session(struct web_server *srv, const char *cookies)
 {
 	const char *p = cookies;
 
 	while (p && *p) {
 		while (*p == ' ' || *p == ';')
 			p++;
-		if (!strncmp(p, "kiln_token=", 11)) {
-			const char *v = p + 11;
+		if (!strncmp(p, "kiln_session=", 13)) {
+			const char *v = p + 13;
 
-			return token_eq(srv, v, strcspn(v, ";"));
+			if (session_valid(srv, v, strcspn(v, "; ")))
+				return true;
 		}
 		p = strchr(p, ';');
 	}
 	return false;
 }
 
-static bool authorized(const struct web_server *srv, struct mg_connection *conn)
+static enum auth_kind authorized(struct web_server *srv,
+				 struct mg_connection *conn)
 {
 	const char *h;
 
 	if (!srv->need_auth)
-		return true;
+		return AUTH_OPEN;
 	h = mg_get_header(conn, "Authorization");
 	if (h && !strncasecmp(h, "Bearer ", 7)) {
 		h += 7;
-		return token_eq(srv, h, strlen(h));
+		return token_eq(srv, h, strlen(h)) ? AUTH_BEARER : AUTH_FAILED;
 	}
-	return cookie_token(srv, mg_get_header(conn, "Cookie"));
+	return cookie_session(srv, mg_get_header(conn, "Cookie")) ? AUTH_COOKIE
+								  : AUTH_FAILED;
+}
+
+/* ---- what a web page must not be able to do ---- */
+
+/*
+ * DNS rebinding: a page whose name the attacker points at 127.0.0.1 is
+ * same-origin with us to the browser, but its Host header carries the
+ * attacker's name. Allowed: any IP literal or "localhost" with our port,
+ * or exactly the --public-url's host[:port]. No Host (HTTP/1.0) is fine:
+ * browsers always send one.
+ */
+static bool host_ok(const struct web_server *srv, const char *host)
+{
+	char name[256];
+	const char *port = NULL, *end;
+	unsigned char addr[16];
+	size_t n;
+
+	if (!host)
+		return true;
+	if (srv->public_host[0] && !strcasecmp(host, srv->public_host))
+		return true;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		n = (size_t)(end - host - 1);
+		if (n >= sizeof(name))
+			return false;
+		memcpy(name, host + 1, n);
+		name[n] = '\0';
+		if (inet_pton(AF_INET6, name, addr) != 1)
+			return false;
+		port = end[1] ? end + 2 : NULL;
+	} else {
+		end = strchr(host, ':');
+		n = end ? (size_t)(end - host) : strlen(host);
+		if (n >= sizeof(name))
+			return false;
+		memcpy(name, host, n);
+		name[n] = '\0';
+		if (strcasecmp(name, "localhost") &&
+		    inet_pton(AF_INET, name, addr) != 1)
+			return false;
+		port = end ? end + 1 : NULL;
+	}
+	if (!port)
+		return srv->port == 80;
+	if (!*port || strspn(port, "0123456789") != strlen(port) ||
+	    strlen(port) > 5)
+		return false;
+	return atoi(port) == srv->port;
+}
+
+/*
+ * Requests that change state (POST) from a browser carry an Origin: it
+ * must be this server as the browser reached it (http://HOST) or the
+ * --public-url. Without an Origin the client is not a browser, which is
+ * fine unless it authenticated with the browser's cookie. Sec-Fetch-Site,
+ * when sent, must say same-origin too. A simple content type (text/plain,
+ * forms) is refused so that no cross-origin page can send one without a
+ * CORS preflight, which this server never grants.
+ */
+static const char *write_refusal(const struct web_server *srv,
+				 struct mg_connection *conn,
+				 enum auth_kind auth)
+{
+	static const char *const simple[] = {
+	    "text/plain", "application/x-www-form-urlencoded",
+	    "multipart/form-data"};
+	const char *origin = mg_get_header(conn, "Origin");
+	const char *host = mg_get_header(conn, "Host");
+	const char *site = mg_get_header(conn, "Sec-Fetch-Site");
+	const char *type = mg_get_header(conn, "Content-Type");
+	size_t tl;
+
+	if (origin) {
+		bool ok = srv->public_origin[0] &&
+			  !strcasecmp(origin, srv->public_origin);
+
+		if (!ok && host && !strncasecmp(origin, "http://", 7) &&
+		    !strcasecmp(origin + 7, host))
+			ok = true;
+		if (!ok)
+			return "cross-origin request refused (Origin is not "
+			       "this server)";
+	} else if (auth == AUTH_COOKIE) {
+		return "a browser session needs an Origin header to change "
+		       "anything";
+	}
+	if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
+		return "cross-site request refused (Sec-Fetch-Site)";
+	if (!type || !*type)
+		return "Content-Type is required";
+	tl = strcspn(type, "; \t");
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (tl == strlen(simple[i]) &&
+		    !strncasecmp(type, simple[i], tl))
+			return "Content-Type text/plain, forms and multipart "
+			       "are refused (a web page could send them): use "
+			       "text/x-folded or application/x-protobuf";
+	return NULL;
 }
 
 /* ---- static UI ---- */
@@ -527,21 +724,34 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 	return ret;
 }
 
-/* "/?token=T" from a browser: trade the token for a cookie, then reload. */
+/*
+ * "/?token=T" from a browser: trade the token for a session cookie (a
+ * random id that expires; the token itself never goes into a cookie, which
+ * every service on this host name would receive), then reload.
+ */
 static int serve_login(struct web_server *srv, struct mg_connection *conn,
 		       const char *qs)
 {
-	char tok[MAX_TOKEN + 1], extra[MAX_TOKEN + 128];
+	char tok[MAX_TOKEN + 1], id[SESSION_ID_LEN + 1], extra[256];
 	int n = mg_get_var(qs, strlen(qs), "token", tok, sizeof(tok));
 
 	if (n < 0 || !token_eq(srv, tok, (size_t)n))
 		return send_json_error(srv, conn, 401, "bad token", NULL);
-	snprintf(
-	    extra, sizeof(extra),
-	    "Set-Cookie: kiln_token=%s; HttpOnly; SameSite=Strict; Path=/\r\n"
-	    "Location: /\r\n",
-	    tok);
+	if (session_new(srv, id))
+		return send_json_error(srv, conn, 500,
+				       "cannot create a session", NULL);
+	snprintf(extra, sizeof(extra),
+		 "Set-Cookie: kiln_session=%s; Max-Age=%d; HttpOnly; "
+		 "SameSite=Strict; Path=/\r\n"
+		 "Location: /\r\n",
+		 id, SESSION_TTL_S);
 	return send_response(srv, conn, 302, "text/plain", NULL, extra, "", 0);
+}
+
+/* Paths that take a POST: each goes through write_refusal() first. */
+static bool is_write_path(const char *path)
+{
+	return !strcmp(path, "/api/v1/ingest");
 }
 
 static int handle(struct mg_connection *conn, void *data)
@@ -552,17 +762,33 @@ static int handle(struct mg_connection *conn, void *data)
 	const char *qs = ri->query_string ? ri->query_string : "";
 	const char *m = ri->request_method;
 	uint64_t start = mono_us();
+	bool reads = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+	const char *refusal = NULL;
+	enum auth_kind auth = AUTH_FAILED;
 	int status;
 
-	if (!strcmp(path, "/") && !strncmp(qs, "token=", 6) && srv->need_auth) {
+	if (!host_ok(srv, mg_get_header(conn, "Host"))) {
+		status = send_json_error(
+		    srv, conn, 421,
+		    "this server does not answer to that Host name (use its "
+		    "IP address, localhost, or start it with --public-url)",
+		    NULL);
+	} else if (!strcmp(path, "/") && !strncmp(qs, "token=", 6) &&
+		   srv->need_auth) {
 		status = serve_login(srv, conn, qs);
-	} else if (!authorized(srv, conn)) {
+	} else if ((auth = authorized(srv, conn)) == AUTH_FAILED) {
 		status = send_json_error(srv, conn, 401,
 					 "missing or wrong bearer token",
 					 "WWW-Authenticate: Bearer\r\n");
+	} else if (!reads && !is_write_path(path)) {
+		status =
+		    send_json_error(srv, conn, 405, "only GET and HEAD here",
+				    "Allow: GET, HEAD\r\n");
+	} else if (!reads && (refusal = write_refusal(srv, conn, auth))) {
+		status = send_json_error(srv, conn, 403, refusal, NULL);
 	} else if (!strcmp(m, "POST") && !strcmp(path, "/api/v1/ingest")) {
 		status = serve_ingest(srv, conn, qs);
-	} else if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
+	} else if (!reads) {
 		status =
 		    send_json_error(srv, conn, 405, "only GET and HEAD here",
 				    "Allow: GET, HEAD\r\n");
@@ -685,6 +911,33 @@ static int parse_listen(const char *listen, char *out, size_t size,
 	return 0;
 }
 
+/* "http(s)://HOST[:PORT][/...]" -> the Host header and Origin to allow. */
+static int parse_public_url(struct web_server *srv, const char *url)
+{
+	const char *p, *end;
+	size_t n;
+
+	if (!strncasecmp(url, "http://", 7))
+		p = url + 7;
+	else if (!strncasecmp(url, "https://", 8))
+		p = url + 8;
+	else
+		return -EINVAL;
+	end = p + strcspn(p, "/?#");
+	n = (size_t)(end - p);
+	if (!n || n >= sizeof(srv->public_host) || memchr(p, '@', n) ||
+	    (*end && *end != '/'))
+		return -EINVAL;
+	memcpy(srv->public_host, p, n);
+	srv->public_host[n] = '\0';
+	n = (size_t)(end - url);
+	if (n >= sizeof(srv->public_origin))
+		return -EINVAL;
+	memcpy(srv->public_origin, url, n);
+	srv->public_origin[n] = '\0';
+	return 0;
+}
+
 struct web_server *web_server__start(const struct web_opts *opts)
 {
 	struct mg_callbacks cb = {.log_message = log_message};
@@ -705,6 +958,13 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	srv->opts = *opts;
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_mutex_init(&srv->write_lock, NULL);
+	pthread_mutex_init(&srv->session_lock, NULL);
+	if (opts->public_url && parse_public_url(srv, opts->public_url)) {
+		pr_err("bad --public-url '%s': want http(s)://HOST[:PORT][/]",
+		       opts->public_url);
+		err = -EINVAL;
+		goto fail;
+	}
 	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt),
 			 &loopback)) {
 		pr_err("bad listen address '%s': want PORT, IP:PORT or "
@@ -806,6 +1066,7 @@ void web_server__stop(struct web_server *srv)
 	store__close(srv->wstore);
 	pthread_mutex_destroy(&srv->pool_lock);
 	pthread_mutex_destroy(&srv->write_lock);
+	pthread_mutex_destroy(&srv->session_lock);
 	free(srv->index_html);
 	free(srv->db_path);
 	free(srv);

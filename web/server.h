@@ -38,6 +38,12 @@ struct web_opts {
 	 * counters; called from a worker thread, so it must be thread safe. */
 	void (*metrics)(FILE *out, void *ctx);
 	void *metrics_ctx;
+	/*
+	 * "http(s)://HOST[:PORT]" users reach this server by (a reverse
+	 * proxy, a DNS name): its Host and Origin are accepted besides IP
+	 * literals and localhost. NULL: none.
+	 */
+	const char *public_url;
 	/* Accept POST /api/v1/ingest (writes to the store). */
 	bool enable_ingest;
 	/* Worker threads; 0 picks 4. */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function launch({ width = 1400, height = 1000 } = {}) {
+export async function launch({ width = 1400, height = 1000, args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -14,7 +14,7 @@ export async function launch({ width = 1400, height = 1000 } = {}) {
     acceptDownloads: true,
     viewport: { width, height },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
   });
   const page = browser.pages()[0] || await browser.newPage();
   const consoleErrors = [];

@@ -58,7 +58,7 @@ start_server "$TMP/srv2" --listen 127.0.0.1:0 --auth-token-file "$TMP/token"
 node tests/integration/web_auth.mjs "http://127.0.0.1:$PORT" "$TOKEN" || fail "auth checks failed"
 
 # Uploads: refused unless --ingest, then they land in the store.
-node -e "fetch('http://127.0.0.1:$PORT/api/v1/ingest', { method: 'POST', body: 'a;b 1', headers: { Authorization: 'Bearer $TOKEN' } }).then((r) => process.exit(r.status === 404 ? 0 : 1))" ||
+node -e "fetch('http://127.0.0.1:$PORT/api/v1/ingest', { method: 'POST', body: 'a;b 1', headers: { Authorization: 'Bearer $TOKEN', 'Content-Type': 'text/x-folded' } }).then((r) => process.exit(r.status === 404 ? 0 : 1))" ||
 	fail "ingest accepted without --ingest"
 start_server "$TMP/srv3" --listen 127.0.0.1:0 --ingest
 node tests/integration/web_ingest.mjs "http://127.0.0.1:$PORT" || fail "ingest checks failed"

@@ -3,6 +3,7 @@
 // web_hostile.sh): each gets a JSON error in bounded time and /healthz
 // still answers. Usage: node web_hostile.mjs BASE_URL T0_SECONDS
 import assert from 'node:assert/strict';
+import http from 'node:http';
 
 const [base, t0s] = process.argv.slice(2);
 const T0 = Number(t0s);
@@ -32,6 +33,73 @@ function jsonError(r, statuses) {
   assert.ok(statuses.includes(r.status), `status ${r.status}: ${r.text.slice(0, 200)}`);
   assert.ok(r.json && typeof r.json.error === 'string' && r.json.error.length, `JSON error body: ${r.text.slice(0, 200)}`);
 }
+
+// A raw request with any headers (fetch will not send a forged Host).
+function raw(method, path, headers, body = null) {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, timeout: 5000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    rq.on('error', reject);
+    rq.on('timeout', () => rq.destroy(new Error('timeout')));
+    if (body) rq.write(body);
+    rq.end();
+  });
+}
+
+await test('DNS rebinding: a foreign Host name is refused', async () => {
+  for (const host of ['evil.example', `evil.example:${new URL(base).port}`, `127.0.0.1.nip.io:${new URL(base).port}`, `localhost:1`, '127.0.0.1:1']) {
+    const r = await raw('GET', '/api/v1/labels', { Host: host });
+    jsonError(r, [421]);
+  }
+  for (const host of [`localhost:${new URL(base).port}`, `LOCALHOST:${new URL(base).port}`, `127.0.0.1:${new URL(base).port}`, `[::1]:${new URL(base).port}`]) {
+    const r = await raw('GET', '/api/v1/labels', { Host: host });
+    assert.equal(r.status, 200, host);
+  }
+});
+
+await test('security headers on every answer', async () => {
+  for (const p of ['/', '/assets/app.js', '/api/v1/labels', '/nope']) {
+    const r = await req(p);
+    const csp = r.headers.get('content-security-policy') || '';
+    assert.match(csp, /script-src 'self'/, p);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/, p);
+    assert.match(csp, /frame-ancestors 'none'/, p);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', p);
+  }
+});
+
+await test('writes from a web page are refused', async () => {
+  const port = new URL(base).port;
+  const body = 'planted;by_a_page 1\n';
+  // Another origin (another port of the same host counts).
+  for (const origin of ['http://evil.example', `http://127.0.0.1:${Number(port) + 1}`, 'null']) {
+    const r = await raw('POST', '/api/v1/ingest', { Origin: origin, 'Content-Type': 'text/x-folded', 'Content-Length': body.length }, body);
+    jsonError(r, [403]);
+  }
+  // Simple content types need no preflight: refused even without Origin.
+  for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', null]) {
+    const h = { 'Content-Length': body.length };
+    if (type) h['Content-Type'] = type;
+    const r = await raw('POST', '/api/v1/ingest', h, body);
+    jsonError(r, [403]);
+  }
+  const r = await raw('POST', '/api/v1/ingest', { 'Sec-Fetch-Site': 'cross-site', 'Content-Type': 'text/x-folded', 'Content-Length': body.length }, body);
+  jsonError(r, [403]);
+  const top = await req(`/api/v1/top?from=-1h&to=%2B1h&match=by_a_page`);
+  assert.equal(top.status, 200);
+  assert.equal(top.json.total, 0, 'nothing was planted');
+  // The same origin may.
+  const ok = await raw('POST', '/api/v1/ingest', { Origin: base, Host: new URL(base).host, 'Content-Type': 'text/x-folded', 'Content-Length': body.length }, body);
+  assert.equal(ok.status, 200, ok.text);
+});
 
 // A frame name of 5000 'A's: catastrophic for a backtracking (A+)+B.
 const longName = 'A'.repeat(5000);

@@ -9,7 +9,7 @@ let passed = 0, failed = 0;
 async function test(name, fn) {
   try { await fn(); passed++; console.log(`ok   ${name}`); } catch (e) { failed++; console.log(`FAIL ${name}: ${e.message}`); }
 }
-const post = (qs, body, type = 'text/plain') =>
+const post = (qs, body, type = 'text/x-folded') =>
   fetch(`${base}/api/v1/ingest${qs}`, { method: 'POST', body, headers: { 'Content-Type': type } });
 
 await test('folded upload lands with its labels', async () => {
