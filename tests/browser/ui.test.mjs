@@ -55,7 +55,7 @@ async function nodeCenter(path) {
 
 // Uploads folded stacks to the server (started with --ingest).
 async function ingest(qs, body) {
-  const r = await fetch(`${base}/api/v1/ingest?${qs}`, { method: 'POST', body, headers: { 'Content-Type': 'text/plain' } });
+  const r = await fetch(`${base}/api/v1/ingest?${qs}`, { method: 'POST', body, headers: { 'Content-Type': 'text/x-folded' } });
   assert.equal(r.status, 200, await r.text());
 }
 
