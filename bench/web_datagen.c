@@ -10,6 +10,9 @@
  *                                     ~3000 stacks (benchmarks)
  *   web_datagen wide DB NODES         one window whose call tree has about
  *                                     NODES distinct nodes (browser bench)
+ *   web_datagen source DB T0 FILE     app;main;hot_loop with FILE as its
+ *                                     source: line 3 self 30, line 5
+ *                                     self 10, at T0 - 900 (line view)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -245,6 +248,27 @@ static int gen_wide(const char *path, size_t nodes)
 	return ret;
 }
 
+static int gen_source(const char *path, uint64_t t0, const char *file)
+{
+	struct profile *p = profile__new();
+	uint32_t s, st[2], a[3];
+	int ret;
+
+	if (!p)
+		return 1;
+	s = series(p, "h1", "src", "400");
+	a[0] = frame(p, "main", FRAME_USER, "src/main.c", 10);
+	a[1] = frame(p, "hot_loop", FRAME_USER, file, 3);
+	a[2] = frame(p, "hot_loop", FRAME_USER, file, 5);
+	st[0] = profile__add_stack(p, a, 2);
+	st[1] = profile__add_stack(p, (uint32_t[]){a[0], a[2]}, 2);
+	profile__add_sample(p, s, st[0], t0 - 900 * NS, 30);
+	profile__add_sample(p, s, st[1], t0 - 900 * NS, 10);
+	ret = write_store(path, p);
+	profile__free(p);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "known"))
@@ -253,7 +277,10 @@ int main(int argc, char **argv)
 		return gen_history(argv[2], atof(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "wide"))
 		return gen_wide(argv[2], strtoull(argv[3], NULL, 10));
+	if (argc == 5 && !strcmp(argv[1], "source"))
+		return gen_source(argv[2], strtoull(argv[3], NULL, 10) * NS,
+				  argv[4]);
 	fprintf(stderr, "usage: web_datagen known DB T0_SECONDS | history DB "
-			"HOURS | wide DB NODES\n");
+			"HOURS | wide DB NODES | source DB T0 FILE\n");
 	return 2;
 }

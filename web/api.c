@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "profile/diff.h"
 #include "profile/format.h"
 #include "profile/ingest.h"
 #include "lib/log.h"
@@ -25,6 +30,7 @@
 #define MAX_HEATMAP_NS (2ULL * 3600 * NS)
 #define DEFAULT_MAX_NODES 20000
 #define LIMIT_MAX_NODES 1000000
+#define MAX_PATH 512
 
 static const char *const builtin_keys[] = {LABEL_HOST,	   LABEL_COMM,
 					   LABEL_PID,	   LABEL_EXE,
@@ -264,6 +270,71 @@ static void api_labels(struct req *q)
 	jbuf__puts(b, "]}\n");
 }
 
+/*
+ * "comms":{"PID":"COMM",...} for a pid menu: one query of pids per
+ * process name in the range (far fewer than pids), at most MAX_COMMS.
+ */
+#define MAX_COMMS 256
+
+struct strs {
+	char **v;
+	size_t n, cap;
+};
+
+static int strs_add(const char *s, void *ctx)
+{
+	struct strs *l = ctx;
+
+	if (l->n == l->cap) {
+		if (l->cap >= 100000)
+			return -E2BIG;
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = xstrdup(s);
+	return 0;
+}
+
+static void strs_release(struct strs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void pid_comms_json(struct req *q, const struct web_range *rg)
+{
+	struct jbuf *b = &q->r->body;
+	struct strs comms = {0};
+	struct web_range one;
+
+	jbuf__puts(b, ",\"comms\":{");
+	if (rg->q.nr_filters >= WEB_MAX_FILTERS ||
+	    store__label_values(q->c->st, LABEL_COMM, &rg->q, strs_add, &comms))
+		goto out;
+	for (size_t i = 0; i < comms.n && i < MAX_COMMS; i++) {
+		struct strs pids = {0};
+
+		one = *rg;
+		one.q.filters = one.filters;
+		one.filters[one.q.nr_filters].key = LABEL_COMM;
+		one.filters[one.q.nr_filters++].value = comms.v[i];
+		if (!store__label_values(q->c->st, LABEL_PID, &one.q, strs_add,
+					 &pids))
+			for (size_t k = 0; k < pids.n; k++) {
+				jbuf__sep(b);
+				jbuf__str(b, pids.v[k]);
+				jbuf__raw(b, ":", 1);
+				jbuf__str(b, comms.v[i]);
+			}
+		strs_release(&pids);
+	}
+out:
+	jbuf__puts(b, "}");
+	strs_release(&comms);
+}
+
 static void api_label_values(struct req *q, const char *name)
 {
 	struct jbuf *b = &q->r->body;
@@ -318,7 +389,10 @@ static void api_label_values(struct req *q, const char *name)
 					    store_strerror(err));
 		return;
 	}
-	jbuf__puts(b, "]}\n");
+	jbuf__puts(b, "]");
+	if (!strcmp(name, LABEL_PID))
+		pid_comms_json(q, &rg);
+	jbuf__puts(b, "}\n");
 }
 
 /* ---- /timeline ---- */
@@ -386,6 +460,212 @@ static int cmp_pair(const void *a, const void *b)
 	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/*
+ * Lost samples: the collector writes them as their own series (comm
+ * "[lost]", one "[lost: REASON]" frame), counted when a window closes.
+ * The time line and heat map show them apart from what was sampled, so
+ * a burst of losses neither flattens the chart nor hides in it.
+ */
+#define LOST_COMM "[lost]"
+#define DEFAULT_LOST_WINDOW_NS (10ULL * NS) /* kiln agent's --window */
+
+/* The query of the lost samples that match 'rg''s filters; false when
+ * its filters exclude them (a comm filter without "[lost]"). */
+static bool lost_range(const struct web_range *rg, struct web_range *lr)
+{
+	bool comm = false, lost = false;
+	size_t n = 0;
+
+	memset(lr, 0, sizeof(*lr));
+	lr->q.from_ns = rg->q.from_ns;
+	lr->q.to_ns = rg->q.to_ns;
+	lr->q.filters = lr->filters;
+	for (size_t i = 0; i < rg->q.nr_filters; i++) {
+		const struct store_filter *f = &rg->q.filters[i];
+
+		if (!strcmp(f->key, LABEL_COMM)) {
+			comm = true;
+			lost |= !strcmp(f->value, LOST_COMM);
+			continue;
+		}
+		lr->filters[n++] = *f;
+	}
+	if ((comm && !lost) || n == WEB_MAX_FILTERS)
+		return false;
+	lr->filters[n].key = LABEL_COMM;
+	lr->filters[n++].value = LOST_COMM;
+	lr->q.nr_filters = n;
+	return true;
+}
+
+static struct tl_group *tl_find(struct tl_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->g[i].name, name))
+			return &c->g[i];
+	return NULL;
+}
+
+/* Takes the lost points out of the sampled series (same group, same
+ * time), dropping groups left empty (the "[lost]" group of group_by=comm). */
+static void tl_subtract(struct tl_ctx *tc, struct tl_ctx *lc)
+{
+	for (size_t i = 0; i < lc->n; i++) {
+		struct tl_group *l = &lc->g[i], *g = tl_find(tc, l->name);
+
+		if (!g)
+			continue;
+		qsort(g->pts, g->n, 2 * sizeof(uint64_t), cmp_pair);
+		for (size_t k = 0; k < l->n; k++) {
+			uint64_t key[2] = {l->pts[2 * k], 0}, *hit, d;
+
+			hit = bsearch(key, g->pts, g->n, 2 * sizeof(uint64_t),
+				      cmp_pair);
+			if (!hit)
+				continue;
+			d = hit[1] < l->pts[2 * k + 1] ? hit[1]
+						       : l->pts[2 * k + 1];
+			hit[1] -= d;
+			g->sum -= d;
+		}
+	}
+	for (size_t i = 0; i < tc->n;) {
+		if (tc->g[i].sum) {
+			i++;
+			continue;
+		}
+		free(tc->g[i].name);
+		free(tc->g[i].pts);
+		tc->g[i] = tc->g[--tc->n];
+	}
+}
+
+/*
+ * Spreads each lost count (stamped when its window closed) evenly over
+ * the window before it, in time line steps, keeping the total exact:
+ * a loss of 16,847 in one window is ~1,685/s for 10 s, not one spike.
+ * Writes "lost":{"total","window_ms","points":[[t,n]...]}; counts outside
+ * the range are left out.
+ */
+static void lost_points_json(struct jbuf *b, struct tl_ctx *lc,
+			     const struct web_range *rg, uint64_t step,
+			     uint64_t window)
+{
+	size_t nb = (rg->q.to_ns - rg->q.from_ns + step - 1) / step;
+	uint64_t base = rg->q.from_ns / step * step, total = 0;
+	uint64_t *acc;
+
+	nb += 2;
+	acc = calloc(nb, sizeof(*acc));
+	if (!acc) {
+		b->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < lc->n; i++)
+		for (size_t k = 0; k < lc->g[i].n; k++) {
+			uint64_t t1 = lc->g[i].pts[2 * k],
+				 n = lc->g[i].pts[2 * k + 1];
+			uint64_t t0 = t1 > window ? t1 - window : 0, done = 0;
+
+			for (uint64_t s = t0 / step * step; s < t1; s += step) {
+				uint64_t e = s + step < t1 ? s + step : t1;
+				/* Share of the window up to 'e', rounded so
+				 * the parts add up to n. */
+				uint64_t upto =
+				    (uint64_t)((double)n * (double)(e - t0) /
+					       (double)(t1 - t0));
+				uint64_t part = (e == t1 ? n : upto) - done;
+
+				done += part;
+				if (s < base || (s - base) / step >= nb ||
+				    s >= rg->q.to_ns || !part)
+					continue;
+				acc[(s - base) / step] += part;
+			}
+			if (t0 == t1 && t1 >= base && (t1 - base) / step < nb &&
+			    t1 < rg->q.to_ns)
+				acc[(t1 - base) / step] += n;
+		}
+	jbuf__puts(b, ",\"lost\":{\"points\":[");
+	for (size_t i = 0; i < nb; i++) {
+		if (!acc[i])
+			continue;
+		jbuf__sep(b);
+		jbuf__printf(b, "[%llu,%llu]",
+			     (unsigned long long)((base + i * step) / MS),
+			     (unsigned long long)acc[i]);
+		total += acc[i];
+	}
+	jbuf__printf(b, "],\"total\":%llu,\"window_ms\":%llu",
+		     (unsigned long long)total,
+		     (unsigned long long)(window / MS));
+	free(acc);
+}
+
+/* "reasons":[{"reason","count"}...] from the "[lost: REASON]" frames. */
+static void lost_reasons_json(struct req *q, const struct web_range *lr)
+{
+	struct jbuf *b = &q->r->body;
+	struct profile *p = profile__new();
+	const char *names[16];
+	uint64_t counts[16];
+	size_t nr = 0, ns = 0;
+	const struct sample *sm;
+
+	jbuf__puts(b, ",\"reasons\":[");
+	if (p && !store__query(q->c->st, &lr->q, p)) {
+		sm = profile__samples(p, &ns);
+		for (size_t i = 0; i < ns; i++) {
+			size_t depth = 0, k;
+			const uint32_t *st =
+			    profile__stack(p, sm[i].stack, &depth);
+			const char *nm;
+
+			if (!depth)
+				continue;
+			nm = profile__str(
+			    p, profile__frame(p, st[depth - 1])->name);
+			if (strncmp(nm, "[lost: ", 7))
+				continue;
+			for (k = 0; k < nr && strcmp(names[k], nm); k++)
+				;
+			if (k == nr) {
+				if (nr == 16)
+					continue;
+				names[nr] = nm;
+				counts[nr++] = 0;
+			}
+			counts[k] += sm[i].count;
+		}
+		for (size_t k = 0; k < nr; k++) {
+			char reason[256];
+			size_t len = strlen(names[k]) - 8; /* "[lost: " "]" */
+
+			if (len >= sizeof(reason))
+				len = sizeof(reason) - 1;
+			memcpy(reason, names[k] + 7, len);
+			reason[len] = '\0';
+			jbuf__sep(b);
+			jbuf__puts(b, "{\"reason\":");
+			jbuf__str(b, reason);
+			jbuf__printf(b, ",\"count\":%llu}",
+				     (unsigned long long)counts[k]);
+		}
+	}
+	jbuf__puts(b, "]}");
+	profile__free(p);
+}
+
+static void tl_release(struct tl_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->g[i].name);
+		free(c->g[i].pts);
+	}
+	free(c->g);
+	memset(c, 0, sizeof(*c));
+}
+
 static uint64_t nice_step(uint64_t range_ns)
 {
 	static const uint64_t steps[] = {
@@ -402,10 +682,11 @@ static uint64_t nice_step(uint64_t range_ns)
 static void api_timeline(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
-	struct tl_ctx tc = {0};
-	struct web_range rg;
-	const char *group_by, *st;
-	uint64_t step;
+	struct tl_ctx tc = {0}, lc = {0};
+	struct web_range rg, lr;
+	const char *group_by, *st, *lw;
+	uint64_t step, lost_window = DEFAULT_LOST_WINDOW_NS;
+	bool with_lost;
 	int err;
 
 	if (req_range(q, "", &rg))
@@ -427,6 +708,15 @@ static void api_timeline(struct req *q)
 				    MAX_TIMELINE_POINTS);
 		return;
 	}
+	lw = web_params__get(&q->pp, "lost_window");
+	if (lw && *lw &&
+	    (duration__parse(lw, &lost_window) || lost_window > 3600 * NS)) {
+		web_response__error(q->r, 400,
+				    "bad lost_window '%.32s' (e.g. 10s; at "
+				    "most 1h)",
+				    lw);
+		return;
+	}
 	group_by = web_params__get(&q->pp, "group_by");
 	if (group_by && !*group_by)
 		group_by = NULL;
@@ -441,6 +731,18 @@ static void api_timeline(struct req *q)
 				    "timeline query failed: %s",
 				    store_strerror(err));
 		goto out;
+	}
+	with_lost = lost_range(&rg, &lr);
+	if (with_lost) {
+		err = store__timeline(q->c->st, &lr.q, step, group_by, tl_point,
+				      &lc);
+		if (err) {
+			web_response__error(q->r, store_status(err),
+					    "timeline query failed: %s",
+					    store_strerror(err));
+			goto out;
+		}
+		tl_subtract(&tc, &lc);
 	}
 	/* Keep the biggest groups apart and sum the rest into "[other]". */
 	qsort(tc.g, tc.n, sizeof(*tc.g), cmp_group);
@@ -489,32 +791,84 @@ static void api_timeline(struct req *q)
 		jbuf__str(b, g->name);
 		jbuf__printf(b, ",\"total\":%llu,\"points\":[",
 			     (unsigned long long)g->sum);
-		for (size_t k = 0; k < g->n; k++)
-			jbuf__printf(b, "%s[%llu,%llu]", k ? "," : "",
+		for (size_t k = 0; k < g->n; k++) {
+			if (!g->pts[2 * k + 1])
+				continue; /* all lost */
+			jbuf__sep(b);
+			jbuf__printf(b, "[%llu,%llu]",
 				     (unsigned long long)(g->pts[2 * k] / MS),
 				     (unsigned long long)g->pts[2 * k + 1]);
+		}
 		jbuf__puts(b, "]}");
 	}
-	jbuf__puts(b, "]}\n");
-out:
-	for (size_t i = 0; i < tc.n; i++) {
-		free(tc.g[i].name);
-		free(tc.g[i].pts);
+	jbuf__puts(b, "]");
+	if (with_lost && lc.n) {
+		lost_points_json(b, &lc, &rg, step, lost_window);
+		lost_reasons_json(q, &lr);
 	}
-	free(tc.g);
+	jbuf__puts(b, "}\n");
+	if (b->oom)
+		web_response__error(q->r, 500, "out of memory");
+out:
+	tl_release(&tc);
+	tl_release(&lc);
 }
 
 /* ---- /heatmap ---- */
 
+struct heat_ctx {
+	struct jbuf *b;
+	uint64_t *lost; /* (second, STORE_HEAT_SLOTS counts) rows */
+	size_t nr_lost, cap_lost;
+	uint64_t lost_total;
+	size_t pos;
+};
+
+static int heat_lost(uint64_t second_ns, const uint64_t *counts, void *ctx)
+{
+	struct heat_ctx *h = ctx;
+	const size_t row = STORE_HEAT_SLOTS + 1;
+
+	if (h->nr_lost == h->cap_lost) {
+		h->cap_lost = h->cap_lost ? 2 * h->cap_lost : 64;
+		if (h->cap_lost > 8 * 3600)
+			return -E2BIG;
+		h->lost =
+		    xrealloc(h->lost, h->cap_lost * row * sizeof(uint64_t));
+	}
+	h->lost[h->nr_lost * row] = second_ns;
+	memcpy(&h->lost[h->nr_lost * row + 1], counts,
+	       STORE_HEAT_SLOTS * sizeof(uint64_t));
+	h->nr_lost++;
+	return 0;
+}
+
 static int heat_col(uint64_t second_ns, const uint64_t *counts, void *ctx)
 {
-	struct jbuf *b = ctx;
+	struct heat_ctx *h = ctx;
+	struct jbuf *b = h->b;
+	const uint64_t *lost = NULL;
 
+	/* Columns arrive in time order, as the lost ones were collected. */
+	while (h->pos < h->nr_lost &&
+	       h->lost[h->pos * (STORE_HEAT_SLOTS + 1)] < second_ns)
+		h->pos++;
+	if (h->pos < h->nr_lost &&
+	    h->lost[h->pos * (STORE_HEAT_SLOTS + 1)] == second_ns)
+		lost = &h->lost[h->pos * (STORE_HEAT_SLOTS + 1) + 1];
 	jbuf__sep(b);
 	jbuf__printf(b, "[%llu", (unsigned long long)(second_ns / MS));
 	for (int i = 0; i < STORE_HEAT_SLOTS; i++) {
+		uint64_t v = counts[i];
+
+		if (lost) {
+			uint64_t d = lost[i] < v ? lost[i] : v;
+
+			v -= d;
+			h->lost_total += d;
+		}
 		jbuf__raw(b, ",", 1);
-		jbuf__u64(b, counts[i]);
+		jbuf__u64(b, v);
 	}
 	jbuf__raw(b, "]", 1);
 	return 0;
@@ -523,8 +877,9 @@ static int heat_col(uint64_t second_ns, const uint64_t *counts, void *ctx)
 static void api_heatmap(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
-	struct web_range rg;
-	int err;
+	struct heat_ctx h = {.b = b};
+	struct web_range rg, lr;
+	int err = 0;
 
 	if (req_range(q, "", &rg))
 		return;
@@ -537,14 +892,21 @@ static void api_heatmap(struct req *q)
 	range_json(b, "", &rg);
 	jbuf__printf(b, ",\"slots\":%d,\"slot_ms\":%d,\"columns\":[",
 		     STORE_HEAT_SLOTS, 1000 / STORE_HEAT_SLOTS);
-	err = store__heatmap(q->c->st, &rg.q, heat_col, b);
+	/* Lost samples are left out: they are stamped at one instant. */
+	if (lost_range(&rg, &lr))
+		err = store__heatmap(q->c->st, &lr.q, heat_lost, &h);
+	if (!err)
+		err = store__heatmap(q->c->st, &rg.q, heat_col, &h);
 	if (err) {
 		web_response__error(q->r, store_status(err),
 				    "heat map query failed: %s",
 				    store_strerror(err));
-		return;
+		goto out;
 	}
-	jbuf__puts(b, "]}\n");
+	jbuf__printf(b, "],\"lost_excluded\":%llu}\n",
+		     (unsigned long long)h.lost_total);
+out:
+	free(h.lost);
 }
 
 /* ---- /flamegraph, /top, /diff ---- */
@@ -575,6 +937,9 @@ static void api_tree(struct req *q, bool diff, bool top)
 	struct calltree t;
 	uint64_t max_nodes, limit, with_process;
 	struct web_match *re = NULL;
+	const char *path = top ? NULL : web_params__get(&q->pp, "path");
+	uint32_t path_nodes[MAX_PATH], top_node = 0;
+	size_t path_len = 0;
 	int err;
 
 	flame__init(&t, diff);
@@ -629,10 +994,26 @@ static void api_tree(struct req *q, bool diff, bool top)
 			     (unsigned long long)t.total[0]);
 	}
 	if (!top) {
-		calltree__limit(&t, max_nodes);
+		if (path && *path) {
+			/* One subtree at the detail asked for ("[other]"
+			 * expanded in the browser). */
+			top_node = flame__find_path(&t, path, path_nodes,
+						    MAX_PATH, &path_len);
+			if (top_node == CALLTREE_NONE) {
+				web_response__error(q->r, 404,
+						    "path not in this profile "
+						    "(or deeper than %d)",
+						    MAX_PATH);
+				goto out;
+			}
+			if (flame__limit_subtree(&t, top_node, max_nodes))
+				goto oom;
+		} else {
+			calltree__limit(&t, max_nodes);
+		}
 		tree_meta(b, &t);
 		jbuf__raw(b, ",", 1);
-		if (flame__write_json(&t, b))
+		if (flame__write_json_path(&t, b, path_nodes, path_len))
 			goto oom;
 	}
 	if (top || diff) {
@@ -670,6 +1051,362 @@ oom:
 out:
 	web_match__free(re);
 	calltree__release(&t);
+}
+
+/* ---- /lines: one function's source lines ---- */
+
+#define MAX_LINE_ROWS 4096
+#define MAX_SOURCE_FILES 4
+#define MAX_SOURCE_BYTES (4 << 20)
+#define MAX_SOURCE_LINES 4000
+#define SOURCE_CONTEXT 6
+
+struct line_row {
+	uint32_t file, line;
+	uint64_t self, total;
+	size_t stamp;
+};
+
+static int cmp_line_total(const void *a, const void *b)
+{
+	const struct line_row *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Source files are served only when a frame of the function asked for
+ * names them (the path never comes from the request), as absolute paths
+ * to regular files with a source-code extension, outside /proc, /sys
+ * and /dev, at most MAX_SOURCE_BYTES: what a debugger would open, and
+ * nothing else.
+ */
+static const char *source_refusal(const char *path)
+{
+	static const char *const exts[] = {
+	    ".c",    ".h",   ".cc",    ".cpp",	 ".cxx", ".hpp", ".hh",	 ".hxx",
+	    ".inl",  ".ipp", ".tcc",   ".c++",	 ".h++", ".rs",	 ".go",	 ".py",
+	    ".java", ".kt",  ".scala", ".js",	 ".ts",	 ".rb",	 ".s",	 ".S",
+	    ".zig",  ".m",   ".mm",    ".swift", ".cs",	 ".d",	 ".f90", ".f",
+	    ".pl",   ".php", ".lua",   ".hs",	 ".ml",	 ".nim", ".v",	 ".cu"};
+	const char *dot = strrchr(path, '.');
+
+	if (path[0] != '/')
+		return "a relative path: the server cannot know its directory";
+	if (!strncmp(path, "/proc/", 6) || !strncmp(path, "/sys/", 5) ||
+	    !strncmp(path, "/dev/", 5) || strstr(path, "/../"))
+		return "not a source file";
+	for (size_t i = 0; dot && i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (!strcmp(dot, exts[i]))
+			return NULL;
+	return "not a source file (by its extension)";
+}
+
+/* Reads a regular file of at most MAX_SOURCE_BYTES; NULL with a reason. */
+static char *read_source(const char *path, size_t *len, const char **why)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path,
+		  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*why = errno == ENOENT ? "not on this server's file system"
+				       : "not readable by the server";
+		return NULL;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		*why = "not a regular file";
+		goto out;
+	}
+	if (sb.st_size > MAX_SOURCE_BYTES) {
+		*why = "larger than 4 MiB";
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		*why = "out of memory";
+		goto out;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < got; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[got] = '\0';
+	*len = got;
+out:
+	close(fd);
+	return buf;
+}
+
+static void source_json(struct jbuf *b, const char *path,
+			const struct line_row *rows, size_t nr, uint32_t file)
+{
+	uint32_t lo = UINT32_MAX, hi = 0, first, last, ln = 1;
+	const char *why = source_refusal(path), *p, *start = NULL;
+	size_t len = 0;
+	char *text = NULL;
+
+	for (size_t i = 0; i < nr; i++)
+		if (rows[i].file == file && rows[i].line) {
+			lo = rows[i].line < lo ? rows[i].line : lo;
+			hi = rows[i].line > hi ? rows[i].line : hi;
+		}
+	jbuf__sep(b);
+	jbuf__puts(b, "{\"file\":");
+	jbuf__str(b, path);
+	if (!why)
+		text = read_source(path, &len, &why);
+	if (!text || lo == UINT32_MAX) {
+		jbuf__puts(b, ",\"error\":");
+		jbuf__str(b, why ? why : "no line numbers");
+		jbuf__puts(b, "}");
+		free(text);
+		return;
+	}
+	first = lo > SOURCE_CONTEXT ? lo - SOURCE_CONTEXT : 1;
+	last = hi + SOURCE_CONTEXT;
+	if (last - first > MAX_SOURCE_LINES)
+		last = first + MAX_SOURCE_LINES;
+	/* The lines [first, last] as one string. */
+	for (p = text; *p && ln <= last; p++) {
+		if (ln == first && !start)
+			start = p;
+		if (*p == '\n')
+			ln++;
+	}
+	if (!start) {
+		jbuf__puts(b, ",\"error\":");
+		jbuf__str(b, "the file is shorter than its line numbers: "
+			     "another version?");
+		jbuf__puts(b, "}");
+		free(text);
+		return;
+	}
+	text[p - text] = '\0';
+	jbuf__printf(b, ",\"first\":%u,\"text\":", first);
+	jbuf__str(b, start);
+	jbuf__puts(b, ",\"heat\":{");
+	for (size_t i = 0; i < nr; i++)
+		if (rows[i].file == file && rows[i].line >= first &&
+		    rows[i].line <= last) {
+			jbuf__sep(b);
+			jbuf__printf(b, "\"%u\":[%llu,%llu]", rows[i].line,
+				     (unsigned long long)rows[i].self,
+				     (unsigned long long)rows[i].total);
+		}
+	jbuf__puts(b, "}}");
+	free(text);
+}
+
+static void api_lines(struct req *q)
+{
+	struct jbuf *b = &q->r->body;
+	const char *fn = web_params__get(&q->pp, "function");
+	struct line_row *rows = NULL;
+	uint8_t *hit = NULL;
+	struct web_range rg;
+	struct profile *p = NULL;
+	const struct sample *sm;
+	size_t nr = 0, ns = 0, nf;
+	uint32_t files[MAX_SOURCE_FILES];
+	size_t nfiles = 0;
+	bool capped = false;
+
+	if (!fn || !*fn) {
+		web_response__error(q->r, 400, "missing 'function'");
+		return;
+	}
+	if (req_range(q, "", &rg))
+		return;
+	p = req_profile(q, &rg);
+	if (!p)
+		return;
+	nf = profile__nr_frames(p);
+	hit = calloc(nf + 1, 1);
+	rows = calloc(MAX_LINE_ROWS, sizeof(*rows));
+	if (!hit || !rows) {
+		web_response__error(q->r, 500, "out of memory");
+		goto out;
+	}
+	for (size_t f = 0; f < nf; f++)
+		hit[f] = !strcmp(
+		    profile__str(p, profile__frame(p, (uint32_t)f)->name), fn);
+	sm = profile__samples(p, &ns);
+	for (size_t i = 0; i < ns; i++) {
+		size_t depth = 0;
+		const uint32_t *st = profile__stack(p, sm[i].stack, &depth);
+
+		for (size_t d = 0; d < depth; d++) {
+			const struct frame *f;
+			size_t k;
+
+			if (!hit[st[d]])
+				continue;
+			f = profile__frame(p, st[d]);
+			for (k = 0; k < nr; k++)
+				if (rows[k].file == f->file &&
+				    rows[k].line == f->line)
+					break;
+			if (k == nr) {
+				if (nr == MAX_LINE_ROWS) {
+					capped = true;
+					continue;
+				}
+				rows[nr].file = f->file;
+				rows[nr++].line = f->line;
+			}
+			if (d == depth - 1)
+				rows[k].self += sm[i].count;
+			/* Once per stack: recursion does not count twice. */
+			if (rows[k].stamp != i + 1) {
+				rows[k].stamp = i + 1;
+				rows[k].total += sm[i].count;
+			}
+		}
+	}
+	qsort(rows, nr, sizeof(*rows), cmp_line_total);
+	jbuf__puts(b, "{\"function\":");
+	jbuf__str(b, fn);
+	jbuf__printf(b, ",\"truncated\":%s,\"lines\":[",
+		     capped ? "true" : "false");
+	for (size_t k = 0; k < nr; k++) {
+		jbuf__sep(b);
+		jbuf__puts(b, "{\"file\":");
+		jbuf__str(b, rows[k].file ? profile__str(p, rows[k].file) : "");
+		jbuf__printf(b, ",\"line\":%u,\"self\":%llu,\"total\":%llu}",
+			     rows[k].line, (unsigned long long)rows[k].self,
+			     (unsigned long long)rows[k].total);
+		if (rows[k].file && nfiles < MAX_SOURCE_FILES) {
+			size_t j;
+
+			for (j = 0; j < nfiles && files[j] != rows[k].file; j++)
+				;
+			if (j == nfiles)
+				files[nfiles++] = rows[k].file;
+		}
+	}
+	jbuf__puts(b, "],\"sources\":[");
+	for (size_t j = 0; j < nfiles; j++)
+		source_json(b, profile__str(p, files[j]), rows, nr, files[j]);
+	jbuf__puts(b, "]}\n");
+	if (b->oom)
+		web_response__error(q->r, 500, "out of memory");
+out:
+	free(hit);
+	free(rows);
+	profile__free(p);
+}
+
+/* ---- /diff_report: what `kiln diff` writes, for the two ranges ---- */
+
+static void api_diff_report(struct req *q)
+{
+	const char *fmt = web_params__get(&q->pp, "format");
+	struct profile *pa = NULL, *pb = NULL;
+	struct diff_opts o = {0};
+	struct write_opts wo = {0};
+	struct web_range ra, rb;
+	struct diff *d = NULL;
+	char *data = NULL, an[96], bn[96];
+	size_t size = 0;
+	uint64_t limit;
+	enum diff_output out = DIFF_MARKDOWN;
+	bool svg = false;
+	FILE *mem;
+	int err;
+
+	if (!fmt || !*fmt || !strcmp(fmt, "markdown") || !strcmp(fmt, "md"))
+		out = DIFF_MARKDOWN;
+	else if (!strcmp(fmt, "text"))
+		out = DIFF_TEXT;
+	else if (!strcmp(fmt, "json"))
+		out = DIFF_JSON;
+	else if (!strcmp(fmt, "svg"))
+		svg = true;
+	else {
+		web_response__error(q->r, 400,
+				    "unknown format '%.32s' (markdown, text, "
+				    "json, svg)",
+				    fmt);
+		return;
+	}
+	if (web_params__uint(&q->pp, "limit", 20, 0, 100000, &limit, q->err,
+			     sizeof(q->err))) {
+		web_response__error(q->r, 400, "%s", q->err);
+		return;
+	}
+	if (req_range(q, "a_", &ra) || req_range(q, "b_", &rb))
+		return;
+	pa = req_profile(q, &ra);
+	if (!pa)
+		return;
+	pb = req_profile(q, &rb);
+	if (!pb)
+		goto done;
+	snprintf(an, sizeof(an), "A (%llu..%llu)",
+		 (unsigned long long)(ra.q.from_ns / NS),
+		 (unsigned long long)(ra.q.to_ns / NS));
+	snprintf(bn, sizeof(bn), "B (%llu..%llu)",
+		 (unsigned long long)(rb.q.from_ns / NS),
+		 (unsigned long long)(rb.q.to_ns / NS));
+	mem = open_memstream(&data, &size);
+	if (!mem) {
+		web_response__error(q->r, 500, "out of memory");
+		goto done;
+	}
+	if (svg) {
+		wo.title = "kiln diff: B against A";
+		err = svg__write_diff(pa, pb, &wo, mem);
+	} else {
+		/* `kiln diff`'s defaults: self, report only, 100 samples. */
+		o.metric = DIFF_SELF;
+		o.threshold_pp = -1;
+		o.min_samples = 100;
+		o.limit = (size_t)limit;
+		o.base_name = an;
+		o.new_name = bn;
+		d = diff__new(pa, pb, &o);
+		err = d ? diff__write(d, out, mem) : -ENOMEM;
+	}
+	if (fclose(mem) && !err)
+		err = -EIO;
+	if (err) {
+		web_response__error(q->r, 500, "cannot write the report: %s",
+				    strerror(-err));
+		goto done;
+	}
+	jbuf__raw(&q->r->body, data, size);
+	q->r->content_type = svg		? "image/svg+xml"
+			     : out == DIFF_JSON ? "application/json"
+			     : out == DIFF_MARKDOWN
+				 ? "text/markdown; charset=utf-8"
+				 : "text/plain; charset=utf-8";
+	snprintf(q->r->disposition, sizeof(q->r->disposition),
+		 "attachment; filename=\"kiln-diff-%llu-%llu.%s\"",
+		 (unsigned long long)(rb.q.from_ns / NS),
+		 (unsigned long long)(rb.q.to_ns / NS),
+		 svg			? "svg"
+		 : out == DIFF_JSON	? "json"
+		 : out == DIFF_MARKDOWN ? "md"
+					: "txt");
+done:
+	diff__free(d);
+	free(data);
+	profile__free(pa);
+	profile__free(pb);
 }
 
 /* ---- /export ---- */
@@ -774,6 +1511,10 @@ void api__get(struct api_ctx *c, const char *path, const char *qs,
 		api_tree(&q, false, true);
 	} else if (!strcmp(path, "diff")) {
 		api_tree(&q, true, false);
+	} else if (!strcmp(path, "lines")) {
+		api_lines(&q);
+	} else if (!strcmp(path, "diff_report")) {
+		api_diff_report(&q);
 	} else if (!strcmp(path, "export")) {
 		api_export(&q);
 	} else {

@@ -73,6 +73,13 @@ static void write_entry(struct calltree *t, struct jbuf *b,
 
 int flame__write_json(struct calltree *t, struct jbuf *b)
 {
+	return flame__write_json_path(t, b, NULL, 0);
+}
+
+int flame__write_json_path(struct calltree *t, struct jbuf *b,
+			   const uint32_t *path, size_t path_len)
+{
+	size_t level = 0;
 	struct level_entry *cur = NULL, *next = NULL;
 	size_t nr_cur = 1, nr_next, cap = t->nr_nodes + 1;
 	uint32_t *kids = NULL, other_name;
@@ -134,7 +141,13 @@ int flame__write_json(struct calltree *t, struct jbuf *b)
 				const struct calltree_node *c =
 				    &t->nodes[kids[k]];
 
-				if (calltree__width(t, c) < t->min_total) {
+				/* Above the subtree asked for: its path only.
+				 */
+				if (level < path_len) {
+					if (kids[k] != path[level])
+						continue;
+				} else if (calltree__width(t, c) <
+					   t->min_total) {
 					other.total[0] += c->total[0];
 					other.total[1] += c->total[1];
 					continue;
@@ -155,6 +168,7 @@ int flame__write_json(struct calltree *t, struct jbuf *b)
 		cur = next;
 		next = tmp;
 		nr_cur = nr_next;
+		level++;
 	}
 	jbuf__raw(b, "]", 1);
 	if (b->oom)
@@ -164,6 +178,106 @@ out:
 	free(next);
 	free(kids);
 	return err;
+}
+
+static int cmp_u64_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int flame__limit_subtree(struct calltree *t, uint32_t top, size_t max_nodes)
+{
+	uint32_t *stack = NULL;
+	uint64_t *widths = NULL;
+	size_t n = 0, sp = 0;
+
+	t->min_total = 0;
+	t->merged_nodes = t->merged_samples = t->other_nodes = 0;
+	stack = malloc(t->nr_nodes * sizeof(*stack));
+	widths = malloc(t->nr_nodes * sizeof(*widths));
+	if (!stack || !widths) {
+		free(stack);
+		free(widths);
+		return -ENOMEM;
+	}
+	/* Widths of every node below 'top'. */
+	stack[sp++] = top;
+	while (sp) {
+		uint32_t nd = stack[--sp];
+
+		for (uint32_t c = t->nodes[nd].first_child; c != NONE;
+		     c = t->nodes[c].next_sibling) {
+			widths[n++] = calltree__width(t, &t->nodes[c]);
+			stack[sp++] = c;
+		}
+	}
+	if (n > max_nodes) {
+		qsort(widths, n, sizeof(*widths), cmp_u64_desc);
+		/* Strictly wider than the first node left out; "[other]"
+		 * nodes take the room the ties would have taken. */
+		t->min_total = widths[max_nodes] + 1;
+	}
+	t->out_nodes = t->nodes[top].depth + 1;
+	stack[sp++] = top;
+	while (sp) {
+		uint32_t nd = stack[--sp];
+		bool other = false;
+
+		for (uint32_t c = t->nodes[nd].first_child; c != NONE;
+		     c = t->nodes[c].next_sibling) {
+			uint64_t w = calltree__width(t, &t->nodes[c]);
+
+			if (w >= t->min_total) {
+				t->out_nodes++;
+				stack[sp++] = c;
+				continue;
+			}
+			t->merged_nodes++;
+			t->merged_samples += w;
+			other = true;
+		}
+		if (other) {
+			t->other_nodes++;
+			t->out_nodes++;
+		}
+	}
+	free(stack);
+	free(widths);
+	return 0;
+}
+
+uint32_t flame__find_path(const struct calltree *t, const char *path,
+			  uint32_t *nodes, size_t max, size_t *len)
+{
+	uint32_t cur = 0;
+	const char *p = path;
+
+	*len = 0;
+	while (*p) {
+		const char *e = strchr(p, ';');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		uint32_t found = NONE;
+
+		if (*len == max)
+			return NONE;
+		for (uint32_t c = t->nodes[cur].first_child; c != NONE;
+		     c = t->nodes[c].next_sibling) {
+			const char *nm = t->names[t->nodes[c].name].name;
+
+			if (strlen(nm) == n && !memcmp(nm, p, n)) {
+				found = c;
+				break;
+			}
+		}
+		if (found == NONE)
+			return NONE;
+		nodes[(*len)++] = found;
+		cur = found;
+		p = e ? e + 1 : p + n;
+	}
+	return cur;
 }
 
 struct fn_sort_ctx {

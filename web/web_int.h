@@ -80,6 +80,26 @@ int flame__match(void *ctx, const char *name);
  */
 int flame__write_json(struct calltree *t, struct jbuf *b);
 /*
+ * The same for the subtree at the end of 'path' (node ids from depth 1,
+ * as flame__find_path() gives them): the levels above it hold only the
+ * path's nodes, so the browser can graft the subtree where it belongs.
+ */
+int flame__write_json_path(struct calltree *t, struct jbuf *b,
+			   const uint32_t *path, size_t path_len);
+/*
+ * Follows a ';'-separated path of names from the root (first match per
+ * level). Fills 'nodes' (room for 'max') and '*len'; returns the last
+ * node, 0 for an empty path, or CALLTREE_NONE when a name is missing or
+ * the path is longer than 'max'.
+ */
+uint32_t flame__find_path(const struct calltree *t, const char *path,
+			  uint32_t *nodes, size_t max, size_t *len);
+/*
+ * calltree__limit() for the subtree under 'top' alone: at most
+ * 'max_nodes' nodes below it. Returns 0 or -ENOMEM.
+ */
+int flame__limit_subtree(struct calltree *t, uint32_t top, size_t max_nodes);
+/*
  * Writes "functions":[...] sorted by self (diff: by change of self share),
  * at most 'limit' rows, process names left out.
  */

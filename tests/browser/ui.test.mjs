@@ -522,6 +522,128 @@ await test('dark theme follows prefers-color-scheme', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
+await test('lost samples: their own series spread over the window, a banner with the cause', async () => {
+  const t = T0 - 1200;
+  await ingest(`time=${t}&label=host=h1`, 'app;main;work 100\n');
+  await ingest(`time=${t + 20}&label=host=h1`, '[lost];[lost: ring buffer full] 500\n');
+  await page.goto(`${base}/?from=${t - 30}&to=${t + 60}`);
+  await loaded();
+  const tl = await page.evaluate(() => window.kiln.timeline);
+  assert.equal(tl.lost.total, 500);
+  assert.ok(tl.lost.points.length >= 9 && Math.max(...tl.lost.points.map((p) => p[1])) <= 60, JSON.stringify(tl.lost.points));
+  assert.equal(tl.series.reduce((a, s) => a + s.total, 0), 100, 'sampled series without the lost');
+  assert.deepEqual(tl.lost.reasons, [{ reason: 'ring buffer full', count: 500 }]);
+  assert.ok(await page.isVisible('#lost-banner'));
+  assert.match(await page.textContent('#lost-banner'), /83\.3% of the samples in this range were lost .*ring buffer full/);
+  assert.match(await page.textContent('#timeline-legend'), /lost samples/);
+  // The heat map leaves them out.
+  assert.equal(await page.getAttribute('#heatmap', 'data-max'), '100');
+});
+
+await test('[other] expands to the hidden frames', async () => {
+  await page.goto(`${base}/?from=${T0}&to=${T0 + 180}&max=10`);
+  await loaded();
+  const other = await page.evaluate(() => {
+    const f = window.kiln.flame;
+    for (let d = 1; d < f.data.levels.length; d++) {
+      const L = f.data.levels[d];
+      for (let i = 0; i < L.n; i++) if (f.data.names[L.name[i]] === '[other]') return f.pathOf(d, i).join(';');
+    }
+    return null;
+  });
+  assert.ok(other, 'an [other] frame with max=10');
+  assert.ok(await page.isVisible('#truncated'));
+  const p = await nodeCenter(other);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForFunction(() => document.body.dataset.expanded === '1');
+  const parent = other.split(';').slice(0, -1).join(';');
+  const kids = await page.evaluate((parent) => {
+    const f = window.kiln.flame;
+    let d = 0, i = 0;
+    for (const nm of parent ? parent.split(';') : []) {
+      const L = f.data.levels[d], K = f.data.levels[d + 1];
+      for (let k = L.kid0[i]; k < L.kid1[i]; k++) if (f.data.names[K.name[k]] === nm) { i = k; break; }
+      d++;
+    }
+    const L = f.data.levels[d], K = f.data.levels[d + 1], out = [];
+    for (let k = L.kid0[i]; k < L.kid1[i]; k++) out.push(f.data.names[K.name[k]]);
+    return { kids: out, total: f.data.total };
+  }, parent);
+  assert.ok(!kids.kids.includes('[other]'), `no [other] left under ${parent}: ${kids.kids}`);
+  assert.equal(kids.total, 107);
+  // Against the full tree: the same children.
+  const full = await (await fetch(`${base}/api/v1/flamegraph?from=${T0}&to=${T0 + 180}`)).json();
+  assert.equal(full.truncated, null);
+  assert.ok(kids.kids.length >= 1);
+});
+
+await test('line view: file:line rows and the source with a heat column', async () => {
+  await page.goto(`${base}/?from=${T0 - 960}&to=${T0 - 840}&sel=hot_loop`);
+  await loaded();
+  await page.click('#sw-lines');
+  await page.waitForSelector('#lines-table');
+  const rows = await page.$$eval('#lines-table tbody tr', (trs) => trs.map((t) => t.textContent));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0], /hot\.c:3.*30.*30/);
+  assert.match(rows[1], /hot\.c:5.*10.*10/);
+  await page.waitForSelector('table.source');
+  const hot = await page.$$eval('table.source tr.hot', (trs) => trs.map((t) => t.textContent));
+  assert.equal(hot.length, 2);
+  assert.match(hot[0], /^330\s*30\s*for \(;;\)/);
+  // A relative path is named, not read.
+  const r = await (await fetch(`${base}/api/v1/lines?from=${T0}&to=${T0 + 180}&function=compute`)).json();
+  assert.match(r.sources[0].error, /relative path/);
+  await page.keyboard.press('Escape');
+  assert.ok(await page.isHidden('#lines-box'));
+});
+
+await test('compare downloads: the markdown table of kiln diff and the diff SVG', async () => {
+  await page.goto(`${base}/?mode=diff&from=${T0}&to=${T0 + 60}&b_from=${T0 + 60}&b_to=${T0 + 180}`);
+  await loaded();
+  const { readFileSync } = await import('node:fs');
+  await page.click('.menu summary');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="md"]')]);
+  const md = readFileSync(await dl.path(), 'utf8');
+  assert.match(md, /\| Function \| Base self/);
+  assert.match(md, /too few samples to judge/);
+  await page.click('.menu summary');
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="svg"]')]);
+  const svg = readFileSync(await dl2.path(), 'utf8');
+  assert.match(svg, /kiln diff/);
+  assert.match(svg, /A 0 \(0\.00%\), B 5 \(41\.67%\)/, 'helper only in B');
+  assert.equal(await page.evaluate(() => document.getElementById('dl-menu').open), false);
+});
+
+await test('label filter values: in range, pids numeric with their process name; host picker', async () => {
+  await page.goto(`${base}/?from=${T0}&to=${T0 + 180}`);
+  await loaded();
+  await page.selectOption('#fkey', 'pid');
+  await page.waitForFunction(() => document.getElementById('fvals').children.length === 3);
+  const opts = await page.$$eval('#fvals option', (os) => os.map((o) => o.value));
+  assert.deepEqual(opts, ['100 app', '200 db', '300 app']);
+  await page.fill('#fval', '200 db');
+  await page.click('#fadd');
+  await page.waitForFunction(() => new URL(location.href).searchParams.getAll('filter').includes('pid=200'));
+  await loaded();
+  assert.equal(await flameTotal(), 20);
+  await page.click('#chips button');
+  await loaded();
+  // Hosts h1 and h2 in the range: the picker shows, and narrows to one.
+  assert.ok(await page.isVisible('#host'));
+  await page.selectOption('#host', 'h2');
+  await page.waitForFunction(() => new URL(location.href).searchParams.getAll('filter').includes('host=h2'));
+  await loaded();
+  assert.equal(await flameTotal(), 7);
+  await page.selectOption('#group', 'host');
+  await page.selectOption('#host', '');
+  await loaded();
+  await page.waitForFunction(() => document.getElementById('timeline').dataset.series === '2');
+  // The legend toggles a series.
+  await page.click('#timeline-legend span:first-child');
+  await page.waitForFunction(() => /h1/.test(new URL(location.href).searchParams.get('hide') || ''));
+  assert.match(await page.getAttribute('#timeline-legend span:first-child', 'class'), /off/);
+});
+
 await test('no console errors', async () => {
   assert.deepEqual(consoleErrors, []);
 });

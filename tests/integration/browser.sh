@@ -17,6 +17,9 @@ mkdir -p "$SHOTS"
 
 T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
+# A source file the line view can show (absolute path, .c).
+printf 'int x;\nvoid hot_loop(void) {\n\tfor (;;)\n\t\tx++;\n\tx--;\n}\n' >"$TMP/hot.c"
+"$GEN" source "$TMP/k.db" "$T0" "$TMP/hot.c" || fail "cannot write the source test data"
 "$KILN" server --db "$TMP/k.db" --ingest --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
 CLEANUP_PIDS+=($!)
 for _ in $(seq 100); do

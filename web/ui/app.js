@@ -73,6 +73,7 @@ function apply(before) {
   else if (changed(before, ['hide', 'tz', 'brush'])) drawTimeline();
   if (changed(before, ['tz'])) drawHeatmap();
   if (changed(before, ['refresh'])) scheduleRefresh();
+  if (changed(before, ['from', 'to', 'filter'])) loadHosts();
   if (dataChanged) { loadHeatmap(); loadProfile(); return; }
   if (changed(before, ['norm'])) { if (fullData && fullData.diff) fullData = decodeTree(fullData.raw, true, state.norm !== '0'); rebuildView(); return; }
   if (changed(before, ['focus'])) rebuildView();
@@ -1318,6 +1319,10 @@ async function init() {
   $('norm').addEventListener('change', (e) => setState({ norm: e.target.checked ? null : '0' }));
   $('cap').addEventListener('change', (e) => setState({ cap: e.target.value === 'auto' ? null : e.target.value }));
   $('group').addEventListener('change', (e) => setState({ group: e.target.value || null, hide: null }));
+  $('host').addEventListener('change', (e) => {
+    const rest = state.filter.filter((f) => !f.startsWith('host='));
+    setState({ filter: e.target.value ? rest.concat(['host=' + e.target.value]) : rest, zoom: null });
+  });
   $('refresh').addEventListener('click', () => refresh());
   $('auto').addEventListener('change', (e) => setState({ refresh: e.target.value || null }, { replace: true }));
   $('unfocus').addEventListener('click', () => setState({ focus: null, zoom: null }));
@@ -1388,9 +1393,30 @@ async function init() {
     if (l.store) storePath = l.store;
   } catch (e) { showError(e.message); }
   fillLabelSelects();
+  loadHosts();
   loadTimeline();
   loadHeatmap();
   loadProfile();
+}
+
+// ---------- hosts ----------
+
+// A host picker when the range holds several hosts (a cluster store); it
+// sets one host= filter, and the time line can be grouped by host.
+async function loadHosts() {
+  const box = $('host-box'), sel = $('host');
+  if (!labelNames.includes('host')) { box.hidden = true; return; }
+  try {
+    const q = new URLSearchParams({ from: state.from, to: state.to });
+    const r = await api('labels/host/values', q);
+    const cur = state.filter.filter((f) => f.startsWith('host=')).map((f) => f.slice(5));
+    const hosts = r.values.slice();
+    for (const h of cur) if (!hosts.includes(h)) hosts.push(h);
+    box.hidden = hosts.length < 2;
+    sel.innerHTML = `<option value="">all ${hosts.length} hosts</option>` + hosts.map((h) => `<option>${esc(h)}</option>`).join('');
+    sel.value = cur.length === 1 ? cur[0] : '';
+    sel.dataset.count = String(hosts.length);
+  } catch (e) { box.hidden = true; }
 }
 
 // ---------- [other] and lines ----------
@@ -1428,19 +1454,23 @@ async function showLines(name) {
   p.set('function', name);
   try {
     const r = await api('lines', p);
-    let html = '<table class="src"><thead><tr><th>file:line</th><th>self</th><th>total</th></tr></thead><tbody>';
-    for (const l of r.lines) html += `<tr><td>${esc(l.file || '?')}:${l.line}</td><td class="num">${l.self}</td><td class="num">${l.total}</td></tr>`;
+    const T = fullData ? fullData.total : 0;
+    const pct = (v) => (T ? ` <span class="dim">${(100 * v / T).toFixed(2)}%</span>` : '');
+    let html = `<table class="src" id="lines-table"><thead><tr><th>file:line</th><th>self</th><th>total</th></tr></thead><tbody>`;
+    for (const l of r.lines) html += `<tr data-line="${l.line}"><td>${esc(l.file || '?')}:${l.line}</td><td class="num">${l.self}${pct(l.self)}</td><td class="num">${l.total}${pct(l.total)}</td></tr>`;
+    if (!r.lines.length) html += '<tr><td colspan="3" class="dim">no samples of this function in the range</td></tr>';
     html += '</tbody></table>';
     for (const src of r.sources || []) {
+      html += `<h4>${esc(src.file)}</h4>`;
+      if (src.error) { html += `<p class="dim">source not shown: ${esc(src.error)}</p>`; continue; }
       const max = Math.max(1, ...Object.values(src.heat || {}).map((h) => h[1]));
-      html += `<h4>${esc(src.file)}</h4><table class="src" data-file="${esc(src.file)}"><tbody>`;
+      html += `<table class="src source" data-file="${esc(src.file)}"><thead><tr><th>line</th><th>total</th><th>self</th><th></th></tr></thead><tbody>`;
       src.text.split('\n').forEach((ln, k) => {
         const h = (src.heat || {})[k + src.first] || [0, 0];
-        const bg = h[1] ? `background:${heatColor(Math.sqrt(h[1] / max), theme().dark)}` : '';
-        html += `<tr><td class="num dim">${k + src.first}</td><td class="num" style="${bg}">${h[1] || ''}</td><td class="num">${h[0] || ''}</td><td class="code">${esc(ln)}</td></tr>`;
+        const bg = h[1] ? `background:${heatColor(Math.sqrt(h[1] / max), false)};color:#000` : '';
+        html += `<tr${h[1] ? ' class="hot"' : ''}><td class="num dim">${k + src.first}</td><td class="num" style="${bg}">${h[1] || ''}</td><td class="num">${h[0] || ''}</td><td class="code">${esc(ln)}</td></tr>`;
       });
       html += '</tbody></table>';
-      if (src.error) html += `<p class="dim">${esc(src.error)}</p>`;
     }
     if (r.note) html += `<p class="dim">${esc(r.note)}</p>`;
     body.innerHTML = html;
