@@ -45,7 +45,7 @@ static void usage(FILE *out)
 	    "Browsers\n"
 	    "                          log in once with "
 	    "http://HOST:PORT/?token=TOKEN\n"
-	    "  --threads N             worker threads (default 4)\n"
+	    "  --threads N             worker threads (default 16)\n"
 	    "  --ingest                accept POST /api/v1/ingest uploads\n"
 	    "                          (Content-Type text/x-folded or "
 	    "application/\n"

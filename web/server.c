@@ -1009,7 +1009,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	}
 
 	snprintf(threads, sizeof(threads), "%d",
-		 opts->threads > 0 ? opts->threads : 4);
+		 opts->threads > 0 ? opts->threads : 16);
 	options[i++] = "listening_ports";
 	options[i++] = ports_opt;
 	options[i++] = "num_threads";
