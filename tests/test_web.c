@@ -90,6 +90,47 @@ static void test_web__range_checks(void **state)
 	}
 }
 
+static void test_web__range_filter_operators(void **state)
+{
+	static const char *const known[] = {"comm", "host", NULL};
+	struct web_params pp;
+	struct web_range r;
+	char err[256];
+
+	(void)state;
+	web_params__parse(
+	    &pp,
+	    "filter=comm%21%3Ddb&filter=host%3D~h.&filter=comm%21~"
+	    "x%3Dy&filter=host%3Dh1",
+	    err, sizeof(err));
+	assert_int_equal(
+	    web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.q.nr_filters, 1);
+	assert_string_equal(r.filters[0].key, "host");
+	assert_string_equal(r.filters[0].value, "h1");
+	assert_int_equal(r.nr_ops, 3);
+	assert_string_equal(r.ops[0].key, "comm");
+	assert_string_equal(r.ops[0].value, "db");
+	assert_int_equal(r.ops[0].op, WEB_OP_NOT_EQUAL);
+	assert_string_equal(r.ops[1].key, "host");
+	assert_string_equal(r.ops[1].value, "h.");
+	assert_int_equal(r.ops[1].op, WEB_OP_MATCH);
+	/* '!~' before any '=': the value keeps its '='. */
+	assert_string_equal(r.ops[2].key, "comm");
+	assert_string_equal(r.ops[2].value, "x=y");
+	assert_int_equal(r.ops[2].op, WEB_OP_NOT_MATCH);
+	web_params__release(&pp);
+
+	const char *bad[] = {"filter=%21%3Dx", "filter=nope%21~x", "filter=~x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		web_params__parse(&pp, bad[i], err, sizeof(err));
+		assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err,
+						   sizeof(err)),
+				 -EINVAL);
+		web_params__release(&pp);
+	}
+}
+
 /* A profile of 'n' leaves under one parent, leaf i with count i + 1. */
 static struct profile *fan_profile(int n)
 {
@@ -168,6 +209,7 @@ int main(void)
 	    cmocka_unit_test(test_web__json_escapes_and_replaces_bad_utf8),
 	    cmocka_unit_test(test_web__params_decode_and_limits),
 	    cmocka_unit_test(test_web__range_checks),
+	    cmocka_unit_test(test_web__range_filter_operators),
 	    cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
 	    cmocka_unit_test(test_web__flame_counts_recursion_once),
 	};

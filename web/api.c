@@ -151,6 +151,9 @@ struct req {
 	struct web_params pp;
 	struct keys keys;
 	char err[512];
+	/* What resolving != =~ !~ filters allocated, freed by req_end(). */
+	void *owned[4 * 2];
+	size_t nr_owned;
 };
 
 static int req_begin(struct req *q, struct api_ctx *c, const char *qs,
@@ -176,10 +179,175 @@ static int req_begin(struct req *q, struct api_ctx *c, const char *qs,
 	return 0;
 }
 
+struct strs;
+static void strs_release(struct strs *l);
+
 static void req_end(struct req *q)
 {
 	web_params__release(&q->pp);
 	keys_release(&q->keys);
+	/* owned[] holds pairs: a filter array, then a struct strs. */
+	for (size_t i = 0; i < q->nr_owned; i++) {
+		if (i % 2)
+			strs_release(q->owned[i]);
+		free(q->owned[i]);
+	}
+}
+
+struct strs {
+	char **v;
+	size_t n, cap;
+};
+
+static int strs_add(const char *s, void *ctx)
+{
+	struct strs *l = ctx;
+
+	if (l->n == l->cap) {
+		if (l->cap >= 100000)
+			return -E2BIG;
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = xstrdup(s);
+	return 0;
+}
+
+static void strs_release(struct strs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Resolves key!=value, key=~regex and key!~regex into key=value filters:
+ * the label's values present in the range (without filters), kept when
+ * they pass every operator on that key and, if the key also has key=value
+ * filters, are among those. Regexes match the whole value (as in
+ * Prometheus), with web/match.c's bounds. At most WEB_MAX_EXPANDED values
+ * per side; none left means nothing matches.
+ */
+#define WEB_MAX_EXPANDED 1024
+#define NO_VALUE "\x01(no value matches)"
+
+static int req_ops(struct req *q, struct web_range *rg)
+{
+	struct web_match *re[WEB_MAX_FILTERS] = {0};
+	struct store_query all = rg->q;
+	struct store_filter *out;
+	struct strs *vals;
+	size_t n = 0, cap = rg->q.nr_filters + WEB_MAX_EXPANDED;
+	int err = 0;
+
+	if (q->nr_owned + 2 > sizeof(q->owned) / sizeof(q->owned[0])) {
+		web_response__error(q->r, 400, "too many ranges");
+		return -EINVAL;
+	}
+	out = xcalloc(cap, sizeof(*out));
+	vals = xcalloc(1, sizeof(*vals));
+	q->owned[q->nr_owned++] = out;
+	q->owned[q->nr_owned++] = vals; /* its strings: below */
+	for (size_t i = 0; i < rg->nr_ops; i++) {
+		char pat[WEB_MAX_VALUE + 16], msg[256];
+
+		if (rg->ops[i].op != WEB_OP_MATCH &&
+		    rg->ops[i].op != WEB_OP_NOT_MATCH)
+			continue;
+		snprintf(pat, sizeof(pat), "^(?:%s)$", rg->ops[i].value);
+		if (web_match__compile(pat, &re[i], msg, sizeof(msg))) {
+			web_response__error(q->r, 400, "filter %s=~%.64s: %s",
+					    rg->ops[i].key, rg->ops[i].value,
+					    msg);
+			err = -EINVAL;
+			goto done;
+		}
+	}
+	/* key=value filters on keys without an operator stay as they are. */
+	for (size_t i = 0; i < rg->q.nr_filters; i++) {
+		bool has_op = false;
+
+		for (size_t k = 0; k < rg->nr_ops && !has_op; k++)
+			has_op = !strcmp(rg->ops[k].key, rg->q.filters[i].key);
+		if (!has_op)
+			out[n++] = rg->q.filters[i];
+	}
+	all.nr_filters = 0;
+	for (size_t i = 0; i < rg->nr_ops; i++) {
+		const char *key = rg->ops[i].key;
+		size_t first = vals->n, kept = 0;
+		bool seen = false, any_eq = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(rg->ops[k].key, key);
+		if (seen)
+			continue;
+		err = store__label_values(q->c->st, key, &all, strs_add, vals);
+		if (err) {
+			web_response__error(q->r, store_status(err),
+					    "cannot list values of '%.64s': %s",
+					    key, store_strerror(err));
+			goto done;
+		}
+		for (size_t k = 0; k < rg->q.nr_filters; k++)
+			any_eq |= !strcmp(rg->q.filters[k].key, key);
+		for (size_t v = first; v < vals->n; v++) {
+			const char *val = vals->v[v];
+			bool ok = !any_eq;
+
+			for (size_t k = 0; k < rg->q.nr_filters && !ok; k++)
+				ok = !strcmp(rg->q.filters[k].key, key) &&
+				     !strcmp(rg->q.filters[k].value, val);
+			for (size_t k = i; k < rg->nr_ops && ok; k++) {
+				int m;
+
+				if (strcmp(rg->ops[k].key, key))
+					continue;
+				if (rg->ops[k].op == WEB_OP_NOT_EQUAL) {
+					ok = strcmp(rg->ops[k].value, val) != 0;
+					continue;
+				}
+				m = web_match__exec(re[k], val);
+				if (m < 0) {
+					web_response__error(
+					    q->r, 400,
+					    "regex in filter on '%.64s' is too "
+					    "costly",
+					    key);
+					err = -EINVAL;
+					goto done;
+				}
+				ok = rg->ops[k].op == WEB_OP_MATCH ? m == 1
+								   : m == 0;
+			}
+			if (!ok)
+				continue;
+			if (n == cap) {
+				web_response__error(
+				    q->r, 400,
+				    "filters on '%.64s' match more than %d "
+				    "values: narrow them",
+				    key, WEB_MAX_EXPANDED);
+				err = -E2BIG;
+				goto done;
+			}
+			out[n].key = key;
+			out[n++].value = val;
+			kept++;
+		}
+		if (!kept) {
+			out[n].key = key;
+			out[n++].value = NO_VALUE;
+		}
+	}
+	rg->q.filters = out;
+	rg->q.nr_filters = n;
+	rg->nr_ops = 0;
+done:
+	for (size_t i = 0; i < WEB_MAX_FILTERS; i++)
+		web_match__free(re[i]);
+	return err;
 }
 
 static int req_range(struct req *q, const char *prefix, struct web_range *rg)
@@ -188,9 +356,11 @@ static int req_range(struct req *q, const char *prefix, struct web_range *rg)
 				    (const char *const *)q->keys.v, rg, q->err,
 				    sizeof(q->err));
 
-	if (err)
+	if (err) {
 		web_response__error(q->r, 400, "%s", q->err);
-	return err;
+		return err;
+	}
+	return rg->nr_ops ? req_ops(q, rg) : 0;
 }
 
 static int req_regex(struct req *q, struct web_match **re)
@@ -276,33 +446,6 @@ static void api_labels(struct req *q)
  */
 #define MAX_COMMS 256
 
-struct strs {
-	char **v;
-	size_t n, cap;
-};
-
-static int strs_add(const char *s, void *ctx)
-{
-	struct strs *l = ctx;
-
-	if (l->n == l->cap) {
-		if (l->cap >= 100000)
-			return -E2BIG;
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = xstrdup(s);
-	return 0;
-}
-
-static void strs_release(struct strs *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static void pid_comms_json(struct req *q, const struct web_range *rg)
 {
 	struct jbuf *b = &q->r->body;
@@ -317,6 +460,8 @@ static void pid_comms_json(struct req *q, const struct web_range *rg)
 		struct strs pids = {0};
 
 		one = *rg;
+		memcpy(one.filters, rg->q.filters,
+		       rg->q.nr_filters * sizeof(*one.filters));
 		one.q.filters = one.filters;
 		one.filters[one.q.nr_filters].key = LABEL_COMM;
 		one.filters[one.q.nr_filters++].value = comms.v[i];
@@ -483,6 +628,8 @@ static bool lost_range(const struct web_range *rg, struct web_range *lr)
 	for (size_t i = 0; i < rg->q.nr_filters; i++) {
 		const struct store_filter *f = &rg->q.filters[i];
 
+		if (n >= WEB_MAX_FILTERS)
+			return false; /* many resolved filters: no lost line */
 		if (!strcmp(f->key, LABEL_COMM)) {
 			comm = true;
 			lost |= !strcmp(f->value, LOST_COMM);
@@ -490,7 +637,7 @@ static bool lost_range(const struct web_range *rg, struct web_range *lr)
 		}
 		lr->filters[n++] = *f;
 	}
-	if ((comm && !lost) || n == WEB_MAX_FILTERS)
+	if ((comm && !lost) || n >= WEB_MAX_FILTERS)
 		return false;
 	lr->filters[n].key = LABEL_COMM;
 	lr->filters[n++].value = LOST_COMM;

@@ -194,30 +194,58 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 
 	snprintf(key, sizeof(key), "%sfilter", prefix);
 	for (size_t i = 0; i < pp->n; i++) {
-		const char *v = pp->kv[i].value, *eq;
+		const char *v = pp->kv[i].value, *eq, *nt, *kend, *val;
+		int op;
 
 		if (strcmp(pp->kv[i].key, key))
 			continue;
+		/* key=value, key!=value, key=~regex, key!~regex */
 		eq = strchr(v, '=');
-		if (!eq || eq == v) {
-			snprintf(err, errlen, "%s '%.64s' is not key=value",
+		nt = strstr(v, "!~");
+		if (nt && (!eq || nt < eq)) {
+			op = WEB_OP_NOT_MATCH;
+			kend = nt;
+			val = nt + 2;
+		} else if (eq && eq > v && eq[-1] == '!') {
+			op = WEB_OP_NOT_EQUAL;
+			kend = eq - 1;
+			val = eq + 1;
+		} else if (eq && eq[1] == '~') {
+			op = WEB_OP_MATCH;
+			kend = eq;
+			val = eq + 2;
+		} else {
+			op = WEB_OP_EQUAL;
+			kend = eq;
+			val = eq ? eq + 1 : NULL;
+		}
+		if (!kend || kend == v) {
+			snprintf(err, errlen,
+				 "%s '%.64s' is not key=value (or key!=value, "
+				 "key=~regex, key!~regex)",
 				 key, v);
 			return -EINVAL;
 		}
-		if (!key_known(known, v, (size_t)(eq - v))) {
+		if (!key_known(known, v, (size_t)(kend - v))) {
 			snprintf(err, errlen, "unknown label '%.*s' in %s",
-				 (int)(eq - v > 64 ? 64 : eq - v), v, key);
+				 (int)(kend - v > 64 ? 64 : kend - v), v, key);
 			return -EINVAL;
 		}
-		if (r->q.nr_filters == WEB_MAX_FILTERS) {
+		if (r->q.nr_filters + r->nr_ops == WEB_MAX_FILTERS) {
 			snprintf(err, errlen, "more than %d filters",
 				 WEB_MAX_FILTERS);
 			return -E2BIG;
 		}
 		/* The key is cut out in place: the buffer is ours. */
-		((char *)v)[eq - v] = '\0';
+		((char *)v)[kend - v] = '\0';
+		if (op != WEB_OP_EQUAL) {
+			r->ops[r->nr_ops].key = v;
+			r->ops[r->nr_ops].value = val;
+			r->ops[r->nr_ops++].op = op;
+			continue;
+		}
 		r->filters[r->q.nr_filters].key = v;
-		r->filters[r->q.nr_filters].value = eq + 1;
+		r->filters[r->q.nr_filters].value = val;
 		r->q.nr_filters++;
 	}
 	return 0;

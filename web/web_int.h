@@ -111,10 +111,24 @@ int flame__write_functions(struct calltree *t, struct jbuf *b, size_t limit);
 #define WEB_MAX_VALUE 1024
 #define WEB_MAX_QUERY 8192
 
+enum web_filter_op {
+	WEB_OP_EQUAL = 0, /* key=value: q.filters */
+	WEB_OP_NOT_EQUAL, /* key!=value */
+	WEB_OP_MATCH,	  /* key=~regex (whole value) */
+	WEB_OP_NOT_MATCH, /* key!~regex */
+};
+
 /* One side of a query: range and filters; strings point into 'storage'. */
 struct web_range {
 	struct store_query q;
 	struct store_filter filters[WEB_MAX_FILTERS];
+	/* Filters other than key=value, left for the API to resolve into
+	 * key=value filters against the label values in the range. */
+	struct {
+		const char *key, *value;
+		int op; /* enum web_filter_op */
+	} ops[WEB_MAX_FILTERS];
+	size_t nr_ops;
 };
 
 struct web_params {

@@ -311,6 +311,19 @@ await test('label filter narrows the profile', async () => {
   await page.waitForFunction(() => !new URL(location.href).searchParams.getAll('filter').length);
   await loaded();
   assert.equal(await flameTotal(), 107);
+  // Operators: !=, =~ (whole value), !~.
+  for (const [op, v, want] of [['!=', 'db', 87], ['=~', 'd.', 20], ['!~', 'a.*', 20], ['=~', 'a', 0]]) {
+    await page.selectOption('#fop', op);
+    await page.fill('#fval', v);
+    await page.click('#fadd');
+    await page.waitForFunction((f) => new URL(location.href).searchParams.getAll('filter').includes(f), `comm${op}${v}`);
+    await loaded();
+    assert.equal(await flameTotal(), want, `comm${op}${v}`);
+    await page.click('#chips button');
+    await page.waitForFunction(() => !new URL(location.href).searchParams.getAll('filter').length);
+    await loaded();
+  }
+  await page.selectOption('#fop', '=');
 });
 
 await test('table: row highlights the function in the graph; sandwich as two flame graphs', async () => {

@@ -314,7 +314,7 @@ function shiftRange(prefix, how) {
   setState({ [key('from')]: fmtTime(Math.floor(na / 1000) * 1000), [key('to')]: fmtTime(Math.ceil(nb / 1000) * 1000), zoom: null });
 }
 
-const FILTER_OPS = ['='];
+const FILTER_OPS = ['=', '!=', '=~', '!~'];
 
 function buildFilterControls(prefix) {
   const box = $(prefix + 'filters');
