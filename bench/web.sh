@@ -5,8 +5,11 @@
 #     the whole 24 h of the store bench's history (bench_store), next to
 #     `kiln query --format folded` of the same range (the reference: the
 #     same store read, no tree, no JSON, no HTTP);
-#  2. in Chromium, decode/draw/zoom time of a ~100k-node flame graph, next
-#     to the same nodes as a flamegraph.pl-style SVG.
+#  2. in Chromium, time to first flame graph (navigation to graph and table
+#     drawn) for 15 min, 1 h and 24 h of that history;
+#  3. in Chromium, decode/draw/zoom/search/hover/row-pick time of a
+#     ~100k-node flame graph, next to the same nodes as a flamegraph.pl-style
+#     SVG (layout and paint, search and zoom the way its script does).
 # KILN_BENCH_QUICK=1 uses 2 h of history instead of 24 h.
 set -eu
 cd "$(dirname "$0")/.."
@@ -57,6 +60,8 @@ for r in "1h $((END - 3600)) $END" "${HOURS}h $START $END"; do
 done
 
 if [ -x /usr/bin/chromium ] && [ -d tests/browser/node_modules/playwright-core ]; then
+	# Time to first flame graph in the UI, same history store.
+	(cd tests/browser && timeout 600 node bench.mjs "http://127.0.0.1:$PORT" ttfg "$END") | grep -v '^RESULT'
 	"$OUT/bench/web_datagen" wide "$TMP/w.db" 100000
 	start_server "$TMP/w.db" w
 	(cd tests/browser && timeout 300 node bench.mjs "http://127.0.0.1:$PORT") | grep -v '^RESULT'

@@ -1105,7 +1105,12 @@ function renderSandwich() {
   const T = fullData.diff ? fullData.totalA + fullData.totalB : fullData.total;
   const tr = callTrees(fullData, idx);
   const pct = (v) => (T ? (100 * v / T).toFixed(2) : '0.00') + '%';
-  $('sw-name').textContent = `${name} — total ${pct(tr.total)}, self ${pct(tr.self)}`;
+  if (fullData.diff) {
+    // In a diff: each side's share of its own samples.
+    const L = (t) => t.levels.length ? t.levels[0] : null, c = L(tr.callees);
+    const pa = (v, t) => (t ? (100 * v / t).toFixed(2) : '0.00') + '%';
+    $('sw-name').textContent = c ? `${name} — total A ${pa(c.ta[0], fullData.totalA)} → B ${pa(c.tb[0], fullData.totalB)}` : name;
+  } else $('sw-name').textContent = `${name} — total ${pct(tr.total)}, self ${pct(tr.self)}`;
   if (!swCallers) {
     swCallers = new FlameGraph($('sw-callers'), $('tooltip'), { small: true, onZoom: (path) => { if (path.length) setState({ sel: path[path.length - 1] }); } });
     swCallees = new FlameGraph($('sw-callees'), $('tooltip'), { small: true, onZoom: (path) => { if (path.length) setState({ sel: path[path.length - 1] }); } });
