@@ -43,7 +43,28 @@ struct agent_counters {
 	double cpu_seconds;
 	uint64_t rss_bytes;
 	double started;
+	double last_window; /* monotonic s of the last window written */
+	double window_s;
 };
+
+/* Unhealthy when no window was written for three window lengths (and at
+ * least 5 s): sampling or the store is stuck, whatever the cause. */
+static bool agent_healthy(void *ctx, char *reason, size_t size)
+{
+	struct agent_counters *c = ctx;
+	double now = cli__monotonic_s(), last, limit;
+
+	pthread_mutex_lock(&c->lock);
+	last = c->last_window;
+	limit = 3 * c->window_s < 5 ? 5 : 3 * c->window_s;
+	pthread_mutex_unlock(&c->lock);
+	if (now - last <= limit)
+		return true;
+	snprintf(reason, size,
+		 "no window written for %.0f s (a window every %.1f s)",
+		 now - last, c->window_s);
+	return false;
+}
 
 static void read_self_usage(double *cpu_s, uint64_t *rss)
 {
@@ -119,6 +140,32 @@ static void write_metrics(FILE *out, void *ctx)
 	       "Symbolizer address cache misses.", s.session.sym_misses);
 	METRIC("symbolizer_objects_open", "gauge",
 	       "ELF objects held by the symbolizer.", s.session.objects_open);
+	METRIC("symbolizer_cache_bytes", "gauge",
+	       "Bytes held by the symbolizer's object cache (ceiling: "
+	       "--symbol-cache-size).",
+	       s.session.sym.cache_bytes);
+	METRIC("symbolizer_objects_evicted_total", "counter",
+	       "Objects evicted from the symbolizer's cache.",
+	       s.session.sym.objects_evicted);
+	METRIC("symbolizer_indexes_dropped_total", "counter",
+	       "Objects in use whose indexes were dropped to stay under the "
+	       "ceiling.",
+	       s.session.sym.indexes_dropped);
+	METRIC("symbolizer_debug_skipped_total", "counter",
+	       "Objects read without their debug sections: above the "
+	       "per-object size limit.",
+	       s.session.sym.sections_skipped);
+	METRIC("symbolizer_debug_files_rejected_total", "counter",
+	       "Candidate debug files refused: CRC or build id mismatch.",
+	       s.session.sym.debug_files_rejected);
+	METRIC("symbolizer_jit_bytes", "gauge", "Bytes held for JIT perf maps.",
+	       s.session.sym.jit_bytes);
+	METRIC("symbolizer_jit_maps_refused_total", "counter",
+	       "JIT perf maps not read: above the size limits.",
+	       s.session.sym.jit_maps_refused);
+	METRIC("symbolizer_loads_queued", "gauge",
+	       "Objects waiting for the symbolizer's loader thread.",
+	       s.session.sym.loads_queued);
 	METRIC("processes_tracked", "gauge", "Processes in the process table.",
 	       s.session.processes_tracked);
 	METRIC("db_size_bytes", "gauge",
@@ -164,6 +211,9 @@ static void usage(FILE *out)
 	    "                         not an IP address or localhost\n"
 	    "  --stats-interval DUR   how often to log a summary line (default "
 	    "60s)\n"
+	    "  --symbol-cache-size SIZE  memory for symbol tables and debug "
+	    "info\n"
+	    "                         (default 32MB)\n"
 	    "  -h, --help             show this help\n"
 	    "SIGINT or SIGTERM writes the open window and exits 0.\n");
 }
@@ -183,8 +233,14 @@ static void write_window(struct agent *a)
 	int err;
 
 	profile__samples(a->backlog, &n);
-	if (!n)
+	if (!n) {
+		/* Nothing sampled is still a window done. */
+		pthread_mutex_lock(&a->counters.lock);
+		if (!a->failing)
+			a->counters.last_window = cli__monotonic_s();
+		pthread_mutex_unlock(&a->counters.lock);
 		return;
+	}
 	err = store__write(a->store, a->backlog);
 	pthread_mutex_lock(&a->counters.lock);
 	if (err) {
@@ -214,6 +270,7 @@ static void write_window(struct agent *a)
 		return;
 	}
 	a->counters.windows_written++;
+	a->counters.last_window = cli__monotonic_s();
 	a->counters.samples_written += profile__total(a->backlog);
 	pr_debug("window committed: %llu samples, %llu written in all",
 		 (unsigned long long)profile__total(a->backlog),
@@ -281,6 +338,7 @@ int cmd_agent(int argc, char **argv)
 	    {"ingest", no_argument, NULL, 'i'},
 	    {"public-url", required_argument, NULL, 'u'},
 	    {"stats-interval", required_argument, NULL, 's'},
+	    {"symbol-cache-size", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -367,6 +425,17 @@ int cmd_agent(int argc, char **argv)
 		case 'N':
 			web = false;
 			break;
+		case 'C':
+			if (size__parse(optarg, &opts.symbol_cache_bytes) ||
+			    opts.symbol_cache_bytes < (1ULL << 20)) {
+				fprintf(stderr,
+					"kiln agent: --symbol-cache-size must "
+					"be a size of at least 1MB (like "
+					"32MB), not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 's':
 			if (duration__parse(optarg, &stats_ns) || !stats_ns) {
 				fprintf(stderr,
@@ -405,11 +474,14 @@ int cmd_agent(int argc, char **argv)
 	if (!a.session || !a.backlog)
 		goto out;
 	a.counters.started = cli__monotonic_s();
+	a.counters.last_window = a.counters.started;
+	a.counters.window_s = window_ns / 1e9;
 	update_counters(&a);
 	if (web) {
 		wopts.db_path = sopts.path;
 		wopts.metrics = write_metrics;
 		wopts.metrics_ctx = &a.counters;
+		wopts.healthy = agent_healthy;
 		srv = web_server__start(&wopts);
 		if (!srv)
 			goto out; /* the server said why */

@@ -100,8 +100,12 @@ int cmd_record(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	struct session_opts opts = {
-	    .frequency = 99, .kernel_stacks = true, .user_stacks = true};
+	/* The one flush at the end waits a little for objects still being
+	 * read (bounded: a hostile file cannot hold the recording). */
+	struct session_opts opts = {.frequency = 99,
+				    .kernel_stacks = true,
+				    .user_stacks = true,
+				    .flush_wait_ms = 2000};
 	struct write_opts wopts = {0};
 	enum profile_format fmt = FORMAT_FOLDED;
 	unsigned long duration = 10, v;

@@ -269,13 +269,6 @@ static void push_user_frame(struct collector *c, struct profile *out,
 	const struct proc_mapping *m = proc_info__lookup(p, addr);
 	struct sym_result r;
 
-	/* The mapping's record may have been read after the sample (they come
-	 * through different buffers): open its object now, by path if the
-	 * process is gone. */
-	if (m && !m->tried) {
-		proc_table__open_objects(c->procs, p, &addr, 1);
-		m = proc_info__lookup(p, addr);
-	}
 	if (m && m->obj &&
 	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return,
 				 &r)) {
@@ -409,6 +402,26 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 	for (size_t i = nr_frames(r->klen); i-- > 0;)
 		push_kernel_frame(c, out, b, kstack[i]);
 	return profile__add_stack(out, b->ids, b->len);
+}
+
+void collector__request_objects(struct collector *c)
+{
+	/* A mapping's record may have been read after its sample (they come
+	 * through different buffers): ask for its object now, by path if
+	 * the process is gone. */
+	for (size_t i = 0; i < c->nr_stacks; i++) {
+		const struct raw_stack *r = &c->stacks[i];
+		struct proc_info *p;
+
+		if (r->lost_reason || r->ulen <= 0)
+			continue;
+		p = proc_table__find(c->procs, (int)r->pid);
+		if (p)
+			proc_table__open_objects(
+			    c->procs, p,
+			    &c->addrs[r->addrs + nr_frames(r->klen)],
+			    (size_t)r->ulen);
+	}
 }
 
 uint64_t collector__flush(struct collector *c, struct profile *out)

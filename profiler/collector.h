@@ -44,6 +44,13 @@ void collector__add_lost(struct collector *c, const char *reason,
 			 uint64_t count, uint64_t time_ns);
 
 /*
+ * Asks the symbolizer for the objects of every mapping the gathered stacks
+ * touch and it was not asked for yet (see proc_table__open_objects). Call
+ * it before collector__flush, then collect what the loader finished.
+ */
+void collector__request_objects(struct collector *c);
+
+/*
  * Symbolizes everything gathered since the last flush into 'out' (which
  * may already hold samples) and starts over. Returns the samples added.
  */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/safe_open.h"
 #include "lib/xalloc.h"
 
 #define NR_BUCKETS 4096
@@ -25,6 +26,22 @@ struct proc_table {
 	int *exited;	 /* pids that exited since the last sweep or so */
 	size_t nr_exited, cap_exited;
 };
+
+/* /proc files of other processes: never blocking, regular files only. */
+static FILE *proc_fopen(const char *path)
+{
+	int fd = safe_open(path, SAFE_OPEN_ANY_SIZE);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "re");
+	if (!f)
+		close(fd);
+	return f;
+}
 
 struct proc_table *proc_table__new(struct symbolizer *sym)
 {
@@ -90,7 +107,7 @@ static void read_container(struct proc_info *p)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", p->pid);
-	f = fopen(path, "r");
+	f = proc_fopen(path);
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
@@ -215,19 +232,51 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 	for (size_t i = 0; i < n; i++) {
 		struct proc_mapping *m =
 		    (struct proc_mapping *)proc_info__lookup(p, addrs[i]);
+		int err;
 
 		if (!m || m->tried || m->anon)
 			continue;
 		m->tried = true;
-		m->obj = symbolizer__object_get(t->sym, &m->map);
+		err = symbolizer__object_request(t->sym, &m->map, &m->obj);
+		if (err == -EINPROGRESS) {
+			m->loading = true;
+			continue;
+		}
+		if (err == -EAGAIN) {
+			m->tried = false; /* the loader is busy: next sample */
+			continue;
+		}
 		if (!m->obj) {
 			pr_debug("pid %d: cannot open '%s': %s", p->pid,
-				 m->map.path, strerror(errno));
+				 m->map.path, strerror(-err));
 			continue;
 		}
 		if (p->exe && !p->build_id && !strcmp(m->map.path, p->exe))
 			set_exe(p, p->exe, m->obj);
 	}
+}
+
+void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
+			       struct sym_object *obj)
+{
+	struct proc_table *t = ctx;
+	struct proc_info *p = proc_table__find(t, map->pid);
+
+	for (size_t i = 0; p && i < p->nr_maps; i++) {
+		struct proc_mapping *m = &p->maps[i];
+
+		if (!m->loading || m->map.start != map->start ||
+		    m->map.end != map->end || strcmp(m->map.path, map->path))
+			continue;
+		m->loading = false;
+		m->obj = obj;
+		if (obj && p->exe && !p->build_id &&
+		    !strcmp(m->map.path, p->exe))
+			set_exe(p, p->exe, obj);
+		return;
+	}
+	/* Unmapped, exec'd or exited meanwhile. */
+	symbolizer__object_put(t->sym, obj);
 }
 
 static void read_comm(struct proc_info *p)
@@ -236,7 +285,7 @@ static void read_comm(struct proc_info *p)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", p->pid);
-	f = fopen(path, "r");
+	f = proc_fopen(path);
 	if (!f)
 		return;
 	if (fgets(p->comm, sizeof(p->comm), f))
@@ -252,7 +301,7 @@ int proc_table__scan(struct proc_table *t, int pid)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
+	f = proc_fopen(path);
 	if (!f)
 		return -errno;
 	p = proc_table__find(t, pid);

@@ -26,6 +26,7 @@ struct proc_mapping {
 	struct sym_object *obj; /* NULL when the file could not be opened */
 	bool anon;		/* anonymous executable memory (JIT) */
 	bool tried;		/* opening 'obj' was attempted */
+	bool loading;		/* queued in the symbolizer's loader */
 };
 
 struct proc_info {
@@ -66,13 +67,23 @@ const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 					     uint64_t addr);
 
 /*
- * Opens the objects of the mappings that 'addrs' fall in, once each. Called
- * for every sample while its process is alive, so files are reached through
- * /proc/PID/map_files (deleted files, other mount namespaces) and only the
- * binaries that are actually sampled are ever opened.
+ * Requests the objects of the mappings that 'addrs' fall in, once each.
+ * Called for every sample while its process is alive, so files are reached
+ * through /proc/PID/map_files (deleted files, other mount namespaces) and
+ * only the binaries that are actually sampled are ever opened. Never waits
+ * on a file: objects not cached are read by the symbolizer's loader and
+ * arrive through proc_table__object_loaded().
  */
 void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 			      const uint64_t *addrs, size_t n);
+
+/*
+ * The symbolizer's loader finished an object that open_objects() queued
+ * (a sym_loaded_fn; ctx is the table): the mapping takes the reference,
+ * or the object is put back when the mapping is gone.
+ */
+void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
+			       struct sym_object *obj);
 
 /*
  * Clears every 'pending' flag and prunes: call it right after the pending

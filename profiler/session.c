@@ -21,6 +21,7 @@ struct session {
 	uint64_t processes_seen;
 	uint64_t lost_reported; /* ring buffer losses already in a profile */
 	time_t next_prune_s;	/* when to drop processes that are gone */
+	int flush_wait_ms;
 };
 
 static void on_sample(const struct kiln_sample *sample, void *ctx)
@@ -58,6 +59,8 @@ struct session *session__new(const struct session_opts *opts)
 		return NULL;
 	cb.ctx = s;
 	s->clock_offset = sampler__clock_offset();
+	sym_opts.max_cache_bytes = opts->symbol_cache_bytes;
+	s->flush_wait_ms = opts->flush_wait_ms;
 	s->sym = symbolizer__new(&sym_opts);
 	if (!s->sym) {
 		err = -errno;
@@ -111,6 +114,9 @@ int session__poll(struct session *s, int timeout_ms)
 	int err = sampler__poll(s->sampler, timeout_ms);
 	struct timespec now;
 
+	/* Objects the loader finished: later samples resolve with them. */
+	symbolizer__object_collect(s->sym, 0, proc_table__object_loaded,
+				   s->procs);
 	proc_table__sweep(s->procs);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec >= s->next_prune_s) {
@@ -142,7 +148,13 @@ uint64_t session__flush(struct session *s, struct profile *out)
 				    now_ns());
 		s->lost_reported = st.ringbuf_full;
 	}
+	/* Objects not read yet are asked for; a flush waits a bounded time
+	 * for them, then writes their frames as module+0xoffset. */
+	collector__request_objects(s->collector);
+	symbolizer__object_collect(s->sym, s->flush_wait_ms,
+				   proc_table__object_loaded, s->procs);
 	added = collector__flush(s->collector, out);
+	symbolizer__trim(s->sym);
 	proc_table__reap(s->procs);
 	return added;
 }
@@ -162,4 +174,5 @@ void session__stats(struct session *s, struct session_stats *out)
 	out->sym_hits = sym.hits;
 	out->sym_misses = sym.misses;
 	out->objects_open = sym.objects_open;
+	out->sym = sym;
 }

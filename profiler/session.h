@@ -13,6 +13,7 @@
 
 #include "profile/profile.h"
 #include "profiler/sampler.h"
+#include "symbolizer/symbolizer.h"
 
 struct session;
 
@@ -23,6 +24,11 @@ struct session_opts {
 	bool kernel_stacks, user_stacks;
 	bool include_idle;
 	const char *host; /* host label, NULL for none */
+	/* The symbolizer's object cache ceiling; 0 picks its default. */
+	uint64_t symbol_cache_bytes;
+	/* How long a flush waits for objects still being read (0: not at
+	 * all; their frames are written as module+0xoffset). */
+	int flush_wait_ms;
 };
 
 struct session_stats {
@@ -32,6 +38,7 @@ struct session_stats {
 	uint64_t processes_seen;    /* distinct processes with samples */
 	uint64_t processes_tracked; /* in the process table now */
 	uint64_t sym_hits, sym_misses, objects_open;
+	struct symbolizer_stats sym; /* everything the symbolizer counts */
 };
 
 /* Starts sampling. NULL with errno set (the reason already printed). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/safe_open.h"
 #include "symbolizer/sym_int.h"
 
 static int notes_build_id(Elf_Data *data, uint8_t *buf, size_t size)
@@ -92,11 +93,11 @@ int fd__build_id(int fd, uint8_t *buf, size_t size)
 
 int symbolizer__read_build_id(const char *path, uint8_t *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = safe_open(path, SYM_MAX_FILE_SIZE);
 	int ret;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ret = fd__build_id(fd, buf, size);
 	close(fd);
 	return ret;

@@ -12,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <dwarf.h>
 #include <elfutils/libdwelf.h>
+#include <stdatomic.h>
+#include <zlib.h>
 
 #include "lib/log.h"
+#include "lib/safe_open.h"
 #include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
@@ -26,6 +30,8 @@
 #define MAX_CHAIN 64
 
 static void cu_index_free(struct cu_index *ix);
+static uint64_t cu_index_bytes(const struct cu_index *ix);
+static atomic_bool warned_big_debug;
 
 static int read_loads(struct sym_object *obj)
 {
@@ -52,22 +58,139 @@ static int read_loads(struct sym_object *obj)
 	return obj->nr_loads ? 0 : -ENOEXEC;
 }
 
-/* Opens 'path' if it is an ELF file whose build id is 'bits' (any, if
- * len is 0). */
-static int open_debug_candidate(const char *path, const unsigned char *bits,
-				int len)
+/*
+ * The debug and symbol sections of an ELF file, by what reading them costs:
+ * compressed ones are decompressed into memory by libdw (sizes from their
+ * headers, before anything is decompressed), the others are mapped.
+ * Returns -EFBIG when a section libdwfl needs for symbols (not DWARF)
+ * would decompress past 'cap'.
+ */
+static int debug_sizes(Elf *elf, uint64_t cap, uint64_t *heap, uint64_t *mapped)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	*heap = *mapped = 0;
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return 0; /* no section names: nothing libdw would read */
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
+		const char *name;
+		uint64_t size;
+		bool debug;
+
+		if (!sh || sh->sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (!name)
+			continue;
+		debug = !strncmp(name, ".debug_", 7) ||
+			!strncmp(name, ".zdebug_", 8);
+		if (!debug && sh->sh_type != SHT_SYMTAB &&
+		    strcmp(name, ".strtab"))
+			continue;
+		size = sh->sh_size;
+		if (sh->sh_flags & SHF_COMPRESSED) {
+			GElf_Chdr chdr;
+
+			if (!gelf_getchdr(scn, &chdr))
+				return -EINVAL;
+			size = chdr.ch_size;
+		} else if (!strncmp(name, ".zdebug_", 8)) {
+			/* GNU style: "ZLIB" and a big-endian 64-bit size. */
+			Elf_Data *raw = elf_rawdata(scn, NULL);
+			const unsigned char *b = raw ? raw->d_buf : NULL;
+
+			if (!b || raw->d_size < 12 || memcmp(b, "ZLIB", 4))
+				return -EINVAL;
+			size = 0;
+			for (int i = 4; i < 12; i++)
+				size = size << 8 | b[i];
+		} else {
+			*mapped += size;
+			continue;
+		}
+		if (!debug && size > cap)
+			return -EFBIG;
+		*heap += size;
+	}
+	return 0;
+}
+
+/* Whether the debug sections of 'elf' fit the object's cap. */
+static bool debug_fits(struct sym_object *obj, Elf *elf, const char *path)
+{
+	uint64_t cap = obj->sym->opts.max_object_debug_bytes;
+	uint64_t heap, mapped;
+
+	if (debug_sizes(elf, cap, &heap, &mapped) || heap > cap ||
+	    mapped > 8 * cap) {
+		/* One warning for the first; the counter tells the rest. */
+		if (!atomic_exchange(&warned_big_debug, true))
+			pr_warn("skipping the debug sections of '%s': %llu "
+				"bytes decompressed, %llu mapped, above the "
+				"%llu-byte limit per object (see "
+				"kiln_symbolizer_debug_skipped_total)",
+				path, (unsigned long long)heap,
+				(unsigned long long)mapped,
+				(unsigned long long)cap);
+		obj->sections_skipped++;
+		return false;
+	}
+	obj->debug_bytes = heap;
+	return true;
+}
+
+/* The CRC32 of a whole file, as .gnu_debuglink records it. */
+static int file_crc32(int fd, uint32_t *out)
+{
+	unsigned char buf[64 * 1024];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		crc = crc32(crc, buf, (uInt)n);
+		off += n;
+	}
+	*out = (uint32_t)crc;
+	return 0;
+}
+
+/*
+ * Keeps 'fd' if it is the debug file of 'obj': the same build id when the
+ * binary has one, else the CRC its .gnu_debuglink records. A file that
+ * matches but whose sections are over the cap is refused too.
+ */
+static int check_debug_candidate(struct sym_object *obj, int fd,
+				 const char *path, const unsigned char *bits,
+				 int len, bool by_link, GElf_Word crc)
 {
 	const void *id;
-	bool match;
+	uint32_t file_crc;
+	bool match = false;
 	Elf *elf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
+	int n;
 
-	if (fd < 0 || len <= 0)
-		return fd;
+	if (fd < 0)
+		return -1;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	n = elf ? (int)dwelf_elf_gnu_build_id(elf, &id) : -1;
-	match =
-	    n == len && !memcmp(id, bits, (size_t)len); /* id lives in elf */
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		n = (int)dwelf_elf_gnu_build_id(elf, &id);
+		if (len > 0)
+			match = n == len && !memcmp(id, bits, (size_t)len);
+		else if (by_link)
+			match = !file_crc32(fd, &file_crc) && file_crc == crc;
+		if (match && !debug_fits(obj, elf, path))
+			match = false;
+		else if (!match)
+			obj->debug_rejected++;
+	}
 	elf_end(elf);
 	if (match)
 		return fd;
@@ -75,63 +198,88 @@ static int open_debug_candidate(const char *path, const unsigned char *bits,
 	return -1;
 }
 
+static void build_id_path(char *path, size_t size, const char *prefix,
+			  const unsigned char *bits, int len)
+{
+	int n = snprintf(path, size, "%s/usr/lib/debug/.build-id/%02x/", prefix,
+			 bits[0]);
+
+	for (int i = 1; i < len && n < (int)size - 8; i++)
+		n += snprintf(path + n, size - n, "%02x", bits[i]);
+	snprintf(path + n, size - n, ".debug");
+}
+
 /*
  * libdwfl's standard search (build-id path, then .gnu_debuglink next to
  * the file, in .debug/, and under the debug root) without its last step,
  * debuginfod: a profiler must not reach the network unasked, and libdw's
  * client costs a socket pair per Dwfl even with no server configured.
- * The module's userdata is the symbolizer (set by dwobj__open).
+ * Paths next to the binary are resolved inside the process's root; the
+ * debug root is the host's. The module's userdata is the object.
  */
 static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
 				const char *modname, Dwarf_Addr base,
 				const char *file_name, const char *debuglink,
 				GElf_Word crc, char **debuginfo_file_name)
 {
-	const struct symbolizer *sym = *userdata;
-	const unsigned char *bits;
+	struct sym_object *obj = *userdata;
+	const struct sym_source *src = obj ? obj->src : NULL;
+	const unsigned char *bits = NULL;
 	GElf_Addr vaddr;
 	char path[PATH_MAX * 2], dir[PATH_MAX];
 	int len = dwfl_module_build_id(mod, &bits, &vaddr), fd;
+	const char *sysroot;
 
 	(void)modname;
 	(void)base;
-	(void)crc; /* the build id, when there is one, is the stronger check */
-	if (!sym)
+	if (!obj || !obj->sym || obj->no_dwarf)
 		return -1;
+	sysroot = obj->sym->sysroot;
 	if (len > 0) {
-		int n = snprintf(path, sizeof(path),
-				 "%s/usr/lib/debug/.build-id/%02x/",
-				 sym->sysroot, bits[0]);
-		for (int i = 1; i < len && n < (int)sizeof(path) - 8; i++)
-			n += snprintf(path + n, sizeof(path) - n, "%02x",
-				      bits[i]);
-		snprintf(path + n, sizeof(path) - n, ".debug");
-		fd = open_debug_candidate(path, bits, len);
+		build_id_path(path, sizeof(path), sysroot, bits, len);
+		fd = check_debug_candidate(obj,
+					   safe_open(path, SYM_MAX_FILE_SIZE),
+					   path, bits, len, false, 0);
 		if (fd >= 0)
 			goto found;
+		if (src && src->root_fd >= 0 && !src->host_fallback) {
+			build_id_path(path, sizeof(path), "", bits, len);
+			fd = check_debug_candidate(
+			    obj,
+			    safe_open_in_root(src->root_fd, path,
+					      SYM_MAX_FILE_SIZE),
+			    path, bits, len, false, 0);
+			if (fd >= 0)
+				goto found;
+		}
 	}
-	if (!debuglink || !file_name)
+	/* A debuglink is a file name, never a path (nor ".." ). */
+	if (!debuglink || !file_name || !src || src->root_fd < 0 ||
+	    !debuglink[0] || strchr(debuglink, '/') ||
+	    !strcmp(debuglink, "..") || !strcmp(debuglink, "."))
 		return -1;
 	snprintf(dir, sizeof(dir), "%s", file_name);
 	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
-	else
-		snprintf(dir, sizeof(dir), ".");
+	if (!slash || dir[0] != '/')
+		return -1;
+	*slash = 0;
 	const char *const patterns[] = {"%s/%s", "%s/.debug/%s"};
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), patterns[i], dir, debuglink);
-		if (strcmp(path, file_name) &&
-		    (fd = open_debug_candidate(path, bits, len)) >= 0)
+		if (!strcmp(path, file_name))
+			continue;
+		fd = check_debug_candidate(
+		    obj,
+		    safe_open_in_root(src->root_fd, path, SYM_MAX_FILE_SIZE),
+		    path, bits, len, true, crc);
+		if (fd >= 0)
 			goto found;
 	}
 	/* The debug root mirrors the binary's directory on the host. */
-	const char *host_dir = dir;
-	if (!strncmp(dir, "/proc/", 6) && strstr(dir, "/root/"))
-		host_dir = strstr(dir, "/root/") + 5;
-	snprintf(path, sizeof(path), "%s/usr/lib/debug%s/%s", sym->sysroot,
-		 host_dir, debuglink);
-	fd = open_debug_candidate(path, bits, len);
+	snprintf(path, sizeof(path), "%s/usr/lib/debug%s/%s", sysroot, dir,
+		 debuglink);
+	fd = check_debug_candidate(obj, safe_open(path, SYM_MAX_FILE_SIZE),
+				   path, bits, len, true, crc);
 	if (fd < 0)
 		return -1;
 found:
@@ -146,14 +294,37 @@ void dwobj__init_callbacks(Dwfl_Callbacks *cbs)
 	cbs->section_address = dwfl_offline_section_address;
 }
 
-int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
-		const char *file_name)
+int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
+		const struct sym_source *src, const char *file_name)
 {
 	void **userdata;
 	const unsigned char *bits;
 	GElf_Addr bid_vaddr;
 	Dwarf_Addr dwbias = 0;
+	Elf *elf;
 	int err, len;
+
+	obj->sym = sym;
+	obj->src = src;
+	/* Section sizes from the headers, before libdw decompresses. */
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		err = -ENOEXEC;
+		goto err_fd;
+	}
+	obj->no_dwarf = !debug_fits(obj, elf, file_name);
+	if (obj->no_dwarf) {
+		uint64_t heap, mapped;
+
+		if (debug_sizes(elf, sym->opts.max_object_debug_bytes, &heap,
+				&mapped) == -EFBIG) {
+			elf_end(elf);
+			err = -EFBIG;
+			goto err_fd;
+		}
+	}
+	elf_end(elf);
 
 	obj->dwfl = dwfl_begin(&sym->cbs);
 	if (!obj->dwfl) {
@@ -176,7 +347,7 @@ int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 	fd = -1; /* now owned by libdwfl, which keeps the ELF mapped */
 	dwfl_module_info(obj->mod, &userdata, NULL, NULL, NULL, NULL, NULL,
 			 NULL);
-	*userdata = sym; /* for find_debuginfo_local */
+	*userdata = obj; /* for find_debuginfo_local */
 	err = read_loads(obj);
 	if (err)
 		goto err_dwfl;
@@ -186,17 +357,22 @@ int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
 			      sizeof(obj->build_id));
 	/*
 	 * Find the debug file and the symbol table now: debuglink lookups go
-	 * through the process's /proc/PID/root, which vanishes when it exits.
+	 * through the process's root, held only while loading.
 	 */
-	dwfl_module_getdwarf(obj->mod, &dwbias);
-	obj->dwbias = dwbias;
+	if (!obj->no_dwarf) {
+		dwfl_module_getdwarf(obj->mod, &dwbias);
+		obj->dwbias = dwbias;
+	}
 	dwfl_module_getsymtab(obj->mod);
+	obj->src = NULL;
 
 	obj->addr_max = sym->opts.max_cached_addrs ? sym->opts.max_cached_addrs
 						   : DEFAULT_MAX_ADDRS;
 	/* The table starts small and doubles up to addr_max entries, so
 	 * objects that see few samples stay small. */
 	obj->addr_cap = 256;
+	obj->bytes = obj->debug_bytes + sizeof(*obj) +
+		     obj->nr_loads * sizeof(*obj->loads);
 	return 0;
 
 err_dwfl:
@@ -204,6 +380,7 @@ err_dwfl:
 	obj->dwfl = NULL;
 	obj->mod = NULL;
 err_fd:
+	obj->src = NULL;
 	if (fd >= 0)
 		close(fd);
 	return err;
@@ -230,6 +407,56 @@ void dwobj__close(struct sym_object *obj)
 	free(obj->cus);
 	obj->cus = NULL;
 	obj->nr_cus = obj->cap_cus = 0;
+}
+
+void dwobj__drop_indexes(struct sym_object *obj)
+{
+	free(obj->syms);
+	obj->syms = NULL;
+	obj->nr_syms = 0;
+	obj->syms_loaded = false;
+	free(obj->addrs);
+	obj->addrs = NULL;
+	obj->addr_len = 0;
+	obj->addr_cap = 256;
+	free(obj->pool);
+	obj->pool = NULL;
+	obj->pool_len = obj->pool_cap = 0;
+	for (size_t i = 0; i < obj->cap_cus; i++)
+		if (obj->cus[i].key)
+			cu_index_free(obj->cus[i].ix);
+	free(obj->cus);
+	obj->cus = NULL;
+	obj->nr_cus = obj->cap_cus = 0;
+	obj->bytes = obj->debug_bytes + sizeof(*obj) +
+		     obj->nr_loads * sizeof(*obj->loads);
+}
+
+static void pageout_elf(Elf *elf)
+{
+	size_t size;
+	char *p = elf ? elf_rawfile(elf, &size) : NULL;
+	uintptr_t start, end;
+
+	if (!p || !size)
+		return;
+	/* libelf maps whole files (ELF_C_READ_MMAP*): page aligned. */
+	start = (uintptr_t)p & ~(uintptr_t)4095;
+	end = (uintptr_t)p + size;
+	madvise((void *)start, end - start, MADV_PAGEOUT);
+}
+
+void dwobj__pageout(struct sym_object *obj)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw;
+
+	if (!obj->mod)
+		return;
+	pageout_elf(dwfl_module_getelf(obj->mod, &bias));
+	dw = obj->no_dwarf ? NULL : dwfl_module_getdwarf(obj->mod, &bias);
+	if (dw)
+		pageout_elf(dwarf_getelf(dw));
 }
 
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
@@ -292,7 +519,6 @@ struct chain {
 	const char *name, *file;
 	uint32_t line;
 	bool inlined;
-	bool interned; /* name and file already live in the strpool */
 };
 
 /*
@@ -301,8 +527,8 @@ struct chain {
  * walk over the whole CU (twice, for inlines) on every address.
  */
 struct cu_node {
-	const char *name;      /* interned */
-	const char *call_file; /* interned; where this was inlined */
+	const char *name;      /* libdw's, lives with the object */
+	const char *call_file; /* where this was inlined */
 	uint32_t call_line;
 	uint32_t parent; /* node index, NO_NODE for a subprogram */
 	uint32_t first_child, next_sibling;
@@ -324,6 +550,13 @@ struct cu_index {
 	size_t nr_tops;
 };
 
+static uint64_t cu_index_bytes(const struct cu_index *ix)
+{
+	return sizeof(*ix) + ix->cap_nodes * sizeof(*ix->nodes) +
+	       ix->cap_ranges * sizeof(*ix->ranges) +
+	       (ix->nr_ranges ? ix->nr_ranges : 1) * sizeof(*ix->tops);
+}
+
 #define NO_NODE UINT32_MAX
 
 static int range_cmp(const void *a, const void *b)
@@ -335,9 +568,8 @@ static int range_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static uint32_t add_node(struct symbolizer *sym, struct cu_index *ix,
-			 Dwarf_Die *cudie, Dwarf_Die *die, bool inlined,
-			 uint32_t parent)
+static uint32_t add_node(struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Die *die,
+			 bool inlined, uint32_t parent)
 {
 	Dwarf_Addr base, lo, hi;
 	ptrdiff_t off = 0;
@@ -369,8 +601,9 @@ static uint32_t add_node(struct symbolizer *sym, struct cu_index *ix,
 	name = die_name(die);
 	file = inlined ? call_file(cudie, die) : NULL;
 	*n = (struct cu_node){
-	    .name = strpool__intern(&sym->strs, name ? name : "??"),
-	    .call_file = file ? strpool__intern(&sym->strs, file) : NULL,
+	    /* libdw's strings: they live as long as the object. */
+	    .name = name ? name : "??",
+	    .call_file = file,
 	    .call_line = inlined ? call_line(die) : 0,
 	    .parent = parent,
 	    .first_child = NO_NODE,
@@ -401,11 +634,10 @@ static void index_children(struct symbolizer *sym, struct cu_index *ix,
 		case DW_TAG_entry_point:
 			/* A subprogram nested in another (GNU C nested
 			 * functions) is its own top-level function. */
-			id = add_node(sym, ix, cudie, &child,
-				      tag == DW_TAG_inlined_subroutine,
-				      tag == DW_TAG_inlined_subroutine
-					  ? parent
-					  : NO_NODE);
+			id = add_node(
+			    ix, cudie, &child, tag == DW_TAG_inlined_subroutine,
+			    tag == DW_TAG_inlined_subroutine ? parent
+							     : NO_NODE);
 			break;
 		/* Types and variables hold no code: skip their subtrees. */
 		case DW_TAG_structure_type:
@@ -484,6 +716,8 @@ static struct cu_index *cu_index_get(struct symbolizer *sym,
 		size_t cap = obj->cap_cus ? obj->cap_cus * 2 : 16;
 		struct cu_slot *slots = xcalloc(cap, sizeof(*slots));
 
+		obj->bytes += (cap - obj->cap_cus) * sizeof(*slots);
+
 		for (size_t j = 0; j < obj->cap_cus; j++) {
 			if (!obj->cus[j].key)
 				continue;
@@ -505,6 +739,7 @@ static struct cu_index *cu_index_get(struct symbolizer *sym,
 	slot = &obj->cus[i];
 	slot->key = key;
 	slot->ix = cu_index_build(sym, cudie);
+	obj->bytes += cu_index_bytes(slot->ix);
 	obj->nr_cus++;
 	return slot->ix;
 }
@@ -556,8 +791,7 @@ static size_t inline_chain(struct symbolizer *sym, struct sym_object *obj,
 	     node = ix->nodes[node].parent) {
 		const struct cu_node *cn = &ix->nodes[node];
 
-		out[n++] =
-		    (struct chain){cn->name, file, line, cn->inlined, n > 0};
+		out[n++] = (struct chain){cn->name, file, line, cn->inlined};
 		/* The caller's position is where this call was inlined. */
 		file = cn->call_file;
 		line = cn->call_line;
@@ -604,6 +838,7 @@ static void load_syms(struct sym_object *obj)
 	obj->syms = malloc((size_t)nsyms * sizeof(*obj->syms));
 	if (!obj->syms)
 		return;
+	obj->bytes += (size_t)nsyms * sizeof(*obj->syms);
 	for (int i = 1; i < nsyms; i++) {
 		GElf_Sym s;
 		GElf_Addr addr;
@@ -694,8 +929,10 @@ static void cache_put(struct sym_object *obj, uint64_t key,
 {
 	size_t i;
 
-	if (!obj->addrs)
+	if (!obj->addrs) {
 		obj->addrs = xcalloc(obj->addr_cap, sizeof(*obj->addrs));
+		obj->bytes += obj->addr_cap * sizeof(*obj->addrs);
+	}
 	/* Clear when full: cheaper than LRU bookkeeping on every hit, and a
 	 * profile's hot addresses come back within one refill. */
 	if (obj->addr_len >= obj->addr_max) {
@@ -704,6 +941,7 @@ static void cache_put(struct sym_object *obj, uint64_t key,
 		size_t old_cap = obj->addr_cap;
 		struct addr_entry *old = obj->addrs;
 
+		obj->bytes += old_cap * sizeof(*obj->addrs);
 		obj->addr_cap *= 2;
 		obj->addrs = xcalloc(obj->addr_cap, sizeof(*obj->addrs));
 		for (size_t j = 0; j < old_cap; j++) {
@@ -717,9 +955,12 @@ static void cache_put(struct sym_object *obj, uint64_t key,
 		free(old);
 	}
 	if (obj->pool_len + res->n > obj->pool_cap) {
+		size_t old_cap = obj->pool_cap;
+
 		obj->pool_cap = obj->pool_cap ? obj->pool_cap * 2 : 256;
 		while (obj->pool_cap < obj->pool_len + res->n)
 			obj->pool_cap *= 2;
+		obj->bytes += (obj->pool_cap - old_cap) * sizeof(*obj->pool);
 		obj->pool =
 		    xrealloc(obj->pool, obj->pool_cap * sizeof(*obj->pool));
 	}
@@ -761,7 +1002,8 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 
 	out->n = 0;
 	symname = find_sym(obj, vaddr, &sized);
-	cudie = dwfl_module_addrdie(obj->mod, vaddr, &bias);
+	cudie =
+	    obj->no_dwarf ? NULL : dwfl_module_addrdie(obj->mod, vaddr, &bias);
 	if (cudie) {
 		dl = dwarf_getsrc_die(cudie, vaddr - bias);
 		if (dl) {
@@ -775,28 +1017,21 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 	if (!n) {
 		if (!symname)
 			return;
-		chain[n++] = (struct chain){symname, file, line, false, false};
+		chain[n++] = (struct chain){symname, file, line, false};
 	} else if (symname && sized && !chain[n - 1].inlined) {
 		/* The symbol table names the code actually run (foo.cold,
 		 * foo.constprop.0), as perf and nm show it. */
 		chain[n - 1].name = symname;
-		chain[n - 1].interned = false;
 	}
 	/* Keep the outermost frames: the stack must still join its caller. */
 	skip = n > SYM_MAX_INLINE ? n - SYM_MAX_INLINE : 0;
 	for (size_t i = n; i-- > skip;) {
 		struct sym_frame *f = &out->frames[out->n++];
 
-		if (chain[i].interned) {
-			f->name = chain[i].name;
-			f->file = chain[i].file;
-		} else {
-			f->name = strpool__intern(
-			    &sym->strs, chain[i].name ? chain[i].name : "??");
-			f->file = chain[i].file ? strpool__intern(&sym->strs,
-								  chain[i].file)
-						: NULL;
-		}
+		/* Strings of the ELF file and of libdw: valid while the
+		 * object lives, so nothing is copied per address. */
+		f->name = chain[i].name ? chain[i].name : "??";
+		f->file = chain[i].file;
 		f->line = chain[i].line;
 		f->inlined = chain[i].inlined;
 	}

@@ -19,8 +19,9 @@
 #include "symbolizer/symbolizer.h"
 
 /*
- * String interning: every name and file handed out lives here until the
- * symbolizer is freed, so results stay valid after their object is evicted.
+ * String interning, for kernel symbols: they live here until the symbolizer
+ * is freed. Names from ELF objects and JIT maps are not interned (that
+ * would grow without bound): they live with their object or map.
  */
 struct strpool {
 	struct idxset set;
@@ -58,8 +59,18 @@ struct sym_object {
 	struct sym_object *all_prev, *all_next; /* every object, for freeing */
 	int refcount;
 	char *keys[3];	    /* lookup keys under which it is registered */
-	const char *path;   /* interned */
+	char *path;	    /* as first seen */
 	char build_id[129]; /* lowercase hex, up to 64 bytes */
+
+	uint64_t bytes;		   /* accounted in the cache's total */
+	uint64_t debug_bytes;	   /* debug/symbol sections, decompressed */
+	uint32_t sections_skipped; /* counted once registered */
+	uint32_t debug_rejected;
+	bool no_dwarf; /* DWARF over the cap: symbol table only */
+	/* While loading only (the loader thread): where debuglink targets
+	 * are looked up, and the caps. */
+	const struct sym_source *src;
+	const struct symbolizer *sym;
 
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
@@ -111,7 +122,7 @@ const struct ksym *kallsyms__find(const struct kallsyms *ks, uint64_t addr);
 
 struct jit_sym {
 	uint64_t start, size;
-	const char *name; /* interned */
+	const char *name; /* in the map's copy of the file */
 	uint32_t seq;	  /* line order: later lines win on overlap */
 };
 
@@ -120,25 +131,55 @@ struct jit_map {
 	int pid;
 	struct jit_sym *syms;
 	size_t nr;
-	char *path;   /* the file it was read from */
-	bool tried;   /* attempted to load at least once */
-	time_t mtime; /* change detection for re-reads */
+	char *text;	/* the file's contents: names point into it */
+	uint64_t bytes; /* text + syms, in jit_maps.bytes */
+	bool tried;	/* attempted to load at least once */
+	bool have_uid;	/* uid: the process's owner, while it lived */
+	uid_t uid;
+	bool from_host; /* read from the host's /tmp (the process gone) */
+	time_t mtime;	/* change detection for re-reads */
 	long mtime_ns;
 	off_t size;
 };
 
 #define JIT_BUCKETS 256
+/* A perf map larger than this is not read; all maps together are held
+ * to JIT_MAX_TOTAL bytes (a map that does not fit is refused, counted). */
+#define JIT_MAX_FILE (16ULL << 20)
+#define JIT_MAX_TOTAL (24ULL << 20)
 struct jit_maps {
 	struct jit_map *buckets[JIT_BUCKETS];
+	uint64_t bytes;
+	uint64_t refused;
+	bool warned;
 };
 
-struct jit_map *jit__get(struct jit_maps *jm, struct strpool *sp,
-			 const char *sysroot, int pid, bool create);
-int jit__reload_if_changed(struct jit_map *m, struct strpool *sp,
+struct jit_map *jit__get(struct jit_maps *jm, const char *sysroot, int pid,
+			 bool create);
+int jit__reload_if_changed(struct jit_maps *jm, struct jit_map *m,
 			   const char *sysroot);
 const struct jit_sym *jit__find(const struct jit_map *m, uint64_t addr);
 void jit__forget(struct jit_maps *jm, int pid);
 void jit__release(struct jit_maps *jm);
+
+/*
+ * Handles on a mapped file taken while its process lives (no file system
+ * is touched: O_PATH), read later by the loader: the exact mapped inode
+ * through /proc/PID/map_files, and the process's root, inside which paths
+ * (the file's, its debuglink's) are resolved.
+ */
+struct sym_source {
+	int path_fd; /* O_PATH on /proc/PID/map_files/A-B, or -1 */
+	int root_fd; /* O_PATH on the process's root (or the host's), or -1 */
+	bool host_fallback; /* the host's root for a process that is gone */
+};
+
+void sym_source__take(struct symbolizer *sym, const struct sym_mapping *map,
+		      struct sym_source *src);
+void sym_source__release(struct sym_source *src);
+
+/* Mapped binaries and debug files larger than this are not read. */
+#define SYM_MAX_FILE_SIZE (4ULL << 30)
 
 /* Object key -> object, with removal (objects come and go under churn). */
 struct objtab_entry {
@@ -166,15 +207,24 @@ struct symbolizer {
 	struct kallsyms ks;
 	struct jit_maps jit;
 	struct symbolizer_stats stats;
+	uint64_t cache_bytes;
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
+	struct sym_loader *loader; /* started on the first request */
 };
 
 /* dwarf.c: one ELF file as a Dwfl module, and address resolution in it. */
 /* Fills libdwfl callbacks: local debug file search, no debuginfod. */
 void dwobj__init_callbacks(Dwfl_Callbacks *cbs);
-int dwobj__open(struct symbolizer *sym, struct sym_object *obj, int fd,
-		const char *file_name);
+/* Reads 'fd' (consumed); src (NULL for the vDSO) finds debug files.
+ * Touches nothing shared in 'sym': the loader thread runs it. */
+int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
+		const struct sym_source *src, const char *file_name);
 void dwobj__close(struct sym_object *obj);
+/* Returns the resident pages of the mapped ELF files (read again on
+ * demand from the page cache). */
+void dwobj__pageout(struct sym_object *obj);
+/* Frees what resolution rebuilds on demand; updates obj->bytes. */
+void dwobj__drop_indexes(struct sym_object *obj);
 int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out);
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,

@@ -8,12 +8,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/safe_open.h"
 #include "lib/xalloc.h"
 #include "symbolizer/sym_int.h"
 
@@ -139,7 +144,9 @@ static void object_destroy(struct symbolizer *sym, struct sym_object *obj)
 		sym->all = obj->all_next;
 	if (obj->all_next)
 		obj->all_next->all_prev = obj->all_prev;
+	sym->cache_bytes -= obj->bytes;
 	dwobj__close(obj);
+	free(obj->path);
 	free(obj);
 	sym->stats.objects_open--;
 }
@@ -148,6 +155,34 @@ static void object_ref(struct symbolizer *sym, struct sym_object *obj)
 {
 	if (obj->refcount++ == 0)
 		lru_unlink(sym, obj);
+}
+
+/* Frees unreferenced objects, oldest first, while the cache holds more
+ * than its ceiling (in bytes) or count. */
+static void cache_trim(struct symbolizer *sym)
+{
+	while (sym->lru_head && (sym->cache_bytes > sym->opts.max_cache_bytes ||
+				 sym->lru_len > sym->opts.max_cached_objects)) {
+		struct sym_object *old = sym->lru_head;
+
+		lru_unlink(sym, old);
+		object_destroy(sym, old);
+		sym->stats.objects_evicted++;
+	}
+	/* Objects still in use keep their files, but what they built is
+	 * rebuilt on demand: drop it, the largest first. */
+	if (sym->cache_bytes > sym->opts.max_cache_bytes) {
+		for (struct sym_object *o = sym->all;
+		     o && sym->cache_bytes > sym->opts.max_cache_bytes;
+		     o = o->all_next) {
+			uint64_t before = o->bytes;
+
+			dwobj__drop_indexes(o);
+			sym->cache_bytes -= before - o->bytes;
+			if (before != o->bytes)
+				sym->stats.indexes_dropped++;
+		}
+	}
 }
 
 void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj)
@@ -162,28 +197,12 @@ void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj)
 		sym->lru_head = obj;
 	sym->lru_tail = obj;
 	sym->lru_len++;
-	while (sym->lru_len > sym->opts.max_cached_objects) {
-		struct sym_object *old = sym->lru_head;
-
-		lru_unlink(sym, old);
-		object_destroy(sym, old);
-		sym->stats.objects_evicted++;
-	}
+	cache_trim(sym);
 }
 
-static struct sym_object *object_new(struct symbolizer *sym, const char *path,
-				     int fd, const char *file_name)
+/* Makes a loaded object known: every object, stats, byte accounting. */
+static void object_register(struct symbolizer *sym, struct sym_object *obj)
 {
-	struct sym_object *obj = xcalloc(1, sizeof(*obj));
-	int err;
-
-	obj->path = strpool__intern(&sym->strs, path);
-	err = dwobj__open(sym, obj, fd, file_name);
-	if (err) {
-		free(obj);
-		errno = -err;
-		return NULL;
-	}
 	obj->refcount = 1;
 	obj->all_next = sym->all;
 	if (sym->all)
@@ -191,6 +210,28 @@ static struct sym_object *object_new(struct symbolizer *sym, const char *path,
 	sym->all = obj;
 	sym->stats.objects_open++;
 	sym->stats.objects_opened++;
+	sym->stats.sections_skipped += obj->sections_skipped;
+	sym->stats.debug_files_rejected += obj->debug_rejected;
+	sym->cache_bytes += obj->bytes;
+}
+
+/* Reads the ELF behind 'fd' (consumed). No shared state is touched: the
+ * loader thread runs it. */
+static struct sym_object *object_load_fd(struct symbolizer *sym,
+					 const char *path, int fd,
+					 const struct sym_source *src)
+{
+	struct sym_object *obj = xcalloc(1, sizeof(*obj));
+	int err;
+
+	obj->path = xstrdup(path);
+	err = dwobj__open(sym, obj, fd, src, path);
+	if (err) {
+		free(obj->path);
+		free(obj);
+		errno = -err;
+		return NULL;
+	}
 	return obj;
 }
 
@@ -208,17 +249,6 @@ static bool is_deleted(const char *path, size_t *len)
 	return false;
 }
 
-/* Whether the process lives in our mount namespace's root. */
-static bool same_root(int pid)
-{
-	char link[64], target[8];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
-	n = readlink(link, target, sizeof(target));
-	return n == 1 && target[0] == '/';
-}
-
 static bool build_id_matches(int fd, const struct sym_mapping *map)
 {
 	uint8_t id[64];
@@ -231,30 +261,68 @@ static bool build_id_matches(int fd, const struct sym_mapping *map)
 	       !memcmp(id, map->build_id, map->build_id_len);
 }
 
-/*
- * Opens the mapped file: map_files first (exactly the mapped inode, even
- * deleted; needs root), then through the process's root (containers), then
- * the host path. Fills 'file_name' with the path libdwfl should use to find
- * .gnu_debuglink files next to the binary.
- */
-static int open_mapping(struct symbolizer *sym, const struct sym_mapping *map,
-			const char *path, bool deleted, char *file_name,
-			size_t size)
+/* Whether 'fd' is the inode the mapping names (dev as major << 32 | minor,
+ * as /proc/PID/maps and perf's MMAP2 records give it). */
+static bool inode_matches(int fd, const struct sym_mapping *map)
 {
-	char buf[2 * PATH_MAX];
-	bool host = map->pid <= 0 || same_root(map->pid);
-	int fd;
+	struct stat st;
 
-	if (host)
-		snprintf(file_name, size, "%s%s", sym->sysroot, path);
-	else
-		snprintf(file_name, size, "/proc/%d/root%s", map->pid, path);
+	if (fstat(fd, &st))
+		return false;
+	return st.st_ino == map->ino && (((uint64_t)major(st.st_dev) << 32) |
+					 minor(st.st_dev)) == map->dev;
+}
 
+void sym_source__take(struct symbolizer *sym, const struct sym_mapping *map,
+		      struct sym_source *src)
+{
+	char buf[128];
+
+	*src = (struct sym_source){.path_fd = -1, .root_fd = -1};
 	if (map->pid > 0 && map->end > map->start) {
 		snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx",
 			 map->pid, (unsigned long long)map->start,
 			 (unsigned long long)map->end);
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
+		src->path_fd = safe_open_path(buf);
+	}
+	if (!sym->sysroot[0] && map->pid > 0) {
+		snprintf(buf, sizeof(buf), "/proc/%d/root", map->pid);
+		src->root_fd = safe_open_root(buf);
+	}
+	if (src->root_fd < 0) {
+		/* Tests (a sysroot), or the process is gone: the host's
+		 * root, where a file must prove it is the mapped one. */
+		src->root_fd =
+		    safe_open_root(sym->sysroot[0] ? sym->sysroot : "/");
+		src->host_fallback = !sym->sysroot[0] && map->pid > 0;
+	}
+}
+
+void sym_source__release(struct sym_source *src)
+{
+	if (src->path_fd >= 0)
+		close(src->path_fd);
+	if (src->root_fd >= 0)
+		close(src->root_fd);
+	src->path_fd = src->root_fd = -1;
+}
+
+/*
+ * Opens the mapped file: map_files first (exactly the mapped inode, even
+ * deleted or in another mount namespace), then the path resolved inside
+ * the process's root. Never the host's view of a container's path: when
+ * the process is gone, a host path must match the mapping's build id or
+ * inode, so a symlink planted at the path reaches nothing.
+ */
+static int open_mapping(const struct sym_mapping *map,
+			const struct sym_source *src, const char *path,
+			bool deleted)
+{
+	bool have_bid = map->build_id && map->build_id_len;
+	int fd;
+
+	if (src->path_fd >= 0) {
+		fd = safe_reopen(src->path_fd, SYM_MAX_FILE_SIZE);
 		if (fd >= 0) {
 			if (build_id_matches(fd, map))
 				return fd;
@@ -263,22 +331,16 @@ static int open_mapping(struct symbolizer *sym, const struct sym_mapping *map,
 	}
 	/* A deleted file's path now names another file (or nothing): only a
 	 * build id can tell whether it is still the same binary. */
-	if (deleted && !(map->build_id && map->build_id_len))
+	if (deleted && !have_bid)
 		return -ENOENT;
-	if (map->pid > 0 && !host) {
-		snprintf(buf, sizeof(buf), "/proc/%d/root%s", map->pid, path);
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (build_id_matches(fd, map))
-				return fd;
-			close(fd);
-		}
-	}
-	snprintf(buf, sizeof(buf), "%s%s", sym->sysroot, path);
-	fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (src->root_fd < 0)
+		return -ENOENT;
+	fd = safe_open_in_root(src->root_fd, path, SYM_MAX_FILE_SIZE);
 	if (fd < 0)
-		return -errno;
-	if (!build_id_matches(fd, map)) {
+		return fd;
+	if (have_bid ? !build_id_matches(fd, map)
+		     : src->host_fallback && (!(map->dev || map->ino) ||
+					      !inode_matches(fd, map))) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -299,119 +361,507 @@ static struct sym_object *get_vdso(struct symbolizer *sym)
 		errno = -fd;
 		return NULL;
 	}
-	obj = object_new(sym, "[vdso]", fd, "[vdso]");
+	obj = object_load_fd(sym, "[vdso]", fd, NULL);
 	if (!obj)
 		return NULL;
+	object_register(sym, obj);
 	object_add_key(sym, obj, "vdso");
 	sym->vdso = obj;
+	return obj;
+}
+
+/* The keys a mapping names its object by, known without opening it. */
+struct obj_keys {
+	char bid[160];		  /* "b:<hex build id>" or "" */
+	char file[PATH_MAX + 64]; /* "f:dev:ino:path" or "" */
+	char stat[64];		  /* "s:st_dev:st_ino", set after opening */
+};
+
+static int mapping_path(const struct sym_mapping *map, char *path, size_t size,
+			bool *deleted)
+{
+	size_t len;
+
+	if (!map || !map->path || !map->path[0])
+		return -EINVAL;
+	if (map->path[0] != '/')
+		return -ENOENT; /* [heap], [stack], anonymous: no file */
+	*deleted = is_deleted(map->path, &len);
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(path, map->path, len);
+	path[len] = '\0';
+	return 0;
+}
+
+static void keys_of(const struct sym_mapping *map, const char *path,
+		    struct obj_keys *k)
+{
+	k->bid[0] = k->file[0] = k->stat[0] = '\0';
+	if (map->build_id && map->build_id_len && map->build_id_len <= 64) {
+		strcpy(k->bid, "b:");
+		build_id__hex(map->build_id, map->build_id_len, k->bid + 2,
+			      sizeof(k->bid) - 2);
+	}
+	if (map->dev || map->ino)
+		snprintf(k->file, sizeof(k->file), "f:%llx:%llx:%s",
+			 (unsigned long long)map->dev,
+			 (unsigned long long)map->ino, path);
+}
+
+static struct sym_object *find_by_keys(struct symbolizer *sym,
+				       const struct obj_keys *k)
+{
+	struct sym_object *obj = NULL;
+
+	if (k->bid[0])
+		obj = objtab_find(&sym->objs, k->bid);
+	if (!obj && k->file[0])
+		obj = objtab_find(&sym->objs, k->file);
+	/* Inode keys only without a build id: inodes get reused. */
+	if (!obj && !k->bid[0] && k->stat[0])
+		obj = objtab_find(&sym->objs, k->stat);
+	return obj;
+}
+
+/*
+ * Opens the file and learns its own keys (a build id the caller did not
+ * know, the inode). Touches no shared state: runs on the loader thread.
+ */
+static int open_with_keys(const struct sym_mapping *map,
+			  const struct sym_source *src, const char *path,
+			  bool deleted, struct obj_keys *k)
+{
+	uint8_t id[64];
+	struct stat st;
+	int fd, n;
+
+	fd = open_mapping(map, src, path, deleted);
+	if (fd < 0)
+		return fd;
+	if (!k->bid[0]) {
+		n = fd__build_id(fd, id, sizeof(id));
+		if (n > 0) {
+			strcpy(k->bid, "b:");
+			build_id__hex(id, (size_t)n, k->bid + 2,
+				      sizeof(k->bid) - 2);
+		}
+	}
+	if (!fstat(fd, &st))
+		snprintf(k->stat, sizeof(k->stat), "s:%llx:%llx",
+			 (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+	return fd;
+}
+
+/* Takes a reference on a found object and teaches it the mapping's key. */
+static struct sym_object *object_found(struct symbolizer *sym,
+				       struct sym_object *obj,
+				       const struct obj_keys *k)
+{
+	object_ref(sym, obj);
+	if (k->file[0])
+		object_add_key(sym, obj, k->file);
+	return obj;
+}
+
+/* Registers a freshly loaded object under its keys, or drops it for an
+ * equal one that won the race. */
+static struct sym_object *object_adopt(struct symbolizer *sym,
+				       struct sym_object *obj,
+				       const struct obj_keys *k)
+{
+	struct sym_object *have = find_by_keys(sym, k);
+
+	if (have) {
+		dwobj__close(obj);
+		free(obj->path);
+		free(obj);
+		return object_found(sym, have, k);
+	}
+	object_register(sym, obj);
+	if (k->bid[0])
+		object_add_key(sym, obj, k->bid);
+	else if (k->stat[0])
+		object_add_key(sym, obj, k->stat);
+	if (k->file[0])
+		object_add_key(sym, obj, k->file);
+	cache_trim(sym);
 	return obj;
 }
 
 struct sym_object *symbolizer__object_get(struct symbolizer *sym,
 					  const struct sym_mapping *map)
 {
-	char key_bid[160], key_file[PATH_MAX + 64], key_stat[64];
-	char file_name[2 * PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct sym_object *obj;
-	uint8_t id[64];
-	struct stat st;
+	struct sym_source src;
+	struct obj_keys k;
 	bool deleted;
-	size_t len;
-	int fd, n;
+	int fd, err;
 
-	if (!map || !map->path || !map->path[0]) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!strcmp(map->path, "[vdso]"))
+	if (map && map->path && !strcmp(map->path, "[vdso]"))
 		return get_vdso(sym);
-	if (map->path[0] != '/') {
-		/* [heap], [stack], [vsyscall], anonymous: no file. */
-		errno = ENOENT;
+	err = mapping_path(map, path, sizeof(path), &deleted);
+	if (err) {
+		errno = -err;
 		return NULL;
 	}
-	deleted = is_deleted(map->path, &len);
-	if (len >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	memcpy(path, map->path, len);
-	path[len] = '\0';
-
-	key_bid[0] = key_file[0] = '\0';
-	if (map->build_id && map->build_id_len &&
-	    map->build_id_len <= sizeof(id)) {
-		strcpy(key_bid, "b:");
-		build_id__hex(map->build_id, map->build_id_len, key_bid + 2,
-			      sizeof(key_bid) - 2);
-		obj = objtab_find(&sym->objs, key_bid);
-		if (obj)
-			goto found;
-	}
-	if (map->dev || map->ino) {
-		snprintf(key_file, sizeof(key_file), "f:%llx:%llx:%s",
-			 (unsigned long long)map->dev,
-			 (unsigned long long)map->ino, path);
-		obj = objtab_find(&sym->objs, key_file);
-		if (obj)
-			goto found;
-	}
-
-	fd =
-	    open_mapping(sym, map, path, deleted, file_name, sizeof(file_name));
+	keys_of(map, path, &k);
+	obj = find_by_keys(sym, &k);
+	if (obj)
+		return object_found(sym, obj, &k);
+	sym_source__take(sym, map, &src);
+	fd = open_with_keys(map, &src, path, deleted, &k);
 	if (fd < 0) {
 		pr_debug("failed to open '%s' of pid %d: %s", path, map->pid,
 			 strerror(-fd));
+		sym_source__release(&src);
 		errno = -fd;
 		return NULL;
 	}
-	/* Without a build id from the caller the file itself may still be
-	 * one we hold (another process, another path to the same file). */
-	if (!key_bid[0]) {
-		n = fd__build_id(fd, id, sizeof(id));
-		if (n > 0) {
-			strcpy(key_bid, "b:");
-			build_id__hex(id, (size_t)n, key_bid + 2,
-				      sizeof(key_bid) - 2);
-			obj = objtab_find(&sym->objs, key_bid);
-			if (obj) {
-				close(fd);
-				goto found;
-			}
-		}
+	obj = find_by_keys(sym, &k);
+	if (obj) {
+		close(fd);
+		sym_source__release(&src);
+		return object_found(sym, obj, &k);
 	}
-	key_stat[0] = '\0';
-	if (!fstat(fd, &st)) {
-		snprintf(key_stat, sizeof(key_stat), "s:%llx:%llx",
-			 (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino);
-		if (!key_bid[0]) {
-			obj = objtab_find(&sym->objs, key_stat);
-			if (obj) {
-				close(fd);
-				goto found;
-			}
-		}
-	}
-	obj = object_new(sym, path, fd, file_name);
+	obj = object_load_fd(sym, path, fd, &src);
+	sym_source__release(&src);
 	if (!obj) {
 		pr_debug("failed to load '%s': %s", path, strerror(errno));
 		return NULL;
 	}
-	if (key_bid[0])
-		object_add_key(sym, obj, key_bid);
-	else if (key_stat[0])
-		/* Inode keys only without a build id: inodes get reused. */
-		object_add_key(sym, obj, key_stat);
-	if (key_file[0])
-		object_add_key(sym, obj, key_file);
-	return obj;
+	return object_adopt(sym, obj, &k);
+}
 
-found:
-	object_ref(sym, obj);
-	if (key_file[0])
-		object_add_key(sym, obj, key_file);
-	return obj;
+/* ---- the loader thread: opening and reading objects off the caller's
+ * thread, so a slow or hostile file never stalls sampling ---- */
+
+/* Mappings waiting on one job (the first one's included). */
+struct load_waiter {
+	struct load_waiter *next;
+	struct sym_mapping map; /* pid, start, end, path (owned) */
+};
+
+struct load_job {
+	struct load_job *next;	     /* in the loader's queue or done list */
+	struct load_job *owner_next; /* in sym->jobs, until collected */
+	struct sym_mapping map;	     /* owned copies of path and build id */
+	char path[PATH_MAX];
+	bool deleted;
+	struct obj_keys k;
+	struct sym_source src;
+	struct sym_object *obj; /* the result */
+	int err;
+	struct load_waiter *waiters;
+};
+
+#define MAX_PENDING_LOADS 512
+/* How long symbolizer__free waits for a loader stuck in a read. */
+#define LOADER_JOIN_MS 1000
+
+struct sym_loader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done_cond;
+	struct load_job *todo, *todo_tail, *done;
+	bool stop;
+	/* Owner side (the symbolizer's thread only). */
+	struct load_job *jobs; /* submitted, not collected */
+	size_t nr_jobs;
+};
+
+static void *loader_main(void *arg)
+{
+	struct symbolizer *sym = arg;
+	struct sym_loader *l = sym->loader;
+	struct load_job *job;
+	int fd;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		while (!l->todo && !l->stop)
+			pthread_cond_wait(&l->work, &l->lock);
+		if (l->stop)
+			break;
+		job = l->todo;
+		l->todo = job->next;
+		if (!l->todo)
+			l->todo_tail = NULL;
+		pthread_mutex_unlock(&l->lock);
+
+		fd = open_with_keys(&job->map, &job->src, job->path,
+				    job->deleted, &job->k);
+		if (fd < 0) {
+			job->err = fd;
+		} else {
+			job->obj =
+			    object_load_fd(sym, job->path, fd, &job->src);
+			job->err = job->obj ? 0 : -errno;
+		}
+		sym_source__release(&job->src);
+
+		pthread_mutex_lock(&l->lock);
+		job->next = l->done;
+		l->done = job;
+		pthread_cond_broadcast(&l->done_cond);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+static int loader_start(struct symbolizer *sym)
+{
+	struct sym_loader *l = calloc(1, sizeof(*l));
+	sigset_t all, old;
+	int err;
+
+	if (!l)
+		return -ENOMEM;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->work, NULL);
+	pthread_cond_init(&l->done_cond, NULL);
+	sym->loader = l;
+	/* Signals (SIGINT, SIGTERM) are for the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&l->thread, NULL, loader_main, sym);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		sym->loader = NULL;
+		free(l);
+		return -err;
+	}
+	return 0;
+}
+
+static void waiter_free(struct load_waiter *w)
+{
+	free((char *)w->map.path);
+	free(w);
+}
+
+static void job_free(struct load_job *job)
+{
+	struct load_waiter *w, *next;
+
+	for (w = job->waiters; w; w = next) {
+		next = w->next;
+		waiter_free(w);
+	}
+	sym_source__release(&job->src);
+	free((uint8_t *)job->map.build_id);
+	free((char *)job->map.path);
+	free(job);
+}
+
+static void add_waiter(struct load_job *job, const struct sym_mapping *map)
+{
+	struct load_waiter *w = xcalloc(1, sizeof(*w));
+
+	w->map = *map;
+	w->map.path = xstrdup(map->path);
+	w->map.build_id = NULL;
+	w->map.build_id_len = 0;
+	w->next = job->waiters;
+	job->waiters = w;
+}
+
+/* A job for the same file already under way (same build id or inode). */
+static struct load_job *find_job(struct sym_loader *l, const struct obj_keys *k)
+{
+	for (struct load_job *j = l->jobs; j; j = j->owner_next)
+		if ((k->bid[0] && !strcmp(j->k.bid, k->bid)) ||
+		    (k->file[0] && !strcmp(j->k.file, k->file)))
+			return j;
+	return NULL;
+}
+
+int symbolizer__object_request(struct symbolizer *sym,
+			       const struct sym_mapping *map,
+			       struct sym_object **out)
+{
+	struct sym_loader *l;
+	struct load_job *job;
+	struct obj_keys k;
+	char path[PATH_MAX];
+	bool deleted;
+	int err;
+
+	*out = NULL;
+	if (map && map->path && !strcmp(map->path, "[vdso]")) {
+		/* Our own memory: nothing another process controls. */
+		*out = get_vdso(sym);
+		return *out ? 0 : -errno;
+	}
+	err = mapping_path(map, path, sizeof(path), &deleted);
+	if (err)
+		return err;
+	keys_of(map, path, &k);
+	*out = find_by_keys(sym, &k);
+	if (*out) {
+		object_found(sym, *out, &k);
+		return 0;
+	}
+	if (!sym->loader && (err = loader_start(sym)))
+		return err;
+	l = sym->loader;
+	job = find_job(l, &k);
+	if (job) {
+		add_waiter(job, map);
+		return -EINPROGRESS;
+	}
+	if (l->nr_jobs >= MAX_PENDING_LOADS)
+		return -EAGAIN;
+	job = xcalloc(1, sizeof(*job));
+	job->map = *map;
+	job->map.path = xstrdup(map->path);
+	if (map->build_id_len) {
+		uint8_t *id = xmalloc(map->build_id_len);
+
+		memcpy(id, map->build_id, map->build_id_len);
+		job->map.build_id = id;
+	}
+	memcpy(job->path, path, sizeof(path));
+	job->deleted = deleted;
+	job->k = k;
+	/* Handles on the file and the root now, while the process lives;
+	 * O_PATH: no file system is asked to open anything here. */
+	sym_source__take(sym, map, &job->src);
+	add_waiter(job, map);
+	job->owner_next = l->jobs;
+	l->jobs = job;
+	l->nr_jobs++;
+	sym->stats.loads_queued = l->nr_jobs;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->todo_tail)
+		l->todo_tail->next = job;
+	else
+		l->todo = job;
+	l->todo_tail = job;
+	pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->lock);
+	return -EINPROGRESS;
+}
+
+static void owner_unlink(struct sym_loader *l, struct load_job *job)
+{
+	struct load_job **p = &l->jobs;
+
+	while (*p != job)
+		p = &(*p)->owner_next;
+	*p = job->owner_next;
+	l->nr_jobs--;
+}
+
+size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
+				  sym_loaded_fn fn, void *ctx)
+{
+	struct sym_loader *l = sym->loader;
+	struct load_job *done, *next;
+	struct timespec deadline;
+	size_t n = 0;
+
+	if (!l)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		size_t nr_done = 0;
+
+		for (struct load_job *j = l->done; j; j = j->next)
+			nr_done++;
+		if (wait_ms <= 0 || nr_done + n >= l->nr_jobs)
+			break;
+		if (pthread_cond_timedwait(&l->done_cond, &l->lock,
+					   &deadline) == ETIMEDOUT)
+			break;
+	}
+	done = l->done;
+	l->done = NULL;
+	pthread_mutex_unlock(&l->lock);
+
+	for (; done; done = next) {
+		struct sym_object *obj = NULL;
+		struct load_waiter *w;
+		bool first = true;
+
+		next = done->next;
+		owner_unlink(l, done);
+		if (done->obj) {
+			obj = object_adopt(sym, done->obj, &done->k);
+			done->obj = NULL;
+		} else {
+			pr_debug("failed to load '%s' of pid %d: %s",
+				 done->path, done->map.pid,
+				 strerror(-done->err));
+		}
+		for (w = done->waiters; w; w = w->next) {
+			if (obj && !first)
+				object_ref(sym, obj);
+			first = false;
+			fn(ctx, &w->map, obj);
+			n++;
+		}
+		if (obj && first) /* no waiter: keep it cached only */
+			symbolizer__object_put(sym, obj);
+		job_free(done);
+	}
+	sym->stats.loads_queued = l->nr_jobs;
+	return n;
+}
+
+static void loader_stop(struct symbolizer *sym)
+{
+	struct sym_loader *l = sym->loader;
+	struct timespec deadline;
+	struct load_job *j, *next;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = true;
+	pthread_cond_broadcast(&l->work);
+	pthread_mutex_unlock(&l->lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += LOADER_JOIN_MS / 1000;
+	if (pthread_timedjoin_np(l->thread, NULL, &deadline)) {
+		/* Stuck in a read of some file: the job it holds and the
+		 * loader stay allocated; the process is ending anyway. */
+		pr_warn("the symbolizer's loader is stuck reading a file; "
+			"leaving it behind");
+		sym->loader = NULL;
+		return;
+	}
+	for (j = l->jobs; j; j = next) {
+		next = j->owner_next;
+		if (j->obj) {
+			dwobj__close(j->obj);
+			free(j->obj->path);
+			free(j->obj);
+		}
+		job_free(j);
+	}
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->work);
+	pthread_cond_destroy(&l->done_cond);
+	free(l);
+	sym->loader = NULL;
+}
+
+void symbolizer__trim(struct symbolizer *sym)
+{
+	cache_trim(sym);
+	for (struct sym_object *o = sym->all; o; o = o->all_next)
+		dwobj__pageout(o);
 }
 
 const char *sym_object__build_id(const struct sym_object *obj)
@@ -430,7 +880,8 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 			const struct sym_mapping *map, uint64_t addr,
 			bool is_return, struct sym_result *out)
 {
-	uint64_t off, lookup_off, vaddr, lookup;
+	uint64_t off, lookup_off, vaddr, lookup, before;
+	int err;
 
 	out->n = 0;
 	off = addr - map->start + map->pgoff;
@@ -445,7 +896,10 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 	lookup_off = is_return && off ? off - 1 : off;
 	if (dwobj__file_to_vaddr(obj, lookup_off, &lookup))
 		lookup = vaddr;
-	return dwobj__resolve(sym, obj, lookup, out);
+	before = obj->bytes;
+	err = dwobj__resolve(sym, obj, lookup, out);
+	sym->cache_bytes += obj->bytes - before;
+	return err;
 }
 
 int symbolizer__resolve_kernel(struct symbolizer *sym, uint64_t addr,
@@ -482,14 +936,13 @@ const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr)
 int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 			    struct sym_result *out)
 {
-	struct jit_map *m =
-	    jit__get(&sym->jit, &sym->strs, sym->sysroot, pid, true);
+	struct jit_map *m = jit__get(&sym->jit, sym->sysroot, pid, true);
 	const struct jit_sym *js = jit__find(m, addr);
 
 	out->n = 0;
 	out->vaddr = addr;
 	/* JITs append as they compile: a miss may be newer code. */
-	if (!js && !jit__reload_if_changed(m, &sym->strs, sym->sysroot))
+	if (!js && !jit__reload_if_changed(&sym->jit, m, sym->sysroot))
 		js = jit__find(m, addr);
 	if (!js)
 		return -ENOENT;
@@ -500,13 +953,12 @@ int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 
 void symbolizer__load_jit(struct symbolizer *sym, int pid)
 {
-	struct jit_map *m =
-	    jit__get(&sym->jit, &sym->strs, sym->sysroot, pid, false);
+	struct jit_map *m = jit__get(&sym->jit, sym->sysroot, pid, false);
 
 	if (m)
-		jit__reload_if_changed(m, &sym->strs, sym->sysroot);
+		jit__reload_if_changed(&sym->jit, m, sym->sysroot);
 	else
-		jit__get(&sym->jit, &sym->strs, sym->sysroot, pid, true);
+		jit__get(&sym->jit, sym->sysroot, pid, true);
 }
 
 void symbolizer__forget_pid(struct symbolizer *sym, int pid)
@@ -518,6 +970,9 @@ void symbolizer__stats(const struct symbolizer *sym,
 		       struct symbolizer_stats *out)
 {
 	*out = sym->stats;
+	out->cache_bytes = sym->cache_bytes;
+	out->jit_bytes = sym->jit.bytes;
+	out->jit_maps_refused = sym->jit.refused;
 }
 
 /* ---- construction ---- */
@@ -536,6 +991,11 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 		sym->opts = *opts;
 	if (!sym->opts.max_cached_objects)
 		sym->opts.max_cached_objects = DEFAULT_MAX_OBJECTS;
+	if (!sym->opts.max_cache_bytes)
+		sym->opts.max_cache_bytes = SYMBOLIZER_DEFAULT_CACHE_BYTES;
+	if (!sym->opts.max_object_debug_bytes)
+		sym->opts.max_object_debug_bytes =
+		    sym->opts.max_cache_bytes / 2;
 	root = sym->opts.sysroot ? sym->opts.sysroot : "";
 	len = strlen(root);
 	while (len && root[len - 1] == '/')
@@ -566,6 +1026,7 @@ void symbolizer__free(struct symbolizer *sym)
 {
 	if (!sym)
 		return;
+	loader_stop(sym);
 	/* Referenced objects too: the caller is done with all of them. */
 	while (sym->all) {
 		struct sym_object *obj = sym->all;

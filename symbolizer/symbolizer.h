@@ -10,8 +10,16 @@
  * still resolve. Objects are cached by build id (falling back to path +
  * device + inode), so a library mapped by many processes is read once.
  *
+ * Files are opened through lib/safe_open.h (non-blocking, regular files
+ * only, size capped, paths resolved inside the process's root); debug
+ * files must match the binary's build id or its debuglink CRC. Memory is
+ * bounded in bytes: per object (debug sections over a cap are skipped) and
+ * for the whole cache (max_cache_bytes), JIT maps too.
+ *
  * Not thread safe: one symbolizer per thread (libdw's own thread safety is
- * experimental).
+ * experimental). Internally, symbolizer__object_request() hands file
+ * reading to a loader thread of its own, which shares nothing with the
+ * caller's resolutions but the queue.
  */
 #ifndef KILN_SYMBOLIZER_H
 #define KILN_SYMBOLIZER_H
@@ -23,6 +31,9 @@
 struct symbolizer;
 struct sym_object;
 
+/* Sized for an agent whose whole RSS stays under 64 MB. */
+#define SYMBOLIZER_DEFAULT_CACHE_BYTES (32ULL << 20)
+
 struct symbolizer_opts {
 	/* Root of the file system for host paths; NULL means "/". Tests use it.
 	 */
@@ -31,11 +42,22 @@ struct symbolizer_opts {
 	const char *kallsyms_path;
 	/* Unreferenced objects kept open for reuse (LRU); 0 picks a default. */
 	size_t max_cached_objects;
+	/*
+	 * Ceiling, in bytes, of what the object cache holds (symbol tables,
+	 * debug sections decompressed or read, indexes, resolved addresses):
+	 * unreferenced objects are evicted oldest first, then objects in use
+	 * drop what they can rebuild. 0 picks SYMBOLIZER_DEFAULT_CACHE_BYTES.
+	 */
+	uint64_t max_cache_bytes;
+	/* An object whose debug sections (decompressed) exceed this is read
+	 * without them (one warning, counted). 0: half the cache. */
+	uint64_t max_object_debug_bytes;
 	/* Resolved addresses kept per object; 0 picks a default. */
 	size_t max_cached_addrs;
 };
 
-/* One frame of a resolution. Strings are borrowed from the symbolizer. */
+/* One frame of a resolution. Strings are borrowed from the object (or the
+ * symbolizer): valid until the next call into the symbolizer. */
 struct sym_frame {
 	const char *name; /* function name (demangling left to the reader) */
 	const char *file; /* source file or NULL */
@@ -78,6 +100,39 @@ void symbolizer__free(struct symbolizer *sym);
  */
 struct sym_object *symbolizer__object_get(struct symbolizer *sym,
 					  const struct sym_mapping *map);
+/*
+ * The same without ever waiting on the file: returns 0 with *out set (a
+ * reference) when the object is cached; otherwise takes handles on the
+ * file while the process lives (O_PATH on /proc/PID/map_files/..., the
+ * process's root; nothing on the file's own file system is opened), queues
+ * the reading to the symbolizer's loader thread and returns -EINPROGRESS:
+ * symbolizer__object_collect() hands the object over later. -EAGAIN: too
+ * many loads are queued, ask again later. Other -errno: no file to read.
+ */
+int symbolizer__object_request(struct symbolizer *sym,
+			       const struct sym_mapping *map,
+			       struct sym_object **out);
+
+/* Called once per request that returned -EINPROGRESS, with the request's
+ * mapping (pid, start, end, path; build id not kept) and a reference on the
+ * object, or NULL when it could not be read. */
+typedef void (*sym_loaded_fn)(void *ctx, const struct sym_mapping *map,
+			      struct sym_object *obj);
+/*
+ * Hands over finished loads through 'fn'. Waits up to wait_ms for the
+ * queued ones to finish (0: only what is done). Returns how many requests
+ * were answered.
+ */
+size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
+				  sym_loaded_fn fn, void *ctx);
+
+/*
+ * Gives memory back after a batch of resolutions: trims the cache to its
+ * ceiling and returns the pages of mapped files (they are read again on
+ * demand), so they do not stay in the resident set between batches.
+ */
+void symbolizer__trim(struct symbolizer *sym);
+
 /* Drops a reference; the object stays in an LRU cache. NULL is fine. */
 void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj);
 
@@ -122,6 +177,13 @@ struct symbolizer_stats {
 	uint64_t hits, misses; /* address cache */
 	uint64_t objects_open; /* objects currently held */
 	uint64_t objects_opened, objects_evicted;
+	uint64_t cache_bytes;	       /* what the object cache holds now */
+	uint64_t sections_skipped;     /* objects read without their DWARF */
+	uint64_t debug_files_rejected; /* wrong CRC/build id, or too big */
+	uint64_t indexes_dropped;      /* in-use objects trimmed for room */
+	uint64_t jit_bytes;	       /* JIT perf maps held now */
+	uint64_t jit_maps_refused;     /* perf maps over the size caps */
+	uint64_t loads_queued;	       /* loader thread: waiting now */
 };
 void symbolizer__stats(const struct symbolizer *sym,
 		       struct symbolizer_stats *out);

@@ -249,6 +249,9 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 	collector__add(c, &s);
 	collector__add_lost(c, "ring buffer full", 5, 0);
 	assert_int_equal(collector__pending(c), 9);
+	/* Objects are read by the symbolizer's loader thread. */
+	collector__request_objects(c);
+	symbolizer__object_collect(sym, 10000, proc_table__object_loaded, t);
 	assert_int_equal(collector__flush(c, p), 9);
 	assert_int_equal(profile__total(p), 9);
 	assert_int_equal(collector__pending(c), 0);

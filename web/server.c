@@ -799,8 +799,15 @@ static int handle(struct mg_connection *conn, void *data)
 	} else if (!strncmp(path, "/api/v1/", 8)) {
 		status = serve_api(srv, conn, path + 8, qs);
 	} else if (!strcmp(path, "/healthz")) {
-		status = send_response(srv, conn, 200, "text/plain", NULL, NULL,
-				       "ok\n", 3);
+		char reason[256] = "";
+
+		if (srv->opts.healthy &&
+		    !srv->opts.healthy(srv->opts.metrics_ctx, reason,
+				       sizeof(reason)))
+			status = send_json_error(srv, conn, 503, reason, NULL);
+		else
+			status = send_response(srv, conn, 200, "text/plain",
+					       NULL, NULL, "ok\n", 3);
 	} else if (!strcmp(path, "/metrics")) {
 		status = serve_metrics(srv, conn);
 	} else {

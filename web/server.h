@@ -44,6 +44,10 @@ struct web_opts {
 	 * literals and localhost. NULL: none.
 	 */
 	const char *public_url;
+	/* /healthz: returns false and fills 'reason' when unhealthy (503
+	 * with {"error": reason}); NULL means always healthy. Called from a
+	 * worker thread, with metrics_ctx. */
+	bool (*healthy)(void *ctx, char *reason, size_t size);
 	/* Accept POST /api/v1/ingest (writes to the store). */
 	bool enable_ingest;
 	/* Worker threads; 0 picks 16 (a browser opens 6 keep-alive
