@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/idxset.h"
 #include "lib/log.h"
@@ -357,9 +358,10 @@ static size_t user_depth(struct collector *c, struct proc_info *p,
 }
 
 static uint32_t symbolize_stack(struct collector *c, struct profile *out,
-				const struct raw_stack *r, struct stack_buf *b)
+				const struct raw_stack *r,
+				const uint64_t *addrs, struct stack_buf *b)
 {
-	const uint64_t *kstack = &c->addrs[r->addrs];
+	const uint64_t *kstack = &addrs[r->addrs];
 	const uint64_t *ustack = kstack + nr_frames(r->klen);
 	struct proc_info *p = proc_table__find(c->procs, (int)r->pid);
 
@@ -424,21 +426,51 @@ void collector__request_objects(struct collector *c)
 	}
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 uint64_t collector__flush(struct collector *c, struct profile *out)
 {
+	/* The batch is taken out of the collector, so samples that arrive
+	 * while it is symbolized (the drain below) start the next one. */
+	struct raw_stack *stacks = c->stacks;
+	uint64_t *addrs = c->addrs;
+	struct raw_sample *samples = c->samples;
+	size_t nr_stacks = c->nr_stacks, nr_samples = c->nr_samples;
+	struct idxset set = c->stack_set;
 	uint32_t *stack_ids =
-	    xmalloc((c->nr_stacks ? c->nr_stacks : 1) * sizeof(*stack_ids));
+	    xmalloc((nr_stacks ? nr_stacks : 1) * sizeof(*stack_ids));
 	uint32_t *series_ids =
-	    xmalloc((c->nr_stacks ? c->nr_stacks : 1) * sizeof(*series_ids));
+	    xmalloc((nr_stacks ? nr_stacks : 1) * sizeof(*series_ids));
 	struct stack_buf buf = {0};
 	uint64_t added = c->pending;
+	double last_drain = mono_ms();
 
-	for (size_t i = 0; i < c->nr_stacks; i++) {
-		stack_ids[i] = symbolize_stack(c, out, &c->stacks[i], &buf);
-		series_ids[i] = series_for(c, out, &c->stacks[i]);
+	c->stacks = NULL;
+	c->addrs = NULL;
+	c->samples = NULL;
+	c->nr_stacks = c->cap_stacks = c->nr_addrs = c->cap_addrs = 0;
+	c->nr_samples = c->cap_samples = 0;
+	c->pending = 0;
+	idxset__init(&c->stack_set);
+
+	for (size_t i = 0; i < nr_stacks; i++) {
+		stack_ids[i] = symbolize_stack(c, out, &stacks[i], addrs, &buf);
+		series_ids[i] = series_for(c, out, &stacks[i]);
+		/* A large batch (new binaries, cold caches) takes a while:
+		 * keep the ring buffer drained meanwhile. */
+		if (c->opts.drain && mono_ms() - last_drain >= 20) {
+			c->opts.drain(c->opts.drain_ctx);
+			last_drain = mono_ms();
+		}
 	}
-	for (size_t i = 0; i < c->nr_samples; i++) {
-		const struct raw_sample *s = &c->samples[i];
+	for (size_t i = 0; i < nr_samples; i++) {
+		const struct raw_sample *s = &samples[i];
 
 		profile__add_sample(out, series_ids[s->stack],
 				    stack_ids[s->stack], s->time_ns, s->count);
@@ -446,8 +478,9 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 	free(buf.ids);
 	free(stack_ids);
 	free(series_ids);
-	c->nr_stacks = c->nr_addrs = c->nr_samples = 0;
-	c->pending = 0;
-	idxset__clear(&c->stack_set);
+	free(stacks);
+	free(addrs);
+	free(samples);
+	idxset__release(&set);
 	return added;
 }

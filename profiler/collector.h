@@ -26,6 +26,11 @@ struct collector_opts {
 	const char *host;	     /* host label; NULL leaves it out */
 	uint64_t clock_offset;	     /* monotonic -> unix ns (sampler) */
 	uint64_t time_resolution_ns; /* sample times are rounded down to it */
+	/* Called every ~20 ms while a flush symbolizes, so the caller can
+	 * drain the ring buffer (collector__add is allowed meanwhile: new
+	 * samples go to the next flush). NULL: none. */
+	void (*drain)(void *ctx);
+	void *drain_ctx;
 };
 
 struct collector *collector__new(struct symbolizer *sym,

@@ -40,6 +40,14 @@ static void on_task(const struct task_event *e, void *ctx)
 	proc_table__handle(s->procs, e);
 }
 
+/* During a long flush: samples keep flowing into the next batch. */
+static void drain(void *ctx)
+{
+	struct session *s = ctx;
+
+	sampler__poll(s->sampler, 0);
+}
+
 struct session *session__new(const struct session_opts *opts)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -69,7 +77,9 @@ struct session *session__new(const struct session_opts *opts)
 	}
 	s->procs = proc_table__new(s->sym);
 	struct collector_opts copts = {.host = opts->host,
-				       .clock_offset = s->clock_offset};
+				       .clock_offset = s->clock_offset,
+				       .drain = drain,
+				       .drain_ctx = s};
 	s->collector =
 	    s->procs ? collector__new(s->sym, s->procs, &copts) : NULL;
 	if (!s->collector) {

@@ -30,6 +30,7 @@
 #define MAX_CHAIN 64
 
 static void cu_index_free(struct cu_index *ix);
+static void load_syms(struct sym_object *obj);
 static uint64_t cu_index_bytes(const struct cu_index *ix);
 static atomic_bool warned_big_debug;
 
@@ -365,14 +366,17 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	}
 	dwfl_module_getsymtab(obj->mod);
 	obj->src = NULL;
+	/* Sorting a large symbol table takes a while: here, off the
+	 * sampling thread. */
+	load_syms(obj);
 
 	obj->addr_max = sym->opts.max_cached_addrs ? sym->opts.max_cached_addrs
 						   : DEFAULT_MAX_ADDRS;
 	/* The table starts small and doubles up to addr_max entries, so
 	 * objects that see few samples stay small. */
 	obj->addr_cap = 256;
-	obj->bytes = obj->debug_bytes + sizeof(*obj) +
-		     obj->nr_loads * sizeof(*obj->loads);
+	obj->bytes += obj->debug_bytes + sizeof(*obj) +
+		      obj->nr_loads * sizeof(*obj->loads);
 	return 0;
 
 err_dwfl:
@@ -434,16 +438,27 @@ void dwobj__drop_indexes(struct sym_object *obj)
 
 static void pageout_elf(Elf *elf)
 {
+	GElf_Ehdr mem, *eh = elf ? gelf_getehdr(elf, &mem) : NULL;
 	size_t size;
-	char *p = elf ? elf_rawfile(elf, &size) : NULL;
+	char *p;
 	uintptr_t start, end;
 
+	/*
+	 * Executables and shared objects in native byte order are read in
+	 * place, never written (only ET_REL files are relocated in place),
+	 * so dropping our pages of the private mapping loses nothing: they
+	 * are faulted in again from the page cache. MADV_PAGEOUT would skip
+	 * the pages the sampled processes share with us.
+	 */
+	if (!eh || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN))
+		return;
+	p = elf_rawfile(elf, &size);
 	if (!p || !size)
 		return;
 	/* libelf maps whole files (ELF_C_READ_MMAP*): page aligned. */
 	start = (uintptr_t)p & ~(uintptr_t)4095;
 	end = (uintptr_t)p + size;
-	madvise((void *)start, end - start, MADV_PAGEOUT);
+	madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 void dwobj__pageout(struct sym_object *obj)
