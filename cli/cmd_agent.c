@@ -346,8 +346,11 @@ int cmd_agent(int argc, char **argv)
 	struct store_opts sopts = {.path = "kiln.db",
 				   .retention_ns =
 				       7ULL * 24 * 3600 * 1000000000ULL};
-	struct session_opts opts = {
-	    .frequency = 99, .kernel_stacks = true, .user_stacks = true};
+	/* A window waits at most 300 ms for binaries still being read. */
+	struct session_opts opts = {.frequency = 99,
+				    .kernel_stacks = true,
+				    .user_stacks = true,
+				    .flush_wait_ms = 300};
 	struct web_opts wopts = {0};
 	uint64_t window_ns = 10ULL * 1000000000ULL,
 		 stats_ns = 60ULL * 1000000000ULL;

@@ -144,6 +144,29 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Up to flush_wait_ms for the objects being read, draining the ring
+ * buffer meanwhile: a slow or hostile file delays a window by that much at
+ * most, and loses no sample. */
+static void wait_for_loads(struct session *s)
+{
+	struct symbolizer_stats st;
+	struct timespec t0, t;
+	double waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		symbolizer__object_collect(s->sym, 0, proc_table__object_loaded,
+					   s->procs);
+		symbolizer__stats(s->sym, &st);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (t.tv_sec - t0.tv_sec) * 1e3 +
+			 (t.tv_nsec - t0.tv_nsec) / 1e6;
+		if (!st.loads_queued || waited >= s->flush_wait_ms)
+			return;
+		sampler__poll(s->sampler, 5);
+	}
+}
+
 uint64_t session__flush(struct session *s, struct profile *out)
 {
 	struct sampler_stats st;
@@ -161,8 +184,7 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	/* Objects not read yet are asked for; a flush waits a bounded time
 	 * for them, then writes their frames as module+0xoffset. */
 	collector__request_objects(s->collector);
-	symbolizer__object_collect(s->sym, s->flush_wait_ms,
-				   proc_table__object_loaded, s->procs);
+	wait_for_loads(s);
 	added = collector__flush(s->collector, out);
 	symbolizer__trim(s->sym);
 	proc_table__reap(s->procs);

@@ -26,8 +26,9 @@ struct session_opts {
 	const char *host; /* host label, NULL for none */
 	/* The symbolizer's object cache ceiling; 0 picks its default. */
 	uint64_t symbol_cache_bytes;
-	/* How long a flush waits for objects still being read (0: not at
-	 * all; their frames are written as module+0xoffset). */
+	/* How long a flush waits for objects still being read, draining the
+	 * ring buffer meanwhile (0: not at all); frames of objects not read
+	 * by then are written as module+0xoffset. */
 	int flush_wait_ms;
 };
 
