@@ -366,7 +366,7 @@ int main(int argc, char **argv)
 		for (int rep = 0; rep < 3; rep++) {
 			struct profile *p = profile__new();
 			struct store_query q = {qs[i].from, qs[i].to, &qs[i].f,
-						qs[i].nf};
+						qs[i].nf,   0,	      0};
 
 			t0 = now_s();
 			c0 = cpu_s();

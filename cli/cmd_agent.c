@@ -206,6 +206,7 @@ static void usage(FILE *out)
 	    "  --no-web               do not serve the UI\n"
 	    "  --ingest               accept POST /api/v1/ingest uploads "
 	    "(off by default)\n"
+	    "  --max-upload SIZE      largest upload body (default 64MB)\n"
 	    "  --public-url URL       http(s)://HOST[:PORT] users reach the UI "
 	    "by, when\n"
 	    "                         not an IP address or localhost\n"
@@ -337,6 +338,7 @@ int cmd_agent(int argc, char **argv)
 	    {"no-web", no_argument, NULL, 'N'},
 	    {"ingest", no_argument, NULL, 'i'},
 	    {"public-url", required_argument, NULL, 'u'},
+	    {"max-upload", required_argument, NULL, 'U'},
 	    {"stats-interval", required_argument, NULL, 's'},
 	    {"symbol-cache-size", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
@@ -425,6 +427,18 @@ int cmd_agent(int argc, char **argv)
 		case 'u':
 			wopts.public_url = optarg;
 			break;
+		case 'U': {
+			uint64_t v;
+
+			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
+				fprintf(stderr,
+					"kiln agent: --max-upload must be "
+					"a size up to 4GB (e.g. 64MB)\n");
+				return EXIT_USAGE;
+			}
+			wopts.max_upload_bytes = (size_t)v;
+			break;
+		}
 		case 'N':
 			web = false;
 			break;

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "lib/log.h"
+#include "lib/timeparse.h"
 #include "storage/store.h"
 #include "web/server.h"
 
@@ -45,7 +46,8 @@ static void usage(FILE *out)
 	    "Browsers\n"
 	    "                          log in once with "
 	    "http://HOST:PORT/?token=TOKEN\n"
-	    "  --threads N             worker threads (default 16)\n"
+	    "  --threads N             connections served at once (default "
+	    "256)\n"
 	    "  --ingest                accept POST /api/v1/ingest uploads\n"
 	    "                          (Content-Type text/x-folded or "
 	    "application/\n"
@@ -57,6 +59,7 @@ static void usage(FILE *out)
 	    "localhost\n"
 	    "                          (other Host names are refused: DNS "
 	    "rebinding)\n"
+	    "  --max-upload SIZE       largest upload body (default 64MB)\n"
 	    "  -h, --help              this help\n"
 	    "\n"
 	    "The address actually bound is printed on stdout: 'listening "
@@ -74,6 +77,7 @@ int cmd_server(int argc, char **argv)
 	    {"threads", required_argument, NULL, 't'},
 	    {"ingest", no_argument, NULL, 'i'},
 	    {"public-url", required_argument, NULL, 'u'},
+	    {"max-upload", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -98,10 +102,10 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 't':
 			opts.threads = atoi(optarg);
-			if (opts.threads < 1 || opts.threads > 64) {
+			if (opts.threads < 1 || opts.threads > 4096) {
 				fprintf(
 				    stderr,
-				    "kiln server: --threads must be 1..64\n");
+				    "kiln server: --threads must be 1..4096\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -111,6 +115,18 @@ int cmd_server(int argc, char **argv)
 		case 'u':
 			opts.public_url = optarg;
 			break;
+		case 'U': {
+			uint64_t v;
+
+			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
+				fprintf(stderr,
+					"kiln server: --max-upload must be "
+					"a size up to 4GB (e.g. 64MB)\n");
+				return EXIT_USAGE;
+			}
+			opts.max_upload_bytes = (size_t)v;
+			break;
+		}
 		case 'I':
 			init = true;
 			break;

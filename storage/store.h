@@ -63,6 +63,15 @@ struct store_query {
 	uint64_t from_ns, to_ns; /* [from, to) */
 	const struct store_filter *filters;
 	size_t nr_filters; /* filters on different keys AND, same key OR */
+	/*
+	 * Budgets of one read (0: none), for servers answering requests:
+	 * past 'deadline_mono_ns' (CLOCK_MONOTONIC) the read stops with
+	 * -ETIME; past 'max_entries' distinct (series, stack) pairs a merged
+	 * profile stops with -E2BIG. Engines that cannot check them ignore
+	 * them.
+	 */
+	uint64_t deadline_mono_ns;
+	size_t max_entries;
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -585,9 +586,19 @@ static int read_end(struct store *st, uint8_t *match, int err)
 	return store__exec(st, "COMMIT");
 }
 
-static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
-		row_fn fn, void *ctx)
+static uint64_t mono_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
+		uint64_t deadline, row_fn fn, void *ctx)
+{
+	unsigned rows = 0;
+
 	for (size_t i = 0; i < pl->n; i++) {
 		const struct seg *sg = &pl->segs[i];
 		sqlite3_stmt *s = store__stmt(st, ST_SCAN_10S + sg->lvl);
@@ -599,6 +610,11 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 		sqlite3_bind_int64(s, 1, sg->b0);
 		sqlite3_bind_int64(s, 2, sg->b1);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (deadline && !(++rows & 255) &&
+			    mono_ns() > deadline) {
+				sqlite3_reset(s);
+				return -ETIME;
+			}
 			struct scan_row row = {
 			    .seg = sg,
 			    .bucket = sqlite3_column_int64(s, 0),
@@ -669,6 +685,7 @@ struct acc {
 };
 
 struct qctx {
+	size_t max_entries; /* 0: no budget */
 	struct acc *accs;
 	size_t nr, cap;
 	uint32_t *slots; /* hash: acc index + 1 */
@@ -746,6 +763,8 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 				count += c->ents[i].count;
 		}
 		acc_add(c, row->series, e->stack, count, t0);
+		if (c->max_entries && c->nr > c->max_entries)
+			return -E2BIG;
 	}
 	return 0;
 }
@@ -867,9 +886,10 @@ int sqlite__query(struct store *st, const struct store_query *q,
 	if ((err = read_begin(st, &match, q, &pl)))
 		return err;
 	c.mask = 1023;
+	c.max_entries = q->max_entries;
 	c.slots = xcalloc(c.mask + 1, sizeof(*c.slots));
 	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
-	err = scan(st, &pl, match, query_row, &c);
+	err = scan(st, &pl, match, q->deadline_mono_ns, query_row, &c);
 	if (!err)
 		err = store__meta_get(st, "period_ns", &period);
 	if (!err) {
@@ -987,7 +1007,7 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 		if (step_ns % (level_width_s[lvl] * NS_PER_SEC) == 0)
 			maxlvl = lvl;
 	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
-	if ((err = scan(st, &pl, match, timeline_row, &c)))
+	if ((err = scan(st, &pl, match, q->deadline_mono_ns, timeline_row, &c)))
 		goto out;
 	if (c.nr_groups > 1)
 		qsort_r(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp,
@@ -1086,7 +1106,7 @@ int sqlite__heatmap(struct store *st, const struct store_query *q,
 	c->fn = fn;
 	c->ctx = ctx;
 	plan_add(&pl, LVL_10S, q->from_ns, q->to_ns);
-	err = scan(st, &pl, match, heatmap_row, c);
+	err = scan(st, &pl, match, q->deadline_mono_ns, heatmap_row, c);
 	if (!err)
 		err = hm_flush(c);
 	free(c->ents);
@@ -1187,7 +1207,7 @@ int sqlite__label_values(struct store *st, const char *key,
 		goto out;
 	c.active = xcalloc(st->rd.nr_series + 1, 1);
 	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
-	if ((err = scan(st, &pl, match, active_row, &c)))
+	if ((err = scan(st, &pl, match, q->deadline_mono_ns, active_row, &c)))
 		goto out;
 	seen = xcalloc(st->rd.nr_strs + 1, 1);
 	vals = xcalloc(st->rd.nr_series + 1, sizeof(*vals));
@@ -1399,7 +1419,7 @@ int sqlite__windows(struct store *st, const struct store_query *q,
 	err = store__meta_get(st, "period_ns", &c.period);
 	plan_add(&pl, LVL_10S, q->from_ns, q->to_ns);
 	if (!err)
-		err = scan(st, &pl, match, window_row, &c);
+		err = scan(st, &pl, match, q->deadline_mono_ns, window_row, &c);
 	if (!err)
 		err = win_flush(&c);
 	int end = read_end(st, match, 0);

@@ -211,7 +211,7 @@ static void check_range(struct store *st, uint64_t from, uint64_t to,
 			bool (*pick)(int))
 {
 	uint64_t want[NSERIES][NSTACKS], got[NSERIES][NSTACKS];
-	struct store_query q = {from, to, f, nf};
+	struct store_query q = {from, to, f, nf, 0, 0};
 	struct profile *p = profile__new();
 
 	assert_int_equal(store__query(st, &q, p), 0);
@@ -300,7 +300,7 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 {
 	struct store *st = open_rw(path);
 	struct profile *p = profile__new();
-	struct store_query q = {T0, T0 + 10 * NS, NULL, 0};
+	struct store_query q = {T0, T0 + 10 * NS, NULL, 0, 0, 0};
 	size_t n;
 	bool found = false;
 
@@ -413,7 +413,7 @@ static void test_storage__ranges_rollups_and_filters(void **state)
 	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
 
 	struct profile *p = profile__new();
-	struct store_query q = {T0, T0 + H, f, 1};
+	struct store_query q = {T0, T0 + H, f, 1, 0, 0};
 	f[0] = (struct store_filter){"colour", "red"};
 	assert_int_equal(store__query(st, &q, p), -EINVAL);
 	q.nr_filters = 0;
@@ -458,7 +458,7 @@ static void check_timeline(struct store *st, uint64_t from, uint64_t to,
 			   uint64_t step, bool by_comm)
 {
 	static struct tl_out o;
-	struct store_query q = {from, to, NULL, 0};
+	struct store_query q = {from, to, NULL, 0, 0, 0};
 	uint64_t sum = 0, want_sum = 0;
 
 	o.n = 0;
@@ -535,8 +535,8 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	check_timeline(st, T0 + 3595 * NS + 20000000, T0 + 3605 * NS, 10 * NS,
 		       true);
 
-	struct store_query q = {T0 + 3595 * NS, T0 + 3630 * NS + 500000000,
-				NULL, 0};
+	struct store_query q = {
+	    T0 + 3595 * NS, T0 + 3630 * NS + 500000000, NULL, 0, 0, 0};
 	assert_int_equal(store__heatmap(st, &q, collect_second, &hm), 0);
 	assert_true(hm.n > 0);
 	uint64_t seen = 0, want = 0;
@@ -568,7 +568,7 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	assert_string_equal(buf, "kiln,nginx,postgres,");
 	buf[0] = 0;
 	struct store_filter f = {"host", "db1"};
-	struct store_query fq = {T0, T0 + 7200 * NS, &f, 1};
+	struct store_query fq = {T0, T0 + 7200 * NS, &f, 1, 0, 0};
 	assert_int_equal(
 	    store__label_values(st, "pid", &fq, collect_string, buf), 0);
 	assert_string_equal(buf, "1001,1003,1005,");
@@ -739,7 +739,7 @@ static void test_storage__retention_by_age_and_size(void **state)
 	/* What is within the retention is still all there. */
 	check_range(st, end - 3600 * NS, end, NULL, 0, NULL);
 	struct profile *p = profile__new();
-	struct store_query q = {T0, end - 3600 * NS, NULL, 0};
+	struct store_query q = {T0, end - 3600 * NS, NULL, 0, 0, 0};
 	assert_int_equal(store__query(st, &q, p), 0);
 	assert_int_equal(profile__total(p), 0);
 	profile__free(p);

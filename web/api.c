@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -29,8 +30,21 @@
 #define MAX_GROUPS 20
 #define MAX_HEATMAP_NS (2ULL * 3600 * NS)
 #define DEFAULT_MAX_NODES 20000
-#define LIMIT_MAX_NODES 1000000
 #define MAX_PATH 512
+/* 1,000,000 nodes cost ~10 GB and 80 s a request; the UI asks 20,000. */
+#define LIMIT_MAX_NODES 100000
+/*
+ * Budgets of one request: distinct (series, stack) pairs merged from the
+ * store (~100 bytes each through the profile and the tree), and frames
+ * summed over the distinct stacks a tree is built from (a node each at
+ * worst). Over budget: 503 with Retry-After, never an out-of-memory.
+ */
+#define MAX_ENTRIES 2000000
+#define API_INGEST_MAX_SAMPLES 2000000
+/* 200,000 new stacks took 10 s to write on a 2-core test machine: half
+ * that keeps an upload's hold on the write lock under an agent window. */
+#define API_INGEST_MAX_STACKS 100000
+#define MAX_TREE_FRAMES 8000000
 
 static const char *const builtin_keys[] = {LABEL_HOST,	   LABEL_COMM,
 					   LABEL_PID,	   LABEL_EXE,
@@ -360,7 +374,20 @@ static int req_range(struct req *q, const char *prefix, struct web_range *rg)
 		web_response__error(q->r, 400, "%s", q->err);
 		return err;
 	}
+	rg->q.deadline_mono_ns = q->c->deadline_mono_ns;
+	rg->q.max_entries = MAX_ENTRIES;
 	return rg->nr_ops ? req_ops(q, rg) : 0;
+}
+
+/* A request over its time or memory budget: 503, try later or narrower. */
+static void over_budget(struct web_response *r, int err)
+{
+	r->retry_after = 5;
+	web_response__error(
+	    r, 503, "%s: narrow the time range or add filters",
+	    err == -ETIME ? "the query took longer than this server allows"
+			  : "the query needs more memory than this server "
+			    "allows a request");
 }
 
 static int req_regex(struct req *q, struct web_match **re)
@@ -390,7 +417,9 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 	}
 	err = store__query(q->c->st, &rg->q, p);
 	if (err) {
-		if (err == -EINVAL)
+		if (err == -ETIME || err == -E2BIG)
+			over_budget(q->r, err);
+		else if (err == -EINVAL)
 			web_response__error(q->r, 400,
 					    "bad query (unknown label?)");
 		else
@@ -403,6 +432,22 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 	/* One sample per (series, stack): the tree walk is per sample. */
 	profile__compact(p, 0);
 	return p;
+}
+
+/* Whether a tree built from 'p' fits the request's memory budget. */
+static bool tree_fits(const struct profile *p)
+{
+	size_t frames = 0, nr = profile__nr_stacks(p);
+
+	for (size_t i = 0; i < nr; i++) {
+		size_t depth;
+
+		profile__stack(p, (uint32_t)i, &depth);
+		frames += depth + 1;
+		if (frames > MAX_TREE_FRAMES)
+			return false;
+	}
+	return true;
 }
 
 static void range_json(struct jbuf *b, const char *prefix,
@@ -874,9 +919,12 @@ static void api_timeline(struct req *q)
 	}
 	err = store__timeline(q->c->st, &rg.q, step, group_by, tl_point, &tc);
 	if (err) {
-		web_response__error(q->r, store_status(err),
-				    "timeline query failed: %s",
-				    store_strerror(err));
+		if (err == -ETIME)
+			over_budget(q->r, err);
+		else
+			web_response__error(q->r, store_status(err),
+					    "timeline query failed: %s",
+					    store_strerror(err));
 		goto out;
 	}
 	with_lost = lost_range(&rg, &lr);
@@ -1045,9 +1093,12 @@ static void api_heatmap(struct req *q)
 	if (!err)
 		err = store__heatmap(q->c->st, &rg.q, heat_col, &h);
 	if (err) {
-		web_response__error(q->r, store_status(err),
-				    "heat map query failed: %s",
-				    store_strerror(err));
+		if (err == -ETIME)
+			over_budget(q->r, err);
+		else
+			web_response__error(q->r, store_status(err),
+					    "heat map query failed: %s",
+					    store_strerror(err));
 		goto out;
 	}
 	jbuf__printf(b, "],\"lost_excluded\":%llu}\n",
@@ -1113,6 +1164,11 @@ static void api_tree(struct req *q, bool diff, bool top)
 	pa = req_profile(q, &ra);
 	if (!pa)
 		goto out;
+	if (!tree_fits(pa)) {
+		profile__free(pa);
+		over_budget(q->r, -E2BIG);
+		goto out;
+	}
 	err = calltree__add(&t, pa, 0, &ao);
 	profile__free(pa);
 	if (err)
@@ -1121,6 +1177,11 @@ static void api_tree(struct req *q, bool diff, bool top)
 		pb = req_profile(q, &rb);
 		if (!pb)
 			goto out;
+		if (!tree_fits(pb)) {
+			profile__free(pb);
+			over_budget(q->r, -E2BIG);
+			goto out;
+		}
 		err = calltree__add(&t, pb, 1, &ao);
 		profile__free(pb);
 		if (err)
@@ -1673,8 +1734,28 @@ out:
 
 /* ---- POST /ingest ---- */
 
-void api__ingest(struct api_ctx *c, const char *qs, const void *body,
-		 size_t len, const char *content_type, struct web_response *r)
+/*
+ * Uploads are read with limits well below the CLI's: a request must not
+ * take the server's memory (a 428 KB gzipped pprof of 49 M samples once
+ * took 3.7 GB), and its write must not hold the store's write lock for
+ * longer than an agent's window.
+ */
+static void ingest_limits(struct read_limits *lim, size_t len)
+{
+	read_limits__default(lim);
+	lim->max_input = len;
+	lim->max_decompressed = 256u << 20;
+	lim->max_memory = 512u << 20;
+	lim->max_samples = API_INGEST_MAX_SAMPLES;
+	lim->max_locations = 1000000;
+	lim->max_functions = 1000000;
+	lim->max_strings = 1000000;
+}
+
+struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
+				  const void *body, size_t len,
+				  const char *content_type,
+				  struct web_response *r)
 {
 	const char *labels[WEB_MAX_FILTERS];
 	struct read_limits lim;
@@ -1708,7 +1789,7 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 	if (!ts || !*ts)
 		time_ns =
 		    c->now_ns; /* "or now": uploads land when they arrive */
-	read_limits__default(&lim);
+	ingest_limits(&lim, len);
 	plain = web_params__get(&pp, "plain_folded");
 	lim.folded_no_comm = plain && !strcmp(plain, "1");
 	p = profile__new();
@@ -1728,19 +1809,54 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 				    "bad label (want key=value, UTF-8)");
 		goto out;
 	}
+	if (profile__nr_stacks(rel) > API_INGEST_MAX_STACKS) {
+		web_response__error(
+		    r, 413,
+		    "%zu distinct stacks in one upload: at most "
+		    "%d (split it)",
+		    profile__nr_stacks(rel), API_INGEST_MAX_STACKS);
+		profile__free(rel);
+		rel = NULL;
+	}
+out:
+	profile__free(p);
+	web_params__release(&pp);
+	return rel;
+}
+
+void api__ingest_write(struct api_ctx *c, struct profile *rel,
+		       struct web_response *r)
+{
+	struct timespec t0, t1;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = store__write(c->st, rel);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret) {
 		web_response__error(r, store_status(ret),
 				    "cannot write to the store: %s",
 				    strerror(-ret));
-		goto out;
+		return;
 	}
+	/* write_ms: how long the store's write lock was held. */
 	jbuf__printf(
-	    &r->body, "{\"samples\":%llu,\"stacks\":%zu,\"time_ms\":%llu}\n",
+	    &r->body,
+	    "{\"samples\":%llu,\"stacks\":%zu,\"time_ms\":%llu,"
+	    "\"write_ms\":%lld}\n",
 	    (unsigned long long)profile__total(rel), profile__nr_stacks(rel),
-	    (unsigned long long)(time_ns / MS));
-out:
+	    (unsigned long long)(profile__meta_const(rel)->start_ns / MS),
+	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000000));
+}
+
+void api__ingest(struct api_ctx *c, const char *qs, const void *body,
+		 size_t len, const char *content_type, struct web_response *r)
+{
+	struct profile *rel =
+	    api__ingest_parse(c, qs, body, len, content_type, r);
+
+	if (rel)
+		api__ingest_write(c, rel, r);
 	profile__free(rel);
-	profile__free(p);
-	web_params__release(&pp);
 }

@@ -22,6 +22,8 @@ struct web_response {
 struct api_ctx {
 	struct store *st; /* read-only, owned by the caller */
 	uint64_t now_ns;
+	/* CLOCK_MONOTONIC time the request must be answered by; 0: none */
+	uint64_t deadline_mono_ns;
 };
 
 void web_response__init(struct web_response *r);
@@ -41,7 +43,16 @@ void api__get(struct api_ctx *c, const char *path, const char *qs,
  * Handles POST /api/v1/ingest: 'body' is pprof or folded (ingest__parse),
  * query parameters label=key=value (repeatable), time= (default now),
  * plain_folded=1. 'c->st' must be writable. 413 over the parse limits.
+ * In two steps so that only the write holds the store's write lock:
+ * api__ingest_parse() returns the relabelled profile (the caller frees
+ * it) or NULL with 'r' filled; api__ingest_write() stores it.
  */
+struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
+				  const void *body, size_t len,
+				  const char *content_type,
+				  struct web_response *r);
+void api__ingest_write(struct api_ctx *c, struct profile *rel,
+		       struct web_response *r);
 void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 		 size_t len, const char *content_type, struct web_response *r);
 

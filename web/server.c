@@ -37,7 +37,7 @@ extern const struct embedded_file ui_assets[];
 #define GZIP_MIN 1024
 #define MAX_POOL 16
 #define MAX_BODY (64u << 20) /* uploads: pprof/folded, before decompression */
-#define BODY_DEADLINE_US (60ULL * 1000000) /* a trickling client is cut off */
+#define BODY_DEADLINE_US (30ULL * 1000000) /* a trickling client is cut off */
 #define MAX_SESSIONS 64
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_ID_LEN 32 /* hex of 16 random bytes */
@@ -56,6 +56,71 @@ extern const struct embedded_file ui_assets[];
 	"X-Frame-Options: DENY\r\n"                                            \
 	"Referrer-Policy: no-referrer\r\n"                                     \
 	"Cross-Origin-Resource-Policy: same-origin\r\n"
+
+#define SLOT_WAIT_S 5	    /* a request waits this long for a slot, then 503 */
+#define REQUEST_BUDGET_S 20 /* CPU-heavy work of one request, then 503 */
+#define UPLOAD_SLOTS 2	    /* uploads read, parsed and written at once */
+
+/*
+ * A bounded number of requests doing one kind of heavy work at a time:
+ * the rest wait a little, then get 503 with Retry-After, so a burst of
+ * big queries cannot take every CPU and the memory with it while cheap
+ * requests (/healthz, assets, /labels) keep being answered.
+ */
+struct slots {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running, max;
+};
+
+static void slots_init(struct slots *sl, int max)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&sl->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sl->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	sl->running = 0;
+	sl->max = max;
+}
+
+static void slots_destroy(struct slots *sl)
+{
+	pthread_mutex_destroy(&sl->lock);
+	pthread_cond_destroy(&sl->cond);
+}
+
+static bool slots_enter(struct slots *sl)
+{
+	struct timespec until;
+	bool ok = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SLOT_WAIT_S;
+	pthread_mutex_lock(&sl->lock);
+	while (sl->running >= sl->max) {
+		if (pthread_cond_timedwait(&sl->cond, &sl->lock, &until) ==
+			ETIMEDOUT &&
+		    sl->running >= sl->max) {
+			ok = false;
+			break;
+		}
+	}
+	if (ok)
+		sl->running++;
+	pthread_mutex_unlock(&sl->lock);
+	return ok;
+}
+
+static void slots_leave(struct slots *sl)
+{
+	pthread_mutex_lock(&sl->lock);
+	sl->running--;
+	pthread_cond_signal(&sl->cond);
+	pthread_mutex_unlock(&sl->lock);
+}
 
 /* A browser login: a random id, never the token itself. */
 struct web_session {
@@ -82,6 +147,10 @@ struct web_server {
 
 	pthread_mutex_t session_lock;
 	struct web_session sessions[MAX_SESSIONS];
+
+	struct slots heavy, uploads;
+	size_t max_upload;
+	atomic_ullong busy_refused; /* 503: no slot within SLOT_WAIT_S */
 
 	pthread_mutex_t write_lock; /* one writer: uploads */
 	struct store *wstore;
@@ -574,12 +643,17 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 		"requests.\n"
 		"# TYPE kiln_http_request_seconds_total counter\n"
 		"kiln_http_request_seconds_total %.6f\n"
+		"# HELP kiln_http_busy_refused_total Requests refused with 503 "
+		"because too many heavy queries or uploads were running.\n"
+		"# TYPE kiln_http_busy_refused_total counter\n"
+		"kiln_http_busy_refused_total %llu\n"
 		"# HELP kiln_web_store_open_errors_total Failures to open the "
 		"store for a request.\n"
 		"# TYPE kiln_web_store_open_errors_total counter\n"
 		"kiln_web_store_open_errors_total %llu\n",
 		(unsigned long long)atomic_load(&srv->bytes_sent),
 		(double)atomic_load(&srv->req_usec) / 1e6,
+		(unsigned long long)atomic_load(&srv->busy_refused),
 		(unsigned long long)atomic_load(&srv->store_open_errors));
 	st = pool_get(srv);
 	if (st) {
@@ -620,9 +694,21 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 	struct api_ctx c = {.now_ns = now_ns()};
 	struct web_response r;
 	char extra[256] = "";
+	/* Everything but the label list reads samples over a range. */
+	bool heavy = strcmp(path, "labels") != 0;
 	int ret;
 
 	web_response__init(&r);
+	if (heavy && !slots_enter(&srv->heavy)) {
+		atomic_fetch_add(&srv->busy_refused, 1);
+		r.retry_after = 2;
+		web_response__error(&r, 503,
+				    "busy: %d heavy queries are running; try "
+				    "again",
+				    srv->heavy.max);
+		goto send;
+	}
+	c.deadline_mono_ns = (mono_us() + REQUEST_BUDGET_S * 1000000ULL) * 1000;
 	c.st = pool_get(srv);
 	if (!c.st) {
 		web_response__error(&r, 503, "cannot open the store '%s'",
@@ -631,6 +717,9 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 		api__get(&c, path, qs, &r);
 		pool_put(srv, c.st);
 	}
+	if (heavy)
+		slots_leave(&srv->heavy);
+send:
 	if (r.disposition[0])
 		snprintf(extra, sizeof(extra), "Content-Disposition: %s\r\n",
 			 r.disposition);
@@ -644,8 +733,8 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 }
 
 /* Reads the request body, bounded in size and in total time. */
-static int read_body(struct mg_connection *conn, char **out, size_t *out_len,
-		     int *status, const char **msg)
+static int read_body(struct web_server *srv, struct mg_connection *conn,
+		     char **out, size_t *out_len, int *status, const char **msg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	uint64_t deadline = mono_us() + BODY_DEADLINE_US;
@@ -657,9 +746,10 @@ static int read_body(struct mg_connection *conn, char **out, size_t *out_len,
 		*msg = "Content-Length required";
 		return -EINVAL;
 	}
-	if ((unsigned long long)ri->content_length > MAX_BODY) {
+	if ((unsigned long long)ri->content_length > srv->max_upload) {
 		*status = 413;
-		*msg = "body larger than 64 MiB";
+		*msg = "body larger than the upload limit (--max-upload, "
+		       "default 64 MiB)";
 		return -E2BIG;
 	}
 	len = (size_t)ri->content_length;
@@ -692,6 +782,7 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 {
 	struct store_opts so = {.path = srv->db_path};
 	struct api_ctx c = {.now_ns = now_ns()};
+	struct profile *rel = NULL;
 	struct web_response r;
 	const char *msg = NULL;
 	char *body = NULL;
@@ -702,25 +793,40 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 		return send_json_error(
 		    srv, conn, 404,
 		    "uploads are disabled (start with --ingest)", NULL);
-	if (read_body(conn, &body, &len, &status, &msg))
+	if (!slots_enter(&srv->uploads)) {
+		atomic_fetch_add(&srv->busy_refused, 1);
+		return send_json_error(srv, conn, 503,
+				       "busy: other uploads are running; try "
+				       "again",
+				       "Retry-After: 2\r\n");
+	}
+	if (read_body(srv, conn, &body, &len, &status, &msg)) {
+		slots_leave(&srv->uploads);
 		return send_json_error(srv, conn, status, msg, NULL);
+	}
 	web_response__init(&r);
-	pthread_mutex_lock(&srv->write_lock);
-	if (!srv->wstore)
-		srv->wstore = store__open(&so);
-	c.st = srv->wstore;
-	if (!c.st)
-		web_response__error(&r, 503,
-				    "cannot open the store '%s' for writing",
-				    srv->db_name);
-	else
-		api__ingest(&c, qs, body, len,
-			    mg_get_header(conn, "Content-Type"), &r);
-	pthread_mutex_unlock(&srv->write_lock);
+	/* Parsing needs no lock: only the write holds the store's. */
+	rel = api__ingest_parse(&c, qs, body, len,
+				mg_get_header(conn, "Content-Type"), &r);
+	free(body);
+	if (rel) {
+		pthread_mutex_lock(&srv->write_lock);
+		if (!srv->wstore)
+			srv->wstore = store__open(&so);
+		c.st = srv->wstore;
+		if (!c.st)
+			web_response__error(
+			    &r, 503, "cannot open the store '%s' for writing",
+			    srv->db_name);
+		else
+			api__ingest_write(&c, rel, &r);
+		pthread_mutex_unlock(&srv->write_lock);
+		profile__free(rel);
+	}
+	slots_leave(&srv->uploads);
 	ret = send_response(srv, conn, r.status, r.content_type, NULL, NULL,
 			    r.body.p, r.body.len);
 	web_response__release(&r);
-	free(body);
 	return ret;
 }
 
@@ -748,6 +854,25 @@ static int serve_login(struct web_server *srv, struct mg_connection *conn,
 	return send_response(srv, conn, 302, "text/plain", NULL, extra, "", 0);
 }
 
+/*
+ * Two Content-Length headers (or one beside Transfer-Encoding) let a proxy
+ * in front and this server disagree on where a request ends.
+ */
+static bool framing_ambiguous(const struct mg_request_info *ri)
+{
+	int cl = 0, te = 0;
+
+	for (int i = 0; i < ri->num_headers; i++) {
+		const char *name = ri->http_headers[i].name;
+
+		if (!name)
+			continue;
+		cl += !strcasecmp(name, "Content-Length");
+		te += !strcasecmp(name, "Transfer-Encoding");
+	}
+	return cl > 1 || (cl && te);
+}
+
 /* Paths that take a POST: each goes through write_refusal() first. */
 static bool is_write_path(const char *path)
 {
@@ -767,7 +892,13 @@ static int handle(struct mg_connection *conn, void *data)
 	enum auth_kind auth = AUTH_FAILED;
 	int status;
 
-	if (!host_ok(srv, mg_get_header(conn, "Host"))) {
+	if (framing_ambiguous(ri)) {
+		status = send_json_error(
+		    srv, conn, 400,
+		    "more than one Content-Length, or Content-Length with "
+		    "Transfer-Encoding (request smuggling)",
+		    "Connection: close\r\n");
+	} else if (!host_ok(srv, mg_get_header(conn, "Host"))) {
 		status = send_json_error(
 		    srv, conn, 421,
 		    "this server does not answer to that Host name (use its "
@@ -966,6 +1097,14 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_mutex_init(&srv->write_lock, NULL);
 	pthread_mutex_init(&srv->session_lock, NULL);
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		slots_init(&srv->heavy, cpus > 2 ? (int)cpus : 2);
+		slots_init(&srv->uploads, UPLOAD_SLOTS);
+	}
+	srv->max_upload =
+	    opts->max_upload_bytes ? opts->max_upload_bytes : MAX_BODY;
 	if (opts->public_url && parse_public_url(srv, opts->public_url)) {
 		pr_err("bad --public-url '%s': want http(s)://HOST[:PORT][/]",
 		       opts->public_url);
@@ -1016,7 +1155,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	}
 
 	snprintf(threads, sizeof(threads), "%d",
-		 opts->threads > 0 ? opts->threads : 16);
+		 opts->threads > 0 ? opts->threads : WEB_DEFAULT_THREADS);
 	options[i++] = "listening_ports";
 	options[i++] = ports_opt;
 	options[i++] = "num_threads";
@@ -1024,14 +1163,20 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	/* Headers only: bodies are bounded by the handlers. */
 	options[i++] = "max_request_size";
 	options[i++] = "16384";
+	/*
+	 * civetweb counts this from the start of a request's headers, so a
+	 * client trickling header lines is cut off after it; bodies have
+	 * their own total deadline (read_body). Idle keep-alive sockets go
+	 * after 2 s. With a worker per slow client that is what it costs.
+	 */
 	options[i++] = "request_timeout_ms";
-	options[i++] = "15000";
+	options[i++] = "5000";
 	options[i++] = "enable_directory_listing";
 	options[i++] = "no";
 	options[i++] = "enable_keep_alive";
 	options[i++] = "yes";
 	options[i++] = "keep_alive_timeout_ms";
-	options[i++] = "5000";
+	options[i++] = "2000";
 	options[i++] = NULL;
 
 	init.callbacks = &cb;
@@ -1074,6 +1219,8 @@ void web_server__stop(struct web_server *srv)
 	pthread_mutex_destroy(&srv->pool_lock);
 	pthread_mutex_destroy(&srv->write_lock);
 	pthread_mutex_destroy(&srv->session_lock);
+	slots_destroy(&srv->heavy);
+	slots_destroy(&srv->uploads);
 	free(srv->index_html);
 	free(srv->db_path);
 	free(srv);

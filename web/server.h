@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#define WEB_DEFAULT_THREADS 256
+
 struct web_opts {
 	/* "HOST:PORT" or "PORT"; NULL means 127.0.0.1:7070. Port 0 picks a
 	 * free port (see web_server__port). */
@@ -48,10 +50,15 @@ struct web_opts {
 	 * with {"error": reason}); NULL means always healthy. Called from a
 	 * worker thread, with metrics_ctx. */
 	bool (*healthy)(void *ctx, char *reason, size_t size);
+	/* Largest upload body accepted (413 above); 0 picks 64 MiB. */
+	size_t max_upload_bytes;
 	/* Accept POST /api/v1/ingest (writes to the store). */
 	bool enable_ingest;
-	/* Worker threads; 0 picks 16 (a browser opens 6 keep-alive
-	 * connections per tab, each holding a thread). */
+	/*
+	 * Worker threads (connections served at once; idle or slow clients
+	 * hold one each until their deadline); 0 picks WEB_DEFAULT_THREADS.
+	 * Heavy queries run at most max(2, CPUs) at a time whatever this is.
+	 */
 	int threads;
 };
 

@@ -4,8 +4,10 @@
 // still answers. Usage: node web_hostile.mjs BASE_URL T0_SECONDS
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
 
-const [base, t0s] = process.argv.slice(2);
+const [base, t0s, pid] = process.argv.slice(2);
 const T0 = Number(t0s);
 const R = `from=${T0}&to=${T0 + 180}`;
 let passed = 0, failed = 0;
@@ -35,10 +37,10 @@ function jsonError(r, statuses) {
 }
 
 // A raw request with any headers (fetch will not send a forged Host).
-function raw(method, path, headers, body = null) {
+function raw(method, path, headers, body = null, timeout = 5000) {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, timeout: 5000 }, (res) => {
+    const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, timeout }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => {
@@ -146,6 +148,118 @@ await test('an ordinary pattern still matches', async () => {
   const r = await req(`/api/v1/top?from=${T0}&to=${T0 + 180}&match=${encodeURIComponent('^A{10,}$')}`);
   assert.equal(r.status, 200, r.text);
   assert.ok(r.json.functions.some((f) => f.name === longName), 'long name found');
+});
+
+
+// ---- slow and greedy clients ----
+
+function peakRssMb() {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) / 1024;
+}
+
+async function healthzWorst(tries = 3) {
+  let worst = 0;
+  for (let i = 0; i < tries; i++) {
+    const t = Date.now();
+    await healthy();
+    worst = Math.max(worst, Date.now() - t);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return worst;
+}
+
+await test('200 slow header senders: /healthz answers within a second', async () => {
+  const port = Number(new URL(base).port);
+  const socks = [];
+  for (let i = 0; i < 200; i++) {
+    const so = net.connect(port, '127.0.0.1');
+    so.on('error', () => {});
+    so.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    socks.push(so);
+  }
+  const timer = setInterval(() => socks.forEach((so) => so.write('X-Slow: 1\r\n')), 500);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const worst = await healthzWorst();
+    assert.ok(worst < 1000, `healthz took ${worst} ms`);
+  } finally {
+    clearInterval(timer);
+    socks.forEach((so) => so.destroy());
+  }
+});
+
+await test('slow upload bodies do not stop other requests', async () => {
+  const port = Number(new URL(base).port);
+  const socks = [];
+  for (let i = 0; i < 4; i++) {
+    const so = net.connect(port, '127.0.0.1');
+    so.on('error', () => {});
+    so.write(`POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: text/x-folded\r\nContent-Length: 1000000\r\n\r\na;b 1\n`);
+    socks.push(so);
+  }
+  const timer = setInterval(() => socks.forEach((so) => so.write('a;b 1\n')), 500);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const worst = await healthzWorst();
+    assert.ok(worst < 1000, `healthz took ${worst} ms`);
+    const r = await req(`/api/v1/top?${R}`, {}, 5000);
+    assert.equal(r.status, 200);
+    // Two uploads are read at a time: the next waits 5 s, then gets 503.
+    const body = 'x;y 1\n';
+    const u = await raw('POST', '/api/v1/ingest', { 'Content-Type': 'text/x-folded', 'Content-Length': body.length }, body, 15000);
+    assert.equal(u.status, 503, `upload beside slow ones: ${u.status} ${u.text}`);
+    assert.ok(u.headers['retry-after'], 'Retry-After');
+  } finally {
+    clearInterval(timer);
+    socks.forEach((so) => so.destroy());
+  }
+});
+
+await test('max_nodes is capped', async () => {
+  const r = await req(`/api/v1/flamegraph?${R}&max_nodes=1000000`);
+  jsonError(r, [400]);
+  assert.match(r.json.error, /max_nodes/);
+});
+
+await test('duplicate Content-Length is refused', async () => {
+  const port = Number(new URL(base).port);
+  const text = await new Promise((resolve) => {
+    const so = net.connect(port, '127.0.0.1');
+    let out = '';
+    so.on('data', (d) => { out += d; });
+    so.on('end', () => resolve(out));
+    so.on('error', () => resolve(out));
+    so.write(`POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: text/x-folded\r\nContent-Length: 6\r\nContent-Length: 60\r\nConnection: close\r\n\r\nq;w 1\n`);
+    setTimeout(() => { so.destroy(); resolve(out); }, 3000);
+  });
+  assert.match(text, /^HTTP\/1\.1 400/, text.slice(0, 100));
+  assert.match(text, /Content-Length/);
+});
+
+await test('an upload of millions of tiny samples: 413, bounded memory', async () => {
+  const before = peakRssMb();
+  const body = 'a;b 1\n'.repeat(3000000);
+  const r = await raw('POST', '/api/v1/ingest', { 'Content-Type': 'text/x-folded', 'Content-Length': body.length }, body);
+  jsonError(r, [413]);
+  const after = peakRssMb();
+  console.log(`     peak RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB`);
+  assert.ok(after < 1024, `peak RSS ${after} MB`);
+  await healthy();
+});
+
+await test('an upload of many distinct stacks: 413 beyond the cap, short write below it', async () => {
+  let big = '';
+  for (let i = 0; i < 100001; i++) big += `up;f${i % 97};g${i} 1\n`;
+  let r = await raw('POST', '/api/v1/ingest', { 'Content-Type': 'text/x-folded', 'Content-Length': Buffer.byteLength(big) }, big);
+  jsonError(r, [413]);
+  assert.match(r.json.error, /distinct stacks/);
+  let ok = '';
+  for (let i = 0; i < 20000; i++) ok += `up2;f${i % 97};g${i} 1\n`;
+  r = await raw('POST', '/api/v1/ingest', { 'Content-Type': 'text/x-folded', 'Content-Length': Buffer.byteLength(ok) }, ok);
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.write_ms < 10000, `write held the lock ${r.json.write_ms} ms`);
+  console.log(`     20,000 new stacks: write lock held ${r.json.write_ms} ms`);
 });
 
 console.log(`${passed} passed, ${failed} failed`);

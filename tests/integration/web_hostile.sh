@@ -22,7 +22,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [ -n "$PORT" ] || fail "server did not say where it listens"
-node tests/integration/web_hostile.mjs "http://127.0.0.1:$PORT" "$T0" ||
+node tests/integration/web_hostile.mjs "http://127.0.0.1:$PORT" "$T0" "$SERVER_PID" ||
 	{ tail -5 "$TMP/err"; fail "hostile request checks failed"; }
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
 kill "$SERVER_PID"
