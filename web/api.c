@@ -31,8 +31,11 @@
 #define MAX_HEATMAP_NS (2ULL * 3600 * NS)
 #define DEFAULT_MAX_NODES 20000
 #define MAX_PATH 512
-/* 1,000,000 nodes cost ~10 GB and 80 s a request; the UI asks 20,000. */
-#define LIMIT_MAX_NODES 100000
+/*
+ * 1,000,000 nodes cost ~10 GB and 80 s a request; the UI asks 20,000, and
+ * 200,000 when the user expands an "[other]" node.
+ */
+#define LIMIT_MAX_NODES 200000
 /*
  * Budgets of one request: distinct (series, stack) pairs merged from the
  * store (~100 bytes each through the profile and the tree), and frames
