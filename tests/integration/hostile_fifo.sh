@@ -5,6 +5,9 @@
 # either with a blocking open() hung kiln for good; now `kiln record` ends
 # on time and the agent keeps writing windows.
 source tests/integration/lib.sh
+# The attackers leave FIFOs at /tmp/perf-PID.map: remove them at the end so
+# they do not outlive the test (other profilers on this machine open them).
+trap 'find /tmp -maxdepth 1 -name "perf-*.map" -type p -user nobody -delete 2>/dev/null; cleanup' EXIT
 need_root
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
 W=$(build_workload hostile)
