@@ -500,8 +500,13 @@ int cmd_agent(int argc, char **argv)
 		wopts.metrics_ctx = &a.counters;
 		wopts.healthy = agent_healthy;
 		srv = web_server__start(&wopts);
-		if (!srv)
-			goto out; /* the server said why */
+		if (!srv) {
+			/* The server said why; the exit code is kiln server's
+			 * for the same refusal. */
+			ret = errno == EPERM || errno == EINVAL ? EXIT_USAGE
+								: EXIT_RUNTIME;
+			goto out;
+		}
 		/* The port actually bound: --listen ADDR:0 picks a free one. */
 		const char *listen =
 		    wopts.listen ? wopts.listen : "127.0.0.1:7070";

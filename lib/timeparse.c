@@ -228,7 +228,24 @@ static int parse_rfc3339(const char *s, uint64_t *out_ns)
 	return 0;
 }
 
+/*
+ * Beyond this, a time is a typo or an attack, not a profile: 2200-01-01.
+ * (Unix nanoseconds end in 2554; sums and rollups near that wrap.)
+ */
+#define TIME_MAX_NS (7258118400ULL * NS)
+
+static int time_parse_any(const char *s, uint64_t now_ns, uint64_t *out_ns);
+
 int time__parse(const char *s, uint64_t now_ns, uint64_t *out_ns)
+{
+	int err = time_parse_any(s, now_ns, out_ns);
+
+	if (!err && *out_ns >= TIME_MAX_NS)
+		return -ERANGE;
+	return err;
+}
+
+static int time_parse_any(const char *s, uint64_t now_ns, uint64_t *out_ns)
 {
 	uint64_t d;
 	bool ovf = false;

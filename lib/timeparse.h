@@ -20,7 +20,7 @@
  *                                    'Z' or a numeric offset required;
  *                                    't'/'z' and a space separator accepted)
  * Returns 0, -EINVAL for anything else, -ERANGE for a time before 1970 or
- * past 2554.
+ * from 2200 on (nobody profiles that far ahead: a typo or an attack).
  */
 int time__parse(const char *s, uint64_t now_ns, uint64_t *out_ns);
 

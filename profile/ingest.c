@@ -46,10 +46,9 @@ int ingest__parse(const void *body, size_t len, const char *content_type,
 	if (media_is(content_type, "application/x-protobuf") ||
 	    media_is(content_type, "application/vnd.google.protobuf") ||
 	    media_is(content_type, "application/protobuf") ||
-	    media_is(content_type, "application/octet-stream") ||
-	    media_is(content_type, "application/gzip") ||
-	    media_is(content_type, "application/x-gzip"))
+	    media_is(content_type, "application/octet-stream"))
 		return pprof__read(out, body, len, lim, err, errlen);
+	/* gzip: pprof or folded inside, profile__read looks. */
 	if (media_is(content_type, "text/plain") ||
 	    media_is(content_type, "text/x-folded"))
 		return folded__read(out, body, len, lim, err, errlen);

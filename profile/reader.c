@@ -163,8 +163,33 @@ int profile__read(struct profile *p, const void *data, size_t len,
 		snprintf(err, errlen, "empty input");
 		return -EINVAL;
 	}
-	if ((len >= 2 && d[0] == 0x1f && d[1] == 0x8b) ||
-	    looks_like_protobuf(d, len))
+	if (len >= 2 && d[0] == 0x1f && d[1] == 0x8b) {
+		void *raw = NULL;
+		size_t rawlen = 0;
+		int ret;
+
+		/* Gzip holds pprof usually, but folded text too (a .folded.gz):
+		 * look inside rather than calling the text corrupt protobuf. */
+		ret = format__gunzip(data, len, lim->max_decompressed, &raw,
+				     &rawlen, err, errlen);
+		if (ret)
+			return ret;
+		if (rawlen && !looks_like_protobuf(raw, rawlen)) {
+			ret = folded__read(p, raw, rawlen, lim, err, errlen);
+			if (ret && err[0]) {
+				char inner[256];
+
+				snprintf(inner, sizeof(inner), "%s", err);
+				snprintf(err, errlen, "gzipped folded: %s",
+					 inner);
+			}
+		} else {
+			ret = pprof__read(p, data, len, lim, err, errlen);
+		}
+		free(raw);
+		return ret;
+	}
+	if (looks_like_protobuf(d, len))
 		return pprof__read(p, data, len, lim, err, errlen);
 	return folded__read(p, data, len, lim, err, errlen);
 }

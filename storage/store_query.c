@@ -27,6 +27,15 @@ static bool is_well_known(const char *key)
 	return false;
 }
 
+/* Sums of stored counts stop at the largest value instead of wrapping: a
+ * damaged or hostile store must not turn a big count into a small one. */
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 /* ---- the reader's dictionary ---- */
 
 /*
@@ -725,7 +734,7 @@ static void acc_add(struct qctx *c, uint32_t series, uint32_t stack,
 		struct acc *a = &c->accs[c->slots[h] - 1];
 
 		if (a->key == key) {
-			a->count += count;
+			a->count = sat_add(a->count, count);
 			if (t < a->first_ns)
 				a->first_ns = t;
 			return;
@@ -760,7 +769,7 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 		while (i + 1 < c->nents && c->ents[i + 1].stack == e->stack) {
 			i++;
 			if (!row->partial || slot_in(row, c->ents[i].slot, &t))
-				count += c->ents[i].count;
+				count = sat_add(count, c->ents[i].count);
 		}
 		acc_add(c, row->series, e->stack, count, t0);
 		if (c->max_entries && c->nr > c->max_entries)
@@ -958,7 +967,8 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 
 	if (!row->partial && c->step % g == 0) {
 		t = (uint64_t)row->bucket * g;
-		counts[(t - c->t0) / c->step] += row->total;
+		counts[(t - c->t0) / c->step] =
+		    sat_add(counts[(t - c->t0) / c->step], row->total);
 		return 0;
 	}
 	/* Finer than a bucket, or cut by the range: go by 20 ms slot. */
@@ -966,7 +976,8 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 		return err;
 	for (size_t i = 0; i < c->nents; i++)
 		if (slot_in(row, c->ents[i].slot, &t))
-			counts[(t - c->t0) / c->step] += c->ents[i].count;
+			counts[(t - c->t0) / c->step] = sat_add(
+			    counts[(t - c->t0) / c->step], c->ents[i].count);
 	return 0;
 }
 
@@ -1083,7 +1094,8 @@ static int heatmap_row(struct store *st, const struct scan_row *row, void *ctx)
 		return err;
 	for (size_t i = 0; i < c->nents; i++)
 		if (slot_in(row, c->ents[i].slot, &t))
-			c->cells[c->ents[i].slot] += c->ents[i].count;
+			c->cells[c->ents[i].slot] = sat_add(
+			    c->cells[c->ents[i].slot], c->ents[i].count);
 	return 0;
 }
 

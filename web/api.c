@@ -25,7 +25,8 @@
 
 #define NS 1000000000ULL
 #define MS 1000000ULL
-#define MAX_KEYS 64
+/* Label names a store may hold; uploads adding one more are refused. */
+#define MAX_KEYS 1024
 #define MAX_TIMELINE_POINTS 5000
 #define MAX_GROUPS 20
 #define MAX_HEATMAP_NS (2ULL * 3600 * NS)
@@ -116,8 +117,8 @@ static const char *store_strerror(int err)
 /* ---- label keys known to the store, for validating filters ---- */
 
 struct keys {
-	char *v[MAX_KEYS + 1];
-	size_t n;
+	char **v; /* NULL-terminated */
+	size_t n, cap;
 };
 
 static int keys_add(const char *name, void *ctx)
@@ -127,8 +128,16 @@ static int keys_add(const char *name, void *ctx)
 	for (size_t i = 0; i < k->n; i++)
 		if (!strcmp(k->v[i], name))
 			return 0;
-	if (k->n < MAX_KEYS)
-		k->v[k->n++] = xstrdup(name);
+	/* Past the cap (a store written by something else) the rest stay
+	 * unknown to filters rather than costing every request. */
+	if (k->n >= MAX_KEYS + 16)
+		return 0;
+	if (k->n + 2 > k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 32;
+		k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
+	}
+	k->v[k->n++] = xstrdup(name);
+	k->v[k->n] = NULL;
 	return 0;
 }
 
@@ -141,7 +150,6 @@ static int keys_load(struct api_ctx *c, struct keys *k)
 	     i++)
 		keys_add(builtin_keys[i], k);
 	err = store__label_names(c->st, keys_add, k);
-	k->v[k->n] = NULL;
 	return err;
 }
 
@@ -149,7 +157,9 @@ static void keys_release(struct keys *k)
 {
 	for (size_t i = 0; i < k->n; i++)
 		free(k->v[i]);
-	k->n = 0;
+	free(k->v);
+	k->v = NULL;
+	k->n = k->cap = 0;
 }
 
 static bool keys_has(const struct keys *k, const char *name)
@@ -1755,6 +1765,23 @@ static void ingest_limits(struct read_limits *lim, size_t len)
 	lim->max_strings = 1000000;
 }
 
+/*
+ * Whether the counts of an upload add up without overflow, and below 2^53
+ * (where JSON consumers stop being exact). Counts once wrapped modulo 2^64.
+ */
+static bool counts_fit(const struct profile *p)
+{
+	size_t nr;
+	const struct sample *s = profile__samples(p, &nr);
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < nr; i++)
+		if (__builtin_add_overflow(sum, s[i].count, &sum) ||
+		    sum > (1ULL << 53))
+			return false;
+	return true;
+}
+
 struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 				  const void *body, size_t len,
 				  const char *content_type,
@@ -1812,7 +1839,13 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 				    "bad label (want key=value, UTF-8)");
 		goto out;
 	}
-	if (profile__nr_stacks(rel) > API_INGEST_MAX_STACKS) {
+	if (!counts_fit(rel)) {
+		web_response__error(r, 400,
+				    "sample counts add up past 2^53: refused "
+				    "rather than wrapped");
+		profile__free(rel);
+		rel = NULL;
+	} else if (profile__nr_stacks(rel) > API_INGEST_MAX_STACKS) {
 		web_response__error(
 		    r, 413,
 		    "%zu distinct stacks in one upload: at most "
@@ -1827,12 +1860,53 @@ out:
 	return rel;
 }
 
+/* An upload may not take the store past MAX_KEYS label names. */
+static int check_new_keys(struct api_ctx *c, const struct profile *rel,
+			  struct web_response *r)
+{
+	struct keys k;
+	size_t added = 0;
+	int err;
+
+	if ((err = keys_load(c, &k))) {
+		web_response__error(r, store_status(err),
+				    "cannot read label names: %s",
+				    store_strerror(err));
+		return err;
+	}
+	for (size_t s = 0; s < profile__nr_series(rel) && !err; s++) {
+		size_t n;
+		const struct label *ls = profile__series(rel, (uint32_t)s, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			const char *key = profile__str(rel, ls[i].key);
+
+			if (keys_has(&k, key))
+				continue;
+			keys_add(key, &k);
+			if (k.n > MAX_KEYS || ++added > MAX_KEYS) {
+				web_response__error(
+				    r, 400,
+				    "label '%.64s' would take the store past "
+				    "%d label names",
+				    key, MAX_KEYS);
+				err = -E2BIG;
+				break;
+			}
+		}
+	}
+	keys_release(&k);
+	return err;
+}
+
 void api__ingest_write(struct api_ctx *c, struct profile *rel,
 		       struct web_response *r)
 {
 	struct timespec t0, t1;
 	int ret;
 
+	if ((ret = check_new_keys(c, rel, r)))
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = store__write(c->st, rel);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

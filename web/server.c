@@ -1040,6 +1040,10 @@ static int parse_listen(const char *listen, char *out, size_t size,
 		*loopback =
 		    !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
 		host[hl - 1] = ']';
+		/* Debian's civetweb 1.15 is built without IPv6: say so rather
+		 * than "invalid port spec". */
+		if (!mg_check_feature(8))
+			return -EAFNOSUPPORT;
 	} else {
 		if (inet_pton(AF_INET, host, addr) != 1)
 			return -EINVAL;
@@ -1111,8 +1115,17 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		err = -EINVAL;
 		goto fail;
 	}
-	if (parse_listen(opts->listen, ports_opt, sizeof(ports_opt),
-			 &loopback)) {
+	err =
+	    parse_listen(opts->listen, ports_opt, sizeof(ports_opt), &loopback);
+	if (err == -EAFNOSUPPORT) {
+		pr_err("cannot listen on '%s': this build's civetweb has no "
+		       "IPv6 support; listen on 127.0.0.1 (or an IPv4 address) "
+		       "and put an IPv6 proxy in front",
+		       opts->listen);
+		err = -EINVAL;
+		goto fail;
+	}
+	if (err) {
 		pr_err("bad listen address '%s': want PORT, IP:PORT or "
 		       "[IPv6]:PORT "
 		       "(numeric)\n",

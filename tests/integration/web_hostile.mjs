@@ -262,5 +262,70 @@ await test('an upload of many distinct stacks: 413 beyond the cap, short write b
   console.log(`     20,000 new stacks: write lock held ${r.json.write_ms} ms`);
 });
 
+// ---- the smaller items ----
+
+const upload = (qs, body, type = 'text/x-folded') =>
+  raw('POST', `/api/v1/ingest${qs}`, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }, body);
+
+await test('counts that would wrap: 400', async () => {
+  const big = 2 ** 53;
+  const r = await upload('', `w;a ${big}\nw;b ${big}\n`);
+  jsonError(r, [400]);
+  assert.match(r.json.error, /2\^53/);
+});
+
+await test('absurd times are refused', async () => {
+  for (const t of ['2554-01-01T00:00:00Z', '18446744073', '%2B600y']) {
+    const r = await upload(`?time=${t}`, 'x;y 1\n');
+    jsonError(r, [400]);
+  }
+  const r = await req(`/api/v1/top?from=2554-01-01T00:00:00Z&to=2554-01-02T00:00:00Z`);
+  jsonError(r, [400]);
+});
+
+await test('more than 64 label names work', async () => {
+  for (let u = 0; u < 3; u++) {
+    const labels = [];
+    for (let i = 0; i < 30; i++) labels.push(`label=${encodeURIComponent(`k${u * 30 + i}=v${u}`)}`);
+    const r = await upload(`?${labels.join('&')}`, `lab;f${u} 3\n`);
+    assert.equal(r.status, 200, r.text);
+  }
+  const names = (await req('/api/v1/labels')).json.names;
+  assert.ok(names.includes('k89'), `${names.length} names`);
+  const r = await req(`/api/v1/top?from=-1h&to=%2B1h&filter=k89%3Dv2`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.total, 3);
+});
+
+await test('a gzipped folded upload is read as folded', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const gz = gzipSync(Buffer.from('gz;folded_ok 4\n'));
+  const r = await new Promise((resolve, reject) => {
+    const u = new URL(base);
+    const rq = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/api/v1/ingest', headers: { 'Content-Type': 'application/gzip', 'Content-Length': gz.length } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    rq.on('error', reject);
+    rq.end(gz);
+  });
+  assert.equal(r.status, 200, r.text);
+  const bad = gzipSync(Buffer.from('gz;folded_bad x\n'));
+  const r2 = await new Promise((resolve, reject) => {
+    const u = new URL(base);
+    const rq = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/api/v1/ingest', headers: { 'Content-Type': 'application/gzip', 'Content-Length': bad.length } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    rq.on('error', reject);
+    rq.end(bad);
+  });
+  assert.equal(r2.status, 400);
+  assert.match(r2.text, /gzipped folded/);
+  assert.doesNotMatch(r2.text, /protobuf/);
+});
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
