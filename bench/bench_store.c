@@ -6,12 +6,15 @@
  * programs with ~36,000 distinct stacks between them, CPU shares and stack
  * popularity Zipf-distributed, a quarter of the samples idle.
  *
- *   bench_store [HOURS [DB]]     default 24 h into a temporary file
+ *   bench_store [HOURS [STORE]]  default 24 h into a temporary file;
+ *                                STORE may be any store URL (an empty
+ *                                ClickHouse database: clickhouse://...)
  *
  * Prints ingest rate, query times (24 h, 1 h aligned, 1 h unaligned, 1 h
- * with a label filter) and bytes on disk per sample.
+ * with a label filter, time lines) and bytes on disk per sample.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +105,13 @@ struct instance {
 	uint32_t series;
 };
 
+static int count_point(const struct store_point *pt, void *ctx)
+{
+	(void)pt;
+	++*(uint64_t *)ctx;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double hours = argc > 1 ? atof(argv[1]) : 24;
@@ -113,7 +123,6 @@ int main(int argc, char **argv)
 	uint64_t windows, total = 0, end_ns;
 	struct profile *tpl;
 	struct store *st;
-	struct stat sb;
 	char buf[300];
 	double t_write = 0, c_write = 0, t0, c0, *slot_cdf;
 	int err;
@@ -131,7 +140,9 @@ int main(int argc, char **argv)
 			return 1;
 		snprintf(path, sizeof(path), "%s/bench.db", tmpdir);
 	}
-	unlink(path);
+	bool is_file = !strstr(path, "://");
+	if (is_file)
+		unlink(path);
 	windows = (uint64_t)(hours * 3600 / WINDOW_S);
 	end_ns = (START_S + windows * WINDOW_S) * NS;
 
@@ -320,7 +331,13 @@ int main(int argc, char **argv)
 	if (isatty(2))
 		fputc('\n', stderr);
 	store__close(st);
-	stat(path, &sb);
+	/* The engine's own count: file + WAL, or ClickHouse's parts. */
+	st = store__open(&(struct store_opts){.path = path, .read_only = true});
+	if (!st)
+		return 1;
+	struct store_stats ss;
+	store__stats(st, &ss);
+	store__close(st);
 	printf("ingest: %llu samples in %.1f s of store__write: %.2f M "
 	       "samples/s wall, %.2f M samples/s per CPU second (generation "
 	       "%.1f s, not counted)\n",
@@ -328,8 +345,8 @@ int main(int argc, char **argv)
 	       (double)total / t_write / 1e6, (double)total / c_write / 1e6,
 	       t_gen);
 	printf("size: %.1f MB on disk, %.2f bytes/sample (%zu series)\n",
-	       (double)sb.st_size / 1e6, (double)sb.st_size / (double)total,
-	       ninst + 1);
+	       (double)ss.size_bytes / 1e6,
+	       (double)ss.size_bytes / (double)total, ninst + 1);
 
 	/* Queries, through a fresh read-only handle as kiln query uses. */
 	struct {
@@ -390,6 +407,48 @@ int main(int argc, char **argv)
 		       "warm, %7.1f ms warm CPU; %llu samples, %zu stacks\n",
 		       qs[i].name, first * 1e3, best * 1e3, cbest * 1e3,
 		       (unsigned long long)got, stacks);
+		store__close(st);
+	}
+	/* Time lines: the UI's default step for the range, one series and
+	 * grouped by comm. */
+	struct {
+		const char *name;
+		uint64_t from, step;
+		const char *group;
+	} tls[] = {
+	    {"24 h, 5 min steps", end_ns - 86400 * NS, 300 * NS, NULL},
+	    {"24 h, 5 min steps, by comm", end_ns - 86400 * NS, 300 * NS,
+	     "comm"},
+	    {"1 h, 10 s steps", end_ns - 3600 * NS, 10 * NS, NULL},
+	};
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		double best = 1e9;
+		uint64_t points = 0;
+
+		if (tls[i].from < START_S * NS)
+			continue;
+		st = store__open(
+		    &(struct store_opts){.path = path, .read_only = true});
+		if (!st)
+			return 1;
+		for (int rep = 0; rep < 3; rep++) {
+			struct store_query q = {.from_ns = tls[i].from,
+						.to_ns = end_ns};
+
+			points = 0;
+			t0 = now_s();
+			err = store__timeline(st, &q, tls[i].step, tls[i].group,
+					      count_point, &points);
+			if (err) {
+				fprintf(stderr, "timeline: %s\n",
+					strerror(-err));
+				return 1;
+			}
+			if (now_s() - t0 < best)
+				best = now_s() - t0;
+		}
+		printf("timeline %-30s %7.1f ms warm; %llu points\n",
+		       tls[i].name, best * 1e3, (unsigned long long)points);
 		store__close(st);
 	}
 	if (argc <= 2) {

@@ -5,7 +5,9 @@
  *   web_datagen known DB T0_SECONDS   a small profile with known counts
  *                                     (tests/integration/web_api.sh checks
  *                                     every endpoint against them)
- *   web_datagen history DB HOURS      synthetic history ending now: a
+ *   web_datagen history DB HOURS [END]
+ *                                     synthetic history ending now (or at
+ *                                     unix second END): a
  *                                     window every 10 s, 60 processes,
  *                                     ~3000 stacks (benchmarks)
  *   web_datagen wide DB NODES         one window whose call tree has about
@@ -172,11 +174,11 @@ static void make_stacks(struct profile *p, struct pool *pool, size_t nr_stacks,
 	free(funcs);
 }
 
-static int gen_history(const char *path, double hours)
+static int gen_history(const char *path, double hours, uint64_t end_s)
 {
 	struct store_opts so = {.path = path};
 	struct store *st = store__open(&so);
-	uint64_t now = (uint64_t)time(NULL) * NS, start;
+	uint64_t now = (end_s ? end_s : (uint64_t)time(NULL)) * NS, start;
 	size_t windows = (size_t)(hours * 360), nr_series = 60;
 	uint32_t series_ids[60];
 	char comm[32], pid[16], host[16];
@@ -273,14 +275,15 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "known"))
 		return gen_known(argv[2], strtoull(argv[3], NULL, 10) * NS);
-	if (argc == 4 && !strcmp(argv[1], "history"))
-		return gen_history(argv[2], atof(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "history"))
+		return gen_history(argv[2], atof(argv[3]),
+				   argc == 5 ? strtoull(argv[4], NULL, 10) : 0);
 	if (argc == 4 && !strcmp(argv[1], "wide"))
 		return gen_wide(argv[2], strtoull(argv[3], NULL, 10));
 	if (argc == 5 && !strcmp(argv[1], "source"))
 		return gen_source(argv[2], strtoull(argv[3], NULL, 10) * NS,
 				  argv[4]);
 	fprintf(stderr, "usage: web_datagen known DB T0_SECONDS | history DB "
-			"HOURS | wide DB NODES | source DB T0 FILE\n");
+			"HOURS [END] | wide DB NODES | source DB T0 FILE\n");
 	return 2;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/embedded.h"
 #include "lib/log.h"
@@ -275,12 +276,24 @@ static int report(struct ch_store *c, int err, const char *what,
 	return err;
 }
 
-int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
-		const char *what)
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One HTTP request; 'ids', when not NULL, goes as the external table
+ * "ids" (id UInt64) of a multipart body. */
+static int request(struct ch_store *c, const char *sql,
+		   const struct chbuf *body, const struct chbuf *ids,
+		   const char *what)
 {
 	CURL *h = c->curl;
 	char *esc = NULL, *url = NULL, errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
+	curl_mime *mime = NULL;
 	struct chbuf post = {0};
 	long status = 0;
 	CURLcode rc;
@@ -290,42 +303,91 @@ int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
 	/*
 	 * Settings ride in the URL: the database, and wait_end_of_query so a
 	 * query that fails half-way answers with an error status instead of
-	 * a 200 and a truncated body. A statement with rows after it goes in
-	 * the URL (INSERT ... FORMAT RowBinary); otherwise in the body, where
-	 * max_query_size lets long IN lists through.
+	 * a 200 and a truncated body. A statement with rows after it (INSERT
+	 * ... FORMAT RowBinary) or with an external table goes in the URL;
+	 * otherwise in the body.
 	 */
-	if (body) {
+	if (body || ids) {
 		esc = curl_easy_escape(h, sql, 0);
 		if (!esc)
 			return -ENOMEM;
 	}
+	/* ClickHouse stops the query a second before curl gives up on it;
+	 * a caller's deadline shortens both. */
+	long curl_ms = c->timeout_ms, exec_s = (c->timeout_ms + 999) / 1000 - 1;
+	char groups[96] = "";
+	if (c->deadline_ns) {
+		uint64_t now = (uint64_t)(mono_s() * 1e9);
+
+		if (now >= c->deadline_ns) {
+			curl_free(esc);
+			return -ETIME;
+		}
+		long rem_ms = (long)((c->deadline_ns - now) / 1000000);
+		if (rem_ms + 1000 < curl_ms)
+			curl_ms = rem_ms + 1000;
+		if (rem_ms / 1000 < exec_s)
+			exec_s = rem_ms / 1000 > 0 ? rem_ms / 1000 : 1;
+	}
+	if (c->max_groups)
+		snprintf(
+		    groups, sizeof(groups),
+		    "&max_rows_to_group_by=%zu&group_by_overflow_mode=throw",
+		    c->max_groups);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, curl_ms);
 	if (asprintf(&url,
 		     "%s?database=%s&wait_end_of_query=1&max_query_size="
 		     "67108864&max_insert_block_size=100000000&"
-		     "max_execution_time=%ld%s%s",
-		     c->endpoint, c->db, (c->timeout_ms + 999) / 1000 - 1,
+		     "max_execution_time=%ld%s%s%s%s",
+		     c->endpoint, c->db, exec_s, groups,
+		     ids ? "&ids_structure=id%20UInt64&ids_format=RowBinary"
+			 : "",
 		     esc ? "&query=" : "", esc ? esc : "") < 0) {
 		curl_free(esc);
 		return -ENOMEM;
 	}
 	curl_free(esc);
-	if (!body)
-		chbuf__put(&post, sql, strlen(sql));
-	hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-			 body ? (const char *)body->p : (const char *)post.p);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)(body ? body->len : post.len));
+	if (ids) {
+		curl_mimepart *part;
+
+		mime = curl_mime_init(h);
+		part = mime ? curl_mime_addpart(mime) : NULL;
+		if (!part || curl_mime_name(part, "ids") ||
+		    curl_mime_filename(part, "ids") ||
+		    curl_mime_data(part, (const char *)ids->p, ids->len)) {
+			curl_mime_free(mime);
+			free(url);
+			return -ENOMEM;
+		}
+		curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+	} else {
+		if (!body)
+			chbuf__put(&post, sql, strlen(sql));
+		hdr = curl_slist_append(
+		    hdr, "Content-Type: application/octet-stream");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+				 body ? (const char *)body->p
+				      : (const char *)post.p);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(body ? body->len : post.len));
+	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->resp);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	double t0 = mono_s();
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	pr_debug("store '%s': %.1f ms, %zu bytes back: %.60s", c->name,
+		 (mono_s() - t0) * 1e3, c->resp.len, sql);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	if (mime) {
+		curl_easy_setopt(h, CURLOPT_MIMEPOST, NULL);
+		curl_mime_free(mime);
+	}
 	curl_slist_free_all(hdr);
 	free(url);
 	chbuf__release(&post);
@@ -338,6 +400,8 @@ int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
 		}
 		if (rc == CURLE_OUT_OF_MEMORY)
 			return -ENOMEM;
+		if (c->deadline_ns && mono_s() * 1e9 >= c->deadline_ns)
+			return -ETIME;
 		/* Down, unreachable, slow or cut off: try again later. */
 		return report(c, -EAGAIN, what, why);
 	}
@@ -346,7 +410,13 @@ int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
 		int code = 0;
 
 		error_text(&c->resp, text, sizeof(text));
-		if (sscanf(text, "Code: %d", &code) == 1)
+		/* Over the caller's budget: its own errors, not ours. */
+		if (sscanf(text, "Code: %d", &code) == 1 && code == 159 &&
+		    c->deadline_ns)
+			return -ETIME;
+		if (code == 158 && c->max_groups)
+			return -E2BIG;
+		if (code)
 			err = ch_code_err(code);
 		else if (status == 401 || status == 403)
 			err = -EACCES;
@@ -366,6 +436,24 @@ int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
 		pr_info("store '%s': ClickHouse answers again", c->name);
 	c->last_err = 0;
 	return 0;
+}
+
+int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
+		const char *what)
+{
+	return request(c, sql, body, NULL, what);
+}
+
+int ch__request_ids(struct ch_store *c, const char *sql, const uint64_t *ids,
+		    size_t n, const char *what)
+{
+	struct chbuf b = {0};
+	int err;
+
+	chbuf__put(&b, ids, n * sizeof(*ids));
+	err = request(c, sql, NULL, &b, what);
+	chbuf__release(&b);
+	return err;
 }
 
 /* ---- opening: the URL, the schema ---- */
@@ -796,17 +884,21 @@ static uint64_t frame_id(const struct profile *p, uint32_t fid,
 static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
 		       struct chbuf *out)
 {
-	uint64_t win, hour = rows[0].tick / CH_SLOTS_PER_S / 3600;
+	uint64_t win;
 	char sql[256];
 	struct rbin r;
 	int err;
 
 	win = fingerprint(rows, n * sizeof(*rows));
+	uint64_t s0 = rows[0].tick / CH_SLOTS_PER_S,
+		 s1 = rows[n - 1].tick / CH_SLOTS_PER_S;
+
 	snprintf(sql, sizeof(sql),
-		 "SELECT count() FROM samples WHERE second >= %llu AND "
-		 "second < %llu AND window_id = %llu FORMAT RowBinary",
-		 (unsigned long long)(hour * 3600),
-		 (unsigned long long)(hour * 3600 + 3600),
+		 "SELECT count() FROM samples WHERE block >= %llu AND block <= "
+		 "%llu AND second >= %llu AND second <= %llu AND window_id = "
+		 "%llu FORMAT RowBinary",
+		 (unsigned long long)(s0 / 600), (unsigned long long)(s1 / 600),
+		 (unsigned long long)s0, (unsigned long long)s1,
 		 (unsigned long long)win);
 	if ((err = ch__request(c, sql, NULL, "looking for a window")))
 		return err;
@@ -820,6 +912,8 @@ static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
 		return -EBADMSG;
 	out->len = 0;
 	for (size_t i = 0; i < n; i++) {
+		chbuf__u32(out,
+			   (uint32_t)(rows[i].tick / CH_SLOTS_PER_S / 600));
 		chbuf__u32(out, (uint32_t)(rows[i].tick / CH_SLOTS_PER_S));
 		chbuf__u8(out, (uint8_t)(rows[i].tick % CH_SLOTS_PER_S));
 		chbuf__u64(out, rows[i].series);
@@ -829,8 +923,8 @@ static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
 	}
 	/* One block, so one part: the hour lands whole or not at all. */
 	return ch__request(c,
-			   "INSERT INTO samples (second, slot, series, stack, "
-			   "count, window_id) FORMAT RowBinary",
+			   "INSERT INTO samples (block, second, slot, series, "
+			   "stack, count, window_id) FORMAT RowBinary",
 			   out, "writing samples");
 }
 
@@ -971,6 +1065,8 @@ static int write_window(struct ch_store *c, const struct profile *p,
 		else
 			rows[k++] = rows[i];
 	}
+	if (k && rows[k - 1].tick / CH_SLOTS_PER_S / 3600 > c->newest_hour)
+		c->newest_hour = rows[k - 1].tick / CH_SLOTS_PER_S / 3600;
 	for (size_t i = 0, j; i < k && !err; i = j) {
 		uint64_t hour = rows[i].tick / CH_SLOTS_PER_S / 3600;
 
@@ -1002,6 +1098,191 @@ out:
 	return err;
 }
 
+/* ---- hourly rollups ---- */
+
+#define ROLL_EVERY_S 300 /* a pass over stale hours at most this often */
+#define ROLL_PER_PASS 6	 /* hours rolled up by one pass, at most */
+
+struct hour_rows {
+	uint64_t hour, rows;
+};
+
+/* Sample rows per hour partition (exact: active parts only). */
+static int hour_rows(struct ch_store *c, uint64_t h0, uint64_t h1,
+		     struct hour_rows **out, size_t *n)
+{
+	struct chbuf sql = {0};
+	struct rbin r;
+	size_t cap = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	chbuf__printf(&sql,
+		      "SELECT toUInt64(partition) AS h, toUInt64(sum(rows)) "
+		      "FROM system.parts WHERE database = ");
+	chbuf__quote(&sql, c->db);
+	chbuf__printf(&sql,
+		      " AND table = 'samples' AND active GROUP BY h HAVING h "
+		      ">= %llu AND h < %llu ORDER BY h FORMAT RowBinary",
+		      (unsigned long long)h0, (unsigned long long)h1);
+	err = ch__request(c, (const char *)sql.p, NULL, "counting rows");
+	chbuf__release(&sql);
+	if (err)
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	while (rbin__more(&r) && *n < 1000000) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[*n].hour = rbin__u64(&r);
+		(*out)[*n].rows = rbin__u64(&r);
+		++*n;
+	}
+	return r.bad ? -EBADMSG : 0;
+}
+
+struct roll_row {
+	uint64_t hour, version, attempt;
+};
+
+static int roll_rows(struct ch_store *c, uint64_t h0, uint64_t h1,
+		     struct roll_row **out, size_t *n)
+{
+	char sql[200];
+	struct rbin r;
+	size_t cap = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(sql, sizeof(sql),
+		 "SELECT toUInt64(hour), version, attempt FROM rollups WHERE "
+		 "hour >= %llu AND hour < %llu ORDER BY hour, attempt FORMAT "
+		 "RowBinary",
+		 (unsigned long long)h0, (unsigned long long)h1);
+	if ((err = ch__request(c, sql, NULL, "reading rollups")))
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	while (rbin__more(&r) && *n < 10000000) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[*n].hour = rbin__u64(&r);
+		(*out)[*n].version = rbin__u64(&r);
+		(*out)[*n].attempt = rbin__u64(&r);
+		++*n;
+	}
+	return r.bad ? -EBADMSG : 0;
+}
+
+/* The usable attempt for 'hr' among rollup rows sorted by (hour, attempt):
+ * the first whose version is the hour's row count now; 0 when none. */
+static uint64_t usable(const struct roll_row *rr, size_t n,
+		       const struct hour_rows *hr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rr[i].hour == hr->hour && rr[i].version == hr->rows)
+			return rr[i].attempt;
+	return 0;
+}
+
+int ch__rolled(struct ch_store *c, uint64_t from_ns, uint64_t to_ns,
+	       struct ch_rolled *out)
+{
+	uint64_t h0 = (from_ns / 1000000000ULL + 3599) / 3600,
+		 h1 = to_ns / 1000000000ULL / 3600;
+	struct hour_rows *hr = NULL;
+	struct roll_row *rr = NULL;
+	size_t nhr, nrr;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (h0 >= h1)
+		return 0;
+	if ((err = hour_rows(c, h0, h1, &hr, &nhr)) ||
+	    (err = roll_rows(c, h0, h1, &rr, &nrr)))
+		goto out;
+	out->hours = xcalloc(nhr + 1, sizeof(*out->hours));
+	out->attempts = xcalloc(nhr + 1, sizeof(*out->attempts));
+	for (size_t i = 0; i < nhr; i++) {
+		uint64_t a = hr[i].rows ? usable(rr, nrr, &hr[i]) : 0;
+
+		if (a) {
+			out->hours[out->n] = (uint32_t)hr[i].hour;
+			out->attempts[out->n++] = a;
+		}
+	}
+out:
+	free(hr);
+	free(rr);
+	return err;
+}
+
+void ch__rolled_release(struct ch_rolled *r)
+{
+	free(r->hours);
+	free(r->attempts);
+	memset(r, 0, sizeof(*r));
+}
+
+static int roll_hour(struct ch_store *c, const struct hour_rows *hr)
+{
+	uint64_t key[3] = {hr->hour, now_ns(), (uint64_t)getpid()};
+	uint64_t attempt = fingerprint(key, sizeof(key)) | 1;
+	char sql[512];
+	int err;
+
+	/* Rows counted before the SELECT: if more arrive meanwhile, the
+	 * count never matches 'version' again and the attempt is unused. */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO samples_1h SELECT toUInt32(%llu), series, stack, "
+		 "sum(count), toUInt64(%llu) FROM samples WHERE block >= %llu "
+		 "AND block < %llu AND second >= %llu AND second < %llu GROUP "
+		 "BY series, stack",
+		 (unsigned long long)hr->hour, (unsigned long long)attempt,
+		 (unsigned long long)(hr->hour * 6),
+		 (unsigned long long)(hr->hour * 6 + 6),
+		 (unsigned long long)(hr->hour * 3600),
+		 (unsigned long long)(hr->hour * 3600 + 3600));
+	if ((err = ch__request(c, sql, NULL, "rolling up an hour")))
+		return err;
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO rollups VALUES (%llu, %llu, %llu, now())",
+		 (unsigned long long)hr->hour, (unsigned long long)hr->rows,
+		 (unsigned long long)attempt);
+	return ch__request(c, sql, NULL, "recording a rollup");
+}
+
+/* Rolls up hours that are not the newest and whose rollup is missing or
+ * stale, a few per pass, newest first. */
+static int roll_pass(struct ch_store *c)
+{
+	struct hour_rows *hr = NULL;
+	struct roll_row *rr = NULL;
+	size_t nhr, nrr, done = 0;
+	int err;
+
+	c->last_roll = mono_s();
+	if ((err = hour_rows(c, 0, UINT32_MAX, &hr, &nhr)) ||
+	    (err = roll_rows(c, 0, UINT32_MAX, &rr, &nrr)))
+		goto out;
+	for (size_t i = nhr > 0 ? nhr - 1 : 0;
+	     i-- > 0 && done < ROLL_PER_PASS;) {
+		if (!hr[i].rows || usable(rr, nrr, &hr[i]))
+			continue;
+		if ((err = roll_hour(c, &hr[i])))
+			break;
+		done++;
+	}
+out:
+	free(hr);
+	free(rr);
+	return err;
+}
+
 static int ch__write(struct store *st, const struct profile *p)
 {
 	struct ch_store *c = ch_of(st);
@@ -1019,6 +1300,13 @@ static int ch__write(struct store *st, const struct profile *p)
 	}
 	c->stats.windows_written++;
 	c->stats.samples_written += nsamples;
+	/* A new hour began, or a while passed: roll up what is complete.
+	 * A failure here costs speed only; queries read the samples. */
+	if (c->newest_hour > c->prev_newest_hour ||
+	    mono_s() - c->last_roll >= ROLL_EVERY_S) {
+		c->prev_newest_hour = c->newest_hour;
+		roll_pass(c);
+	}
 	return 0;
 }
 
@@ -1114,6 +1402,33 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 			break;
 		}
 	}
+	/* Rollup days that end before the oldest hour kept. */
+	if (!err && c->stats.rows_deleted != before) {
+		uint64_t keep = i < n ? parts[i].hour : UINT32_MAX;
+		char sql[256];
+		struct rbin r;
+
+		snprintf(
+		    sql, sizeof(sql),
+		    "SELECT DISTINCT toUInt64(partition) FROM system.parts "
+		    "WHERE database = '%s' AND table = 'samples_1h' AND "
+		    "active FORMAT RowBinary",
+		    c->db);
+		err = ch__request(c, sql, NULL, "listing rollups");
+		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+		size_t nd = 0;
+		uint64_t days[4096];
+		while (!err && rbin__more(&r) && nd < 4096)
+			days[nd++] = rbin__u64(&r);
+		for (size_t d = 0; !err && !r.bad && d < nd; d++) {
+			if ((days[d] + 1) * 24 > keep)
+				continue;
+			snprintf(sql, sizeof(sql),
+				 "ALTER TABLE samples_1h DROP PARTITION %llu",
+				 (unsigned long long)days[d]);
+			err = ch__request(c, sql, NULL, "dropping old rollups");
+		}
+	}
 	if (!err && c->stats.rows_deleted != before && i < n) {
 		char sql[96];
 
@@ -1168,8 +1483,9 @@ static void ch__stats(struct store *st, struct store_stats *out)
  */
 static int ch__check(struct store *st)
 {
-	static const char *const tables[] = {"frames", "stacks", "series",
-					     "samples", "meta"};
+	static const char *const tables[] = {"frames",	"stacks",     "series",
+					     "samples", "samples_1h", "rollups",
+					     "meta"};
 	struct ch_store *c = ch_of(st);
 	uint32_t version;
 	char sql[96];

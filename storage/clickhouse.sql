@@ -56,7 +56,14 @@ CREATE TABLE IF NOT EXISTS series (
 -- the window's rows within one hour: a write that is retried after an
 -- error whose outcome is unknown finds its rows and is not counted twice.
 -- Partitions are hours, so retention drops whole partitions.
+--
+-- Sorted by 10-minute block, then series and stack: within a block the
+-- rows of one (series, stack) sit together, so the 64-bit ids compress to
+-- almost nothing, a label filter reads only its series' granules, and a
+-- time range still skips whole blocks. 'block' is always intDiv(second,
+-- 600); queries name it beside 'second' so the index is used on any server.
 CREATE TABLE IF NOT EXISTS samples (
+	block UInt32,  -- unix seconds / 600
 	second UInt32, -- unix seconds
 	slot UInt8,    -- 20 ms slot within the second, 0..49
 	series UInt64,
@@ -64,7 +71,30 @@ CREATE TABLE IF NOT EXISTS samples (
 	count UInt64,
 	window_id UInt64
 ) ENGINE = MergeTree PARTITION BY intDiv(second, 3600)
-ORDER BY (second, series, stack);
+ORDER BY (block, series, stack, second, slot);
+
+-- Hourly rollups, for long ranges: per (hour, series, stack) the sum of
+-- the hour's counts, computed by kiln from the samples of an hour that is
+-- no longer the newest. 'attempt' tells computations apart; a computation
+-- is usable once its row in 'rollups' exists, and only while the hour still
+-- has exactly 'version' sample rows: a window that arrives late sends the
+-- hour back to the samples table until it is rolled up again, and rows of
+-- an attempt cut short are never read.
+CREATE TABLE IF NOT EXISTS samples_1h (
+	hour UInt32, -- unix seconds / 3600
+	series UInt64,
+	stack UInt64,
+	count UInt64,
+	attempt UInt64
+) ENGINE = MergeTree PARTITION BY intDiv(hour, 24)
+ORDER BY (hour, attempt, series, stack);
+
+CREATE TABLE IF NOT EXISTS rollups (
+	hour UInt32,
+	version UInt64, -- rows of the hour's samples it was computed from
+	attempt UInt64,
+	written DateTime
+) ENGINE = MergeTree ORDER BY (hour, attempt);
 
 -- Settings that apply to the whole store (period_ns: CPU time of a count).
 CREATE TABLE IF NOT EXISTS meta (

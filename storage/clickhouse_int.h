@@ -120,7 +120,13 @@ struct ch_store {
 	uint64_t *w_ids; /* frame, stack and series ids by set position */
 	uint32_t *w_hour;
 	size_t w_nr, w_cap;
-	uint64_t period_ns; /* as written to meta */
+	uint64_t period_ns;   /* as written to meta */
+	uint64_t newest_hour; /* of the windows this handle wrote */
+	uint64_t prev_newest_hour;
+	double last_roll; /* monotonic seconds of the last rollup pass */
+	/* The budgets of the query being run (store_query), 0: none. */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	size_t max_groups;
 	struct ch_dict rd;
 	struct chbuf resp;
 };
@@ -141,6 +147,24 @@ static inline struct ch_store *ch_of(struct store *st)
  */
 int ch__request(struct ch_store *c, const char *sql, const struct chbuf *body,
 		const char *what);
+
+/*
+ * As ch__request, with 'ids' sent as the external table "ids" (one UInt64
+ * column "id"), for "... WHERE id IN ids": no list in the SQL to parse.
+ */
+int ch__request_ids(struct ch_store *c, const char *sql, const uint64_t *ids,
+		    size_t n, const char *what);
+
+/* The hours of [from, to) whose rollup is usable, with its attempt. */
+struct ch_rolled {
+	uint32_t *hours;
+	uint64_t *attempts;
+	size_t n;
+};
+
+int ch__rolled(struct ch_store *c, uint64_t from_ns, uint64_t to_ns,
+	       struct ch_rolled *out);
+void ch__rolled_release(struct ch_rolled *r);
 
 /* A time range as conditions on (second, slot), appended to 'b'. */
 void ch__range_sql(struct chbuf *b, uint64_t from_ns, uint64_t to_ns);

@@ -16,7 +16,6 @@
 #include "storage/clickhouse_int.h"
 
 #define MAX_TIMELINE_POINTS 1000000
-#define IDS_PER_REQUEST 20000 /* below max_ast_elements (50,000) */
 
 static const char *const well_known[] = {LABEL_HOST,	 LABEL_COMM,
 					 LABEL_PID,	 LABEL_EXE,
@@ -45,15 +44,19 @@ void ch__range_sql(struct chbuf *b, uint64_t from_ns, uint64_t to_ns)
 	uint64_t tf = (from_ns + CH_SLOT_NS - 1) / CH_SLOT_NS;
 	uint64_t tt = (to_ns + CH_SLOT_NS - 1) / CH_SLOT_NS;
 
-	/* The first two use the primary key; the others cut at 20 ms. */
-	chbuf__printf(
-	    b,
-	    "second >= %llu AND second < %llu AND "
-	    "toUInt64(second) * 50 + slot >= %llu AND "
-	    "toUInt64(second) * 50 + slot < %llu",
-	    (unsigned long long)(tf / CH_SLOTS_PER_S),
-	    (unsigned long long)((tt + CH_SLOTS_PER_S - 1) / CH_SLOTS_PER_S),
-	    (unsigned long long)tf, (unsigned long long)tt);
+	uint64_t s0 = tf / CH_SLOTS_PER_S,
+		 s1 = (tt + CH_SLOTS_PER_S - 1) / CH_SLOTS_PER_S;
+
+	/* block for the primary key, second for partitions, slots for the
+	 * 20 ms edges. */
+	chbuf__printf(b,
+		      "block >= %llu AND block <= %llu AND second >= %llu AND "
+		      "second < %llu AND toUInt64(second) * 50 + slot >= %llu "
+		      "AND toUInt64(second) * 50 + slot < %llu",
+		      (unsigned long long)(s0 / 600),
+		      (unsigned long long)(s1 / 600), (unsigned long long)s0,
+		      (unsigned long long)s1, (unsigned long long)tf,
+		      (unsigned long long)tt);
 }
 
 static void label_value_sql(struct chbuf *b, const char *key)
@@ -138,6 +141,13 @@ static int check_range(const struct store_query *q)
 
 /* ---- the dictionary cache ---- */
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool frame_eq(uint32_t pos, const void *key, void *ctx)
 {
 	return ((const struct ch_dict *)ctx)->frames[pos].id ==
@@ -207,31 +217,22 @@ const struct ch_series *ch__dict_series(const struct ch_dict *d, uint64_t id)
 	return pos < 0 ? NULL : &d->series[pos];
 }
 
-/* Runs 'prefix' + " WHERE id IN (...) FORMAT RowBinary" over 'ids' in
- * batches, calling 'parse' on each response. */
+/* Runs 'prefix' + " WHERE id IN ids" for these ids (sorted, unique),
+ * then 'parse' on the response. */
 static int fetch_ids(struct ch_store *c, const char *prefix,
 		     const uint64_t *ids, size_t n,
 		     int (*parse)(struct ch_store *c))
 {
 	struct chbuf sql = {0};
-	int err = 0;
+	int err;
 
-	for (size_t i = 0; i < n && !err; i += IDS_PER_REQUEST) {
-		size_t end = i + IDS_PER_REQUEST < n ? i + IDS_PER_REQUEST : n;
-
-		sql.len = 0;
-		chbuf__printf(&sql, "%s WHERE id IN (", prefix);
-		for (size_t j = i; j < end; j++)
-			chbuf__printf(&sql, "%s%llu", j > i ? "," : "",
-				      (unsigned long long)ids[j]);
-		chbuf__printf(&sql, ") FORMAT RowBinary");
-		err = ch__request(c, (const char *)sql.p, NULL,
-				  "reading the dictionary");
-		if (!err)
-			err = parse(c);
-	}
+	if (!n)
+		return 0;
+	chbuf__printf(&sql, "%s WHERE id IN ids FORMAT RowBinary", prefix);
+	err = ch__request_ids(c, (const char *)sql.p, ids, n,
+			      "reading the dictionary");
 	chbuf__release(&sql);
-	return err;
+	return err ? err : parse(c);
 }
 
 static int parse_frames(struct ch_store *c)
@@ -394,7 +395,12 @@ int ch__dict_load_stacks(struct ch_store *c, const uint64_t *ids, size_t n)
 			want[m++] = f;
 		}
 	}
-	/* Duplicates cost only bytes of SQL; ClickHouse's IN is a set. */
+	qsort(want, m, sizeof(*want), u64_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++)
+		if (!u || want[u - 1] != want[i])
+			want[u++] = want[i];
+	m = u;
 	err = fetch_ids(c,
 			"SELECT id, name, file, module, line, kind, addr FROM "
 			"frames",
@@ -425,13 +431,6 @@ struct qrow {
 	uint64_t series, stack, count;
 	uint32_t second;
 };
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Sorted unique ids of one field of the rows. */
 static uint64_t *unique_ids(const struct qrow *rows, size_t n, bool stacks,
@@ -554,7 +553,8 @@ int ch__query(struct store *st, const struct store_query *q,
 	      struct profile *out)
 {
 	struct ch_store *c = ch_of(st);
-	struct chbuf sql = {0};
+	struct chbuf sql = {0}, filter = {0};
+	struct ch_rolled rolled = {0};
 	struct qrow *rows = NULL;
 	uint64_t *ids = NULL, per = 0;
 	size_t n = 0, cap = 0, nids;
@@ -563,12 +563,52 @@ int ch__query(struct store *st, const struct store_query *q,
 
 	if ((err = check_range(q)))
 		return err;
-	chbuf__printf(&sql, "SELECT series, stack, toUInt64(sum(count)), "
-			    "toUInt32(min(second)) FROM samples WHERE ");
-	ch__range_sql(&sql, q->from_ns, q->to_ns);
-	if ((err = ch__filter_sql(c, &sql, q)))
+	c->deadline_ns = q->deadline_mono_ns;
+	c->max_groups = q->max_entries;
+	if ((err = ch__filter_sql(c, &filter, q)) ||
+	    (err = ch__rolled(c, q->from_ns, q->to_ns, &rolled)))
 		goto out;
-	chbuf__printf(&sql, " GROUP BY series, stack FORMAT RowBinary");
+	/* Whole hours with a usable rollup come from samples_1h, the rest
+	 * from samples. */
+	pr_debug("store '%s': %zu hours from rollups", c->name, rolled.n);
+	chbuf__printf(&sql, "SELECT series, stack, toUInt64(sum(c)), "
+			    "toUInt32(min(t)) FROM (SELECT series, stack, "
+			    "count AS c, second AS t FROM samples WHERE ");
+	/* The range less the rolled-up hours, as intervals the primary key
+	 * can skip to. */
+	uint64_t cur = q->from_ns, hns = 3600 * 1000000000ULL;
+	bool any = false;
+	chbuf__printf(&sql, "(0");
+	for (size_t i = 0; i <= rolled.n; i++) {
+		uint64_t end = i < rolled.n ? rolled.hours[i] * hns : q->to_ns;
+
+		if (cur < end) {
+			chbuf__printf(&sql, " OR (");
+			ch__range_sql(&sql, cur, end);
+			chbuf__printf(&sql, ")");
+			any = true;
+		}
+		if (i < rolled.n)
+			cur = (rolled.hours[i] + 1ULL) * hns;
+	}
+	chbuf__printf(&sql, ")");
+	(void)any;
+	chbuf__put(&sql, filter.p, filter.len);
+	if (rolled.n) {
+		chbuf__printf(&sql,
+			      " UNION ALL SELECT series, stack, count AS c, "
+			      "toUInt32(hour * 3600) AS t FROM samples_1h "
+			      "WHERE hour >= %u AND hour <= %u AND (hour, "
+			      "attempt) IN (",
+			      rolled.hours[0], rolled.hours[rolled.n - 1]);
+		for (size_t i = 0; i < rolled.n; i++)
+			chbuf__printf(&sql, "%s(%u, %llu)", i ? "," : "",
+				      rolled.hours[i],
+				      (unsigned long long)rolled.attempts[i]);
+		chbuf__printf(&sql, ")");
+		chbuf__put(&sql, filter.p, filter.len);
+	}
+	chbuf__printf(&sql, ") GROUP BY series, stack FORMAT RowBinary");
 	if ((err =
 		 ch__request(c, (const char *)sql.p, NULL, "querying samples")))
 		goto out;
@@ -607,7 +647,11 @@ out:
 		pr_err("store '%s': malformed answer from ClickHouse", c->name);
 	free(ids);
 	free(rows);
+	ch__rolled_release(&rolled);
 	chbuf__release(&sql);
+	chbuf__release(&filter);
+	c->deadline_ns = 0;
+	c->max_groups = 0;
 	return err;
 }
 
@@ -630,8 +674,9 @@ int ch__timeline(struct store *st, const struct store_query *q,
 	npoints = (q->to_ns - t0 + step_ns - 1) / step_ns;
 	if (npoints > MAX_TIMELINE_POINTS)
 		return -ERANGE;
+	c->deadline_ns = q->deadline_mono_ns;
 	if (group_by && (err = ch__check_key(c, group_by)))
-		return err;
+		goto out;
 	chbuf__printf(&sql,
 		      "SELECT %s, p, toUInt64(sum(c)) FROM (SELECT "
 		      "toUInt64(intDiv(toUInt64(second) * 1000000000 + "
@@ -681,6 +726,7 @@ int ch__timeline(struct store *st, const struct store_query *q,
 		err = -EBADMSG;
 	}
 out:
+	c->deadline_ns = 0;
 	free(group);
 	chbuf__release(&sql);
 	return err;
@@ -702,6 +748,7 @@ int ch__heatmap(struct store *st, const struct store_query *q,
 
 	if ((err = check_range(q)))
 		return err;
+	c->deadline_ns = q->deadline_mono_ns;
 	chbuf__printf(&sql, "SELECT second, slot, toUInt64(sum(count)) FROM "
 			    "samples WHERE ");
 	ch__range_sql(&sql, q->from_ns, q->to_ns);
@@ -738,6 +785,7 @@ int ch__heatmap(struct store *st, const struct store_query *q,
 	if (!err && cur >= 0)
 		err = fn((uint64_t)cur * 1000000000ULL, cells, ctx);
 out:
+	c->deadline_ns = 0;
 	chbuf__release(&sql);
 	return err;
 }
