@@ -1146,7 +1146,7 @@ static void api_tree(struct req *q, bool diff, bool top)
 	struct calltree_add_opts ao = {0};
 	struct web_range ra, rb;
 	struct calltree t;
-	uint64_t max_nodes, limit, with_process;
+	uint64_t max_nodes, limit, with_process, with_functions;
 	struct web_match *re = NULL;
 	const char *path = top ? NULL : web_params__get(&q->pp, "path");
 	uint32_t path_nodes[MAX_PATH], top_node = 0;
@@ -1164,7 +1164,9 @@ static void api_tree(struct req *q, bool diff, bool top)
 	    web_params__uint(&q->pp, "limit", top ? 200 : 500, 1, 100000,
 			     &limit, q->err, sizeof(q->err)) ||
 	    web_params__uint(&q->pp, "process", 1, 0, 1, &with_process, q->err,
-			     sizeof(q->err))) {
+			     sizeof(q->err)) ||
+	    web_params__uint(&q->pp, "functions", top || diff, 0, 1,
+			     &with_functions, q->err, sizeof(q->err))) {
 		web_response__error(q->r, 400, "%s", q->err);
 		goto out;
 	}
@@ -1237,7 +1239,8 @@ static void api_tree(struct req *q, bool diff, bool top)
 		if (flame__write_json_path(&t, b, path_nodes, path_len))
 			goto oom;
 	}
-	if (top || diff) {
+	/* functions=1: the table in the same response, one store query. */
+	if (top || with_functions) {
 		jbuf__raw(b, ",", 1);
 		if (flame__write_functions(&t, b, limit))
 			goto oom;

@@ -79,7 +79,10 @@ function apply(before) {
   if (changed(before, ['focus'])) rebuildView();
   if (changed(before, ['zoom', 'icicle', 'cap'])) applyZoom();
   if (changed(before, ['q', 'case'])) { applySearch(); renderTable(); }
-  else if (changed(before, ['sort', 'desc', 'sel'])) renderTable();
+  else if (changed(before, ['sort', 'desc'])) renderTable();
+  // The row and the graph's outlines first; the sandwich graphs (a walk of
+  // the whole tree) in the next frame.
+  else if (changed(before, ['sel'])) { markPicked(); requestAnimationFrame(renderSandwich); }
   if (changed(before, ['sel'])) { flame.setSelected(state.sel || null); }
 }
 
@@ -733,6 +736,14 @@ async function loadHeatmap() {
   const seq = ++hmSeq;
   const box = $('heat-box');
   if (state.mode === 'diff') return;
+  const now = Date.now();
+  if (resolveTime(state.to, now) - resolveTime(state.from, now) > 2 * 36e5 + 1000) {
+    heat = null;
+    box.hidden = false;
+    $('heat-note').textContent = 'Pick a range of 2 hours or less (drag on the time line) to see the sub-second heat map.';
+    drawHeatmap();
+    return;
+  }
   try {
     const r = await api('heatmap', rangeParams('', state));
     if (seq !== hmSeq) return;
@@ -863,15 +874,15 @@ async function loadProfile({ quiet = false } = {}) {
   document.body.dataset.loaded = '0';
   try {
     const t0 = performance.now();
-    const [r, top] = await Promise.all([
-      api(diff ? 'diff' : 'flamegraph', p),
-      diff ? null : api('top', (() => { const q = rangeParams('', state); q.set('limit', '2000'); return q; })()),
-    ]);
+    // One request, one store query: the table comes with the graph.
+    p.set('functions', '1');
+    p.set('limit', '2000');
+    const r = await api(diff ? 'diff' : 'flamegraph', p);
     const fetchMs = performance.now() - t0;
     if (seq !== loadSeq) return;
     showError('');
     fullData = decodeTree(r, diff, diff && state.norm !== '0');
-    tableRows = diff ? r.functions : top.functions;
+    tableRows = r.functions;
     rebuildView();
     const total = diff ? `A ${r.total_a} / B ${r.total_b} samples` : `${r.total} samples`;
     $('status').textContent = `${total} · ${r.nodes} nodes · ${fetchMs.toFixed(0)} ms · at ${fmtHuman(Math.floor(Date.now() / 1000) * 1000, { date: false })}`;
@@ -1093,6 +1104,14 @@ function renderTable() {
   const first = t.querySelector('tr.picked') || t.querySelector('tbody tr[data-name]');
   if (first) first.tabIndex = 0;
   renderSandwich();
+}
+
+// Selection only: mark the row instead of rebuilding the table.
+function markPicked() {
+  for (const tr of $('top').querySelectorAll('tr.picked')) { tr.classList.remove('picked'); tr.removeAttribute('aria-selected'); }
+  if (!state.sel) return;
+  const tr = $('top').querySelector(`tr[data-name="${CSS.escape(state.sel)}"]`);
+  if (tr) { tr.classList.add('picked'); tr.setAttribute('aria-selected', 'true'); }
 }
 
 let swCallers = null, swCallees = null;

@@ -224,18 +224,10 @@ function callTrees(data, nameIdx) {
   const mk = (name) => ({ name, ta: 0, sa: 0, tb: 0, sb: 0, kids: new Map() });
   const callers = mk(nameIdx), callees = mk(nameIdx);
   let self = 0;
-  const add = (dst, d, i) => {
-    const L = data.levels[d];
-    dst.ta += L.ta[i]; dst.sa += L.sa[i];
-    if (data.diff) { dst.tb += L.tb[i]; dst.sb += L.sb[i]; }
-    if (d + 1 >= data.levels.length) return;
-    for (let c = L.kid0[i]; c < L.kid1[i]; c++) {
-      const nm = data.levels[d + 1].name[c];
-      let k = dst.kids.get(nm);
-      if (!k) { k = mk(nm); dst.kids.set(nm, k); }
-      add(k, d + 1, c);
-    }
-  };
+  // Outermost occurrences first: their width sets what is too narrow to
+  // see in a small graph (under 1/2000 of it), which is left out.
+  const outer = [];
+  let width = 0;
   for (let d = 1; nameIdx >= 0 && d < data.levels.length; d++) {
     const L = data.levels[d];
     for (let i = 0; i < L.n; i++) {
@@ -245,19 +237,39 @@ function callTrees(data, nameIdx) {
       for (let pd = d - 1, p = L.parent[i]; pd > 0; p = data.levels[pd].parent[p], pd--)
         if (data.levels[pd].name[p] === nameIdx) { inner = true; break; }
       if (inner) continue;
-      add(callees, d, i);
-      // The chain of callers, innermost first, weighted by this node.
-      callers.ta += L.ta[i];
-      if (data.diff) callers.tb += L.tb[i];
-      let cur = callers;
-      for (let pd = d - 1, p = L.parent[i]; pd >= 1; p = data.levels[pd].parent[p], pd--) {
-        const nm = data.levels[pd].name[p];
-        let k = cur.kids.get(nm);
-        if (!k) { k = mk(nm); cur.kids.set(nm, k); }
-        k.ta += L.ta[i];
-        if (data.diff) k.tb += L.tb[i];
-        cur = k;
-      }
+      outer.push(d, i);
+      width += L.w[i];
+    }
+  }
+  const min = width / 2000;
+  const add = (dst, d, i) => {
+    const L = data.levels[d];
+    dst.ta += L.ta[i]; dst.sa += L.sa[i];
+    if (data.diff) { dst.tb += L.tb[i]; dst.sb += L.sb[i]; }
+    if (d + 1 >= data.levels.length) return;
+    const K = data.levels[d + 1];
+    for (let c = L.kid0[i]; c < L.kid1[i]; c++) {
+      if (K.w[c] < min) continue;
+      const nm = K.name[c];
+      let k = dst.kids.get(nm);
+      if (!k) { k = mk(nm); dst.kids.set(nm, k); }
+      add(k, d + 1, c);
+    }
+  };
+  for (let o = 0; o < outer.length; o += 2) {
+    const d = outer[o], i = outer[o + 1], L = data.levels[d];
+    add(callees, d, i);
+    // The chain of callers, innermost first, weighted by this node.
+    callers.ta += L.ta[i];
+    if (data.diff) callers.tb += L.tb[i];
+    let cur = callers;
+    for (let pd = d - 1, p = L.parent[i]; pd >= 1; p = data.levels[pd].parent[p], pd--) {
+      const nm = data.levels[pd].name[p];
+      let k = cur.kids.get(nm);
+      if (!k) { k = mk(nm); cur.kids.set(nm, k); }
+      k.ta += L.ta[i];
+      if (data.diff) k.tb += L.tb[i];
+      cur = k;
     }
   }
   const src = { names: data.names, kinds: data.kinds, files: data.files, diff: data.diff, totalA: data.totalA, totalB: data.totalB };
@@ -382,6 +394,18 @@ function neighbours(data, nameIdx) {
   return { callers: sorted(callers), callees: sorted(callees) };
 }
 
+// Colours per name table, computed once: the sandwich graphs and focused
+// views share the name table of the tree they come from.
+const colorCache = new WeakMap();
+function colorsOf(data) {
+  let c = colorCache.get(data.names);
+  if (!c || c.length !== data.names.length) {
+    c = data.names.map((n, i) => frameColor(n, data.kinds[i]));
+    colorCache.set(data.names, c);
+  }
+  return c;
+}
+
 class FlameGraph {
   constructor(canvas, tooltip, opts) {
     this.canvas = canvas;
@@ -436,7 +460,7 @@ class FlameGraph {
     this.data = data;
     this.zoom = null;
     this.cursor = null;
-    this.colors = data.names.map((n, i) => frameColor(n, data.kinds[i]));
+    this.colors = colorsOf(data);
     this.maxDelta = 0;
     if (data.diff) {
       const A = data.totalA || 1, B = data.totalB || 1;
