@@ -151,6 +151,10 @@ static void write_metrics(FILE *out, void *ctx)
 	       "Objects in use whose indexes were dropped to stay under the "
 	       "ceiling.",
 	       s.session.sym.indexes_dropped);
+	METRIC("symbolizer_objects_unloaded_total", "counter",
+	       "Objects in use unloaded to stay under the ceiling (read again "
+	       "when next resolved).",
+	       s.session.sym.objects_unloaded);
 	METRIC("symbolizer_debug_skipped_total", "counter",
 	       "Objects read without their debug sections: above the "
 	       "per-object size limit.",

@@ -78,6 +78,11 @@ static void print_summary(const struct session_stats *st, double secs,
 			"kiln: %llu child processes not sampled: too many "
 			"live processes under --pid\n",
 			(unsigned long long)s->pids_full);
+	if (st->sym.sections_skipped)
+		fprintf(stderr,
+			"kiln: %llu objects read without their debug sections "
+			"(above the size limit per object)\n",
+			(unsigned long long)st->sym.sections_skipped);
 	if (s->task_events_lost)
 		fprintf(stderr,
 			"kiln: %llu process events lost: some frames may stay "

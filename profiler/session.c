@@ -2,6 +2,7 @@
 #include "profiler/session.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -187,6 +188,9 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	wait_for_loads(s);
 	added = collector__flush(s->collector, out);
 	symbolizer__trim(s->sym);
+	/* Give back what the window's symbolization freed, in every malloc
+	 * arena (the loader thread has its own). */
+	malloc_trim(0);
 	proc_table__reap(s->procs);
 	return added;
 }

@@ -474,6 +474,44 @@ void dwobj__pageout(struct sym_object *obj)
 		pageout_elf(dwarf_getelf(dw));
 }
 
+void dwobj__unload(struct sym_object *obj)
+{
+	dwobj__drop_indexes(obj);
+	dwfl_end(obj->dwfl);
+	obj->dwfl = NULL;
+	obj->mod = NULL;
+	obj->debug_bytes = 0;
+	obj->bytes = sizeof(*obj) + obj->nr_loads * sizeof(*obj->loads);
+	obj->unloaded = true;
+}
+
+void dwobj__transplant(struct sym_object *to, struct sym_object *from)
+{
+	void **userdata;
+
+	dwobj__drop_indexes(to);
+	dwfl_end(to->dwfl);
+	to->dwfl = from->dwfl;
+	to->mod = from->mod;
+	to->dwbias = from->dwbias;
+	to->no_dwarf = from->no_dwarf;
+	to->debug_bytes = from->debug_bytes;
+	to->syms = from->syms;
+	to->nr_syms = from->nr_syms;
+	to->syms_loaded = from->syms_loaded;
+	to->addr_max = from->addr_max;
+	to->addr_cap = from->addr_cap;
+	to->bytes = from->bytes;
+	to->unloaded = false;
+	dwfl_module_info(to->mod, &userdata, NULL, NULL, NULL, NULL, NULL,
+			 NULL);
+	*userdata = to;
+	from->dwfl = NULL;
+	from->mod = NULL;
+	from->syms = NULL;
+	dwobj__close(from);
+}
+
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
 			 uint64_t *vaddr)
 {

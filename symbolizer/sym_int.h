@@ -67,6 +67,12 @@ struct sym_object {
 	uint32_t sections_skipped; /* counted once registered */
 	uint32_t debug_rejected;
 	bool no_dwarf; /* DWARF over the cap: symbol table only */
+	/* Objects in use can be unloaded to stay under the cache's ceiling
+	 * and read again on demand through these O_PATH handles. */
+	int reload_fd, reload_root; /* -1 when not reloadable */
+	bool unloaded, reloading;
+	uint64_t last_used; /* resolution clock, for LRU among objects in use */
+	uint64_t trim_gen;
 	/* While loading only (the loader thread): where debuglink targets
 	 * are looked up, and the caps. */
 	const struct sym_source *src;
@@ -208,6 +214,8 @@ struct symbolizer {
 	struct jit_maps jit;
 	struct symbolizer_stats stats;
 	uint64_t cache_bytes;
+	uint64_t clock;		   /* resolutions so far: objects' last_used */
+	uint64_t trim_gen;	   /* one per cache_trim */
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
 	struct sym_loader *loader; /* started on the first request */
 };
@@ -223,6 +231,12 @@ void dwobj__close(struct sym_object *obj);
 /* Returns the resident pages of the mapped ELF files (read again on
  * demand from the page cache). */
 void dwobj__pageout(struct sym_object *obj);
+/* Frees everything read from the files (the object can be read again
+ * with dwobj__open into another object and dwobj__transplant). */
+void dwobj__unload(struct sym_object *obj);
+/* Moves what 'from' read into 'to' (unloaded); 'from' keeps only its
+ * shell (path, handles) for the caller to free. */
+void dwobj__transplant(struct sym_object *to, struct sym_object *from);
 /* Frees what resolution rebuilds on demand; updates obj->bytes. */
 void dwobj__drop_indexes(struct sym_object *obj);
 int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,8 @@ static void object_add_key(struct symbolizer *sym, struct sym_object *obj,
 
 /* ---- object lifetime ---- */
 
+static void obj_free_shell(struct sym_object *obj);
+
 static void lru_unlink(struct symbolizer *sym, struct sym_object *obj)
 {
 	if (obj->lru_prev)
@@ -146,8 +149,7 @@ static void object_destroy(struct symbolizer *sym, struct sym_object *obj)
 		obj->all_next->all_prev = obj->all_prev;
 	sym->cache_bytes -= obj->bytes;
 	dwobj__close(obj);
-	free(obj->path);
-	free(obj);
+	obj_free_shell(obj);
 	sym->stats.objects_open--;
 }
 
@@ -159,8 +161,31 @@ static void object_ref(struct symbolizer *sym, struct sym_object *obj)
 
 /* Frees unreferenced objects, oldest first, while the cache holds more
  * than its ceiling (in bytes) or count. */
+/* The object in use that was resolved least recently, not yet looked at
+ * in this trim. */
+static struct sym_object *lru_in_use(struct symbolizer *sym)
+{
+	struct sym_object *best = NULL;
+
+	for (struct sym_object *o = sym->all; o; o = o->all_next)
+		if (o->refcount && !o->unloaded &&
+		    o->trim_gen != sym->trim_gen && o != sym->vdso &&
+		    (!best || o->last_used < best->last_used))
+			best = o;
+	return best;
+}
+
+/*
+ * Holds the cache to its ceiling: unreferenced objects go first, oldest
+ * first; then objects in use, least recently resolved first, drop their
+ * indexes and, if that is not enough, everything read from their files
+ * (read again by the loader when next resolved).
+ */
 static void cache_trim(struct symbolizer *sym)
 {
+	uint64_t start = sym->cache_bytes;
+	struct sym_object *o;
+
 	while (sym->lru_head && (sym->cache_bytes > sym->opts.max_cache_bytes ||
 				 sym->lru_len > sym->opts.max_cached_objects)) {
 		struct sym_object *old = sym->lru_head;
@@ -169,20 +194,27 @@ static void cache_trim(struct symbolizer *sym)
 		object_destroy(sym, old);
 		sym->stats.objects_evicted++;
 	}
-	/* Objects still in use keep their files, but what they built is
-	 * rebuilt on demand: drop it, the largest first. */
-	if (sym->cache_bytes > sym->opts.max_cache_bytes) {
-		for (struct sym_object *o = sym->all;
-		     o && sym->cache_bytes > sym->opts.max_cache_bytes;
-		     o = o->all_next) {
-			uint64_t before = o->bytes;
+	sym->trim_gen++;
+	while (sym->cache_bytes > sym->opts.max_cache_bytes &&
+	       (o = lru_in_use(sym))) {
+		uint64_t before = o->bytes;
 
-			dwobj__drop_indexes(o);
-			sym->cache_bytes -= before - o->bytes;
-			if (before != o->bytes)
-				sym->stats.indexes_dropped++;
+		o->trim_gen = sym->trim_gen;
+		dwobj__drop_indexes(o);
+		if (sym->cache_bytes - (before - o->bytes) >
+			sym->opts.max_cache_bytes &&
+		    o->reload_fd >= 0 && !o->reloading) {
+			dwobj__unload(o);
+			sym->stats.objects_unloaded++;
+		} else if (before != o->bytes) {
+			sym->stats.indexes_dropped++;
 		}
+		sym->cache_bytes -= before - o->bytes;
 	}
+	/* What was freed may sit in the loader thread's malloc arena (it
+	 * allocated it): give it back now, not at the next flush. */
+	if (start - sym->cache_bytes > (1u << 20))
+		malloc_trim(0);
 }
 
 void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj)
@@ -198,6 +230,16 @@ void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj)
 	sym->lru_tail = obj;
 	sym->lru_len++;
 	cache_trim(sym);
+}
+
+static void obj_free_shell(struct sym_object *obj)
+{
+	if (obj->reload_fd >= 0)
+		close(obj->reload_fd);
+	if (obj->reload_root >= 0)
+		close(obj->reload_root);
+	free(obj->path);
+	free(obj);
 }
 
 /* Makes a loaded object known: every object, stats, byte accounting. */
@@ -222,13 +264,23 @@ static struct sym_object *object_load_fd(struct symbolizer *sym,
 					 const struct sym_source *src)
 {
 	struct sym_object *obj = xcalloc(1, sizeof(*obj));
+	char self[64];
 	int err;
 
+	obj->reload_fd = obj->reload_root = -1;
+	if (src) {
+		/* The very inode read now, to read it again after an unload
+		 * (the process may be gone by then). */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		obj->reload_fd = safe_open_path(self);
+		if (src->root_fd >= 0 && !src->host_fallback)
+			obj->reload_root =
+			    fcntl(src->root_fd, F_DUPFD_CLOEXEC, 0);
+	}
 	obj->path = xstrdup(path);
 	err = dwobj__open(sym, obj, fd, src, path);
 	if (err) {
-		free(obj->path);
-		free(obj);
+		obj_free_shell(obj);
 		errno = -err;
 		return NULL;
 	}
@@ -475,8 +527,7 @@ static struct sym_object *object_adopt(struct symbolizer *sym,
 
 	if (have) {
 		dwobj__close(obj);
-		free(obj->path);
-		free(obj);
+		obj_free_shell(obj);
 		return object_found(sym, have, k);
 	}
 	object_register(sym, obj);
@@ -555,6 +606,9 @@ struct load_job {
 	struct sym_object *obj; /* the result */
 	int err;
 	struct load_waiter *waiters;
+	/* A reload of an object unloaded to stay under the ceiling: read
+	 * through its own handle only, moved into it when done. */
+	struct sym_object *target;
 };
 
 #define MAX_PENDING_LOADS 512
@@ -591,8 +645,10 @@ static void *loader_main(void *arg)
 			l->todo_tail = NULL;
 		pthread_mutex_unlock(&l->lock);
 
-		fd = open_with_keys(&job->map, &job->src, job->path,
-				    job->deleted, &job->k);
+		fd = job->target
+			 ? safe_reopen(job->src.path_fd, SYM_MAX_FILE_SIZE)
+			 : open_with_keys(&job->map, &job->src, job->path,
+					  job->deleted, &job->k);
 		if (fd < 0) {
 			job->err = fd;
 		} else {
@@ -678,6 +734,21 @@ static struct load_job *find_job(struct sym_loader *l, const struct obj_keys *k)
 	return NULL;
 }
 
+static void queue_job(struct sym_loader *l, struct load_job *job)
+{
+	job->owner_next = l->jobs;
+	l->jobs = job;
+	l->nr_jobs++;
+	pthread_mutex_lock(&l->lock);
+	if (l->todo_tail)
+		l->todo_tail->next = job;
+	else
+		l->todo = job;
+	l->todo_tail = job;
+	pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->lock);
+}
+
 int symbolizer__object_request(struct symbolizer *sym,
 			       const struct sym_mapping *map,
 			       struct sym_object **out)
@@ -730,20 +801,56 @@ int symbolizer__object_request(struct symbolizer *sym,
 	 * O_PATH: no file system is asked to open anything here. */
 	sym_source__take(sym, map, &job->src);
 	add_waiter(job, map);
-	job->owner_next = l->jobs;
-	l->jobs = job;
-	l->nr_jobs++;
+	queue_job(l, job);
 	sym->stats.loads_queued = l->nr_jobs;
-
-	pthread_mutex_lock(&l->lock);
-	if (l->todo_tail)
-		l->todo_tail->next = job;
-	else
-		l->todo = job;
-	l->todo_tail = job;
-	pthread_cond_signal(&l->work);
-	pthread_mutex_unlock(&l->lock);
 	return -EINPROGRESS;
+}
+
+/* An unloaded object was resolved: read it again, off this thread. */
+static void request_reload(struct symbolizer *sym, struct sym_object *obj)
+{
+	struct load_job *job;
+
+	if (obj->reloading || obj->reload_fd < 0)
+		return;
+	if (!sym->loader && loader_start(sym))
+		return;
+	if (sym->loader->nr_jobs >= MAX_PENDING_LOADS)
+		return;
+	job = xcalloc(1, sizeof(*job));
+	job->map.path = xstrdup(obj->path);
+	snprintf(job->path, sizeof(job->path), "%s", obj->path);
+	job->src.path_fd = fcntl(obj->reload_fd, F_DUPFD_CLOEXEC, 0);
+	job->src.root_fd = obj->reload_root >= 0
+			       ? fcntl(obj->reload_root, F_DUPFD_CLOEXEC, 0)
+			       : -1;
+	job->target = obj;
+	obj->reloading = true;
+	object_ref(sym, obj); /* the job's, until collected */
+	queue_job(sym->loader, job);
+	sym->stats.loads_queued = sym->loader->nr_jobs;
+}
+
+static void reload_done(struct symbolizer *sym, struct load_job *job)
+{
+	struct sym_object *obj = job->target;
+	uint64_t before = obj->bytes;
+
+	obj->reloading = false;
+	if (job->obj) {
+		dwobj__transplant(obj, job->obj);
+		obj_free_shell(job->obj);
+		job->obj = NULL;
+		sym->cache_bytes += obj->bytes - before;
+		sym->stats.objects_reloaded++;
+	} else {
+		/* Gone or changed: its frames stay module+0xoffset. */
+		pr_debug("failed to read '%s' again: %s", obj->path,
+			 strerror(-job->err));
+		close(obj->reload_fd);
+		obj->reload_fd = -1;
+	}
+	symbolizer__object_put(sym, obj);
 }
 
 static void owner_unlink(struct sym_loader *l, struct load_job *job)
@@ -796,6 +903,11 @@ size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
 
 		next = done->next;
 		owner_unlink(l, done);
+		if (done->target) {
+			reload_done(sym, done);
+			job_free(done);
+			continue;
+		}
 		if (done->obj) {
 			obj = object_adopt(sym, done->obj, &done->k);
 			done->obj = NULL;
@@ -845,8 +957,7 @@ static void loader_stop(struct symbolizer *sym)
 		next = j->owner_next;
 		if (j->obj) {
 			dwobj__close(j->obj);
-			free(j->obj->path);
-			free(j->obj);
+			obj_free_shell(j->obj);
 		}
 		job_free(j);
 	}
@@ -891,6 +1002,11 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 	if (dwobj__file_to_vaddr(obj, off, &vaddr))
 		return -ENOENT;
 	out->vaddr = vaddr;
+	obj->last_used = ++sym->clock;
+	if (obj->unloaded) {
+		request_reload(sym, obj);
+		return -ENOENT;
+	}
 	/* A return address points after the call: addr - 1 is in the call
 	 * instruction, so the line is the calling one. */
 	lookup_off = is_return && off ? off - 1 : off;

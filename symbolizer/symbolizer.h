@@ -181,6 +181,8 @@ struct symbolizer_stats {
 	uint64_t sections_skipped;     /* objects read without their DWARF */
 	uint64_t debug_files_rejected; /* wrong CRC/build id, or too big */
 	uint64_t indexes_dropped;      /* in-use objects trimmed for room */
+	uint64_t objects_unloaded;     /* in-use objects unloaded for room */
+	uint64_t objects_reloaded;     /* ... and read again when resolved */
 	uint64_t jit_bytes;	       /* JIT perf maps held now */
 	uint64_t jit_maps_refused;     /* perf maps over the size caps */
 	uint64_t loads_queued;	       /* loader thread: waiting now */

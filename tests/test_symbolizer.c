@@ -397,6 +397,58 @@ static void test_symbolizer__build_id_debug_file(void **state)
 	symbolizer__free(sym);
 }
 
+static void no_waiter(void *ctx, const struct sym_mapping *map,
+		      struct sym_object *obj)
+{
+	(void)ctx;
+	(void)map;
+	(void)obj;
+	fail_msg("a reload has no waiter");
+}
+
+/*
+ * Over the cache's ceiling, an object in use is unloaded (everything read
+ * from its file freed): resolving it then asks the loader thread to read
+ * it again and answers -ENOENT meanwhile; once read, it resolves as
+ * before. Memory stays bounded; only latency is lost.
+ */
+static void test_symbolizer__unload_in_use_and_reload(void **state)
+{
+	struct symbolizer_opts opts = {.max_cache_bytes = 1,
+				       .max_object_debug_bytes = 64 << 20};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	struct symbolizer_stats st;
+	struct sym_mapping m;
+	struct sym_object *obj;
+	struct sym_result r;
+	char bin[PATH_MAX], path[PATH_MAX];
+	struct child c;
+	int err = -ENOENT;
+
+	(void)state;
+	path_in(bin, sizeof(bin), "prog_pie");
+	child_start(bin, &c);
+	assert_int_equal(find_mapping(c.pid, c.mark, &m, path, sizeof(path)),
+			 0);
+	obj = symbolizer__object_get(sym, &m);
+	assert_non_null(obj);
+	symbolizer__stats(sym, &st);
+	assert_true(st.objects_unloaded >= 1);
+	assert_int_equal(symbolizer__resolve(sym, obj, &m, c.mark, false, &r),
+			 -ENOENT);
+	for (int i = 0; i < 100 && err; i++) {
+		symbolizer__object_collect(sym, 100, no_waiter, NULL);
+		err = symbolizer__resolve(sym, obj, &m, c.mark, false, &r);
+	}
+	child_stop(&c);
+	assert_int_equal(err, 0);
+	check_inline_chain(&r);
+	symbolizer__stats(sym, &st);
+	assert_true(st.objects_reloaded >= 1);
+	symbolizer__object_put(sym, obj);
+	symbolizer__free(sym);
+}
+
 static void test_symbolizer__pie_and_non_pie(void **state)
 {
 	static const char *const bins[] = {"prog_pie", "prog_nopie"};
@@ -900,6 +952,7 @@ int main(void)
 	    cmocka_unit_test(test_symbolizer__return_address_uses_call_line),
 	    cmocka_unit_test(test_symbolizer__debuglink),
 	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
+	    cmocka_unit_test(test_symbolizer__unload_in_use_and_reload),
 	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
 	    cmocka_unit_test(test_symbolizer__shared_library),
 	    cmocka_unit_test(test_symbolizer__read_build_id),
