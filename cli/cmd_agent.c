@@ -218,7 +218,7 @@ static void usage(FILE *out)
 	    "60s)\n"
 	    "  --symbol-cache-size SIZE  memory for symbol tables and debug "
 	    "info\n"
-	    "                         (default 32MB)\n"
+	    "                         (default 16MB)\n"
 	    "  -h, --help             show this help\n"
 	    "SIGINT or SIGTERM writes the open window and exits 0.\n");
 }

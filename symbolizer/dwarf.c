@@ -187,10 +187,22 @@ static int check_debug_candidate(struct sym_object *obj, int fd,
 			match = n == len && !memcmp(id, bits, (size_t)len);
 		else if (by_link)
 			match = !file_crc32(fd, &file_crc) && file_crc == crc;
-		if (match && !debug_fits(obj, elf, path))
-			match = false;
-		else if (!match)
+		if (match && !debug_fits(obj, elf, path)) {
+			uint64_t heap, mapped;
+
+			/* Its symbol table is still worth having (stripped
+			 * binaries keep local functions only there): take it
+			 * while libdwfl looks for symbols, never its DWARF. */
+			if (obj->symtab_done ||
+			    debug_sizes(elf,
+					obj->sym->opts.max_object_debug_bytes,
+					&heap, &mapped) == -EFBIG)
+				match = false;
+			else
+				obj->no_dwarf = true;
+		} else if (!match) {
 			obj->debug_rejected++;
+		}
 	}
 	elf_end(elf);
 	if (match)
@@ -360,11 +372,14 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	 * Find the debug file and the symbol table now: debuglink lookups go
 	 * through the process's root, held only while loading.
 	 */
+	/* Symbols first: a separate debug file found now whose DWARF is
+	 * over the cap still gives its symbol table (no_dwarf is set). */
+	dwfl_module_getsymtab(obj->mod);
+	obj->symtab_done = true;
 	if (!obj->no_dwarf) {
 		dwfl_module_getdwarf(obj->mod, &dwbias);
 		obj->dwbias = dwbias;
 	}
-	dwfl_module_getsymtab(obj->mod);
 	obj->src = NULL;
 	/* Sorting a large symbol table takes a while: here, off the
 	 * sampling thread. */

@@ -66,7 +66,8 @@ struct sym_object {
 	uint64_t debug_bytes;	   /* debug/symbol sections, decompressed */
 	uint32_t sections_skipped; /* counted once registered */
 	uint32_t debug_rejected;
-	bool no_dwarf; /* DWARF over the cap: symbol table only */
+	bool no_dwarf;	  /* DWARF over the cap: symbol table only */
+	bool symtab_done; /* loading: the symbol table was looked for */
 	/* Objects in use can be unloaded to stay under the cache's ceiling
 	 * and read again on demand through these O_PATH handles. */
 	int reload_fd, reload_root; /* -1 when not reloadable */

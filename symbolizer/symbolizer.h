@@ -32,7 +32,7 @@ struct symbolizer;
 struct sym_object;
 
 /* Sized for an agent whose whole RSS stays under 64 MB. */
-#define SYMBOLIZER_DEFAULT_CACHE_BYTES (32ULL << 20)
+#define SYMBOLIZER_DEFAULT_CACHE_BYTES (16ULL << 20)
 
 struct symbolizer_opts {
 	/* Root of the file system for host paths; NULL means "/". Tests use it.

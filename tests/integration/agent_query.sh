@@ -30,7 +30,7 @@ wait "$AGENT" || fail "the agent must exit 0 on SIGTERM: $(tail -3 "$LOG")"
 
 q() { "$KILN" query --db "$DB" --from -5m --to now "$@"; }
 q --filter "comm=$NAME" --format folded -o "$TMP/comm.folded" || fail "query by comm failed"
-head -3 "$TMP/comm.folded"
+sort -t" " -k2 -rn "$TMP/comm.folded" | head -8
 n=$(total "$TMP/comm.folded")
 # One sample per 1/299 s of the workload's CPU time, give or take.
 expect=$(awk -v c="$cpu" 'BEGIN { printf "%d", c * 299 }')
