@@ -60,6 +60,10 @@ static void usage(FILE *out)
 	    "                          (other Host names are refused: DNS "
 	    "rebinding)\n"
 	    "  --max-upload SIZE       largest upload body (default 64MB)\n"
+	    "  --retention DURATION    drop data older than this, checked "
+	    "every minute\n"
+	    "                          (ClickHouse drops whole hours)\n"
+	    "  --max-size SIZE         drop the oldest data above this size\n"
 	    "  -h, --help              this help\n"
 	    "\n"
 	    "The address actually bound is printed on stdout: 'listening "
@@ -78,11 +82,14 @@ int cmd_server(int argc, char **argv)
 	    {"ingest", no_argument, NULL, 'i'},
 	    {"public-url", required_argument, NULL, 'u'},
 	    {"max-upload", required_argument, NULL, 'U'},
+	    {"retention", required_argument, NULL, 'r'},
+	    {"max-size", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct web_opts opts = {.listen = "127.0.0.1:7070"};
 	struct web_server *srv;
+	struct store_opts ro = {0}; /* retention */
 	struct store *st;
 	const char *host;
 	bool init = false;
@@ -129,6 +136,20 @@ int cmd_server(int argc, char **argv)
 		}
 		case 'I':
 			init = true;
+			break;
+		case 'r':
+			if (duration__parse(optarg, &ro.retention_ns)) {
+				fprintf(stderr, "kiln server: --retention must "
+						"be a duration (7d, 12h)\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			if (size__parse(optarg, &ro.max_size_bytes)) {
+				fprintf(stderr, "kiln server: --max-size must "
+						"be a size (10GB)\n");
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -187,8 +208,18 @@ int cmd_server(int argc, char **argv)
 		       web_server__port(srv));
 	}
 	fflush(stdout);
-	while (!cli__stop)
-		pause();
+	/* Retention, once a minute, through a handle of its own. */
+	ro.path = opts.db_path;
+	for (unsigned tick = 0; !cli__stop; tick++) {
+		if ((ro.retention_ns || ro.max_size_bytes) && tick % 60 == 0) {
+			st = store__open(&ro);
+			if (st) {
+				store__enforce_retention(st, cli__unix_ns());
+				store__close(st);
+			}
+		}
+		sleep(1);
+	}
 	web_server__stop(srv);
 	return 0;
 }

@@ -54,4 +54,21 @@ a=$(ftotal "$SQ") b=$(ftotal "$CHM")
 [ "$a" = "$b" ] || fail "after a late window: SQLite total $a, ClickHouse $b"
 echo "migrate round trip: same answers; late window seen by both (total $b)"
 
+# Retention drops whole hours that ended before the cutoff, with their
+# rollups out of use, and keeps the rest. The cutoff is the start of the
+# last hour of data (END - 1800), whatever the clock says now.
+CUT=$((END - 1800))
+keep=$(q mig "SELECT count() FROM samples WHERE second >= $CUT")
+[ "$keep" -gt 0 ] || fail "nothing in the hour that retention keeps: $keep"
+start_server "$TMP/ret" --store "$CH_URL/mig" --ingest --retention "$(( $(date +%s) - CUT - 60 ))s"
+for _ in $(seq 100); do
+	[ "$(q mig "SELECT min(second) >= $CUT FROM samples")" = 1 ] && break
+	sleep 0.1
+done
+[ "$(q mig "SELECT min(second) >= $CUT FROM samples")" = 1 ] || fail "retention dropped nothing"
+[ "$(q mig "SELECT count() FROM samples")" = "$keep" ] || fail "retention dropped rows it should keep"
+a=$(curl -s "http://127.0.0.1:$CHM/api/v1/flamegraph?from=$FROM&to=$CUT" |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).total))')
+[ "$a" = 0 ] || fail "samples of dropped hours still counted: $a"
+echo "retention: hours before $CUT dropped, $keep rows kept"
 echo "clickhouse_migrate: all checks passed"

@@ -96,15 +96,22 @@ function strip(v) {
 }
 
 // A kept-alive connection may be closed by the server while idle (civetweb's
-// keep_alive_timeout) just as the next request goes out: retry that once.
+// keep_alive_timeout) just as the next request goes out: retry on a fresh
+// connection then.
 async function get(url) {
-  try { return await fetch(url); } catch (e) { return fetch(url, { headers: { Connection: 'close' } }); }
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(url, i ? { headers: { Connection: 'close' } } : {});
+      return { status: r.status, text: await r.text() };
+    } catch (e) {
+      if (i === 2) throw e;
+    }
+  }
 }
 
 async function fetchBoth(path) {
   const [ra, rb] = await Promise.all([get(a + path), get(b + path)]);
-  const [ta, tb] = await Promise.all([ra.text(), rb.text()]);
-  return { ra, rb, ta, tb };
+  return { ra, rb, ta: ra.text, tb: rb.text };
 }
 
 let failed = 0, nonEmpty = 0;
