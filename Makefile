@@ -137,6 +137,9 @@ fuzz: deps
 install: $(OUT)/kiln
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/kiln)
 	$(Q)install -D -m 0755 $(OUT)/kiln $(DESTDIR)$(PREFIX)/bin/kiln
+	@# The agent's web process runs as this system user (kiln agent --user).
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd kiln >/dev/null; then \
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kiln; fi
 	$(Q)mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	$(Q)sed 's|@PREFIX@|$(PREFIX)|g' scripts/kiln.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln.service
 

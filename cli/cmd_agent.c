@@ -26,7 +26,7 @@
 #include "profiler/session.h"
 #include "storage/store.h"
 #include "lib/timeparse.h"
-#include "web/server.h"
+#include "cli/web_proc.h"
 
 /* Samples kept in memory while the store cannot be written. */
 #define MAX_BACKLOG_SAMPLES (2u << 20)
@@ -210,6 +210,14 @@ static void usage(FILE *out)
 	    "  --no-web               do not serve the UI\n"
 	    "  --ingest               accept POST /api/v1/ingest uploads "
 	    "(off by default)\n"
+	    "  --user NAME            the web server's own process runs as "
+	    "this "
+	    "user\n"
+	    "                         (default kiln, else nobody), without "
+	    "capabilities;\n"
+	    "                         the store is made group-readable (and "
+	    "-writable)\n"
+	    "                         for its group\n"
 	    "  --max-upload SIZE      largest upload body (default 64MB)\n"
 	    "  --public-url URL       http(s)://HOST[:PORT] users reach the UI "
 	    "by, when\n"
@@ -343,6 +351,7 @@ int cmd_agent(int argc, char **argv)
 	    {"ingest", no_argument, NULL, 'i'},
 	    {"public-url", required_argument, NULL, 'u'},
 	    {"max-upload", required_argument, NULL, 'U'},
+	    {"user", required_argument, NULL, 'X'},
 	    {"stats-interval", required_argument, NULL, 's'},
 	    {"symbol-cache-size", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
@@ -357,12 +366,12 @@ int cmd_agent(int argc, char **argv)
 				    .kernel_stacks = true,
 				    .user_stacks = true,
 				    .flush_wait_ms = 300};
-	struct web_opts wopts = {0};
+	struct web_proc_opts wopts = {0};
 	uint64_t window_ns = 10ULL * 1000000000ULL,
 		 stats_ns = 60ULL * 1000000000ULL;
 	char host[256] = "";
 	bool web = true;
-	struct web_server *srv = NULL;
+	struct web_proc *srv = NULL;
 	int c, ret = EXIT_RUNTIME;
 	char *end;
 	unsigned long freq;
@@ -446,6 +455,9 @@ int cmd_agent(int argc, char **argv)
 		case 'N':
 			web = false;
 			break;
+		case 'X':
+			wopts.user = optarg;
+			break;
 		case 'C':
 			if (size__parse(optarg, &opts.symbol_cache_bytes) ||
 			    opts.symbol_cache_bytes < (1ULL << 20)) {
@@ -501,23 +513,19 @@ int cmd_agent(int argc, char **argv)
 	if (web) {
 		wopts.db_path = sopts.path;
 		wopts.metrics = write_metrics;
-		wopts.metrics_ctx = &a.counters;
+		wopts.ctx = &a.counters;
 		wopts.healthy = agent_healthy;
-		srv = web_server__start(&wopts);
-		if (!srv) {
-			/* The server said why; the exit code is kiln server's
-			 * for the same refusal. */
-			ret = errno == EPERM || errno == EINVAL ? EXIT_USAGE
-								: EXIT_RUNTIME;
-			goto out;
-		}
+		/* Its own unprivileged process: see cli/web_proc.h. */
+		srv = web_proc__start(&wopts, &ret);
+		if (!srv)
+			goto out; /* it said why; ret is kiln server's code */
 		/* The port actually bound: --listen ADDR:0 picks a free one. */
 		const char *listen =
 		    wopts.listen ? wopts.listen : "127.0.0.1:7070";
 		const char *colon = strrchr(listen, ':');
 		pr_info("serving the UI at http://%.*s:%d/",
 			colon ? (int)(colon - listen) : 9,
-			colon ? listen : "127.0.0.1", web_server__port(srv));
+			colon ? listen : "127.0.0.1", web_proc__port(srv));
 	}
 	pr_info("sampling every CPU at %u Hz into '%s', a window every %.1f s",
 		opts.frequency, sopts.path, window_ns / 1e9);
@@ -527,6 +535,7 @@ int cmd_agent(int argc, char **argv)
 	while (!cli__stop) {
 		int err = session__poll(a.session, 100);
 
+		web_proc__tick(srv);
 		if (err && err != -EINTR)
 			pr_warn("reading samples failed: %s", strerror(-err));
 		double now = cli__monotonic_s();
@@ -551,7 +560,7 @@ int cmd_agent(int argc, char **argv)
 	log_summary(&a);
 	ret = a.failing ? EXIT_RUNTIME : 0;
 out:
-	web_server__stop(srv);
+	web_proc__stop(srv);
 	session__free(a.session);
 	profile__free(a.backlog);
 	store__close(a.store);

@@ -4,6 +4,10 @@
  * copied from another host or one fed by uploads. Runs until SIGINT/SIGTERM.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/prctl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/web_proc.h"
 #include "lib/log.h"
 #include "lib/timeparse.h"
 #include "storage/store.h"
@@ -84,6 +89,8 @@ int cmd_server(int argc, char **argv)
 	    {"max-upload", required_argument, NULL, 'U'},
 	    {"retention", required_argument, NULL, 'r'},
 	    {"max-size", required_argument, NULL, 'M'},
+	    /* Hidden: run as the agent's web process (cli/web_proc.h). */
+	    {"agent-fd", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -93,6 +100,7 @@ int cmd_server(int argc, char **argv)
 	struct store *st;
 	const char *host;
 	bool init = false;
+	int agent_fd = -1;
 	int c;
 
 	optind = 1;
@@ -121,6 +129,15 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'u':
 			opts.public_url = optarg;
+			break;
+		case 'A':
+			agent_fd = atoi(optarg);
+			if (agent_fd < 3 || fcntl(agent_fd, F_GETFD) < 0) {
+				fprintf(stderr,
+					"kiln server: --agent-fd is for "
+					"kiln agent\n");
+				return EXIT_USAGE;
+			}
 			break;
 		case 'U': {
 			uint64_t v;
@@ -187,6 +204,12 @@ int cmd_server(int argc, char **argv)
 
 	cli__catch_stop_signals();
 
+	if (agent_fd >= 0) {
+		prctl(PR_SET_NAME, "kiln-web", 0, 0, 0);
+		opts.metrics = web_proc__child_metrics;
+		opts.healthy = web_proc__child_healthy;
+		opts.metrics_ctx = (void *)(intptr_t)agent_fd;
+	}
 	srv = web_server__start(&opts);
 	if (!srv) {
 		fprintf(stderr, "kiln server: cannot start: %s\n",
@@ -208,6 +231,8 @@ int cmd_server(int argc, char **argv)
 		       web_server__port(srv));
 	}
 	fflush(stdout);
+	if (agent_fd >= 0)
+		web_proc__child_ready(agent_fd, web_server__port(srv));
 	/* Retention, once a minute, through a handle of its own. */
 	ro.path = opts.db_path;
 	for (unsigned tick = 0; !cli__stop; tick++) {
@@ -218,7 +243,16 @@ int cmd_server(int argc, char **argv)
 				store__close(st);
 			}
 		}
-		sleep(1);
+		if (agent_fd >= 0) {
+			/* The agent's web process goes when the agent goes. */
+			struct pollfd pfd = {.fd = agent_fd};
+
+			if (poll(&pfd, 1, 1000) > 0 &&
+			    (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+				break;
+		} else {
+			sleep(1);
+		}
 	}
 	web_server__stop(srv);
 	return 0;

@@ -57,7 +57,10 @@ extern const struct embedded_file ui_assets[];
 	"Referrer-Policy: no-referrer\r\n"                                     \
 	"Cross-Origin-Resource-Policy: same-origin\r\n"
 
-#define SLOT_WAIT_S 5	    /* a request waits this long for a slot, then 503 */
+/* A heavy query waits this long for a slot (they queue behind each other
+ * on a busy server), an upload this long (it holds its body), then 503. */
+#define HEAVY_WAIT_S 30
+#define UPLOAD_WAIT_S 5
 #define REQUEST_BUDGET_S 20 /* CPU-heavy work of one request, then 503 */
 #define UPLOAD_SLOTS 2	    /* uploads read, parsed and written at once */
 
@@ -92,13 +95,13 @@ static void slots_destroy(struct slots *sl)
 	pthread_cond_destroy(&sl->cond);
 }
 
-static bool slots_enter(struct slots *sl)
+static bool slots_enter(struct slots *sl, int wait_s)
 {
 	struct timespec until;
 	bool ok = true;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += SLOT_WAIT_S;
+	until.tv_sec += wait_s;
 	pthread_mutex_lock(&sl->lock);
 	while (sl->running >= sl->max) {
 		if (pthread_cond_timedwait(&sl->cond, &sl->lock, &until) ==
@@ -150,7 +153,7 @@ struct web_server {
 
 	struct slots heavy, uploads;
 	size_t max_upload;
-	atomic_ullong busy_refused; /* 503: no slot within SLOT_WAIT_S */
+	atomic_ullong busy_refused; /* 503: no slot in time */
 
 	pthread_mutex_t write_lock; /* one writer: uploads */
 	struct store *wstore;
@@ -699,7 +702,7 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 	int ret;
 
 	web_response__init(&r);
-	if (heavy && !slots_enter(&srv->heavy)) {
+	if (heavy && !slots_enter(&srv->heavy, HEAVY_WAIT_S)) {
 		atomic_fetch_add(&srv->busy_refused, 1);
 		r.retry_after = 2;
 		web_response__error(&r, 503,
@@ -793,7 +796,7 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 		return send_json_error(
 		    srv, conn, 404,
 		    "uploads are disabled (start with --ingest)", NULL);
-	if (!slots_enter(&srv->uploads)) {
+	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
 		atomic_fetch_add(&srv->busy_refused, 1);
 		return send_json_error(srv, conn, 503,
 				       "busy: other uploads are running; try "
@@ -1205,9 +1208,10 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		err = -EADDRINUSE;
 		goto fail;
 	}
-	mg_set_request_handler(srv->ctx, "/", handle, srv);
 	np = mg_get_server_ports(srv->ctx, 4, ports);
 	srv->port = np > 0 ? ports[0].port : -1;
+	/* Only now: handle() checks Host against the bound port. */
+	mg_set_request_handler(srv->ctx, "/", handle, srv);
 	return srv;
 fail:
 	web_server__stop(srv);

@@ -5,6 +5,9 @@ set -euo pipefail
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
 TMP=$(mktemp -d /tmp/kiln-test.XXXXXX)
+# The agent's web process runs as an unprivileged user: it must reach
+# stores kept here.
+chmod 755 "$TMP"
 trap 'cleanup' EXIT
 CLEANUP_PIDS=()
 cleanup() {
