@@ -32,7 +32,7 @@ for t in $FUZZ_TARGETS; do
 	extra= libs=
 	if [ "$t" = store ]; then
 		extra="$(echo storage/*.c) $OUT/sql_assets.c"
-		libs=-lsqlite3
+		libs="-lsqlite3 -lcurl"
 	fi
 	# shellcheck disable=SC2086
 	$CLANG $FLAGS tests/fuzz/fuzz_$t.c $SRCS $extra -lprotobuf-c -lz -lm $libs -o "$BIN/fuzz_$t"
