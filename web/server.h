@@ -17,7 +17,10 @@
  *   /api/v1/diff?a_from=&a_to=&a_filter=&b_from=&b_to=&b_filter=
  *   /api/v1/export?format=folded|pprof|speedscope|svg   the profile as a file
  *   POST /api/v1/ingest (when enabled and the ingest module exists)
- * Errors: {"error":"..."} with 400 (bad parameter), 401, 404, 413, 500.
+ * Errors: {"error":"..."} with 400 (bad parameter), 401, 403 (a write
+ * from another origin or with a form Content-Type), 404, 405, 413, 421
+ * (Host not this server: DNS rebinding), 500 (a damaged store), 503 with
+ * Retry-After (busy, or over a request's time or memory budget).
  */
 #ifndef KILN_WEB_SERVER_H
 #define KILN_WEB_SERVER_H

@@ -81,6 +81,31 @@ wait "$AGENT" || fail "agent exit status $? on SIGTERM"
 for _ in $(seq 50); do kill -0 "$W2" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$W2" 2>/dev/null && fail "the web process outlived the agent"
 
+# With --ingest the web process writes through its own connection (the
+# store is group-writable for it) while the agent keeps writing windows.
+KILN_LOG=debug "$KILN" agent --db "$DB" --listen 127.0.0.1:0 --window 500ms \
+	--stats-interval 1h --ingest 2>"$TMP/agent2.log" &
+AGENT=$!
+CLEANUP_PIDS+=($AGENT)
+PORT=
+for _ in $(seq 300); do
+	PORT=$(sed -n 's|.*serving the UI at http://[^:]*:\([0-9]*\)/.*|\1|p' "$TMP/agent2.log")
+	[ -n "$PORT" ] && break
+	kill -0 "$AGENT" 2>/dev/null || { tail "$TMP/agent2.log"; fail "agent --ingest exited"; }
+	sleep 0.1
+done
+[ -n "$PORT" ] || fail "agent --ingest did not say where it serves"
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H 'Content-Type: text/x-folded' \
+	--data-binary 'uploaded;main;via_web_process 7' "http://127.0.0.1:$PORT/api/v1/ingest?label=src%3Dci")
+[ "$code" = 200 ] || fail "ingest through the agent's web process: $code $(cat "$TMP/b")"
+sleep 1
+kill "$AGENT"
+wait "$AGENT" || fail "agent --ingest exit status $? on SIGTERM"
+got=$("$KILN" query --db "$DB" --from -1h --to now --filter src=ci --format folded | awk '{ t += $NF } END { print t + 0 }')
+[ "$got" = 7 ] || fail "the upload through the web process: $got samples in the store, want 7"
+grep -q 'window committed' "$TMP/agent2.log" || fail "no window written beside the upload"
+echo "ingest through the agent's web process: 7 samples stored beside the agent's windows"
+
 # A root --user is refused as a usage error.
 set +e
 timeout 60 "$KILN" agent --db "$DB" --listen 127.0.0.1:0 --user root 2>"$TMP/e" >/dev/null
