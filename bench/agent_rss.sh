@@ -15,6 +15,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]:-}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
+	sleep 1 # chromium's children write their profile as they go
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -37,9 +38,9 @@ def work(n):
 while True:
     work(200000); time.sleep(0.05)' &
 pids+=("$!")
-node --perf-basic-prof -e '
+(cd "$tmp" && exec node --perf-basic-prof -e '
 function work(n) { let s = 0; for (let i = 0; i < n; i++) s += Math.sqrt(i); return s; }
-setInterval(() => work(3e6), 50);' &
+setInterval(() => work(3e6), 50);') &
 pids+=("$!")
 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$tmp/chromium" \
 	"data:text/html,<script>function f(n){let s=0;for(let i=0;i<n;i++)s+=Math.sin(i);return s}setInterval(()=>f(2e6),50)</script>" \

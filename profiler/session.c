@@ -23,6 +23,7 @@ struct session {
 	uint64_t lost_reported; /* ring buffer losses already in a profile */
 	time_t next_prune_s;	/* when to drop processes that are gone */
 	int flush_wait_ms;
+	bool may_drain; /* during a flush's first pass */
 };
 
 static void on_sample(const struct kiln_sample *sample, void *ctx)
@@ -46,7 +47,8 @@ static void drain(void *ctx)
 {
 	struct session *s = ctx;
 
-	sampler__poll(s->sampler, 0);
+	if (s->may_drain)
+		sampler__poll(s->sampler, 0);
 }
 
 struct session *session__new(const struct session_opts *opts)
@@ -66,6 +68,14 @@ struct session *session__new(const struct session_opts *opts)
 
 	if (!s)
 		return NULL;
+	/*
+	 * A fixed mmap threshold: large buffers (decompressed debug sections,
+	 * symbol tables) come and go as the symbolizer's cache turns over;
+	 * mapped, they go back to the kernel when freed. glibc's default
+	 * raises the threshold after such frees, and the heap then keeps
+	 * them as fragments.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	cb.ctx = s;
 	s->clock_offset = sampler__clock_offset();
 	sym_opts.max_cache_bytes = opts->symbol_cache_bytes;
@@ -186,7 +196,13 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	 * for them, then writes their frames as module+0xoffset. */
 	collector__request_objects(s->collector);
 	wait_for_loads(s);
+	s->may_drain = true;
 	added = collector__flush(s->collector, out);
+	s->may_drain = false;
+	/* What the drain brought in belongs to this flush too (record has
+	 * no next one); their objects were asked for as they came. */
+	if (collector__pending(s->collector))
+		added += collector__flush(s->collector, out);
 	symbolizer__trim(s->sym);
 	/* Give back what the window's symbolization freed, in every malloc
 	 * arena (the loader thread has its own). */

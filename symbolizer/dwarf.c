@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1105,10 +1106,18 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 	}
 }
 
+static uint64_t malloc_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out)
 {
 	const struct addr_entry *e = cache_get(obj, vaddr + 1);
+	uint64_t before, after, bytes;
 
 	if (e) {
 		sym->stats.hits++;
@@ -1118,8 +1127,20 @@ int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		return e->n ? 0 : -ENOENT;
 	}
 	sym->stats.misses++;
+	/*
+	 * What a miss costs in memory is measured, not estimated: libdw
+	 * builds CU and line tables lazily, in memory it frees only with
+	 * the object. The malloc counters (main arena and mapped chunks: this
+	 * thread's) before and after give the object's growth, ours and
+	 * libdw's; another thread allocating meanwhile can only make it
+	 * larger, which errs on the side of evicting.
+	 */
+	before = malloc_in_use();
+	bytes = obj->bytes;
 	lookup(sym, obj, vaddr, out);
 	/* Misses are cached too: unresolvable hot addresses are common. */
 	cache_put(obj, vaddr + 1, out);
+	after = malloc_in_use();
+	obj->bytes = bytes + (after > before ? after - before : 0);
 	return out->n ? 0 : -ENOENT;
 }

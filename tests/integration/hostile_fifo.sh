@@ -35,6 +35,10 @@ secs=$(echo "$(date +%s.%N) - $start" | bc)
 cat "$TMP/err"
 echo "kiln record --duration 3 took $secs s"
 awk -v s="$secs" 'BEGIN { exit !(s < 8) }' || fail "kiln record --duration 3 took $secs s"
+# Every sample delivered is in the profile (those drained while it was
+# symbolized too).
+awk '/samples from/ { got = $2; kept = $(NF - 3) } END { exit !(got > 0 && got == kept) }' "$TMP/err" ||
+	fail "samples delivered but not in the profile: $(grep 'samples from' "$TMP/err")"
 n=$({ grep '^hostile_' "$TMP/out.folded" || true; } | awk '{ t += $NF } END { print t + 0 }')
 echo "$n samples of the attackers"
 [ "$n" -ge 20 ] || fail "expected samples of the attackers, got $n"
