@@ -181,6 +181,11 @@ int cmd_server(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
+	/* The agent's web process: a URL with a password came by the
+	 * environment, not argv (cli/web_proc.c). */
+	if (agent_fd >= 0 && opts.db_path &&
+	    !strcmp(opts.db_path, WEB_PROC_DB_ENV))
+		opts.db_path = getenv(WEB_PROC_DB_ENV);
 	if (!opts.db_path) {
 		fprintf(stderr, "kiln server: --store URL is required\n");
 		usage(stderr);
@@ -206,6 +211,9 @@ int cmd_server(int argc, char **argv)
 
 	if (agent_fd >= 0) {
 		prctl(PR_SET_NAME, "kiln-web", 0, 0, 0);
+		/* Other processes of the same user (nobody is shared) may
+		 * not ptrace it or read its environment (the store URL). */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		opts.metrics = web_proc__child_metrics;
 		opts.healthy = web_proc__child_healthy;
 		opts.metrics_ctx = (void *)(intptr_t)agent_fd;

@@ -47,7 +47,9 @@ struct web_proc {
 	int port;
 	uint64_t restarts;
 	double started, next_start, backoff;
-	char *msg; /* MAX_MSG buffer for control messages */
+	char *msg;   /* MAX_MSG buffer for control messages */
+	char **envp; /* the agent's environment plus the store URL */
+	char *env_var;
 	/*
 	 * A thread of the agent answers the web process and restarts it, so
 	 * neither waits for the sampling loop (which can sit in a store
@@ -59,6 +61,33 @@ struct web_proc {
 };
 
 /* ---- starting the child ---- */
+
+extern char **environ;
+
+/* Built before fork(): the child may only make system calls. */
+static int build_env(struct web_proc *wp)
+{
+	size_t n = 0, k = 0;
+	char *var;
+
+	if (wp->envp)
+		return 0;
+	while (environ[n])
+		n++;
+	wp->envp = calloc(n + 2, sizeof(char *));
+	if (!wp->envp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], WEB_PROC_DB_ENV "=",
+			    strlen(WEB_PROC_DB_ENV) + 1))
+			wp->envp[k++] = environ[i];
+	if (asprintf(&var, "%s=%s", WEB_PROC_DB_ENV, wp->o.db_path) < 0)
+		return -ENOMEM;
+	wp->envp[k++] = var;
+	wp->envp[k] = NULL;
+	wp->env_var = var;
+	return 0;
+}
 
 /* "sqlite:PATH" or "PATH" -> the file; NULL for other engines. */
 static const char *store_file(const char *url)
@@ -152,7 +181,12 @@ static int spawn(struct web_proc *wp)
 	argv[argc++] = "kiln";
 	argv[argc++] = "server";
 	argv[argc++] = "--db";
-	argv[argc++] = wp->db;
+	/*
+	 * A store URL may hold a password: never in argv, which every user
+	 * reads in /proc. The environment is readable by the process's own
+	 * user only.
+	 */
+	argv[argc++] = store_file(wp->o.db_path) ? wp->db : WEB_PROC_DB_ENV;
 	argv[argc++] = "--listen";
 	argv[argc++] = wp->listen;
 	argv[argc++] = "--agent-fd";
@@ -174,6 +208,8 @@ static int spawn(struct web_proc *wp)
 	}
 	argv[argc] = NULL;
 	sigemptyset(&none);
+	if (build_env(wp))
+		return -ENOMEM;
 
 	pid = fork();
 	if (pid < 0) {
@@ -219,7 +255,7 @@ static int spawn(struct web_proc *wp)
 		if (getppid() != parent)
 			_exit(0);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv("/proc/self/exe", argv);
+		execve("/proc/self/exe", argv, wp->envp);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -531,6 +567,11 @@ void web_proc__stop(struct web_proc *wp)
 	if (wp->ctl >= 0)
 		close(wp->ctl);
 	explicit_bzero(wp->token, sizeof(wp->token));
+	if (wp->env_var) {
+		explicit_bzero(wp->env_var, strlen(wp->env_var));
+		free(wp->env_var);
+	}
+	free(wp->envp);
 	free(wp->msg);
 	free(wp);
 }

@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The web process finds a store URL (which may hold a password) in this
+ * environment variable when its --db says so. */
+#define WEB_PROC_DB_ENV "KILN_WEB_STORE"
+
 struct web_proc_opts {
 	const char *db_path; /* as given; made absolute for the child */
 	const char *listen;  /* NULL: 127.0.0.1:7070 */
