@@ -1635,6 +1635,124 @@ done:
 
 /* ---- /export ---- */
 
+/*
+ * The view the browser shows, for downloads: path=COMM;F1;F2 (the zoomed
+ * frame: process name, then frames from the root) keeps the samples whose
+ * stack goes through it; focus=NAME the samples with NAME in their stack.
+ * Whole stacks are kept, as flamegraph.pl's zoom shows the ancestors.
+ */
+struct view_filter {
+	char *parts[MAX_PATH];
+	size_t n;
+	const char *focus;
+};
+
+static bool view_keeps(const struct profile *p, const struct sample *sm,
+		       const struct view_filter *v)
+{
+	size_t depth = 0;
+	const uint32_t *st = profile__stack(p, sm->stack, &depth);
+
+	if (v->n) {
+		const char *comm =
+		    profile__series_label(p, sm->series, LABEL_COMM);
+
+		if (strcmp(comm ? comm : "[unknown process]", v->parts[0]) ||
+		    depth < v->n - 1)
+			return false;
+		for (size_t k = 1; k < v->n; k++)
+			if (strcmp(profile__str(
+				       p, profile__frame(p, st[k - 1])->name),
+				   v->parts[k]))
+				return false;
+	}
+	if (v->focus) {
+		for (size_t k = 0; k < depth; k++)
+			if (!strcmp(
+				profile__str(p, profile__frame(p, st[k])->name),
+				v->focus))
+				return true;
+		return false;
+	}
+	return true;
+}
+
+/* A copy of 'p' with only the samples the view keeps; NULL on ENOMEM. */
+static struct profile *view_profile(const struct profile *p,
+				    const struct view_filter *v)
+{
+	size_t nf = profile__nr_frames(p), nsr = profile__nr_series(p),
+	       nst = profile__nr_stacks(p), ns = 0, n;
+	struct profile *out = profile__new();
+	uint32_t *fmap = calloc(nf + 1, sizeof(*fmap));
+	uint32_t *smap = calloc(nsr + 1, sizeof(*smap));
+	uint32_t *stmap = calloc(nst + 1, sizeof(*stmap));
+	const struct sample *sm = profile__samples(p, &ns);
+
+	if (!out || !fmap || !smap || !stmap) {
+		profile__free(out);
+		out = NULL;
+		goto done;
+	}
+	*profile__meta(out) = *profile__meta_const(p);
+	/* Ids + 1 in the maps: 0 is "not copied yet". */
+	for (size_t i = 0; i < ns; i++) {
+		const struct sample *x = &sm[i];
+
+		if (!view_keeps(p, x, v))
+			continue;
+		if (!smap[x->series]) {
+			const struct label *l =
+			    profile__series(p, x->series, &n);
+			struct label copy[WEB_MAX_FILTERS + 16];
+
+			if (n > sizeof(copy) / sizeof(copy[0]))
+				n = sizeof(copy) / sizeof(copy[0]);
+			for (size_t j = 0; j < n; j++) {
+				copy[j].key = profile__intern(
+				    out, profile__str(p, l[j].key));
+				copy[j].value = profile__intern(
+				    out, profile__str(p, l[j].value));
+			}
+			smap[x->series] = profile__add_series(out, copy, n) + 1;
+		}
+		if (!stmap[x->stack]) {
+			size_t depth = 0;
+			const uint32_t *ids =
+			    profile__stack(p, x->stack, &depth);
+			uint32_t copy[512];
+
+			if (depth > sizeof(copy) / sizeof(copy[0]))
+				depth = sizeof(copy) / sizeof(copy[0]);
+			for (size_t j = 0; j < depth; j++) {
+				if (!fmap[ids[j]]) {
+					struct frame f =
+					    *profile__frame(p, ids[j]);
+
+					f.name = profile__intern(
+					    out, profile__str(p, f.name));
+					f.file = profile__intern(
+					    out, profile__str(p, f.file));
+					f.module = profile__intern(
+					    out, profile__str(p, f.module));
+					fmap[ids[j]] =
+					    profile__add_frame(out, &f) + 1;
+				}
+				copy[j] = fmap[ids[j]] - 1;
+			}
+			stmap[x->stack] =
+			    profile__add_stack(out, copy, depth) + 1;
+		}
+		profile__add_sample(out, smap[x->series] - 1,
+				    stmap[x->stack] - 1, x->time_ns, x->count);
+	}
+done:
+	free(fmap);
+	free(smap);
+	free(stmap);
+	return out;
+}
+
 static void api_export(struct req *q)
 {
 	static const char *const ext[] = {[FORMAT_FOLDED] = "folded",
@@ -1656,6 +1774,9 @@ static void api_export(struct req *q)
 	struct profile *p;
 	char *data = NULL;
 	size_t size = 0;
+	struct view_filter view = {0};
+	const char *vpath;
+	char *vbuf = NULL;
 	FILE *mem;
 	int err;
 
@@ -1671,6 +1792,34 @@ static void api_export(struct req *q)
 	p = req_profile(q, &rg);
 	if (!p)
 		return;
+	vpath = web_params__get(&q->pp, "path");
+	view.focus = web_params__get(&q->pp, "focus");
+	if (view.focus && !*view.focus)
+		view.focus = NULL;
+	if (vpath && *vpath) {
+		char *save = NULL, *tok;
+
+		vbuf = xstrdup(vpath);
+		for (tok = strtok_r(vbuf, ";", &save); tok;
+		     tok = strtok_r(NULL, ";", &save)) {
+			if (view.n == MAX_PATH) {
+				web_response__error(
+				    q->r, 400, "path deeper than %d", MAX_PATH);
+				goto out;
+			}
+			view.parts[view.n++] = tok;
+		}
+	}
+	if (view.n || view.focus) {
+		struct profile *vp = view_profile(p, &view);
+
+		if (!vp) {
+			web_response__error(q->r, 500, "out of memory");
+			goto out;
+		}
+		profile__free(p);
+		p = vp;
+	}
 	mem = open_memstream(&data, &size);
 	if (!mem) {
 		web_response__error(q->r, 500, "out of memory");
@@ -1698,6 +1847,7 @@ static void api_export(struct req *q)
 		 (unsigned long long)(rg.q.from_ns / NS),
 		 (unsigned long long)(rg.q.to_ns / NS), ext[fmt]);
 out:
+	free(vbuf);
 	free(data);
 	profile__free(p);
 }

@@ -42,7 +42,7 @@ if (mode === 'ttfg') {
   await browser.close();
   process.exit(0);
 }
-await page.goto(`${base}/?from=-2h&max=1000000`);
+await page.goto(`${base}/?from=-2h&max=200000`);
 await page.waitForFunction(() => document.body.dataset.loaded === '1', null, { timeout: 60000 });
 
 const r = await page.evaluate(async () => {
@@ -53,7 +53,7 @@ const r = await page.evaluate(async () => {
   const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const frame = () => new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
   // Decode + first draw, as on load, several times.
-  const resp = await fetch(`/api/v1/flamegraph?from=-2h&max_nodes=1000000`);
+  const resp = await fetch(`/api/v1/flamegraph?from=-2h&max_nodes=200000`);
   const fb = await resp.json();
   const draws = [], decodes = [];
   for (let i = 0; i < 7; i++) {

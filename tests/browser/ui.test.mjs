@@ -490,6 +490,17 @@ await test('download folded stacks of the view; the menu closes', async () => {
   assert.match(svg, /<svg /);
   assert.match(svg, />idle/);
   assert.ok(!svg.includes('>work'), 'svg of the zoomed subtree only');
+  // pprof and speedscope from the server, the zoomed frame's samples only.
+  await page.click('.menu summary');
+  const [dl3] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="speedscope"]')]);
+  const ss = JSON.parse(readFileSync(await dl3.path(), 'utf8'));
+  const names = ss.shared.frames.map((f) => f.name);
+  const weight = ss.profiles.reduce((a, p) => a + p.weights.reduce((x, y) => x + y, 0), 0);
+  assert.ok(names.includes('idle') && !names.includes('work') && !names.includes('sys_read'), names.join());
+  assert.equal(weight, 20, 'db: 15 idle + 5 helper;compute');
+  // Focus: the stacks through the function.
+  const r = await fetch(`${base}/api/v1/export?from=${T0}&to=${T0 + 180}&format=folded&focus=helper`);
+  assert.equal((await r.text()).trim().split('\n').map((l) => l.split(' ').pop()).reduce((a, b) => a + Number(b), 0), 5);
 });
 
 await test('keyboard-only walk through graph and table', async () => {
@@ -610,6 +621,7 @@ await test('line view: file:line rows and the source with a heat column', async 
   // A relative path is named, not read.
   const r = await (await fetch(`${base}/api/v1/lines?from=${T0}&to=${T0 + 180}&function=compute`)).json();
   assert.match(r.sources[0].error, /relative path/);
+  await page.screenshot({ path: join(shots, 'lines-view.png') });
   await page.keyboard.press('Escape');
   assert.ok(await page.isHidden('#lines-box'));
 });

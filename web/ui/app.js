@@ -893,7 +893,7 @@ async function loadProfile({ quiet = false } = {}) {
         `${r.truncated.other_nodes} “[other]” frames by the ${state.max}-node limit; click an [other] frame to expand it. `;
       const more = document.createElement('button');
       more.textContent = 'more detail everywhere';
-      more.addEventListener('click', () => setState({ max: String(Math.min(1000000, Number(state.max) * 4)) }));
+      more.addEventListener('click', () => setState({ max: String(Math.min(200000, Number(state.max) * 4)) }));
       tr.appendChild(more);
     } else tr.hidden = true;
     updateCompareBar(r);
@@ -1245,9 +1245,10 @@ function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
-// Folded and SVG honour the view (zoom, focus, diff) and are made from
-// the tree on screen; pprof, speedscope and the markdown diff table are
-// made by the server for the range and filters.
+// Folded and SVG are made from the tree on screen (zoom, focus, diff);
+// pprof and speedscope by the server from the range, filters and the
+// zoomed frame or focused function (side A in compare mode); the markdown
+// table by the server as `kiln diff` writes it.
 async function download(fmt) {
   $('dl-menu').open = false;
   const diff = state.mode === 'diff';
@@ -1265,8 +1266,12 @@ async function download(fmt) {
     p.set('format', 'markdown');
     url = '/api/v1/diff_report?' + p.toString();
   } else {
+    // The server keeps the samples of the view: the zoomed frame's stacks,
+    // or those through the focused function.
     const p = rangeParams('', state);
     p.set('format', fmt);
+    if (state.focus) p.set('focus', state.focus);
+    else if (flame.zoom) p.set('path', flame.pathOf(flame.zoom.d, flame.zoom.i).join(';'));
     url = '/api/v1/export?' + p.toString();
   }
   try {
@@ -1463,6 +1468,10 @@ async function expandOther(d, i) {
     if (!grown) throw new Error('the tree changed: reload');
     fullData = grown;
     rebuildView();
+    $('tooltip').hidden = true;
+    const tr = $('truncated');
+    if (!tr.hidden) tr.firstChild.textContent = tr.firstChild.textContent.replace(/( \(expanded.*\))?\. $/, '') +
+      ` (expanded under ${path.length ? path.join(' › ') : 'the root'}). `;
     $('status').textContent = `expanded [other] under ${path[path.length - 1] || 'the root'}: ${r.nodes} nodes`;
     document.body.dataset.expanded = String(Number(document.body.dataset.expanded || 0) + 1);
   } catch (e) { showError('expand [other]: ' + e.message); }
