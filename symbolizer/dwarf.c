@@ -224,6 +224,43 @@ static void build_id_path(char *path, size_t size, const char *prefix,
 }
 
 /*
+ * A dwz file (.gnu_debugaltlink), which libdwfl asks this callback for with
+ * its path as the "debuglink". Only the host's debug root is trusted for
+ * them: an absolute path under /usr/lib/debug, no "..". Left unset, libdw
+ * would search for it itself with a blocking open() of whatever path the
+ * debug file names, so dwobj__open turns DWARF off when none was given.
+ */
+static int find_altfile(struct sym_object *obj, const char *name, char **out)
+{
+	char path[PATH_MAX];
+	uint64_t heap, mapped;
+	Elf *elf;
+	int fd;
+
+	if (strncmp(name, "/usr/lib/debug/", 15) || strstr(name, "/../") ||
+	    strlen(name) >= sizeof(path) - strlen(obj->sym->sysroot))
+		return -1;
+	snprintf(path, sizeof(path), "%s%s", obj->sym->sysroot, name);
+	fd = safe_open(path, SYM_MAX_FILE_SIZE);
+	if (fd < 0)
+		return -1;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF ||
+	    debug_sizes(elf, obj->sym->opts.max_object_debug_bytes, &heap,
+			&mapped) ||
+	    obj->debug_bytes + heap > obj->sym->opts.max_object_debug_bytes) {
+		elf_end(elf);
+		close(fd);
+		return -1;
+	}
+	elf_end(elf);
+	obj->debug_bytes += heap;
+	obj->alt_given = true;
+	*out = strdup(path);
+	return fd;
+}
+
+/*
  * libdwfl's standard search (build-id path, then .gnu_debuglink next to
  * the file, in .debug/, and under the debug root) without its last step,
  * debuginfod: a profiler must not reach the network unasked, and libdw's
@@ -249,6 +286,8 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata,
 	if (!obj || !obj->sym || obj->no_dwarf)
 		return -1;
 	sysroot = obj->sym->sysroot;
+	if (debuglink && strchr(debuglink, '/'))
+		return find_altfile(obj, debuglink, debuginfo_file_name);
 	if (len > 0) {
 		build_id_path(path, sizeof(path), sysroot, bits, len);
 		fd = check_debug_candidate(obj,
@@ -378,8 +417,16 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	dwfl_module_getsymtab(obj->mod);
 	obj->symtab_done = true;
 	if (!obj->no_dwarf) {
-		dwfl_module_getdwarf(obj->mod, &dwbias);
+		const char *alt_name;
+		const void *alt_id;
+		Dwarf *dw = dwfl_module_getdwarf(obj->mod, &dwbias);
+
 		obj->dwbias = dwbias;
+		/* A dwz file that was not given: libdw must never go and
+		 * look for it (see find_altfile). */
+		if (dw && !obj->alt_given &&
+		    dwelf_dwarf_gnu_debugaltlink(dw, &alt_name, &alt_id) > 0)
+			obj->no_dwarf = true;
 	}
 	obj->src = NULL;
 	/* Sorting a large symbol table takes a while: here, off the

@@ -68,6 +68,7 @@ struct sym_object {
 	uint32_t debug_rejected;
 	bool no_dwarf;	  /* DWARF over the cap: symbol table only */
 	bool symtab_done; /* loading: the symbol table was looked for */
+	bool alt_given;	  /* loading: a dwz file was handed to libdwfl */
 	/* Objects in use can be unloaded to stay under the cache's ceiling
 	 * and read again on demand through these O_PATH handles. */
 	int reload_fd, reload_root; /* -1 when not reloadable */

@@ -82,7 +82,7 @@ static int marker_line(const char *file, const char *marker)
 
 static int setup_fixtures(void **state)
 {
-	char src[PATH_MAX];
+	char src[PATH_MAX], abs_src[PATH_MAX];
 	char *slash;
 
 	(void)state;
@@ -116,6 +116,25 @@ static int setup_fixtures(void **state)
 	   "prog_stripped",
 	   tmpdir);
 	sh("gcc -O2 -g -shared -fPIC %s/sym_lib.c -o %s/libkfix.so", fixdir,
+	   tmpdir);
+	if (!realpath(src, abs_src))
+		return -1;
+	/* No build id: a debug file is matched by the debuglink's CRC. In
+	 * crc_bad/ the file at the debuglink's name is another build (its
+	 * functions renamed), which must be refused. */
+	sh("cd %s && mkdir crc_ok crc_bad && "
+	   "gcc -O2 -g -fPIE -pie -Wl,--build-id=none %s -o crc_ok/prog && "
+	   "objcopy --only-keep-debug crc_ok/prog crc_ok/prog.debug && "
+	   "objcopy --strip-all --add-gnu-debuglink=crc_ok/prog.debug "
+	   "crc_ok/prog && cp crc_ok/prog crc_bad/prog && "
+	   "gcc -O2 -g -fPIE -pie -Wl,--build-id=none -Dkfix_outer=wrong_outer "
+	   "%s -o crc_bad/full && "
+	   "objcopy --only-keep-debug crc_bad/full crc_bad/prog.debug",
+	   tmpdir, abs_src, abs_src);
+	/* A dwz link to a path outside the debug root (a FIFO, say). */
+	sh("cd %s && printf '/tmp/kiln-no-such-dwz\\0aaaaaaaaaaaaaaaaaaaa' "
+	   "> altlink && objcopy --add-section .gnu_debugaltlink=altlink "
+	   "prog_pie prog_altlink",
 	   tmpdir);
 
 	line_mark_inner = marker_line("sym_prog.c", "MARK_INNER");
@@ -364,6 +383,55 @@ static void test_symbolizer__debuglink(void **state)
 	assert_int_equal(resolve_in(sym, c.pid, c.outer, false, &r, NULL), 0);
 	child_stop(&c);
 	assert_string_equal(r.frames[0].name, "kfix_outer");
+	symbolizer__free(sym);
+}
+
+/* Without a build id, the debug file must have the debuglink's CRC. */
+static void test_symbolizer__debuglink_crc(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct sym_result r;
+	char bin[PATH_MAX];
+	struct child c;
+
+	(void)state;
+	path_in(bin, sizeof(bin), "crc_ok/prog");
+	child_start(bin, &c);
+	assert_int_equal(resolve_in(sym, c.pid, c.outer, false, &r, NULL), 0);
+	child_stop(&c);
+	assert_string_equal(r.frames[0].name, "kfix_outer");
+	symbolizer__free(sym);
+
+	sym = symbolizer__new(NULL);
+	path_in(bin, sizeof(bin), "crc_bad/prog");
+	child_start(bin, &c);
+	resolve_in(sym, c.pid, c.outer, false, &r, NULL);
+	child_stop(&c);
+	for (size_t i = 0; i < r.n; i++)
+		assert_string_not_equal(r.frames[i].name, "wrong_outer");
+	symbolizer__stats(sym, &st);
+	assert_true(st.debug_files_rejected >= 1);
+	symbolizer__free(sym);
+}
+
+/* A .gnu_debugaltlink outside the debug root: no dwz file is given, so
+ * DWARF is off (libdw would open that path itself); symbols still work. */
+static void test_symbolizer__altlink_outside_debug_root(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct sym_result r;
+	char bin[PATH_MAX];
+	struct child c;
+
+	(void)state;
+	path_in(bin, sizeof(bin), "prog_altlink");
+	child_start(bin, &c);
+	assert_int_equal(resolve_in(sym, c.pid, c.outer, false, &r, NULL), 0);
+	child_stop(&c);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.frames[0].name, "kfix_outer");
+	assert_null(r.frames[0].file);
 	symbolizer__free(sym);
 }
 
@@ -953,6 +1021,8 @@ int main(void)
 	    cmocka_unit_test(test_symbolizer__inline_chain),
 	    cmocka_unit_test(test_symbolizer__return_address_uses_call_line),
 	    cmocka_unit_test(test_symbolizer__debuglink),
+	    cmocka_unit_test(test_symbolizer__debuglink_crc),
+	    cmocka_unit_test(test_symbolizer__altlink_outside_debug_root),
 	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
 	    cmocka_unit_test(test_symbolizer__unload_in_use_and_reload),
 	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
