@@ -1250,6 +1250,18 @@ static int roll_hour(struct ch_store *c, const struct hour_rows *hr)
 	if ((err = ch__request(c, sql, NULL, "rolling up an hour")))
 		return err;
 	snprintf(sql, sizeof(sql),
+		 "INSERT INTO totals_1m SELECT toUInt32(intDiv(second, 60)) AS "
+		 "m, series, sum(count), toUInt64(%llu) FROM samples WHERE "
+		 "block >= %llu AND block < %llu AND second >= %llu AND second "
+		 "< %llu GROUP BY m, series",
+		 (unsigned long long)attempt,
+		 (unsigned long long)(hr->hour * 6),
+		 (unsigned long long)(hr->hour * 6 + 6),
+		 (unsigned long long)(hr->hour * 3600),
+		 (unsigned long long)(hr->hour * 3600 + 3600));
+	if ((err = ch__request(c, sql, NULL, "rolling up an hour")))
+		return err;
+	snprintf(sql, sizeof(sql),
 		 "INSERT INTO rollups VALUES (%llu, %llu, %llu, now())",
 		 (unsigned long long)hr->hour, (unsigned long long)hr->rows,
 		 (unsigned long long)attempt);
@@ -1411,8 +1423,8 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 		snprintf(
 		    sql, sizeof(sql),
 		    "SELECT DISTINCT toUInt64(partition) FROM system.parts "
-		    "WHERE database = '%s' AND table = 'samples_1h' AND "
-		    "active FORMAT RowBinary",
+		    "WHERE database = '%s' AND table IN ('samples_1h', "
+		    "'totals_1m') AND active FORMAT RowBinary",
 		    c->db);
 		err = ch__request(c, sql, NULL, "listing rollups");
 		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
@@ -1423,10 +1435,17 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 		for (size_t d = 0; !err && !r.bad && d < nd; d++) {
 			if ((days[d] + 1) * 24 > keep)
 				continue;
+			/* Both are partitioned by day. */
 			snprintf(sql, sizeof(sql),
 				 "ALTER TABLE samples_1h DROP PARTITION %llu",
 				 (unsigned long long)days[d]);
 			err = ch__request(c, sql, NULL, "dropping old rollups");
+			snprintf(sql, sizeof(sql),
+				 "ALTER TABLE totals_1m DROP PARTITION %llu",
+				 (unsigned long long)days[d]);
+			if (!err)
+				err = ch__request(c, sql, NULL,
+						  "dropping old rollups");
 		}
 	}
 	if (!err && c->stats.rows_deleted != before && i < n) {
@@ -1483,9 +1502,9 @@ static void ch__stats(struct store *st, struct store_stats *out)
  */
 static int ch__check(struct store *st)
 {
-	static const char *const tables[] = {"frames",	"stacks",     "series",
-					     "samples", "samples_1h", "rollups",
-					     "meta"};
+	static const char *const tables[] = {
+	    "frames",	  "stacks",    "series",  "samples",
+	    "samples_1h", "totals_1m", "rollups", "meta"};
 	struct ch_store *c = ch_of(st);
 	uint32_t version;
 	char sql[96];

@@ -89,6 +89,16 @@ CREATE TABLE IF NOT EXISTS samples_1h (
 ) ENGINE = MergeTree PARTITION BY intDiv(hour, 24)
 ORDER BY (hour, attempt, series, stack);
 
+-- Per (minute, series) totals of the same hours, same attempts: time lines
+-- with steps of whole minutes read these instead of every sample.
+CREATE TABLE IF NOT EXISTS totals_1m (
+	minute UInt32, -- unix seconds / 60
+	series UInt64,
+	count UInt64,
+	attempt UInt64
+) ENGINE = MergeTree PARTITION BY intDiv(minute, 1440)
+ORDER BY (minute, attempt, series);
+
 CREATE TABLE IF NOT EXISTS rollups (
 	hour UInt32,
 	version UInt64, -- rows of the hour's samples it was computed from

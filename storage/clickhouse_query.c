@@ -549,6 +549,41 @@ static void build_profile(struct ch_store *c, const struct qrow *rows, size_t n,
 	free(sememo);
 }
 
+/* The range less the rolled-up hours, as intervals the primary key can
+ * skip to. */
+static void raw_range_sql(struct chbuf *sql, uint64_t from_ns, uint64_t to_ns,
+			  const struct ch_rolled *rolled)
+{
+	uint64_t cur = from_ns, hns = 3600 * 1000000000ULL;
+
+	chbuf__printf(sql, "(0");
+	for (size_t i = 0; i <= rolled->n; i++) {
+		uint64_t end = i < rolled->n ? rolled->hours[i] * hns : to_ns;
+
+		if (cur < end) {
+			chbuf__printf(sql, " OR (");
+			ch__range_sql(sql, cur, end);
+			chbuf__printf(sql, ")");
+		}
+		if (i < rolled->n)
+			cur = (rolled->hours[i] + 1ULL) * hns;
+	}
+	chbuf__printf(sql, ")");
+}
+
+/* "(HOUR, attempt) IN (...)" for the rolled-up hours; 'hour' is an SQL
+ * expression for a row's hour. */
+static void rolled_sql(struct chbuf *sql, const char *hour,
+		       const struct ch_rolled *rolled)
+{
+	chbuf__printf(sql, "(%s, attempt) IN (", hour);
+	for (size_t i = 0; i < rolled->n; i++)
+		chbuf__printf(sql, "%s(%u, %llu)", i ? "," : "",
+			      rolled->hours[i],
+			      (unsigned long long)rolled->attempts[i]);
+	chbuf__printf(sql, ")");
+}
+
 int ch__query(struct store *st, const struct store_query *q,
 	      struct profile *out)
 {
@@ -574,38 +609,15 @@ int ch__query(struct store *st, const struct store_query *q,
 	chbuf__printf(&sql, "SELECT series, stack, toUInt64(sum(c)), "
 			    "toUInt32(min(t)) FROM (SELECT series, stack, "
 			    "count AS c, second AS t FROM samples WHERE ");
-	/* The range less the rolled-up hours, as intervals the primary key
-	 * can skip to. */
-	uint64_t cur = q->from_ns, hns = 3600 * 1000000000ULL;
-	bool any = false;
-	chbuf__printf(&sql, "(0");
-	for (size_t i = 0; i <= rolled.n; i++) {
-		uint64_t end = i < rolled.n ? rolled.hours[i] * hns : q->to_ns;
-
-		if (cur < end) {
-			chbuf__printf(&sql, " OR (");
-			ch__range_sql(&sql, cur, end);
-			chbuf__printf(&sql, ")");
-			any = true;
-		}
-		if (i < rolled.n)
-			cur = (rolled.hours[i] + 1ULL) * hns;
-	}
-	chbuf__printf(&sql, ")");
-	(void)any;
+	raw_range_sql(&sql, q->from_ns, q->to_ns, &rolled);
 	chbuf__put(&sql, filter.p, filter.len);
 	if (rolled.n) {
 		chbuf__printf(&sql,
 			      " UNION ALL SELECT series, stack, count AS c, "
 			      "toUInt32(hour * 3600) AS t FROM samples_1h "
-			      "WHERE hour >= %u AND hour <= %u AND (hour, "
-			      "attempt) IN (",
+			      "WHERE hour >= %u AND hour <= %u AND ",
 			      rolled.hours[0], rolled.hours[rolled.n - 1]);
-		for (size_t i = 0; i < rolled.n; i++)
-			chbuf__printf(&sql, "%s(%u, %llu)", i ? "," : "",
-				      rolled.hours[i],
-				      (unsigned long long)rolled.attempts[i]);
-		chbuf__printf(&sql, ")");
+		rolled_sql(&sql, "hour", &rolled);
 		chbuf__put(&sql, filter.p, filter.len);
 	}
 	chbuf__printf(&sql, ") GROUP BY series, stack FORMAT RowBinary");
@@ -662,7 +674,8 @@ int ch__timeline(struct store *st, const struct store_query *q,
 		 int (*fn)(const struct store_point *pt, void *ctx), void *ctx)
 {
 	struct ch_store *c = ch_of(st);
-	struct chbuf sql = {0};
+	struct chbuf sql = {0}, filter = {0};
+	struct ch_rolled rolled = {0};
 	uint64_t t0, npoints;
 	char *group = NULL;
 	struct rbin r;
@@ -677,16 +690,36 @@ int ch__timeline(struct store *st, const struct store_query *q,
 	c->deadline_ns = q->deadline_mono_ns;
 	if (group_by && (err = ch__check_key(c, group_by)))
 		goto out;
-	chbuf__printf(&sql,
-		      "SELECT %s, p, toUInt64(sum(c)) FROM (SELECT "
-		      "toUInt64(intDiv(toUInt64(second) * 1000000000 + "
-		      "slot * 20000000 - %llu, %llu)) AS p, series, "
-		      "sum(count) AS c FROM samples WHERE ",
-		      group_by ? "g" : "''", (unsigned long long)t0,
-		      (unsigned long long)step_ns);
-	ch__range_sql(&sql, q->from_ns, q->to_ns);
-	if ((err = ch__filter_sql(c, &sql, q)))
+	/* Whole-minute steps read the per-minute totals of rolled-up hours. */
+	if (step_ns % 60000000000ULL == 0 &&
+	    (err = ch__rolled(c, q->from_ns, q->to_ns, &rolled)))
 		goto out;
+	if ((err = ch__filter_sql(c, &filter, q)))
+		goto out;
+	chbuf__printf(
+	    &sql,
+	    "SELECT %s, p, toUInt64(sum(c)) FROM (SELECT p, series, "
+	    "sum(c) AS c FROM (SELECT toUInt64(intDiv(toUInt64("
+	    "second) * 1000000000 + slot * 20000000 - %llu, %llu)) AS "
+	    "p, series, count AS c FROM samples WHERE ",
+	    group_by ? "g" : "''", (unsigned long long)t0,
+	    (unsigned long long)step_ns);
+	raw_range_sql(&sql, q->from_ns, q->to_ns, &rolled);
+	chbuf__put(&sql, filter.p, filter.len);
+	if (rolled.n) {
+		chbuf__printf(
+		    &sql,
+		    " UNION ALL SELECT toUInt64(intDiv(toUInt64("
+		    "minute) * 60000000000 - %llu, %llu)) AS p, "
+		    "series, count AS c FROM totals_1m WHERE minute >= "
+		    "%u AND minute < %u AND ",
+		    (unsigned long long)t0, (unsigned long long)step_ns,
+		    rolled.hours[0] * 60,
+		    (rolled.hours[rolled.n - 1] + 1) * 60);
+		rolled_sql(&sql, "intDiv(minute, 60)", &rolled);
+		chbuf__put(&sql, filter.p, filter.len);
+	}
+	chbuf__printf(&sql, ")");
 	chbuf__printf(&sql, " GROUP BY p, series)");
 	if (group_by) {
 		chbuf__printf(&sql, " ANY LEFT JOIN (SELECT id AS series, ");
@@ -728,7 +761,9 @@ int ch__timeline(struct store *st, const struct store_query *q,
 out:
 	c->deadline_ns = 0;
 	free(group);
+	ch__rolled_release(&rolled);
 	chbuf__release(&sql);
+	chbuf__release(&filter);
 	return err;
 }
 
