@@ -678,6 +678,16 @@ static int setup(struct ch_store *c)
 	}
 	if (version == CH_SCHEMA_VERSION)
 		return 0;
+	/* Version 1 was only ever made by development builds (the sample
+	 * layout changed before any release): nothing to migrate. */
+	if (version) {
+		pr_err(
+		    "cannot open store '%s': schema version %u was made by a "
+		    "development build of kiln and cannot be upgraded; "
+		    "copy the data again into a new database",
+		    c->name, version);
+		return -EPROTO;
+	}
 	if (c->read_only) {
 		pr_err("cannot open store '%s': no kiln schema in database "
 		       "'%s' (a kiln server or `kiln migrate` creates it)",

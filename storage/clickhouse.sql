@@ -1,9 +1,10 @@
 -- SPDX-License-Identifier: MIT
--- kiln's ClickHouse schema, version 1 (table kiln_schema). Embedded into the
+-- kiln's ClickHouse schema, version 2 (table kiln_schema). Embedded into the
 -- binary and run by storage/clickhouse.c when a store URL names a database
 -- without it (the first `kiln server --store clickhouse://...`, or --init);
 -- every statement is idempotent, so servers starting together do no harm.
--- A database whose kiln_schema holds a higher version is refused.
+-- A database whose kiln_schema holds a higher version is refused, and so
+-- is version 1, which only development builds made.
 --
 -- The SQL runs on Debian 12's clickhouse-server 18.16 and on current
 -- releases: no LowCardinality, Map, JSON, TTL or column codecs. Statements
