@@ -16,7 +16,7 @@ BUILD_ID := $(shell (git rev-parse --short=12 HEAD 2>/dev/null || echo dev) | tr
 CFLAGS ?= -O2 -g
 KILN_CFLAGS := $(CFLAGS) -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I. -I$(OUT) -DKILN_BUILD_ID='"$(BUILD_ID)"' -MMD -MP
-LDLIBS := -lbpf -lelf -ldw -lz -lsqlite3 -lcurl -lcivetweb -lprotobuf-c -lpcre2-8 -lpthread -lm
+LDLIBS := -lbpf -lelf -ldw -liberty -lz -lsqlite3 -lcurl -lcivetweb -lprotobuf-c -lpcre2-8 -lpthread -lm
 
 ifeq ($(V),1)
 Q :=

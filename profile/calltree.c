@@ -131,6 +131,7 @@ uint32_t calltree__name(struct calltree *t, const char *name, uint32_t kind,
 	n = &t->names[id];
 	n->name = nm;
 	n->file = fl;
+	n->sysname = n->module = NULL;
 	n->kind = kind;
 	return id;
 }
@@ -208,6 +209,8 @@ void calltree__release(struct calltree *t)
 	for (size_t i = 0; i < t->nr_names; i++) {
 		free(t->names[i].name);
 		free(t->names[i].file);
+		free(t->names[i].sysname);
+		free(t->names[i].module);
 	}
 	free(t->names);
 	free(t->nodes);
@@ -228,12 +231,27 @@ static uint32_t frame_name(struct calltree *t, const struct profile *p,
 	const struct frame *f = profile__frame(p, frame);
 	const char *name = profile__str(p, f->name);
 	uint32_t kind = f->kind < FRAME_KIND_MAX ? f->kind : FRAME_USER;
+	const char *sys = profile__str(p, f->sysname);
+	const char *mod = profile__str(p, f->module);
+	uint32_t id;
 
 	if (!*name)
 		name = "[unknown]";
 	if (t->opts.by_name)
 		kind = FRAME_USER;
-	return calltree__name(t, name, kind, profile__str(p, f->file), f->line);
+	id = calltree__name(t, name, kind, profile__str(p, f->file), f->line);
+	if (id == CALLTREE_NONE)
+		return id;
+	/* Tooltips: names merged under one keep the first frame's details
+	 * (out of memory, they are just left out). */
+	if (*sys && !t->names[id].sysname)
+		t->names[id].sysname = strdup(sys);
+	if (*mod && !t->names[id].module) {
+		const char *slash = strrchr(mod, '/');
+
+		t->names[id].module = strdup(slash ? slash + 1 : mod);
+	}
+	return id;
 }
 
 /* One distinct (process, stack) of the input, with its summed count. */

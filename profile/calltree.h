@@ -32,7 +32,9 @@
 
 struct calltree_name {
 	char *name;
-	char *file; /* "path:line", "path" or "" (first frame seen wins) */
+	char *file;    /* "path:line", "path" or "" (first frame seen wins) */
+	char *sysname; /* the mangled name (C++, Rust), NULL if none */
+	char *module;  /* binary base name or kernel module, NULL if none */
 	uint32_t kind;
 };
 

@@ -91,6 +91,7 @@ struct profile *ingest__relabel(const struct profile *p,
 		fr.name = profile__intern(out, profile__str(p, fr.name));
 		fr.file = profile__intern(out, profile__str(p, fr.file));
 		fr.module = profile__intern(out, profile__str(p, fr.module));
+		fr.sysname = profile__intern(out, profile__str(p, fr.sysname));
 		fmap[f] = profile__add_frame(out, &fr);
 	}
 	for (size_t k = 0; k < nst; k++) {

@@ -10,7 +10,9 @@
  *   first (inl2, inl1, caller), and Sample.location_id is leaf first.
  *   The Location address is the non-inlined frame's addr. An inlined
  *   frame at the root (no caller before it) gets a Location of its own.
- * - Function = (name, file); Mapping = (module, kernel or not). Kernel
+ * - Function = (name, file, system_name): system_name is the mangled name
+ *   of a demangled C++/Rust function, else the name. Mapping = (module,
+ *   kernel or not). Kernel
  *   frames map to "[kernel.kallsyms]" (or "[module]"), JIT frames to
  *   "[jit]" (or their /tmp/perf-PID.map), so the kind survives a round
  *   trip. Mappings start at 0 (kiln keeps ELF addresses, not load
@@ -93,7 +95,7 @@ struct writer {
 	size_t nr_locs, cap_locs;
 	PLine *lines;
 	size_t nr_lines, cap_lines;
-	uint32_t *func_name, *func_file;
+	uint32_t *func_name, *func_file, *func_sys;
 	size_t nr_funcs, cap_funcs, cap_funcs2;
 
 	/* module string (kiln id) -> build id string (kiln id) */
@@ -189,10 +191,12 @@ static uint32_t frame_function(struct writer *w, uint32_t fid)
 
 	if (w->frame_func[fid])
 		return w->frame_func[fid];
-	uint32_t key[2] = {wstr(w, profile__str(w->p, f->name)),
-			   wstr(w, profile__str(w->p, f->file))};
+	uint32_t key[3] = {wstr(w, profile__str(w->p, f->name)),
+			   wstr(w, profile__str(w->p, f->file)),
+			   f->sysname ? wstr(w, profile__str(w->p, f->sysname))
+				      : 0};
 	size_t before = profile__nr_stacks(w->func_ids);
-	uint32_t idx = profile__add_stack(w->func_ids, key, 2);
+	uint32_t idx = profile__add_stack(w->func_ids, key, 3);
 
 	if (profile__nr_stacks(w->func_ids) != before) {
 		if (w->nr_funcs == w->cap_funcs) {
@@ -201,7 +205,11 @@ static uint32_t frame_function(struct writer *w, uint32_t fid)
 			    w->func_name, w->cap_funcs * sizeof(uint32_t));
 			w->func_file = xrealloc(
 			    w->func_file, w->cap_funcs * sizeof(uint32_t));
+			w->func_sys = xrealloc(w->func_sys,
+					       w->cap_funcs * sizeof(uint32_t));
 		}
+		/* system_name: the mangled name, or the name when none. */
+		w->func_sys[w->nr_funcs] = key[2] ? key[2] : key[0];
 		w->func_name[w->nr_funcs] = key[0];
 		w->func_file[w->nr_funcs++] = key[1];
 	}
@@ -459,7 +467,7 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		kiln__pprof__function__init(&pfuncs[i]);
 		pfuncs[i].id = i + 1;
 		pfuncs[i].name = w.func_name[i];
-		pfuncs[i].system_name = w.func_name[i];
+		pfuncs[i].system_name = w.func_sys[i];
 		pfuncs[i].filename = w.func_file[i];
 		pfunc_ptrs[i] = &pfuncs[i];
 	}
@@ -566,6 +574,7 @@ out:
 	free(w.lines);
 	free(w.func_name);
 	free(w.func_file);
+	free(w.func_sys);
 	profile__free(w.strs);
 	profile__free(w.func_ids);
 	profile__free(w.map_ids);
@@ -1036,9 +1045,14 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 			const PFunction *fn = prof->function[fi];
 			int64_t name = rstr(&r, fn->name);
 
+			int64_t sys = rstr(&r, fn->system_name);
+
 			if (!*profile__str(p, (uint32_t)name))
-				name = rstr(&r, fn->system_name);
+				name = sys;
 			f.name = (uint32_t)name;
+			/* A system name other than the name is the mangled
+			 * one (C++, Rust), kept for tooltips. */
+			f.sysname = sys != name ? (uint32_t)sys : 0;
 			f.file = (uint32_t)rstr(&r, fn->filename);
 			f.line = ln->line > 0 && ln->line < UINT32_MAX
 				     ? (uint32_t)ln->line

@@ -175,7 +175,6 @@ uint32_t profile__add_frame(struct profile *p, const struct frame *f)
 	struct frame copy = *f;
 	uint32_t hash, id;
 
-	copy.pad = 0;
 	hash = hash__bytes(&copy, sizeof(copy), 1);
 	if (!idxset__find(&p->frame_set, hash, &copy, frame_eq, p, &id))
 		return id;
@@ -399,6 +398,7 @@ void profile__merge(struct profile *dst, const struct profile *src)
 		f.name = profile__intern(dst, profile__str(src, f.name));
 		f.file = profile__intern(dst, profile__str(src, f.file));
 		f.module = profile__intern(dst, profile__str(src, f.module));
+		f.sysname = profile__intern(dst, profile__str(src, f.sysname));
 		fmap[i] = profile__add_frame(dst, &f);
 	}
 	for (size_t i = 0; i < nsr; i++) {

@@ -29,13 +29,13 @@ enum frame_kind {
 };
 
 struct frame {
-	uint32_t name;	 /* string id of the function (or module+0xoff) */
-	uint32_t file;	 /* string id of the source file, 0 if unknown */
-	uint32_t module; /* string id of the binary, 0 if unknown */
-	uint32_t line;	 /* source line, 0 if unknown */
-	uint32_t kind;	 /* enum frame_kind */
-	uint32_t pad;
-	uint64_t addr; /* address within module (ELF vaddr), 0 if unknown */
+	uint32_t name;	  /* string id of the function (or module+0xoff) */
+	uint32_t file;	  /* string id of the source file, 0 if unknown */
+	uint32_t module;  /* string id of the binary, 0 if unknown */
+	uint32_t line;	  /* source line, 0 if unknown */
+	uint32_t kind;	  /* enum frame_kind */
+	uint32_t sysname; /* string id of the mangled name, 0 if not mangled */
+	uint64_t addr;	  /* address within module (ELF vaddr), 0 if unknown */
 };
 
 struct label {

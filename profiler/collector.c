@@ -254,6 +254,10 @@ static void push_result(struct profile *out, struct stack_buf *b,
 		    .file = r->frames[i].file
 				? profile__intern(out, r->frames[i].file)
 				: 0,
+		    .sysname =
+			r->frames[i].system_name
+			    ? profile__intern(out, r->frames[i].system_name)
+			    : 0,
 		    .line = r->frames[i].line,
 		    .module = mod,
 		    .kind = r->frames[i].inlined ? FRAME_INLINED : outer_kind,

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- kiln store schema, version 2 (PRAGMA user_version). Embedded into the
+-- kiln store schema, version 3 (PRAGMA user_version). Embedded into the
 -- binary at build time and run once on a new file. Older files are brought
 -- up to date by storage/migrate_v<N>.sql; a file with a higher version than
 -- this one is refused.
@@ -29,6 +29,9 @@ CREATE TABLE functions (
 	id INTEGER PRIMARY KEY,
 	name INTEGER NOT NULL, -- strings.id
 	file INTEGER NOT NULL, -- strings.id, the empty string when unknown
+	-- strings.id of the mangled name (C++, Rust) for tooltips and pprof's
+	-- system_name; 0 when the name was not mangled (v3)
+	system_name INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (name, file)
 );
 

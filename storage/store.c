@@ -37,7 +37,8 @@ static const char *const stmt_sql[NR_STMTS] = {
     [ST_MAP_GET] = "SELECT id FROM mappings WHERE path = ?",
     [ST_MAP_ADD] = "INSERT INTO mappings (path) VALUES (?)",
     [ST_FUNC_GET] = "SELECT id FROM functions WHERE name = ? AND file = ?",
-    [ST_FUNC_ADD] = "INSERT INTO functions (name, file) VALUES (?, ?)",
+    [ST_FUNC_ADD] = "INSERT INTO functions (name, file, system_name) "
+		    "VALUES (?, ?, ?)",
     [ST_FRAME_GET] = "SELECT id FROM frames WHERE function = ? AND "
 		     "mapping = ? AND line = ? AND kind = ? AND addr = ?",
     [ST_FRAME_ADD] = "INSERT INTO frames (function, mapping, line, kind, "
@@ -73,7 +74,8 @@ static const char *const stmt_sql[NR_STMTS] = {
     [ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
     [ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
     [ST_DICT_FUNC] =
-	"SELECT id, name, file FROM functions WHERE id > ? ORDER BY id",
+	"SELECT id, name, file, system_name FROM functions WHERE id > ? "
+	"ORDER BY id",
     [ST_DICT_FRAME] = "SELECT id, function, mapping, line, kind, addr "
 		      "FROM frames WHERE id > ? ORDER BY id",
     [ST_DICT_STACK] = "SELECT id, frames FROM stacks WHERE id > ? ORDER BY id",
@@ -510,6 +512,7 @@ static void rdict__release(struct rdict *rd)
 	free(rd->map_path);
 	free(rd->func_name);
 	free(rd->func_file);
+	free(rd->func_sys);
 	free(rd->frames);
 	free(rd->stacks);
 	free(rd->stack_ids);
@@ -600,7 +603,7 @@ static int resolve_frame(struct store *st, const struct profile *p,
 {
 	struct wcache *wc = &st->wc;
 	struct frame f = *profile__frame(p, fid);
-	int64_t name, file, path, func, map;
+	int64_t name, file, path, func, map, sys = 0;
 	sqlite3_stmt *get, *add;
 	uint32_t local;
 	int err;
@@ -608,6 +611,7 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	f.name = profile__intern(wc->in, profile__str(p, f.name));
 	f.file = profile__intern(wc->in, profile__str(p, f.file));
 	f.module = profile__intern(wc->in, profile__str(p, f.module));
+	f.sysname = profile__intern(wc->in, profile__str(p, f.sysname));
 	local = profile__add_frame(wc->in, &f);
 	*local_out = local;
 	grow64(&wc->frame_db, &wc->frame_cap, local + 1);
@@ -617,7 +621,8 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	}
 	if ((err = resolve_str(st, f.name, &name)) ||
 	    (err = resolve_str(st, f.file, &file)) ||
-	    (err = resolve_str(st, f.module, &path)))
+	    (err = resolve_str(st, f.module, &path)) ||
+	    (f.sysname && (err = resolve_str(st, f.sysname, &sys))))
 		return err;
 	get = store__stmt(st, ST_FUNC_GET);
 	add = store__stmt(st, ST_FUNC_ADD);
@@ -627,6 +632,7 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	sqlite3_bind_int64(get, 2, file);
 	sqlite3_bind_int64(add, 1, name);
 	sqlite3_bind_int64(add, 2, file);
+	sqlite3_bind_int64(add, 3, sys);
 	if ((err = get_or_add(st, get, add, &func)))
 		return err;
 	get = store__stmt(st, ST_MAP_GET);

@@ -14,7 +14,7 @@
 #include "storage/store.h"
 #include "storage/store_ops.h"
 
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 
 #define NS_PER_SEC 1000000000ULL
 #define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
@@ -101,7 +101,7 @@ struct rdict {
 	size_t nr_strs;
 	uint32_t *map_path; /* mappings.id -> strings.id */
 	size_t nr_maps;
-	uint32_t *func_name, *func_file;
+	uint32_t *func_name, *func_file, *func_sys;
 	size_t nr_funcs;
 	struct rd_frame *frames;
 	size_t nr_frames;

@@ -226,16 +226,23 @@ static int rd_funcs(struct store *st, struct rdict *rd)
 		size_t id, nr = rd->nr_funcs;
 		uint32_t name, file;
 
+		size_t nr2 = rd->nr_funcs;
+		uint32_t sys;
+
 		if ((err = load_id(&l, true, &id)) ||
 		    (err = load_u32(&l, 1, RD_MAX_ID, &name)) ||
 		    (err = load_u32(&l, 2, RD_MAX_ID, &file)) ||
+		    (err = load_u32(&l, 3, RD_MAX_ID, &sys)) ||
 		    (err = grow_to((void **)&rd->func_name, sizeof(uint32_t),
 				   &nr, id)) ||
+		    (err = grow_to((void **)&rd->func_sys, sizeof(uint32_t),
+				   &nr2, id)) ||
 		    (err = grow_to((void **)&rd->func_file, sizeof(uint32_t),
 				   &rd->nr_funcs, id)))
 			break;
 		rd->func_name[id] = name;
 		rd->func_file[id] = file;
+		rd->func_sys[id] = sys;
 		rd->max_func = (int64_t)id;
 	}
 	return load_end(&l, err);
@@ -846,6 +853,9 @@ static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 				uint32_t file = rf.func < rd->nr_funcs
 						    ? rd->func_file[rf.func]
 						    : 0;
+				uint32_t sys = rf.func < rd->nr_funcs
+						   ? rd->func_sys[rf.func]
+						   : 0;
 				uint32_t mod = rf.map < rd->nr_maps
 						   ? rd->map_path[rf.map]
 						   : 0;
@@ -853,6 +863,7 @@ static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 				    .name = OUTSTR(name),
 				    .file = OUTSTR(file),
 				    .module = OUTSTR(mod),
+				    .sysname = sys ? OUTSTR(sys) : 0,
 				    .line = rf.line,
 				    .kind = rf.kind,
 				    .addr = rf.addr,
@@ -1312,11 +1323,13 @@ static uint32_t win_frame(struct winctx *c, const struct rdict *rd, uint32_t f)
 	    f < rd->nr_frames ? rd->frames[f] : (struct rd_frame){0};
 	uint32_t name = rf.func < rd->nr_funcs ? rd->func_name[rf.func] : 0;
 	uint32_t file = rf.func < rd->nr_funcs ? rd->func_file[rf.func] : 0;
+	uint32_t sys = rf.func < rd->nr_funcs ? rd->func_sys[rf.func] : 0;
 	uint32_t mod = rf.map < rd->nr_maps ? rd->map_path[rf.map] : 0;
 	struct frame fr = {
 	    .name = win_str(c, rd, name),
 	    .file = win_str(c, rd, file),
 	    .module = win_str(c, rd, mod),
+	    .sysname = sys ? win_str(c, rd, sys) : 0,
 	    .line = rf.line,
 	    .kind = rf.kind,
 	    .addr = rf.addr,

@@ -455,6 +455,7 @@ err_fd:
 
 void dwobj__close(struct sym_object *obj)
 {
+	namecache__release(&obj->names);
 	dwfl_end(obj->dwfl);
 	obj->dwfl = NULL;
 	obj->mod = NULL;
@@ -1148,6 +1149,9 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 		 * object lives, so nothing is copied per address. */
 		f->name = chain[i].name ? chain[i].name : "??";
 		f->file = chain[i].file;
+		/* C++/Rust: demangled once per symbol and object. */
+		f->name =
+		    namecache__demangle(&obj->names, f->name, &f->system_name);
 		f->line = chain[i].line;
 		f->inlined = chain[i].inlined;
 	}

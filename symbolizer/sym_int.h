@@ -51,6 +51,32 @@ struct addr_entry {
 	uint32_t n;
 };
 
+/*
+ * Names an object makes up and keeps for its lifetime (demangle.c):
+ * demangled forms keyed by the mangled name's address (a string of the
+ * object's ELF file or libdw, stable while the object lives), so each
+ * symbol is demangled once per object, never per sample; and synthetic
+ * names keyed by number (fde names: module+start). Freed with the object.
+ */
+struct namecache {
+	struct nc_slot {
+		uint64_t key; /* 0 = empty */
+		char *val;    /* owned; NULL: the name does not demangle */
+	} * slots;
+	size_t len, cap;
+	uint64_t bytes; /* what the strings take */
+};
+
+/* The demangled form of 'name' (an object's string), with *mangled set to
+ * 'name'; else 'name' itself with *mangled NULL. */
+const char *namecache__demangle(struct namecache *nc, const char *name,
+				const char **mangled);
+/* The string kept under 'key' (keys with bit 63 set), or NULL. */
+const char *namecache__find(const struct namecache *nc, uint64_t key);
+/* Keeps a copy of 's' under 'key'; returns it, or NULL without memory. */
+const char *namecache__put(struct namecache *nc, uint64_t key, const char *s);
+void namecache__release(struct namecache *nc);
+
 struct cu_index;
 
 struct sym_object {
@@ -103,6 +129,9 @@ struct sym_object {
 		struct cu_index *ix;
 	} * cus;
 	size_t nr_cus, cap_cus;
+
+	/* Demangled and synthetic names (demangle.c). */
+	struct namecache names;
 
 	/* Resolved addresses: open addressing, cleared when full. */
 	struct addr_entry *addrs;
@@ -200,6 +229,7 @@ struct objtab {
 	struct objtab_entry **buckets;
 	size_t nr_buckets, len;
 };
+
 
 struct symbolizer {
 	struct symbolizer_opts opts;

@@ -59,10 +59,11 @@ struct symbolizer_opts {
 /* One frame of a resolution. Strings are borrowed from the object (or the
  * symbolizer): valid until the next call into the symbolizer. */
 struct sym_frame {
-	const char *name; /* function name (demangling left to the reader) */
-	const char *file; /* source file or NULL */
-	uint32_t line;	  /* 0 if unknown */
-	bool inlined;	  /* an inlined call: folded suffix _[i] */
+	const char *name;	 /* function name, demangled (C++, Rust) */
+	const char *system_name; /* the mangled name, NULL if not mangled */
+	const char *file;	 /* source file or NULL */
+	uint32_t line;		 /* 0 if unknown */
+	bool inlined;		 /* an inlined call: folded suffix _[i] */
 };
 
 /*

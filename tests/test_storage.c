@@ -97,9 +97,11 @@ static struct profile *make_profile(const struct ref_sample *r, size_t n)
 		f.addr = 0x1000;
 		fr[0] = profile__add_frame(p, &f);
 		f.name = profile__intern(p, k % 2 ? "work" : "idle");
+		f.sysname = profile__intern(p, k % 2 ? "_Z4workv" : "");
 		f.line = 20 + (uint32_t)k % 2;
 		f.kind = FRAME_INLINED;
 		fr[1] = profile__add_frame(p, &f);
+		f.sysname = 0;
 		snprintf(buf, sizeof(buf), "leaf_%d", k);
 		f.name = profile__intern(p, buf);
 		f.file = 0;
@@ -326,6 +328,12 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 		assert_int_equal(root->kind, FRAME_USER);
 		assert_int_equal(root->addr, 0x1000);
 		assert_int_equal(mid->kind, FRAME_INLINED);
+		/* The mangled name comes back (v3's functions.system_name). */
+		assert_string_equal(profile__str(p, mid->sysname),
+				    strcmp(profile__str(p, mid->name), "work")
+					? ""
+					: "_Z4workv");
+		assert_string_equal(profile__str(p, root->sysname), "");
 		assert_int_equal(leaf->kind, FRAME_KERNEL);
 		assert_string_equal(profile__str(p, leaf->module), "[kernel]");
 		assert_string_equal(profile__str(p, leaf->file), "");
@@ -606,11 +614,16 @@ static void test_storage__version_refused_and_migrated(void **state)
 	assert_int_equal(errno, EPROTO);
 	o.read_only = false;
 
-	/* Turn it into a version 1 file: no series.last_bucket. */
+	/* Turn it into a version 1 file: no series.last_bucket, no
+	 * functions.system_name (v3). */
 	sql(path, "ALTER TABLE series DROP COLUMN last_bucket;"
+		  "ALTER TABLE functions DROP COLUMN system_name;"
 		  "PRAGMA user_version = 1");
 	st = open_rw(path);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(
+	    sql_int(path, "SELECT count(*) FROM functions WHERE system_name"),
+	    0);
 	assert_int_equal(sql_int(path, "SELECT min(last_bucket) FROM series"),
 			 T0 / NS / 3600);
 	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);

@@ -112,6 +112,17 @@ int flame__write_json_path(struct calltree *t, struct jbuf *b,
 		jbuf__sep(b);
 		jbuf__str(b, t->names[i].file);
 	}
+	/* Tooltips: the mangled name and the module ([ext4], libc.so.6). */
+	jbuf__puts(b, "],\"sysnames\":[");
+	for (size_t i = 0; i < t->nr_names; i++) {
+		jbuf__sep(b);
+		jbuf__str(b, t->names[i].sysname ? t->names[i].sysname : "");
+	}
+	jbuf__puts(b, "],\"modules\":[");
+	for (size_t i = 0; i < t->nr_names; i++) {
+		jbuf__sep(b);
+		jbuf__str(b, t->names[i].module ? t->names[i].module : "");
+	}
 	jbuf__puts(b, "],\"levels\":[");
 
 	cur[0].node = 0;
@@ -338,6 +349,14 @@ int flame__write_functions(struct calltree *t, struct jbuf *b, size_t limit)
 		jbuf__printf(b, ",\"kind\":\"%c\",\"file\":",
 			     kind_letters[t->names[i].kind]);
 		jbuf__str(b, t->names[i].file);
+		if (t->names[i].sysname) {
+			jbuf__puts(b, ",\"system_name\":");
+			jbuf__str(b, t->names[i].sysname);
+		}
+		if (t->names[i].module) {
+			jbuf__puts(b, ",\"module\":");
+			jbuf__str(b, t->names[i].module);
+		}
 		if (t->diff) {
 			jbuf__printf(b,
 				     ",\"self_a\":%llu,\"total_a\":%llu,"

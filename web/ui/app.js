@@ -4,7 +4,7 @@
 // history entry and redraws what depends on the changed keys.
 'use strict';
 
-const { FlameGraph, decodeTree, focusTree, callTrees, esc, KIND_NAMES, diffColor, toFolded, toSVG } = window.KilnFlame;
+const { FlameGraph, decodeTree, focusTree, callTrees, esc, shortName, KIND_NAMES, diffColor, toFolded, toSVG } = window.KilnFlame;
 
 const $ = (id) => document.getElementById(id);
 const PRESETS = [['15m', '-15m'], ['1h', '-1h'], ['6h', '-6h'], ['24h', '-24h'], ['7d', '-7d']];
@@ -1088,7 +1088,8 @@ function renderTable() {
   for (const r of shown) {
     const kind = `<span class="kind k-${r.kind}" title="${KIND_NAMES[r.kind] || ''}">${r.kind}</span>`;
     const sel = state.sel === r.name ? ' class="picked" aria-selected="true"' : '';
-    html += `<tr data-name="${esc(r.name)}" tabindex="-1"${sel}><td title="${esc(r.name)}${r.file ? '\n' + esc(r.file) : ''}">${kind}${esc(r.name)}</td>`;
+    const tip = [r.name, r.system_name, r.module, r.file].filter(Boolean).join('\n');
+    html += `<tr data-name="${esc(r.name)}" tabindex="-1"${sel}><td title="${esc(tip)}">${kind}${esc(shortName(r.name, r.system_name))}</td>`;
     if (diff) {
       const ds = r.self_b / (B || 1) - r.self_a / (A || 1), dt = r.total_b / (B || 1) - r.total_a / (A || 1);
       const cell = (d) => `<td class="num" style="background:${diffColor(d, scale)};color:#000">${d >= 0 ? '+' : ''}${(100 * d).toFixed(2)}</td>`;

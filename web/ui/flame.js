@@ -83,7 +83,8 @@ function decodeTree(fb, diff, norm) {
     }
   }
   linkLevels(levels);
-  const out = { names: fb.names, kinds: fb.kinds, files: fb.files || [], diff, levels,
+  const out = { names: fb.names, kinds: fb.kinds, files: fb.files || [],
+    sysnames: fb.sysnames || [], modules: fb.modules || [], diff, levels,
     total: levels.length ? levels[0].w[0] : 0,
     totalA: diff ? fb.total_a : (levels.length ? levels[0].ta[0] : 0),
     totalB: diff ? fb.total_b : 0, raw: fb };
@@ -161,7 +162,8 @@ function encodeTree(root, src) {
     });
   });
   linkLevels(levels);
-  return { names: src.names, kinds: src.kinds, files: src.files, diff: src.diff, levels,
+  return { names: src.names, kinds: src.kinds, files: src.files,
+    sysnames: src.sysnames, modules: src.modules, diff: src.diff, levels,
     total: levels.length ? levels[0].w[0] : 0, totalA: src.totalA, totalB: src.totalB, focused: true, raw: src.raw };
 }
 
@@ -732,7 +734,7 @@ class FlameGraph {
     }
     g.globalAlpha = 1;
     if (pw > charW * 3) {
-      const name = data.names[L.name[i]];
+      const name = shortName(data.names[L.name[i]], data.sysnames && data.sysnames[L.name[i]]);
       const maxc = Math.floor((pw - 6) / charW);
       const text = name.length <= maxc ? name : name.slice(0, Math.max(0, maxc - 1)) + '…';
       g.fillStyle = this.matched && this.matched[d][i] ? '#fff' : '#000';
@@ -788,7 +790,10 @@ class FlameGraph {
     const pct = (v, t) => (t ? (100 * v / t).toFixed(2) : '0.00') + '%';
     const kind = KIND_NAMES[data.kinds[ni]] || 'user';
     const file = data.files[ni] || '';
-    let html = `<b>${esc(data.names[ni])}</b><br><span class="dim">${kind}${file ? ' · ' + esc(file) : ''}</span><br>`;
+    const mod = (data.modules && data.modules[ni]) || '';
+    const sys = (data.sysnames && data.sysnames[ni]) || '';
+    let html = `<b>${esc(data.names[ni])}</b><br><span class="dim">${kind}${mod ? ' · ' + esc(mod) : ''}${file ? ' · ' + esc(file) : ''}</span><br>`;
+    if (sys) html += `<span class="dim">${esc(sys)}</span><br>`;
     if (data.diff) {
       const a = L.ta[h.i] / (data.totalA || 1), b = L.tb[h.i] / (data.totalB || 1);
       html += `A: ${L.ta[h.i]} total (${pct(L.ta[h.i], data.totalA)}), ${L.sa[h.i]} self<br>` +
@@ -811,9 +816,27 @@ class FlameGraph {
   }
 }
 
+// A demangled C++/Rust name without its parameter list and trailing
+// qualifiers, for labels: "ns::f<int>(long) const" -> "ns::f<int>". Only
+// names that were demangled are shortened (Go's "(*T).m" stays whole).
+function shortName(name, sysname) {
+  if (!sysname) return name;
+  let s = name, suffix = '';
+  const clone = / \[clone [^\]]*\]$/.exec(s);
+  if (clone) { suffix = clone[0]; s = s.slice(0, clone.index); }
+  s = s.replace(/(\s*(const|volatile|&&|&))+$/, '');
+  if (!s.endsWith(')')) return name;
+  let depth = 0;
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s[i] === ')') depth++;
+    else if (s[i] === '(' && --depth === 0) return i > 0 ? s.slice(0, i) + suffix : name;
+  }
+  return name;
+}
+
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
-window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, callTrees, graft, toFolded, toSVG, frameColor, diffColor, esc, KIND_NAMES };
+window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, callTrees, graft, toFolded, toSVG, frameColor, diffColor, esc, shortName, KIND_NAMES };
 })();
