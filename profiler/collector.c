@@ -236,7 +236,13 @@ static void push_unresolved(struct profile *out, struct stack_buf *b,
 	char name[512];
 	struct frame f = {.kind = kind, .addr = offset};
 
-	snprintf(name, sizeof(name), "%s+0x%" PRIx64, module, offset);
+	/* No file to be relative to ([anon], [unknown], [kernel]): one name
+	 * for all such code, the address kept only in frame.addr (pprof's
+	 * Location.address), so these frames merge in flame graphs. */
+	if (module[0] == '[')
+		snprintf(name, sizeof(name), "%s", module);
+	else
+		snprintf(name, sizeof(name), "%s+0x%" PRIx64, module, offset);
 	f.name = profile__intern(out, name);
 	f.module = profile__intern(out, module);
 	stack_push(b, profile__add_frame(out, &f));

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -459,6 +460,10 @@ void dwobj__close(struct sym_object *obj)
 	dwfl_end(obj->dwfl);
 	obj->dwfl = NULL;
 	obj->mod = NULL;
+	fde__free(obj);
+	gopcln__free(obj->go);
+	obj->go = NULL;
+	obj->go_loaded = false;
 	free(obj->loads);
 	obj->loads = NULL;
 	free(obj->syms);
@@ -1104,6 +1109,53 @@ static const struct addr_entry *cache_get(const struct sym_object *obj,
 	return NULL;
 }
 
+/*
+ * Code without symbols is named by its module and the start of the
+ * function containing it ("gzip+0x4710"), so all its addresses share one
+ * frame instead of one name per address. NULL when no FDE covers vaddr.
+ */
+static const char *fde_name(struct sym_object *obj, uint64_t vaddr)
+{
+	const char *base = strrchr(obj->path, '/'), *kept;
+	char name[512];
+	uint64_t start, key;
+
+	if (fde__func_start(obj, vaddr, &start))
+		return NULL;
+	/* Kept with the object: keys with bit 63 never clash with the
+	 * addresses of mangled names. */
+	key = start | (1ULL << 63);
+	kept = namecache__find(&obj->names, key);
+	if (kept)
+		return kept;
+	snprintf(name, sizeof(name), "%s+0x%" PRIx64,
+		 base ? base + 1 : obj->path, start);
+	return namecache__put(&obj->names, key, name);
+}
+
+/* Go code without DWARF: frames from .gopclntab, innermost first. */
+static size_t go_chain(struct sym_object *obj, uint64_t vaddr,
+		       struct chain *out)
+{
+	struct go_frame gf[MAX_CHAIN];
+	size_t n;
+
+	if (!obj->go_loaded) {
+		GElf_Addr bias;
+		Elf *elf = dwfl_module_getelf(obj->mod, &bias);
+
+		obj->go_loaded = true;
+		obj->go =
+		    elf ? gopcln__open(elf, obj->loads, obj->nr_loads) : NULL;
+		obj->bytes += obj->go ? gopcln__bytes() : 0;
+	}
+	n = gopcln__lookup(obj->go, vaddr, gf, MAX_CHAIN);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct chain){gf[i].name, gf[i].file, gf[i].line,
+					gf[i].inlined};
+	return n;
+}
+
 static void lookup(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out)
 {
@@ -1130,8 +1182,12 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 		}
 		n = inline_chain(sym, obj, cudie, vaddr - bias, file, line,
 				 chain);
+	} else {
+		n = go_chain(obj, vaddr, chain);
 	}
 	if (!n) {
+		if (!symname)
+			symname = fde_name(obj, vaddr);
 		if (!symname)
 			return;
 		chain[n++] = (struct chain){symname, file, line, false};

@@ -132,6 +132,13 @@ struct sym_object {
 
 	/* Demangled and synthetic names (demangle.c). */
 	struct namecache names;
+	/* Function starts from .eh_frame_hdr, for code without symbols
+	 * (fde.c), read on first need. */
+	struct fde_table *fdes;
+	bool fdes_loaded;
+	/* Go's line table, when there is no DWARF (gopclntab.c). */
+	struct gopcln *go;
+	bool go_loaded;
 
 	/* Resolved addresses: open addressing, cleared when full. */
 	struct addr_entry *addrs;
@@ -230,7 +237,6 @@ struct objtab {
 	size_t nr_buckets, len;
 };
 
-
 struct symbolizer {
 	struct symbolizer_opts opts;
 	Dwfl_Callbacks cbs; /* must outlive every Dwfl */
@@ -275,6 +281,28 @@ int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out);
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
 			 uint64_t *vaddr);
+
+/* fde.c: the start of the function (FDE) containing vaddr: 0 or -ENOENT. */
+int fde__func_start(struct sym_object *obj, uint64_t vaddr, uint64_t *start);
+void fde__free(struct sym_object *obj);
+
+/* gopclntab.c: Go's line table, for Go binaries without DWARF. */
+struct gopcln;
+struct go_frame {
+	const char *name; /* in the file image; valid while the object is */
+	const char *file; /* likewise, or NULL */
+	uint32_t line;
+	bool inlined;
+};
+/* NULL when the object has no table of a known format (errno unset). */
+struct gopcln *gopcln__open(Elf *elf, const struct sym_load *loads,
+			    size_t nr_loads);
+void gopcln__free(struct gopcln *g);
+/* Frames at pc, innermost first (inlined calls, then the function). */
+size_t gopcln__lookup(const struct gopcln *g, uint64_t pc, struct go_frame *out,
+		      size_t max);
+bool gopcln__has_inlines(const struct gopcln *g);
+size_t gopcln__bytes(void);
 
 /* buildid.c */
 int elf__build_id(Elf *elf, uint8_t *buf, size_t size);

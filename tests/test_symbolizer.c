@@ -115,6 +115,8 @@ static int setup_fixtures(void **state)
 	   "objcopy --strip-all --add-gnu-debuglink=prog_stripped.debug "
 	   "prog_stripped",
 	   tmpdir);
+	/* Stripped with no debug file anywhere: only .eh_frame is left. */
+	sh("cd %s && strip --strip-all -o prog_bare prog_pie", tmpdir);
 	sh("gcc -O2 -g -shared -fPIC %s/sym_lib.c -o %s/libkfix.so", fixdir,
 	   tmpdir);
 	if (!realpath(src, abs_src))
@@ -432,6 +434,38 @@ static void test_symbolizer__altlink_outside_debug_root(void **state)
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.frames[0].name, "kfix_outer");
 	assert_null(r.frames[0].file);
+	symbolizer__free(sym);
+}
+
+/* Without any symbols, every address of a function is named by the module
+ * and the function's start, from its .eh_frame FDE. */
+static void test_symbolizer__stripped_groups_by_function(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct sym_result r;
+	char bin[PATH_MAX], full[PATH_MAX], want[64];
+	struct child c;
+
+	(void)state;
+	path_in(bin, sizeof(bin), "prog_bare");
+	path_in(full, sizeof(full), "prog_pie");
+	snprintf(want, sizeof(want), "prog_bare+0x%" PRIx64,
+		 nm_addr(full, "kfix_outer"));
+	child_start(bin, &c);
+	/* mark (inside inlined code) and outer: two addresses, one name. */
+	assert_int_equal(resolve_in(sym, c.pid, c.mark, false, &r, NULL), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.frames[0].name, want);
+	assert_null(r.frames[0].system_name);
+	assert_int_equal(resolve_in(sym, c.pid, c.outer, false, &r, NULL), 0);
+	assert_string_equal(r.frames[0].name, want);
+	assert_int_equal(resolve_in(sym, c.pid, c.outer + 1, false, &r, NULL),
+			 0);
+	assert_string_equal(r.frames[0].name, want);
+	/* Data is in no FDE. */
+	assert_int_equal(resolve_in(sym, c.pid, c.sink, false, &r, NULL),
+			 -ENOENT);
+	child_stop(&c);
 	symbolizer__free(sym);
 }
 
@@ -1023,6 +1057,7 @@ int main(void)
 	    cmocka_unit_test(test_symbolizer__debuglink),
 	    cmocka_unit_test(test_symbolizer__debuglink_crc),
 	    cmocka_unit_test(test_symbolizer__altlink_outside_debug_root),
+	    cmocka_unit_test(test_symbolizer__stripped_groups_by_function),
 	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
 	    cmocka_unit_test(test_symbolizer__unload_in_use_and_reload),
 	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
