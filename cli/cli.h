@@ -4,7 +4,10 @@
 #define KILN_CLI_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "symbolizer/debuginfod.h"
 
 /* Set by SIGINT/SIGTERM once cli__catch_stop_signals() ran. */
 extern volatile sig_atomic_t cli__stop;
@@ -12,6 +15,23 @@ extern volatile sig_atomic_t cli__stop;
 /* SIGINT and SIGTERM set cli__stop (so the command can finish its work);
  * SIGPIPE is ignored (a closed socket or pipe is an error return). */
 void cli__catch_stop_signals(void);
+
+/*
+ * debuginfod settings: 'url' (--debuginfod) or else DEBUGINFOD_URLS; the
+ * cache in 'cache' (--debuginfod-cache) or else $KILN_DEBUGINFOD_CACHE,
+ * $XDG_CACHE_HOME/kiln/debuginfod, ~/.cache/kiln/debuginfod; limits from
+ * KILN_DEBUGINFOD_{TIMEOUT_MS,MAX_BYTES,CACHE_BYTES,RETRY_S,MISS_S}. out->urls
+ * stays NULL when nothing asks for debuginfod. 'buf' holds the path.
+ */
+void cli__debuginfod_opts(const char *url, const char *cache,
+			  struct dbgd_opts *out, char *buf, size_t size);
+
+#define CLI_DEBUGINFOD_HELP                                                    \
+	"      --debuginfod URL fetch missing debug info from these "          \
+	"debuginfod\n"                                                         \
+	"                       servers in the background (default: "          \
+	"$DEBUGINFOD_URLS)\n"                                                  \
+	"      --debuginfod-cache DIR  where fetched files are kept\n"
 
 double cli__monotonic_s(void);
 uint64_t cli__unix_ns(void);

@@ -226,7 +226,7 @@ static void usage(FILE *out)
 	    "60s)\n"
 	    "  --symbol-cache-size SIZE  memory for symbol tables and debug "
 	    "info\n"
-	    "                         (default 16MB)\n"
+	    "                         (default 16MB)\n" CLI_DEBUGINFOD_HELP
 	    "  -h, --help             show this help\n"
 	    "SIGINT or SIGTERM writes the open window and exits 0.\n");
 }
@@ -354,9 +354,13 @@ int cmd_agent(int argc, char **argv)
 	    {"user", required_argument, NULL, 'X'},
 	    {"stats-interval", required_argument, NULL, 's'},
 	    {"symbol-cache-size", required_argument, NULL, 'C'},
+	    {"debuginfod", required_argument, NULL, 'G'},
+	    {"debuginfod-cache", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
+	const char *dbgd_url = NULL, *dbgd_cache = NULL;
+	char dbgd_buf[4096];
 	struct agent a = {.counters = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 	struct store_opts sopts = {.path = "kiln.db",
 				   .retention_ns =
@@ -381,6 +385,12 @@ int cmd_agent(int argc, char **argv)
 		switch (c) {
 		case 'D':
 			sopts.path = optarg;
+			break;
+		case 'G':
+			dbgd_url = optarg;
+			break;
+		case 'Y':
+			dbgd_cache = optarg;
 			break;
 		case 'F':
 			errno = 0;
@@ -503,6 +513,8 @@ int cmd_agent(int argc, char **argv)
 	if (!a.store)
 		return EXIT_RUNTIME; /* the store said why */
 	a.backlog = profile__new();
+	cli__debuginfod_opts(dbgd_url, dbgd_cache, &opts.debuginfod, dbgd_buf,
+			     sizeof(dbgd_buf));
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;

@@ -36,7 +36,7 @@ static void usage(FILE *out)
 	    "      --include-idle   also sample the idle task\n"
 	    "  -f, --format FMT     folded (default), pprof, speedscope, svg\n"
 	    "  -o, --output FILE    write the profile here (default stdout)\n"
-	    "      --title TEXT     title for SVG output\n"
+	    "      --title TEXT     title for SVG output\n" CLI_DEBUGINFOD_HELP
 	    "  -h, --help           show this help\n");
 }
 
@@ -102,9 +102,13 @@ int cmd_record(int argc, char **argv)
 	    {"format", required_argument, NULL, 'f'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"title", required_argument, NULL, 'T'},
+	    {"debuginfod", required_argument, NULL, 'G'},
+	    {"debuginfod-cache", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
+	const char *dbgd_url = NULL, *dbgd_cache = NULL;
+	char dbgd_buf[4096];
 	/* The one flush at the end waits a little for objects still being
 	 * read (bounded: a hostile file cannot hold the recording). */
 	struct session_opts opts = {.frequency = 99,
@@ -179,6 +183,12 @@ int cmd_record(int argc, char **argv)
 		case 'T':
 			wopts.title = optarg;
 			break;
+		case 'G':
+			dbgd_url = optarg;
+			break;
+		case 'Y':
+			dbgd_cache = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -220,6 +230,8 @@ int cmd_record(int argc, char **argv)
 
 	cli__catch_stop_signals();
 
+	cli__debuginfod_opts(dbgd_url, dbgd_cache, &opts.debuginfod, dbgd_buf,
+			     sizeof(dbgd_buf));
 	struct session *s = session__new(&opts);
 	if (!s)
 		goto out_close;

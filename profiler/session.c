@@ -80,6 +80,7 @@ struct session *session__new(const struct session_opts *opts)
 	s->clock_offset = sampler__clock_offset();
 	sym_opts.max_cache_bytes = opts->symbol_cache_bytes;
 	s->flush_wait_ms = opts->flush_wait_ms;
+	sym_opts.debuginfod = opts->debuginfod;
 	s->sym = symbolizer__new(&sym_opts);
 	if (!s->sym) {
 		err = -errno;

@@ -14,6 +14,7 @@
 #include "profile/profile.h"
 #include "profiler/sampler.h"
 #include "symbolizer/symbolizer.h"
+#include "symbolizer/debuginfod.h"
 
 struct session;
 
@@ -30,6 +31,7 @@ struct session_opts {
 	 * ring buffer meanwhile (0: not at all); frames of objects not read
 	 * by then are written as module+0xoffset. */
 	int flush_wait_ms;
+	struct dbgd_opts debuginfod; /* urls NULL: no debuginfod */
 };
 
 struct session_stats {

@@ -10,7 +10,8 @@ pkgs="make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev libdw-dev
 zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev libpcre2-dev
 protobuf-c-compiler libprotobuf-c-dev elfutils golang-go chromium
 hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg
-clang-format libcurl4-openssl-dev clickhouse-server curl iproute2 libiberty-dev g++"
+clang-format libcurl4-openssl-dev clickhouse-server curl iproute2 libiberty-dev g++
+debuginfod"
 
 missing=
 for p in $pkgs; do

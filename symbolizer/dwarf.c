@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -348,6 +350,76 @@ void dwobj__init_callbacks(Dwfl_Callbacks *cbs)
 	cbs->section_address = dwfl_offline_section_address;
 }
 
+/*
+ * Switches an object to the debug file at 'path' (from debuginfod): DWARF
+ * and the full symbol table come from it from now on, so what was
+ * resolved before (module+offset names) is forgotten.
+ */
+static int attach_debug(struct symbolizer *sym, struct sym_object *obj,
+			const char *path)
+{
+	Dwarf_Addr bias = 0;
+	Dwfl_Module *m;
+	void **userdata;
+	Dwfl *d;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	d = dwfl_begin(&sym->cbs);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	dwfl_report_begin(d);
+	m = dwfl_report_elf(d, obj->path, path, fd, 0, true);
+	dwfl_report_end(d, NULL, NULL);
+	if (!m) {
+		close(fd);
+		dwfl_end(d);
+		return -ENOEXEC;
+	}
+	dwfl_module_info(m, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = NULL; /* the file is its own debug file: no search */
+	if (!dwfl_module_getdwarf(m, &bias)) {
+		dwfl_end(d);
+		return -ENODATA;
+	}
+	dwfl_end(obj->dbg_dwfl);
+	obj->dbg_dwfl = d;
+	obj->dmod = m;
+	obj->dwbias = bias;
+	/* libdw maps it and decompresses what it reads: its size is a fair
+	 * share of the cache's budget. */
+	obj->debug_bytes += (uint64_t)st.st_size;
+	/* Symbols, CU indexes and resolved addresses of the stripped file
+	 * go; they are rebuilt from the debug file on demand. */
+	dwobj__drop_indexes(obj);
+	pr_info("debuginfod: debug info for '%s' (%s) arrived", obj->path,
+		obj->build_id);
+	return 0;
+}
+
+/* Asks the debuginfod client whether the object's debug file is here. */
+static void debug_poll(struct symbolizer *sym, struct sym_object *obj)
+{
+	char path[PATH_MAX];
+	int err = dbgd__lookup(sym->dbgd, obj->build_id, path, sizeof(path));
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	obj->dbg_checked = ts.tv_sec;
+	obj->dbg_pending = err == -EAGAIN;
+	if (!err && attach_debug(sym, obj, path))
+		pr_debug("debuginfod: cannot use '%s' for '%s'", path,
+			 obj->path);
+}
+
 int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 		const struct sym_source *src, const char *file_name)
 {
@@ -356,6 +428,7 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	GElf_Addr bid_vaddr;
 	Dwarf_Addr dwbias = 0;
 	Elf *elf;
+	Dwarf *dw = NULL;
 	int err, len;
 
 	obj->sym = sym;
@@ -420,14 +493,17 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	if (!obj->no_dwarf) {
 		const char *alt_name;
 		const void *alt_id;
-		Dwarf *dw = dwfl_module_getdwarf(obj->mod, &dwbias);
 
+		dw = dwfl_module_getdwarf(obj->mod, &dwbias);
 		obj->dwbias = dwbias;
 		/* A dwz file that was not given: libdw must never go and
 		 * look for it (see find_altfile). */
 		if (dw && !obj->alt_given &&
 		    dwelf_dwarf_gnu_debugaltlink(dw, &alt_name, &alt_id) > 0)
 			obj->no_dwarf = true;
+		/* No DWARF here: debuginfod may have it, asked for on the first
+		 * resolution (the symbolizing thread owns the client). */
+		obj->dbg_pending = !dw && sym->dbgd && obj->build_id[0];
 	}
 	obj->src = NULL;
 	/* Sorting a large symbol table takes a while: here, off the
@@ -454,16 +530,33 @@ err_fd:
 	return err;
 }
 
-void dwobj__close(struct sym_object *obj)
+/*
+ * What names.c-side work keeps (demangled and FDE names, Go's table, the
+ * debuginfod file): it points into the ELF image, so it goes whenever the
+ * image does. A debug file fetched before is found again in the disk
+ * cache: 'pending' says whether to look for it.
+ */
+static void names_release(struct sym_object *obj, bool pending)
 {
 	namecache__release(&obj->names);
-	dwfl_end(obj->dwfl);
-	obj->dwfl = NULL;
-	obj->mod = NULL;
 	fde__free(obj);
 	gopcln__free(obj->go);
 	obj->go = NULL;
 	obj->go_loaded = false;
+	pending = pending && (obj->dbg_pending || obj->dmod);
+	dwfl_end(obj->dbg_dwfl);
+	obj->dbg_dwfl = NULL;
+	obj->dmod = NULL;
+	obj->dbg_pending = pending;
+	obj->dbg_checked = 0;
+}
+
+void dwobj__close(struct sym_object *obj)
+{
+	names_release(obj, false);
+	dwfl_end(obj->dwfl);
+	obj->dwfl = NULL;
+	obj->mod = NULL;
 	free(obj->loads);
 	obj->loads = NULL;
 	free(obj->syms);
@@ -502,7 +595,8 @@ void dwobj__drop_indexes(struct sym_object *obj)
 	obj->cus = NULL;
 	obj->nr_cus = obj->cap_cus = 0;
 	obj->bytes = obj->debug_bytes + sizeof(*obj) +
-		     obj->nr_loads * sizeof(*obj->loads);
+		     obj->nr_loads * sizeof(*obj->loads) + obj->names.bytes +
+		     fde__bytes(obj) + (obj->go ? gopcln__bytes() : 0);
 }
 
 static void pageout_elf(Elf *elf)
@@ -546,6 +640,7 @@ void dwobj__pageout(struct sym_object *obj)
 void dwobj__unload(struct sym_object *obj)
 {
 	dwobj__drop_indexes(obj);
+	names_release(obj, true);
 	dwfl_end(obj->dwfl);
 	obj->dwfl = NULL;
 	obj->mod = NULL;
@@ -559,6 +654,8 @@ void dwobj__transplant(struct sym_object *to, struct sym_object *from)
 	void **userdata;
 
 	dwobj__drop_indexes(to);
+	names_release(to, true);
+	to->dbg_pending = to->dbg_pending || from->dbg_pending;
 	dwfl_end(to->dwfl);
 	to->dwfl = from->dwfl;
 	to->mod = from->mod;
@@ -951,7 +1048,8 @@ static int elf_sym_cmp(const void *a, const void *b)
 
 static void load_syms(struct sym_object *obj)
 {
-	int nsyms = dwfl_module_getsymtab(obj->mod);
+	Dwfl_Module *mod = obj->dmod ? obj->dmod : obj->mod;
+	int nsyms = dwfl_module_getsymtab(mod);
 	size_t n = 0;
 
 	obj->syms_loaded = true;
@@ -965,8 +1063,8 @@ static void load_syms(struct sym_object *obj)
 		GElf_Sym s;
 		GElf_Addr addr;
 		GElf_Word shndx;
-		const char *name = dwfl_module_getsym_info(
-		    obj->mod, i, &s, &addr, &shndx, NULL, NULL);
+		const char *name = dwfl_module_getsym_info(mod, i, &s, &addr,
+							   &shndx, NULL, NULL);
 		unsigned type = GELF_ST_TYPE(s.st_info);
 
 		if (!name || !*name || !addr || s.st_shndx == SHN_UNDEF)
@@ -1171,8 +1269,10 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 
 	out->n = 0;
 	symname = find_sym(obj, vaddr, &sized);
-	cudie =
-	    obj->no_dwarf ? NULL : dwfl_module_addrdie(obj->mod, vaddr, &bias);
+	cudie = obj->no_dwarf
+		    ? NULL
+		    : dwfl_module_addrdie(obj->dmod ? obj->dmod : obj->mod,
+					  vaddr, &bias);
 	if (cudie) {
 		dl = dwarf_getsrc_die(cudie, vaddr - bias);
 		if (dl) {
@@ -1223,9 +1323,18 @@ static uint64_t malloc_in_use(void)
 int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out)
 {
-	const struct addr_entry *e = cache_get(obj, vaddr + 1);
+	const struct addr_entry *e;
 	uint64_t before, after, bytes;
 
+	if (obj->dbg_pending) {
+		struct timespec ts;
+
+		/* A second between looks: the client's table is locked. */
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		if (ts.tv_sec != obj->dbg_checked)
+			debug_poll(sym, obj);
+	}
+	e = cache_get(obj, vaddr + 1);
 	if (e) {
 		sym->stats.hits++;
 		out->n = e->n;

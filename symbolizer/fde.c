@@ -129,9 +129,7 @@ int fde__func_start(struct sym_object *obj, uint64_t vaddr, uint64_t *start)
 	if (!obj->fdes_loaded) {
 		obj->fdes_loaded = true;
 		obj->fdes = fde_table_load(obj);
-		if (obj->fdes)
-			obj->bytes += sizeof(*obj->fdes) +
-				      obj->fdes->n * sizeof(*obj->fdes->starts);
+		obj->bytes += fde__bytes(obj);
 	}
 	t = obj->fdes;
 	if (!t || !t->n || vaddr < t->starts[0])
@@ -153,6 +151,13 @@ int fde__func_start(struct sym_object *obj, uint64_t vaddr, uint64_t *start)
 	}
 	*start = t->starts[lo];
 	return 0;
+}
+
+uint64_t fde__bytes(const struct sym_object *obj)
+{
+	return obj->fdes ? sizeof(*obj->fdes) +
+			       obj->fdes->n * sizeof(*obj->fdes->starts)
+			 : 0;
 }
 
 void fde__free(struct sym_object *obj)

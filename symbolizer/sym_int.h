@@ -16,6 +16,7 @@
 #include <gelf.h>
 
 #include "lib/idxset.h"
+#include "symbolizer/debuginfod.h"
 #include "symbolizer/symbolizer.h"
 
 /*
@@ -108,7 +109,13 @@ struct sym_object {
 
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
-	Dwarf_Addr dwbias; /* DWARF address = vaddr - dwbias */
+	/* The debug file debuginfod brought, when there was none locally:
+	 * DWARF and symbols come from dmod then. */
+	Dwfl *dbg_dwfl;
+	Dwfl_Module *dmod;
+	bool dbg_pending;   /* asked for, not here yet */
+	time_t dbg_checked; /* last look, monotonic seconds */
+	Dwarf_Addr dwbias;  /* DWARF address = vaddr - dwbias */
 	struct sym_load *loads;
 	size_t nr_loads;
 
@@ -250,6 +257,7 @@ struct symbolizer {
 	struct sym_object *vdso; /* the vDSO is one object for every process */
 	struct kallsyms ks;
 	struct jit_maps jit;
+	struct dbgd *dbgd; /* debuginfod client, NULL when off */
 	struct symbolizer_stats stats;
 	uint64_t cache_bytes;
 	uint64_t clock;		   /* resolutions so far: objects' last_used */
@@ -285,6 +293,7 @@ int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
 /* fde.c: the start of the function (FDE) containing vaddr: 0 or -ENOENT. */
 int fde__func_start(struct sym_object *obj, uint64_t vaddr, uint64_t *start);
 void fde__free(struct sym_object *obj);
+uint64_t fde__bytes(const struct sym_object *obj);
 
 /* gopclntab.c: Go's line table, for Go binaries without DWARF. */
 struct gopcln;

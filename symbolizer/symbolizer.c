@@ -1129,6 +1129,13 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->opts.kallsyms_path =
 	    opts && opts->kallsyms_path ? xstrdup(opts->kallsyms_path) : NULL;
 
+	if (sym->opts.debuginfod.urls && sym->opts.debuginfod.urls[0]) {
+		sym->dbgd = dbgd__new(&sym->opts.debuginfod);
+		if (!sym->dbgd)
+			pr_warn("debuginfod: not started: %s", strerror(errno));
+	}
+	/* Strings were copied by the client; do not keep the caller's. */
+	memset(&sym->opts.debuginfod, 0, sizeof(sym->opts.debuginfod));
 	dwobj__init_callbacks(&sym->cbs);
 	sym->cbs.debuginfo_path = &sym->debuginfo_path;
 
@@ -1154,6 +1161,7 @@ void symbolizer__free(struct symbolizer *sym)
 	free(sym->objs.buckets);
 	kallsyms__release(&sym->ks);
 	jit__release(&sym->jit);
+	dbgd__free(sym->dbgd);
 	strpool__release(&sym->strs);
 	free((char *)sym->opts.kallsyms_path);
 	free(sym->debuginfo_path);

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbolizer/debuginfod.h"
+
 struct symbolizer;
 struct sym_object;
 
@@ -54,6 +56,10 @@ struct symbolizer_opts {
 	uint64_t max_object_debug_bytes;
 	/* Resolved addresses kept per object; 0 picks a default. */
 	size_t max_cached_addrs;
+	/* debuginfod (urls NULL or "": off): debug files for objects with
+	 * none locally, fetched in the background; frames get the better
+	 * names from the next resolution on. */
+	struct dbgd_opts debuginfod;
 };
 
 /* One frame of a resolution. Strings are borrowed from the object (or the

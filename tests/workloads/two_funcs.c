@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-static volatile unsigned long sink;
+#ifndef VARIANT
+#define VARIANT 0
+#endif
+
+static volatile unsigned long sink = VARIANT;
 
 __attribute__((noinline)) void hot_one(void)
 {
