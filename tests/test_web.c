@@ -203,6 +203,40 @@ static void test_web__flame_counts_recursion_once(void **state)
 	profile__free(p);
 }
 
+/* Tooltip material: a kernel frame's module ([ext4]) and a C++ frame's
+ * mangled name travel with the names, the _[k] kind letter too. */
+static void test_web__flame_modules_and_system_names(void **state)
+{
+	struct profile *p = profile__new();
+	struct frame user = {.name = profile__intern(p, "ns::f(int)"),
+			     .sysname = profile__intern(p, "_ZN2ns1fEi"),
+			     .module = profile__intern(p, "/usr/bin/app")};
+	struct frame kern = {.name = profile__intern(p, "ext4_file_read_iter"),
+			     .module = profile__intern(p, "[ext4]"),
+			     .kind = FRAME_KERNEL};
+	uint32_t st[2] = {profile__add_frame(p, &user),
+			  profile__add_frame(p, &kern)};
+	struct calltree t;
+	struct jbuf b;
+
+	(void)state;
+	profile__add_sample(p, profile__add_series(p, NULL, 0),
+			    profile__add_stack(p, st, 2), NS, 3);
+	flame__init(&t, false);
+	assert_int_equal(calltree__add(&t, p, 0, NULL), 0);
+	jbuf__init(&b);
+	assert_int_equal(flame__write_json(&t, &b), 0);
+	/* names: total, ns::f(int), ext4_file_read_iter, [other] */
+	assert_non_null(strstr(b.p, "\"kinds\":\"suks\""));
+	assert_non_null(
+	    strstr(b.p, "\"sysnames\":[\"\",\"_ZN2ns1fEi\",\"\",\"\"]"));
+	assert_non_null(
+	    strstr(b.p, "\"modules\":[\"\",\"app\",\"[ext4]\",\"\"]"));
+	jbuf__release(&b);
+	calltree__release(&t);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +246,7 @@ int main(void)
 	    cmocka_unit_test(test_web__range_filter_operators),
 	    cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
 	    cmocka_unit_test(test_web__flame_counts_recursion_once),
+	    cmocka_unit_test(test_web__flame_modules_and_system_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
