@@ -57,7 +57,9 @@ agent_run() {
 	sleep 1.5
 	kill -0 "$agent" 2>/dev/null || { cat "$1.log"; fail "the agent died"; }
 	kill -TERM "$agent"
-	wait "$agent" || { cat "$1.log"; fail "agent exit status $?"; }
+	local rc=0
+	wait "$agent" || rc=$?
+	[ "$rc" = 0 ] || { cat "$1.log"; fail "agent exit status $rc"; }
 	"$KILN" query --db "$1" --from -1h --to now --filter comm="$4" >"$1.folded" || fail "query failed"
 }
 
