@@ -361,6 +361,9 @@ static int attach_debug(struct symbolizer *sym, struct sym_object *obj,
 	Dwarf_Addr bias = 0;
 	Dwfl_Module *m;
 	void **userdata;
+	const char *alt_name;
+	const void *alt_id;
+	Dwarf *dw;
 	Dwfl *d;
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -386,9 +389,12 @@ static int attach_debug(struct symbolizer *sym, struct sym_object *obj,
 	}
 	dwfl_module_info(m, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
 	*userdata = NULL; /* the file is its own debug file: no search */
-	if (!dwfl_module_getdwarf(m, &bias)) {
+	dw = dwfl_module_getdwarf(m, &bias);
+	/* A dwz'd file names a supplementary file that libdw would open by
+	 * itself (blocking, any path): not used (see find_altfile). */
+	if (!dw || dwelf_dwarf_gnu_debugaltlink(dw, &alt_name, &alt_id) > 0) {
 		dwfl_end(d);
-		return -ENODATA;
+		return dw ? -ENOTSUP : -ENODATA;
 	}
 	dwfl_end(obj->dbg_dwfl);
 	obj->dbg_dwfl = d;
