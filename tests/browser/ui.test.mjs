@@ -459,8 +459,8 @@ await test('refresh and auto-refresh pick up new windows, keeping zoom and selec
   assert.equal(await param('zoom'), 'svc;main');
   assert.equal(await page.getAttribute('#crumbs', 'data-depth'), '2');
   assert.equal(await page.evaluate(() => window.kiln.state.sel), 'serve');
-  await page.selectOption('#auto', '10s');
-  await page.waitForFunction(() => new URL(location.href).searchParams.get('refresh') === '10s');
+  await page.selectOption('#auto', '5s');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('refresh') === '5s');
   const before = Number(await page.evaluate(() => document.body.dataset.refreshes || 0));
   await ingest(`time=${now}&label=host=live`, 'svc;main;parse 10\n');
   await page.waitForFunction((b) => Number(document.body.dataset.refreshes || 0) > b && window.kiln.flame.data.total === 200, before, { timeout: 15000 });

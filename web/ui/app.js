@@ -449,7 +449,7 @@ function syncControls() {
   $('auto').value = state.refresh || '';
   const rel = isRelative(state.to) && (!diff || isRelative(state.b_to));
   $('auto').disabled = !rel;
-  $('auto').title = rel ? 'reload the data every 10 s or every minute' : 'auto-refresh needs a range relative to now (e.g. -1h … now)';
+  $('auto').title = rel ? 'reload the data every 5 s, 10 s or minute' : 'auto-refresh needs a range relative to now (e.g. -1h … now)';
   $('norm').checked = state.norm !== '0';
   $('cap').value = state.cap || 'auto';
   $('legend-diff').hidden = !diff;
@@ -464,7 +464,7 @@ let refreshTimer = null;
 function scheduleRefresh() {
   clearInterval(refreshTimer);
   refreshTimer = null;
-  const ms = { '10s': 10000, '1m': 60000 }[state.refresh];
+  const ms = { '5s': 5000, '10s': 10000, '1m': 60000 }[state.refresh];
   if (ms) refreshTimer = setInterval(() => { if (!document.hidden && !$('auto').disabled) refresh(); }, ms);
 }
 
@@ -1143,6 +1143,9 @@ function renderSandwich() {
     g.render();
   }
   box.dataset.callers = String(tr.callers.levels.length > 1 ? tr.callers.levels[1].n : 0);
+  // The function sits where the two graphs meet: keep that in view.
+  const cv = $('sw-callers');
+  box.scrollTop = Math.max(0, cv.offsetTop + cv.offsetHeight - box.offsetTop - box.clientHeight / 2);
 }
 
 // ---------- compare ----------

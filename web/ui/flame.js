@@ -455,7 +455,9 @@ class FlameGraph {
         if (dl > 1e-9) all.push(dl);
       }
     all.sort((a, b) => a - b);
-    this.colorMax = all.length ? Math.max(all[Math.floor(0.95 * (all.length - 1))], 0.0005) : 0;
+    // At least 0.5 pp: in a diff of two alike ranges the changes are
+    // sampling noise, and noise must stay pale.
+    this.colorMax = all.length ? Math.max(all[Math.floor(0.95 * (all.length - 1))], 0.005) : 0;
   }
 
   setData(data) {
