@@ -35,6 +35,25 @@ void web_response__error(struct web_response *r, int status, const char *fmt,
 /*
  * Handles GET /api/v1/<path>?<qs> ('path' is after "/api/v1/"). Always
  * fills 'r' (status 200, 400, 404 or 500, JSON or a download).
+ *
+ * Beyond web/server.h's list, what the UI relies on:
+ *   filter=KEY=V, KEY!=V, KEY=~RE, KEY!~RE (a_filter=, b_filter= alike):
+ *     regexes match the whole value; != and regexes are resolved against
+ *     the label's values in the range (at most 1024 per side)
+ *   /timeline: "lost":{"points","total","window_ms","reasons":[{reason,
+ *     count}]}, the collector's lost samples taken out of the series and
+ *     spread over lost_window= (default 10s) before their time
+ *   /heatmap: lost samples left out, "lost_excluded" says how many
+ *   /labels/pid/values: "comms":{"PID":"COMM"} beside the values
+ *   /flamegraph, /diff: functions=1 adds the top table (one store query);
+ *     path=A;B;C gives the subtree under that path at max_nodes detail,
+ *     the levels above holding only the path ("[other]" expansion)
+ *   /lines?function=F: F's file:line rows (self, total) and up to 4
+ *     source files with per-line counts, for absolute paths of regular
+ *     source files named by F's frames (never a path from the request)
+ *   /diff_report?format=markdown|text|json|svg (+ a_/b_ ranges): what
+ *     `kiln diff` writes for the two ranges
+ *   /export: path=COMM;F1;.. or focus=F keep the samples of that view
  */
 void api__get(struct api_ctx *c, const char *path, const char *qs,
 	      struct web_response *r);
