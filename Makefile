@@ -37,7 +37,7 @@ PROTO_SRCS := $(wildcard profile/*.proto)
 PROTO_C := $(patsubst profile/%.proto,$(OUT)/%.pb-c.c,$(PROTO_SRCS))
 UI_FILES := $(sort $(shell find web/ui -type f 2>/dev/null))
 SQL_FILES := $(sort $(wildcard storage/*.sql))
-GEN_C := $(OUT)/ui_assets.c $(OUT)/sql_assets.c $(PROTO_C)
+GEN_C := $(OUT)/ui_assets.c $(OUT)/sql_assets.c $(OUT)/tls_assets.c $(PROTO_C)
 
 # Folders in dependency order (see README's layout; scripts/check-layout.sh).
 LAYERS := lib symbolizer profile profiler storage web cli
@@ -80,6 +80,16 @@ $(OUT)/%.pb-c.c $(OUT)/%.pb-c.h: profile/%.proto | $(OUT)
 $(OUT)/ui_assets.c: scripts/embed.sh $(UI_FILES) | $(OUT)
 	$(call msg,EMBED,$@)
 	$(Q)scripts/embed.sh ui_assets web/ui $(UI_FILES) > $@
+
+# civetweb's OpenSSL 3 compatibility shim (see web/compat/libssl_shim.c).
+$(OUT)/compat/libssl_shim.so: web/compat/libssl_shim.c | $(OUT)
+	$(call msg,CC-SO,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -fPIC -O2 -Wl,-soname,libssl.so $< -l:libssl.so.3 -o $@
+
+$(OUT)/tls_assets.c: scripts/embed.sh $(OUT)/compat/libssl_shim.so | $(OUT)
+	$(call msg,EMBED,$@)
+	$(Q)scripts/embed.sh tls_assets $(OUT)/compat $(OUT)/compat/libssl_shim.so > $@
 
 $(OUT)/sql_assets.c: scripts/embed.sh $(SQL_FILES) | $(OUT)
 	$(call msg,EMBED,$@)

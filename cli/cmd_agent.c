@@ -22,9 +22,11 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/push.h"
 #include "lib/log.h"
 #include "profiler/session.h"
 #include "storage/store.h"
+#include "storage/wire.h"
 #include "lib/timeparse.h"
 #include "cli/web_proc.h"
 
@@ -45,6 +47,7 @@ struct agent_counters {
 	double started;
 	double last_window; /* monotonic s of the last window written */
 	double window_s;
+	struct pusher *pusher; /* set before the web server starts */
 };
 
 /* Unhealthy when no window was written for three window lengths (and at
@@ -183,6 +186,7 @@ static void write_metrics(FILE *out, void *ctx)
 	    "# HELP kiln_cpu_seconds_total CPU time used by the agent.\n# TYPE "
 	    "kiln_cpu_seconds_total counter\nkiln_cpu_seconds_total %.3f\n",
 	    s.cpu_seconds);
+	push__metrics(s.pusher, out);
 #undef METRIC
 }
 
@@ -227,6 +231,23 @@ static void usage(FILE *out)
 	    "  --symbol-cache-size SIZE  memory for symbol tables and debug "
 	    "info\n"
 	    "                         (default 16MB)\n" CLI_DEBUGINFOD_HELP
+	    "  --push URL             also ship every window to a kiln server "
+	    "(http[s]://HOST:PORT);\n"
+	    "                         the store is the spool: what the server "
+	    "has not\n"
+	    "                         acknowledged is sent after an outage, "
+	    "oldest first\n"
+	    "  --push-token-file F    bearer token for the server (first "
+	    "line of F)\n"
+	    "  --push-ca FILE         CA certificate(s) to verify an https "
+	    "server\n"
+	    "  --push-format FMT      kiln (default) or pyroscope (pprof per "
+	    "window to\n"
+	    "                         URL/ingest, labels in the name)\n"
+	    "  --push-app NAME        application name for pyroscope "
+	    "(default kiln)\n"
+	    "  --push-max-backoff DUR longest wait between retries (default "
+	    "30s)\n"
 	    "  -h, --help             show this help\n"
 	    "SIGINT or SIGTERM writes the open window and exits 0.\n");
 }
@@ -237,7 +258,37 @@ struct agent {
 	struct store *store;
 	struct profile *backlog; /* samples not yet in the store */
 	bool failing;
+	struct pusher *pusher;	  /* --push: windows are spooled for it */
+	uint64_t window_start_ns; /* start of the backlog's first window */
 };
+
+/*
+ * Commits the backlog; with --push it is also spooled for the server in
+ * the same transaction, so a window is either stored and queued or
+ * neither, whatever happens to the process.
+ */
+static int commit_window(struct agent *a)
+{
+	struct store_window w = {.start_ns = a->window_start_ns,
+				 .end_ns = cli__unix_ns()};
+	uint8_t *payload = NULL;
+	int err;
+
+	if (!a->pusher)
+		return store__write(a->store, a->backlog);
+	if (w.end_ns < w.start_ns)
+		w.end_ns = w.start_ns; /* the wall clock stepped back */
+	err = wire__encode_payload(a->backlog, &payload, &w.len, &w.raw_len,
+				   &w.samples);
+	if (err)
+		return err;
+	w.payload = payload;
+	err = store__write_spooled(a->store, a->backlog, &w, NULL);
+	free(payload);
+	if (!err)
+		push__wake(a->pusher);
+	return err;
+}
 
 /* Writes the backlog; on failure keeps it for the next try. */
 static void write_window(struct agent *a)
@@ -252,9 +303,10 @@ static void write_window(struct agent *a)
 		if (!a->failing)
 			a->counters.last_window = cli__monotonic_s();
 		pthread_mutex_unlock(&a->counters.lock);
+		a->window_start_ns = cli__unix_ns();
 		return;
 	}
-	err = store__write(a->store, a->backlog);
+	err = commit_window(a);
 	pthread_mutex_lock(&a->counters.lock);
 	if (err) {
 		a->counters.windows_failed++;
@@ -294,6 +346,7 @@ static void write_window(struct agent *a)
 	a->failing = false;
 	profile__free(a->backlog);
 	a->backlog = profile__new();
+	a->window_start_ns = cli__unix_ns();
 }
 
 static void update_counters(struct agent *a)
@@ -312,7 +365,9 @@ static void update_counters(struct agent *a)
 	c->store = st;
 	c->cpu_seconds = cpu;
 	c->rss_bytes = rss;
+	uint64_t lost = ss.sampler.ringbuf_full + c->samples_dropped;
 	pthread_mutex_unlock(&c->lock);
+	push__set_lost(a->pusher, lost);
 }
 
 static void log_summary(struct agent *a)
@@ -356,6 +411,12 @@ int cmd_agent(int argc, char **argv)
 	    {"symbol-cache-size", required_argument, NULL, 'C'},
 	    {"debuginfod", required_argument, NULL, 'G'},
 	    {"debuginfod-cache", required_argument, NULL, 'Y'},
+	    {"push", required_argument, NULL, 'P'},
+	    {"push-token-file", required_argument, NULL, 'T'},
+	    {"push-ca", required_argument, NULL, 'K'},
+	    {"push-format", required_argument, NULL, 'f'},
+	    {"push-app", required_argument, NULL, 'A'},
+	    {"push-max-backoff", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -371,6 +432,7 @@ int cmd_agent(int argc, char **argv)
 				    .user_stacks = true,
 				    .flush_wait_ms = 300};
 	struct web_proc_opts wopts = {0};
+	struct push_opts popts = {0};
 	uint64_t window_ns = 10ULL * 1000000000ULL,
 		 stats_ns = 60ULL * 1000000000ULL;
 	char host[256] = "";
@@ -488,6 +550,41 @@ int cmd_agent(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'P':
+			popts.url = optarg;
+			break;
+		case 'T':
+			popts.token_file = optarg;
+			break;
+		case 'K':
+			popts.ca_file = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "kiln"))
+				popts.format = PUSH_KILN;
+			else if (!strcmp(optarg, "pyroscope"))
+				popts.format = PUSH_PYROSCOPE;
+			else {
+				fprintf(stderr,
+					"kiln agent: --push-format must be "
+					"kiln or pyroscope, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'A':
+			popts.app = optarg;
+			break;
+		case 'B':
+			if (duration__parse(optarg, &popts.max_backoff_ns) ||
+			    !popts.max_backoff_ns) {
+				fprintf(stderr,
+					"kiln agent: --push-max-backoff must "
+					"be a duration (like 30s), not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -495,6 +592,11 @@ int cmd_agent(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (!popts.url && (popts.token_file || popts.ca_file || popts.app)) {
+		fprintf(stderr, "kiln agent: --push-token-file, --push-ca and "
+				"--push-app need --push URL\n");
+		return EXIT_USAGE;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kiln agent: unexpected argument '%s'\n",
@@ -515,6 +617,15 @@ int cmd_agent(int argc, char **argv)
 	a.backlog = profile__new();
 	cli__debuginfod_opts(dbgd_url, dbgd_cache, &opts.debuginfod, dbgd_buf,
 			     sizeof(dbgd_buf));
+	a.window_start_ns = cli__unix_ns();
+	if (popts.url) {
+		popts.db_path = sopts.path;
+		popts.host = host;
+		a.pusher = push__start(&popts);
+		if (!a.pusher)
+			goto out; /* push said why */
+		a.counters.pusher = a.pusher;
+	}
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;
@@ -572,6 +683,9 @@ int cmd_agent(int argc, char **argv)
 	log_summary(&a);
 	ret = a.failing ? EXIT_RUNTIME : 0;
 out:
+	/* A few seconds to deliver the last windows; the rest stays spooled
+	 * for the next start. */
+	push__stop(a.pusher, 3.0);
 	web_proc__stop(srv);
 	session__free(a.session);
 	profile__free(a.backlog);

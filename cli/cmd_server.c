@@ -40,6 +40,9 @@ static void usage(FILE *out)
 	    "--ingest)\n"
 	    "  --init                  create the store's schema if it has "
 	    "none\n"
+	    "  --tls-cert FILE         serve https with this PEM "
+	    "certificate (chain)\n"
+	    "  --tls-key FILE          and this PEM private key\n"
 	    "  --listen ADDR           IP:PORT or PORT (default "
 	    "127.0.0.1:7070;\n"
 	    "                          port 0 picks a free port)\n"
@@ -50,10 +53,16 @@ static void usage(FILE *out)
 	    "                          listen on a non-loopback address. "
 	    "Browsers\n"
 	    "                          log in once with "
-	    "http://HOST:PORT/?token=TOKEN\n"
+	    "http://HOST:PORT/?token=TOKEN;\n"
+	    "                          one token per line, any of them is "
+	    "accepted\n"
 	    "  --threads N             connections served at once (default "
 	    "256)\n"
-	    "  --ingest                accept POST /api/v1/ingest uploads\n"
+	    "  --ingest                accept POST /api/v1/ingest uploads, "
+	    "agents'\n"
+	    "                          windows (POST /api/v1/push, `kiln "
+	    "agent --push`)\n"
+	    "                          and Pyroscope's POST /ingest\n"
 	    "                          (Content-Type text/x-folded or "
 	    "application/\n"
 	    "                          x-protobuf; browsers only from this "
@@ -85,6 +94,8 @@ int cmd_server(int argc, char **argv)
 	    {"auth-token-file", required_argument, NULL, 'a'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"ingest", no_argument, NULL, 'i'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
 	    {"public-url", required_argument, NULL, 'u'},
 	    {"max-upload", required_argument, NULL, 'U'},
 	    {"retention", required_argument, NULL, 'r'},
@@ -126,6 +137,12 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'i':
 			opts.enable_ingest = true;
+			break;
+		case 'c':
+			opts.tls_cert = optarg;
+			break;
+		case 'k':
+			opts.tls_key = optarg;
 			break;
 		case 'u':
 			opts.public_url = optarg;
@@ -191,6 +208,11 @@ int cmd_server(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if ((opts.tls_cert != NULL) != (opts.tls_key != NULL)) {
+		fprintf(stderr,
+			"kiln server: --tls-cert and --tls-key go together\n");
+		return EXIT_USAGE;
+	}
 	/* Fail now, with the store's own reason, rather than on every
 	 * request; --init and --ingest create the schema when it is new. */
 	st = store__open(&(struct store_opts){
@@ -231,12 +253,13 @@ int cmd_server(int argc, char **argv)
 	if (strchr(opts.listen, ':')) {
 		/* Print the host part as given, with the port actually bound.
 		 */
-		printf("listening on http://%.*s:%d/\n",
+		printf("listening on %s://%.*s:%d/\n",
+		       opts.tls_cert ? "https" : "http",
 		       (int)(strrchr(opts.listen, ':') - opts.listen), host,
 		       web_server__port(srv));
 	} else {
-		printf("listening on http://127.0.0.1:%d/\n",
-		       web_server__port(srv));
+		printf("listening on %s://127.0.0.1:%d/\n",
+		       opts.tls_cert ? "https" : "http", web_server__port(srv));
 	}
 	fflush(stdout);
 	if (agent_fd >= 0)

@@ -6,12 +6,16 @@
 set -eu
 [ "${KILN_NO_DEPS:-0}" = 1 ] && exit 0
 
+# libssl-dev: Debian's civetweb loads OpenSSL at run time by the name
+# libssl.so (the dev symlink), so `kiln server --tls-cert` needs it.
+# libcurl4-openssl-dev: the agent's push client. iproute2: the cluster
+# test's network namespaces; openssl: its self-signed certificates.
 pkgs="make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev libdw-dev
 zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev libpcre2-dev
 protobuf-c-compiler libprotobuf-c-dev elfutils golang-go chromium
 hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg
 clang-format libcurl4-openssl-dev clickhouse-server curl iproute2 libiberty-dev g++
-debuginfod"
+debuginfod libssl-dev openssl"
 
 missing=
 for p in $pkgs; do

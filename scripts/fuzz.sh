@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (clang -fsanitize=fuzzer,address,undefined)
-# for the pprof reader, the folded reader, the ingest parser and the store's
-# read paths over corrupted copies of a real store, and runs
+# for the pprof reader, the folded reader, the ingest parser, the store's
+# read paths over corrupted copies of a real store and the push wire
+# decoder, and runs
 # each for FUZZ_SECONDS (default 600) on its committed corpus in
 # tests/fuzz/corpus/<target>/. New interesting inputs are merged back into
 # the corpus; crashes land in tests/fuzz/regressions/ (replayed by
@@ -12,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.output}
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
-FUZZ_TARGETS=${FUZZ_TARGETS:-pprof folded ingest store}
+FUZZ_TARGETS=${FUZZ_TARGETS:-pprof folded ingest store wire}
 CLANG=${CLANG:-clang}
 BIN=$OUT/fuzz
 mkdir -p "$BIN" tests/fuzz/regressions
@@ -33,6 +34,8 @@ for t in $FUZZ_TARGETS; do
 	if [ "$t" = store ]; then
 		extra="$(echo storage/*.c) $OUT/sql_assets.c"
 		libs="-lsqlite3 -lcurl"
+	elif [ "$t" = wire ]; then
+		extra=storage/wire.c
 	fi
 	# shellcheck disable=SC2086
 	$CLANG $FLAGS tests/fuzz/fuzz_$t.c $SRCS $extra -lprotobuf-c -lz -lm $libs -o "$BIN/fuzz_$t"

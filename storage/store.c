@@ -171,7 +171,7 @@ int store__meta_get(struct store *st, const char *key, int64_t *value)
 	return 0;
 }
 
-static int meta_set(struct store *st, const char *key, int64_t value)
+int store__meta_set(struct store *st, const char *key, int64_t value)
 {
 	sqlite3_stmt *s = store__stmt(st, ST_META_SET);
 	int rc;
@@ -1137,12 +1137,13 @@ static int roll_forward(struct store *st, uint64_t max_raw)
 			       (int64_t)level_width_s[lvl];
 			if (!mark)
 				break; /* nothing below: nothing to roll */
-			if ((err = meta_set(st, rolled_key[lvl], mark)))
+			if ((err = store__meta_set(st, rolled_key[lvl], mark)))
 				return err;
 		}
 		if (mark < target[lvl]) {
 			if ((err = rollup(st, lvl, mark, target[lvl])) ||
-			    (err = meta_set(st, rolled_key[lvl], target[lvl])))
+			    (err = store__meta_set(st, rolled_key[lvl],
+						   target[lvl])))
 				return err;
 			mark = target[lvl];
 		}
@@ -1324,7 +1325,8 @@ static int write_locked(struct store *st, const struct profile *p,
 		if ((err = store__meta_get(st, "period_ns", &period)))
 			goto out;
 		if ((uint64_t)period != meta->period_ns &&
-		    (err = meta_set(st, "period_ns", (int64_t)meta->period_ns)))
+		    (err = store__meta_set(st, "period_ns",
+					   (int64_t)meta->period_ns)))
 			goto out;
 		st->period_ns = meta->period_ns;
 	}
@@ -1338,7 +1340,8 @@ out:
 	return err;
 }
 
-static int sqlite__write(struct store *st, const struct profile *p)
+int store__write_tx(struct store *st, const struct profile *p,
+		    int (*hook)(struct store *st, void *ctx), void *ctx)
 {
 	uint64_t nsamples = 0;
 	int err, rc;
@@ -1350,7 +1353,10 @@ static int sqlite__write(struct store *st, const struct profile *p)
 		err = store__sqlerr(st, rc, "starting a write");
 		goto fail;
 	}
-	err = write_locked(st, p, &nsamples);
+	/* The hook first: it may find the write is not wanted (-EEXIST). */
+	err = hook ? hook(st, ctx) : 0;
+	if (!err)
+		err = write_locked(st, p, &nsamples);
 	if (!err) {
 		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
@@ -1369,8 +1375,14 @@ static int sqlite__write(struct store *st, const struct profile *p)
 fail:
 	/* Ids cached during the rolled-back transaction do not exist. */
 	wcache__reset(&st->wc);
-	st->stats.write_errors++;
+	if (err != -EEXIST)
+		st->stats.write_errors++;
 	return err;
+}
+
+static int sqlite__write(struct store *st, const struct profile *p)
+{
+	return store__write_tx(st, p, NULL, NULL);
 }
 
 /* ---- retention ---- */
@@ -1474,7 +1486,7 @@ static int gc_series(struct store *st)
 		goto rollback;
 	if (sqlite3_changes(st->db) > 0) {
 		if ((err = store__meta_get(st, "gc_generation", &gen)) ||
-		    (err = meta_set(st, "gc_generation", gen + 1)))
+		    (err = store__meta_set(st, "gc_generation", gen + 1)))
 			goto rollback;
 	}
 	return store__exec(st, "COMMIT");
@@ -1509,6 +1521,18 @@ static int sqlite__enforce_retention(struct store *st, uint64_t now)
 			err = delete_before(st, (enum level)lvl, cut);
 		if (st->stats.rows_deleted == deleted)
 			break;
+	}
+	if (!err && st->stats.rows_deleted != before) {
+		/* The spool follows the data: what retention took from the
+		 * samples is not delivered either. */
+		uint64_t cut = st->retention_ns && now > st->retention_ns
+				   ? now - st->retention_ns
+				   : 0;
+
+		if (!(err = oldest_s(st, &oldest)) && oldest * NS_PER_SEC > cut)
+			cut = oldest * NS_PER_SEC;
+		if (!err && cut)
+			err = store__spool_expire(st, cut);
 	}
 	if (!err && st->stats.rows_deleted != before) {
 		err = gc_series(st);
@@ -1587,6 +1611,13 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite__close,
     .write = sqlite__write,
+    .instance_id = sqlite__instance_id,
+    .write_spooled = sqlite__write_spooled,
+    .spool_next = sqlite__spool_next,
+    .spool_ack = sqlite__spool_ack,
+    .spool_stats = sqlite__spool_stats,
+    .write_pushed = sqlite__write_pushed,
+    .agents = sqlite__agents,
     .enforce_retention = sqlite__enforce_retention,
     .query = sqlite__query,
     .timeline = sqlite__timeline,

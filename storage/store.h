@@ -151,4 +151,81 @@ void store__stats(struct store *st, struct store_stats *out);
  */
 int store__check(struct store *st);
 
+/* ---- push, agent side: the store is the spool (storage/wire.h) ---- */
+
+/*
+ * This store's agent instance id: random, non-zero, created on first use
+ * and kept in the store, so a restarted agent goes on with the same id and
+ * its window numbers. Returns 0 or -errno.
+ */
+int store__instance_id(struct store *st, uint64_t *id);
+
+/* A window encoded for the wire (wire__encode_payload). */
+struct store_window {
+	uint64_t start_ns, end_ns;
+	uint64_t samples, raw_len;
+	const void *payload;
+	size_t len;
+};
+
+/*
+ * store__write() plus, in the same transaction, 'w' appended to the spool
+ * under the next window number (*seq). Either both land or neither.
+ */
+int store__write_spooled(struct store *st, const struct profile *p,
+			 const struct store_window *w, uint64_t *seq);
+
+struct store_spooled {
+	uint64_t seq, start_ns, end_ns, samples, raw_len;
+	void *data; /* malloc'ed compressed payload, the caller frees */
+	size_t len;
+};
+
+/*
+ * The oldest spooled window with a number above 'after'. Returns 0,
+ * -ENOENT when there is none, or -errno.
+ */
+int store__spool_next(struct store *st, uint64_t after,
+		      struct store_spooled *out);
+
+/* The server has the windows up to 'seq': drop them from the spool. */
+int store__spool_ack(struct store *st, uint64_t seq, uint64_t now_ns);
+
+struct store_spool_stats {
+	uint64_t pending, pending_samples; /* windows not acknowledged */
+	uint64_t oldest_pending_ns;	   /* start of the oldest, 0 if none */
+	uint64_t acked_seq, acked_ns;
+	uint64_t dropped_windows, dropped_samples; /* by retention */
+};
+int store__spool_stats(struct store *st, struct store_spool_stats *out);
+
+/* ---- push, server side ---- */
+
+/* A window received from an agent, with what the agent says of itself. */
+struct store_push {
+	uint64_t instance, seq, start_ns, end_ns, samples;
+	const char *host, *version;
+	uint64_t pending, lost_samples; /* as reported by the agent */
+	uint64_t now_ns;
+};
+
+/*
+ * Writes 'p' and records the window's identity in one transaction.
+ * Returns 0, -EEXIST when that window is already stored (nothing is
+ * written), -ENOSPC on a full disk, or -errno.
+ */
+int store__write_pushed(struct store *st, const struct profile *p,
+			const struct store_push *w);
+
+struct store_agent {
+	uint64_t instance;
+	const char *host, *version;
+	uint64_t first_push_ns, last_push_ns, last_end_ns;
+	uint64_t windows, samples, pending, lost_samples;
+};
+
+/* Every agent that has pushed, by host name. Returns 0, -errno or fn's. */
+int store__agents(struct store *st,
+		  int (*fn)(const struct store_agent *a, void *ctx), void *ctx);
+
 #endif

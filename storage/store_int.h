@@ -14,7 +14,7 @@
 #include "storage/store.h"
 #include "storage/store_ops.h"
 
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 
 #define NS_PER_SEC 1000000000ULL
 #define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
@@ -158,6 +158,31 @@ sqlite3_stmt *store__stmt(struct store *st, enum stmt_id id);
 int store__sqlerr(struct store *st, int rc, const char *what);
 int store__exec(struct store *st, const char *sql);
 int store__meta_get(struct store *st, const char *key, int64_t *value);
+int store__meta_set(struct store *st, const char *key, int64_t value);
+/* Drops spooled windows and pushed-window identities that ended before
+ * 'cutoff_ns' (store_push.c), counting the undelivered ones. */
+int store__spool_expire(struct store *st, uint64_t cutoff_ns);
+
+/* The SQLite engine's push operations (store_push.c). */
+int sqlite__instance_id(struct store *st, uint64_t *id);
+int sqlite__write_spooled(struct store *st, const struct profile *p,
+			  const struct store_window *w, uint64_t *seq);
+int sqlite__spool_next(struct store *st, uint64_t after,
+		       struct store_spooled *out);
+int sqlite__spool_ack(struct store *st, uint64_t seq, uint64_t now_ns);
+int sqlite__spool_stats(struct store *st, struct store_spool_stats *out);
+int sqlite__write_pushed(struct store *st, const struct profile *p,
+			 const struct store_push *w);
+int sqlite__agents(struct store *st,
+		   int (*fn)(const struct store_agent *a, void *ctx),
+		   void *ctx);
+/*
+ * store__write() with 'hook' run inside the same transaction, before the
+ * samples are written: a non-zero return (-EEXIST: already stored) rolls
+ * everything back and is returned.
+ */
+int store__write_tx(struct store *st, const struct profile *p,
+		    int (*hook)(struct store *st, void *ctx), void *ctx);
 
 /* ---- LEB128 varints ---- */
 

@@ -146,3 +146,57 @@ int store__check(struct store *st)
 		return -EOPNOTSUPP;
 	return ops(st)->check(st);
 }
+
+int store__instance_id(struct store *st, uint64_t *id)
+{
+	if (!ops(st)->instance_id)
+		return -EOPNOTSUPP;
+	return ops(st)->instance_id(st, id);
+}
+
+int store__write_spooled(struct store *st, const struct profile *p,
+			 const struct store_window *w, uint64_t *seq)
+{
+	if (!ops(st)->write_spooled)
+		return -EOPNOTSUPP;
+	return ops(st)->write_spooled(st, p, w, seq);
+}
+
+int store__spool_next(struct store *st, uint64_t after,
+		      struct store_spooled *out)
+{
+	if (!ops(st)->spool_next)
+		return -EOPNOTSUPP;
+	return ops(st)->spool_next(st, after, out);
+}
+
+int store__spool_ack(struct store *st, uint64_t seq, uint64_t now_ns)
+{
+	if (!ops(st)->spool_ack)
+		return -EOPNOTSUPP;
+	return ops(st)->spool_ack(st, seq, now_ns);
+}
+
+int store__spool_stats(struct store *st, struct store_spool_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ops(st)->spool_stats)
+		return -EOPNOTSUPP;
+	return ops(st)->spool_stats(st, out);
+}
+
+int store__write_pushed(struct store *st, const struct profile *p,
+			const struct store_push *w)
+{
+	if (!ops(st)->write_pushed)
+		return -EOPNOTSUPP;
+	return ops(st)->write_pushed(st, p, w);
+}
+
+int store__agents(struct store *st,
+		  int (*fn)(const struct store_agent *a, void *ctx), void *ctx)
+{
+	if (!ops(st)->agents)
+		return -EOPNOTSUPP;
+	return ops(st)->agents(st, fn, ctx);
+}

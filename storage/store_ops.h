@@ -39,6 +39,19 @@ struct store_ops {
 		       void *ctx);
 	void (*stats)(struct store *st, struct store_stats *out);
 	int (*check)(struct store *st);
+	/* push: the agent's spool, the server's window identities */
+	int (*instance_id)(struct store *st, uint64_t *id);
+	int (*write_spooled)(struct store *st, const struct profile *p,
+			     const struct store_window *w, uint64_t *seq);
+	int (*spool_next)(struct store *st, uint64_t after,
+			  struct store_spooled *out);
+	int (*spool_ack)(struct store *st, uint64_t seq, uint64_t now_ns);
+	int (*spool_stats)(struct store *st, struct store_spool_stats *out);
+	int (*write_pushed)(struct store *st, const struct profile *p,
+			    const struct store_push *w);
+	int (*agents)(struct store *st,
+		      int (*fn)(const struct store_agent *a, void *ctx),
+		      void *ctx);
 };
 
 /* The first member of every engine's handle. */

@@ -614,16 +614,19 @@ static void test_storage__version_refused_and_migrated(void **state)
 	assert_int_equal(errno, EPROTO);
 	o.read_only = false;
 
-	/* Turn it into a version 1 file: no series.last_bucket, no
-	 * functions.system_name (v3). */
+	/* Turn it into a version 1 file: no series.last_bucket (v2), no
+	 * functions.system_name (v3), no push tables (v4). */
 	sql(path, "ALTER TABLE series DROP COLUMN last_bucket;"
 		  "ALTER TABLE functions DROP COLUMN system_name;"
+		  "DROP TABLE push_spool; DROP TABLE push_ack;"
+		  "DROP TABLE push_windows; DROP TABLE push_agents;"
 		  "PRAGMA user_version = 1");
 	st = open_rw(path);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
 	assert_int_equal(
 	    sql_int(path, "SELECT count(*) FROM functions WHERE system_name"),
 	    0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM push_ack"), 1);
 	assert_int_equal(sql_int(path, "SELECT min(last_bucket) FROM series"),
 			 T0 / NS / 3600);
 	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);

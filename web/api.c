@@ -1891,6 +1891,8 @@ void api__get(struct api_ctx *c, const char *path, const char *qs,
 		api_diff_report(&q);
 	} else if (!strcmp(path, "export")) {
 		api_export(&q);
+	} else if (!strcmp(path, "hosts")) {
+		api__hosts(c->st, c->now_ns, r);
 	} else {
 		web_response__error(r, 404, "no such API path");
 	}

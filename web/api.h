@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "storage/store.h"
+#include "storage/wire.h"
 #include "web/web_int.h"
 
 struct web_response {
@@ -74,5 +75,42 @@ void api__ingest_write(struct api_ctx *c, struct profile *rel,
 		       struct web_response *r);
 void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 		 size_t len, const char *content_type, struct web_response *r);
+
+/* ---- cluster endpoints (api_push.c) ---- */
+
+/* A decoded push, ready to store. */
+struct push_req {
+	struct wire_header h;
+	struct profile *p;
+	char version[64];	/* X-Kiln-Version, sanitised */
+	uint64_t pending, lost; /* X-Kiln-Pending, X-Kiln-Lost-Samples */
+};
+
+/*
+ * Decodes a POST /api/v1/push body (no store needed, no lock held).
+ * Returns 0, or -errno with 'r' set to the 4xx/5xx answer. Release 'out'
+ * with api__push_release() either way.
+ */
+int api__push_parse(const void *body, size_t len, const char *version,
+		    const char *pending, const char *lost, struct push_req *out,
+		    struct web_response *r);
+/* Stores a parsed push: 200, 409 (already stored), 503 (full disk). */
+void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
+		     struct web_response *r);
+void api__push_release(struct push_req *req);
+
+/*
+ * Pyroscope's POST /ingest?name=app{k=v}&from=&until=&format=&sampleRate=:
+ * parses into *out (labels service_name=app and k=v, time 'from') or
+ * sets 'r' to a 4xx answer and leaves *out NULL.
+ */
+void api__pyroscope_parse(const char *qs, const void *body, size_t len,
+			  const char *content_type, uint64_t now_ns,
+			  struct profile **out, struct web_response *r);
+void api__pyroscope_store(struct store *st, const struct profile *p,
+			  struct web_response *r);
+
+/* GET /api/v1/hosts: every agent that pushed, with its last push and lag. */
+void api__hosts(struct store *st, uint64_t now_ns, struct web_response *r);
 
 #endif

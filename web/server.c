@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,12 +30,16 @@
 
 /* The files of web/ui/, embedded by scripts/embed.sh. */
 extern const struct embedded_file ui_assets[];
+/* web/compat/libssl_shim.c built as a shared object (see there). */
+extern const struct embedded_file tls_assets[];
 
 #ifndef KILN_BUILD_ID
 #define KILN_BUILD_ID "dev"
 #endif
 
 #define MAX_TOKEN 512
+#define MAX_TOKENS 16
+#define MAX_PUSH_BODY (16u << 20) /* a window frame, compressed */
 #define GZIP_MIN 1024
 #define MAX_POOL 16
 #define MAX_BODY (64u << 20) /* uploads: pprof/folded, before decompression */
@@ -138,8 +144,12 @@ struct web_server {
 	struct web_opts opts;
 	char *db_path;
 	char db_name[512]; /* db_path without a password, for messages */
-	char token[MAX_TOKEN + 1];
-	size_t token_len;
+	char token[MAX_TOKENS][MAX_TOKEN + 1];
+	size_t token_len[MAX_TOKENS];
+	int nr_tokens; /* several, so one can be rotated without downtime */
+	bool tls;
+	int tls_fd; /* memfd holding key + certificate, or -1 */
+	char tls_pem_path[32];
 	bool need_auth;
 	int port;
 	char *index_html; /* index.html with the build id filled in */
@@ -319,13 +329,19 @@ static int send_json_error(struct web_server *srv, struct mg_connection *conn,
 
 static bool token_eq(const struct web_server *srv, const char *s, size_t len)
 {
-	unsigned char diff = len != srv->token_len;
+	unsigned char any = 0;
 
-	/* Constant time in the token: always walk the whole stored token. */
-	for (size_t i = 0; i < srv->token_len; i++)
-		diff |= (unsigned char)srv->token[i] ^
-			(unsigned char)(i < len ? s[i] : 0);
-	return diff == 0;
+	/* Constant time in the tokens: every stored token is walked whole,
+	 * whichever matches. */
+	for (int t = 0; t < srv->nr_tokens; t++) {
+		unsigned char diff = len != srv->token_len[t];
+
+		for (size_t i = 0; i < srv->token_len[t]; i++)
+			diff |= (unsigned char)srv->token[t][i] ^
+				(unsigned char)(i < len ? s[i] : 0);
+		any |= diff == 0;
+	}
+	return any;
 }
 
 static uint64_t mono_s(void)
@@ -483,7 +499,7 @@ static bool host_ok(const struct web_server *srv, const char *host)
  */
 static const char *write_refusal(const struct web_server *srv,
 				 struct mg_connection *conn,
-				 enum auth_kind auth)
+				 enum auth_kind auth, const char *path)
 {
 	static const char *const simple[] = {
 	    "text/plain", "application/x-www-form-urlencoded",
@@ -510,6 +526,13 @@ static const char *write_refusal(const struct web_server *srv,
 	}
 	if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
 		return "cross-site request refused (Sec-Fetch-Site)";
+	/*
+	 * Pyroscope's clients send multipart forms and text/plain. A bearer
+	 * token is proof enough there: no page can attach one cross-origin
+	 * without a preflight.
+	 */
+	if (auth == AUTH_BEARER && !strcmp(path, "/ingest"))
+		return NULL;
 	if (!type || !*type)
 		return "Content-Type is required";
 	tl = strcspn(type, "; \t");
@@ -833,6 +856,133 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 	return ret;
 }
 
+/* The writable store, opened on first use; call with write_lock held. */
+static struct store *write_store(struct web_server *srv)
+{
+	struct store_opts so = {.path = srv->db_path};
+
+	if (!srv->wstore)
+		srv->wstore = store__open(&so);
+	return srv->wstore;
+}
+
+static int send_api_response(struct web_server *srv, struct mg_connection *conn,
+			     struct web_response *r)
+{
+	char extra[64] = "";
+
+	if (r->retry_after > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
+			 r->retry_after);
+	return send_response(srv, conn, r->status, r->content_type, NULL, extra,
+			     r->body.p, r->body.len);
+}
+
+/* POST /api/v1/push: one window from `kiln agent --push`. */
+static int serve_push(struct web_server *srv, struct mg_connection *conn)
+{
+	struct web_response r;
+	struct push_req req = {0};
+	const char *msg = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int status, ret;
+
+	if (!srv->opts.enable_ingest)
+		return send_json_error(
+		    srv, conn, 404, "pushes are disabled (start with --ingest)",
+		    NULL);
+	if (mg_get_request_info(conn)->content_length >
+	    (long long)MAX_PUSH_BODY)
+		return send_json_error(srv, conn, 413,
+				       "push larger than 16 MiB", NULL);
+	if (!slots_enter(&srv->uploads)) {
+		atomic_fetch_add(&srv->busy_refused, 1);
+		return send_json_error(srv, conn, 503,
+				       "busy: other uploads are running; try "
+				       "again",
+				       "Retry-After: 2\r\n");
+	}
+	if (read_body(srv, conn, &body, &len, &status, &msg)) {
+		slots_leave(&srv->uploads);
+		return send_json_error(srv, conn, status, msg, NULL);
+	}
+	web_response__init(&r);
+	/* Decoding needs no lock: only the write holds the store's. */
+	if (!api__push_parse(body, len, mg_get_header(conn, "X-Kiln-Version"),
+			     mg_get_header(conn, "X-Kiln-Pending"),
+			     mg_get_header(conn, "X-Kiln-Lost-Samples"), &req,
+			     &r)) {
+		pthread_mutex_lock(&srv->write_lock);
+		if (!write_store(srv)) {
+			web_response__error(&r, 503,
+					    "cannot open the store '%s' for "
+					    "writing",
+					    srv->db_name);
+			r.retry_after = 30;
+		} else {
+			api__push_store(srv->wstore, &req, now_ns(), &r);
+		}
+		pthread_mutex_unlock(&srv->write_lock);
+	}
+	api__push_release(&req);
+	free(body);
+	slots_leave(&srv->uploads);
+	ret = send_api_response(srv, conn, &r);
+	web_response__release(&r);
+	return ret;
+}
+
+/* POST /ingest: Pyroscope's ingest API. */
+static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
+			   const char *qs)
+{
+	struct web_response r;
+	struct profile *p = NULL;
+	const char *msg = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int status, ret;
+
+	if (!srv->opts.enable_ingest)
+		return send_json_error(
+		    srv, conn, 404,
+		    "uploads are disabled (start with --ingest)", NULL);
+	if (!slots_enter(&srv->uploads)) {
+		atomic_fetch_add(&srv->busy_refused, 1);
+		return send_json_error(srv, conn, 503,
+				       "busy: other uploads are running; try "
+				       "again",
+				       "Retry-After: 2\r\n");
+	}
+	if (read_body(srv, conn, &body, &len, &status, &msg)) {
+		slots_leave(&srv->uploads);
+		return send_json_error(srv, conn, status, msg, NULL);
+	}
+	web_response__init(&r);
+	api__pyroscope_parse(qs, body, len, mg_get_header(conn, "Content-Type"),
+			     now_ns(), &p, &r);
+	if (p) {
+		pthread_mutex_lock(&srv->write_lock);
+		if (!write_store(srv)) {
+			web_response__error(&r, 503,
+					    "cannot open the store '%s' for "
+					    "writing",
+					    srv->db_name);
+			r.retry_after = 30;
+		} else {
+			api__pyroscope_store(srv->wstore, p, &r);
+		}
+		pthread_mutex_unlock(&srv->write_lock);
+	}
+	profile__free(p);
+	free(body);
+	slots_leave(&srv->uploads);
+	ret = send_api_response(srv, conn, &r);
+	web_response__release(&r);
+	return ret;
+}
+
 /*
  * "/?token=T" from a browser: trade the token for a session cookie (a
  * random id that expires; the token itself never goes into a cookie, which
@@ -879,7 +1029,8 @@ static bool framing_ambiguous(const struct mg_request_info *ri)
 /* Paths that take a POST: each goes through write_refusal() first. */
 static bool is_write_path(const char *path)
 {
-	return !strcmp(path, "/api/v1/ingest");
+	return !strcmp(path, "/api/v1/ingest") ||
+	       !strcmp(path, "/api/v1/push") || !strcmp(path, "/ingest");
 }
 
 static int handle(struct mg_connection *conn, void *data)
@@ -918,10 +1069,14 @@ static int handle(struct mg_connection *conn, void *data)
 		status =
 		    send_json_error(srv, conn, 405, "only GET and HEAD here",
 				    "Allow: GET, HEAD\r\n");
-	} else if (!reads && (refusal = write_refusal(srv, conn, auth))) {
+	} else if (!reads && (refusal = write_refusal(srv, conn, auth, path))) {
 		status = send_json_error(srv, conn, 403, refusal, NULL);
 	} else if (!strcmp(m, "POST") && !strcmp(path, "/api/v1/ingest")) {
 		status = serve_ingest(srv, conn, qs);
+	} else if (!strcmp(m, "POST") && !strcmp(path, "/api/v1/push")) {
+		status = serve_push(srv, conn);
+	} else if (!strcmp(m, "POST") && !strcmp(path, "/ingest")) {
+		status = serve_pyroscope(srv, conn, qs);
 	} else if (!reads) {
 		status =
 		    send_json_error(srv, conn, 405, "only GET and HEAD here",
@@ -964,7 +1119,7 @@ static int log_message(const struct mg_connection *conn, const char *msg)
 
 static int read_token(struct web_server *srv, const char *path)
 {
-	char buf[MAX_TOKEN + 2];
+	char buf[MAX_TOKENS * (MAX_TOKEN + 2) + 1024], *line, *save = NULL;
 	ssize_t n;
 	int fd, err = 0;
 
@@ -983,17 +1138,41 @@ static int read_token(struct web_server *srv, const char *path)
 		goto out;
 	}
 	buf[n] = '\0';
-	while (n && isspace((unsigned char)buf[n - 1]))
-		buf[--n] = '\0';
-	if (n < 16 || n > MAX_TOKEN || strcspn(buf, " \t\r\n;") != (size_t)n) {
-		pr_err("auth token in '%s' must be 16..%d characters with no "
-		       "spaces or ';'\n",
-		       path, MAX_TOKEN);
-		err = -EINVAL;
-		goto out;
+	srv->nr_tokens = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+
+		while (len && isspace((unsigned char)line[len - 1]))
+			line[--len] = '\0';
+		while (isspace((unsigned char)*line)) {
+			line++;
+			len--;
+		}
+		if (!len || *line == '#')
+			continue;
+		if (len < 16 || len > MAX_TOKEN ||
+		    strcspn(line, " \t\r;") != len) {
+			pr_err("auth token in '%s' must be 16..%d characters "
+			       "with no spaces or ';', one per line\n",
+			       path, MAX_TOKEN);
+			err = -EINVAL;
+			goto out;
+		}
+		if (srv->nr_tokens == MAX_TOKENS) {
+			pr_err("auth token file '%s' holds more than %d "
+			       "tokens\n",
+			       path, MAX_TOKENS);
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(srv->token[srv->nr_tokens], line, len + 1);
+		srv->token_len[srv->nr_tokens++] = len;
 	}
-	memcpy(srv->token, buf, (size_t)n + 1);
-	srv->token_len = (size_t)n;
+	if (!srv->nr_tokens) {
+		pr_err("auth token file '%s' holds no token\n", path);
+		err = -EINVAL;
+	}
 out:
 	close(fd);
 	return err;
@@ -1083,6 +1262,97 @@ static int parse_public_url(struct web_server *srv, const char *url)
 	return 0;
 }
 
+/* Appends a whole file to 'fd'. */
+static int append_file(int fd, const char *path)
+{
+	char buf[8192];
+	ssize_t n;
+	int in = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (in < 0) {
+		err = -errno;
+		pr_err("cannot read '%s': %s\n", path, strerror(errno));
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n) {
+			err = -EIO;
+			break;
+		}
+	if (n < 0)
+		err = -errno;
+	if (!err && write(fd, "\n", 1) != 1)
+		err = -EIO;
+	close(in);
+	return err;
+}
+
+/*
+ * Loads the OpenSSL 3 compatibility shim once per process, from memory,
+ * before civetweb looks for "libssl.so" (web/compat/libssl_shim.c). The
+ * handle is kept for the life of the process, as civetweb keeps its own.
+ */
+static int tls_shim_load(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static void *handle;
+	const struct embedded_file *f =
+	    embedded__find(tls_assets, "libssl_shim.so");
+	char path[32];
+	int fd, err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (handle)
+		goto out;
+	if (!f) {
+		err = -ENOENT;
+		goto out;
+	}
+	fd = memfd_create("kiln-libssl-shim", MFD_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (write(fd, f->data, f->size) != (ssize_t)f->size) {
+		close(fd);
+		err = -EIO;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	close(fd);
+	if (!handle) {
+		pr_err("cannot load OpenSSL for TLS: %s (is libssl3 "
+		       "installed?)\n",
+		       dlerror());
+		err = -ENOENT;
+	}
+out:
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+/*
+ * civetweb wants the key and the certificate in one PEM file. Rather than
+ * write a copy of the private key to disk, both go into an anonymous
+ * memory file that civetweb reads through /proc/self/fd.
+ */
+static int tls_pem(struct web_server *srv, const char *cert, const char *key)
+{
+	int fd = memfd_create("kiln-tls", MFD_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	if ((err = append_file(fd, key)) || (err = append_file(fd, cert))) {
+		close(fd);
+		return err;
+	}
+	srv->tls_fd = fd;
+	snprintf(srv->tls_pem_path, sizeof(srv->tls_pem_path),
+		 "/proc/self/fd/%d", fd);
+	return 0;
+}
+
 struct web_server *web_server__start(const struct web_opts *opts)
 {
 	struct mg_callbacks cb = {.log_message = log_message};
@@ -1101,6 +1371,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	if (!srv)
 		return NULL;
 	srv->opts = *opts;
+	srv->tls_fd = -1;
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_mutex_init(&srv->write_lock, NULL);
 	pthread_mutex_init(&srv->session_lock, NULL);
@@ -1170,6 +1441,27 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		goto fail;
 	}
 
+	if ((opts->tls_cert != NULL) != (opts->tls_key != NULL)) {
+		pr_err("TLS needs both a certificate and a key\n");
+		err = -EINVAL;
+		goto fail;
+	}
+	if (opts->tls_cert) {
+		err = tls_pem(srv, opts->tls_cert, opts->tls_key);
+		if (!err)
+			err = tls_shim_load();
+		if (err)
+			goto fail;
+		/* civetweb marks a TLS port with an 's' suffix. */
+		strncat(ports_opt, "s",
+			sizeof(ports_opt) - strlen(ports_opt) - 1);
+		srv->tls = true;
+	} else if (!loopback) {
+		pr_warn("listening on '%s' without TLS: tokens and profiles "
+			"cross the network in clear text (use --tls-cert and "
+			"--tls-key)\n",
+			ports_opt);
+	}
 	snprintf(threads, sizeof(threads), "%d",
 		 opts->threads > 0 ? opts->threads : WEB_DEFAULT_THREADS);
 	options[i++] = "listening_ports";
@@ -1193,6 +1485,12 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	options[i++] = "yes";
 	options[i++] = "keep_alive_timeout_ms";
 	options[i++] = "2000";
+	if (srv->tls) {
+		options[i++] = "ssl_certificate";
+		options[i++] = srv->tls_pem_path;
+		options[i++] = "ssl_protocol_version";
+		options[i++] = "4"; /* TLS 1.2 and newer */
+	}
 	options[i++] = NULL;
 
 	init.callbacks = &cb;
@@ -1240,5 +1538,7 @@ void web_server__stop(struct web_server *srv)
 	slots_destroy(&srv->uploads);
 	free(srv->index_html);
 	free(srv->db_path);
+	if (srv->tls_fd >= 0)
+		close(srv->tls_fd);
 	free(srv);
 }

@@ -55,8 +55,12 @@ struct web_opts {
 	bool (*healthy)(void *ctx, char *reason, size_t size);
 	/* Largest upload body accepted (413 above); 0 picks 64 MiB. */
 	size_t max_upload_bytes;
-	/* Accept POST /api/v1/ingest (writes to the store). */
+	/* Accept POST /api/v1/ingest, /api/v1/push (agents) and /ingest
+	 * (Pyroscope's API); these write to the store. */
 	bool enable_ingest;
+	/* PEM certificate and private key: serve https (civetweb's OpenSSL,
+	 * loaded at run time as libssl.so). Both or neither. */
+	const char *tls_cert, *tls_key;
 	/*
 	 * Worker threads (connections served at once; idle or slow clients
 	 * hold one each until their deadline); 0 picks WEB_DEFAULT_THREADS.
