@@ -196,6 +196,14 @@ static enum outcome post(struct pusher *p, const char *url, const void *body,
 			    status == 401 ? "401" : "403");
 		return AUTH;
 	}
+	if (status == 421) {
+		log_failure(p,
+			    "push: the server refuses the host name in %s: "
+			    "start it with --public-url set to that URL "
+			    "(windows stay spooled)",
+			    p->url);
+		return RETRY;
+	}
 	if (status == 400 || status == 413 || status == 422) {
 		pr_warn("push: the server refused a window (HTTP %ld): %.200s",
 			status, p->reply);

@@ -153,7 +153,8 @@ start_server "$TMP/srv_tls" --listen 127.0.0.1:0 --auth-token-file "$TMP/tokens"
 [ "$SCHEME" = https ] || fail "TLS server says $SCHEME"
 "$LOAD" frame "$TMP/w4" --host beta --instance 78 --seq 1 --start "$T" >/dev/null
 r=$(curl -sS -o "$TMP/resp" -w '%{http_code}' --cacert "$TMP/cert.pem" \
-	-H "Authorization: Bearer $TOKEN" --data-binary @"$TMP/w4" \
+	-H "Authorization: Bearer $TOKEN" -H "Content-Type: application/x-kiln-window" \
+	--data-binary @"$TMP/w4" \
 	"https://127.0.0.1:$PORT/api/v1/push") || fail "https push failed: $(cat "$TMP/srv_tls.err")"
 [ "$r" = 200 ] || fail "https push: $r"
 # Plain http to the TLS port gets nowhere.
