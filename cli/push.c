@@ -551,6 +551,7 @@ struct pusher *push__start(const struct push_opts *o)
 		goto fail;
 	}
 	p->started = true;
+	pthread_setname_np(p->thread, "kiln-push");
 	pr_info("push: shipping windows to '%s' as host '%s' (instance "
 		"%016llx, %s format)",
 		p->url, p->host, (unsigned long long)p->instance,

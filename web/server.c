@@ -896,7 +896,7 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 	    (long long)MAX_PUSH_BODY)
 		return send_json_error(srv, conn, 413,
 				       "push larger than 16 MiB", NULL);
-	if (!slots_enter(&srv->uploads)) {
+	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
 		atomic_fetch_add(&srv->busy_refused, 1);
 		return send_json_error(srv, conn, 503,
 				       "busy: other uploads are running; try "
@@ -948,7 +948,7 @@ static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
 		return send_json_error(
 		    srv, conn, 404,
 		    "uploads are disabled (start with --ingest)", NULL);
-	if (!slots_enter(&srv->uploads)) {
+	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
 		atomic_fetch_add(&srv->busy_refused, 1);
 		return send_json_error(srv, conn, 503,
 				       "busy: other uploads are running; try "

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Cluster push: bytes per sample on the wire beside gzipped pprof of the
+# same window; a real `kiln server --ingest` taking windows from 1, 10,
+# 100 and 1000 simulated hosts (16 CPUs at 99 Hz, 10 s windows, replayed
+# by bench/push_load with 8 concurrent clients): samples per second and
+# per server CPU second; then query times on the store it filled.
+# KILN_BENCH_QUICK=1 stops at 100 hosts.
+set -eu
+OUT=${OUT:-.output}
+KILN=$PWD/$OUT/kiln
+LOAD=$PWD/$OUT/bench/push_load
+TMP=$(mktemp -d /tmp/kiln-bench-cluster.XXXXXX)
+SERVER_PID=
+trap '[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+
+echo "--- wire size, one window of 16 CPUs x 99 Hz x 10 s"
+"$LOAD" size --cpus 16 --window 10
+echo "--- the same for this machine's agent (2 CPUs), 10 s and 1 s windows"
+"$LOAD" size --cpus 2 --window 10
+"$LOAD" size --cpus 2 --window 1
+
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
+"$KILN" server --db "$TMP/central.db" --ingest --listen 127.0.0.1:0 --threads 8 \
+	--auth-token-file "$TMP/token" >"$TMP/out" 2>"$TMP/err" &
+SERVER_PID=$!
+for _ in $(seq 100); do
+	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
+	[ -n "$PORT" ] && break
+	sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$TMP/err"; exit 1; }
+
+hosts="1 10 100 1000"
+[ "${KILN_BENCH_QUICK:-}" = 1 ] && hosts="1 10 100"
+echo "--- ingest (server pid $SERVER_PID, 8 client threads)"
+start=$(($(date +%s) / 10 * 10 - 7200))
+for n in $hosts; do
+	w=$((3000 / n)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 2 ] && w=2
+	"$LOAD" run "http://127.0.0.1:$PORT" --hosts "$n" --windows "$w" --threads 8 \
+		--token-file "$TMP/token" --server-pid "$SERVER_PID" --start "$start" 2>/dev/null
+	start=$((start + w * 10))
+done
+ls -l "$TMP/central.db" | awk '{ printf "store after ingest: %.1f MB\n", $5 / 1e6 }'
+
+echo "--- queries on that store (kiln query --format folded > /dev/null)"
+q() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$KILN" query --db "$TMP/central.db" --format folded "$@" >/dev/null
+	t1=$(date +%s%N)
+	echo "$(( (t1 - t0) / 1000000 )) ms"
+}
+echo "1 h, one host (host-0000):   $(q --from -125m --to -65m --filter host=host-0000)"
+echo "1 h, all hosts:              $(q --from -125m --to -65m)"
+echo "24 h, all hosts:             $(q --from -24h --to now)"
+samples=$("$KILN" query --db "$TMP/central.db" --format folded --from -24h --to now |
+	awk '{ t += $NF } END { print t + 0 }')
+echo "(24 h query merged $samples samples)"
