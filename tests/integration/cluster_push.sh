@@ -121,7 +121,7 @@ wait_until 30 drained 1 || fail "host1 did not catch up: spool $(spool 1): $(tai
 wait_until 30 drained 3 || fail "host3 did not catch up: spool $(spool 3): $(tail -3 "$TMP/a3.err")"
 [ "$(spool 2)" -ge 5 ] || fail "host2 delivered with its link down"
 ip -n "kiln${ID}a2" link set "ka${ID}x2" up
-wait_until 30 drained 2 || fail "host2 did not catch up after its link came back: spool $(spool 2)"
+wait_until 45 drained 2 || fail "host2 did not catch up after its link came back: spool $(spool 2): $(tail -3 "$TMP/a2.err")"
 echo "all caught up: $(api hosts)"
 
 # Stop the agents (each writes and delivers its last window), then count.
