@@ -22,22 +22,6 @@ void cli__catch_stop_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-double cli__monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-uint64_t cli__unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t env_u64(const char *name, uint64_t max)
 {
 	const char *s = getenv(name);

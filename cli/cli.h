@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small pieces every long-running command shares: stop signals, clocks. */
+/* Stop signals every long-running command shares (clocks: lib/clock.h). */
 #ifndef KILN_CLI_H
 #define KILN_CLI_H
 
@@ -32,8 +32,5 @@ void cli__debuginfod_opts(const char *url, const char *cache,
 	"                       servers in the background (default: "          \
 	"$DEBUGINFOD_URLS)\n"                                                  \
 	"      --debuginfod-cache DIR  where fetched files are kept\n"
-
-double cli__monotonic_s(void);
-uint64_t cli__unix_ns(void);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "lib/clock.h"
 #include "cli/push.h"
 #include "lib/log.h"
 #include "profiler/session.h"
@@ -55,7 +56,7 @@ struct agent_counters {
 static bool agent_healthy(void *ctx, char *reason, size_t size)
 {
 	struct agent_counters *c = ctx;
-	double now = cli__monotonic_s(), last, limit;
+	double now = clock__mono_s(), last, limit;
 
 	pthread_mutex_lock(&c->lock);
 	last = c->last_window;
@@ -270,7 +271,7 @@ struct agent {
 static int commit_window(struct agent *a)
 {
 	struct store_window w = {.start_ns = a->window_start_ns,
-				 .end_ns = cli__unix_ns()};
+				 .end_ns = clock__unix_ns()};
 	uint8_t *payload = NULL;
 	int err;
 
@@ -301,9 +302,9 @@ static void write_window(struct agent *a)
 		/* Nothing sampled is still a window done. */
 		pthread_mutex_lock(&a->counters.lock);
 		if (!a->failing)
-			a->counters.last_window = cli__monotonic_s();
+			a->counters.last_window = clock__mono_s();
 		pthread_mutex_unlock(&a->counters.lock);
-		a->window_start_ns = cli__unix_ns();
+		a->window_start_ns = clock__unix_ns();
 		return;
 	}
 	err = commit_window(a);
@@ -335,7 +336,7 @@ static void write_window(struct agent *a)
 		return;
 	}
 	a->counters.windows_written++;
-	a->counters.last_window = cli__monotonic_s();
+	a->counters.last_window = clock__mono_s();
 	a->counters.samples_written += profile__total(a->backlog);
 	pr_debug("window committed: %llu samples, %llu written in all",
 		 (unsigned long long)profile__total(a->backlog),
@@ -346,7 +347,7 @@ static void write_window(struct agent *a)
 	a->failing = false;
 	profile__free(a->backlog);
 	a->backlog = profile__new();
-	a->window_start_ns = cli__unix_ns();
+	a->window_start_ns = clock__unix_ns();
 }
 
 static void update_counters(struct agent *a)
@@ -373,7 +374,7 @@ static void update_counters(struct agent *a)
 static void log_summary(struct agent *a)
 {
 	struct agent_counters *c = &a->counters;
-	double up = cli__monotonic_s() - c->started;
+	double up = clock__mono_s() - c->started;
 
 	pr_info("samples %llu, lost %llu (ring buffer %llu, backlog %llu), "
 		"windows %llu written %llu failed, symbolizer hits %llu misses "
@@ -458,10 +459,9 @@ int cmd_agent(int argc, char **argv)
 			errno = 0;
 			freq = strtoul(optarg, &end, 10);
 			if (errno || *end || freq == 0 || freq > 10000) {
-				fprintf(stderr,
-					"kiln agent: --frequency must be "
-					"1..10000 Hz, not '%s'\n",
-					optarg);
+				pr_err(
+				    "--frequency must be 1..10000 Hz, not '%s'",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			opts.frequency = (unsigned int)freq;
@@ -469,11 +469,9 @@ int cmd_agent(int argc, char **argv)
 		case 'w':
 			if (duration__parse(optarg, &window_ns) ||
 			    window_ns < 100000000ULL) {
-				fprintf(
-				    stderr,
-				    "kiln agent: --window must be a duration "
-				    "of at least 100ms (like 10s), not '%s'\n",
-				    optarg);
+				pr_err("--window must be a duration of at "
+				       "least 100ms (like 10s), not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -481,19 +479,17 @@ int cmd_agent(int argc, char **argv)
 			if (!strcmp(optarg, "0"))
 				sopts.retention_ns = 0;
 			else if (duration__parse(optarg, &sopts.retention_ns)) {
-				fprintf(stderr,
-					"kiln agent: --retention must be a "
-					"duration (like 7d), not '%s'\n",
-					optarg);
+				pr_err("--retention must be a duration (like "
+				       "7d), not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'm':
 			if (size__parse(optarg, &sopts.max_size_bytes)) {
-				fprintf(stderr,
-					"kiln agent: --max-db-size must be a "
-					"size (like 2GB), not '%s'\n",
-					optarg);
+				pr_err("--max-db-size must be a size (like "
+				       "2GB), not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -516,9 +512,8 @@ int cmd_agent(int argc, char **argv)
 			uint64_t v;
 
 			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
-				fprintf(stderr,
-					"kiln agent: --max-upload must be "
-					"a size up to 4GB (e.g. 64MB)\n");
+				pr_err("--max-upload must be a size up to 4GB "
+				       "(e.g. 64MB)");
 				return EXIT_USAGE;
 			}
 			wopts.max_upload_bytes = (size_t)v;
@@ -533,20 +528,17 @@ int cmd_agent(int argc, char **argv)
 		case 'C':
 			if (size__parse(optarg, &opts.symbol_cache_bytes) ||
 			    opts.symbol_cache_bytes < (1ULL << 20)) {
-				fprintf(stderr,
-					"kiln agent: --symbol-cache-size must "
-					"be a size of at least 1MB (like "
-					"32MB), not '%s'\n",
-					optarg);
+				pr_err("--symbol-cache-size must be a size of "
+				       "at least 1MB (like 32MB), not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 's':
 			if (duration__parse(optarg, &stats_ns) || !stats_ns) {
-				fprintf(stderr,
-					"kiln agent: --stats-interval must be "
-					"a duration, not '%s'\n",
-					optarg);
+				pr_err("--stats-interval must be a duration, "
+				       "not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -565,10 +557,9 @@ int cmd_agent(int argc, char **argv)
 			else if (!strcmp(optarg, "pyroscope"))
 				popts.format = PUSH_PYROSCOPE;
 			else {
-				fprintf(stderr,
-					"kiln agent: --push-format must be "
-					"kiln or pyroscope, not '%s'\n",
-					optarg);
+				pr_err("--push-format must be kiln or "
+				       "pyroscope, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -578,10 +569,9 @@ int cmd_agent(int argc, char **argv)
 		case 'B':
 			if (duration__parse(optarg, &popts.max_backoff_ns) ||
 			    !popts.max_backoff_ns) {
-				fprintf(stderr,
-					"kiln agent: --push-max-backoff must "
-					"be a duration (like 30s), not '%s'\n",
-					optarg);
+				pr_err("--push-max-backoff must be a duration "
+				       "(like 30s), not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -594,13 +584,12 @@ int cmd_agent(int argc, char **argv)
 		}
 	}
 	if (!popts.url && (popts.token_file || popts.ca_file || popts.app)) {
-		fprintf(stderr, "kiln agent: --push-token-file, --push-ca and "
-				"--push-app need --push URL\n");
+		pr_err("--push-token-file, --push-ca and --push-app need "
+		       "--push URL");
 		return EXIT_USAGE;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln agent: unexpected argument '%s'\n",
-			argv[optind]);
+		pr_err("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!host[0] && gethostname(host, sizeof(host) - 1))
@@ -617,7 +606,7 @@ int cmd_agent(int argc, char **argv)
 	a.backlog = profile__new();
 	cli__debuginfod_opts(dbgd_url, dbgd_cache, &opts.debuginfod, dbgd_buf,
 			     sizeof(dbgd_buf));
-	a.window_start_ns = cli__unix_ns();
+	a.window_start_ns = clock__unix_ns();
 	if (popts.url) {
 		popts.db_path = sopts.path;
 		popts.host = host;
@@ -629,7 +618,7 @@ int cmd_agent(int argc, char **argv)
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;
-	a.counters.started = cli__monotonic_s();
+	a.counters.started = clock__mono_s();
 	a.counters.last_window = a.counters.started;
 	a.counters.window_s = window_ns / 1e9;
 	update_counters(&a);
@@ -653,19 +642,19 @@ int cmd_agent(int argc, char **argv)
 	pr_info("sampling every CPU at %u Hz into '%s', a window every %.1f s",
 		opts.frequency, sopts.path, window_ns / 1e9);
 
-	double next_window = cli__monotonic_s() + window_ns / 1e9;
-	double next_stats = cli__monotonic_s() + stats_ns / 1e9;
+	double next_window = clock__mono_s() + window_ns / 1e9;
+	double next_stats = clock__mono_s() + stats_ns / 1e9;
 	while (!cli__stop) {
 		int err = session__poll(a.session, 100);
 
 		web_proc__tick(srv);
 		if (err && err != -EINTR)
 			pr_warn("reading samples failed: %s", strerror(-err));
-		double now = cli__monotonic_s();
+		double now = clock__mono_s();
 		if (now >= next_window) {
 			session__flush(a.session, a.backlog);
 			write_window(&a);
-			store__enforce_retention(a.store, cli__unix_ns());
+			store__enforce_retention(a.store, clock__unix_ns());
 			update_counters(&a);
 			next_window += window_ns / 1e9;
 			if (next_window < now)

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "profile/diff.h"
 #include "profile/format.h"
 #include "storage/store.h"
@@ -64,7 +66,6 @@ static int read_db(struct profile *p, const char *src, const char *store,
 	struct store_filter filters[MAX_FILTERS];
 	struct store_query query = {0};
 	const char *from = "-1h", *to = "now";
-	struct timespec ts;
 	uint64_t now;
 	struct store *st = NULL;
 	char name[512];
@@ -74,8 +75,7 @@ static int read_db(struct profile *p, const char *src, const char *store,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	now = clock__unix_ns();
 	q = strchr(spec, '?');
 	if (q)
 		*q++ = 0;
@@ -173,7 +173,7 @@ static struct profile *load(const char *src, const char *store,
 	int ret;
 
 	if (!p) {
-		fprintf(stderr, "kiln: out of memory\n");
+		pr_err("out of memory");
 		return NULL;
 	}
 	if (!strncmp(src, "db:", 3))
@@ -181,7 +181,7 @@ static struct profile *load(const char *src, const char *store,
 	else
 		ret = profile__read_file(p, src, lim, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "kiln: cannot read '%s': %s\n", src, err);
+		pr_err("cannot read '%s': %s", src, err);
 		profile__free(p);
 		return NULL;
 	}
@@ -226,10 +226,9 @@ int cmd_diff(int argc, char **argv)
 			if (end == optarg || (*end && strcmp(end, "%")) ||
 			    dopts.threshold_pp < 0 ||
 			    dopts.threshold_pp > 100) {
-				fprintf(stderr,
-					"kiln: bad --threshold '%s' "
-					"(percentage points, 0..100)\n",
-					optarg);
+				pr_err("bad --threshold '%s' (percentage "
+				       "points, 0..100)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -239,10 +238,8 @@ int cmd_diff(int argc, char **argv)
 			else if (!strcmp(optarg, "total"))
 				dopts.metric = DIFF_TOTAL;
 			else {
-				fprintf(
-				    stderr,
-				    "kiln: bad --metric '%s' (self or total)\n",
-				    optarg);
+				pr_err("bad --metric '%s' (self or total)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -255,10 +252,9 @@ int cmd_diff(int argc, char **argv)
 			else if (!strcmp(optarg, "json"))
 				fmt = DIFF_JSON;
 			else {
-				fprintf(stderr,
-					"kiln: bad --format '%s' (text, "
-					"markdown, json)\n",
-					optarg);
+				pr_err(
+				    "bad --format '%s' (text, markdown, json)",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -268,17 +264,14 @@ int cmd_diff(int argc, char **argv)
 		case 'n':
 			dopts.min_samples = strtoull(optarg, &end, 10);
 			if (*end || !*optarg || *optarg == '-') {
-				fprintf(stderr,
-					"kiln: bad --min-samples '%s'\n",
-					optarg);
+				pr_err("bad --min-samples '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'l':
 			dopts.limit = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || *optarg == '-') {
-				fprintf(stderr, "kiln: bad --limit '%s'\n",
-					optarg);
+				pr_err("bad --limit '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -307,12 +300,11 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	d = diff__new(base, cur, &dopts);
 	if (!d) {
-		fprintf(stderr, "kiln: out of memory\n");
+		pr_err("out of memory");
 		goto out;
 	}
 	if (diff__write(d, fmt, stdout)) {
-		fprintf(stderr, "kiln: cannot write the report: %s\n",
-			strerror(EIO));
+		pr_err("cannot write the report: %s", strerror(EIO));
 		goto out;
 	}
 	if (svg) {
@@ -320,8 +312,7 @@ int cmd_diff(int argc, char **argv)
 		int ret;
 
 		if (!f) {
-			fprintf(stderr, "kiln: cannot create '%s': %s\n", svg,
-				strerror(errno));
+			pr_err("cannot create '%s': %s", svg, strerror(errno));
 			goto out;
 		}
 		ret = svg__write_diff(
@@ -329,19 +320,17 @@ int cmd_diff(int argc, char **argv)
 		if (fclose(f) && !ret)
 			ret = -EIO;
 		if (ret) {
-			fprintf(stderr, "kiln: cannot write '%s': %s\n", svg,
-				strerror(-ret));
+			pr_err("cannot write '%s': %s", svg, strerror(-ret));
 			goto out;
 		}
 	}
 	switch (diff__verdict(d)) {
 	case DIFF_TOO_FEW:
-		fprintf(stderr,
-			"kiln: too few samples to judge: base has %llu, new "
-			"has %llu, need %llu each (--min-samples)\n",
-			(unsigned long long)diff__base_total(d),
-			(unsigned long long)diff__new_total(d),
-			(unsigned long long)dopts.min_samples);
+		pr_err("too few samples to judge: base has %llu, new has %llu, "
+		       "need %llu each (--min-samples)",
+		       (unsigned long long)diff__base_total(d),
+		       (unsigned long long)diff__new_total(d),
+		       (unsigned long long)dopts.min_samples);
 		rc = EXIT_RUNTIME;
 		break;
 	case DIFF_REGRESSION:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "lib/log.h"
 #include "profile/diff.h"
 #include "profile/format.h"
 
@@ -82,9 +83,7 @@ int cmd_export(int argc, char **argv)
 		case 'f':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN || fmt == FORMAT_JSON) {
-				fprintf(stderr,
-					"kiln: unknown export format '%s'\n",
-					optarg);
+				pr_err("unknown export format '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -94,18 +93,15 @@ int cmd_export(int argc, char **argv)
 		case 'w':
 			wo.width = (int)strtol(optarg, &end, 10);
 			if (*end || wo.width < 100 || wo.width > 100000) {
-				fprintf(
-				    stderr,
-				    "kiln: bad --width '%s' (100..100000)\n",
-				    optarg);
+				pr_err("bad --width '%s' (100..100000)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'm':
 			wo.min_width = strtod(optarg, &end);
 			if (*end || wo.min_width < 0) {
-				fprintf(stderr, "kiln: bad --min-width '%s'\n",
-					optarg);
+				pr_err("bad --min-width '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -118,8 +114,7 @@ int cmd_export(int argc, char **argv)
 		case 'T':
 			top = strtol(optarg, &end, 10);
 			if (*end || top < 0) {
-				fprintf(stderr, "kiln: bad --top '%s'\n",
-					optarg);
+				pr_err("bad --top '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -141,20 +136,20 @@ int cmd_export(int argc, char **argv)
 
 	p = profile__new();
 	if (!p) {
-		fprintf(stderr, "kiln: out of memory\n");
+		pr_err("out of memory");
 		return EXIT_RUNTIME;
 	}
 	ret = profile__read_file(p, in, &lim, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "kiln: cannot read '%s': %s\n", in, err);
+		pr_err("cannot read '%s': %s", in, err);
 		profile__free(p);
 		return EXIT_RUNTIME;
 	}
 	if (outpath && strcmp(outpath, "-")) {
 		out = fopen(outpath, "wb");
 		if (!out) {
-			fprintf(stderr, "kiln: cannot create '%s': %s\n",
-				outpath, strerror(errno));
+			pr_err("cannot create '%s': %s", outpath,
+			       strerror(errno));
 			profile__free(p);
 			return EXIT_RUNTIME;
 		}
@@ -167,8 +162,8 @@ int cmd_export(int argc, char **argv)
 		ret = -EIO;
 	profile__free(p);
 	if (ret) {
-		fprintf(stderr, "kiln: cannot write '%s': %s\n",
-			outpath ? outpath : "stdout", strerror(-ret));
+		pr_err("cannot write '%s': %s", outpath ? outpath : "stdout",
+		       strerror(-ret));
 		if (outpath && strcmp(outpath, "-"))
 			remove(outpath);
 		return EXIT_RUNTIME;

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "profile/format.h"
 #include "profile/ingest.h"
 #include "lib/timeparse.h"
@@ -57,7 +59,6 @@ int cmd_import(int argc, char **argv)
 	struct read_limits lim;
 	struct profile *p = NULL, *q = NULL;
 	struct store *st = NULL;
-	struct timespec ts;
 	uint64_t now, t = 0;
 	char err[512], name[512];
 	int c, ret, rc = EXIT_RUNTIME;
@@ -72,10 +73,9 @@ int cmd_import(int argc, char **argv)
 		case 'l':
 			if (nr_labels == MAX_LABELS || !strchr(optarg, '=') ||
 			    *optarg == '=') {
-				fprintf(stderr,
-					"kiln: bad --label '%s' (KEY=VALUE, at "
-					"most %d)\n",
-					optarg, MAX_LABELS);
+				pr_err(
+				    "bad --label '%s' (KEY=VALUE, at most %d)",
+				    optarg, MAX_LABELS);
 				return EXIT_USAGE;
 			}
 			labels[nr_labels++] = optarg;
@@ -98,25 +98,21 @@ int cmd_import(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	now = clock__unix_ns();
 	if (when && time__parse(when, now, &t)) {
-		fprintf(stderr,
-			"kiln: bad --time '%s' (RFC 3339, unix seconds, -1h, "
-			"now)\n",
-			when);
+		pr_err("bad --time '%s' (RFC 3339, unix seconds, -1h, now)",
+		       when);
 		return EXIT_USAGE;
 	}
 	p = profile__new();
 	if (!p) {
-		fprintf(stderr, "kiln: out of memory\n");
+		pr_err("out of memory");
 		return EXIT_RUNTIME;
 	}
 	/* Everything is parsed and checked before the store is touched. */
 	ret = profile__read_file(p, argv[optind], &lim, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "kiln: cannot import '%s': %s\n", argv[optind],
-			err);
+		pr_err("cannot import '%s': %s", argv[optind], err);
 		goto out;
 	}
 	if (!t) {
@@ -131,28 +127,24 @@ int cmd_import(int argc, char **argv)
 	}
 	q = ingest__relabel(p, labels, nr_labels, t);
 	if (!q) {
-		fprintf(stderr, "kiln: cannot label the profile: %s\n",
-			strerror(errno));
+		pr_err("cannot label the profile: %s", strerror(errno));
 		goto out;
 	}
 	store__redact(db, name, sizeof(name));
 	st = store__open(&(struct store_opts){.path = db});
 	if (!st) {
-		fprintf(stderr, "kiln: cannot open store '%s': %s\n", name,
-			strerror(errno));
+		pr_err("cannot open store '%s': %s", name, strerror(errno));
 		goto out;
 	}
 	ret = store__write(st, q);
 	if (ret) {
-		fprintf(stderr, "kiln: cannot write '%s' into '%s': %s\n",
-			argv[optind], name, strerror(-ret));
+		pr_err("cannot write '%s' into '%s': %s", argv[optind], name,
+		       strerror(-ret));
 		goto out;
 	}
-	fprintf(
-	    stderr,
-	    "kiln: imported %llu samples (%zu stacks) from '%s' into '%s'\n",
-	    (unsigned long long)profile__total(q), profile__nr_stacks(q),
-	    argv[optind], name);
+	pr_note("imported %llu samples (%zu stacks) from '%s' into '%s'",
+		(unsigned long long)profile__total(q), profile__nr_stacks(q),
+		argv[optind], name);
 	rc = 0;
 out:
 	store__close(st);

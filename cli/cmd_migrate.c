@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/timeparse.h"
 #include "storage/store.h"
@@ -81,10 +82,9 @@ static int flush(struct copy *c)
 	profile__free(c->batch);
 	c->batch = NULL;
 	c->batch_start = 0;
-	if (cli__monotonic_s() - c->reported >= 5) {
-		c->reported = cli__monotonic_s();
-		fprintf(stderr,
-			"kiln migrate: %llu windows, %llu samples ...\n",
+	if (clock__mono_s() - c->reported >= 5) {
+		c->reported = clock__mono_s();
+		pr_note("migrate: %llu windows, %llu samples ...",
 			(unsigned long long)c->windows,
 			(unsigned long long)c->samples);
 	}
@@ -129,7 +129,7 @@ int cmd_migrate(int argc, char **argv)
 	struct store_stats ss;
 	struct copy cp = {0};
 	char sname[512], dname[512];
-	uint64_t now = cli__unix_ns();
+	uint64_t now = clock__unix_ns();
 	int c, err, rc = EXIT_RUNTIME;
 
 	optind = 1;
@@ -156,31 +156,27 @@ int cmd_migrate(int argc, char **argv)
 		}
 	}
 	if (optind < argc || !from || !to) {
-		fprintf(stderr, optind < argc
-				    ? "kiln migrate: unexpected argument\n"
-				    : "kiln migrate: --from and --to are "
-				      "required\n");
+		pr_err("%s", optind < argc ? "unexpected argument"
+					   : "--from and --to are required");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if ((since && time__parse(since, now, &q.from_ns)) ||
 	    (until && time__parse(until, now, &q.to_ns))) {
-		fprintf(stderr, "kiln migrate: --since/--until: not a time "
-				"(RFC 3339, unix seconds, -2d, now)\n");
+		pr_err("--since/--until: not a time (RFC 3339, unix seconds, "
+		       "-2d, now)");
 		return EXIT_USAGE;
 	}
 	store__redact(from, sname, sizeof(sname));
 	store__redact(to, dname, sizeof(dname));
 	if (!strcmp(from, to)) {
-		fprintf(stderr, "kiln migrate: --from and --to are the same "
-				"store\n");
+		pr_err("--from and --to are the same store");
 		return EXIT_USAGE;
 	}
 	src =
 	    store__open(&(struct store_opts){.path = from, .read_only = true});
 	if (!src) {
-		fprintf(stderr, "kiln migrate: cannot open '%s': %s\n", sname,
-			strerror(errno));
+		pr_err("cannot open '%s': %s", sname, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	store__stats(src, &ss);
@@ -195,31 +191,27 @@ int cmd_migrate(int argc, char **argv)
 		q.to_ns += BATCH_NS - q.to_ns % BATCH_NS;
 	cp.dst = store__open(&(struct store_opts){.path = to});
 	if (!cp.dst) {
-		fprintf(stderr, "kiln migrate: cannot open '%s': %s\n", dname,
-			strerror(errno));
+		pr_err("cannot open '%s': %s", dname, strerror(errno));
 		goto out;
 	}
 	cli__catch_stop_signals();
-	cp.started = cp.reported = cli__monotonic_s();
+	cp.started = cp.reported = clock__mono_s();
 	err =
 	    q.from_ns < q.to_ns ? store__windows(src, &q, copy_window, &cp) : 0;
 	if (!err)
 		err = flush(&cp);
 	if (err) {
-		fprintf(stderr,
-			"kiln migrate: stopped after %llu windows: %s\n",
-			(unsigned long long)cp.windows,
-			err == -EOPNOTSUPP
-			    ? "this store cannot be read window by window "
-			      "(copy from SQLite)"
-			    : strerror(-err));
+		pr_err("stopped after %llu windows: %s",
+		       (unsigned long long)cp.windows,
+		       err == -EOPNOTSUPP
+			   ? "this store cannot be read window by window "
+			     "(copy from SQLite)"
+			   : strerror(-err));
 		goto out;
 	}
-	fprintf(stderr,
-		"kiln migrate: copied %llu windows, %llu samples from '%s' to "
-		"'%s' in %.1f s\n",
+	pr_note("copied %llu windows, %llu samples from '%s' to '%s' in %.1f s",
 		(unsigned long long)cp.windows, (unsigned long long)cp.samples,
-		sname, dname, cli__monotonic_s() - cp.started);
+		sname, dname, clock__mono_s() - cp.started);
 	rc = 0;
 out:
 	profile__free(cp.batch);

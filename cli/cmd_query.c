@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/escape.h"
 #include "cli/commands.h"
 #include "profile/format.h"
@@ -128,7 +129,6 @@ int cmd_query(int argc, char **argv)
 	enum profile_format fmt = FORMAT_FOLDED;
 	struct store *st = NULL;
 	struct profile *p = NULL;
-	struct timespec ts;
 	FILE *out = stdout;
 	uint64_t now;
 	int c, err, ret = EXIT_RUNTIME;
@@ -150,16 +150,12 @@ int cmd_query(int argc, char **argv)
 			char *eq = strchr(optarg, '=');
 
 			if (!eq || eq == optarg) {
-				fprintf(stderr,
-					"kiln query: --filter wants KEY=VALUE, "
-					"not '%s'\n",
-					optarg);
+				pr_err("--filter wants KEY=VALUE, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			if (q.nr_filters == MAX_FILTERS) {
-				fprintf(stderr,
-					"kiln query: more than %d filters\n",
-					MAX_FILTERS);
+				pr_err("more than %d filters", MAX_FILTERS);
 				return EXIT_USAGE;
 			}
 			*eq = '\0';
@@ -170,11 +166,9 @@ int cmd_query(int argc, char **argv)
 		case 'm':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN) {
-				fprintf(
-				    stderr,
-				    "kiln query: unknown format '%s' (folded, "
-				    "json, pprof, speedscope, svg)\n",
-				    optarg);
+				pr_err("unknown format '%s' (folded, json, "
+				       "pprof, speedscope, svg)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -185,40 +179,32 @@ int cmd_query(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr,
-				"kiln query: unknown or incomplete option '%s' "
-				"(see kiln query --help)\n",
-				argv[optind - 1]);
+			pr_err("unknown or incomplete option '%s' (see kiln "
+			       "query --help)",
+			       argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr,
-			"kiln query: unexpected argument '%s' (see kiln query "
-			"--help)\n",
-			argv[optind]);
+		pr_err("unexpected argument '%s' (see kiln query --help)",
+		       argv[optind]);
 		return EXIT_USAGE;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	now = clock__unix_ns();
 	if (time__parse(from, now, &q.from_ns)) {
-		fprintf(stderr,
-			"kiln query: --from '%s' is not a time (RFC 3339, unix "
-			"seconds, -15m, now)\n",
-			from);
+		pr_err("--from '%s' is not a time (RFC 3339, unix seconds, "
+		       "-15m, now)",
+		       from);
 		return EXIT_USAGE;
 	}
 	if (time__parse(to, now, &q.to_ns)) {
-		fprintf(stderr,
-			"kiln query: --to '%s' is not a time (RFC 3339, unix "
-			"seconds, -15m, now)\n",
-			to);
+		pr_err("--to '%s' is not a time (RFC 3339, unix seconds, -15m, "
+		       "now)",
+		       to);
 		return EXIT_USAGE;
 	}
 	if (q.from_ns >= q.to_ns) {
-		fprintf(stderr,
-			"kiln query: --from '%s' is not before --to '%s'\n",
-			from, to);
+		pr_err("--from '%s' is not before --to '%s'", from, to);
 		return EXIT_USAGE;
 	}
 
@@ -227,13 +213,12 @@ int cmd_query(int argc, char **argv)
 		return EXIT_RUNTIME; /* store__open said why */
 	p = profile__new();
 	if (!p) {
-		fprintf(stderr, "kiln query: out of memory\n");
+		pr_err("out of memory");
 		goto out;
 	}
 	err = store__query(st, &q, p);
 	if (err == -EINVAL) {
-		fprintf(stderr, "kiln query: a --filter names a label the "
-				"store does not have\n");
+		pr_err("a --filter names a label the store does not have");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -241,13 +226,11 @@ int cmd_query(int argc, char **argv)
 		char name[512];
 
 		store__redact(db, name, sizeof(name));
-		fprintf(stderr, "kiln query: reading '%s' failed: %s\n", name,
-			strerror(-err));
+		pr_err("reading '%s' failed: %s", name, strerror(-err));
 		goto out;
 	}
 	if (outpath && !(out = fopen(outpath, "w"))) {
-		fprintf(stderr, "kiln query: cannot write '%s': %s\n", outpath,
-			strerror(errno));
+		pr_err("cannot write '%s': %s", outpath, strerror(errno));
 		out = stdout;
 		goto out;
 	}
@@ -258,8 +241,8 @@ int cmd_query(int argc, char **argv)
 		err = err ? err : -EIO;
 	out = stdout;
 	if (err) {
-		fprintf(stderr, "kiln query: writing %s output failed: %s\n",
-			format__name(fmt), strerror(-err));
+		pr_err("writing %s output failed: %s", format__name(fmt),
+		       strerror(-err));
 		goto out;
 	}
 	ret = 0;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "profile/format.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "profiler/session.h"
 
@@ -58,35 +59,29 @@ static void print_summary(const struct session_stats *st, double secs,
 {
 	const struct sampler_stats *s = &st->sampler;
 
-	fprintf(stderr,
-		"kiln: %llu samples from %llu processes in %.1f s; %llu in the "
-		"profile\n",
-		(unsigned long long)st->samples_collected,
-		(unsigned long long)st->processes_seen, secs,
-		(unsigned long long)in_profile);
-	fprintf(stderr,
-		"kiln: lost samples: %llu (ring buffer full); unreadable "
-		"stacks kept as placeholders: %llu user, %llu kernel; "
-		"truncated at %d frames: %llu user, %llu kernel\n",
+	pr_note(
+	    "%llu samples from %llu processes in %.1f s; %llu in the profile",
+	    (unsigned long long)st->samples_collected,
+	    (unsigned long long)st->processes_seen, secs,
+	    (unsigned long long)in_profile);
+	pr_note("lost samples: %llu (ring buffer full); unreadable stacks kept "
+		"as placeholders: %llu user, %llu kernel; truncated at %d "
+		"frames: %llu user, %llu kernel",
 		(unsigned long long)s->ringbuf_full,
 		(unsigned long long)s->ustack_errors,
 		(unsigned long long)s->kstack_errors, KILN_MAX_STACK,
 		(unsigned long long)s->ustack_truncated,
 		(unsigned long long)s->kstack_truncated);
 	if (s->pids_full)
-		fprintf(stderr,
-			"kiln: %llu child processes not sampled: too many "
-			"live processes under --pid\n",
+		pr_note("%llu child processes not sampled: too many live "
+			"processes under --pid",
 			(unsigned long long)s->pids_full);
 	if (st->sym.sections_skipped)
-		fprintf(stderr,
-			"kiln: %llu objects read without their debug sections "
-			"(above the size limit per object)\n",
+		pr_err("%llu objects read without their debug sections (above the size limit per object)",
 			(unsigned long long)st->sym.sections_skipped);
 	if (s->task_events_lost)
-		fprintf(stderr,
-			"kiln: %llu process events lost: some frames may stay "
-			"unsymbolized\n",
+		pr_note("%llu process events lost: some frames may stay "
+			"unsymbolized",
 			(unsigned long long)s->task_events_lost);
 }
 
@@ -129,31 +124,26 @@ int cmd_record(int argc, char **argv)
 		switch (c) {
 		case 'F':
 			if (parse_uint(optarg, 10000, &v)) {
-				fprintf(stderr,
-					"kiln record: --frequency must be "
-					"1..10000 Hz, not '%s'\n",
-					optarg);
+				pr_err(
+				    "--frequency must be 1..10000 Hz, not '%s'",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			opts.frequency = (unsigned int)v;
 			break;
 		case 'd':
 			if (parse_uint(optarg, 365UL * 24 * 3600, &duration)) {
-				fprintf(
-				    stderr,
-				    "kiln record: --duration must be a "
-				    "positive number of seconds, not '%s'\n",
-				    optarg);
+				pr_err("--duration must be a positive number "
+				       "of seconds, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'p':
 			if (parse_uint(optarg, INT_MAX, &v) ||
 			    nr_pids == MAX_PIDS) {
-				fprintf(stderr,
-					"kiln record: --pid must be a process "
-					"id, not '%s'\n",
-					optarg);
+				pr_err("--pid must be a process id, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			pids[nr_pids++] = (int)v;
@@ -170,10 +160,9 @@ int cmd_record(int argc, char **argv)
 		case 'f':
 			fmt = format__from_name(optarg);
 			if (fmt == FORMAT_UNKNOWN || fmt == FORMAT_JSON) {
-				fprintf(stderr,
-					"kiln record: unknown --format '%s' "
-					"(folded, pprof, speedscope, svg)\n",
-					optarg);
+				pr_err("unknown --format '%s' (folded, pprof, "
+				       "speedscope, svg)",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -198,19 +187,16 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln record: unexpected argument '%s'\n",
-			argv[optind]);
+		pr_err("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!opts.user_stacks && !opts.kernel_stacks) {
-		fprintf(stderr, "kiln record: --kernel-only and --user-only "
-				"exclude each other\n");
+		pr_err("--kernel-only and --user-only exclude each other");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < nr_pids; i++) {
 		if (kill(pids[i], 0) && errno == ESRCH) {
-			fprintf(stderr, "kiln: error: no process with pid %d\n",
-				pids[i]);
+			pr_err("no process with pid %d", pids[i]);
 			return EXIT_RUNTIME;
 		}
 	}
@@ -221,9 +207,8 @@ int cmd_record(int argc, char **argv)
 	if (output) {
 		out = fopen(output, "w");
 		if (!out) {
-			fprintf(stderr,
-				"kiln: error: failed to open '%s': %s\n",
-				output, strerror(errno));
+			pr_err("failed to open '%s': %s", output,
+			       strerror(errno));
 			return EXIT_RUNTIME;
 		}
 	}
@@ -236,53 +221,47 @@ int cmd_record(int argc, char **argv)
 	if (!s)
 		goto out_close;
 	bool tty = isatty(STDERR_FILENO);
-	double start = cli__monotonic_s(), last_progress = 0, now = start;
+	double start = clock__mono_s(), last_progress = 0, now = start;
 	struct session_stats st;
 
 	while (!cli__stop &&
-	       (now = cli__monotonic_s()) - start < (double)duration) {
+	       (now = clock__mono_s()) - start < (double)duration) {
 		err = session__poll(s, 100);
 		if (err && err != -EINTR) {
-			fprintf(stderr,
-				"kiln: error: reading samples failed: %s\n",
-				strerror(-err));
+			pr_err("reading samples failed: %s", strerror(-err));
 			break;
 		}
 		if (tty && now - last_progress >= 1.0) {
 			session__stats(s, &st);
-			fprintf(stderr,
-				"\rkiln: recording %.0f/%lu s, %llu samples ",
-				now - start, duration,
-				(unsigned long long)st.samples_collected);
+			log__progress("recording %.0f/%lu s, %llu samples ",
+				      now - start, duration,
+				      (unsigned long long)st.samples_collected);
 			last_progress = now;
 		}
 	}
 	if (tty)
-		fputc('\n', stderr);
+		log__progress_done();
 
 	struct profile *p = profile__new();
 	if (!p) {
-		fprintf(stderr, "kiln: error: out of memory\n");
+		pr_err("out of memory");
 		goto out_session;
 	}
 	uint64_t in_profile = session__flush(s, p);
 	session__stats(s, &st);
 	struct profile_meta *meta = profile__meta(p);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	double secs = cli__monotonic_s() - start;
+	uint64_t end_ns = clock__unix_ns();
+	double secs = clock__mono_s() - start;
 	meta->duration_ns = (uint64_t)(secs * 1e9);
-	meta->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
-			 (uint64_t)ts.tv_nsec - meta->duration_ns;
+	meta->start_ns = end_ns - meta->duration_ns;
 	meta->period_ns = 1000000000ULL / opts.frequency;
 
 	err = profile__write(p, fmt, &wopts, out);
 	if (err)
-		fprintf(stderr,
-			"kiln: error: failed to write the profile%s%s: %s\n",
-			output ? " to " : "", output ? output : "",
-			err == -ENOTSUP ? "format not supported yet"
-					: strerror(-err));
+		pr_err("failed to write the profile%s%s: %s",
+		       output ? " to " : "", output ? output : "",
+		       err == -ENOTSUP ? "format not supported yet"
+				       : strerror(-err));
 	else
 		ret = 0;
 	print_summary(&st, secs, in_profile);
@@ -291,8 +270,7 @@ out_session:
 	session__free(s);
 out_close:
 	if (out != stdout && fclose(out) && !ret) {
-		fprintf(stderr, "kiln: error: failed to write '%s': %s\n",
-			output, strerror(errno));
+		pr_err("failed to write '%s': %s", output, strerror(errno));
 		ret = EXIT_RUNTIME;
 	}
 	return ret;

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/web_proc.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/timeparse.h"
 #include "storage/store.h"
@@ -129,9 +130,7 @@ int cmd_server(int argc, char **argv)
 		case 't':
 			opts.threads = atoi(optarg);
 			if (opts.threads < 1 || opts.threads > 4096) {
-				fprintf(
-				    stderr,
-				    "kiln server: --threads must be 1..4096\n");
+				pr_err("--threads must be 1..4096");
 				return EXIT_USAGE;
 			}
 			break;
@@ -150,9 +149,7 @@ int cmd_server(int argc, char **argv)
 		case 'A':
 			agent_fd = atoi(optarg);
 			if (agent_fd < 3 || fcntl(agent_fd, F_GETFD) < 0) {
-				fprintf(stderr,
-					"kiln server: --agent-fd is for "
-					"kiln agent\n");
+				pr_err("--agent-fd is for kiln agent");
 				return EXIT_USAGE;
 			}
 			break;
@@ -160,9 +157,8 @@ int cmd_server(int argc, char **argv)
 			uint64_t v;
 
 			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
-				fprintf(stderr,
-					"kiln server: --max-upload must be "
-					"a size up to 4GB (e.g. 64MB)\n");
+				pr_err("--max-upload must be a size up to 4GB "
+				       "(e.g. 64MB)");
 				return EXIT_USAGE;
 			}
 			opts.max_upload_bytes = (size_t)v;
@@ -173,15 +169,13 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'r':
 			if (duration__parse(optarg, &ro.retention_ns)) {
-				fprintf(stderr, "kiln server: --retention must "
-						"be a duration (7d, 12h)\n");
+				pr_err("--retention must be a duration (7d, 12h)");
 				return EXIT_USAGE;
 			}
 			break;
 		case 'M':
 			if (size__parse(optarg, &ro.max_size_bytes)) {
-				fprintf(stderr, "kiln server: --max-size must "
-						"be a size (10GB)\n");
+				pr_err("--max-size must be a size (10GB)");
 				return EXIT_USAGE;
 			}
 			break;
@@ -194,8 +188,7 @@ int cmd_server(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiln server: unexpected argument '%s'\n",
-			argv[optind]);
+		pr_err("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
 	/* The agent's web process: a URL with a password came by the
@@ -204,13 +197,12 @@ int cmd_server(int argc, char **argv)
 	    !strcmp(opts.db_path, WEB_PROC_DB_ENV))
 		opts.db_path = getenv(WEB_PROC_DB_ENV);
 	if (!opts.db_path) {
-		fprintf(stderr, "kiln server: --store URL is required\n");
+		pr_err("--store URL is required");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if ((opts.tls_cert != NULL) != (opts.tls_key != NULL)) {
-		fprintf(stderr,
-			"kiln server: --tls-cert and --tls-key go together\n");
+		pr_err("--tls-cert and --tls-key go together");
 		return EXIT_USAGE;
 	}
 	/* Fail now, with the store's own reason, rather than on every
@@ -223,8 +215,7 @@ int cmd_server(int argc, char **argv)
 		char name[512];
 
 		store__redact(opts.db_path, name, sizeof(name));
-		fprintf(stderr, "kiln server: cannot open the store '%s': %s\n",
-			name, strerror(errno));
+		pr_err("cannot open the store '%s': %s", name, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	store__close(st);
@@ -242,10 +233,10 @@ int cmd_server(int argc, char **argv)
 	}
 	srv = web_server__start(&opts);
 	if (!srv) {
-		fprintf(stderr, "kiln server: cannot start: %s\n",
-			errno == EPERM
-			    ? "a non-loopback --listen needs --auth-token-file"
-			    : strerror(errno));
+		pr_err("cannot start: %s",
+		       errno == EPERM
+			   ? "a non-loopback --listen needs --auth-token-file"
+			   : strerror(errno));
 		return errno == EPERM || errno == EINVAL ? EXIT_USAGE
 							 : EXIT_RUNTIME;
 	}
@@ -270,7 +261,7 @@ int cmd_server(int argc, char **argv)
 		if ((ro.retention_ns || ro.max_size_bytes) && tick % 60 == 0) {
 			st = store__open(&ro);
 			if (st) {
-				store__enforce_retention(st, cli__unix_ns());
+				store__enforce_retention(st, clock__unix_ns());
 				store__close(st);
 			}
 		}

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "kiln: unknown command '%s'\n", argv[1]);
+	pr_err("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/push.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "profile/format.h"
@@ -69,7 +70,7 @@ struct pusher {
 
 static double unix_s(void)
 {
-	return (double)cli__unix_ns() / 1e9;
+	return (double)clock__unix_ns() / 1e9;
 }
 
 static int read_token(const char *path, char *out)
@@ -120,7 +121,7 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 /* Logs a failure at most once a minute, with how often it happened. */
 static void log_failure(struct pusher *p, const char *fmt, const char *what)
 {
-	double now = cli__monotonic_s();
+	double now = clock__mono_s();
 
 	if (p->last_log && now - p->last_log < LOG_EVERY_S)
 		return;
@@ -323,7 +324,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	(void)ut;
 	(void)un;
 	pthread_mutex_lock(&p->lock);
-	cut = p->stop && cli__monotonic_s() >= p->drain_until;
+	cut = p->stop && clock__mono_s() >= p->drain_until;
 	pthread_mutex_unlock(&p->lock);
 	return cut;
 }
@@ -382,7 +383,7 @@ static bool stopping(struct pusher *p, bool *draining)
 	bool stop;
 
 	pthread_mutex_lock(&p->lock);
-	stop = p->stop && cli__monotonic_s() >= p->drain_until;
+	stop = p->stop && clock__mono_s() >= p->drain_until;
 	*draining = p->stop;
 	pthread_mutex_unlock(&p->lock);
 	return stop;
@@ -456,7 +457,7 @@ static void *push_thread(void *arg)
 				       MAX_REJECTS);
 			/* An ack that fails is made good by the next one:
 			 * acknowledging N drops every window up to N. */
-			store__spool_ack(p->st, sp.seq, cli__unix_ns());
+			store__spool_ack(p->st, sp.seq, clock__unix_ns());
 			after = sp.seq;
 			if (cur_backoff && r == SENT)
 				pr_info("push: delivering again");
@@ -630,7 +631,7 @@ void push__stop(struct pusher *p, double drain_s)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
-	p->drain_until = cli__monotonic_s() + drain_s;
+	p->drain_until = clock__mono_s() + drain_s;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	if (p->started)

@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "cli/web_proc.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define MAX_MSG (256 * 1024)
@@ -266,7 +267,7 @@ static int spawn(struct web_proc *wp)
 	wp->ctl = sv[0];
 	wp->pid = pid;
 	wp->port = 0;
-	wp->started = cli__monotonic_s();
+	wp->started = clock__mono_s();
 	wp->next_start = 0;
 	return 0;
 }
@@ -367,7 +368,7 @@ static void describe(int status, char *buf, size_t size)
 
 static void reaped(struct web_proc *wp, int status)
 {
-	double now = cli__monotonic_s();
+	double now = clock__mono_s();
 	char how[96];
 
 	describe(status, how, sizeof(how));
@@ -453,8 +454,8 @@ struct web_proc *web_proc__start(const struct web_proc_opts *opts,
 		goto fail;
 	}
 	/* Wait until it listens, or says why it cannot. */
-	deadline = cli__monotonic_s() + READY_WAIT_S;
-	while (!wp->port && cli__monotonic_s() < deadline && !cli__stop) {
+	deadline = clock__mono_s() + READY_WAIT_S;
+	while (!wp->port && clock__mono_s() < deadline && !cli__stop) {
 		struct pollfd pfd = {.fd = wp->ctl, .events = POLLIN};
 		int status;
 
@@ -518,14 +519,14 @@ static void *control_thread(void *arg)
 		if (wp->pid && waitpid(wp->pid, &status, WNOHANG) == wp->pid)
 			reaped(wp, status);
 		if (!wp->pid && wp->next_start && !wp->stopping &&
-		    cli__monotonic_s() >= wp->next_start) {
+		    clock__mono_s() >= wp->next_start) {
 			int err = spawn(wp);
 
 			if (err) {
 				pr_warn("cannot start the web process: %s",
 					strerror(-err));
 				wp->next_start =
-				    cli__monotonic_s() + MAX_BACKOFF_S;
+				    clock__mono_s() + MAX_BACKOFF_S;
 			} else {
 				pr_info("web server: process %d started again",
 					(int)wp->pid);
@@ -598,7 +599,7 @@ void web_proc__child_ready(int fd, int port)
 static char *child_ask(int fd, char kind, size_t *len)
 {
 	char req[32], want[32], *buf = malloc(MAX_MSG), *out = NULL;
-	double deadline = cli__monotonic_s() + 2;
+	double deadline = clock__mono_s() + 2;
 	unsigned long seq;
 	int n;
 
@@ -611,7 +612,7 @@ static char *child_ask(int fd, char kind, size_t *len)
 	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) < 0)
 		goto out;
 	for (;;) {
-		double left = deadline - cli__monotonic_s();
+		double left = deadline - clock__mono_s();
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t got;
 

@@ -84,7 +84,7 @@ static const char *special(enum mode m, unsigned char c, char tmp[8])
 		case '\r':
 			return "\\r";
 		}
-		if (c < 0x20) {
+		if (c < 0x20 || c == 0x7f) {
 			snprintf(tmp, 8, "\\u%04x", c);
 			return tmp;
 		}
@@ -108,7 +108,7 @@ static const char *special(enum mode m, unsigned char c, char tmp[8])
 		case '\r':
 			return "&#13;";
 		}
-		return c < 0x20 ? ESCAPE_REPLACEMENT : NULL;
+		return c < 0x20 || c == 0x7f ? ESCAPE_REPLACEMENT : NULL;
 	case MODE_TEXT:
 		return c < 0x20 || c == 0x7f ? ESCAPE_REPLACEMENT : NULL;
 	}
@@ -132,13 +132,20 @@ static void escape(enum mode m, escape_sink_fn *sink, void *ctx, const char *s,
 				continue;
 			}
 		} else if (n > 1) {
-			/* C1 controls (U+0080..U+009F) act on terminals. */
-			if (m != MODE_TEXT || (unsigned char)s[0] != 0xc2 ||
+			/* C1 controls (U+0080..U+009F) act on terminals:
+			 * escaped in JSON, replaced in XML and text. */
+			if ((unsigned char)s[0] != 0xc2 ||
 			    (unsigned char)s[1] >= 0xa0) {
 				s += n;
 				continue;
 			}
-			rep = ESCAPE_REPLACEMENT;
+			if (m == MODE_JSON) {
+				snprintf(tmp, 8, "\\u%04x",
+					 (unsigned char)s[1]);
+				rep = tmp;
+			} else {
+				rep = ESCAPE_REPLACEMENT;
+			}
 		} else {
 			rep = m == MODE_JSON ? "\\ufffd" : ESCAPE_REPLACEMENT;
 			n = 1;

@@ -10,9 +10,11 @@
  * next byte. So two writers always agree on what a bad name looks like, and
  * what kiln writes, kiln (and every strict parser) can read back.
  *
- * Control characters: JSON escapes them (\n, \t, \r, \uXXXX); XML writes
+ * Control characters: JSON escapes them (\n, \t, \r, \uXXXX, DEL and the
+ * C1 controls too, so JSON on a terminal is harmless); XML writes
  * tab, newline and carriage return as character references and replaces
- * the others (XML 1.0 cannot carry them at all) with U+FFFD; text replaces
+ * the others (XML 1.0 cannot carry C0 controls at all), DEL and the C1
+ * controls with U+FFFD; text replaces
  * every C0 and C1 control and DEL with U+FFFD, so nothing written to a
  * terminal can move its cursor or change its state.
  */

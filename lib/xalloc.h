@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
+
 static inline void *xalloc__die(size_t size)
 {
-	fprintf(stderr, "kiln: error: out of memory allocating %zu bytes\n",
-		size);
+	log__printf(LOG_ERROR, "out of memory allocating %zu bytes", size);
 	abort();
 }
 

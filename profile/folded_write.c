@@ -11,7 +11,6 @@
 #include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/idxset.h"
-#include "lib/xalloc.h"
 
 /* One (root name, stack) pair: what a folded line is made of. */
 struct folded_key {
@@ -25,6 +24,7 @@ struct folded_set {
 	struct folded_key *keys;
 	size_t len, cap;
 	struct idxset set;
+	bool oom;
 };
 
 static bool key_eq(uint32_t id, const void *key, void *ctx)
@@ -47,11 +47,22 @@ static void add_count(struct folded_set *fs, uint32_t root, uint32_t stack,
 		return;
 	}
 	if (fs->len == fs->cap) {
-		fs->cap = fs->cap ? fs->cap * 2 : 1024;
-		fs->keys = xrealloc(fs->keys, fs->cap * sizeof(*fs->keys));
+		size_t cap = fs->cap ? fs->cap * 2 : 1024;
+		struct folded_key *keys =
+		    realloc(fs->keys, cap * sizeof(*fs->keys));
+
+		if (!keys) {
+			fs->oom = true;
+			return;
+		}
+		fs->keys = keys;
+		fs->cap = cap;
 	}
-	fs->keys[fs->len] = k;
-	idxset__insert(&fs->set, hash, (uint32_t)fs->len++);
+	if (idxset__try_insert(&fs->set, hash, (uint32_t)fs->len)) {
+		fs->oom = true;
+		return;
+	}
+	fs->keys[fs->len++] = k;
 }
 
 static int text_cmp(const void *a, const void *b)
@@ -72,13 +83,23 @@ static int count_cmp(const void *a, const void *b)
 struct text_buf {
 	char *s;
 	size_t len, cap;
+	bool oom;
 };
 
 static void buf_put(struct text_buf *b, const char *s, size_t n, bool map)
 {
+	if (b->oom)
+		return;
 	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->s, cap);
+
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
 	}
 	/* A ';' inside a name would split the frame. */
 	for (size_t i = 0; i < n; i++)
@@ -118,9 +139,11 @@ static uint32_t *series_roots(const struct profile *p, struct profile *names,
 			      const struct write_opts *opts)
 {
 	size_t n = profile__nr_series(p);
-	uint32_t *roots = xmalloc((n ? n : 1) * sizeof(*roots));
+	uint32_t *roots = malloc((n ? n : 1) * sizeof(*roots));
 	char buf[256];
 
+	if (!roots)
+		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *comm =
 		    profile__series_label(p, (uint32_t)i, LABEL_COMM);
@@ -152,12 +175,16 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 
 	if (!names)
 		return -ENOMEM;
+	/* Sizes follow the profile: out of memory fails the write. */
+	profile__set_checked(names);
 	roots = series_roots(p, names, opts);
 	const struct sample *s = profile__samples(p, &n);
 	idxset__init(&fs.set);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; roots && i < n && !fs.oom; i++)
 		add_count(&fs, roots[s[i].series], s[i].stack, s[i].count);
 	free(roots);
+	if (!roots || fs.oom || profile__oom(names))
+		fs.len = 0, err = -ENOMEM;
 
 	for (size_t i = 0; i < fs.len; i++) {
 		struct folded_key *k = &fs.keys[i];
@@ -171,7 +198,12 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 						   sizeof(name));
 			append_name(&buf, true, name);
 		}
-		k->text = xstrdup(buf.s);
+		k->text = buf.oom ? NULL : strdup(buf.s);
+		if (!k->text) {
+			/* Keep what has text; the write fails. */
+			fs.len = i;
+			err = -ENOMEM;
+		}
 	}
 	free(buf.s);
 	idxset__release(&fs.set);

@@ -37,6 +37,8 @@ int profile__write(const struct profile *p, enum profile_format fmt,
 		return speedscope__write(p, opts, out);
 	case FORMAT_SVG:
 		return svg__write(p, opts, out);
+	case FORMAT_JSON:
+		return json__write(p, opts, out);
 	default:
 		return -ENOTSUP;
 	}

@@ -47,7 +47,7 @@ int folded__write(const struct profile *p, const struct write_opts *opts,
 		  FILE *out);
 
 /*
- * pprof: gzip-compressed profile.proto (see profiler/pprof.c for the exact
+ * pprof: gzip-compressed profile.proto (see profile/pprof.c for the exact
  * mapping of kiln's model onto pprof's). Sample types samples/count and
  * cpu/nanoseconds (count * period_ns; 1e9/99 when the period is unknown).
  * Samples are merged across time: pprof has no per-sample time stamp.
@@ -59,6 +59,11 @@ int pprof__write(const struct profile *p, const struct write_opts *opts,
  * plus one per process name when there are several; weights are counts. */
 int speedscope__write(const struct profile *p, const struct write_opts *opts,
 		      FILE *out);
+
+/* kiln's own JSON: one entry per (labels, stack) with its count, largest
+ * first (the format of `kiln query --format json`, see json_write.c). */
+int json__write(const struct profile *p, const struct write_opts *opts,
+		FILE *out);
 
 /* A standalone interactive SVG flame graph (click zoom, Ctrl-F search). */
 int svg__write(const struct profile *p, const struct write_opts *opts,

@@ -31,8 +31,9 @@ int ingest__parse(const void *body, size_t len, const char *content_type,
  * Applies upload labels to every sample of 'p': each "key=value" in
  * 'labels' replaces or adds that label in every series, and when
  * 'time_ns' is non-zero every sample time becomes 'time_ns'. Returns a
- * new profile (caller frees) or NULL with errno set (EINVAL: a label
- * without '=' or with an empty key or a value that is not UTF-8).
+ * new profile (caller frees; checked when 'p' is) or NULL with errno set
+ * (EINVAL: a label without '=' or with an empty key or a value that is not
+ * UTF-8; ENOMEM). A copy by profile__merge_relabel().
  */
 struct profile *ingest__relabel(const struct profile *p,
 				const char *const *labels, size_t nr_labels,

@@ -37,11 +37,11 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "lib/path.h"
 #include "lib/escape.h"
 #include "profile/format.h"
 #include "lib/log.h"
 #include "profile.pb-c.h"
-#include "lib/xalloc.h"
 
 #define DEFAULT_PERIOD_NS (1000000000ull / 99)
 
@@ -58,12 +58,20 @@ typedef Kiln__Pprof__ValueType PValueType;
 /* writer                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Growable array of elements of one type; grows by doubling. */
-#define ARR_PUSH(arr, n, cap, val)                                             \
+/* Growable array of elements of one type; grows by doubling. Sizes follow
+ * the profile: out of memory sets 'oom' (the write fails) and adds
+ * nothing. */
+#define ARR_PUSH(oom, arr, n, cap, val)                                        \
 	do {                                                                   \
 		if ((n) == (cap)) {                                            \
-			(cap) = (cap) ? (cap)*2 : 64;                          \
-			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));       \
+			size_t c_ = (cap) ? (cap)*2 : 64;                      \
+			void *a_ = realloc((arr), c_ * sizeof(*(arr)));        \
+			if (!a_) {                                             \
+				(oom) = true;                                  \
+				break;                                         \
+			}                                                      \
+			(arr) = a_;                                            \
+			(cap) = c_;                                            \
 		}                                                              \
 		(arr)[(n)++] = (val);                                          \
 	} while (0)
@@ -100,18 +108,12 @@ struct writer {
 
 	/* module string (kiln id) -> build id string (kiln id) */
 	uint32_t *build_id_of;
+	bool oom; /* an allocation failed: the write fails with -ENOMEM */
 };
 
 static uint32_t wstr(struct writer *w, const char *s)
 {
 	return profile__intern(w->strs, s);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
 }
 
 /* The build id of a module, from series labels exe=... build_id=... */
@@ -131,7 +133,8 @@ static uint32_t module_build_id(struct writer *w, uint32_t module)
 		    profile__series_label(w->p, (uint32_t)s, LABEL_BUILD_ID);
 
 		if (exe && bid && *bid &&
-		    (!strcmp(exe, m) || !strcmp(base_name(exe), base_name(m))))
+		    (!strcmp(exe, m) ||
+		     !strcmp(path__base_name(exe), path__base_name(m))))
 			found = profile__intern(w->strs, bid);
 	}
 	w->build_id_of[module] = found;
@@ -177,7 +180,7 @@ static uint64_t frame_mapping(struct writer *w, uint32_t fid)
 		if (profile__nr_stacks(w->map_ids) != before) {
 			struct wmapping m = {.filename = key[0],
 					     .build_id = key[1]};
-			ARR_PUSH(w->maps, w->nr_maps, w->cap_maps, m);
+			ARR_PUSH(w->oom, w->maps, w->nr_maps, w->cap_maps, m);
 		}
 		id = idx + 1;
 	}
@@ -200,13 +203,21 @@ static uint32_t frame_function(struct writer *w, uint32_t fid)
 
 	if (profile__nr_stacks(w->func_ids) != before) {
 		if (w->nr_funcs == w->cap_funcs) {
-			w->cap_funcs = w->cap_funcs ? w->cap_funcs * 2 : 64;
-			w->func_name = xrealloc(
-			    w->func_name, w->cap_funcs * sizeof(uint32_t));
-			w->func_file = xrealloc(
-			    w->func_file, w->cap_funcs * sizeof(uint32_t));
-			w->func_sys = xrealloc(w->func_sys,
-					       w->cap_funcs * sizeof(uint32_t));
+			size_t cap = w->cap_funcs ? w->cap_funcs * 2 : 64;
+			uint32_t *a = realloc(w->func_name, cap * sizeof(*a));
+
+			if (a)
+				w->func_name = a;
+			a = a ? realloc(w->func_file, cap * sizeof(*a)) : NULL;
+			if (a)
+				w->func_file = a;
+			a = a ? realloc(w->func_sys, cap * sizeof(*a)) : NULL;
+			if (!a) {
+				w->oom = true;
+				return idx + 1;
+			}
+			w->func_sys = a;
+			w->cap_funcs = cap;
 		}
 		/* system_name: the mangled name, or the name when none. */
 		w->func_sys[w->nr_funcs] = key[2] ? key[2] : key[0];
@@ -255,7 +266,7 @@ static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
 
 		line.function_id = frame_function(w, frames[i]);
 		line.line = f->line;
-		ARR_PUSH(w->lines, w->nr_lines, w->cap_lines, line);
+		ARR_PUSH(w->oom, w->lines, w->nr_lines, w->cap_lines, line);
 	}
 	if (loc.mapping_id) {
 		struct wmapping *m = &w->maps[loc.mapping_id - 1];
@@ -265,7 +276,7 @@ static uint64_t run_location_new(struct writer *w, const uint32_t *frames,
 		if (n > 1)
 			m->inlines = true;
 	}
-	ARR_PUSH(w->locs, w->nr_locs, w->cap_locs, loc);
+	ARR_PUSH(w->oom, w->locs, w->nr_locs, w->cap_locs, loc);
 	return idx + 1;
 }
 
@@ -347,6 +358,8 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	uint32_t *series_label_off = NULL, *series_label_n = NULL;
 	ProtobufCBinaryData *strtab = NULL;
 	char **strfix = NULL;
+	size_t *loc_off = NULL;
+	PLine **line_ptrs = NULL;
 	struct gz_buffer *gz = NULL;
 	size_t n, nr_loc_ids = 0, nr_labels = 0, cap_loc_ids = 0;
 	int err = 0;
@@ -362,14 +375,29 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		err = -ENOMEM;
 		goto out;
 	}
-	profile__merge(p, src);
+	/* Copies as big as the input: out of memory fails the write. */
+	profile__set_checked(p);
+	profile__set_checked(w.strs);
+	profile__set_checked(w.func_ids);
+	profile__set_checked(w.map_ids);
+	profile__set_checked(w.loc_ids);
+	if (profile__merge(p, src))
+		goto oom;
 	profile__compact(p, 0);
 	*profile__meta(p) = *profile__meta_const(src);
 	w.p = p;
-	w.frame_func = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
-	w.frame_map = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
-	w.frame_loc = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
-	w.build_id_of = xmalloc(profile__nr_strings(p) * sizeof(uint32_t));
+	w.frame_func = calloc((profile__nr_frames(p)) + 1, sizeof(uint32_t));
+	if (!w.frame_func)
+		goto oom;
+	w.frame_map = calloc((profile__nr_frames(p)) + 1, sizeof(uint32_t));
+	if (!w.frame_map)
+		goto oom;
+	w.frame_loc = calloc((profile__nr_frames(p)) + 1, sizeof(uint32_t));
+	if (!w.frame_loc)
+		goto oom;
+	w.build_id_of = malloc((profile__nr_strings(p) + 1) * sizeof(uint32_t));
+	if (!w.build_id_of)
+		goto oom;
 	memset(w.build_id_of, 0xff, profile__nr_strings(p) * sizeof(uint32_t));
 
 	uint64_t period = profile__meta_const(p)->period_ns;
@@ -384,15 +412,23 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 
 	/* Labels once per series; samples point into the shared array. */
 	size_t nsr = profile__nr_series(p);
-	series_label_off = xcalloc(nsr, sizeof(uint32_t));
-	series_label_n = xcalloc(nsr, sizeof(uint32_t));
+	series_label_off = calloc((nsr) + 1, sizeof(uint32_t));
+	if (!series_label_off)
+		goto oom;
+	series_label_n = calloc((nsr) + 1, sizeof(uint32_t));
+	if (!series_label_n)
+		goto oom;
 	size_t total_labels = 0;
 	for (size_t s = 0; s < nsr; s++) {
 		profile__series(p, (uint32_t)s, &n);
 		total_labels += n;
 	}
-	labels = xcalloc(total_labels, sizeof(*labels));
-	label_ptrs = xcalloc(total_labels, sizeof(*label_ptrs));
+	labels = calloc((total_labels) + 1, sizeof(*labels));
+	if (!labels)
+		goto oom;
+	label_ptrs = calloc((total_labels) + 1, sizeof(*label_ptrs));
+	if (!label_ptrs)
+		goto oom;
 	for (size_t s = 0; s < nsr; s++) {
 		const struct label *l = profile__series(p, (uint32_t)s, &n);
 
@@ -410,10 +446,18 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	 * because the array moves while it grows. */
 	const struct sample *s = profile__samples(p, &n);
 	size_t nsamples = n;
-	size_t *loc_off = xcalloc(nsamples, sizeof(size_t));
-	samples = xcalloc(nsamples, sizeof(*samples));
-	sample_ptrs = xcalloc(nsamples, sizeof(*sample_ptrs));
-	values = xcalloc(nsamples * 2, sizeof(*values));
+	loc_off = calloc((nsamples) + 1, sizeof(size_t));
+	if (!loc_off)
+		goto oom;
+	samples = calloc((nsamples) + 1, sizeof(*samples));
+	if (!samples)
+		goto oom;
+	sample_ptrs = calloc((nsamples) + 1, sizeof(*sample_ptrs));
+	if (!sample_ptrs)
+		goto oom;
+	values = calloc((nsamples * 2) + 1, sizeof(*values));
+	if (!values)
+		goto oom;
 	for (size_t i = 0; i < nsamples; i++) {
 		size_t depth;
 		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
@@ -430,7 +474,7 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 				   FRAME_INLINED)
 				start--;
 			uint64_t id = run_location(&w, fr + start, end - start);
-			ARR_PUSH(loc_ids, nr_loc_ids, cap_loc_ids, id);
+			ARR_PUSH(w.oom, loc_ids, nr_loc_ids, cap_loc_ids, id);
 			end = start;
 		}
 		kiln__pprof__sample__init(&samples[i]);
@@ -443,13 +487,21 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		samples[i].label = label_ptrs + series_label_off[s[i].series];
 		sample_ptrs[i] = &samples[i];
 	}
+	if (w.oom || profile__oom(w.strs) || profile__oom(w.func_ids) ||
+	    profile__oom(w.map_ids) || profile__oom(w.loc_ids))
+		goto oom;
 	for (size_t i = 0; i < nsamples; i++)
 		samples[i].location_id = loc_ids + loc_off[i];
-	free(loc_off);
 
-	plocs = xcalloc(w.nr_locs, sizeof(*plocs));
-	ploc_ptrs = xcalloc(w.nr_locs, sizeof(*ploc_ptrs));
-	PLine **line_ptrs = xcalloc(w.nr_lines, sizeof(*line_ptrs));
+	plocs = calloc((w.nr_locs) + 1, sizeof(*plocs));
+	if (!plocs)
+		goto oom;
+	ploc_ptrs = calloc((w.nr_locs) + 1, sizeof(*ploc_ptrs));
+	if (!ploc_ptrs)
+		goto oom;
+	line_ptrs = calloc((w.nr_lines) + 1, sizeof(*line_ptrs));
+	if (!line_ptrs)
+		goto oom;
 	for (size_t i = 0; i < w.nr_lines; i++)
 		line_ptrs[i] = &w.lines[i];
 	for (size_t i = 0; i < w.nr_locs; i++) {
@@ -461,8 +513,12 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		plocs[i].line = line_ptrs + w.locs[i].first_line;
 		ploc_ptrs[i] = &plocs[i];
 	}
-	pfuncs = xcalloc(w.nr_funcs, sizeof(*pfuncs));
-	pfunc_ptrs = xcalloc(w.nr_funcs, sizeof(*pfunc_ptrs));
+	pfuncs = calloc((w.nr_funcs) + 1, sizeof(*pfuncs));
+	if (!pfuncs)
+		goto oom;
+	pfunc_ptrs = calloc((w.nr_funcs) + 1, sizeof(*pfunc_ptrs));
+	if (!pfunc_ptrs)
+		goto oom;
 	for (size_t i = 0; i < w.nr_funcs; i++) {
 		kiln__pprof__function__init(&pfuncs[i]);
 		pfuncs[i].id = i + 1;
@@ -471,8 +527,12 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 		pfuncs[i].filename = w.func_file[i];
 		pfunc_ptrs[i] = &pfuncs[i];
 	}
-	pmaps = xcalloc(w.nr_maps, sizeof(*pmaps));
-	pmap_ptrs = xcalloc(w.nr_maps, sizeof(*pmap_ptrs));
+	pmaps = calloc((w.nr_maps) + 1, sizeof(*pmaps));
+	if (!pmaps)
+		goto oom;
+	pmap_ptrs = calloc((w.nr_maps) + 1, sizeof(*pmap_ptrs));
+	if (!pmap_ptrs)
+		goto oom;
 	for (size_t i = 0; i < w.nr_maps; i++) {
 		kiln__pprof__mapping__init(&pmaps[i]);
 		pmaps[i].id = i + 1;
@@ -506,18 +566,22 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 
 	/* The string table last: everything above interned into it. */
 	size_t nstr = profile__nr_strings(w.strs);
-	strtab = xcalloc(nstr, sizeof(*strtab));
+	strtab = calloc((nstr) + 1, sizeof(*strtab));
+	if (!strtab)
+		goto oom;
 	/* pprof strings are UTF-8 (kiln's reader and Go's insist): names
 	 * from binaries and comm are not always, so those are rewritten
 	 * as lib/escape.h's text. */
-	strfix = xcalloc(nstr, sizeof(*strfix));
+	strfix = calloc((nstr) + 1, sizeof(*strfix));
+	if (!strfix)
+		goto oom;
 	for (size_t i = 0; i < nstr; i++) {
 		const char *str = profile__str(w.strs, (uint32_t)i);
 
 		if (!escape__text_clean(str, strlen(str))) {
 			strfix[i] = escape__text_dup(str);
 			if (!strfix[i])
-				xalloc__die(strlen(str));
+				goto oom;
 			str = strfix[i];
 		}
 		strtab[i].data = (uint8_t *)str;
@@ -526,14 +590,15 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	prof.n_string_table = nstr;
 	prof.string_table = strtab;
 
-	gz = xcalloc(1, sizeof(*gz));
+	gz = calloc((1) + 1, sizeof(*gz));
+	if (!gz)
+		goto oom;
 	gz->base.append = gz_append;
 	gz->out = out;
 	/* BestSpeed like Go's runtime/pprof: profiles are written often. */
 	if (deflateInit2(&gz->zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
 			 Z_DEFAULT_STRATEGY) != Z_OK) {
 		err = -ENOMEM;
-		free(line_ptrs);
 		goto out;
 	}
 	protobuf_c_message_pack_to_buffer(&prof.base, &gz->base);
@@ -544,8 +609,13 @@ int pprof__write(const struct profile *src, const struct write_opts *opts,
 	err = gz->err;
 	if (!err && fflush(out))
 		err = -EIO;
-	free(line_ptrs);
+	if (0) {
+	oom:
+		err = -ENOMEM;
+	}
 out:
+	free(line_ptrs);
+	free(loc_off);
 	free(gz);
 	free(strtab);
 	for (size_t i = 0; strfix && i < profile__nr_strings(w.strs); i++)
@@ -1023,7 +1093,7 @@ int pprof__read(struct profile *p, const void *data, size_t len,
 
 			if (*mod)
 				snprintf(name, sizeof(name), "%s+0x%" PRIx64,
-					 base_name(mod), rel);
+					 path__base_name(mod), rel);
 			else
 				snprintf(name, sizeof(name), "0x%" PRIx64,
 					 l->address);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/escape.h"
 #include "lib/idxset.h"
 #include "lib/xalloc.h"
 
@@ -16,25 +17,40 @@ struct vec {
 	size_t len, cap, elem;
 };
 
-static void *vec__push(struct vec *v, const void *elem, size_t count)
+static void profile__set_oom(struct profile *p);
+
+/* Returns false when out of memory (only in a checked profile: others
+ * abort), and then adds nothing. */
+static bool vec__push(struct profile *p, struct vec *v, const void *elem,
+		      size_t count)
 {
 	/* Nothing to add (the empty string, an empty stack): memcpy with a
 	 * NULL pointer is undefined even for 0 bytes, UBSan says so. */
 	if (!count)
-		return v->data;
+		return true;
 	if (v->len + count > v->cap) {
 		size_t cap = v->cap ? v->cap : 16;
+		void *data;
 
 		while (cap < v->len + count)
 			cap *= 2;
-		v->data = xrealloc(v->data, cap * v->elem);
+		data = profile__checked(p)
+			   ? (cap > SIZE_MAX / v->elem
+				  ? NULL
+				  : realloc(v->data, cap * v->elem))
+			   : xrealloc(v->data, cap * v->elem);
+		if (!data) {
+			profile__set_oom(p);
+			return false;
+		}
+		v->data = data;
 		v->cap = cap;
 	}
 	void *dst = (char *)v->data + v->len * v->elem;
 	if (elem)
 		memcpy(dst, elem, count * v->elem);
 	v->len += count;
-	return dst;
+	return true;
 }
 
 struct span {
@@ -60,7 +76,39 @@ struct profile {
 	struct vec samples; /* struct sample */
 	uint64_t total;
 	struct profile_meta meta;
+	bool checked; /* allocation failures set 'oom' instead of aborting */
+	bool oom;
 };
+
+bool profile__checked(const struct profile *p)
+{
+	return p->checked;
+}
+
+void profile__set_checked(struct profile *p)
+{
+	p->checked = true;
+}
+
+bool profile__oom(const struct profile *p)
+{
+	return p->oom;
+}
+
+static void profile__set_oom(struct profile *p)
+{
+	p->oom = true;
+}
+
+/* idxset__insert, or a failure remembered in a checked profile. */
+static void set_insert(struct profile *p, struct idxset *set, uint32_t hash,
+		       uint32_t id)
+{
+	if (!p->checked)
+		idxset__insert(set, hash, id);
+	else if (idxset__try_insert(set, hash, id))
+		p->oom = true;
+}
 
 static void vec__init(struct vec *v, size_t elem)
 {
@@ -134,11 +182,15 @@ uint32_t profile__intern_len(struct profile *p, const char *s, size_t len)
 	if (!idxset__find(&p->string_set, hash, &key, string_eq, p, &id))
 		return id;
 	struct span span = {(uint32_t)p->chars.len, (uint32_t)len};
-	vec__push(&p->chars, s, len);
-	vec__push(&p->chars, "", 1);
-	id = (uint32_t)p->strings.len;
-	vec__push(&p->strings, &span, 1);
-	idxset__insert(&p->string_set, hash, id);
+	size_t chars = p->chars.len;
+	if (!vec__push(p, &p->chars, s, len) ||
+	    !vec__push(p, &p->chars, "", 1) ||
+	    !vec__push(p, &p->strings, &span, 1)) {
+		p->chars.len = chars;
+		return 0; /* out of memory: "" */
+	}
+	id = (uint32_t)p->strings.len - 1;
+	set_insert(p, &p->string_set, hash, id);
 	return id;
 }
 
@@ -179,8 +231,9 @@ uint32_t profile__add_frame(struct profile *p, const struct frame *f)
 	if (!idxset__find(&p->frame_set, hash, &copy, frame_eq, p, &id))
 		return id;
 	id = (uint32_t)p->frames.len;
-	vec__push(&p->frames, &copy, 1);
-	idxset__insert(&p->frame_set, hash, id);
+	if (!vec__push(p, &p->frames, &copy, 1))
+		return 0; /* out of memory: see profile__oom() */
+	set_insert(p, &p->frame_set, hash, id);
 	return id;
 }
 
@@ -194,6 +247,11 @@ uint32_t profile__add_named_frame(struct profile *p, const char *name,
 
 const struct frame *profile__frame(const struct profile *p, uint32_t id)
 {
+	static const struct frame none;
+
+	/* Only a profile that ran out of memory hands out unknown ids. */
+	if (id >= p->frames.len)
+		return &none;
 	return (const struct frame *)p->frames.data + id;
 }
 
@@ -231,16 +289,24 @@ uint32_t profile__add_stack(struct profile *p, const uint32_t *frames,
 	if (!idxset__find(&p->stack_set, hash, &key, stack_eq, p, &id))
 		return id;
 	struct span span = {(uint32_t)p->stack_ids.len, (uint32_t)depth};
-	vec__push(&p->stack_ids, frames, depth);
-	id = (uint32_t)p->stacks.len;
-	vec__push(&p->stacks, &span, 1);
-	idxset__insert(&p->stack_set, hash, id);
+	size_t nids = p->stack_ids.len;
+	if (!vec__push(p, &p->stack_ids, frames, depth) ||
+	    !vec__push(p, &p->stacks, &span, 1)) {
+		p->stack_ids.len = nids;
+		return 0; /* out of memory: see profile__oom() */
+	}
+	id = (uint32_t)p->stacks.len - 1;
+	set_insert(p, &p->stack_set, hash, id);
 	return id;
 }
 
 const uint32_t *profile__stack(const struct profile *p, uint32_t id,
 			       size_t *depth)
 {
+	if (id >= p->stacks.len) { /* out of memory: an empty stack */
+		*depth = 0;
+		return NULL;
+	}
 	const struct span *s = (const struct span *)p->stacks.data + id;
 
 	*depth = s->len;
@@ -290,16 +356,24 @@ uint32_t profile__add_series(struct profile *p, const struct label *labels,
 	if (!idxset__find(&p->series_set, hash, &key, series_eq, p, &id))
 		return id;
 	struct span span = {(uint32_t)p->labels.len, (uint32_t)n};
-	vec__push(&p->labels, sorted, n);
-	id = (uint32_t)p->series.len;
-	vec__push(&p->series, &span, 1);
-	idxset__insert(&p->series_set, hash, id);
+	size_t nlabels = p->labels.len;
+	if (!vec__push(p, &p->labels, sorted, n) ||
+	    !vec__push(p, &p->series, &span, 1)) {
+		p->labels.len = nlabels;
+		return 0; /* out of memory: see profile__oom() */
+	}
+	id = (uint32_t)p->series.len - 1;
+	set_insert(p, &p->series_set, hash, id);
 	return id;
 }
 
 const struct label *profile__series(const struct profile *p, uint32_t id,
 				    size_t *n)
 {
+	if (id >= p->series.len) { /* out of memory: no labels */
+		*n = 0;
+		return NULL;
+	}
 	const struct span *s = (const struct span *)p->series.data + id;
 
 	*n = s->len;
@@ -330,8 +404,8 @@ void profile__add_sample(struct profile *p, uint32_t series, uint32_t stack,
 {
 	struct sample s = {series, stack, time_ns, count};
 
-	vec__push(&p->samples, &s, 1);
-	p->total += count;
+	if (vec__push(p, &p->samples, &s, 1))
+		p->total += count;
 }
 
 const struct sample *profile__samples(const struct profile *p, size_t *n)
@@ -384,14 +458,77 @@ void profile__compact(struct profile *p, uint64_t bucket_ns)
 	p->samples.len = out + 1;
 }
 
-void profile__merge(struct profile *dst, const struct profile *src)
+/* The series labels of 'src' series 'id' in 'dst', with the relabelling
+ * keys[]/vals[] (already in 'dst') replacing labels of the same key. */
+static uint32_t copy_series(struct profile *dst, const struct profile *src,
+			    uint32_t id, const uint32_t *keys,
+			    const uint32_t *vals, size_t nr, struct label *copy)
+{
+	size_t n, m = 0;
+	const struct label *l = profile__series(src, id, &n);
+
+	/* Relabelling wins over the profile's own labels; among repeated
+	 * keys the last one wins. */
+	for (size_t k = 0; k < nr; k++) {
+		bool later = false;
+
+		for (size_t k2 = k + 1; k2 < nr; k2++)
+			later |= keys[k2] == keys[k];
+		if (!later)
+			copy[m++] = (struct label){keys[k], vals[k]};
+	}
+	for (size_t j = 0; j < n; j++) {
+		uint32_t key =
+		    profile__intern(dst, profile__str(src, l[j].key));
+		bool replaced = false;
+
+		for (size_t k = 0; k < nr; k++)
+			replaced |= key == keys[k];
+		if (!replaced)
+			copy[m++] = (struct label){
+			    key, profile__intern(
+				     dst, profile__str(src, l[j].value))};
+	}
+	return profile__add_series(dst, copy, m);
+}
+
+int profile__merge_relabel(struct profile *dst, const struct profile *src,
+			   const struct profile_relabel *rl)
 {
 	size_t nf = profile__nr_frames(src), nsr = profile__nr_series(src);
-	uint32_t *fmap = xcalloc(nf, sizeof(*fmap));
-	uint32_t *smap = xcalloc(nsr, sizeof(*smap));
-	uint32_t *stmap = xcalloc(profile__nr_stacks(src), sizeof(*stmap));
-	size_t n;
+	size_t nst = profile__nr_stacks(src), nr = rl ? rl->nr_labels : 0, n;
+	size_t maxl = 1, maxd = 1;
+	uint32_t *fmap, *smap, *stmap, *keys, *vals, *ids = NULL;
+	struct label *lab = NULL;
+	int err = -ENOMEM;
 
+	for (size_t i = 0; i < nsr; i++) {
+		profile__series(src, (uint32_t)i, &n);
+		maxl = n > maxl ? n : maxl;
+	}
+	for (size_t i = 0; i < nst; i++) {
+		profile__stack(src, (uint32_t)i, &n);
+		maxd = n > maxd ? n : maxd;
+	}
+	fmap = calloc(nf + 1, sizeof(*fmap));
+	smap = calloc(nsr + 1, sizeof(*smap));
+	stmap = calloc(nst + 1, sizeof(*stmap));
+	keys = calloc(nr + 1, sizeof(*keys));
+	vals = calloc(nr + 1, sizeof(*vals));
+	ids = calloc(maxd, sizeof(*ids));
+	lab = calloc(maxl + nr, sizeof(*lab));
+	if (!fmap || !smap || !stmap || !keys || !vals || !ids || !lab)
+		goto out;
+	for (size_t i = 0; i < nr; i++) {
+		const char *kv = rl->labels[i], *eq = strchr(kv, '=');
+
+		if (!eq || eq == kv || !escape__utf8_valid(kv, strlen(kv))) {
+			err = -EINVAL;
+			goto out;
+		}
+		keys[i] = profile__intern_len(dst, kv, (size_t)(eq - kv));
+		vals[i] = profile__intern(dst, eq + 1);
+	}
 	for (size_t i = 0; i < nf; i++) {
 		struct frame f = *profile__frame(src, (uint32_t)i);
 
@@ -401,35 +538,39 @@ void profile__merge(struct profile *dst, const struct profile *src)
 		f.sysname = profile__intern(dst, profile__str(src, f.sysname));
 		fmap[i] = profile__add_frame(dst, &f);
 	}
-	for (size_t i = 0; i < nsr; i++) {
-		const struct label *l = profile__series(src, (uint32_t)i, &n);
-		struct label copy[n ? n : 1];
-
-		for (size_t j = 0; j < n; j++) {
-			copy[j].key =
-			    profile__intern(dst, profile__str(src, l[j].key));
-			copy[j].value =
-			    profile__intern(dst, profile__str(src, l[j].value));
-		}
-		smap[i] = profile__add_series(dst, copy, n);
-	}
-	for (size_t i = 0; i < profile__nr_stacks(src); i++) {
+	for (size_t i = 0; i < nsr; i++)
+		smap[i] =
+		    copy_series(dst, src, (uint32_t)i, keys, vals, nr, lab);
+	for (size_t i = 0; i < nst; i++) {
 		size_t depth;
-		const uint32_t *ids = profile__stack(src, (uint32_t)i, &depth);
-		uint32_t *copy = xmalloc((depth ? depth : 1) * sizeof(*copy));
+		const uint32_t *fr = profile__stack(src, (uint32_t)i, &depth);
 
 		for (size_t j = 0; j < depth; j++)
-			copy[j] = fmap[ids[j]];
-		stmap[i] = profile__add_stack(dst, copy, depth);
-		free(copy);
+			ids[j] = fmap[fr[j]];
+		stmap[i] = profile__add_stack(dst, ids, depth);
 	}
 	const struct sample *s = profile__samples(src, &n);
 	for (size_t i = 0; i < n; i++)
-		profile__add_sample(dst, smap[s[i].series], stmap[s[i].stack],
-				    s[i].time_ns, s[i].count);
+		profile__add_sample(
+		    dst, smap[s[i].series], stmap[s[i].stack],
+		    rl && rl->time_ns ? rl->time_ns : s[i].time_ns, s[i].count);
+	err = dst->oom ? -ENOMEM : 0;
+out:
+	if (err == -ENOMEM && !dst->checked)
+		xalloc__die(0);
 	free(fmap);
 	free(smap);
 	free(stmap);
+	free(keys);
+	free(vals);
+	free(ids);
+	free(lab);
+	return err;
+}
+
+int profile__merge(struct profile *dst, const struct profile *src)
+{
+	return profile__merge_relabel(dst, src, NULL);
 }
 
 struct profile_meta *profile__meta(struct profile *p)

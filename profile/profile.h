@@ -16,6 +16,7 @@
 #ifndef KILN_PROFILE_H
 #define KILN_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,8 +118,40 @@ uint64_t profile__total(const struct profile *p);
  */
 void profile__compact(struct profile *p, uint64_t bucket_ns);
 
-/* Adds every sample of 'src' to 'dst', re-interning as needed. */
-void profile__merge(struct profile *dst, const struct profile *src);
+/*
+ * Adds every sample of 'src' to 'dst', re-interning as needed. Returns 0,
+ * or -ENOMEM (a checked 'dst' ran out of memory; others abort).
+ */
+int profile__merge(struct profile *dst, const struct profile *src);
+
+/* What profile__merge_relabel() changes while it copies. */
+struct profile_relabel {
+	/* "KEY=VALUE" labels added to every series, replacing the series'
+	 * own KEY; among repeated keys the last one wins. */
+	const char *const *labels;
+	size_t nr_labels;
+	uint64_t time_ns; /* nonzero: the time of every sample */
+};
+
+/*
+ * profile__merge() with relabelling: the one copy of a profile into
+ * another (uploads and imports relabel, queries merge). Returns 0, -EINVAL
+ * (a label that is not KEY=VALUE in UTF-8; 'dst' may hold part of the
+ * copy then) or -ENOMEM as profile__merge().
+ */
+int profile__merge_relabel(struct profile *dst, const struct profile *src,
+			   const struct profile_relabel *rl);
+
+/*
+ * Allocation failures: a profile aborts the process when it cannot grow,
+ * unless it is "checked" (profiles built from requests and uploads,
+ * whose size the input decides): then the add functions return id 0 and
+ * add nothing, profile__oom() turns true, and the caller must report the
+ * failure and free the profile. Accessors stay safe on such a profile.
+ */
+void profile__set_checked(struct profile *p);
+bool profile__checked(const struct profile *p);
+bool profile__oom(const struct profile *p);
 
 struct profile_meta *profile__meta(struct profile *p);
 const struct profile_meta *profile__meta_const(const struct profile *p);

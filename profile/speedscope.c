@@ -17,7 +17,6 @@
 
 #include "lib/escape.h"
 #include "profile/format.h"
-#include "lib/xalloc.h"
 
 #define MAX_SPLIT 32
 
@@ -121,14 +120,21 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 		profile__free(p);
 		return -ENOMEM;
 	}
-	profile__merge(p, src);
+	/* Copies as big as the input: out of memory fails the write. */
+	profile__set_checked(p);
+	profile__set_checked(ss.keys);
+	uint32_t *comm_slot = NULL;
+	if (profile__merge(p, src))
+		goto oom;
 	profile__compact(p, 0);
 	/* "[unknown]" is interned up front: comm lookups below must not
 	 * grow the string table while comm_index is sized. */
 	profile__intern(p, "[unknown]");
-	ss.frame_index = xcalloc(profile__nr_frames(p), sizeof(uint32_t));
-	ss.comm_index = xcalloc(profile__nr_strings(p), sizeof(uint32_t));
-	uint32_t *comm_slot = xcalloc(profile__nr_strings(p), sizeof(uint32_t));
+	ss.frame_index = calloc(profile__nr_frames(p) + 1, sizeof(uint32_t));
+	ss.comm_index = calloc(profile__nr_strings(p) + 1, sizeof(uint32_t));
+	comm_slot = calloc(profile__nr_strings(p) + 1, sizeof(uint32_t));
+	if (!ss.frame_index || !ss.comm_index || !comm_slot || profile__oom(p))
+		goto oom;
 
 	const struct sample *s = profile__samples(p, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -141,7 +147,12 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 		if (!ss.comm_index[cid]) {
 			ss.comm_index[cid] =
 			    key_index(&ss, profile__str(p, cid), "", 0) + 1;
-			comms = xrealloc(comms, (ncomms + 1) * sizeof(*comms));
+			struct comm_total *more =
+			    realloc(comms, (ncomms + 1) * sizeof(*comms));
+
+			if (!more)
+				goto oom;
+			comms = more;
 			comms[ncomms++] =
 			    (struct comm_total){profile__str(p, cid), 0};
 			comm_slot[cid] = (uint32_t)ncomms - 1;
@@ -160,6 +171,9 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 			    1;
 		}
 	}
+
+	if (profile__oom(ss.keys))
+		goto oom;
 
 	const char *title = opts && opts->title ? opts->title : "kiln profile";
 	fputs("{\"$schema\":\"https://www.speedscope.app/"
@@ -196,6 +210,10 @@ int speedscope__write(const struct profile *src, const struct write_opts *opts,
 	fputs("]}\n", out);
 	if (ferror(out) || fflush(out))
 		err = -EIO;
+	if (0) {
+	oom:
+		err = -ENOMEM;
+	}
 	free(comms);
 	free(comm_slot);
 	free(ss.frame_index);

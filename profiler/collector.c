@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/path.h"
 #include "lib/idxset.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -222,13 +223,6 @@ static void stack_push(struct stack_buf *b, uint32_t id)
 	b->ids[b->len++] = id;
 }
 
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
 static void push_unresolved(struct profile *out, struct stack_buf *b,
 			    const char *module, uint64_t offset,
 			    enum frame_kind kind)
@@ -292,7 +286,7 @@ static void push_user_frame(struct collector *c, struct profile *out,
 		return;
 	}
 	if (m && !m->anon)
-		push_unresolved(out, b, base_name(m->map.path),
+		push_unresolved(out, b, path__base_name(m->map.path),
 				m->obj ? r.vaddr
 				       : addr - m->map.start + m->map.pgoff,
 				FRAME_USER);

@@ -39,7 +39,8 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 	/* libbpf is chatty; its messages matter only when debugging. */
 	if (level == LIBBPF_DEBUG || log_level < LOG_DEBUG)
 		return 0;
-	return vfprintf(stderr, fmt, ap);
+	log__vprintf(LOG_DEBUG, fmt, ap);
+	return 0;
 }
 
 /* The effective capability mask, from /proc/self/status. */
@@ -66,9 +67,8 @@ static int check_privileges(void)
 
 	if (geteuid() == 0 || bpf_ok || (caps >> CAP_SYS_ADMIN_BIT & 1))
 		return 0;
-	fprintf(stderr,
-		"kiln: error: sampling needs root or CAP_BPF and CAP_PERFMON: "
-		"run with sudo, or `setcap cap_bpf,cap_perfmon=ep kiln`\n");
+	pr_err("sampling needs root or CAP_BPF and CAP_PERFMON: run with sudo, "
+	       "or `setcap cap_bpf,cap_perfmon=ep kiln`");
 	return -EPERM;
 }
 
@@ -76,9 +76,8 @@ static int check_btf(void)
 {
 	if (!access("/sys/kernel/btf/vmlinux", R_OK))
 		return 0;
-	fprintf(stderr, "kiln: error: '/sys/kernel/btf/vmlinux' is missing: "
-			"this kernel has no BTF; kiln needs a kernel built "
-			"with CONFIG_DEBUG_INFO_BTF=y\n");
+	pr_err("'/sys/kernel/btf/vmlinux' is missing: this kernel has no BTF; "
+	       "kiln needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 	return -ENOENT;
 }
 
@@ -224,9 +223,7 @@ static int open_task_events(struct sampler *s)
 	if (!s->task_pb) {
 		int err = -errno;
 
-		fprintf(stderr,
-			"kiln: error: failed to open task event buffers: %s\n",
-			strerror(-err));
+		pr_err("failed to open task event buffers: %s", strerror(-err));
 		return err;
 	}
 	return 0;
@@ -252,10 +249,9 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 			if (errno == ENODEV)
 				continue;
 			int err = -errno;
-			fprintf(stderr,
-				"kiln: error: failed to open a cpu-clock perf "
-				"event on CPU %d: %s\n",
-				cpu, strerror(-err));
+			pr_err("failed to open a cpu-clock perf event on CPU "
+			       "%d: %s",
+			       cpu, strerror(-err));
 			return err;
 		}
 		s->perf_fds[cpu] = fd;
@@ -263,10 +259,8 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 		    s->skel->progs.sample_stack, fd);
 		if (!s->links[cpu]) {
 			int err = -errno;
-			fprintf(stderr,
-				"kiln: error: failed to attach the BPF program "
-				"on CPU %d: %s\n",
-				cpu, strerror(-err));
+			pr_err("failed to attach the BPF program on CPU %d: %s",
+			       cpu, strerror(-err));
 			return err;
 		}
 		attached++;
@@ -328,9 +322,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel = profile_bpf__open();
 	if (!s->skel) {
 		err = -errno;
-		fprintf(stderr,
-			"kiln: error: failed to open the BPF program: %s\n",
-			strerror(-err));
+		pr_err("failed to open the BPF program: %s", strerror(-err));
 		goto err_free;
 	}
 	s->skel->rodata->filter_pids = opts->nr_pids > 0;
@@ -346,11 +338,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel->rodata->wakeup_bytes = rb_size / 4;
 	err = profile_bpf__load(s->skel);
 	if (err) {
-		fprintf(stderr,
-			"kiln: error: failed to load the BPF program: %s%s\n",
-			strerror(-err),
-			err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)"
-				      : "");
+		pr_err("failed to load the BPF program: %s%s", strerror(-err),
+		       err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)"
+				     : "");
 		goto err_destroy;
 	}
 	for (size_t i = 0; i < opts->nr_pids; i++) {
@@ -361,28 +351,22 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		    bpf_map__update_elem(s->skel->maps.pids, &pid, sizeof(pid),
 					 &one, sizeof(one), BPF_ANY);
 		if (err) {
-			fprintf(stderr,
-				"kiln: error: failed to add pid %u to the "
-				"sampled set: %s\n",
-				pid, strerror(-err));
+			pr_err("failed to add pid %u to the sampled set: %s",
+			       pid, strerror(-err));
 			goto err_destroy;
 		}
 	}
 	err = profile_bpf__attach(s->skel); /* the fork tracker */
 	if (err) {
-		fprintf(stderr,
-			"kiln: error: failed to attach the fork tracker: %s\n",
-			strerror(-err));
+		pr_err("failed to attach the fork tracker: %s", strerror(-err));
 		goto err_destroy;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample,
 				 s, NULL);
 	if (!s->rb) {
 		err = -errno;
-		fprintf(
-		    stderr,
-		    "kiln: error: failed to open the sample ring buffer: %s\n",
-		    strerror(-err));
+		pr_err("failed to open the sample ring buffer: %s",
+		       strerror(-err));
 		goto err_destroy;
 	}
 	/* Task events first, so no mmap between a /proc scan and sampling

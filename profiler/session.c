@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "profiler/collector.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "profiler/proc_table.h"
 #include "symbolizer/symbolizer.h"
@@ -148,14 +149,6 @@ int session__poll(struct session *s, int timeout_ms)
 	return err;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Up to flush_wait_ms for the objects being read, draining the ring
  * buffer meanwhile: a slow or hostile file delays a window by that much at
  * most, and loses no sample. */
@@ -190,7 +183,7 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	    st.ringbuf_full > s->lost_reported) {
 		collector__add_lost(s->collector, "ring buffer full",
 				    st.ringbuf_full - s->lost_reported,
-				    now_ns());
+				    clock__unix_ns());
 		s->lost_reported = st.ringbuf_full;
 	}
 	/* Objects not read yet are asked for; a flush waits a bounded time

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/embedded.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -938,14 +939,6 @@ static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
 			   out, "writing samples");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int write_window(struct ch_store *c, const struct profile *p,
 			uint64_t *nsamples)
 {
@@ -953,7 +946,7 @@ static int write_window(struct ch_store *c, const struct profile *p,
 		  nse = profile__nr_series(p), m = 0;
 	const struct sample *s = profile__samples(p, &n);
 	const struct profile_meta *meta = profile__meta_const(p);
-	uint64_t fallback = meta->start_ns ? meta->start_ns : now_ns();
+	uint64_t fallback = meta->start_ns ? meta->start_ns : clock__unix_ns();
 	uint64_t *fid = xcalloc(nf + 1, sizeof(*fid));
 	uint64_t *stid = xcalloc(nst + 1, sizeof(*stid));
 	uint64_t *seid = xcalloc(nse + 1, sizeof(*seid));
@@ -1091,7 +1084,7 @@ static int write_window(struct ch_store *c, const struct profile *p,
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO meta VALUES ('period_ns', %llu, %llu)",
 			 (unsigned long long)meta->period_ns,
-			 (unsigned long long)now_ns());
+			 (unsigned long long)clock__unix_ns());
 		if (!(err = ch__request(c, sql, NULL, "writing settings")))
 			c->period_ns = meta->period_ns;
 	}

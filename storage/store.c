@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/embedded.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -1187,14 +1188,6 @@ static int add_late(struct store *st, struct went *w, size_t n)
 	return err;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static int check_generation(struct store *st)
 {
 	int64_t gen;
@@ -1219,7 +1212,7 @@ static int write_locked(struct store *st, const struct profile *p,
 	size_t nr_stacks = profile__nr_stacks(p);
 	const struct sample *s = profile__samples(p, &n);
 	const struct profile_meta *meta = profile__meta_const(p);
-	uint64_t fallback = meta->start_ns ? meta->start_ns : now_ns();
+	uint64_t fallback = meta->start_ns ? meta->start_ns : clock__unix_ns();
 	int64_t *smap = xcalloc(nr_series, sizeof(*smap));
 	uint32_t *slocal = xcalloc(nr_series, sizeof(*slocal));
 	int64_t *stmap = xcalloc(nr_stacks, sizeof(*stmap));

@@ -62,6 +62,8 @@ static void test_escape__json(void **state)
 			    "a\\\"b\\\\c\\nd\\r\\t\\u0001\xc3\xa9\\ufffd");
 	/* One replacement per bad byte, the same in every escaper. */
 	assert_string_equal(run(escape__json, "\xe2\x82x"), "\\ufffd\\ufffdx");
+	assert_string_equal(run(escape__json, "\x7f\xc2\x9b\xc2\xa0"),
+			    "\\u007f\\u009b\xc2\xa0");
 }
 
 static void test_escape__xml(void **state)
@@ -69,8 +71,8 @@ static void test_escape__xml(void **state)
 	(void)state;
 	assert_string_equal(run(escape__xml, "<a href='x'>&\"</a>"),
 			    "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-	assert_string_equal(run(escape__xml, "t\tn\n\x1b[0m\xff"),
-			    "t&#9;n&#10;" R "[0m" R);
+	assert_string_equal(run(escape__xml, "t\tn\n\x1b[0m\xff\x7f\xc2\x85"),
+			    "t&#9;n&#10;" R "[0m" R R R);
 }
 
 static void test_escape__text(void **state)

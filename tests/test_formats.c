@@ -6,6 +6,7 @@
  * through the readers.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "profile.pb-c.h"
+#include "profile/diff.h"
 #include "profile/format.h"
 #include "profile/ingest.h"
 
@@ -1013,6 +1015,121 @@ static void test_formats__fuzz_corpus_replay(void **state)
 	print_message("replayed %zu corpus inputs\n", total);
 }
 
+/* ---- names that are not text ---- */
+
+/* True when 'b' has a control byte other than '\n' (and '\t' when
+ * 'tab_ok'), or DEL. */
+static bool has_control(const struct buf *b, bool tab_ok)
+{
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->data[i];
+
+		if ((c < 0x20 && c != '\n' && !(tab_ok && c == '\t')) ||
+		    c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * comm and function names are untrusted bytes: invalid UTF-8 (a lone
+ * continuation byte, a truncated sequence, a surrogate, an overlong
+ * slash), terminal escapes, DEL, a C1 control, XML and JSON specials.
+ * Every writer must give a file a strict parser accepts, and kiln must
+ * read back what it wrote.
+ */
+static void test_formats__hostile_names(void **state)
+{
+	(void)state;
+	struct profile *p = profile__new();
+	const char *comm = "\xff\xfe\x1b[31mevil\x07\xc0\xaf";
+	struct label l[] = {
+	    {profile__intern(p, "comm"), profile__intern(p, comm)},
+	    {profile__intern(p, "pid"), profile__intern(p, "1")},
+	};
+	uint32_t s = profile__add_series(p, l, 2);
+	uint32_t f1 = frame(p, "main\x01\x7f\xc2\x9b", "src\xff.c",
+			    "/bin/x\xfe", 3, FRAME_USER, 0x10);
+	uint32_t f2 =
+	    frame(p, "<&>\"'\\;\n\r\t", "", "", 0, FRAME_INLINED, 0x10);
+	uint32_t f3 = frame(p, "\xed\xa0\x80 sur \xe2\x82", "", "", 0,
+			    FRAME_KERNEL, 0xffff0000);
+	uint32_t st[] = {f1, f2, f3};
+	char path[] = "/tmp/kiln-test-hostile-XXXXXX", cmd[4200], err[256];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	profile__add_sample(p, s, profile__add_stack(p, st, 3), 1000, 7);
+	profile__add_sample(p, s, profile__add_stack(p, st, 1), 1000, 2);
+	profile__meta(p)->start_ns = 1700000000000000000ull;
+
+	/* SVG: a strict XML parser. */
+	struct buf b = write_mem(p, FORMAT_SVG, NULL);
+	write_file(path, &b);
+	snprintf(cmd, sizeof(cmd), "xmllint --noout '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	free(b.data);
+
+	/* speedscope and kiln's JSON: python3's json, which refuses raw
+	 * control characters in strings. */
+	enum profile_format js[] = {FORMAT_SPEEDSCOPE, FORMAT_JSON};
+	for (size_t i = 0; i < 2; i++) {
+		b = write_mem(p, js[i], NULL);
+		assert_false(has_control(&b, false));
+		write_file(path, &b);
+		assert_int_equal(
+		    run_python("import json,sys\n"
+			       "json.loads(open(sys.argv[1],\"rb\").read()"
+			       ".decode(\"utf-8\",\"strict\"))\n",
+			       path),
+		    0);
+		free(b.data);
+	}
+
+	/* folded: valid UTF-8 without control bytes, read back by kiln with
+	 * the same counts and depths. */
+	b = write_mem(p, FORMAT_FOLDED, NULL);
+	assert_false(has_control(&b, false));
+	struct profile *q = profile__new();
+	assert_int_equal(folded__read(q, b.data, b.len, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(profile__total(q), 9);
+	free(b.data);
+	profile__free(q);
+
+	/* pprof: kiln's reader and go tool pprof (when Go is there). */
+	b = write_mem(p, FORMAT_PPROF, NULL);
+	q = profile__new();
+	assert_int_equal(pprof__read(q, b.data, b.len, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(profile__total(q), 9);
+	profile__free(q);
+	write_file(path, &b);
+	free(b.data);
+	if (!system("command -v go >/dev/null 2>&1")) {
+		snprintf(cmd, sizeof(cmd),
+			 "go tool pprof -raw '%s' "
+			 ">'%s.raw' 2>&1",
+			 path, path);
+		int rc = system(cmd);
+		snprintf(cmd, sizeof(cmd), "%s.raw", path);
+		if (rc)
+			fail_msg("go tool pprof -raw failed (see %s)", cmd);
+		unlink(cmd);
+	}
+
+	/* Terminal tables: no control bytes reach the terminal. */
+	b.data = NULL;
+	FILE *f = open_memstream(&b.data, &b.len);
+	assert_int_equal(diff__write_top(p, 0, f), 0);
+	fclose(f);
+	assert_false(has_control(&b, false));
+	free(b.data);
+	unlink(path);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1026,6 +1143,7 @@ int main(void)
 	    cmocka_unit_test(test_formats__svg_valid),
 	    cmocka_unit_test(test_formats__ingest),
 	    cmocka_unit_test(test_formats__fuzz_corpus_replay),
+	    cmocka_unit_test(test_formats__hostile_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

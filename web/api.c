@@ -428,7 +428,10 @@ static struct profile *req_profile(struct req *q, const struct web_range *rg)
 		web_response__error(q->r, 500, "out of memory");
 		return NULL;
 	}
+	profile__set_checked(p); /* the request decides its size */
 	err = store__query(q->c->st, &rg->q, p);
+	if (!err && profile__oom(p))
+		err = -ENOMEM;
 	if (err) {
 		if (err == -ETIME || err == -E2BIG)
 			over_budget(q->r, err);
@@ -1841,6 +1844,11 @@ static void api_export(struct req *q)
 		goto out;
 	}
 	jbuf__raw(&q->r->body, data, size);
+	if (q->r->body.oom) {
+		web_response__error(q->r, 500,
+				    "out of memory building the response");
+		goto out;
+	}
 	q->r->content_type = mime[fmt];
 	snprintf(q->r->disposition, sizeof(q->r->disposition),
 		 "attachment; filename=\"kiln-%llu-%llu.%s\"",
@@ -1982,13 +1990,24 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 		web_response__error(r, 500, "out of memory");
 		goto out;
 	}
+	profile__set_checked(p); /* the upload decides its size */
 	ret = ingest__parse(body, len, content_type, &lim, p, err, sizeof(err));
+	if (!ret && profile__oom(p)) {
+		ret = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory reading the profile");
+	}
 	if (ret) {
 		web_response__error(r, ret == -E2BIG ? 413 : 400, "%s",
 				    err[0] ? err : strerror(-ret));
 		goto out;
 	}
 	rel = ingest__relabel(p, labels, nl, time_ns);
+	if (!rel && errno == ENOMEM) {
+		web_response__error(r, 500,
+				    "out of memory relabelling the "
+				    "profile");
+		goto out;
+	}
 	if (!rel) {
 		web_response__error(r, 400,
 				    "bad label (want key=value, UTF-8)");

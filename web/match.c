@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "web/web_int.h"
+#include "lib/clock.h"
 
 struct web_match {
 	pcre2_code *code;
@@ -24,14 +25,6 @@ struct web_match {
 	pcre2_match_context *mctx;
 	uint64_t deadline_us;
 };
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void web_match__free(struct web_match *m)
 {
@@ -90,7 +83,7 @@ int web_match__compile(const char *pattern, struct web_match **out, char *err,
 	pcre2_set_match_limit(m->mctx, WEB_MATCH_STEPS);
 	pcre2_set_depth_limit(m->mctx, WEB_MATCH_DEPTH);
 	pcre2_set_heap_limit(m->mctx, WEB_MATCH_HEAP_KIB);
-	m->deadline_us = mono_us() + WEB_MATCH_BUDGET_MS * 1000ULL;
+	m->deadline_us = clock__mono_us() + WEB_MATCH_BUDGET_MS * 1000ULL;
 	pcre2_compile_context_free(cctx);
 	*out = m;
 	return 0;
@@ -107,7 +100,7 @@ int web_match__exec(struct web_match *m, const char *s)
 {
 	int rc;
 
-	if (mono_us() > m->deadline_us)
+	if (clock__mono_us() > m->deadline_us)
 		return -ETIME;
 	rc = pcre2_match(m->code, (PCRE2_SPTR)s, strlen(s), 0, 0, m->md,
 			 m->mctx);

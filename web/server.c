@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "lib/clock.h"
 #include "lib/embedded.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -177,22 +178,6 @@ struct web_server {
 	atomic_ullong store_open_errors;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* ---- store pool: one read-only connection per concurrent request ---- */
 
 static struct store *pool_get(struct web_server *srv)
@@ -346,7 +331,7 @@ static bool token_eq(const struct web_server *srv, const char *s, size_t len)
 
 static uint64_t mono_s(void)
 {
-	return mono_us() / 1000000;
+	return clock__mono_us() / 1000000;
 }
 
 /* Creates a session and writes its id into 'id'. Returns 0 or -errno. */
@@ -717,7 +702,7 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 static int serve_api(struct web_server *srv, struct mg_connection *conn,
 		     const char *path, const char *qs)
 {
-	struct api_ctx c = {.now_ns = now_ns()};
+	struct api_ctx c = {.now_ns = clock__unix_ns()};
 	struct web_response r;
 	char extra[256] = "";
 	/* Everything but the label list reads samples over a range. */
@@ -734,7 +719,8 @@ static int serve_api(struct web_server *srv, struct mg_connection *conn,
 				    srv->heavy.max);
 		goto send;
 	}
-	c.deadline_mono_ns = (mono_us() + REQUEST_BUDGET_S * 1000000ULL) * 1000;
+	c.deadline_mono_ns =
+	    (clock__mono_us() + REQUEST_BUDGET_S * 1000000ULL) * 1000;
 	c.st = pool_get(srv);
 	if (!c.st) {
 		web_response__error(&r, 503, "cannot open the store '%s'",
@@ -763,7 +749,7 @@ static int read_body(struct web_server *srv, struct mg_connection *conn,
 		     char **out, size_t *out_len, int *status, const char **msg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	uint64_t deadline = mono_us() + BODY_DEADLINE_US;
+	uint64_t deadline = clock__mono_us() + BODY_DEADLINE_US;
 	size_t len, got = 0;
 	char *buf;
 
@@ -788,7 +774,7 @@ static int read_body(struct web_server *srv, struct mg_connection *conn,
 	while (got < len) {
 		int n = mg_read(conn, buf + got, len - got);
 
-		if (n <= 0 || mono_us() > deadline) {
+		if (n <= 0 || clock__mono_us() > deadline) {
 			free(buf);
 			*status = 400;
 			*msg =
@@ -807,7 +793,7 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 			const char *qs)
 {
 	struct store_opts so = {.path = srv->db_path};
-	struct api_ctx c = {.now_ns = now_ns()};
+	struct api_ctx c = {.now_ns = clock__unix_ns()};
 	struct profile *rel = NULL;
 	struct web_response r;
 	const char *msg = NULL;
@@ -1040,7 +1026,7 @@ static int handle(struct mg_connection *conn, void *data)
 	const char *path = ri->local_uri ? ri->local_uri : "/";
 	const char *qs = ri->query_string ? ri->query_string : "";
 	const char *m = ri->request_method;
-	uint64_t start = mono_us();
+	uint64_t start = clock__mono_us();
 	bool reads = !strcmp(m, "GET") || !strcmp(m, "HEAD");
 	const char *refusal = NULL;
 	enum auth_kind auth = AUTH_FAILED;
@@ -1104,7 +1090,7 @@ static int handle(struct mg_connection *conn, void *data)
 	}
 	if (status >= 100 && status < 600)
 		atomic_fetch_add(&srv->req_by_class[status / 100], 1);
-	atomic_fetch_add(&srv->req_usec, mono_us() - start);
+	atomic_fetch_add(&srv->req_usec, clock__mono_us() - start);
 	return status;
 }
 

@@ -40,6 +40,20 @@ assert top["labels"]["comm"] == "postgres" and top["labels"]["host"] == "db1", t
 PY
 
 set +e
+# Names with terminal escapes and other control bytes (valid UTF-8, so
+# import takes them): what query prints has no raw control byte, and what
+# it writes reads back.
+printf 'evil\033[2J\033]0;t\007;ma\033[31min;f\x01oo\x7f 4\n' > esc.folded
+"$KILN" import esc.folded --db esc.db --time 2026-11-21T14:02:03Z 2>/dev/null || fail "import esc"
+for f in folded json svg speedscope; do
+	"$KILN" query --db esc.db --from 2026-11-21T14:00:00Z --to 2026-11-21T14:05:00Z \
+		--format $f > esc.$f || fail "query esc $f"
+	! LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" esc.$f || fail "$f output has raw control bytes: $(od -c esc.$f | head -3)"
+done
+"$KILN" import esc.folded --db esc2.db 2>/dev/null || fail "query's folded output does not read back"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' esc.json || fail "query JSON not valid"
+xmllint --noout esc.svg || fail "query SVG not valid XML"
+
 "$KILN" query --db q.db --filter colour=red 2>err.txt; rc=$?
 [ $rc = 2 ] || fail "unknown label: exit $rc"
 "$KILN" query --db q.db --from yesterday 2>err.txt; rc=$?

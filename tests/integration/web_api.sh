@@ -15,6 +15,7 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 # start_server OUTFILE ARGS... -> sets PORT, adds the pid to cleanup
 start_server() {
 	local out=$1; shift
+	: >"$out" # the server's own redirection may come after the first sed
 	"$KILN" server --db "$TMP/k.db" "$@" >"$out" 2>"$out.err" &
 	CLEANUP_PIDS+=($!)
 	SERVER_PID=$!

@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Requests bigger than the server's memory: a store with 200k distinct
+# frames, served by a `kiln server` whose address space is capped a little
+# above its idle size. Every export and flame graph of the whole range
+# must answer 200 or a JSON 5xx (never abort: the request's profile, call
+# tree and writers check their allocations), at least one must hit the
+# cap, and the same process must answer afterwards.
+source "$(dirname "$0")/lib.sh"
+
+python3 - "$TMP/big.folded" <<'PY'
+import sys
+pad = "x" * 100
+with open(sys.argv[1], "w") as f:
+    for i in range(200000):
+        f.write("app;fn_%d_%s;leaf 1\n" % (i, pad))
+    f.write("small;main;tiny 3\n")
+PY
+"$KILN" import "$TMP/big.folded" --db "$TMP/big.db" --time -10m >/dev/null 2>&1 ||
+	fail "cannot import the test profile"
+
+# start LIMIT_KB: the server under 'ulimit -v LIMIT_KB' (0: none).
+start() {
+	: >"$TMP/out"
+	(
+		[ "$1" = 0 ] || ulimit -v "$1"
+		MALLOC_ARENA_MAX=2 exec "$KILN" server --db "$TMP/big.db" --listen 127.0.0.1:0
+	) >"$TMP/out" 2>"$TMP/err" &
+	PID=$!
+	CLEANUP_PIDS+=($PID)
+	PORT=
+	for _ in $(seq 200); do
+		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
+		[ -n "$PORT" ] && return 0
+		kill -0 "$PID" 2>/dev/null || { cat "$TMP/err"; fail "server exited"; }
+		sleep 0.05
+	done
+	fail "server did not say where it listens"
+}
+
+# The idle size of this server on this machine, then a cap 64 MiB above.
+start 0
+idle=$(awk '/^VmSize:/ { print $2 }' "/proc/$PID/status")
+kill "$PID"
+wait "$PID" || fail "server exit status $? on SIGTERM"
+limit=$((idle + 65536))
+start "$limit"
+echo "idle ${idle} kB, cap ${limit} kB"
+
+python3 - "http://127.0.0.1:$PORT" <<'PY' || { tail -5 "$TMP/err"; fail "requests over the cap"; }
+import json, sys, urllib.request, urllib.error
+base = sys.argv[1]
+hit = 0
+paths = ["/api/v1/export?format=%s&from=-1h" % f
+         for f in ("svg", "pprof", "folded", "speedscope", "json")]
+paths += ["/api/v1/flamegraph?from=-1h&max_nodes=100000",
+          "/api/v1/top?from=-1h", "/api/v1/export?format=svg&from=-1h"]
+for p in paths:
+    try:
+        with urllib.request.urlopen(base + p, timeout=120) as r:
+            body = r.read()
+            print("%s: %d, %d bytes" % (p, r.status, len(body)))
+            assert r.status == 200 and len(body) > 0, p
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        msg = json.loads(body)["error"]
+        print("%s: %d %s" % (p, e.code, msg))
+        assert 500 <= e.code < 600, (p, e.code)
+        hit += "memory" in msg or "allocate" in msg
+print("answers that hit the cap:", hit)
+assert hit > 0, "no request reached the memory cap: the test proves nothing"
+# The same process still answers, small requests correctly.
+with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+    assert r.status == 200
+with urllib.request.urlopen(base + "/api/v1/flamegraph?from=-1h&filter=comm%3Dsmall", timeout=30) as r:
+    assert json.loads(r.read())["total"] == 3
+PY
+kill -0 "$PID" 2>/dev/null || fail "the server died"
+kill "$PID"
+wait "$PID" || fail "server exit status $? on SIGTERM"
+echo "web_oom: every answer was 200 or a JSON 5xx; the server kept answering"
