@@ -1097,7 +1097,7 @@ static int handle(struct mg_connection *conn, void *data)
 static int log_message(const struct mg_connection *conn, const char *msg)
 {
 	(void)conn;
-	pr_warn("web: %s\n", msg);
+	pr_warn("web: %s", msg);
 	return 1;
 }
 
@@ -1112,14 +1112,14 @@ static int read_token(struct web_server *srv, const char *path)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		pr_err("cannot read auth token file '%s': %s\n", path,
+		pr_err("cannot read auth token file '%s': %s", path,
 		       strerror(errno));
 		return err;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n < 0) {
 		err = -errno;
-		pr_err("cannot read auth token file '%s': %s\n", path,
+		pr_err("cannot read auth token file '%s': %s", path,
 		       strerror(errno));
 		goto out;
 	}
@@ -1406,7 +1406,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		goto fail;
 	}
 	if (!opts->db_path) {
-		pr_err("web server needs a database path\n");
+		pr_err("web server needs a database path");
 		err = -EINVAL;
 		goto fail;
 	}
@@ -1416,14 +1416,14 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	st = pool_get(srv);
 	if (!st) {
 		err = errno ? -errno : -ENOENT;
-		pr_err("cannot open store '%s' for the web server\n",
+		pr_err("cannot open store '%s' for the web server",
 		       srv->db_name);
 		goto fail;
 	}
 	pool_put(srv, st);
 	err = build_index(srv);
 	if (err) {
-		pr_err("web UI is missing from this build (no index.html)\n");
+		pr_err("web UI is missing from this build (no index.html)");
 		goto fail;
 	}
 
@@ -1487,7 +1487,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	edata.text_buffer_size = sizeof(errtext);
 	srv->ctx = mg_start2(&init, &edata);
 	if (!srv->ctx) {
-		pr_err("cannot listen on '%s': %s\n", ports_opt,
+		pr_err("cannot listen on '%s': %s", ports_opt,
 		       errtext[0] ? errtext : "civetweb failed to start");
 		err = -EADDRINUSE;
 		goto fail;
