@@ -1233,7 +1233,7 @@ void ch__rolled_release(struct ch_rolled *r)
 
 static int roll_hour(struct ch_store *c, const struct hour_rows *hr)
 {
-	uint64_t key[3] = {hr->hour, now_ns(), (uint64_t)getpid()};
+	uint64_t key[3] = {hr->hour, clock__unix_ns(), (uint64_t)getpid()};
 	uint64_t attempt = fingerprint(key, sizeof(key)) | 1;
 	char sql[512];
 	int err;
