@@ -77,7 +77,8 @@ static void print_summary(const struct session_stats *st, double secs,
 			"processes under --pid",
 			(unsigned long long)s->pids_full);
 	if (st->sym.sections_skipped)
-		pr_err("%llu objects read without their debug sections (above the size limit per object)",
+		pr_note("%llu objects read without their debug sections (above "
+			"the size limit per object)",
 			(unsigned long long)st->sym.sections_skipped);
 	if (s->task_events_lost)
 		pr_note("%llu process events lost: some frames may stay "

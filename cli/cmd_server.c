@@ -169,7 +169,8 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'r':
 			if (duration__parse(optarg, &ro.retention_ns)) {
-				pr_err("--retention must be a duration (7d, 12h)");
+				pr_err(
+				    "--retention must be a duration (7d, 12h)");
 				return EXIT_USAGE;
 			}
 			break;
