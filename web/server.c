@@ -907,7 +907,8 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 					    srv->db_name);
 			r.retry_after = 30;
 		} else {
-			api__push_store(srv->wstore, &req, now_ns(), &r);
+			api__push_store(srv->wstore, &req, clock__unix_ns(),
+					&r);
 		}
 		pthread_mutex_unlock(&srv->write_lock);
 	}
@@ -947,7 +948,7 @@ static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
 	}
 	web_response__init(&r);
 	api__pyroscope_parse(qs, body, len, mg_get_header(conn, "Content-Type"),
-			     now_ns(), &p, &r);
+			     clock__unix_ns(), &p, &r);
 	if (p) {
 		pthread_mutex_lock(&srv->write_lock);
 		if (!write_store(srv)) {
