@@ -598,9 +598,7 @@ struct cfi_fdes {
 
 struct cfi_fdes *cfi_fdes__read(int fd)
 {
-	struct fde_list l = {0};
 	struct cfi_fdes *f;
-	bool eh;
 	int err;
 	Elf *elf = open_elf(fd, &err);
 
@@ -608,8 +606,21 @@ struct cfi_fdes *cfi_fdes__read(int fd)
 		errno = -err;
 		return NULL;
 	}
-	err = list_fdes(elf, &l, &eh);
+	f = cfi_fdes__read_elf(elf);
+	err = errno;
 	elf_end(elf);
+	errno = err;
+	return f;
+}
+
+struct cfi_fdes *cfi_fdes__read_elf(Elf *elf)
+{
+	struct fde_list l = {0};
+	struct cfi_fdes *f;
+	bool eh;
+	int err;
+
+	err = list_fdes(elf, &l, &eh);
 	free(l.cies);
 	if (err) {
 		free(l.r);

@@ -139,9 +139,9 @@ struct sym_object {
 
 	/* Demangled and synthetic names (demangle.c). */
 	struct namecache names;
-	/* Function starts from .eh_frame_hdr, for code without symbols
+	/* FDE ranges (cfi.c), for code without symbols
 	 * (fde.c), read on first need. */
-	struct fde_table *fdes;
+	struct cfi_fdes *fdes;
 	bool fdes_loaded;
 	/* Go's line table, when there is no DWARF (gopclntab.c). */
 	struct gopcln *go;
@@ -289,6 +289,9 @@ int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,
 		   uint64_t vaddr, struct sym_result *out);
 int dwobj__file_to_vaddr(const struct sym_object *obj, uint64_t off,
 			 uint64_t *vaddr);
+
+/* cfi.c: the FDE ranges of an ELF file already open (NULL, errno set). */
+struct cfi_fdes *cfi_fdes__read_elf(Elf *elf);
 
 /* fde.c: the start of the function (FDE) containing vaddr: 0 or -ENOENT. */
 int fde__func_start(struct sym_object *obj, uint64_t vaddr, uint64_t *start);
