@@ -69,12 +69,14 @@ function changed(before, keys) {
 function apply(before) {
   syncControls();
   const dataChanged = changed(before, DATA_KEYS);
+  // The flame graph first: the server runs few heavy queries at a time.
+  if (dataChanged) loadProfile();
   if (dataChanged || changed(before, ['group'])) loadTimeline();
   else if (changed(before, ['hide', 'tz', 'brush'])) drawTimeline();
   if (changed(before, ['tz'])) drawHeatmap();
   if (changed(before, ['refresh'])) scheduleRefresh();
   if (changed(before, ['from', 'to', 'filter'])) loadHosts();
-  if (dataChanged) { loadHeatmap(); loadProfile(); return; }
+  if (dataChanged) { loadHeatmap(); return; }
   if (changed(before, ['norm'])) { if (fullData && fullData.diff) fullData = decodeTree(fullData.raw, true, state.norm !== '0'); rebuildView(); return; }
   if (changed(before, ['focus'])) rebuildView();
   if (changed(before, ['zoom', 'icicle', 'cap'])) applyZoom();
@@ -1420,16 +1422,17 @@ async function init() {
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { drawTimeline(); drawHeatmap(); flame.render(); });
   syncControls();
   scheduleRefresh();
+  // The flame graph and table need no label list: asked for first.
+  loadProfile();
   try {
     const l = await api('labels');
     labelNames = l.names;
     if (l.store) storePath = l.store;
   } catch (e) { showError(e.message); }
   fillLabelSelects();
-  loadHosts();
   loadTimeline();
   loadHeatmap();
-  loadProfile();
+  loadHosts();
 }
 
 // ---------- hosts ----------
