@@ -1462,7 +1462,7 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	 * civetweb counts this from the start of a request's headers, so a
 	 * client trickling header lines is cut off after it; bodies have
 	 * their own total deadline (read_body). Idle keep-alive sockets go
-	 * after 2 s. With a worker per slow client that is what it costs.
+	 * after 5 s. With a worker per slow client that is what it costs.
 	 */
 	options[i++] = "request_timeout_ms";
 	options[i++] = "5000";
@@ -1470,8 +1470,10 @@ struct web_server *web_server__start(const struct web_opts *opts)
 	options[i++] = "no";
 	options[i++] = "enable_keep_alive";
 	options[i++] = "yes";
+	/* Longer than Node's fetch keeps an idle socket (4 s): a client
+	 * must not reuse a socket this end has just closed. */
 	options[i++] = "keep_alive_timeout_ms";
-	options[i++] = "2000";
+	options[i++] = "5000";
 	if (srv->tls) {
 		options[i++] = "ssl_certificate";
 		options[i++] = srv->tls_pem_path;

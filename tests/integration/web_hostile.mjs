@@ -40,7 +40,7 @@ function jsonError(r, statuses) {
 function raw(method, path, headers, body = null, timeout = 5000) {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, timeout }, (res) => {
+    const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, timeout, agent: false }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => {
@@ -260,6 +260,31 @@ await test('an upload of many distinct stacks: 413 beyond the cap, short write b
   assert.equal(r.status, 200, r.text);
   assert.ok(r.json.write_ms < 10000, `write held the lock ${r.json.write_ms} ms`);
   console.log(`     20,000 new stacks: write lock held ${r.json.write_ms} ms`);
+});
+
+await test('a small gzipped pprof of millions of samples: 413, bounded memory', async () => {
+  const { gzipSync } = await import('node:zlib');
+  // Hand-encoded profile.proto: 5 M samples {location_id: [1], value: [1]}.
+  const varint = (n) => { const b = []; while (n > 127) { b.push((n & 127) | 128); n = Math.floor(n / 128); } b.push(n); return Buffer.from(b); };
+  const field = (num, payload) => Buffer.concat([varint((num << 3) | 2), varint(payload.length), payload]);
+  const str = (s) => Buffer.from(s);
+  const sample = field(2, Buffer.concat([field(1, Buffer.from([1])), field(2, Buffer.from([1]))]));
+  const N = 5000000;
+  const head = Buffer.concat([
+    field(1, Buffer.concat([Buffer.from([8, 1, 16, 2])])), // sample_type {type: 1, unit: 2}
+    field(4, Buffer.concat([Buffer.from([8, 1]), field(4, Buffer.from([8, 1]))])), // location {id 1, line {function_id 1}}
+    field(5, Buffer.from([8, 1, 16, 3])), // function {id 1, name 3}
+    field(6, str('')), field(6, str('samples')), field(6, str('count')), field(6, str('tiny')),
+  ]);
+  const body = gzipSync(Buffer.concat([head, Buffer.alloc(0), Buffer.concat(Array(N).fill(sample))]));
+  console.log(`     ${(body.length / 1024).toFixed(0)} KB gzipped, ${N} samples`);
+  const before = peakRssMb();
+  const r = await raw('POST', '/api/v1/ingest', { 'Content-Type': 'application/x-protobuf', 'Content-Length': body.length }, body, 30000);
+  jsonError(r, [413]);
+  const after = peakRssMb();
+  console.log(`     peak RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB: ${r.json.error}`);
+  assert.ok(after < 1024, `peak RSS ${after} MB`);
+  await healthy();
 });
 
 // ---- the smaller items ----
