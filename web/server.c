@@ -499,8 +499,11 @@ static const char *write_refusal(const struct web_server *srv,
 		bool ok = srv->public_origin[0] &&
 			  !strcasecmp(origin, srv->public_origin);
 
-		if (!ok && host && !strncasecmp(origin, "http://", 7) &&
-		    !strcasecmp(origin + 7, host))
+		const char *scheme = srv->tls ? "https://" : "http://";
+		size_t sl = strlen(scheme);
+
+		if (!ok && host && !strncasecmp(origin, scheme, sl) &&
+		    !strcasecmp(origin + sl, host))
 			ok = true;
 		if (!ok)
 			return "cross-origin request refused (Origin is not "
