@@ -9,7 +9,7 @@ const { FlameGraph, decodeTree, focusTree, callTrees, esc, shortName, KIND_NAMES
 const $ = (id) => document.getElementById(id);
 const PRESETS = [['15m', '-15m'], ['1h', '-1h'], ['6h', '-6h'], ['24h', '-24h'], ['7d', '-7d']];
 const LIST_KEYS = ['filter', 'b_filter'];
-const DEFAULTS = { mode: 'flame', from: '-1h', to: 'now', b_from: '-1h', b_to: 'now', sort: 'self', max: '20000', icicle: '1' };
+const DEFAULTS = { mode: 'flame', from: '-1h', to: 'now', b_from: '-1h', b_to: 'now', sort: 'self', max: '50000', icicle: '1' };
 // The rule `kiln diff` applies (profile/diff.c, --min-samples default).
 const MIN_DIFF_SAMPLES = 100;
 
