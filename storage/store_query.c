@@ -626,7 +626,7 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 		sqlite3_bind_int64(s, 1, sg->b0);
 		sqlite3_bind_int64(s, 2, sg->b1);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			if (deadline && !(++rows & 255) &&
+			if (deadline && !(rows++ & 255) &&
 			    mono_ns() > deadline) {
 				sqlite3_reset(s);
 				return -ETIME;

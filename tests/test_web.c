@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "storage/store.h"
+#include "web/api.h"
 #include "web/web_int.h"
 
 #define NS 1000000000ULL
@@ -237,6 +241,85 @@ static void test_web__flame_modules_and_system_names(void **state)
 	profile__free(p);
 }
 
+/*
+ * A request over its time budget gets 503 with Retry-After and says why;
+ * a pattern over PCRE2's limits gets 400. Against a real store file.
+ */
+static void test_web__budgets_answer_503_and_400(void **state)
+{
+	char dir[] = "/tmp/kiln-test-web-XXXXXX", path[64];
+	struct store_opts so = {.path = path};
+	struct timespec ts;
+	struct web_response r;
+	struct api_ctx c;
+	struct profile *p;
+	struct store *st;
+	uint64_t now;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k.db", dir);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * NS;
+	p = profile__new();
+	{
+		struct label l = {profile__intern(p, "comm"),
+				  profile__intern(p, "app")};
+		uint32_t s = profile__add_series(p, &l, 1), fr[2];
+
+		fr[0] = profile__add_named_frame(p, "main", FRAME_USER);
+		for (int i = 0; i < 20; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "leaf%d", i);
+			fr[1] = profile__add_named_frame(p, name, FRAME_USER);
+			profile__add_sample(p, s, profile__add_stack(p, fr, 2),
+					    now - 60 * NS, 1);
+		}
+	}
+	st = store__open(&so);
+	assert_non_null(st);
+	assert_int_equal(store__write(st, p), 0);
+	store__close(st);
+	profile__free(p);
+
+	so.read_only = true;
+	st = store__open(&so);
+	assert_non_null(st);
+	c = (struct api_ctx){.st = st, .now_ns = now};
+
+	web_response__init(&r);
+	api__get(&c, "flamegraph", "from=-1h&to=now", &r);
+	assert_int_equal(r.status, 200);
+	web_response__release(&r);
+
+	c.deadline_mono_ns = 1; /* long past */
+	web_response__init(&r);
+	api__get(&c, "flamegraph", "from=-1h&to=now", &r);
+	assert_int_equal(r.status, 503);
+	assert_true(r.retry_after > 0);
+	assert_non_null(strstr(r.body.p, "took longer"));
+	web_response__release(&r);
+	web_response__init(&r);
+	api__get(&c, "timeline", "from=-1h&to=now", &r);
+	assert_int_equal(r.status, 503);
+	web_response__release(&r);
+
+	c.deadline_mono_ns = 0;
+	web_response__init(&r);
+	api__get(&c, "top", "from=-1h&to=now&match=(a%2B)%2B%24", &r);
+	assert_int_equal(r.status, 200); /* short names: within limits */
+	web_response__release(&r);
+	web_response__init(&r);
+	api__get(&c, "flamegraph", "from=-1h&to=now&max_nodes=1000000", &r);
+	assert_int_equal(r.status, 400);
+	web_response__release(&r);
+
+	store__close(st);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_web__flame_limit_merges_narrow_nodes),
 	    cmocka_unit_test(test_web__flame_counts_recursion_once),
 	    cmocka_unit_test(test_web__flame_modules_and_system_names),
+	    cmocka_unit_test(test_web__budgets_answer_503_and_400),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
