@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "storage/query_params.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -60,4 +67,93 @@ void cli__debuginfod_opts(const char *url, const char *cache,
 	out->cache_bytes = env_u64("KILN_DEBUGINFOD_CACHE_BYTES", 1ULL << 50);
 	out->retry_s = (unsigned)env_u64("KILN_DEBUGINFOD_RETRY_S", 86400);
 	out->miss_s = (unsigned)env_u64("KILN_DEBUGINFOD_MISS_S", 86400);
+}
+
+/* "db:PATH?from=..&to=..&filter=k=v" -> store query into 'p', through
+ * storage/query_params.h like the HTTP API. */
+static int read_db(struct profile *p, const char *src, const char *store,
+		   char *err, size_t errlen)
+{
+	static const char *const allowed[] = {"from", "to", "filter", NULL};
+	const char *path = src + 3, *qs = strchr(path, '?');
+	struct query_params pp;
+	struct query_range r;
+	struct store *st = NULL;
+	char *spec, name[512];
+	int ret;
+
+	spec = qs ? strndup(path, (size_t)(qs - path)) : strdup(path);
+	if (!spec) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* 'db:?from=..' queries the --store store. */
+	if (!*spec && store) {
+		free(spec);
+		spec = strdup(store);
+		if (!spec) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (!*spec) {
+		snprintf(err, errlen, "no database path in '%s' (nor --store)",
+			 src);
+		free(spec);
+		return -EINVAL;
+	}
+	ret = query_params__parse(&pp, qs ? qs + 1 : "", err, errlen);
+	if (!ret)
+		ret = query_params__only(&pp, allowed, err, errlen);
+	if (!ret)
+		ret = query_params__range(&pp, "", clock__unix_ns(), NULL, &r,
+					  err, errlen);
+	if (!ret && r.nr_ops) {
+		snprintf(err, errlen,
+			 "only key=value filters here (filter=KEY=VALUE)");
+		ret = -EINVAL;
+	}
+	if (ret)
+		goto out;
+	store__redact(spec, name, sizeof(name));
+	st = store__open(&(struct store_opts){.path = spec, .read_only = true});
+	if (!st) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open store '%.300s': %s", name,
+			 strerror(errno));
+		goto out;
+	}
+	ret = store__query(st, &r.q, p);
+	if (ret)
+		snprintf(err, errlen, "query of '%.300s' failed: %s", name,
+			 strerror(-ret));
+out:
+	store__close(st);
+	query_params__release(&pp);
+	free(spec);
+	return ret;
+}
+
+struct profile *cli__load_profile(const char *src, const char *store,
+				  const struct read_limits *lim,
+				  const char *verb)
+{
+	struct profile *p = profile__new();
+	char err[512];
+	int ret;
+
+	if (!p) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	if (store && !strncmp(src, "db:", 3))
+		ret = read_db(p, src, *store ? store : NULL, err, sizeof(err));
+	else
+		ret = profile__read_file(p, src, lim, err, sizeof(err));
+	if (ret) {
+		pr_err("cannot %s '%s': %s", verb ? verb : "read", src, err);
+		profile__free(p);
+		return NULL;
+	}
+	return p;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/format.h"
+
 #include "symbolizer/debuginfod.h"
 
 /* Set by SIGINT/SIGTERM once cli__catch_stop_signals() ran. */
@@ -32,5 +34,17 @@ void cli__debuginfod_opts(const char *url, const char *cache,
 	"                       servers in the background (default: "          \
 	"$DEBUGINFOD_URLS)\n"                                                  \
 	"      --debuginfod-cache DIR  where fetched files are kept\n"
+
+/*
+ * The CLI commands' one way to read a profile: a file ('-' is stdin; any
+ * importable format, limits 'lim') or, when 'store' is not NULL, also a
+ * "db:PATH?from=..&to=..&filter=KEY=VALUE" query of a store ('store' non
+ * empty stands in for an empty PATH). On failure says "cannot VERB 'SRC':
+ * why" through lib/log.h ('verb' NULL: "read") and returns NULL: the
+ * caller exits with EXIT_RUNTIME.
+ */
+struct profile *cli__load_profile(const char *src, const char *store,
+				  const struct read_limits *lim,
+				  const char *verb);
 
 #endif

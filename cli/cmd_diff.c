@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -56,136 +57,6 @@ static void usage(FILE *out)
 	    "too\n"
 	    "few samples to judge (said on stderr).\n",
 	    out);
-}
-
-/* "db:PATH?from=..&to=..&filter=k=v" -> store query into 'p'. */
-static int read_db(struct profile *p, const char *src, const char *store,
-		   char *err, size_t errlen)
-{
-	char *spec = strdup(src + 3), *q, *save = NULL;
-	struct store_filter filters[MAX_FILTERS];
-	struct store_query query = {0};
-	const char *from = "-1h", *to = "now";
-	uint64_t now;
-	struct store *st = NULL;
-	char name[512];
-	int ret = 0;
-
-	if (!spec) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	now = clock__unix_ns();
-	q = strchr(spec, '?');
-	if (q)
-		*q++ = 0;
-	/* 'db:?from=..' queries the --store store. */
-	if (!*spec && store) {
-		free(spec);
-		spec = malloc(strlen(store) + strlen(src) + 1);
-		if (!spec) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		strcpy(spec, store);
-		strcat(spec, src + 3);
-		q = strchr(spec + strlen(store), '?');
-		if (q)
-			*q++ = 0;
-	}
-	if (!*spec) {
-		snprintf(err, errlen, "no database path in '%s' (nor --store)",
-			 src);
-		ret = -EINVAL;
-		goto out;
-	}
-	for (char *kv = q ? strtok_r(q, "&", &save) : NULL; kv;
-	     kv = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(kv, '=');
-
-		if (!eq) {
-			snprintf(err, errlen,
-				 "'%s': expected key=value in '%s'", kv, src);
-			ret = -EINVAL;
-			goto out;
-		}
-		*eq++ = 0;
-		if (!strcmp(kv, "from")) {
-			from = eq;
-		} else if (!strcmp(kv, "to")) {
-			to = eq;
-		} else if (!strcmp(kv, "filter")) {
-			char *e2 = strchr(eq, '=');
-
-			if (!e2 || e2 == eq ||
-			    query.nr_filters == MAX_FILTERS) {
-				snprintf(err, errlen,
-					 "bad filter '%s' (expected "
-					 "filter=KEY=VALUE, at most %d)",
-					 eq, MAX_FILTERS);
-				ret = -EINVAL;
-				goto out;
-			}
-			*e2++ = 0;
-			filters[query.nr_filters++] =
-			    (struct store_filter){eq, e2};
-		} else {
-			snprintf(
-			    err, errlen,
-			    "unknown parameter '%s' in '%s' (from, to, filter)",
-			    kv, src);
-			ret = -EINVAL;
-			goto out;
-		}
-	}
-	if (time__parse(from, now, &query.from_ns) ||
-	    time__parse(to, now, &query.to_ns)) {
-		snprintf(err, errlen,
-			 "bad time in '%s' (RFC 3339, unix seconds, -2h, now)",
-			 src);
-		ret = -EINVAL;
-		goto out;
-	}
-	query.filters = filters;
-	store__redact(spec, name, sizeof(name));
-	st = store__open(&(struct store_opts){.path = spec, .read_only = true});
-	if (!st) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open store '%.300s': %s", name,
-			 strerror(errno));
-		goto out;
-	}
-	ret = store__query(st, &query, p);
-	if (ret)
-		snprintf(err, errlen, "query of '%.300s' failed: %s", name,
-			 strerror(-ret));
-out:
-	store__close(st);
-	free(spec);
-	return ret;
-}
-
-static struct profile *load(const char *src, const char *store,
-			    const struct read_limits *lim)
-{
-	struct profile *p = profile__new();
-	char err[512];
-	int ret;
-
-	if (!p) {
-		pr_err("out of memory");
-		return NULL;
-	}
-	if (!strncmp(src, "db:", 3))
-		ret = read_db(p, src, store, err, sizeof(err));
-	else
-		ret = profile__read_file(p, src, lim, err, sizeof(err));
-	if (ret) {
-		pr_err("cannot read '%s': %s", src, err);
-		profile__free(p);
-		return NULL;
-	}
-	return p;
 }
 
 int cmd_diff(int argc, char **argv)
@@ -292,10 +163,11 @@ int cmd_diff(int argc, char **argv)
 	}
 	dopts.base_name = argv[optind];
 	dopts.new_name = argv[optind + 1];
-	base = load(argv[optind], store, &lim);
+	base = cli__load_profile(argv[optind], store ? store : "", &lim, NULL);
 	if (!base)
 		goto out;
-	cur = load(argv[optind + 1], store, &lim);
+	cur =
+	    cli__load_profile(argv[optind + 1], store ? store : "", &lim, NULL);
 	if (!cur)
 		goto out;
 	d = diff__new(base, cur, &dopts);

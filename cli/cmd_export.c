@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "lib/log.h"
 #include "profile/diff.h"
@@ -68,7 +69,7 @@ int cmd_export(int argc, char **argv)
 	enum profile_format fmt = FORMAT_UNKNOWN;
 	const char *in, *outpath = NULL;
 	long top = -1;
-	char err[512], *end;
+	char *end;
 	struct profile *p = NULL;
 	FILE *out = stdout;
 	int c, ret;
@@ -134,17 +135,9 @@ int cmd_export(int argc, char **argv)
 	if (fmt == FORMAT_UNKNOWN)
 		fmt = outpath ? format_from_path(outpath) : FORMAT_FOLDED;
 
-	p = profile__new();
-	if (!p) {
-		pr_err("out of memory");
+	p = cli__load_profile(in, NULL, &lim, NULL);
+	if (!p)
 		return EXIT_RUNTIME;
-	}
-	ret = profile__read_file(p, in, &lim, err, sizeof(err));
-	if (ret) {
-		pr_err("cannot read '%s': %s", in, err);
-		profile__free(p);
-		return EXIT_RUNTIME;
-	}
 	if (outpath && strcmp(outpath, "-")) {
 		out = fopen(outpath, "wb");
 		if (!out) {

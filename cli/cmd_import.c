@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -60,7 +61,7 @@ int cmd_import(int argc, char **argv)
 	struct profile *p = NULL, *q = NULL;
 	struct store *st = NULL;
 	uint64_t now, t = 0;
-	char err[512], name[512];
+	char name[512];
 	int c, ret, rc = EXIT_RUNTIME;
 
 	read_limits__default(&lim);
@@ -104,17 +105,10 @@ int cmd_import(int argc, char **argv)
 		       when);
 		return EXIT_USAGE;
 	}
-	p = profile__new();
-	if (!p) {
-		pr_err("out of memory");
-		return EXIT_RUNTIME;
-	}
 	/* Everything is parsed and checked before the store is touched. */
-	ret = profile__read_file(p, argv[optind], &lim, err, sizeof(err));
-	if (ret) {
-		pr_err("cannot import '%s': %s", argv[optind], err);
+	p = cli__load_profile(argv[optind], NULL, &lim, "import");
+	if (!p)
 		goto out;
-	}
 	if (!t) {
 		size_t n;
 		const struct sample *s = profile__samples(p, &n);

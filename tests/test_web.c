@@ -40,98 +40,99 @@ static void test_web__json_escapes_and_replaces_bad_utf8(void **state)
 
 static void test_web__params_decode_and_limits(void **state)
 {
-	struct web_params pp;
-	char err[256], big[WEB_MAX_QUERY + 10];
+	struct query_params pp;
+	char err[256], big[QUERY_MAX_STRING + 10];
 
 	(void)state;
 	assert_int_equal(
-	    web_params__parse(&pp, "a=1&b=x%3Dy+z&c", err, sizeof(err)), 0);
-	assert_string_equal(web_params__get(&pp, "b"), "x=y z");
-	assert_string_equal(web_params__get(&pp, "c"), "");
-	assert_null(web_params__get(&pp, "d"));
-	web_params__release(&pp);
-	assert_int_equal(web_params__parse(&pp, "a=%2", err, sizeof(err)),
+	    query_params__parse(&pp, "a=1&b=x%3Dy+z&c", err, sizeof(err)), 0);
+	assert_string_equal(query_params__get(&pp, "b"), "x=y z");
+	assert_string_equal(query_params__get(&pp, "c"), "");
+	assert_null(query_params__get(&pp, "d"));
+	query_params__release(&pp);
+	assert_int_equal(query_params__parse(&pp, "a=%2", err, sizeof(err)),
 			 -EINVAL);
-	web_params__release(&pp);
-	assert_int_equal(web_params__parse(&pp, "a=%00", err, sizeof(err)),
+	query_params__release(&pp);
+	assert_int_equal(query_params__parse(&pp, "a=%00", err, sizeof(err)),
 			 -EINVAL);
-	web_params__release(&pp);
+	query_params__release(&pp);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(web_params__parse(&pp, big, err, sizeof(err)), -E2BIG);
-	web_params__release(&pp);
+	assert_int_equal(query_params__parse(&pp, big, err, sizeof(err)),
+			 -E2BIG);
+	query_params__release(&pp);
 }
 
 static void test_web__range_checks(void **state)
 {
 	static const char *const known[] = {"comm", "host", NULL};
-	struct web_params pp;
-	struct web_range r;
+	struct query_params pp;
+	struct query_range r;
 	char err[256];
 
 	(void)state;
-	web_params__parse(&pp, "from=-15m&filter=comm%3Dx&filter=host%3Dy", err,
-			  sizeof(err));
+	query_params__parse(&pp, "from=-15m&filter=comm%3Dx&filter=host%3Dy",
+			    err, sizeof(err));
 	assert_int_equal(
-	    web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
+	    query_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
 	assert_true(r.q.from_ns == NOW - 15 * 60 * NS);
 	assert_true(r.q.to_ns == NOW);
 	assert_int_equal(r.q.nr_filters, 2);
 	assert_string_equal(r.filters[1].key, "host");
 	assert_string_equal(r.filters[1].value, "y");
-	web_params__release(&pp);
+	query_params__release(&pp);
 
 	const char *bad[] = {"from=now&to=-1h", "from=10",	  "from=-401d",
 			     "to=%2B2d",	"filter=pid%3D1", "filter=comm",
 			     "from=soon"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		web_params__parse(&pp, bad[i], err, sizeof(err));
-		assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err,
-						   sizeof(err)),
+		query_params__parse(&pp, bad[i], err, sizeof(err));
+		assert_int_equal(query_params__range(&pp, "", NOW, known, &r,
+						     err, sizeof(err)),
 				 -EINVAL);
 		assert_true(strlen(err) > 0);
-		web_params__release(&pp);
+		query_params__release(&pp);
 	}
 }
 
 static void test_web__range_filter_operators(void **state)
 {
 	static const char *const known[] = {"comm", "host", NULL};
-	struct web_params pp;
-	struct web_range r;
+	struct query_params pp;
+	struct query_range r;
 	char err[256];
 
 	(void)state;
-	web_params__parse(
+	query_params__parse(
 	    &pp,
 	    "filter=comm%21%3Ddb&filter=host%3D~h.&filter=comm%21~"
 	    "x%3Dy&filter=host%3Dh1",
 	    err, sizeof(err));
 	assert_int_equal(
-	    web_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
+	    query_params__range(&pp, "", NOW, known, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.q.nr_filters, 1);
 	assert_string_equal(r.filters[0].key, "host");
 	assert_string_equal(r.filters[0].value, "h1");
 	assert_int_equal(r.nr_ops, 3);
 	assert_string_equal(r.ops[0].key, "comm");
 	assert_string_equal(r.ops[0].value, "db");
-	assert_int_equal(r.ops[0].op, WEB_OP_NOT_EQUAL);
+	assert_int_equal(r.ops[0].op, QUERY_OP_NOT_EQUAL);
 	assert_string_equal(r.ops[1].key, "host");
 	assert_string_equal(r.ops[1].value, "h.");
-	assert_int_equal(r.ops[1].op, WEB_OP_MATCH);
+	assert_int_equal(r.ops[1].op, QUERY_OP_MATCH);
 	/* '!~' before any '=': the value keeps its '='. */
 	assert_string_equal(r.ops[2].key, "comm");
 	assert_string_equal(r.ops[2].value, "x=y");
-	assert_int_equal(r.ops[2].op, WEB_OP_NOT_MATCH);
-	web_params__release(&pp);
+	assert_int_equal(r.ops[2].op, QUERY_OP_NOT_MATCH);
+	query_params__release(&pp);
 
 	const char *bad[] = {"filter=%21%3Dx", "filter=nope%21~x", "filter=~x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		web_params__parse(&pp, bad[i], err, sizeof(err));
-		assert_int_equal(web_params__range(&pp, "", NOW, known, &r, err,
-						   sizeof(err)),
+		query_params__parse(&pp, bad[i], err, sizeof(err));
+		assert_int_equal(query_params__range(&pp, "", NOW, known, &r,
+						     err, sizeof(err)),
 				 -EINVAL);
-		web_params__release(&pp);
+		query_params__release(&pp);
 	}
 }
 

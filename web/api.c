@@ -175,7 +175,7 @@ static bool keys_has(const struct keys *k, const char *name)
 struct req {
 	struct api_ctx *c;
 	struct web_response *r;
-	struct web_params pp;
+	struct query_params pp;
 	struct keys keys;
 	char err[512];
 	/* What resolving != =~ !~ filters allocated, freed by req_end(). */
@@ -191,7 +191,7 @@ static int req_begin(struct req *q, struct api_ctx *c, const char *qs,
 	memset(q, 0, sizeof(*q));
 	q->c = c;
 	q->r = r;
-	err = web_params__parse(&q->pp, qs, q->err, sizeof(q->err));
+	err = query_params__parse(&q->pp, qs, q->err, sizeof(q->err));
 	if (err) {
 		web_response__error(r, 400, "%s", q->err);
 		return err;
@@ -211,7 +211,7 @@ static void strs_release(struct strs *l);
 
 static void req_end(struct req *q)
 {
-	web_params__release(&q->pp);
+	query_params__release(&q->pp);
 	keys_release(&q->keys);
 	/* owned[] holds pairs: a filter array, then a struct strs. */
 	for (size_t i = 0; i < q->nr_owned; i++) {
@@ -259,9 +259,9 @@ static void strs_release(struct strs *l)
 #define WEB_MAX_EXPANDED 1024
 #define NO_VALUE "\x01(no value matches)"
 
-static int req_ops(struct req *q, struct web_range *rg)
+static int req_ops(struct req *q, struct query_range *rg)
 {
-	struct web_match *re[WEB_MAX_FILTERS] = {0};
+	struct web_match *re[QUERY_MAX_FILTERS] = {0};
 	struct store_query all = rg->q;
 	struct store_filter *out;
 	struct strs *vals;
@@ -277,10 +277,10 @@ static int req_ops(struct req *q, struct web_range *rg)
 	q->owned[q->nr_owned++] = out;
 	q->owned[q->nr_owned++] = vals; /* its strings: below */
 	for (size_t i = 0; i < rg->nr_ops; i++) {
-		char pat[WEB_MAX_VALUE + 16], msg[256];
+		char pat[QUERY_MAX_VALUE + 16], msg[256];
 
-		if (rg->ops[i].op != WEB_OP_MATCH &&
-		    rg->ops[i].op != WEB_OP_NOT_MATCH)
+		if (rg->ops[i].op != QUERY_OP_MATCH &&
+		    rg->ops[i].op != QUERY_OP_NOT_MATCH)
 			continue;
 		snprintf(pat, sizeof(pat), "^(?:%s)$", rg->ops[i].value);
 		if (web_match__compile(pat, &re[i], msg, sizeof(msg))) {
@@ -331,7 +331,7 @@ static int req_ops(struct req *q, struct web_range *rg)
 
 				if (strcmp(rg->ops[k].key, key))
 					continue;
-				if (rg->ops[k].op == WEB_OP_NOT_EQUAL) {
+				if (rg->ops[k].op == QUERY_OP_NOT_EQUAL) {
 					ok = strcmp(rg->ops[k].value, val) != 0;
 					continue;
 				}
@@ -345,8 +345,8 @@ static int req_ops(struct req *q, struct web_range *rg)
 					err = -EINVAL;
 					goto done;
 				}
-				ok = rg->ops[k].op == WEB_OP_MATCH ? m == 1
-								   : m == 0;
+				ok = rg->ops[k].op == QUERY_OP_MATCH ? m == 1
+								     : m == 0;
 			}
 			if (!ok)
 				continue;
@@ -372,16 +372,16 @@ static int req_ops(struct req *q, struct web_range *rg)
 	rg->q.nr_filters = n;
 	rg->nr_ops = 0;
 done:
-	for (size_t i = 0; i < WEB_MAX_FILTERS; i++)
+	for (size_t i = 0; i < QUERY_MAX_FILTERS; i++)
 		web_match__free(re[i]);
 	return err;
 }
 
-static int req_range(struct req *q, const char *prefix, struct web_range *rg)
+static int req_range(struct req *q, const char *prefix, struct query_range *rg)
 {
-	int err = web_params__range(&q->pp, prefix, q->c->now_ns,
-				    (const char *const *)q->keys.v, rg, q->err,
-				    sizeof(q->err));
+	int err = query_params__range(&q->pp, prefix, q->c->now_ns,
+				      (const char *const *)q->keys.v, rg,
+				      q->err, sizeof(q->err));
 
 	if (err) {
 		web_response__error(q->r, 400, "%s", q->err);
@@ -405,7 +405,7 @@ static void over_budget(struct web_response *r, int err)
 
 static int req_regex(struct req *q, struct web_match **re)
 {
-	const char *m = web_params__get(&q->pp, "match");
+	const char *m = query_params__get(&q->pp, "match");
 	int err;
 
 	*re = NULL;
@@ -419,7 +419,7 @@ static int req_regex(struct req *q, struct web_match **re)
 }
 
 /* Runs the store query of one side into a compacted profile. */
-static struct profile *req_profile(struct req *q, const struct web_range *rg)
+static struct profile *req_profile(struct req *q, const struct query_range *rg)
 {
 	struct profile *p = profile__new();
 	int err;
@@ -467,7 +467,7 @@ static bool tree_fits(const struct profile *p)
 }
 
 static void range_json(struct jbuf *b, const char *prefix,
-		       const struct web_range *rg)
+		       const struct query_range *rg)
 {
 	jbuf__printf(b, "\"%sfrom_ms\":%llu,\"%sto_ms\":%llu", prefix,
 		     (unsigned long long)(rg->q.from_ns / MS), prefix,
@@ -507,14 +507,14 @@ static void api_labels(struct req *q)
  */
 #define MAX_COMMS 256
 
-static void pid_comms_json(struct req *q, const struct web_range *rg)
+static void pid_comms_json(struct req *q, const struct query_range *rg)
 {
 	struct jbuf *b = &q->r->body;
 	struct strs comms = {0};
-	struct web_range one;
+	struct query_range one;
 
 	jbuf__puts(b, ",\"comms\":{");
-	if (rg->q.nr_filters >= WEB_MAX_FILTERS ||
+	if (rg->q.nr_filters >= QUERY_MAX_FILTERS ||
 	    store__label_values(q->c->st, LABEL_COMM, &rg->q, strs_add, &comms))
 		goto out;
 	for (size_t i = 0; i < comms.n && i < MAX_COMMS; i++) {
@@ -544,7 +544,7 @@ out:
 static void api_label_values(struct req *q, const char *name)
 {
 	struct jbuf *b = &q->r->body;
-	struct web_range rg;
+	struct query_range rg;
 	const struct store_query *sq = NULL;
 	int err;
 
@@ -561,8 +561,9 @@ static void api_label_values(struct req *q, const char *name)
 	 * wants. Asked as an explicit range over the store's data, the path
 	 * that also refreshes a fresh connection's view of the labels.
 	 */
-	if (web_params__get(&q->pp, "from") || web_params__get(&q->pp, "to") ||
-	    web_params__get(&q->pp, "filter")) {
+	if (query_params__get(&q->pp, "from") ||
+	    query_params__get(&q->pp, "to") ||
+	    query_params__get(&q->pp, "filter")) {
 		if (req_range(q, "", &rg))
 			return;
 	} else {
@@ -677,7 +678,7 @@ static int cmp_pair(const void *a, const void *b)
 
 /* The query of the lost samples that match 'rg''s filters; false when
  * its filters exclude them (a comm filter without "[lost]"). */
-static bool lost_range(const struct web_range *rg, struct web_range *lr)
+static bool lost_range(const struct query_range *rg, struct query_range *lr)
 {
 	bool comm = false, lost = false;
 	size_t n = 0;
@@ -689,7 +690,7 @@ static bool lost_range(const struct web_range *rg, struct web_range *lr)
 	for (size_t i = 0; i < rg->q.nr_filters; i++) {
 		const struct store_filter *f = &rg->q.filters[i];
 
-		if (n >= WEB_MAX_FILTERS)
+		if (n >= QUERY_MAX_FILTERS)
 			return false; /* many resolved filters: no lost line */
 		if (!strcmp(f->key, LABEL_COMM)) {
 			comm = true;
@@ -698,7 +699,7 @@ static bool lost_range(const struct web_range *rg, struct web_range *lr)
 		}
 		lr->filters[n++] = *f;
 	}
-	if ((comm && !lost) || n >= WEB_MAX_FILTERS)
+	if ((comm && !lost) || n >= QUERY_MAX_FILTERS)
 		return false;
 	lr->filters[n].key = LABEL_COMM;
 	lr->filters[n++].value = LOST_COMM;
@@ -756,7 +757,7 @@ static void tl_subtract(struct tl_ctx *tc, struct tl_ctx *lc)
  * the range are left out.
  */
 static void lost_points_json(struct jbuf *b, struct tl_ctx *lc,
-			     const struct web_range *rg, uint64_t step,
+			     const struct query_range *rg, uint64_t step,
 			     uint64_t window)
 {
 	size_t nb = (rg->q.to_ns - rg->q.from_ns + step - 1) / step;
@@ -811,7 +812,7 @@ static void lost_points_json(struct jbuf *b, struct tl_ctx *lc,
 }
 
 /* "reasons":[{"reason","count"}...] from the "[lost: REASON]" frames. */
-static void lost_reasons_json(struct req *q, const struct web_range *lr)
+static void lost_reasons_json(struct req *q, const struct query_range *lr)
 {
 	struct jbuf *b = &q->r->body;
 	struct profile *p = profile__new();
@@ -891,7 +892,7 @@ static void api_timeline(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
 	struct tl_ctx tc = {0}, lc = {0};
-	struct web_range rg, lr;
+	struct query_range rg, lr;
 	const char *group_by, *st, *lw;
 	uint64_t step, lost_window = DEFAULT_LOST_WINDOW_NS;
 	bool with_lost;
@@ -899,7 +900,7 @@ static void api_timeline(struct req *q)
 
 	if (req_range(q, "", &rg))
 		return;
-	st = web_params__get(&q->pp, "step");
+	st = query_params__get(&q->pp, "step");
 	if (st && *st) {
 		if (duration__parse(st, &step) || step < NS) {
 			web_response__error(
@@ -916,7 +917,7 @@ static void api_timeline(struct req *q)
 				    MAX_TIMELINE_POINTS);
 		return;
 	}
-	lw = web_params__get(&q->pp, "lost_window");
+	lw = query_params__get(&q->pp, "lost_window");
 	if (lw && *lw &&
 	    (duration__parse(lw, &lost_window) || lost_window > 3600 * NS)) {
 		web_response__error(q->r, 400,
@@ -925,7 +926,7 @@ static void api_timeline(struct req *q)
 				    lw);
 		return;
 	}
-	group_by = web_params__get(&q->pp, "group_by");
+	group_by = query_params__get(&q->pp, "group_by");
 	if (group_by && !*group_by)
 		group_by = NULL;
 	if (group_by && !keys_has(&q->keys, group_by)) {
@@ -1089,7 +1090,7 @@ static void api_heatmap(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
 	struct heat_ctx h = {.b = b};
-	struct web_range rg, lr;
+	struct query_range rg, lr;
 	int err = 0;
 
 	if (req_range(q, "", &rg))
@@ -1147,11 +1148,11 @@ static void api_tree(struct req *q, bool diff, bool top)
 	struct jbuf *b = &q->r->body;
 	struct profile *pa = NULL, *pb = NULL;
 	struct calltree_add_opts ao = {0};
-	struct web_range ra, rb;
+	struct query_range ra, rb;
 	struct calltree t;
 	uint64_t max_nodes, limit, with_process, with_functions;
 	struct web_match *re = NULL;
-	const char *path = top ? NULL : web_params__get(&q->pp, "path");
+	const char *path = top ? NULL : query_params__get(&q->pp, "path");
 	uint32_t path_nodes[MAX_PATH], top_node = 0;
 	size_t path_len = 0;
 	int err;
@@ -1161,15 +1162,15 @@ static void api_tree(struct req *q, bool diff, bool top)
 		goto out;
 	if (diff && req_range(q, "b_", &rb))
 		goto out;
-	if (web_params__uint(&q->pp, "max_nodes", DEFAULT_MAX_NODES, 10,
-			     LIMIT_MAX_NODES, &max_nodes, q->err,
-			     sizeof(q->err)) ||
-	    web_params__uint(&q->pp, "limit", top ? 200 : 500, 1, 100000,
-			     &limit, q->err, sizeof(q->err)) ||
-	    web_params__uint(&q->pp, "process", 1, 0, 1, &with_process, q->err,
-			     sizeof(q->err)) ||
-	    web_params__uint(&q->pp, "functions", top || diff, 0, 1,
-			     &with_functions, q->err, sizeof(q->err))) {
+	if (query_params__uint(&q->pp, "max_nodes", DEFAULT_MAX_NODES, 10,
+			       LIMIT_MAX_NODES, &max_nodes, q->err,
+			       sizeof(q->err)) ||
+	    query_params__uint(&q->pp, "limit", top ? 200 : 500, 1, 100000,
+			       &limit, q->err, sizeof(q->err)) ||
+	    query_params__uint(&q->pp, "process", 1, 0, 1, &with_process,
+			       q->err, sizeof(q->err)) ||
+	    query_params__uint(&q->pp, "functions", top || diff, 0, 1,
+			       &with_functions, q->err, sizeof(q->err))) {
 		web_response__error(q->r, 400, "%s", q->err);
 		goto out;
 	}
@@ -1441,10 +1442,10 @@ static void source_json(struct jbuf *b, const char *path,
 static void api_lines(struct req *q)
 {
 	struct jbuf *b = &q->r->body;
-	const char *fn = web_params__get(&q->pp, "function");
+	const char *fn = query_params__get(&q->pp, "function");
 	struct line_row *rows = NULL;
 	uint8_t *hit = NULL;
-	struct web_range rg;
+	struct query_range rg;
 	struct profile *p = NULL;
 	const struct sample *sm;
 	size_t nr = 0, ns = 0, nf;
@@ -1541,11 +1542,11 @@ out:
 
 static void api_diff_report(struct req *q)
 {
-	const char *fmt = web_params__get(&q->pp, "format");
+	const char *fmt = query_params__get(&q->pp, "format");
 	struct profile *pa = NULL, *pb = NULL;
 	struct diff_opts o = {0};
 	struct write_opts wo = {0};
-	struct web_range ra, rb;
+	struct query_range ra, rb;
 	struct diff *d = NULL;
 	char *data = NULL, an[96], bn[96];
 	size_t size = 0;
@@ -1570,8 +1571,8 @@ static void api_diff_report(struct req *q)
 				    fmt);
 		return;
 	}
-	if (web_params__uint(&q->pp, "limit", 20, 0, 100000, &limit, q->err,
-			     sizeof(q->err))) {
+	if (query_params__uint(&q->pp, "limit", 20, 0, 100000, &limit, q->err,
+			       sizeof(q->err))) {
 		web_response__error(q->r, 400, "%s", q->err);
 		return;
 	}
@@ -1707,7 +1708,7 @@ static struct profile *view_profile(const struct profile *p,
 		if (!smap[x->series]) {
 			const struct label *l =
 			    profile__series(p, x->series, &n);
-			struct label copy[WEB_MAX_FILTERS + 16];
+			struct label copy[QUERY_MAX_FILTERS + 16];
 
 			if (n > sizeof(copy) / sizeof(copy[0]))
 				n = sizeof(copy) / sizeof(copy[0]);
@@ -1770,10 +1771,10 @@ static void api_export(struct req *q)
 	    [FORMAT_SPEEDSCOPE] = "application/json",
 	    [FORMAT_SVG] = "image/svg+xml",
 	    [FORMAT_JSON] = "application/json"};
-	const char *fname = web_params__get(&q->pp, "format");
+	const char *fname = query_params__get(&q->pp, "format");
 	struct write_opts wo = {0};
 	enum profile_format fmt;
-	struct web_range rg;
+	struct query_range rg;
 	struct profile *p;
 	char *data = NULL;
 	size_t size = 0;
@@ -1795,8 +1796,8 @@ static void api_export(struct req *q)
 	p = req_profile(q, &rg);
 	if (!p)
 		return;
-	vpath = web_params__get(&q->pp, "path");
-	view.focus = web_params__get(&q->pp, "focus");
+	vpath = query_params__get(&q->pp, "path");
+	view.focus = query_params__get(&q->pp, "focus");
 	if (view.focus && !*view.focus)
 		view.focus = NULL;
 	if (vpath && *vpath) {
@@ -1882,7 +1883,7 @@ void api__get(struct api_ctx *c, const char *path, const char *qs,
 		buf[slash - name] = '\0';
 		api_label_values(&q, buf);
 	} else if (!strcmp(path, "label_values")) {
-		api_label_values(&q, web_params__get(&q.pp, "name"));
+		api_label_values(&q, query_params__get(&q.pp, "name"));
 	} else if (!strcmp(path, "timeline")) {
 		api_timeline(&q);
 	} else if (!strcmp(path, "heatmap")) {
@@ -1950,31 +1951,31 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 				  const char *content_type,
 				  struct web_response *r)
 {
-	const char *labels[WEB_MAX_FILTERS];
+	const char *labels[QUERY_MAX_FILTERS];
 	struct read_limits lim;
 	struct profile *p = NULL, *rel = NULL;
-	struct web_params pp;
+	struct query_params pp;
 	const char *ts, *plain;
 	uint64_t time_ns = 0;
 	size_t nl = 0;
 	char err[256] = "";
 	int ret;
 
-	if (web_params__parse(&pp, qs, err, sizeof(err))) {
+	if (query_params__parse(&pp, qs, err, sizeof(err))) {
 		web_response__error(r, 400, "%s", err);
 		goto out;
 	}
 	for (size_t i = 0; i < pp.n; i++) {
 		if (strcmp(pp.kv[i].key, "label"))
 			continue;
-		if (nl == WEB_MAX_FILTERS) {
+		if (nl == QUERY_MAX_FILTERS) {
 			web_response__error(r, 400, "more than %d labels",
-					    WEB_MAX_FILTERS);
+					    QUERY_MAX_FILTERS);
 			goto out;
 		}
 		labels[nl++] = pp.kv[i].value;
 	}
-	ts = web_params__get(&pp, "time");
+	ts = query_params__get(&pp, "time");
 	if (ts && *ts && time__parse(ts, c->now_ns, &time_ns)) {
 		web_response__error(r, 400, "cannot parse time '%.64s'", ts);
 		goto out;
@@ -1983,7 +1984,7 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 		time_ns =
 		    c->now_ns; /* "or now": uploads land when they arrive */
 	ingest_limits(&lim, len);
-	plain = web_params__get(&pp, "plain_folded");
+	plain = query_params__get(&pp, "plain_folded");
 	lim.folded_no_comm = plain && !strcmp(plain, "1");
 	p = profile__new();
 	if (!p) {
@@ -2030,7 +2031,7 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 	}
 out:
 	profile__free(p);
-	web_params__release(&pp);
+	query_params__release(&pp);
 	return rel;
 }
 

@@ -261,7 +261,7 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 	const char *labels[MAX_PYRO_LABELS + 1];
 	char lbuf[4096], err[256] = "";
 	struct read_limits lim;
-	struct web_params pp;
+	struct query_params pp;
 	struct profile *p = NULL;
 	const char *name, *fmt, *from, *rate, *data;
 	uint64_t from_s = 0, hz = 0;
@@ -269,11 +269,11 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 	int nl, ret;
 
 	*out = NULL;
-	if (web_params__parse(&pp, qs, err, sizeof(err))) {
+	if (query_params__parse(&pp, qs, err, sizeof(err))) {
 		web_response__error(r, 400, "%s", err);
 		return;
 	}
-	name = web_params__get(&pp, "name");
+	name = query_params__get(&pp, "name");
 	if (!name || !*name) {
 		web_response__error(r, 400, "name= is required (app{k=v})");
 		goto out;
@@ -284,7 +284,7 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 		    r, 400, "bad name '%.100s': want app{key=value,...}", name);
 		goto out;
 	}
-	fmt = web_params__get(&pp, "format");
+	fmt = query_params__get(&pp, "format");
 	if (fmt && strcmp(fmt, "pprof") && strcmp(fmt, "folded")) {
 		web_response__error(r, 400,
 				    "format '%.32s' is not supported here "
@@ -292,7 +292,7 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 				    fmt);
 		goto out;
 	}
-	from = web_params__get(&pp, "from");
+	from = query_params__get(&pp, "from");
 	if (from && *from) {
 		from_s = header_u64(from);
 		/* Pyroscope's clients send seconds; take ms/us/ns too. */
@@ -303,7 +303,7 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 			goto out;
 		}
 	}
-	rate = web_params__get(&pp, "sampleRate");
+	rate = query_params__get(&pp, "sampleRate");
 	if (rate && *rate) {
 		hz = header_u64(rate);
 		if (!hz || hz > 1000000) {
@@ -342,7 +342,7 @@ void api__pyroscope_parse(const char *qs, const void *body, size_t len,
 		web_response__error(r, 400, "bad label in name '%.100s'", name);
 out:
 	profile__free(p);
-	web_params__release(&pp);
+	query_params__release(&pp);
 }
 
 void api__pyroscope_store(struct store *st, const struct profile *p,

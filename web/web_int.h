@@ -13,6 +13,7 @@
 
 #include "profile/calltree.h"
 #include "profile/profile.h"
+#include "storage/query_params.h"
 #include "storage/store.h"
 
 /* ---- growable output buffer with JSON helpers (json.c) ---- */
@@ -104,60 +105,5 @@ int flame__limit_subtree(struct calltree *t, uint32_t top, size_t max_nodes);
  * at most 'limit' rows, process names left out.
  */
 int flame__write_functions(struct calltree *t, struct jbuf *b, size_t limit);
-
-/* ---- request parameters (params.c) ---- */
-
-#define WEB_MAX_FILTERS 32
-#define WEB_MAX_VALUE 1024
-#define WEB_MAX_QUERY 8192
-
-enum web_filter_op {
-	WEB_OP_EQUAL = 0, /* key=value: q.filters */
-	WEB_OP_NOT_EQUAL, /* key!=value */
-	WEB_OP_MATCH,	  /* key=~regex (whole value) */
-	WEB_OP_NOT_MATCH, /* key!~regex */
-};
-
-/* One side of a query: range and filters; strings point into 'storage'. */
-struct web_range {
-	struct store_query q;
-	struct store_filter filters[WEB_MAX_FILTERS];
-	/* Filters other than key=value, left for the API to resolve into
-	 * key=value filters against the label values in the range. */
-	struct {
-		const char *key, *value;
-		int op; /* enum web_filter_op */
-	} ops[WEB_MAX_FILTERS];
-	size_t nr_ops;
-};
-
-struct web_params {
-	char *buf; /* decoded copy of the query string, NUL separated */
-	struct {
-		const char *key, *value;
-	} kv[128];
-	size_t n;
-};
-
-/* Parses a raw query string. Returns 0, or -E2BIG / -EINVAL with 'err'. */
-int web_params__parse(struct web_params *pp, const char *qs, char *err,
-		      size_t errlen);
-void web_params__release(struct web_params *pp);
-/* The first value of 'key', or NULL. */
-const char *web_params__get(const struct web_params *pp, const char *key);
-/*
- * Fills a range from "<prefix>from", "<prefix>to" and "<prefix>filter"
- * (prefix "" or "a_"/"b_"), defaults -1h .. now. Checks the range is
- * ordered and sane and that filters are key=value with known keys
- * ('known' is a NULL-terminated list or NULL to skip the check). Returns 0
- * or -EINVAL with a message in 'err'.
- */
-int web_params__range(const struct web_params *pp, const char *prefix,
-		      uint64_t now_ns, const char *const *known,
-		      struct web_range *r, char *err, size_t errlen);
-/* Parses an unsigned integer parameter within [min, max]. */
-int web_params__uint(const struct web_params *pp, const char *key, uint64_t def,
-		     uint64_t min, uint64_t max, uint64_t *out, char *err,
-		     size_t errlen);
 
 #endif

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Query-string parsing and validation for the API. Everything a client can
- * send is bounded here (lengths, counts, ranges) so the handlers only see
- * sane values; every rejection comes with a message for the 400 response.
+ * Query-string parsing and validation (see query_params.h): the HTTP
+ * API's and the CLI's db: sources'. Bounded here (lengths, counts,
+ * ranges) so the callers only see sane values.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "lib/timeparse.h"
-#include "web/web_int.h"
+#include "storage/query_params.h"
 
 #define NS 1000000000ULL
 /* Older than this is not a profile: a typo such as "from=17". */
@@ -52,17 +52,17 @@ static int url_decode(char *s)
 	return 0;
 }
 
-int web_params__parse(struct web_params *pp, const char *qs, char *err,
-		      size_t errlen)
+int query_params__parse(struct query_params *pp, const char *qs, char *err,
+			size_t errlen)
 {
 	char *save = NULL, *tok;
 
 	memset(pp, 0, sizeof(*pp));
 	if (!qs)
 		qs = "";
-	if (strlen(qs) > WEB_MAX_QUERY) {
+	if (strlen(qs) > QUERY_MAX_STRING) {
 		snprintf(err, errlen, "query string longer than %d bytes",
-			 WEB_MAX_QUERY);
+			 QUERY_MAX_STRING);
 		return -E2BIG;
 	}
 	pp->buf = strdup(qs);
@@ -89,10 +89,10 @@ int web_params__parse(struct web_params *pp, const char *qs, char *err,
 				 "malformed %%-escape in parameter");
 			return -EINVAL;
 		}
-		if (strlen(v) > WEB_MAX_VALUE) {
+		if (strlen(v) > QUERY_MAX_VALUE) {
 			snprintf(err, errlen,
 				 "parameter '%.64s' longer than %d bytes", tok,
-				 WEB_MAX_VALUE);
+				 QUERY_MAX_VALUE);
 			return -E2BIG;
 		}
 		pp->kv[pp->n].key = tok;
@@ -102,13 +102,13 @@ int web_params__parse(struct web_params *pp, const char *qs, char *err,
 	return 0;
 }
 
-void web_params__release(struct web_params *pp)
+void query_params__release(struct query_params *pp)
 {
 	free(pp->buf);
 	memset(pp, 0, sizeof(*pp));
 }
 
-const char *web_params__get(const struct web_params *pp, const char *key)
+const char *query_params__get(const struct query_params *pp, const char *key)
 {
 	for (size_t i = 0; i < pp->n; i++)
 		if (!strcmp(pp->kv[i].key, key))
@@ -116,11 +116,11 @@ const char *web_params__get(const struct web_params *pp, const char *key)
 	return NULL;
 }
 
-int web_params__uint(const struct web_params *pp, const char *key, uint64_t def,
-		     uint64_t min, uint64_t max, uint64_t *out, char *err,
-		     size_t errlen)
+int query_params__uint(const struct query_params *pp, const char *key,
+		       uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
+		       char *err, size_t errlen)
 {
-	const char *v = web_params__get(pp, key);
+	const char *v = query_params__get(pp, key);
 	unsigned long long n;
 	char *end;
 
@@ -149,9 +149,9 @@ static bool key_known(const char *const *known, const char *key, size_t len)
 	return false;
 }
 
-int web_params__range(const struct web_params *pp, const char *prefix,
-		      uint64_t now_ns, const char *const *known,
-		      struct web_range *r, char *err, size_t errlen)
+int query_params__range(const struct query_params *pp, const char *prefix,
+			uint64_t now_ns, const char *const *known,
+			struct query_range *r, char *err, size_t errlen)
 {
 	char key[32];
 	const char *from, *to;
@@ -160,9 +160,9 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 	memset(r, 0, sizeof(*r));
 	r->q.filters = r->filters;
 	snprintf(key, sizeof(key), "%sfrom", prefix);
-	from = web_params__get(pp, key);
+	from = query_params__get(pp, key);
 	snprintf(key, sizeof(key), "%sto", prefix);
-	to = web_params__get(pp, key);
+	to = query_params__get(pp, key);
 	if (!from || !*from)
 		from = "-1h";
 	if (!to || !*to)
@@ -203,19 +203,19 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 		eq = strchr(v, '=');
 		nt = strstr(v, "!~");
 		if (nt && (!eq || nt < eq)) {
-			op = WEB_OP_NOT_MATCH;
+			op = QUERY_OP_NOT_MATCH;
 			kend = nt;
 			val = nt + 2;
 		} else if (eq && eq > v && eq[-1] == '!') {
-			op = WEB_OP_NOT_EQUAL;
+			op = QUERY_OP_NOT_EQUAL;
 			kend = eq - 1;
 			val = eq + 1;
 		} else if (eq && eq[1] == '~') {
-			op = WEB_OP_MATCH;
+			op = QUERY_OP_MATCH;
 			kend = eq;
 			val = eq + 2;
 		} else {
-			op = WEB_OP_EQUAL;
+			op = QUERY_OP_EQUAL;
 			kend = eq;
 			val = eq ? eq + 1 : NULL;
 		}
@@ -231,14 +231,14 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 				 (int)(kend - v > 64 ? 64 : kend - v), v, key);
 			return -EINVAL;
 		}
-		if (r->q.nr_filters + r->nr_ops == WEB_MAX_FILTERS) {
+		if (r->q.nr_filters + r->nr_ops == QUERY_MAX_FILTERS) {
 			snprintf(err, errlen, "more than %d filters",
-				 WEB_MAX_FILTERS);
+				 QUERY_MAX_FILTERS);
 			return -E2BIG;
 		}
 		/* The key is cut out in place: the buffer is ours. */
 		((char *)v)[kend - v] = '\0';
-		if (op != WEB_OP_EQUAL) {
+		if (op != QUERY_OP_EQUAL) {
 			r->ops[r->nr_ops].key = v;
 			r->ops[r->nr_ops].value = val;
 			r->ops[r->nr_ops++].op = op;
@@ -247,6 +247,23 @@ int web_params__range(const struct web_params *pp, const char *prefix,
 		r->filters[r->q.nr_filters].key = v;
 		r->filters[r->q.nr_filters].value = val;
 		r->q.nr_filters++;
+	}
+	return 0;
+}
+
+int query_params__only(const struct query_params *pp,
+		       const char *const *allowed, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < pp->n; i++) {
+		const char *const *a = allowed;
+
+		while (*a && strcmp(*a, pp->kv[i].key))
+			a++;
+		if (!*a) {
+			snprintf(err, errlen, "unknown parameter '%.64s'",
+				 pp->kv[i].key);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
