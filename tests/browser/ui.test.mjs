@@ -599,10 +599,23 @@ await test('[other] expands to the hidden frames', async () => {
   }, parent);
   assert.ok(!kids.kids.includes('[other]'), `no [other] left under ${parent}: ${kids.kids}`);
   assert.equal(kids.total, 107);
-  // Against the full tree: the same children.
+  // Against the full tree: the same children, the hidden ones included.
   const full = await (await fetch(`${base}/api/v1/flamegraph?from=${T0}&to=${T0 + 180}`)).json();
   assert.equal(full.truncated, null);
-  assert.ok(kids.kids.length >= 1);
+  const fullKids = await page.evaluate(([fb, parent]) => {
+    const t = window.KilnFlame.decodeTree(fb, false);
+    let d = 0, i = 0;
+    for (const nm of parent ? parent.split(';') : []) {
+      const L = t.levels[d], K = t.levels[d + 1];
+      for (let k = L.kid0[i]; k < L.kid1[i]; k++) if (t.names[K.name[k]] === nm) { i = k; break; }
+      d++;
+    }
+    const L = t.levels[d], K = t.levels[d + 1], out = [];
+    for (let k = L.kid0[i]; k < L.kid1[i]; k++) out.push(t.names[K.name[k]]);
+    return out;
+  }, [full, parent]);
+  assert.deepEqual(kids.kids.slice().sort(), fullKids.slice().sort());
+  assert.ok(fullKids.length > 1, 'several children, some of them hidden before');
 });
 
 await test('line view: file:line rows and the source with a heat column', async () => {
