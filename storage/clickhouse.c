@@ -891,16 +891,27 @@ static uint64_t frame_id(const struct profile *p, uint32_t fid,
 	return fingerprint(tmp->p, tmp->len);
 }
 
-/* Inserts 'rows' of one hour unless a previous attempt already did. */
+/*
+ * Inserts 'rows' of one hour unless a previous attempt already did. The
+ * window's id is its identity when it has one (a pushed window: agent
+ * instance and window number), else the fingerprint of its rows.
+ */
 static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
-		       struct chbuf *out)
+		       const uint64_t *ident, struct chbuf *out)
 {
 	uint64_t win;
 	char sql[256];
 	struct rbin r;
 	int err;
 
-	win = fingerprint(rows, n * sizeof(*rows));
+	if (ident) {
+		uint64_t key[3] = {ident[0], ident[1],
+				   rows[0].tick / CH_SLOTS_PER_S / 3600};
+
+		win = fingerprint(key, sizeof(key));
+	} else {
+		win = fingerprint(rows, n * sizeof(*rows));
+	}
 	uint64_t s0 = rows[0].tick / CH_SLOTS_PER_S,
 		 s1 = rows[n - 1].tick / CH_SLOTS_PER_S;
 
@@ -940,7 +951,7 @@ static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
 }
 
 static int write_window(struct ch_store *c, const struct profile *p,
-			uint64_t *nsamples)
+			const uint64_t *ident, uint64_t *nsamples)
 {
 	size_t n, nf = profile__nr_frames(p), nst = profile__nr_stacks(p),
 		  nse = profile__nr_series(p), m = 0;
@@ -1076,7 +1087,7 @@ static int write_window(struct ch_store *c, const struct profile *p,
 		for (j = i;
 		     j < k && rows[j].tick / CH_SLOTS_PER_S / 3600 == hour; j++)
 			;
-		err = insert_hour(c, rows + i, j - i, &tmp);
+		err = insert_hour(c, rows + i, j - i, ident, &tmp);
 	}
 	if (!err && meta->period_ns && meta->period_ns != c->period_ns) {
 		char sql[160];
@@ -1298,15 +1309,15 @@ out:
 	return err;
 }
 
-static int ch__write(struct store *st, const struct profile *p)
+static int write_ident(struct ch_store *c, const struct profile *p,
+		       const uint64_t *ident)
 {
-	struct ch_store *c = ch_of(st);
 	uint64_t nsamples = 0;
 	int err;
 
 	if (c->read_only)
 		return -EROFS;
-	err = write_window(c, p, &nsamples);
+	err = write_window(c, p, ident, &nsamples);
 	if (err) {
 		/* What the cache says was written may not have been. */
 		w_reset(c);
@@ -1323,6 +1334,119 @@ static int ch__write(struct store *st, const struct profile *p)
 		roll_pass(c);
 	}
 	return 0;
+}
+
+static int ch__write(struct store *st, const struct profile *p)
+{
+	return write_ident(ch_of(st), p, NULL);
+}
+
+/* ---- pushed windows (kiln agent --push): identities and agents ---- */
+
+/*
+ * A window's identity is (instance, seq): its sample rows carry an id made
+ * from it, so a retry finds them even if the push_windows row that follows
+ * was never written; that row makes the next retry a cheap -EEXIST and
+ * feeds the hosts page.
+ */
+static int ch__write_pushed(struct store *st, const struct profile *p,
+			    const struct store_push *w)
+{
+	struct ch_store *c = ch_of(st);
+	uint64_t ident[2] = {w->instance, w->seq};
+	struct chbuf row = {0};
+	char sql[160];
+	struct rbin r;
+	int err;
+
+	if (!w->host)
+		return -EINVAL;
+	snprintf(sql, sizeof(sql),
+		 "SELECT count() FROM push_windows WHERE instance = %llu AND "
+		 "seq = %llu FORMAT RowBinary",
+		 (unsigned long long)w->instance, (unsigned long long)w->seq);
+	if ((err = ch__request(c, sql, NULL, "looking for a window")))
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	if (rbin__u64(&r))
+		return -EEXIST;
+	if (r.bad)
+		return -EBADMSG;
+	if ((err = write_ident(c, p, ident)))
+		return err;
+	chbuf__u64(&row, w->instance);
+	chbuf__u64(&row, w->seq);
+	chbuf__str(&row, w->host);
+	chbuf__str(&row, w->version ? w->version : "");
+	chbuf__u64(&row, w->start_ns);
+	chbuf__u64(&row, w->end_ns);
+	chbuf__u64(&row, w->samples);
+	chbuf__u64(&row, w->pending);
+	chbuf__u64(&row, w->lost_samples);
+	chbuf__u64(&row, w->now_ns);
+	err = ch__request(c,
+			  "INSERT INTO push_windows (instance, seq, host, "
+			  "version, start_ns, end_ns, samples, pending, "
+			  "lost_samples, received_ns) FORMAT RowBinary",
+			  &row, "recording a window");
+	chbuf__release(&row);
+	return err;
+}
+
+static int ch__agents(struct store *st,
+		      int (*fn)(const struct store_agent *a, void *ctx),
+		      void *ctx)
+{
+	struct ch_store *c = ch_of(st);
+	struct rbin r;
+	int err;
+
+	/* One row per window first: a window recorded twice (two servers
+	 * racing on one retry) counts once. */
+	err = ch__request(
+	    c,
+	    "SELECT instance, argMax(host, t), argMax(version, t), min(t), "
+	    "max(t), max(e), toUInt64(count()), toUInt64(sum(n)), "
+	    "argMax(pending, t), argMax(lost, t) FROM (SELECT instance, seq, "
+	    "argMax(host, received_ns) AS host, argMax(version, received_ns) "
+	    "AS version, min(received_ns) AS t, max(end_ns) AS e, any(samples) "
+	    "AS n, argMax(pending, received_ns) AS pending, "
+	    "argMax(lost_samples, received_ns) AS lost FROM push_windows "
+	    "GROUP BY instance, seq) GROUP BY instance ORDER BY argMax(host, "
+	    "t), instance FORMAT RowBinary",
+	    NULL, "listing agents");
+	if (err)
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	while (rbin__more(&r) && !err) {
+		struct store_agent a = {0};
+		const char *s;
+		size_t len;
+		char host[256], version[128];
+
+		a.instance = rbin__u64(&r);
+		s = rbin__str(&r, &len);
+		snprintf(host, sizeof(host), "%.*s", (int)len, s);
+		s = rbin__str(&r, &len);
+		snprintf(version, sizeof(version), "%.*s", (int)len, s);
+		a.first_push_ns = rbin__u64(&r);
+		a.last_push_ns = rbin__u64(&r);
+		a.last_end_ns = rbin__u64(&r);
+		a.windows = rbin__u64(&r);
+		a.samples = rbin__u64(&r);
+		a.pending = rbin__u64(&r);
+		a.lost_samples = rbin__u64(&r);
+		if (r.bad)
+			break;
+		a.host = host;
+		a.version = version;
+		err = fn(&a, ctx);
+	}
+	if (!err && r.bad) {
+		pr_err("store '%s': malformed answer from ClickHouse", c->name);
+		err = -EBADMSG;
+	}
+	return err;
 }
 
 /* ---- retention ---- */
@@ -1427,7 +1551,7 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 		    sql, sizeof(sql),
 		    "SELECT DISTINCT toUInt64(partition) FROM system.parts "
 		    "WHERE database = '%s' AND table IN ('samples_1h', "
-		    "'totals_1m') AND active FORMAT RowBinary",
+		    "'totals_1m', 'push_windows') AND active FORMAT RowBinary",
 		    c->db);
 		err = ch__request(c, sql, NULL, "listing rollups");
 		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
@@ -1449,6 +1573,12 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 			if (!err)
 				err = ch__request(c, sql, NULL,
 						  "dropping old rollups");
+			snprintf(sql, sizeof(sql),
+				 "ALTER TABLE push_windows DROP PARTITION %llu",
+				 (unsigned long long)days[d]);
+			if (!err)
+				err = ch__request(c, sql, NULL,
+						  "dropping old windows");
 		}
 	}
 	if (!err && c->stats.rows_deleted != before && i < n) {
@@ -1506,8 +1636,8 @@ static void ch__stats(struct store *st, struct store_stats *out)
 static int ch__check(struct store *st)
 {
 	static const char *const tables[] = {
-	    "frames",	  "stacks",    "series",  "samples",
-	    "samples_1h", "totals_1m", "rollups", "meta"};
+	    "frames",	 "stacks",  "series",	    "samples", "samples_1h",
+	    "totals_1m", "rollups", "push_windows", "meta"};
 	struct ch_store *c = ch_of(st);
 	uint32_t version;
 	char sql[96];
@@ -1547,4 +1677,6 @@ static const struct store_ops clickhouse_ops = {
     .label_values = ch__label_values,
     .stats = ch__stats,
     .check = ch__check,
+    .write_pushed = ch__write_pushed,
+    .agents = ch__agents,
 };

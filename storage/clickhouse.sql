@@ -107,6 +107,24 @@ CREATE TABLE IF NOT EXISTS rollups (
 	written DateTime
 ) ENGINE = MergeTree ORDER BY (hour, attempt);
 
+-- Windows pushed by agents (kiln agent --push), one row each, written after
+-- the window's samples (whose window_id derives from instance and seq, so a
+-- retry finds them even without this row). The hosts page aggregates it per
+-- instance; retention drops whole days of it with the data.
+CREATE TABLE IF NOT EXISTS push_windows (
+	instance UInt64,
+	seq UInt64,
+	host String,
+	version String,
+	start_ns UInt64,
+	end_ns UInt64,
+	samples UInt64,
+	pending UInt64,      -- windows waiting at the agent, as it said
+	lost_samples UInt64, -- samples the agent lost, as it said
+	received_ns UInt64
+) ENGINE = ReplacingMergeTree(received_ns)
+PARTITION BY intDiv(end_ns, 86400000000000) ORDER BY (instance, seq);
+
 -- Settings that apply to the whole store (period_ns: CPU time of a count).
 CREATE TABLE IF NOT EXISTS meta (
 	key String,

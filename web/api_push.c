@@ -124,7 +124,7 @@ void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
 				    (unsigned long long)w.instance, w.host);
 		return;
 	}
-	if (ret == -ENOSPC || ret == -EBUSY || ret == -EIO) {
+	if (ret == -ENOSPC || ret == -EBUSY || ret == -EIO || ret == -EAGAIN) {
 		web_response__error(r, 503, "cannot store the window now: %s",
 				    ret == -ENOSPC ? "the server's disk is full"
 						   : strerror(-ret));
