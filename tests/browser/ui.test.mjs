@@ -566,6 +566,11 @@ await test('lost samples: their own series spread over the window, a banner with
   assert.match(await page.textContent('#timeline-legend'), /lost samples/);
   // The heat map leaves them out.
   assert.equal(await page.getAttribute('#heatmap', 'data-max'), '100');
+  assert.equal(await flameTotal(), 600);
+  await page.click('#hide-lost');
+  await page.waitForFunction(() => new URL(location.href).searchParams.getAll('filter').includes('comm!=[lost]'));
+  await loaded();
+  assert.equal(await flameTotal(), 100);
 });
 
 await test('[other] expands to the hidden frames', async () => {

@@ -695,7 +695,13 @@ function updateLostBanner() {
   const advice = (lost.reasons || []).some((r) => /ring buffer/.test(r.reason))
     ? ' The agent did not read the ring buffer fast enough (a loaded machine, or too high a frequency): lower --frequency, or give the agent more CPU.'
     : '';
-  el.textContent = `${(100 * share).toFixed(1)}% of the samples in this range were lost (${lost.total} of ${sampled + lost.total}); cause: ${why}.${advice} They are shown as their own series on the time line.`;
+  el.textContent = `${(100 * share).toFixed(1)}% of the samples in this range were lost (${lost.total} of ${sampled + lost.total}); cause: ${why}.${advice} They are shown as their own series on the time line. `;
+  // They also take their share of the flame graph's width ([lost]).
+  const hide = document.createElement('button');
+  hide.id = 'hide-lost';
+  hide.textContent = 'leave them out of the flame graph';
+  hide.addEventListener('click', () => setState({ filter: state.filter.concat(['comm!=[lost]']), zoom: null }));
+  if (!state.filter.includes('comm!=[lost]')) el.appendChild(hide);
   el.hidden = false;
 }
 
