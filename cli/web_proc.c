@@ -410,7 +410,6 @@ struct web_proc *web_proc__start(const struct web_proc_opts *opts,
 		       strerror(errno));
 		goto fail;
 	}
-	set_listen_port(wp, 0);
 	snprintf(wp->listen, sizeof(wp->listen), "%s",
 		 opts->listen ? opts->listen : "127.0.0.1:7070");
 	if (opts->auth_token_file && read_token(wp, opts->auth_token_file))
