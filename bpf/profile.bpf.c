@@ -10,6 +10,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+/* The walk's step code (bpf/unwind.h) reads user memory through this. */
+#define KILN_UNWIND_READ(ctx, addr, dst)                                       \
+	bpf_probe_read_user((dst), 8, (const void *)(addr))
 
 #include "profile.h"
 
@@ -22,6 +27,8 @@ const volatile bool include_idle = false;
 /* Wake the reader only when this much is waiting: it polls on a timer
  * anyway, and a wakeup per sample would cost more than the sampling. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* enum kiln_unwind_mode */
+const volatile __u32 unwind_mode = KILN_UNWIND_MODE_CFI;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -51,12 +58,227 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } task_events SEC(".maps");
 
-static __always_inline void count(__u32 stat)
+/*
+ * Unwind tables (profiler/unwinder.c fills them): every object's rows, one
+ * sorted run per object, in one array that user space maps and writes
+ * directly; where each object's run is; and per process, which object and
+ * load bias an address belongs to.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by the sampler before load */
+	__type(key, __u32);
+	__type(value, struct kiln_unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by the sampler before load */
+	__type(key, __u32);
+	__type(value, struct kiln_unwind_object);
+} unwind_objects SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1); /* sized by the sampler before load */
+	__type(key, struct kiln_unwind_map_key);
+	__type(value, struct kiln_unwind_map_value);
+} unwind_mappings SEC(".maps");
+
+/* The walk's output, copied into the sample when it ends. */
+struct unwind_scratch {
+	__u64 pcs[KILN_MAX_STACK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unwind_scratch);
+} unwind_scratch SEC(".maps");
+
+static __always_inline void add(__u32 stat, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &stat);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 stat)
+{
+	add(stat, 1);
+}
+
+struct walk {
+	struct kiln_unwind_regs regs;
+	struct kiln_unwind_map_value map; /* the last mapping looked up */
+	struct unwind_scratch *out;
+	__u32 pid;
+	__u32 n;
+	__u32 end;
+	__u32 missing, missing_end; /* first object without its table */
+	__u16 cfi_frames, fp_frames;
+};
+
+/* The last row whose pc is <= 'pc' in an object's run, or NULL. */
+static __always_inline const struct kiln_unwind_row *
+find_row(const struct kiln_unwind_object *obj, __u64 pc)
+{
+	__u32 lo = 0, hi = obj->nr_rows, base = obj->base, idx;
+	const struct kiln_unwind_row *row;
+
+	if (pc > 0xffffffffULL || hi > KILN_UNWIND_MAX_ROWS)
+		return NULL;
+	for (int i = 0; i < KILN_UNWIND_SEARCH_STEPS; i++) {
+		__u32 mid;
+
+		if (hi - lo <= 1)
+			break;
+		mid = lo + (hi - lo) / 2;
+		idx = base + mid;
+		row = bpf_map_lookup_elem(&unwind_rows, &idx);
+		if (!row)
+			return NULL;
+		if (row->pc <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	idx = base + lo;
+	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	return row && row->pc <= pc ? row : NULL;
+}
+
+/* One frame: record its pc, then step to its caller. 1 ends the loop. */
+static long walk_frame(__u32 i, void *data)
+{
+	struct walk *w = data;
+	const struct kiln_unwind_object *obj;
+	const struct kiln_unwind_row *found;
+	struct kiln_unwind_row row;
+	__u64 pc = w->regs.pc;
+	__u32 n = w->n;
+	int end;
+
+	if (n >= KILN_MAX_STACK) {
+		w->end = KILN_UNWIND_FRAME_LIMIT;
+		return 1;
+	}
+	w->out->pcs[n] = pc;
+	w->n = n + 1;
+
+	if (pc < w->map.start || pc >= w->map.end) {
+		struct kiln_unwind_map_key key = {
+		    .prefixlen = 96,
+		    .pid_be = bpf_htonl(w->pid),
+		    .addr_be = bpf_cpu_to_be64(pc),
+		};
+		struct kiln_unwind_map_value *v =
+		    bpf_map_lookup_elem(&unwind_mappings, &key);
+
+		if (!v) {
+			w->map.start = w->map.end = 0;
+			goto fp;
+		}
+		w->map = *v;
+	}
+	obj = bpf_map_lookup_elem(&unwind_objects, &w->map.object);
+	if (!obj)
+		goto fp;
+	if (!obj->nr_rows) {
+		/* No table (yet): frame pointers may still get through (they
+		 * do on code built with them); if the walk then stops short,
+		 * the missing table is named as the reason. */
+		if (!(obj->flags & KILN_UNW_OBJ_NO_CFI) && !w->missing) {
+			w->missing = w->map.object + 1;
+			w->missing_end = obj->flags & KILN_UNW_OBJ_NO_ROOM
+					     ? KILN_UNWIND_NO_ROOM
+					     : KILN_UNWIND_NOT_LOADED;
+		}
+		goto fp;
+	}
+	found = find_row(obj, pc - w->map.bias - (w->regs.exact ? 0 : 1));
+	if (!found)
+		goto fp;
+	row = *found;
+	if (row.op == KILN_UNW_INVALID)
+		goto fp;
+	w->cfi_frames++;
+	end = kiln_unwind_row_step(&row, &w->regs, NULL);
+	goto out;
+fp:
+	w->fp_frames++;
+	end = kiln_unwind_fp_step(&w->regs, NULL);
+out:
+	if (end == KILN_UNWIND_RUNNING)
+		return 0;
+	w->end = end;
+	return 1;
+}
+
+/* The user registers at the sample: the interrupted ones when the sample
+ * hit user mode, else those saved at kernel entry. */
+static __always_inline int user_regs(struct bpf_perf_event_data *ctx,
+				     struct kiln_unwind_regs *r)
+{
+	struct pt_regs *regs;
+
+	/* User addresses are below 2^47 (x86-64, 4-level and the low half
+	 * of 5-level paging); kernel text is far above. */
+	if (ctx->regs.ip < (1ULL << 47)) {
+		r->pc = ctx->regs.ip;
+		r->sp = ctx->regs.sp;
+		r->fp = ctx->regs.bp;
+	} else {
+		regs = (struct pt_regs *)bpf_task_pt_regs(
+		    bpf_get_current_task_btf());
+		if (!regs)
+			return -1;
+		r->pc = BPF_CORE_READ(regs, ip);
+		r->sp = BPF_CORE_READ(regs, sp);
+		r->fp = BPF_CORE_READ(regs, bp);
+	}
+	r->exact = 1;
+	return r->pc ? 0 : -1;
+}
+
+static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
+				      struct kiln_sample *s, __u32 pid)
+{
+	__u32 zero = 0;
+	struct walk w = {.pid = pid, .end = KILN_UNWIND_FRAME_LIMIT};
+
+	w.out = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	if (!w.out || user_regs(ctx, &w.regs)) {
+		s->ustack_len = -14; /* -EFAULT, as bpf_get_stack says */
+		s->unwind_end = KILN_UNWIND_UNREADABLE;
+		count(KILN_STAT_USTACK_ERROR);
+		return;
+	}
+	bpf_loop(KILN_MAX_STACK, walk_frame, &w, 0);
+	if (w.end == KILN_UNWIND_RUNNING)
+		w.end = KILN_UNWIND_FRAME_LIMIT;
+	if (w.missing && w.end != KILN_UNWIND_COMPLETE &&
+	    w.end != KILN_UNWIND_FRAME_LIMIT)
+		w.end = w.missing_end;
+	s->unwind_missing = w.missing;
+	if (w.n > KILN_MAX_STACK)
+		w.n = KILN_MAX_STACK;
+	bpf_probe_read_kernel(s->ustack, sizeof(s->ustack), w.out->pcs);
+	s->ustack_len = (__s32)w.n;
+	s->unwind_end = w.end;
+	s->cfi_frames = w.cfi_frames;
+	s->fp_frames = w.fp_frames;
+	if (w.end == KILN_UNWIND_FRAME_LIMIT)
+		count(KILN_STAT_USTACK_TRUNCATED);
+	if (w.end < KILN_UNWIND_END_MAX)
+		count(KILN_STAT_UNWIND_END + w.end);
+	add(KILN_STAT_CFI_FRAMES, w.cfi_frames);
+	add(KILN_STAT_FP_FRAMES, w.fp_frames);
 }
 
 SEC("perf_event")
@@ -104,7 +326,15 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		}
 	}
 	s->ustack_len = 0;
-	if (want_user && !(s->flags & KILN_SAMPLE_KTHREAD)) {
+	s->unwind_end = KILN_UNWIND_COMPLETE;
+	s->cfi_frames = s->fp_frames = 0;
+	s->unwind_missing = 0;
+	s->pad = 0;
+	if (want_user && !(s->flags & KILN_SAMPLE_KTHREAD) &&
+	    unwind_mode == KILN_UNWIND_MODE_CFI) {
+		walk_user(ctx, s, pid);
+	} else if (want_user && !(s->flags & KILN_SAMPLE_KTHREAD)) {
+		s->unwind_end = KILN_UNWIND_FP_WALK;
 		len = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack),
 				    BPF_F_USER_STACK);
 		if (len < 0) {

@@ -6,8 +6,10 @@
 #ifndef KILN_BPF_PROFILE_H
 #define KILN_BPF_PROFILE_H
 
+#include "unwind.h"
+
 /* kernel.perf_event_max_stack defaults to 127. */
-#define KILN_MAX_STACK 127
+#define KILN_MAX_STACK KILN_UNWIND_MAX_FRAMES
 #define KILN_COMM_LEN 16
 
 /* Per-CPU counters, indexes into the 'stats' map. */
@@ -20,7 +22,16 @@ enum kiln_stat {
 	KILN_STAT_KSTACK_TRUNCATED, /* kept, but deeper than KILN_MAX_STACK */
 	KILN_STAT_USTACK_TRUNCATED,
 	KILN_STAT_PIDS_FULL, /* --pid: a child not added, the pids map full */
+	/* How user stacks ended: KILN_STAT_UNWIND_END + enum kiln_unwind_end */
+	KILN_STAT_UNWIND_END,
+	KILN_STAT_CFI_FRAMES = KILN_STAT_UNWIND_END + KILN_UNWIND_END_MAX,
+	KILN_STAT_FP_FRAMES, /* frames walked by frame pointer (no CFI) */
 	KILN_STAT_MAX,
+};
+
+enum kiln_unwind_mode {
+	KILN_UNWIND_MODE_CFI = 0, /* CFI tables, frame pointers where none */
+	KILN_UNWIND_MODE_FP,	  /* bpf_get_stack's frame-pointer walk only */
 };
 
 enum kiln_sample_flags {
@@ -35,6 +46,13 @@ struct kiln_sample {
 	__u32 flags;	  /* enum kiln_sample_flags */
 	__s32 kstack_len; /* frames, or -errno from bpf_get_stack */
 	__s32 ustack_len;
+	__u32 unwind_end; /* enum kiln_unwind_end: why the user walk stopped */
+	__u16 cfi_frames; /* user frames walked with CFI rows */
+	__u16 fp_frames;  /* user frames walked by frame pointer */
+	/* 1 + the object whose table was missing (not built yet, or no
+	 * room), so user space can build it first; 0: none. */
+	__u32 unwind_missing;
+	__u32 pad;
 	char comm[KILN_COMM_LEN];
 	__u64 kstack[KILN_MAX_STACK];
 	__u64 ustack[KILN_MAX_STACK];

@@ -16,6 +16,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "profiler/session.h"
+#include "profiler/unwind_table.h"
 
 #define MAX_PIDS 1024
 
@@ -35,6 +36,14 @@ static void usage(FILE *out)
 	    "      --kernel-only    kernel stacks only\n"
 	    "      --user-only      user stacks only\n"
 	    "      --include-idle   also sample the idle task\n"
+	    "      --unwind METHOD  user stacks: cfi (default: unwind tables "
+	    "from\n"
+	    "                       .eh_frame, frame pointers where there are "
+	    "none)\n"
+	    "                       or fp (frame pointers only)\n"
+	    "      --unwind-memory MIB  ceiling for the unwind tables' kernel "
+	    "memory\n"
+	    "                       (default: 1/128 of RAM, at most 64)\n"
 	    "  -f, --format FMT     folded (default), pprof, speedscope, svg\n"
 	    "  -o, --output FILE    write the profile here (default stdout)\n"
 	    "      --title TEXT     title for SVG output\n" CLI_DEBUGINFOD_HELP
@@ -72,6 +81,38 @@ static void print_summary(const struct session_stats *st, double secs,
 		(unsigned long long)s->kstack_errors, KILN_MAX_STACK,
 		(unsigned long long)s->ustack_truncated,
 		(unsigned long long)s->kstack_truncated);
+	if (st->unwind.rows_capacity) {
+		static const int order[] = {
+		    KILN_UNWIND_COMPLETE,    KILN_UNWIND_NO_INFO,
+		    KILN_UNWIND_NOT_LOADED,  KILN_UNWIND_NO_ROOM,
+		    KILN_UNWIND_FRAME_LIMIT, KILN_UNWIND_UNREADABLE,
+		    KILN_UNWIND_BAD_FRAME,
+		};
+
+		fprintf(stderr, "kiln: user stacks:");
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+			fprintf(stderr, "%s %llu %s", i ? "," : "",
+				(unsigned long long)s->unwind_end[order[i]],
+				unwind__end_name(order[i]));
+		fprintf(stderr,
+			"; frames: %llu by unwind table, %llu by frame "
+			"pointer\n",
+			(unsigned long long)s->cfi_frames,
+			(unsigned long long)s->fp_frames);
+		fprintf(stderr,
+			"kiln: unwind tables: %llu objects, %llu loaded "
+			"(%llu of %llu rows, %.1f MiB), %llu without CFI, "
+			"%llu did not fit, %llu queued; built in %.2f s\n",
+			(unsigned long long)st->unwind.objects,
+			(unsigned long long)st->unwind.tables_loaded,
+			(unsigned long long)st->unwind.rows_used,
+			(unsigned long long)st->unwind.rows_capacity,
+			st->unwind.rows_capacity * 8.0 / (1 << 20),
+			(unsigned long long)st->unwind.no_cfi,
+			(unsigned long long)st->unwind.no_room,
+			(unsigned long long)st->unwind.queued,
+			st->unwind.build_ns / 1e9);
+	}
 	if (s->pids_full)
 		pr_note("%llu child processes not sampled: too many live "
 			"processes under --pid",
@@ -95,6 +136,8 @@ int cmd_record(int argc, char **argv)
 	    {"kernel-only", no_argument, NULL, 'K'},
 	    {"user-only", no_argument, NULL, 'U'},
 	    {"include-idle", no_argument, NULL, 'I'},
+	    {"unwind", required_argument, NULL, 'W'},
+	    {"unwind-memory", required_argument, NULL, 'M'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"title", required_argument, NULL, 'T'},
@@ -157,6 +200,29 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'I':
 			opts.include_idle = true;
+			break;
+		case 'W':
+			if (!strcmp(optarg, "cfi")) {
+				opts.unwind_mode = KILN_UNWIND_MODE_CFI;
+			} else if (!strcmp(optarg, "fp")) {
+				opts.unwind_mode = KILN_UNWIND_MODE_FP;
+			} else {
+				fprintf(stderr,
+					"kiln record: --unwind must be cfi or "
+					"fp, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			if (parse_uint(optarg, 4096, &v)) {
+				fprintf(stderr,
+					"kiln record: --unwind-memory must be "
+					"1..4096 MiB, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			opts.unwind_memory = (uint64_t)v << 20;
 			break;
 		case 'f':
 			fmt = format__from_name(optarg);

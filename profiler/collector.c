@@ -159,7 +159,8 @@ bool collector__add(struct collector *c, const struct kiln_sample *s)
 	struct proc_info *p;
 
 	head.pid = s->pid;
-	head.flags = s->flags;
+	/* How the user walk ended rides in the high half of the flags. */
+	head.flags = s->flags | (s->unwind_end & 0xffff) << 16;
 	head.klen =
 	    s->kstack_len > KILN_MAX_STACK ? KILN_MAX_STACK : s->kstack_len;
 	head.ulen =
@@ -361,6 +362,25 @@ static size_t user_depth(struct collector *c, struct proc_info *p,
 	return n;
 }
 
+/* The root frame that says why a CFI walk stopped short, or NULL. */
+static const char *unwind_cut(unsigned int end)
+{
+	switch (end) {
+	case KILN_UNWIND_NO_INFO:
+		return "[no unwind info]";
+	case KILN_UNWIND_NOT_LOADED:
+		return "[unwind table not loaded]";
+	case KILN_UNWIND_NO_ROOM:
+		return "[unwind memory full]";
+	case KILN_UNWIND_UNREADABLE:
+		return "[unreadable stack]";
+	case KILN_UNWIND_BAD_FRAME:
+		return "[bad frame]";
+	default:
+		return NULL;
+	}
+}
+
 static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 				const struct raw_stack *r,
 				const uint64_t *addrs, struct stack_buf *b)
@@ -379,7 +399,12 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 			   profile__add_named_frame(out, name, FRAME_SPECIAL));
 		return profile__add_stack(out, b->ids, b->len);
 	}
-	if (r->klen == KILN_MAX_STACK || r->ulen == KILN_MAX_STACK)
+	unsigned int uend = r->flags >> 16;
+	/* uend 0: a sample without a CFI walk (hand-made in tests). */
+	bool utrunc = uend == KILN_UNWIND_FP_WALK || uend == 0
+			  ? r->ulen == KILN_MAX_STACK
+			  : uend == KILN_UNWIND_FRAME_LIMIT;
+	if (r->klen == KILN_MAX_STACK || utrunc)
 		stack_push(b, profile__add_named_frame(out, "[truncated]",
 						       FRAME_SPECIAL));
 	if (!(r->flags & KILN_SAMPLE_KTHREAD)) {
@@ -391,8 +416,12 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 		 * pointers yields garbage: cut the stack at the first address
 		 * no executable mapping covers and say so at its root. */
 		size_t depth = user_depth(c, p, ustack, nr_frames(r->ulen));
+		const char *cut = unwind_cut(uend);
 		if (depth < nr_frames(r->ulen))
 			stack_push(b, profile__add_named_frame(out, "[unknown]",
+							       FRAME_SPECIAL));
+		else if (cut && r->ulen > 0)
+			stack_push(b, profile__add_named_frame(out, cut,
 							       FRAME_SPECIAL));
 		/* ustack[0] is the leaf: walk from the root. */
 		for (size_t i = depth; i-- > 0;)

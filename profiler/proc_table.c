@@ -24,6 +24,7 @@ struct proc_table {
 	size_t nr_dead;	 /* exited, not yet freed */
 	uint64_t sweeps; /* proc_table__sweep() calls so far */
 	int *exited;	 /* pids that exited since the last sweep or so */
+	struct proc_table_listener listener;
 	size_t nr_exited, cap_exited;
 };
 
@@ -53,8 +54,19 @@ struct proc_table *proc_table__new(struct symbolizer *sym)
 	return t;
 }
 
+void proc_table__set_listener(struct proc_table *t,
+			      const struct proc_table_listener *l)
+{
+	if (l)
+		t->listener = *l;
+	else
+		memset(&t->listener, 0, sizeof(t->listener));
+}
+
 static void mapping_release(struct proc_table *t, struct proc_mapping *m)
 {
+	if (t->listener.mapping_removed)
+		t->listener.mapping_removed(t->listener.ctx, &m->map);
 	symbolizer__object_put(t->sym, m->obj);
 	free((char *)m->map.path);
 	free((uint8_t *)m->map.build_id);
@@ -205,6 +217,8 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		p->maps[pos] = p->maps[pos - 1];
 	p->maps[pos] = m;
 	p->nr_maps++;
+	if (t->listener.mapping_added)
+		t->listener.mapping_added(t->listener.ctx, &m.map);
 }
 
 const struct proc_mapping *proc_info__lookup(const struct proc_info *p,

@@ -46,9 +46,25 @@ struct proc_info {
 	struct proc_info *next;
 };
 
+/*
+ * Told of every executable mapping a process gains or loses (mmap, exec,
+ * fork, exit, /proc scans), for the unwind tables. Called on the thread
+ * that feeds the table; 'm' is valid for the call only.
+ */
+struct proc_table_listener {
+	void (*mapping_added)(void *ctx, const struct sym_mapping *m);
+	void (*mapping_removed)(void *ctx, const struct sym_mapping *m);
+	void *ctx;
+};
+
 /* 'sym' is borrowed and must outlive the table. */
 struct proc_table *proc_table__new(struct symbolizer *sym);
 void proc_table__free(struct proc_table *t);
+
+/* Sets (or with NULL clears) the listener; it must outlive the table or be
+ * cleared first. */
+void proc_table__set_listener(struct proc_table *t,
+			      const struct proc_table_listener *l);
 
 /* Applies one side-band record. */
 void proc_table__handle(struct proc_table *t, const struct task_event *e);

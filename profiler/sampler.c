@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 
 struct sampler {
 	struct profile_bpf *skel;
+	struct sampler_unwind_maps unwind;
+	size_t rows_bytes, objects_bytes; /* mmapped sizes */
 	struct ring_buffer *rb;
 	struct perf_buffer *task_pb;
 	struct bpf_link **links;
@@ -285,6 +288,58 @@ static size_t ringbuf_size(int nr_cpus, unsigned int frequency)
 	return size;
 }
 
+static void *map_array(struct bpf_map *map, size_t *bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size =
+	    (size_t)bpf_map__value_size(map) * bpf_map__max_entries(map);
+	void *p;
+
+	size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(map), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*bytes = size;
+	return p;
+}
+
+static int map_unwind(struct sampler *s)
+{
+	s->unwind.rows = map_array(s->skel->maps.unwind_rows, &s->rows_bytes);
+	s->unwind.objects =
+	    map_array(s->skel->maps.unwind_objects, &s->objects_bytes);
+	if (!s->unwind.rows || !s->unwind.objects) {
+		int err = -errno;
+
+		fprintf(stderr,
+			"kiln: error: failed to map the unwind tables: %s\n",
+			strerror(-err));
+		return err;
+	}
+	s->unwind.mappings_fd = bpf_map__fd(s->skel->maps.unwind_mappings);
+	return 0;
+}
+
+bool sampler__pid_sampled(struct sampler *s, int pid)
+{
+	uint32_t key = (uint32_t)pid;
+	uint8_t v;
+
+	if (!s->skel->rodata->filter_pids)
+		return true;
+	return !bpf_map__lookup_elem(s->skel->maps.pids, &key, sizeof(key), &v,
+				     sizeof(v), 0);
+}
+
+int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out)
+{
+	if (!s->unwind.rows)
+		return -ENOENT;
+	*out = s->unwind;
+	return 0;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts,
 			     const struct sampler_callbacks *cb)
 {
@@ -333,6 +388,21 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 			     ? opts->ringbuf_bytes
 			     : ringbuf_size(s->nr_cpus, opts->frequency);
 	bpf_map__set_max_entries(s->skel->maps.samples, rb_size);
+	s->skel->rodata->unwind_mode = opts->unwind_mode;
+	if (opts->unwind_mode == KILN_UNWIND_MODE_CFI) {
+		s->unwind.nr_rows =
+		    opts->unwind_rows ? opts->unwind_rows : 4u << 20;
+		s->unwind.nr_objects =
+		    opts->unwind_objects ? opts->unwind_objects : 16384;
+		s->unwind.nr_mappings =
+		    opts->unwind_mappings ? opts->unwind_mappings : 1u << 18;
+		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
+					 s->unwind.nr_rows);
+		bpf_map__set_max_entries(s->skel->maps.unwind_objects,
+					 s->unwind.nr_objects);
+		bpf_map__set_max_entries(s->skel->maps.unwind_mappings,
+					 s->unwind.nr_mappings);
+	}
 	/* The loop drains every 100 ms; a wakeup is only needed when the
 	 * buffer fills faster than that. */
 	s->skel->rodata->wakeup_bytes = rb_size / 4;
@@ -342,6 +412,11 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		       err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)"
 				     : "");
 		goto err_destroy;
+	}
+	if (opts->unwind_mode == KILN_UNWIND_MODE_CFI) {
+		err = map_unwind(s);
+		if (err)
+			goto err_destroy;
 	}
 	for (size_t i = 0; i < opts->nr_pids; i++) {
 		uint32_t pid = (uint32_t)opts->pids[i];
@@ -405,6 +480,10 @@ void sampler__free(struct sampler *s)
 	}
 	perf_buffer__free(s->task_pb);
 	ring_buffer__free(s->rb);
+	if (s->unwind.rows)
+		munmap(s->unwind.rows, s->rows_bytes);
+	if (s->unwind.objects)
+		munmap(s->unwind.objects, s->objects_bytes);
 	profile_bpf__destroy(s->skel);
 	free(s->links);
 	free(s->perf_fds);
@@ -456,6 +535,10 @@ int sampler__stats(struct sampler *s, struct sampler_stats *out)
 	out->kstack_truncated = totals[KILN_STAT_KSTACK_TRUNCATED];
 	out->ustack_truncated = totals[KILN_STAT_USTACK_TRUNCATED];
 	out->pids_full = totals[KILN_STAT_PIDS_FULL];
+	for (int i = 0; i < KILN_UNWIND_END_MAX; i++)
+		out->unwind_end[i] = totals[KILN_STAT_UNWIND_END + i];
+	out->cfi_frames = totals[KILN_STAT_CFI_FRAMES];
+	out->fp_frames = totals[KILN_STAT_FP_FRAMES];
 	out->task_events_lost = s->task_lost;
 	return 0;
 }

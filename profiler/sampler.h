@@ -56,6 +56,10 @@ struct sampler_opts {
 	bool user_stacks;
 	bool include_idle;    /* sample the idle task (pid 0) too */
 	size_t ringbuf_bytes; /* 0 picks a default */
+	/* User stacks: enum kiln_unwind_mode (CFI tables by default). */
+	unsigned int unwind_mode;
+	/* Capacity of the unwind maps (CFI mode); 0 picks a default. */
+	uint32_t unwind_rows, unwind_objects, unwind_mappings;
 };
 
 /*
@@ -89,8 +93,31 @@ struct sampler_stats {
 	uint64_t ustack_truncated;
 	uint64_t task_events_lost; /* side-band records lost */
 	uint64_t pids_full;	   /* --pid children not followed: map full */
+	/* User stack walks by how they ended (enum kiln_unwind_end). */
+	uint64_t unwind_end[KILN_UNWIND_END_MAX];
+	uint64_t cfi_frames, fp_frames; /* user frames, by method */
 };
 int sampler__stats(struct sampler *s, struct sampler_stats *out);
+
+/*
+ * The unwind maps (CFI mode), for profiler/unwinder.c to fill: the row and
+ * object arrays mapped into this process (writes are seen by the BPF
+ * program at once), and the per-process mapping trie's fd. Valid until
+ * sampler__free(). Returns 0, or -ENOENT in frame-pointer mode.
+ */
+struct sampler_unwind_maps {
+	struct kiln_unwind_row *rows;
+	uint32_t nr_rows;
+	struct kiln_unwind_object *objects;
+	uint32_t nr_objects;
+	int mappings_fd;
+	uint32_t nr_mappings;
+};
+int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out);
+
+/* With a pid filter: whether 'pid' is sampled (in the set, or a child
+ * that joined it). Without one: always true. */
+bool sampler__pid_sampled(struct sampler *s, int pid);
 
 /* Offset to add to a sample's CLOCK_MONOTONIC time to get unix ns. */
 uint64_t sampler__clock_offset(void);

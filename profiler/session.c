@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 
 #include "profiler/collector.h"
@@ -18,6 +19,7 @@ struct session {
 	struct proc_table *procs;
 	struct collector *collector;
 	struct sampler *sampler;
+	struct unwinder *unwinder;
 	uint64_t clock_offset;
 	uint64_t collected;
 	uint64_t processes_seen;
@@ -31,9 +33,50 @@ static void on_sample(const struct kiln_sample *sample, void *ctx)
 {
 	struct session *s = ctx;
 
+	if (sample->unwind_missing && s->unwinder)
+		unwinder__demand(s->unwinder, sample->unwind_missing - 1);
 	if (collector__add(s->collector, sample))
 		s->processes_seen++;
 	s->collected++;
+}
+
+static void on_mapping_added(void *ctx, const struct sym_mapping *m)
+{
+	struct session *s = ctx;
+
+	/* With --pid, only the sampled processes need tables. */
+	if (sampler__pid_sampled(s->sampler, m->pid))
+		unwinder__mapping_added(s->unwinder, m);
+}
+
+static void on_mapping_removed(void *ctx, const struct sym_mapping *m)
+{
+	struct session *s = ctx;
+
+	unwinder__mapping_removed(s->unwinder, m);
+}
+
+/*
+ * Rows of unwind table the kernel may hold: the ceiling asked for, else
+ * 1/128 of the host's memory up to 64 MiB (this machine's whole running
+ * system, browsers, node and a ClickHouse server included, needed about
+ * 40 MiB).
+ */
+static uint32_t unwind_rows(uint64_t ceiling)
+{
+	struct sysinfo si;
+	uint64_t bytes = ceiling;
+
+	if (!bytes) {
+		bytes = 64ULL << 20;
+		if (!sysinfo(&si) &&
+		    (uint64_t)si.totalram * si.mem_unit / 128 < bytes)
+			bytes = (uint64_t)si.totalram * si.mem_unit / 128;
+	}
+	bytes /= sizeof(struct kiln_unwind_row);
+	if (bytes < 1024)
+		bytes = 1024;
+	return bytes > (1u << 30) ? 1u << 30 : (uint32_t)bytes;
 }
 
 static void on_task(const struct task_event *e, void *ctx)
@@ -63,6 +106,8 @@ struct session *session__new(const struct session_opts *opts)
 	    .kernel_stacks = opts->kernel_stacks,
 	    .user_stacks = opts->user_stacks,
 	    .include_idle = opts->include_idle,
+	    .unwind_mode = opts->unwind_mode,
+	    .unwind_rows = unwind_rows(opts->unwind_memory),
 	};
 	struct sampler_callbacks cb = {on_sample, on_task, NULL};
 	int err;
@@ -105,11 +150,31 @@ struct session *session__new(const struct session_opts *opts)
 		err = -errno;
 		goto err_free;
 	}
+	if (opts->unwind_mode == KILN_UNWIND_MODE_CFI) {
+		struct sampler_unwind_maps maps;
+		struct proc_table_listener l = {on_mapping_added,
+						on_mapping_removed, NULL};
+
+		err = sampler__unwind_maps(s->sampler, &maps);
+		s->unwinder = err ? NULL : unwinder__new(&maps);
+		if (!s->unwinder) {
+			err = err ? err : -errno;
+			pr_err("failed to start the unwinder: %s",
+			       strerror(-err));
+			goto err_free;
+		}
+		l.ctx = s;
+		proc_table__set_listener(s->procs, &l);
+	}
 	if (opts->nr_pids)
 		for (size_t i = 0; i < opts->nr_pids; i++)
 			proc_table__scan(s->procs, opts->pids[i]);
 	else
 		proc_table__scan_all(s->procs);
+	/* Give the builder a moment, so the first samples of the processes
+	 * already running find their tables; it goes on in the background. */
+	if (s->unwinder)
+		unwinder__wait_idle(s->unwinder, 2000);
 	err = sampler__start(s->sampler);
 	if (err)
 		goto err_free;
@@ -125,6 +190,9 @@ void session__free(struct session *s)
 {
 	if (!s)
 		return;
+	if (s->procs)
+		proc_table__set_listener(s->procs, NULL);
+	unwinder__free(s->unwinder);
 	sampler__free(s->sampler);
 	collector__free(s->collector);
 	proc_table__free(s->procs);
@@ -221,4 +289,6 @@ void session__stats(struct session *s, struct session_stats *out)
 	out->sym_misses = sym.misses;
 	out->objects_open = sym.objects_open;
 	out->sym = sym;
+	if (s->unwinder)
+		unwinder__stats(s->unwinder, &out->unwind);
 }

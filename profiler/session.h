@@ -15,6 +15,7 @@
 #include "profiler/sampler.h"
 #include "symbolizer/symbolizer.h"
 #include "symbolizer/debuginfod.h"
+#include "profiler/unwinder.h"
 
 struct session;
 
@@ -32,6 +33,12 @@ struct session_opts {
 	 * by then are written as module+0xoffset. */
 	int flush_wait_ms;
 	struct dbgd_opts debuginfod; /* urls NULL: no debuginfod */
+	/* User stacks: enum kiln_unwind_mode (CFI tables, the default, or
+	 * frame pointers only). */
+	unsigned int unwind_mode;
+	/* Ceiling for the unwind tables' kernel memory; 0 picks a default
+	 * sized from the host's memory. */
+	uint64_t unwind_memory;
 };
 
 struct session_stats {
@@ -41,7 +48,8 @@ struct session_stats {
 	uint64_t processes_seen;    /* distinct processes with samples */
 	uint64_t processes_tracked; /* in the process table now */
 	uint64_t sym_hits, sym_misses, objects_open;
-	struct symbolizer_stats sym; /* everything the symbolizer counts */
+	struct symbolizer_stats sym;  /* everything the symbolizer counts */
+	struct unwinder_stats unwind; /* zero in frame-pointer mode */
 };
 
 /* Starts sampling. NULL with errno set (the reason already printed). */
