@@ -88,17 +88,27 @@ struct {
 	__type(value, struct kiln_unwind_map_value);
 } unwind_mappings SEC(".maps");
 
-/* The walk's output, copied into the sample when it ends. */
-struct unwind_scratch {
-	__u64 pcs[KILN_MAX_STACK];
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* sized by the sampler before load */
+	__type(key, struct kiln_unwind_file_key);
+	__type(value, struct kiln_unwind_file_value);
+} unwind_files SEC(".maps");
+
+/*
+ * The walk's output, KILN_UNWIND_PCS_PER_CPU slots per CPU, copied into the
+ * sample when it ends. Written through map lookups keyed by the frame
+ * number rather than indexed: an index would be tracked precisely by the
+ * verifier, which then could not prune the walk's loop and would verify
+ * every one of its 127 iterations.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries,
+	       KILN_UNWIND_PCS_PER_CPU); /* x CPUs, by the sampler */
 	__type(key, __u32);
-	__type(value, struct unwind_scratch);
-} unwind_scratch SEC(".maps");
+	__type(value, __u64);
+} unwind_pcs SEC(".maps");
 
 static __always_inline void add(__u32 stat, __u64 n)
 {
@@ -116,41 +126,80 @@ static __always_inline void count(__u32 stat)
 struct walk {
 	struct kiln_unwind_regs regs;
 	struct kiln_unwind_map_value map; /* the last mapping looked up */
-	struct unwind_scratch *out;
+	__u32 slot0; /* this CPU's first slot in unwind_pcs */
 	__u32 pid;
 	__u32 n;
 	__u32 end;
 	__u32 missing, missing_end; /* first object without its table */
+	__u32 vma_found;
 	__u16 cfi_frames, fp_frames;
 };
+
+struct search {
+	__u64 pc;
+	__u32 base, lo, hi;
+};
+
+/* One binary search step: the answer stays in [lo, hi). */
+static long search_step(__u32 i, void *data)
+{
+	struct search *q = data;
+	const struct kiln_unwind_row *row;
+	__u32 mid, idx;
+
+	if (q->hi - q->lo <= 1)
+		return 1;
+	mid = q->lo + (q->hi - q->lo) / 2;
+	idx = q->base + mid;
+	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	if (!row)
+		return 1;
+	if (row->pc <= q->pc)
+		q->lo = mid;
+	else
+		q->hi = mid;
+	return 0;
+}
 
 /* The last row whose pc is <= 'pc' in an object's run, or NULL. */
 static __always_inline const struct kiln_unwind_row *
 find_row(const struct kiln_unwind_object *obj, __u64 pc)
 {
-	__u32 lo = 0, hi = obj->nr_rows, base = obj->base, idx;
+	struct search q = {.pc = pc, .base = obj->base, .hi = obj->nr_rows};
 	const struct kiln_unwind_row *row;
+	__u32 idx;
 
-	if (pc > 0xffffffffULL || hi > KILN_UNWIND_MAX_ROWS)
+	if (pc > 0xffffffffULL || q.hi > KILN_UNWIND_MAX_ROWS)
 		return NULL;
-	for (int i = 0; i < KILN_UNWIND_SEARCH_STEPS; i++) {
-		__u32 mid;
-
-		if (hi - lo <= 1)
-			break;
-		mid = lo + (hi - lo) / 2;
-		idx = base + mid;
-		row = bpf_map_lookup_elem(&unwind_rows, &idx);
-		if (!row)
-			return NULL;
-		if (row->pc <= pc)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	idx = base + lo;
+	bpf_loop(KILN_UNWIND_SEARCH_STEPS, search_step, &q, 0);
+	idx = q.base + q.lo;
 	row = bpf_map_lookup_elem(&unwind_rows, &idx);
 	return row && row->pc <= pc ? row : NULL;
+}
+
+/* bpf_find_vma's callback: the vma's file, if user space knows it. */
+static long vma_object(struct task_struct *task, struct vm_area_struct *vma,
+		       void *data)
+{
+	struct walk *w = data;
+	struct kiln_unwind_file_key key = {0};
+	struct kiln_unwind_file_value *v;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+
+	if (!file)
+		return 0;
+	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	v = bpf_map_lookup_elem(&unwind_files, &key);
+	if (!v)
+		return 0;
+	w->map.start = BPF_CORE_READ(vma, vm_start);
+	w->map.end = BPF_CORE_READ(vma, vm_end);
+	w->map.bias =
+	    w->map.start - BPF_CORE_READ(vma, vm_pgoff) * 4096 - v->vaddr_delta;
+	w->map.object = v->object;
+	w->vma_found = 1;
+	return 0;
 }
 
 /* One frame: record its pc, then step to its caller. 1 ends the loop. */
@@ -160,15 +209,21 @@ static long walk_frame(__u32 i, void *data)
 	const struct kiln_unwind_object *obj;
 	const struct kiln_unwind_row *found;
 	struct kiln_unwind_row row;
-	__u64 pc = w->regs.pc;
-	__u32 n = w->n;
+	__u64 pc = w->regs.pc, *out;
+	__u32 n = w->n, slot;
 	int end;
 
 	if (n >= KILN_MAX_STACK) {
 		w->end = KILN_UNWIND_FRAME_LIMIT;
 		return 1;
 	}
-	w->out->pcs[n] = pc;
+	slot = w->slot0 + n;
+	out = bpf_map_lookup_elem(&unwind_pcs, &slot);
+	if (!out) {
+		w->end = KILN_UNWIND_FRAME_LIMIT;
+		return 1;
+	}
+	*out = pc;
 	w->n = n + 1;
 
 	if (pc < w->map.start || pc >= w->map.end) {
@@ -180,11 +235,19 @@ static long walk_frame(__u32 i, void *data)
 		struct kiln_unwind_map_value *v =
 		    bpf_map_lookup_elem(&unwind_mappings, &key);
 
-		if (!v) {
-			w->map.start = w->map.end = 0;
-			goto fp;
+		if (v) {
+			w->map = *v;
+		} else {
+			/* Not in the trie (yet): a process user space has not
+			 * caught up with. Ask the kernel which file it is. */
+			w->vma_found = 0;
+			bpf_find_vma(bpf_get_current_task_btf(), pc, vma_object,
+				     w, 0);
+			if (!w->vma_found) {
+				w->map.start = w->map.end = 0;
+				goto fp;
+			}
 		}
-		w->map = *v;
 	}
 	obj = bpf_map_lookup_elem(&unwind_objects, &w->map.object);
 	if (!obj)
@@ -249,11 +312,13 @@ static __always_inline int user_regs(struct bpf_perf_event_data *ctx,
 static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
 				      struct kiln_sample *s, __u32 pid)
 {
-	__u32 zero = 0;
 	struct walk w = {.pid = pid, .end = KILN_UNWIND_FRAME_LIMIT};
 
-	w.out = bpf_map_lookup_elem(&unwind_scratch, &zero);
-	if (!w.out || user_regs(ctx, &w.regs)) {
+	__u64 *first;
+
+	w.slot0 = bpf_get_smp_processor_id() * KILN_UNWIND_PCS_PER_CPU;
+	first = bpf_map_lookup_elem(&unwind_pcs, &w.slot0);
+	if (!first || user_regs(ctx, &w.regs)) {
 		s->ustack_len = -14; /* -EFAULT, as bpf_get_stack says */
 		s->unwind_end = KILN_UNWIND_UNREADABLE;
 		count(KILN_STAT_USTACK_ERROR);
@@ -268,7 +333,8 @@ static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
 	s->unwind_missing = w.missing;
 	if (w.n > KILN_MAX_STACK)
 		w.n = KILN_MAX_STACK;
-	bpf_probe_read_kernel(s->ustack, sizeof(s->ustack), w.out->pcs);
+	/* An array map's values are contiguous: this CPU's slots follow. */
+	bpf_probe_read_kernel(s->ustack, sizeof(s->ustack), first);
 	s->ustack_len = (__s32)w.n;
 	s->unwind_end = w.end;
 	s->cfi_frames = w.cfi_frames;

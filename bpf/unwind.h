@@ -25,6 +25,8 @@
 /* Frames of a user stack: kernel.perf_event_max_stack's default, and the
  * size of kiln_sample's ustack. */
 #define KILN_UNWIND_MAX_FRAMES 127
+/* Slots per CPU in the walk's output map (a power of two >= the frames). */
+#define KILN_UNWIND_PCS_PER_CPU 128
 /* Binary search steps: enough for 2^22 rows in one object (node: 0.4 M). */
 #define KILN_UNWIND_SEARCH_STEPS 22
 #define KILN_UNWIND_MAX_ROWS (1u << KILN_UNWIND_SEARCH_STEPS)
@@ -83,6 +85,25 @@ struct kiln_unwind_map_value {
 	__u64 start, end; /* the whole mapping, to skip lookups */
 	__u64 bias;	  /* ELF vaddr = address - bias */
 	__u32 object;	  /* index into unwind_objects */
+	__u32 pad;
+};
+
+/*
+ * Key of 'unwind_files': a mapped file as the kernel names it, so a process
+ * whose mappings user space has not seen yet (its first milliseconds) can
+ * still be unwound: the walk finds the vma of an address with bpf_find_vma
+ * and its object here.
+ */
+struct kiln_unwind_file_key {
+	__u64 dev; /* inode->i_sb->s_dev (the kernel's MKDEV encoding) */
+	__u64 ino;
+};
+
+struct kiln_unwind_file_value {
+	/* p_vaddr - p_offset of the executable segment: an address's ELF
+	 * vaddr is addr - vm_start + vm_pgoff * 4096 + this. */
+	__u64 vaddr_delta;
+	__u32 object;
 	__u32 pad;
 };
 

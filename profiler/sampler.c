@@ -214,10 +214,14 @@ static int open_task_events(struct sampler *s)
 	    .task = 1,
 	    .build_id = 1,
 	    .sample_period = 1,
-	    /* Wake every few records: soon enough to open a short-lived
-	     * process's files while /proc/PID/map_files reaches them,
-	     * without a wakeup per exec under heavy process churn. */
-	    .wakeup_events = 16,
+	    /* Wake on every record: a new process's mappings must reach the
+	     * unwind trie before its first samples (a short-lived gzip runs
+	     * for a few tens of milliseconds), and its files must be opened
+	     * while /proc/PID/map_files still reaches them. Side-band records
+	     * are not samples, so wakeup_events would not count them: a
+	     * byte watermark does. */
+	    .watermark = 1,
+	    .wakeup_watermark = 1,
 	};
 
 	s->task_pb =
@@ -318,6 +322,7 @@ static int map_unwind(struct sampler *s)
 		return err;
 	}
 	s->unwind.mappings_fd = bpf_map__fd(s->skel->maps.unwind_mappings);
+	s->unwind.files_fd = bpf_map__fd(s->skel->maps.unwind_files);
 	return 0;
 }
 
@@ -402,6 +407,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 					 s->unwind.nr_objects);
 		bpf_map__set_max_entries(s->skel->maps.unwind_mappings,
 					 s->unwind.nr_mappings);
+		bpf_map__set_max_entries(s->skel->maps.unwind_files,
+					 s->unwind.nr_objects);
+		bpf_map__set_max_entries(s->skel->maps.unwind_pcs,
+					 s->nr_cpus * KILN_UNWIND_PCS_PER_CPU);
 	}
 	/* The loop drains every 100 ms; a wakeup is only needed when the
 	 * buffer fills faster than that. */

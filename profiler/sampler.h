@@ -112,6 +112,7 @@ struct sampler_unwind_maps {
 	uint32_t nr_objects;
 	int mappings_fd;
 	uint32_t nr_mappings;
+	int files_fd; /* (dev, inode) -> object, for bpf_find_vma */
 };
 int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out);
 

@@ -174,7 +174,7 @@ struct session *session__new(const struct session_opts *opts)
 	/* Give the builder a moment, so the first samples of the processes
 	 * already running find their tables; it goes on in the background. */
 	if (s->unwinder)
-		unwinder__wait_idle(s->unwinder, 2000);
+		unwinder__wait_idle(s->unwinder, 1000);
 	err = sampler__start(s->sampler);
 	if (err)
 		goto err_free;

@@ -127,6 +127,40 @@ static int on_row(const struct cfi_row *c, void *ctx)
 	return push_row(b, &row);
 }
 
+/*
+ * The entry point is the outermost frame by definition. ld.so's _start has
+ * no FDE, so a stack that began there would end in "no unwind info":
+ * mark it the end of the stack instead.
+ */
+static void mark_entry(struct unwind_table *t, uint64_t entry)
+{
+	const struct kiln_unwind_row *row;
+	size_t pos;
+
+	if (!entry || entry > UINT32_MAX || !t->nr_rows)
+		return;
+	row = unwind_table__find(t, entry);
+	if (row && row->op != KILN_UNW_INVALID)
+		return;
+	pos = row ? (size_t)(row - t->rows) + 1 : 0;
+	if (row && row->pc == entry) {
+		t->rows[pos - 1].op = KILN_UNW_END;
+		return;
+	}
+	{
+		void *p = realloc(t->rows, (t->nr_rows + 1) * sizeof(*t->rows));
+
+		if (!p)
+			return;
+		t->rows = p;
+	}
+	memmove(&t->rows[pos + 1], &t->rows[pos],
+		(t->nr_rows - pos) * sizeof(*t->rows));
+	t->rows[pos] =
+	    (struct kiln_unwind_row){.pc = (__u32)entry, .op = KILN_UNW_END};
+	t->nr_rows++;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -153,6 +187,7 @@ struct unwind_table *unwind_table__build(int fd)
 		errno = -err;
 		return NULL;
 	}
+	mark_entry(b.t, cs.entry);
 	b.t->stats.fdes = cs.fdes;
 	b.t->stats.cfi_rows = cs.rows;
 	b.t->stats.rows = b.t->nr_rows;

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +69,9 @@ struct unwinder {
 	size_t nr_free, cap_free;
 	uint64_t seq;
 	int vdso_fd;
+	/* Paths whose (dev, inode) the BPF side knows (unwind_files). */
+	char **files;
+	size_t nr_files, cap_files;
 	struct unwinder_stats st;
 };
 
@@ -262,8 +265,8 @@ static void *builder_main(void *arg)
 {
 	struct unwinder *u = arg;
 
-	/* Table building is background work: it yields to the workload. */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* Not nice'd: on a busy machine a starved builder means stacks
+	 * cut at "[unwind table not loaded]" for longer. */
 	pthread_mutex_lock(&u->lock);
 	for (;;) {
 		struct uobj *o;
@@ -354,6 +357,24 @@ static void trie_range(struct unwinder *u, const struct sym_mapping *m,
 	}
 }
 
+/*
+ * Opens a regular file without blocking: a hostile process can put a FIFO
+ * or a device where its mapped file was.
+ */
+static int open_regular(const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Opens the file behind a mapping while its process is alive. */
 static int open_mapping(const struct sym_mapping *m)
 {
@@ -362,14 +383,14 @@ static int open_mapping(const struct sym_mapping *m)
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 m->pid, m->start, m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
 	if (fd >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", m->pid, m->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
 	if (fd >= 0)
 		return fd;
-	return open(m->path, O_RDONLY | O_CLOEXEC);
+	return open_regular(m->path);
 }
 
 static bool unwindable(const struct sym_mapping *m)
@@ -387,6 +408,54 @@ static void hex(const uint8_t *id, size_t len, char *out, size_t size)
 
 	for (size_t i = 0; i < len && n + 3 <= size; i++)
 		n += (size_t)snprintf(out + n, size - n, "%02x", id[i]);
+}
+
+/*
+ * Tells the BPF walker which object this file is, so the processes that map
+ * it are unwindable before user space has read their mmap records.
+ */
+static void register_file(struct unwinder *u, int fd,
+			  const struct sym_mapping *m, uint64_t vaddr,
+			  uint32_t object, bool vdso)
+{
+	struct kiln_unwind_file_key key = {0};
+	struct kiln_unwind_file_value v = {0};
+	struct stat sb;
+
+	if (vdso)
+		return;
+	v.vaddr_delta = vaddr - m->pgoff;
+	v.object = object;
+	/* /proc/PID/maps names the inode the vma maps, which is what the
+	 * BPF side reads (on overlayfs, the real file below); the kernel's
+	 * dev_t packs major:minor as 12:20 bits. */
+	if (m->ino) {
+		key.dev = (m->dev >> 32) << 20 | (m->dev & 0xfffff);
+		key.ino = m->ino;
+		bpf_map_update_elem(u->maps.files_fd, &key, &v, BPF_ANY);
+	}
+	if (fd >= 0 && !fstat(fd, &sb)) {
+		key.dev = ((uint64_t)major(sb.st_dev) << 20) | minor(sb.st_dev);
+		key.ino = sb.st_ino;
+		bpf_map_update_elem(u->maps.files_fd, &key, &v, BPF_ANY);
+	}
+}
+
+/* Whether 'path' was registered, registering it if not. */
+static bool file_seen(struct unwinder *u, const char *path)
+{
+	for (size_t i = 0; i < u->nr_files; i++)
+		if (!strcmp(u->files[i], path))
+			return true;
+	/* Bounded: past this, new copies wait for their mmap records. */
+	if (u->nr_files >= 4096)
+		return true;
+	if (u->nr_files == u->cap_files) {
+		u->cap_files = u->cap_files ? u->cap_files * 2 : 64;
+		u->files = xrealloc(u->files, u->cap_files * sizeof(*u->files));
+	}
+	u->files[u->nr_files++] = xstrdup(path);
+	return false;
 }
 
 static bool find_delta(const struct uobj *o, uint64_t pgoff, uint64_t *vaddr)
@@ -447,10 +516,18 @@ void unwinder__mapping_added(struct unwinder *u, const struct sym_mapping *m)
 		if (cfi__load_bias(fd, m->start, vdso ? 0 : m->pgoff, &bias))
 			goto out;
 		vaddr = m->start - bias;
+		register_file(u, fd, m, vaddr, o->id, vdso);
+		file_seen(u, m->path);
 		if (o->nr_deltas < MAX_DELTAS) {
 			o->deltas[o->nr_deltas].pgoff = vdso ? 0 : m->pgoff;
 			o->deltas[o->nr_deltas++].vaddr = vaddr;
 		}
+	}
+	/* Another file with a known build id (a copy, a new install): the
+	 * BPF side finds new processes by inode, so tell it once. */
+	if (fd < 0 && !vdso && !file_seen(u, m->path)) {
+		fd = m->ino ? -1 : open_mapping(m);
+		register_file(u, fd, m, vaddr, o->id, false);
 	}
 	if (o->refs++ == 0 &&
 	    (o->state == OBJ_NEW || o->state == OBJ_EVICTED)) {
@@ -467,6 +544,8 @@ void unwinder__mapping_added(struct unwinder *u, const struct sym_mapping *m)
 	v.object = o->id;
 	trie_range(u, m, &v);
 	u->st.mappings++;
+	pr_debug("unwind: pid %d maps %" PRIx64 "-%" PRIx64 " '%s' (object %u)",
+		 m->pid, m->start, m->end, m->path, o->id);
 out:
 	pthread_mutex_unlock(&u->lock);
 	if (fd >= 0)
@@ -521,6 +600,8 @@ void unwinder__mapping_removed(struct unwinder *u, const struct sym_mapping *m)
 	pthread_mutex_lock(&u->lock);
 	trie_range(u, m, NULL);
 	u->st.mappings--;
+	pr_debug("unwind: pid %d unmaps %" PRIx64 "-%" PRIx64 " '%s'", m->pid,
+		 m->start, m->end, m->path);
 	if (v.object < u->nr_ids) {
 		o = u->by_id[v.object];
 		if (o->refs > 0 && --o->refs == 0)
@@ -571,6 +652,9 @@ void unwinder__free(struct unwinder *u)
 	}
 	if (u->vdso_fd >= 0)
 		close(u->vdso_fd);
+	for (size_t i = 0; i < u->nr_files; i++)
+		free(u->files[i]);
+	free(u->files);
 	free(u->by_id);
 	free(u->free);
 	pthread_cond_destroy(&u->cond);

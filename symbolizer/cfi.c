@@ -464,7 +464,7 @@ int cfi__read(int fd, cfi_row_fn fn, void *ctx, struct cfi_stats *out)
 	struct cfi_stats st = {0};
 	struct fde_list l = {0};
 	Dwarf *dw = NULL;
-	Dwarf_CFI *cfi;
+	Dwarf_CFI *cfi = NULL;
 	uint64_t covered = 0; /* everything below is done */
 	bool eh = true;
 	int err;
@@ -476,6 +476,12 @@ int cfi__read(int fd, cfi_row_fn fn, void *ctx, struct cfi_stats *out)
 	if (err)
 		goto out;
 	st.debug_frame = !eh;
+	{
+		GElf_Ehdr ehdr;
+
+		if (gelf_getehdr(elf, &ehdr))
+			st.entry = ehdr.e_entry;
+	}
 	if (eh) {
 		cfi = dwarf_getcfi_elf(elf);
 	} else {
@@ -526,7 +532,9 @@ out:
 	if (out)
 		*out = st;
 	if (dw)
-		dwarf_end(dw);
+		dwarf_end(dw); /* frees its CFI */
+	else if (cfi)
+		dwarf_cfi_end(cfi);
 	fde_list_release(&l);
 	elf_end(elf);
 	return err;

@@ -70,6 +70,7 @@ struct cfi_stats {
 	uint64_t unsupported; /* rows with CFI_CFA_INVALID */
 	uint64_t by_reason[CFI_UNSUP_MAX];
 	bool debug_frame; /* read from .debug_frame (no .eh_frame) */
+	uint64_t entry;	  /* the ELF entry point (e_entry), 0 if none */
 };
 
 /*
