@@ -269,7 +269,7 @@ struct run {
 	struct job *jobs;
 	size_t njobs;
 	atomic_size_t next;
-	atomic_ullong ok, dup, failed, samples;
+	atomic_ullong ok, dup, busy, failed, samples;
 };
 
 static size_t discard(char *d, size_t s, size_t n, void *ctx)
@@ -311,6 +311,9 @@ static void *client(void *arg)
 			atomic_fetch_add(&r->samples, r->jobs[i].samples);
 		} else if (status == 409) {
 			atomic_fetch_add(&r->dup, 1);
+		} else if (status == 503) {
+			/* An agent keeps the window and retries later. */
+			atomic_fetch_add(&r->busy, 1);
 		} else {
 			atomic_fetch_add(&r->failed, 1);
 		}
@@ -397,7 +400,8 @@ static int cmd_run(int argc, char **argv)
 			struct profile *p;
 
 			snprintf(h.host, sizeof(h.host), "host-%04d", hh);
-			h.instance = 1000 + (uint64_t)hh;
+			/* Unique per run: runs share the server's store. */
+			h.instance = base * 10000 + (uint64_t)hh + 1;
 			h.seq = (uint64_t)w + 1;
 			h.start_ns = start;
 			h.end_ns = start + 10 * NS;
@@ -420,10 +424,12 @@ static int cmd_run(int argc, char **argv)
 	c1 = proc_cpu_s(pid);
 	double secs = t1 - t0, cpu = c1 - c0;
 	double sps = (double)atomic_load(&r.samples) / secs;
-	printf("hosts %d windows %zu ok %llu dup %llu failed %llu in %.2f s: "
+	printf("hosts %d windows %zu ok %llu dup %llu busy(503) %llu failed "
+	       "%llu in %.2f s: "
 	       "%.0f windows/s, %.0f samples/s",
 	       hosts, r.njobs, (unsigned long long)atomic_load(&r.ok),
 	       (unsigned long long)atomic_load(&r.dup),
+	       (unsigned long long)atomic_load(&r.busy),
 	       (unsigned long long)atomic_load(&r.failed), secs,
 	       (double)atomic_load(&r.ok) / secs, sps);
 	if (pid > 0 && cpu > 0)
