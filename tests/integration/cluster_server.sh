@@ -112,6 +112,8 @@ grep -q '"host":"alpha"' "$TMP/hosts" || fail "hosts: $(cat "$TMP/hosts")"
 grep -q '"windows":3' "$TMP/hosts" || fail "hosts windows: $(cat "$TMP/hosts")"
 grep -q '"instance":"000000000000004d"' "$TMP/hosts" || fail "hosts instance: $(cat "$TMP/hosts")"
 echo "hosts: $(cat "$TMP/hosts")"
+curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/assets/hosts.html" | grep -q '/assets/hosts.js' ||
+	fail "no hosts page"
 
 # Pyroscope's ingest API: folded and pprof bodies.
 printf 'main;work;spin 30\nmain;idle 12\n' >"$TMP/p.folded"
