@@ -394,6 +394,34 @@ static int precheck(const struct store_opts *opts)
 	return err;
 }
 
+/*
+ * A read-only open of a store an older kiln wrote: migrate it with a
+ * read-write open when this process may write the file, then open it
+ * read-only again. A reader that may not write gets one line saying how
+ * to upgrade, instead of failing later on a missing column.
+ */
+static struct store *open_upgraded(const struct store_opts *opts,
+				   int64_t version)
+{
+	struct store_opts rw = *opts;
+	struct store *st;
+
+	if (access(opts->path, W_OK)) {
+		pr_err("cannot open store '%s': it has schema version %lld "
+		       "from an older kiln; open it once read-write (kiln "
+		       "agent, kiln import) to upgrade it to version %d",
+		       opts->path, (long long)version, STORE_VERSION);
+		errno = EPROTO;
+		return NULL;
+	}
+	rw.read_only = false;
+	st = sqlite__open(&rw);
+	if (!st)
+		return NULL;
+	store__close(st);
+	return sqlite__open(opts);
+}
+
 struct store *sqlite__open(const struct store_opts *opts)
 {
 	struct store *st = NULL;
@@ -462,6 +490,14 @@ struct store *sqlite__open(const struct store_opts *opts)
 			       st->path);
 			err = -EBADMSG;
 			goto fail;
+		}
+		if (version < STORE_VERSION) {
+			/* Queries are written for the current schema: an
+			 * older store is upgraded first (once, by a short
+			 * read-write open) or refused with a clear line. */
+			store__close(st);
+			st = NULL;
+			return open_upgraded(opts, version);
 		}
 	} else {
 		int64_t tables = 0;

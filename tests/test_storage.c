@@ -621,6 +621,14 @@ static void test_storage__version_refused_and_migrated(void **state)
 		  "DROP TABLE push_spool; DROP TABLE push_ack;"
 		  "DROP TABLE push_windows; DROP TABLE push_agents;"
 		  "PRAGMA user_version = 1");
+	/* A reader (kiln server, kiln query) opening the old file upgrades
+	 * it first instead of failing later on a missing column. */
+	o.read_only = true;
+	st = store__open(&o);
+	assert_non_null(st);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
+	store__close(st);
 	st = open_rw(path);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
 	assert_int_equal(
