@@ -26,6 +26,7 @@
 #include "cli/push.h"
 #include "lib/log.h"
 #include "profiler/session.h"
+#include "profiler/unwind_table.h"
 #include "storage/store.h"
 #include "storage/wire.h"
 #include "lib/timeparse.h"
@@ -126,6 +127,34 @@ static void write_metrics(FILE *out, void *ctx)
 		(unsigned long long)s.session.sampler.ustack_truncated);
 	fprintf(out, "kiln_truncated_stacks_total{kind=\"kernel\"} %llu\n",
 		(unsigned long long)s.session.sampler.kstack_truncated);
+	fprintf(out, "# HELP kiln_user_stacks_total User stack walks, by how "
+		     "they ended.\n# TYPE kiln_user_stacks_total counter\n");
+	for (int i = KILN_UNWIND_COMPLETE; i < KILN_UNWIND_END_MAX; i++)
+		fprintf(out, "kiln_user_stacks_total{end=\"%s\"} %llu\n",
+			unwind__end_name(i),
+			(unsigned long long)s.session.sampler.unwind_end[i]);
+	fprintf(out, "# HELP kiln_user_frames_total User frames walked, by "
+		     "method.\n# TYPE kiln_user_frames_total counter\n");
+	fprintf(out, "kiln_user_frames_total{method=\"cfi\"} %llu\n",
+		(unsigned long long)s.session.sampler.cfi_frames);
+	fprintf(out, "kiln_user_frames_total{method=\"frame_pointer\"} %llu\n",
+		(unsigned long long)s.session.sampler.fp_frames);
+	METRIC("unwind_tables_loaded", "gauge",
+	       "Objects whose unwind table is in the kernel.",
+	       s.session.unwind.tables_loaded);
+	METRIC("unwind_tables_queued", "gauge",
+	       "Objects waiting for their unwind table to be built.",
+	       s.session.unwind.queued);
+	METRIC("unwind_tables_no_room_total", "counter",
+	       "Objects refused an unwind table: --unwind-memory full.",
+	       s.session.unwind.no_room);
+	METRIC("unwind_tables_evicted_total", "counter",
+	       "Unwind tables evicted to make room.", s.session.unwind.evicted);
+	METRIC("unwind_rows", "gauge", "Unwind table rows in the kernel.",
+	       s.session.unwind.rows_used);
+	METRIC("unwind_rows_capacity", "gauge",
+	       "Unwind table rows the kernel map holds (--unwind-memory).",
+	       s.session.unwind.rows_capacity);
 	METRIC("task_events_lost_total", "counter",
 	       "Process events (mmap, exec, exit) lost.",
 	       s.session.sampler.task_events_lost);
@@ -390,6 +419,25 @@ static void log_summary(struct agent *a)
 		(unsigned long long)c->session.sym_misses,
 		c->store.size_bytes / 1e6,
 		up > 0 ? 100.0 * c->cpu_seconds / up : 0, c->rss_bytes / 1e6);
+	{
+		const uint64_t *e = c->session.sampler.unwind_end;
+
+		pr_info("user stacks: %llu complete, %llu no unwind info, %llu "
+			"table not loaded yet, %llu unwind memory full, %llu "
+			"frame limit, %llu unreadable; unwind tables %llu "
+			"loaded, %llu queued, %.1f of %.1f MiB",
+			(unsigned long long)e[KILN_UNWIND_COMPLETE],
+			(unsigned long long)e[KILN_UNWIND_NO_INFO],
+			(unsigned long long)e[KILN_UNWIND_NOT_LOADED],
+			(unsigned long long)e[KILN_UNWIND_NO_ROOM],
+			(unsigned long long)e[KILN_UNWIND_FRAME_LIMIT],
+			(unsigned long long)(e[KILN_UNWIND_UNREADABLE] +
+					     e[KILN_UNWIND_BAD_FRAME]),
+			(unsigned long long)c->session.unwind.tables_loaded,
+			(unsigned long long)c->session.unwind.queued,
+			c->session.unwind.rows_used * 8.0 / (1 << 20),
+			c->session.unwind.rows_capacity * 8.0 / (1 << 20));
+	}
 }
 
 int cmd_agent(int argc, char **argv)

@@ -35,7 +35,7 @@ $N "$TMP/u_chain_nopie" chain "$SECS" >/dev/null &
 pids+=("$!")
 $N "$TMP/fp_split" "$SECS" >/dev/null &
 pids+=("$!")
-$N python3 -c "
+$N /usr/bin/python3 -c "
 import time
 def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
 end = time.time() + $SECS

@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# User stack completeness on Debian's own binaries (no frame pointers):
+# kiln's CFI walk vs kiln's frame-pointer walk (--unwind fp) vs
+# `perf record --call-graph dwarf`, in one run: % of samples whose stack
+# reaches __libc_start_call_main, and mean user depth. Then the in-kernel
+# cost per sample (kernel.bpf_stats_enabled: run_time_ns / run_cnt of
+# kiln's program), unwind table build times, and the agent's memory.
+set -u
+OUT=${OUT:-.output}
+KILN=$PWD/$OUT/kiln
+SECS=${KILN_BENCH_QUICK:+2}
+SECS=${SECS:-5}
+TMP=$(mktemp -d /tmp/kiln-bench-unwind.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 0; }
+head -c 20000000 /dev/urandom | base64 > "$TMP/data"
+
+workload() { # NAME: runs it for SECS+2 seconds in the background, prints the pid
+	case $1 in
+	gzip) bash -c "exec gzip -9 -c '$TMP/data' >/dev/null" & ;;
+	xz) bash -c "exec xz -6 -T1 -c '$TMP/data' >/dev/null" & ;;
+	python3) /usr/bin/python3 -c "
+import time
+def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
+end = time.time() + $SECS + 2
+while time.time() < end: fib(20)" & ;;
+	sqlite3) sqlite3 :memory: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000000) SELECT sum(x) FROM c;" >/dev/null & ;;
+	bash) bash -c 'i=0; while [ $i -lt 100000000 ]; do i=$((i + 1)); done' & ;;
+	perl) perl -e 'my $s = 0; for my $i (1 .. 2000000000) { $s += $i * 2 } print $s' >/dev/null & ;;
+	esac
+	echo $!
+}
+
+# folded FILE -> "pct_main mean_depth samples"
+folded_stats() {
+	awk '{ n = $NF; line = $0; sub(/ [0-9]+$/, "", line); k = split(line, f, ";");
+		d = 0; for (i = 2; i <= k; i++) if (f[i] !~ /^\[/) d++;
+		t += n; dsum += d * n; if (line ~ /__libc_start_call_main/) m += n }
+		END { if (t == 0) print "0 0 0"; else printf "%.1f %.1f %d\n", 100 * m / t, dsum / t, t }' "$1"
+}
+
+# perf script output -> "pct_main mean_depth samples" (user frames only)
+perf_stats() {
+	awk 'function flush() { if (inside) { t++; dsum += d; if (hit) m++ } inside = 0; d = 0; hit = 0 }
+		/^[^ \t]/ { flush(); inside = 1; next }
+		/^[ \t]+[0-9a-f]+ / { if ($0 !~ /kernel.kallsyms|\[unknown\] \(\[kernel/) d++; if ($0 ~ /__libc_start_call_main/) hit = 1; next }
+		/^$/ { flush() }
+		END { flush(); if (t == 0) print "0 0 0"; else printf "%.1f %.1f %d\n", 100 * m / t, dsum / t, t }' "$1"
+}
+
+echo "## completeness: % of samples reaching __libc_start_call_main, mean user depth ($SECS s at 499 Hz each)"
+printf '%-8s %22s %22s %22s\n' program "kiln (CFI)" "kiln --unwind fp" "perf --call-graph dwarf"
+for prog in gzip xz python3 sqlite3 bash perl; do
+	row=$(printf '%-8s' "$prog")
+	for mode in cfi fp perf; do
+		pid=$(workload "$prog")
+		sleep 0.5
+		if [ "$mode" = perf ]; then
+			perf record -q -F 499 --call-graph dwarf -p "$pid" -o "$TMP/perf.data" -- sleep "$SECS" >/dev/null 2>&1
+			perf script -i "$TMP/perf.data" -F comm,ip,sym 2>/dev/null > "$TMP/perf.txt"
+			s=$(perf_stats "$TMP/perf.txt")
+		else
+			"$KILN" record --pid "$pid" --unwind "$mode" -F 499 --duration "$SECS" --user-only -o "$TMP/k.folded" 2>/dev/null
+			s=$(folded_stats "$TMP/k.folded")
+		fi
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		read -r pct depth n <<<"$s"
+		row+=$(printf ' %9s%% %5s (%4d)' "$pct" "$depth" "$n")
+	done
+	echo "$row"
+done
+
+echo
+echo "## in-kernel cost per sample (kernel.bpf_stats_enabled), python3 fib loop, system-wide 499 Hz"
+old=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q -w kernel.bpf_stats_enabled=1
+for mode in cfi fp; do
+	pid=$(workload python3)
+	"$KILN" record --unwind "$mode" -F 499 --duration "$SECS" --user-only -o /dev/null 2>"$TMP/err" &
+	kpid=$!
+	sleep $((SECS - 1))
+	bpftool prog show -j 2>/dev/null | python3 -c "
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get('name') == 'sample_stack' and any(x.get('pid') == $kpid for x in p.get('pids', [])):
+        n = p.get('run_cnt', 0); t = p.get('run_time_ns', 0)
+        print('$mode: %d runs, %.0f ns per sample (all CPUs, idle excluded by the program)' % (n, t / n if n else 0))"
+	wait "$kpid"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+done
+sysctl -q -w kernel.bpf_stats_enabled="$old"
+command -v bpftrace >/dev/null || echo "(bpftrace is not installed here: no reference number)"
+
+echo
+echo "## unwind table build (one core)"
+"$OUT/bench/bench_unwind" /lib/x86_64-linux-gnu/libc.so.6 /usr/bin/python3.11 /usr/bin/node \
+	/usr/bin/gzip /usr/bin/xz /usr/bin/bash /usr/bin/perl /usr/lib/x86_64-linux-gnu/libsqlite3.so.0
+
+echo
+echo "## whole system: tables and memory (kiln record -a for 5 s)"
+"$KILN" record -F 99 --duration 5 -o /dev/null 2>"$TMP/err" &
+kpid=$!
+sleep 4
+rss=$(awk '/VmRSS/ {print $2}' /proc/$kpid/status)
+wait "$kpid"
+grep -E 'user stacks|unwind tables' "$TMP/err"
+echo "kiln RSS: $((rss / 1024)) MiB; kernel maps: the row array is preallocated at --unwind-memory (default min(RAM/128, 64 MiB)); objects 256 KiB; the mapping trie grows with mappings"
