@@ -515,7 +515,7 @@ int cmd_agent(int argc, char **argv)
 			opts.frequency = (unsigned int)freq;
 			break;
 		case 'w':
-			if (duration__parse(optarg, &window_ns) ||
+			if (timeparse__duration(optarg, &window_ns) ||
 			    window_ns < 100000000ULL) {
 				pr_err("--window must be a duration of at "
 				       "least 100ms (like 10s), not '%s'",
@@ -526,7 +526,8 @@ int cmd_agent(int argc, char **argv)
 		case 'r':
 			if (!strcmp(optarg, "0"))
 				sopts.retention_ns = 0;
-			else if (duration__parse(optarg, &sopts.retention_ns)) {
+			else if (timeparse__duration(optarg,
+						     &sopts.retention_ns)) {
 				pr_err("--retention must be a duration (like "
 				       "7d), not '%s'",
 				       optarg);
@@ -534,7 +535,7 @@ int cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (size__parse(optarg, &sopts.max_size_bytes)) {
+			if (timeparse__size(optarg, &sopts.max_size_bytes)) {
 				pr_err("--max-db-size must be a size (like "
 				       "2GB), not '%s'",
 				       optarg);
@@ -559,7 +560,8 @@ int cmd_agent(int argc, char **argv)
 		case 'U': {
 			uint64_t v;
 
-			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
+			if (timeparse__size(optarg, &v) || !v ||
+			    v > (1ULL << 32)) {
 				pr_err("--max-upload must be a size up to 4GB "
 				       "(e.g. 64MB)");
 				return EXIT_USAGE;
@@ -574,7 +576,7 @@ int cmd_agent(int argc, char **argv)
 			wopts.user = optarg;
 			break;
 		case 'C':
-			if (size__parse(optarg, &opts.symbol_cache_bytes) ||
+			if (timeparse__size(optarg, &opts.symbol_cache_bytes) ||
 			    opts.symbol_cache_bytes < (1ULL << 20)) {
 				pr_err("--symbol-cache-size must be a size of "
 				       "at least 1MB (like 32MB), not '%s'",
@@ -583,7 +585,8 @@ int cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (duration__parse(optarg, &stats_ns) || !stats_ns) {
+			if (timeparse__duration(optarg, &stats_ns) ||
+			    !stats_ns) {
 				pr_err("--stats-interval must be a duration, "
 				       "not '%s'",
 				       optarg);
@@ -615,7 +618,8 @@ int cmd_agent(int argc, char **argv)
 			popts.app = optarg;
 			break;
 		case 'B':
-			if (duration__parse(optarg, &popts.max_backoff_ns) ||
+			if (timeparse__duration(optarg,
+						&popts.max_backoff_ns) ||
 			    !popts.max_backoff_ns) {
 				pr_err("--push-max-backoff must be a duration "
 				       "(like 30s), not '%s'",

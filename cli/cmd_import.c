@@ -100,7 +100,7 @@ int cmd_import(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	now = clock__unix_ns();
-	if (when && time__parse(when, now, &t)) {
+	if (when && timeparse__time(when, now, &t)) {
 		pr_err("bad --time '%s' (RFC 3339, unix seconds, -1h, now)",
 		       when);
 		return EXIT_USAGE;

@@ -161,8 +161,8 @@ int cmd_migrate(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((since && time__parse(since, now, &q.from_ns)) ||
-	    (until && time__parse(until, now, &q.to_ns))) {
+	if ((since && timeparse__time(since, now, &q.from_ns)) ||
+	    (until && timeparse__time(until, now, &q.to_ns))) {
 		pr_err("--since/--until: not a time (RFC 3339, unix seconds, "
 		       "-2d, now)");
 		return EXIT_USAGE;

@@ -191,13 +191,13 @@ int cmd_query(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	now = clock__unix_ns();
-	if (time__parse(from, now, &q.from_ns)) {
+	if (timeparse__time(from, now, &q.from_ns)) {
 		pr_err("--from '%s' is not a time (RFC 3339, unix seconds, "
 		       "-15m, now)",
 		       from);
 		return EXIT_USAGE;
 	}
-	if (time__parse(to, now, &q.to_ns)) {
+	if (timeparse__time(to, now, &q.to_ns)) {
 		pr_err("--to '%s' is not a time (RFC 3339, unix seconds, -15m, "
 		       "now)",
 		       to);

@@ -156,7 +156,8 @@ int cmd_server(int argc, char **argv)
 		case 'U': {
 			uint64_t v;
 
-			if (size__parse(optarg, &v) || !v || v > (1ULL << 32)) {
+			if (timeparse__size(optarg, &v) || !v ||
+			    v > (1ULL << 32)) {
 				pr_err("--max-upload must be a size up to 4GB "
 				       "(e.g. 64MB)");
 				return EXIT_USAGE;
@@ -168,14 +169,14 @@ int cmd_server(int argc, char **argv)
 			init = true;
 			break;
 		case 'r':
-			if (duration__parse(optarg, &ro.retention_ns)) {
+			if (timeparse__duration(optarg, &ro.retention_ns)) {
 				pr_err(
 				    "--retention must be a duration (7d, 12h)");
 				return EXIT_USAGE;
 			}
 			break;
 		case 'M':
-			if (size__parse(optarg, &ro.max_size_bytes)) {
+			if (timeparse__size(optarg, &ro.max_size_bytes)) {
 				pr_err("--max-size must be a size (10GB)");
 				return EXIT_USAGE;
 			}

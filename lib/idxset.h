@@ -39,6 +39,21 @@ int idxset__try_insert(struct idxset *set, uint32_t hash, uint32_t id);
 void idxset__clear(struct idxset *set);
 
 /*
+ * The one 64-bit finalizer (MurmurHash3's fmix64): every bit of 'k'
+ * reaches the low bits that open addressing probes from. For keys that
+ * are already words (ids, pairs of ids, fingerprints).
+ */
+static inline uint64_t hash__mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	k ^= k >> 33;
+	return k;
+}
+
+/*
  * Hashes a word at a time with multiply-xorshift mixing (constants from
  * MurmurHash3's finalizer): stacks are arrays of 8-byte addresses, and a
  * byte-at-a-time hash was the sampler's hottest code.

@@ -63,7 +63,7 @@ static const struct unit {
     {"m", 60 * NS}, {"h", 3600 * NS}, {"d", 86400 * NS}, {"w", 604800 * NS},
 };
 
-int duration__parse(const char *s, uint64_t *out_ns)
+int timeparse__duration(const char *s, uint64_t *out_ns)
 {
 	uint64_t total = 0;
 	const char *p = s;
@@ -111,7 +111,7 @@ int duration__parse(const char *s, uint64_t *out_ns)
 	return 0;
 }
 
-int size__parse(const char *s, uint64_t *bytes)
+int timeparse__size(const char *s, uint64_t *bytes)
 {
 	static const char *const prefixes = "KMGT";
 	uint64_t scale = 1, v;
@@ -236,7 +236,7 @@ static int parse_rfc3339(const char *s, uint64_t *out_ns)
 
 static int time_parse_any(const char *s, uint64_t now_ns, uint64_t *out_ns);
 
-int time__parse(const char *s, uint64_t now_ns, uint64_t *out_ns)
+int timeparse__time(const char *s, uint64_t now_ns, uint64_t *out_ns)
 {
 	int err = time_parse_any(s, now_ns, out_ns);
 
@@ -259,7 +259,7 @@ static int time_parse_any(const char *s, uint64_t now_ns, uint64_t *out_ns)
 		return 0;
 	}
 	if (*s == '-' || *s == '+') {
-		if ((err = duration__parse(s + 1, &d)))
+		if ((err = timeparse__duration(s + 1, &d)))
 			return err;
 		if (*s == '-') {
 			if (d > now_ns)

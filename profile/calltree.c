@@ -143,14 +143,7 @@ uint32_t calltree__name(struct calltree *t, const char *name, uint32_t kind,
  */
 static uint32_t child_hash(uint32_t parent, uint32_t name)
 {
-	uint64_t x = ((uint64_t)parent << 32) | name;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return (uint32_t)x;
+	return (uint32_t)hash__mix64(((uint64_t)parent << 32) | name);
 }
 
 static uint32_t child(struct calltree *t, uint32_t parent, uint32_t name)

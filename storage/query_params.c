@@ -167,13 +167,13 @@ int query_params__range(const struct query_params *pp, const char *prefix,
 		from = "-1h";
 	if (!to || !*to)
 		to = "now";
-	ret = time__parse(from, now_ns, &r->q.from_ns);
+	ret = timeparse__time(from, now_ns, &r->q.from_ns);
 	if (ret) {
 		snprintf(err, errlen, "cannot parse %sfrom '%.64s'", prefix,
 			 from);
 		return -EINVAL;
 	}
-	ret = time__parse(to, now_ns, &r->q.to_ns);
+	ret = timeparse__time(to, now_ns, &r->q.to_ns);
 	if (ret) {
 		snprintf(err, errlen, "cannot parse %sto '%.64s'", prefix, to);
 		return -EINVAL;

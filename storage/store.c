@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/idxset.h"
 #include "lib/clock.h"
 #include "lib/embedded.h"
 #include "lib/log.h"
@@ -225,16 +226,6 @@ static void wcache__reset(struct wcache *wc)
 	wc->fp = xcalloc(wc->fp_mask + 1, sizeof(*wc->fp));
 }
 
-static inline uint64_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	k ^= k >> 33;
-	return k;
-}
-
 /* Two hash lanes over a string, eight bytes at a time. */
 static void str_hash2(const char *s, uint64_t h[2])
 {
@@ -251,8 +242,8 @@ static void str_hash2(const char *s, uint64_t h[2])
 	w = 0;
 	memcpy(&w, s, n);
 	w ^= (uint64_t)n << 56; /* n < 8: the top byte is free for it */
-	h[0] = mix64((h[0] ^ w) * 0x9e3779b97f4a7c15ULL);
-	h[1] = mix64((h[1] + w) * 0xc2b2ae3d27d4eb4fULL);
+	h[0] = hash__mix64((h[0] ^ w) * 0x9e3779b97f4a7c15ULL);
+	h[1] = hash__mix64((h[1] + w) * 0xc2b2ae3d27d4eb4fULL);
 }
 
 /* Fingerprint of a frame's content: two independently mixed lanes. */
@@ -264,8 +255,10 @@ static void frame_fp(const struct profile *p, uint32_t fid, uint64_t out[2])
 	str_hash2(profile__str(p, f->name), h);
 	str_hash2(profile__str(p, f->file), h);
 	str_hash2(profile__str(p, f->module), h);
-	out[0] = mix64(h[0] ^ ((uint64_t)f->line << 8 | f->kind)) ^ f->addr;
-	out[1] = mix64(h[1] + f->addr) ^ ((uint64_t)f->line << 8 | f->kind);
+	out[0] =
+	    hash__mix64(h[0] ^ ((uint64_t)f->line << 8 | f->kind)) ^ f->addr;
+	out[1] =
+	    hash__mix64(h[1] + f->addr) ^ ((uint64_t)f->line << 8 | f->kind);
 }
 
 static struct fp_ent *fp_slot(struct wcache *wc, uint64_t a, uint64_t b)
@@ -1292,8 +1285,8 @@ static int write_locked(struct store *st, const struct profile *p,
 					frame_fp(p, fr[j], ffp[fr[j]]);
 					ffp_done[fr[j]] = 1;
 				}
-				a = mix64(a ^ ffp[fr[j]][0]) + j;
-				b = mix64(b + ffp[fr[j]][1]) ^ j;
+				a = hash__mix64(a ^ ffp[fr[j]][0]) + j;
+				b = hash__mix64(b + ffp[fr[j]][1]) ^ j;
 			}
 			a |= 1;
 			e = fp_slot(&st->wc, a, b);

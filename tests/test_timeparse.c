@@ -16,7 +16,7 @@ static uint64_t t(const char *s)
 {
 	uint64_t v = 0;
 
-	assert_int_equal(time__parse(s, NOW, &v), 0);
+	assert_int_equal(timeparse__time(s, NOW, &v), 0);
 	return v;
 }
 
@@ -76,15 +76,16 @@ static void test_timeparse__garbage(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int err = time__parse(bad[i], NOW, &v);
+		int err = timeparse__time(bad[i], NOW, &v);
 
 		if (err != -EINVAL)
 			fail_msg("'%s' gave %d, not -EINVAL", bad[i], err);
 	}
-	assert_int_equal(time__parse(NULL, NOW, &v), -EINVAL);
-	assert_int_equal(time__parse("-1000000d", NOW, &v), -ERANGE);
-	assert_int_equal(time__parse("1969-12-31T23:59:59Z", NOW, &v), -ERANGE);
-	assert_int_equal(time__parse("99999999999999999999999", NOW, &v),
+	assert_int_equal(timeparse__time(NULL, NOW, &v), -EINVAL);
+	assert_int_equal(timeparse__time("-1000000d", NOW, &v), -ERANGE);
+	assert_int_equal(timeparse__time("1969-12-31T23:59:59Z", NOW, &v),
+			 -ERANGE);
+	assert_int_equal(timeparse__time("99999999999999999999999", NOW, &v),
 			 -ERANGE);
 }
 
@@ -93,29 +94,29 @@ static void test_timeparse__durations(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(duration__parse("10s", &v), 0);
+	assert_int_equal(timeparse__duration("10s", &v), 0);
 	assert_int_equal(v, 10 * NS);
-	assert_int_equal(duration__parse("7d", &v), 0);
+	assert_int_equal(timeparse__duration("7d", &v), 0);
 	assert_int_equal(v, 7 * 86400 * NS);
-	assert_int_equal(duration__parse("1h", &v), 0);
+	assert_int_equal(timeparse__duration("1h", &v), 0);
 	assert_int_equal(v, 3600 * NS);
-	assert_int_equal(duration__parse("1.5h", &v), 0);
+	assert_int_equal(timeparse__duration("1.5h", &v), 0);
 	assert_int_equal(v, 5400 * NS);
-	assert_int_equal(duration__parse("250ms", &v), 0);
+	assert_int_equal(timeparse__duration("250ms", &v), 0);
 	assert_int_equal(v, 250000000);
-	assert_int_equal(duration__parse("2w", &v), 0);
+	assert_int_equal(timeparse__duration("2w", &v), 0);
 	assert_int_equal(v, 14 * 86400 * NS);
-	assert_int_equal(duration__parse("90", &v), 0);
+	assert_int_equal(timeparse__duration("90", &v), 0);
 	assert_int_equal(v, 90 * NS);
-	assert_int_equal(duration__parse("1h1m1s", &v), 0);
+	assert_int_equal(timeparse__duration("1h1m1s", &v), 0);
 	assert_int_equal(v, 3661 * NS);
-	assert_int_equal(duration__parse("", &v), -EINVAL);
-	assert_int_equal(duration__parse("h", &v), -EINVAL);
-	assert_int_equal(duration__parse("10x", &v), -EINVAL);
-	assert_int_equal(duration__parse("10 s", &v), -EINVAL);
-	assert_int_equal(duration__parse("-10s", &v), -EINVAL);
-	assert_int_equal(duration__parse("1.2.3s", &v), -EINVAL);
-	assert_int_equal(duration__parse("100000000000w", &v), -ERANGE);
+	assert_int_equal(timeparse__duration("", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("h", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("10x", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("10 s", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("-10s", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("1.2.3s", &v), -EINVAL);
+	assert_int_equal(timeparse__duration("100000000000w", &v), -ERANGE);
 }
 
 static void test_timeparse__sizes(void **state)
@@ -123,25 +124,25 @@ static void test_timeparse__sizes(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(size__parse("500MB", &v), 0);
+	assert_int_equal(timeparse__size("500MB", &v), 0);
 	assert_int_equal(v, 500ULL << 20);
-	assert_int_equal(size__parse("1G", &v), 0);
+	assert_int_equal(timeparse__size("1G", &v), 0);
 	assert_int_equal(v, 1ULL << 30);
-	assert_int_equal(size__parse("1.5g", &v), 0);
+	assert_int_equal(timeparse__size("1.5g", &v), 0);
 	assert_int_equal(v, 3ULL << 29);
-	assert_int_equal(size__parse("64KiB", &v), 0);
+	assert_int_equal(timeparse__size("64KiB", &v), 0);
 	assert_int_equal(v, 64ULL << 10);
-	assert_int_equal(size__parse("2T", &v), 0);
+	assert_int_equal(timeparse__size("2T", &v), 0);
 	assert_int_equal(v, 2ULL << 40);
-	assert_int_equal(size__parse("4096", &v), 0);
+	assert_int_equal(timeparse__size("4096", &v), 0);
 	assert_int_equal(v, 4096);
-	assert_int_equal(size__parse("12B", &v), 0);
+	assert_int_equal(timeparse__size("12B", &v), 0);
 	assert_int_equal(v, 12);
-	assert_int_equal(size__parse("", &v), -EINVAL);
-	assert_int_equal(size__parse("MB", &v), -EINVAL);
-	assert_int_equal(size__parse("10XB", &v), -EINVAL);
-	assert_int_equal(size__parse("10MBs", &v), -EINVAL);
-	assert_int_equal(size__parse("99999999999T", &v), -ERANGE);
+	assert_int_equal(timeparse__size("", &v), -EINVAL);
+	assert_int_equal(timeparse__size("MB", &v), -EINVAL);
+	assert_int_equal(timeparse__size("10XB", &v), -EINVAL);
+	assert_int_equal(timeparse__size("10MBs", &v), -EINVAL);
+	assert_int_equal(timeparse__size("99999999999T", &v), -ERANGE);
 }
 
 int main(void)

@@ -902,7 +902,7 @@ static void api_timeline(struct req *q)
 		return;
 	st = query_params__get(&q->pp, "step");
 	if (st && *st) {
-		if (duration__parse(st, &step) || step < NS) {
+		if (timeparse__duration(st, &step) || step < NS) {
 			web_response__error(
 			    q->r, 400,
 			    "bad step '%.32s' (e.g. 10s, 1m; at least 1s)", st);
@@ -919,7 +919,8 @@ static void api_timeline(struct req *q)
 	}
 	lw = query_params__get(&q->pp, "lost_window");
 	if (lw && *lw &&
-	    (duration__parse(lw, &lost_window) || lost_window > 3600 * NS)) {
+	    (timeparse__duration(lw, &lost_window) ||
+	     lost_window > 3600 * NS)) {
 		web_response__error(q->r, 400,
 				    "bad lost_window '%.32s' (e.g. 10s; at "
 				    "most 1h)",
@@ -1976,7 +1977,7 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 		labels[nl++] = pp.kv[i].value;
 	}
 	ts = query_params__get(&pp, "time");
-	if (ts && *ts && time__parse(ts, c->now_ns, &time_ns)) {
+	if (ts && *ts && timeparse__time(ts, c->now_ns, &time_ns)) {
 		web_response__error(r, 400, "cannot parse time '%.64s'", ts);
 		goto out;
 	}

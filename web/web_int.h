@@ -16,7 +16,7 @@
 #include "storage/query_params.h"
 #include "storage/store.h"
 
-/* ---- growable output buffer with JSON helpers (json.c) ---- */
+/* ---- growable output buffer with JSON helpers (jbuf.c) ---- */
 
 struct jbuf {
 	char *p;
