@@ -89,20 +89,26 @@ static void print_summary(const struct session_stats *st, double secs,
 		    KILN_UNWIND_BAD_FRAME,
 		};
 
-		fprintf(stderr, "kiln: user stacks:");
-		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-			fprintf(stderr, "%s %llu %s", i ? "," : "",
-				(unsigned long long)s->unwind_end[order[i]],
-				unwind__end_name(order[i]));
-		fprintf(stderr,
-			"; frames: %llu by unwind table, %llu by frame "
-			"pointer\n",
-			(unsigned long long)s->cfi_frames,
+		char line[512];
+		size_t n = 0;
+
+		/* One line, one write (lib/log.h): built here first. */
+		n += (size_t)snprintf(line, sizeof(line), "user stacks:");
+		for (size_t i = 0;
+		     i < sizeof(order) / sizeof(order[0]) && n < sizeof(line);
+		     i++)
+			n += (size_t)snprintf(
+			    line + n, sizeof(line) - n, "%s %llu %s",
+			    i ? "," : "",
+			    (unsigned long long)s->unwind_end[order[i]],
+			    unwind__end_name(order[i]));
+		pr_note("%s; frames: %llu by unwind table, %llu by frame "
+			"pointer",
+			line, (unsigned long long)s->cfi_frames,
 			(unsigned long long)s->fp_frames);
-		fprintf(stderr,
-			"kiln: unwind tables: %llu objects, %llu loaded "
-			"(%llu of %llu rows, %.1f MiB), %llu without CFI, "
-			"%llu did not fit, %llu queued; built in %.2f s\n",
+		pr_note("unwind tables: %llu objects, %llu loaded (%llu of "
+			"%llu rows, %.1f MiB), %llu without CFI, %llu did not "
+			"fit, %llu queued; built in %.2f s",
 			(unsigned long long)st->unwind.objects,
 			(unsigned long long)st->unwind.tables_loaded,
 			(unsigned long long)st->unwind.rows_used,
@@ -207,19 +213,16 @@ int cmd_record(int argc, char **argv)
 			} else if (!strcmp(optarg, "fp")) {
 				opts.unwind_mode = KILN_UNWIND_MODE_FP;
 			} else {
-				fprintf(stderr,
-					"kiln record: --unwind must be cfi or "
-					"fp, not '%s'\n",
-					optarg);
+				pr_err("--unwind must be cfi or fp, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'M':
 			if (parse_uint(optarg, 4096, &v)) {
-				fprintf(stderr,
-					"kiln record: --unwind-memory must be "
-					"1..4096 MiB, not '%s'\n",
-					optarg);
+				pr_err("--unwind-memory must be 1..4096 MiB, "
+				       "not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			opts.unwind_memory = (uint64_t)v << 20;

@@ -316,9 +316,7 @@ static int map_unwind(struct sampler *s)
 	if (!s->unwind.rows || !s->unwind.objects) {
 		int err = -errno;
 
-		fprintf(stderr,
-			"kiln: error: failed to map the unwind tables: %s\n",
-			strerror(-err));
+		pr_err("failed to map the unwind tables: %s", strerror(-err));
 		return err;
 	}
 	s->unwind.mappings_fd = bpf_map__fd(s->skel->maps.unwind_mappings);
