@@ -102,6 +102,19 @@ void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
 			       struct sym_object *obj);
 
 /*
+ * One policy, three moments to apply it: a process is freed once it has
+ * exited (or is gone) and none of its samples waits for symbolization,
+ * because symbolizing needs its mappings. Which of its samples still wait
+ * is known at three different times, hence three calls rather than one:
+ *  - reap: right after a flush symbolized everything pending (clears the
+ *    'pending' flags, then prunes);
+ *  - sweep: after every full drain of the ring buffer, for exits seen
+ *    before the previous drain (their last samples have arrived since);
+ *  - prune: every few seconds, for processes whose exit record was lost
+ *    (kill(pid, 0) says ESRCH).
+ */
+
+/*
  * Clears every 'pending' flag and prunes: call it right after the pending
  * samples were symbolized. Returns how many processes were freed.
  */
