@@ -2,13 +2,7 @@
 /*
  * kiln query: read a time range of a store, merged into one profile, as
  * folded stacks, JSON, or any other format the writers know.
- *
- * The JSON form is kiln's own, simple and stable:
- *   {"from_ns":N,"to_ns":N,"total":N,
- *    "stacks":[{"labels":{"comm":"x",...},"frames":["root",...,"leaf"],
- *               "count":N}, ...]}
- * one entry per (label set, stack), largest count first; frame names carry
- * the folded suffixes (_[k] kernel, _[i] inlined, _[j] JIT).
+ * The JSON form is kiln's own (profile/json_write.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +11,6 @@
 #include <time.h>
 
 #include "lib/clock.h"
-#include "lib/escape.h"
 #include "cli/commands.h"
 #include "profile/format.h"
 #include "lib/log.h"
@@ -54,60 +47,6 @@ static void usage(FILE *out)
 	      "svg\n"
 	      "  -o, --output FILE  write here instead of stdout\n",
 	      out);
-}
-
-static int by_count_desc(const void *a, const void *b)
-{
-	const struct sample *x = a, *y = b;
-
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	if (x->series != y->series)
-		return x->series < y->series ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
-static int write_json(struct profile *p, FILE *out)
-{
-	const struct profile_meta *m = profile__meta_const(p);
-	size_t n;
-	struct sample *s;
-	char name[4096];
-
-	profile__compact(p, 0);
-	s = (struct sample *)profile__samples(p, &n);
-	qsort(s, n, sizeof(*s), by_count_desc);
-	fprintf(out,
-		"{\"from_ns\":%llu,\"to_ns\":%llu,\"total\":%llu,\"stacks\":[",
-		(unsigned long long)m->start_ns,
-		(unsigned long long)(m->start_ns + m->duration_ns),
-		(unsigned long long)profile__total(p));
-	for (size_t i = 0; i < n; i++) {
-		size_t nl, depth;
-		const struct label *l = profile__series(p, s[i].series, &nl);
-		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
-
-		fputs(i ? ",\n{\"labels\":{" : "\n{\"labels\":{", out);
-		for (size_t j = 0; j < nl; j++) {
-			if (j)
-				fputc(',', out);
-			escape__json_file(out, profile__str(p, l[j].key));
-			fputc(':', out);
-			escape__json_file(out, profile__str(p, l[j].value));
-		}
-		fputs("},\"frames\":[", out);
-		for (size_t j = 0; j < depth; j++) {
-			if (j)
-				fputc(',', out);
-			profile__frame_folded_name(p, fr[j], name,
-						   sizeof(name));
-			escape__json_file(out, name);
-		}
-		fprintf(out, "],\"count\":%llu}",
-			(unsigned long long)s[i].count);
-	}
-	fputs("\n]}\n", out);
-	return ferror(out) ? -EIO : 0;
 }
 
 int cmd_query(int argc, char **argv)
@@ -234,9 +173,7 @@ int cmd_query(int argc, char **argv)
 		out = stdout;
 		goto out;
 	}
-	err = fmt == FORMAT_JSON
-		  ? write_json(p, out)
-		  : profile__write(p, fmt, &(struct write_opts){0}, out);
+	err = profile__write(p, fmt, &(struct write_opts){0}, out);
 	if (out != stdout ? fclose(out) : fflush(out))
 		err = err ? err : -EIO;
 	out = stdout;
