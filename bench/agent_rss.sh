@@ -12,6 +12,7 @@ KILN=${KILN:-$PWD/$OUT/kiln}
 secs=${1:-600}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 tmp=$(mktemp -d)
+chmod 755 "$tmp" # the agent's web process runs as an unprivileged user
 pids=()
 cleanup() {
 	for p in "${pids[@]:-}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done

@@ -515,6 +515,9 @@ int dwobj__open(const struct symbolizer *sym, struct sym_object *obj, int fd,
 	/* Sorting a large symbol table takes a while: here, off the
 	 * sampling thread. */
 	load_syms(obj);
+	/* Reading touched every page of the symbol and string tables: they
+	 * are faulted in again as resolution needs them. */
+	dwobj__pageout(obj);
 
 	obj->addr_max = sym->opts.max_cached_addrs ? sym->opts.max_cached_addrs
 						   : DEFAULT_MAX_ADDRS;
