@@ -475,11 +475,10 @@ int cmd_agent(int argc, char **argv)
 	struct store_opts sopts = {.path = "kiln.db",
 				   .retention_ns =
 				       7ULL * 24 * 3600 * 1000000000ULL};
-	/* A window waits at most 300 ms for binaries still being read. */
-	struct session_opts opts = {.frequency = 99,
-				    .kernel_stacks = true,
-				    .user_stacks = true,
-				    .flush_wait_ms = 300};
+	/* A window waits for binaries still being read: a tenth of the
+	 * window, at most 300 ms (set once the window is known). */
+	struct session_opts opts = {
+	    .frequency = 99, .kernel_stacks = true, .user_stacks = true};
 	struct web_proc_opts wopts = {0};
 	struct push_opts popts = {0};
 	uint64_t window_ns = 10ULL * 1000000000ULL,
@@ -667,6 +666,9 @@ int cmd_agent(int argc, char **argv)
 			goto out; /* push said why */
 		a.counters.pusher = a.pusher;
 	}
+	opts.flush_wait_ms = (int)(window_ns / 10000000ULL);
+	if (opts.flush_wait_ms > 300)
+		opts.flush_wait_ms = 300;
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;

@@ -571,6 +571,7 @@ void dwobj__close(struct sym_object *obj)
 	free(obj->syms);
 	obj->syms = NULL;
 	obj->nr_syms = 0;
+	obj->syms_bytes = 0;
 	obj->syms_loaded = false;
 	free(obj->addrs);
 	obj->addrs = NULL;
@@ -586,10 +587,9 @@ void dwobj__close(struct sym_object *obj)
 
 void dwobj__drop_indexes(struct sym_object *obj)
 {
-	free(obj->syms);
-	obj->syms = NULL;
-	obj->nr_syms = 0;
-	obj->syms_loaded = false;
+	/* The sorted symbol table stays: rebuilding a large one would take
+	 * the sampling thread a while (unloading frees it, and the loader
+	 * builds it again). */
 	free(obj->addrs);
 	obj->addrs = NULL;
 	obj->addr_len = 0;
@@ -605,7 +605,8 @@ void dwobj__drop_indexes(struct sym_object *obj)
 	obj->nr_cus = obj->cap_cus = 0;
 	obj->bytes = obj->debug_bytes + sizeof(*obj) +
 		     obj->nr_loads * sizeof(*obj->loads) + obj->names.bytes +
-		     fde__bytes(obj) + (obj->go ? gopcln__bytes() : 0);
+		     fde__bytes(obj) + (obj->go ? gopcln__bytes() : 0) +
+		     obj->syms_bytes;
 }
 
 static void pageout_elf(Elf *elf)
@@ -650,6 +651,11 @@ void dwobj__unload(struct sym_object *obj)
 {
 	dwobj__drop_indexes(obj);
 	names_release(obj, true);
+	free(obj->syms);
+	obj->syms = NULL;
+	obj->nr_syms = 0;
+	obj->syms_bytes = 0;
+	obj->syms_loaded = false;
 	dwfl_end(obj->dwfl);
 	obj->dwfl = NULL;
 	obj->mod = NULL;
@@ -674,6 +680,7 @@ void dwobj__transplant(struct sym_object *to, struct sym_object *from)
 	to->syms = from->syms;
 	to->nr_syms = from->nr_syms;
 	to->syms_loaded = from->syms_loaded;
+	to->syms_bytes = from->syms_bytes;
 	to->addr_max = from->addr_max;
 	to->addr_cap = from->addr_cap;
 	to->bytes = from->bytes;
@@ -1067,7 +1074,8 @@ static void load_syms(struct sym_object *obj)
 	obj->syms = malloc((size_t)nsyms * sizeof(*obj->syms));
 	if (!obj->syms)
 		return;
-	obj->bytes += (size_t)nsyms * sizeof(*obj->syms);
+	obj->syms_bytes = (size_t)nsyms * sizeof(*obj->syms);
+	obj->bytes += obj->syms_bytes;
 	for (int i = 1; i < nsyms; i++) {
 		GElf_Sym s;
 		GElf_Addr addr;

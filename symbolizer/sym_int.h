@@ -127,6 +127,7 @@ struct sym_object {
 		uint32_t rank;	  /* lower wins among aliases */
 	} * syms;
 	size_t nr_syms;
+	uint64_t syms_bytes;
 	bool syms_loaded;
 
 	/* Per-CU function/inline index, built on first use of each CU,
@@ -223,6 +224,7 @@ struct sym_source {
 	int path_fd; /* O_PATH on /proc/PID/map_files/A-B, or -1 */
 	int root_fd; /* O_PATH on the process's root (or the host's), or -1 */
 	bool host_fallback; /* the host's root for a process that is gone */
+	bool host_root;	    /* root_fd is our own root (no need to keep it) */
 };
 
 void sym_source__take(struct symbolizer *sym, const struct sym_mapping *map,

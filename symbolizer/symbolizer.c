@@ -273,7 +273,10 @@ static struct sym_object *object_load_fd(struct symbolizer *sym,
 		 * (the process may be gone by then). */
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 		obj->reload_fd = safe_open_path(self);
-		if (src->root_fd >= 0 && !src->host_fallback)
+		/* A container's root, for its debuglink targets; our own
+		 * root is opened again when needed (one descriptor less per
+		 * object). */
+		if (src->root_fd >= 0 && !src->host_fallback && !src->host_root)
 			obj->reload_root =
 			    fcntl(src->root_fd, F_DUPFD_CLOEXEC, 0);
 	}
@@ -338,8 +341,14 @@ void sym_source__take(struct symbolizer *sym, const struct sym_mapping *map,
 		src->path_fd = safe_open_path(buf);
 	}
 	if (!sym->sysroot[0] && map->pid > 0) {
+		struct stat st, self;
+
 		snprintf(buf, sizeof(buf), "/proc/%d/root", map->pid);
 		src->root_fd = safe_open_root(buf);
+		src->host_root =
+		    src->root_fd >= 0 && !fstat(src->root_fd, &st) &&
+		    !stat("/", &self) && st.st_dev == self.st_dev &&
+		    st.st_ino == self.st_ino;
 	}
 	if (src->root_fd < 0) {
 		/* Tests (a sysroot), or the process is gone: the host's
@@ -821,9 +830,10 @@ static void request_reload(struct symbolizer *sym, struct sym_object *obj)
 	job->map.path = xstrdup(obj->path);
 	snprintf(job->path, sizeof(job->path), "%s", obj->path);
 	job->src.path_fd = fcntl(obj->reload_fd, F_DUPFD_CLOEXEC, 0);
-	job->src.root_fd = obj->reload_root >= 0
-			       ? fcntl(obj->reload_root, F_DUPFD_CLOEXEC, 0)
-			       : -1;
+	job->src.root_fd =
+	    obj->reload_root >= 0
+		? fcntl(obj->reload_root, F_DUPFD_CLOEXEC, 0)
+		: safe_open_root(sym->sysroot[0] ? sym->sysroot : "/");
 	job->target = obj;
 	obj->reloading = true;
 	object_ref(sym, obj); /* the job's, until collected */
@@ -843,6 +853,7 @@ static void reload_done(struct symbolizer *sym, struct load_job *job)
 		job->obj = NULL;
 		sym->cache_bytes += obj->bytes - before;
 		sym->stats.objects_reloaded++;
+		/* No trim here: it is wanted now; the flush trims after. */
 	} else {
 		/* Gone or changed: its frames stay module+0xoffset. */
 		pr_debug("failed to read '%s' again: %s", obj->path,
