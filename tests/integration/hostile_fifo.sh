@@ -34,7 +34,10 @@ timeout -s KILL 60 "$KILN" record --frequency 499 --duration 3 --user-only \
 secs=$(echo "$(date +%s.%N) - $start" | bc)
 cat "$TMP/err"
 echo "kiln record --duration 3 took $secs s"
-awk -v s="$secs" 'BEGIN { exit !(s < 8) }' || fail "kiln record --duration 3 took $secs s"
+# Start-up (the /proc scan, unwind tables) and the final flush (up to 2 s
+# for binaries being read) come on top of the 3 s; the old open() never
+# returned at all.
+awk -v s="$secs" 'BEGIN { exit !(s < 20) }' || fail "kiln record --duration 3 took $secs s"
 # Every sample delivered is in the profile (those drained while it was
 # symbolized too).
 awk '/samples from/ { got = $2; kept = $(NF - 3) } END { exit !(got > 0 && got == kept) }' "$TMP/err" ||
