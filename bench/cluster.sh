@@ -5,7 +5,8 @@
 # 100 and 1000 simulated hosts (16 CPUs at 99 Hz, 10 s windows, replayed
 # by bench/push_load with 8 concurrent clients): samples per second and
 # per server CPU second; then query times on the store it filled.
-# KILN_BENCH_QUICK=1 stops at 100 hosts.
+# KILN_BENCH_QUICK=1 stops at 100 hosts; CLUSTER_HOSTS="N..." and
+# CLUSTER_WINDOWS=W pick the runs.
 set -eu
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
@@ -31,12 +32,13 @@ for _ in $(seq 100); do
 done
 [ -n "$PORT" ] || { cat "$TMP/err"; exit 1; }
 
-hosts="1 10 100 1000"
+hosts=${CLUSTER_HOSTS:-1 10 100 1000}
 [ "${KILN_BENCH_QUICK:-}" = 1 ] && hosts="1 10 100"
 echo "--- ingest (server pid $SERVER_PID, 8 client threads)"
 start=$(($(date +%s) / 10 * 10 - 7200))
 for n in $hosts; do
 	w=$((3000 / n)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 2 ] && w=2
+	[ -n "${CLUSTER_WINDOWS:-}" ] && w=$CLUSTER_WINDOWS
 	"$LOAD" run "http://127.0.0.1:$PORT" --hosts "$n" --windows "$w" --threads 8 \
 		--token-file "$TMP/token" --server-pid "$SERVER_PID" --start "$start" 2>/dev/null ||
 		echo "(some pushes failed)"
