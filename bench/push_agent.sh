@@ -16,7 +16,7 @@ OUTAGE=${OUTAGE:-120}
 [ "$(id -u)" = 0 ] || { echo "push_agent: needs root (BPF); skipped"; exit 0; }
 TMP=$(mktemp -d /tmp/kiln-bench-push.XXXXXX)
 PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$TMP" || true' EXIT
+trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait; rm -rf "$TMP" || true' EXIT
 
 cpu_of() { # PID -> CPU seconds of the process
 	awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%.2f\n", (f[12] + f[13]) / t }' "/proc/$1/stat"
