@@ -16,7 +16,9 @@ trap 'rm -rf "$TMP"' EXIT
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 0; }
 head -c 20000000 /dev/urandom | base64 > "$TMP/data"
 
-workload() { # NAME: runs it for SECS+2 seconds in the background, prints the pid
+# workload NAME: starts it in the background and prints its pid (its stdout
+# must not be the caller's pipe, or $(...) would wait for it to exit)
+workload() {
 	case $1 in
 	gzip) bash -c "exec gzip -9 -c '$TMP/data' >/dev/null" & ;;
 	xz) bash -c "exec xz -6 -T1 -c '$TMP/data' >/dev/null" & ;;
@@ -24,9 +26,9 @@ workload() { # NAME: runs it for SECS+2 seconds in the background, prints the pi
 import time
 def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
 end = time.time() + $SECS + 2
-while time.time() < end: fib(20)" & ;;
+while time.time() < end: fib(20)" >/dev/null & ;;
 	sqlite3) sqlite3 :memory: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000000) SELECT sum(x) FROM c;" >/dev/null & ;;
-	bash) bash -c 'i=0; while [ $i -lt 100000000 ]; do i=$((i + 1)); done' & ;;
+	bash) bash -c 'i=0; while [ $i -lt 100000000 ]; do i=$((i + 1)); done' >/dev/null & ;;
 	perl) perl -e 'my $s = 0; for my $i (1 .. 2000000000) { $s += $i * 2 } print $s' >/dev/null & ;;
 	esac
 	echo $!
