@@ -74,7 +74,7 @@ windows_on_server() {
 	api hosts | tr '{' '\n' | grep "\"host\":\"$1\"" | sed -n 's/.*"windows":\([0-9]*\).*/\1/p' |
 		awk '{ t += $1 } END { print t + 0 }'
 }
-spool() { sqlite3 "$TMP/a$1.db" 'SELECT count(*) FROM push_spool' 2>/dev/null || echo 99; }
+spool() { sqlite3 "$TMP/a$1.db" 'SELECT count(*) FROM push_spool' 2>/dev/null || echo -1; }
 
 # wait_until SECONDS COMMAND...: polls until COMMAND succeeds.
 wait_until() {
