@@ -16,7 +16,7 @@ const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const sql = url.searchParams.get('query') || Buffer.concat(chunks).toString('latin1');
     if (/kiln_schema/.test(sql)) {
-      res.end(Buffer.from([1, 0, 0, 0]));
+      res.end(Buffer.from([2, 0, 0, 0])); // CH_SCHEMA_VERSION
       return;
     }
     if (/^\s*(INSERT|CREATE|ALTER)/i.test(sql)) { res.end(); return; }
