@@ -137,7 +137,7 @@ echo "reader: $(tr '\n' ' ' <"$TMP/reader.out"); windows committed while it held
 	fail "a read transaction saw the store change under it: $(cat "$TMP/reader.out")"
 [ $((c1 - c0)) -ge 10 ] || fail "only $((c1 - c0)) windows committed during a 5.5 s read (window 0.2 s)"
 [ $((c2 - c1)) -ge 3 ] || fail "windows stopped after the reader let go"
-grep -E 'error|cannot write' "$LOG" && fail "the agent logged errors with a reader present"
+grep -E '^kiln: error|cannot write' "$LOG" && fail "the agent logged errors with a reader present"
 
 # 5. A writer holding the write lock for 8 s: longer than the store's 5 s
 # busy timeout, so a window write fails and is retried with the next one.
