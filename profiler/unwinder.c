@@ -544,8 +544,6 @@ void unwinder__mapping_added(struct unwinder *u, const struct sym_mapping *m)
 	v.object = o->id;
 	trie_range(u, m, &v);
 	u->st.mappings++;
-	pr_debug("unwind: pid %d maps %" PRIx64 "-%" PRIx64 " '%s' (object %u)",
-		 m->pid, m->start, m->end, m->path, o->id);
 out:
 	pthread_mutex_unlock(&u->lock);
 	if (fd >= 0)
@@ -600,8 +598,6 @@ void unwinder__mapping_removed(struct unwinder *u, const struct sym_mapping *m)
 	pthread_mutex_lock(&u->lock);
 	trie_range(u, m, NULL);
 	u->st.mappings--;
-	pr_debug("unwind: pid %d unmaps %" PRIx64 "-%" PRIx64 " '%s'", m->pid,
-		 m->start, m->end, m->path);
 	if (v.object < u->nr_ids) {
 		o = u->by_id[v.object];
 		if (o->refs > 0 && --o->refs == 0)
