@@ -792,59 +792,6 @@ static int read_body(struct web_server *srv, struct mg_connection *conn,
 	return 0;
 }
 
-static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
-			const char *qs)
-{
-	struct store_opts so = {.path = srv->db_path};
-	struct api_ctx c = {.now_ns = clock__unix_ns()};
-	struct profile *rel = NULL;
-	struct web_response r;
-	const char *msg = NULL;
-	char *body = NULL;
-	size_t len = 0;
-	int status, ret;
-
-	if (!srv->opts.enable_ingest)
-		return send_json_error(
-		    srv, conn, 404,
-		    "uploads are disabled (start with --ingest)", NULL);
-	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
-		atomic_fetch_add(&srv->busy_refused, 1);
-		return send_json_error(srv, conn, 503,
-				       "busy: other uploads are running; try "
-				       "again",
-				       "Retry-After: 2\r\n");
-	}
-	if (read_body(srv, conn, &body, &len, &status, &msg)) {
-		slots_leave(&srv->uploads);
-		return send_json_error(srv, conn, status, msg, NULL);
-	}
-	web_response__init(&r);
-	/* Parsing needs no lock: only the write holds the store's. */
-	rel = api__ingest_parse(&c, qs, body, len,
-				mg_get_header(conn, "Content-Type"), &r);
-	free(body);
-	if (rel) {
-		pthread_mutex_lock(&srv->write_lock);
-		if (!srv->wstore)
-			srv->wstore = store__open(&so);
-		c.st = srv->wstore;
-		if (!c.st)
-			web_response__error(
-			    &r, 503, "cannot open the store '%s' for writing",
-			    srv->db_name);
-		else
-			api__ingest_write(&c, rel, &r);
-		pthread_mutex_unlock(&srv->write_lock);
-		profile__free(rel);
-	}
-	slots_leave(&srv->uploads);
-	ret = send_response(srv, conn, r.status, r.content_type, NULL, NULL,
-			    r.body.p, r.body.len);
-	web_response__release(&r);
-	return ret;
-}
-
 /* The writable store, opened on first use; call with write_lock held. */
 static struct store *write_store(struct web_server *srv)
 {
@@ -853,6 +800,88 @@ static struct store *write_store(struct web_server *srv)
 	if (!srv->wstore)
 		srv->wstore = store__open(&so);
 	return srv->wstore;
+}
+
+/*
+ * Takes write_lock and returns the writable store, the lock held. When the
+ * store cannot be opened: the lock released, r a 503 (Retry-After:
+ * retry_after when above 0), and NULL.
+ */
+static struct store *lock_write_store(struct web_server *srv,
+				      struct web_response *r, int retry_after)
+{
+	pthread_mutex_lock(&srv->write_lock);
+	if (write_store(srv))
+		return srv->wstore;
+	web_response__error(r, 503, "cannot open the store '%s' for writing",
+			    srv->db_name);
+	r->retry_after = retry_after;
+	pthread_mutex_unlock(&srv->write_lock);
+	return NULL;
+}
+
+/*
+ * Starts an upload: takes an upload slot (503 when all are busy) and reads
+ * the body. Returns 0 with the slot held and *body to free; otherwise it
+ * has answered the request, *ret is that answer's result, and no slot is
+ * held.
+ */
+static int upload_begin(struct web_server *srv, struct mg_connection *conn,
+			char **body, size_t *len, int *ret)
+{
+	const char *msg = NULL;
+	int status;
+
+	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
+		atomic_fetch_add(&srv->busy_refused, 1);
+		*ret = send_json_error(srv, conn, 503,
+				       "busy: other uploads are running; try "
+				       "again",
+				       "Retry-After: 2\r\n");
+		return -1;
+	}
+	if (read_body(srv, conn, body, len, &status, &msg)) {
+		slots_leave(&srv->uploads);
+		*ret = send_json_error(srv, conn, status, msg, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
+			const char *qs)
+{
+	struct api_ctx c = {.now_ns = clock__unix_ns()};
+	struct profile *rel = NULL;
+	struct web_response r;
+	char *body = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!srv->opts.enable_ingest)
+		return send_json_error(
+		    srv, conn, 404,
+		    "uploads are disabled (start with --ingest)", NULL);
+	if (upload_begin(srv, conn, &body, &len, &ret))
+		return ret;
+	web_response__init(&r);
+	/* Parsing needs no lock: only the write holds the store's. */
+	rel = api__ingest_parse(&c, qs, body, len,
+				mg_get_header(conn, "Content-Type"), &r);
+	free(body);
+	if (rel) {
+		c.st = lock_write_store(srv, &r, 0);
+		if (c.st) {
+			api__ingest_write(&c, rel, &r);
+			pthread_mutex_unlock(&srv->write_lock);
+		}
+		profile__free(rel);
+	}
+	slots_leave(&srv->uploads);
+	ret = send_response(srv, conn, r.status, r.content_type, NULL, NULL,
+			    r.body.p, r.body.len);
+	web_response__release(&r);
+	return ret;
 }
 
 static int send_api_response(struct web_server *srv, struct mg_connection *conn,
@@ -872,10 +901,9 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 {
 	struct web_response r;
 	struct push_req req = {0};
-	const char *msg = NULL;
 	char *body = NULL;
 	size_t len = 0;
-	int status, ret;
+	int ret;
 
 	if (!srv->opts.enable_ingest)
 		return send_json_error(
@@ -885,31 +913,15 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 	    (long long)MAX_PUSH_BODY)
 		return send_json_error(srv, conn, 413,
 				       "push larger than 16 MiB", NULL);
-	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
-		atomic_fetch_add(&srv->busy_refused, 1);
-		return send_json_error(srv, conn, 503,
-				       "busy: other uploads are running; try "
-				       "again",
-				       "Retry-After: 2\r\n");
-	}
-	if (read_body(srv, conn, &body, &len, &status, &msg)) {
-		slots_leave(&srv->uploads);
-		return send_json_error(srv, conn, status, msg, NULL);
-	}
+	if (upload_begin(srv, conn, &body, &len, &ret))
+		return ret;
 	web_response__init(&r);
 	/* Decoding needs no lock: only the write holds the store's. */
 	if (!api__push_parse(body, len, mg_get_header(conn, "X-Kiln-Version"),
 			     mg_get_header(conn, "X-Kiln-Pending"),
 			     mg_get_header(conn, "X-Kiln-Lost-Samples"), &req,
 			     &r)) {
-		pthread_mutex_lock(&srv->write_lock);
-		if (!write_store(srv)) {
-			web_response__error(&r, 503,
-					    "cannot open the store '%s' for "
-					    "writing",
-					    srv->db_name);
-			r.retry_after = 30;
-		} else {
+		if (lock_write_store(srv, &r, 30)) {
 			api__push_store(srv->wstore, &req, clock__unix_ns(),
 					&r);
 		}
@@ -929,38 +941,21 @@ static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
 {
 	struct web_response r;
 	struct profile *p = NULL;
-	const char *msg = NULL;
 	char *body = NULL;
 	size_t len = 0;
-	int status, ret;
+	int ret;
 
 	if (!srv->opts.enable_ingest)
 		return send_json_error(
 		    srv, conn, 404,
 		    "uploads are disabled (start with --ingest)", NULL);
-	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
-		atomic_fetch_add(&srv->busy_refused, 1);
-		return send_json_error(srv, conn, 503,
-				       "busy: other uploads are running; try "
-				       "again",
-				       "Retry-After: 2\r\n");
-	}
-	if (read_body(srv, conn, &body, &len, &status, &msg)) {
-		slots_leave(&srv->uploads);
-		return send_json_error(srv, conn, status, msg, NULL);
-	}
+	if (upload_begin(srv, conn, &body, &len, &ret))
+		return ret;
 	web_response__init(&r);
 	api__pyroscope_parse(qs, body, len, mg_get_header(conn, "Content-Type"),
 			     clock__unix_ns(), &p, &r);
 	if (p) {
-		pthread_mutex_lock(&srv->write_lock);
-		if (!write_store(srv)) {
-			web_response__error(&r, 503,
-					    "cannot open the store '%s' for "
-					    "writing",
-					    srv->db_name);
-			r.retry_after = 30;
-		} else {
+		if (lock_write_store(srv, &r, 30)) {
 			api__pyroscope_store(srv->wstore, p, &r);
 		}
 		pthread_mutex_unlock(&srv->write_lock);
