@@ -75,5 +75,8 @@ echo "$n samples, $bombs of the bombs, $named naming big_fn_*"
 [ "$named" -ge 20 ] || fail "the symbol tables were not read ($named samples name big_fn_*)"
 grep -q 'lost samples: 0 ' err || fail "samples were lost: $(grep 'lost samples' err)"
 grep -q 'without their debug sections' err || fail "the skipped debug sections are not reported"
-[ "$hwm" -lt $((96 << 10)) ] || fail "kiln record peaked at $((hwm / 1024)) MB, above 96 MB"
+# One bomb read the old way is 256 MiB on its own; the bound leaves room
+# for what else kiln record holds (unwind tables of the 24 binaries,
+# names), which is not this test's subject.
+[ "$hwm" -lt $((192 << 10)) ] || fail "kiln record peaked at $((hwm / 1024)) MB, above 192 MB"
 exit 0
