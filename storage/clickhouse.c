@@ -139,14 +139,20 @@ uint8_t rbin__u8(struct rbin *r)
 	return rbin__need(r, 1) ? *r->p++ : 0;
 }
 
+/* n little-endian bytes into *v, left as it is when they are not there. */
+static void rbin__fixed(struct rbin *r, void *v, size_t n)
+{
+	if (rbin__need(r, n)) {
+		memcpy(v, r->p, n);
+		r->p += n;
+	}
+}
+
 uint32_t rbin__u32(struct rbin *r)
 {
 	uint32_t v = 0;
 
-	if (rbin__need(r, 4)) {
-		memcpy(&v, r->p, 4);
-		r->p += 4;
-	}
+	rbin__fixed(r, &v, sizeof(v));
 	return v;
 }
 
@@ -154,10 +160,7 @@ uint64_t rbin__u64(struct rbin *r)
 {
 	uint64_t v = 0;
 
-	if (rbin__need(r, 8)) {
-		memcpy(&v, r->p, 8);
-		r->p += 8;
-	}
+	rbin__fixed(r, &v, sizeof(v));
 	return v;
 }
 

@@ -33,6 +33,23 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
 	return rc == SQLITE_DONE ? 0 : store__sqlerr(st, rc, what);
 }
 
+/*
+ * Runs a statement that returns no rows with ?1 = a and, when it has a
+ * second parameter, ?2 = b; finalizes it.
+ */
+static int exec_u64s(struct store *st, const char *sql, uint64_t a, uint64_t b,
+		     const char *what)
+{
+	sqlite3_stmt *s = prep(st, sql);
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, (int64_t)a);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, (int64_t)b);
+	return step_done(st, s, what);
+}
+
 int sqlite__instance_id(struct store *st, uint64_t *id)
 {
 	int64_t v;
@@ -151,28 +168,16 @@ int sqlite__spool_next(struct store *st, uint64_t after,
 
 int sqlite__spool_ack(struct store *st, uint64_t seq, uint64_t now_ns)
 {
-	sqlite3_stmt *s;
 	int err;
 
 	if ((err = store__exec(st, "BEGIN IMMEDIATE")))
 		return err;
-	s = prep(st, "DELETE FROM push_spool WHERE seq <= ?");
-	if (!s) {
-		err = -EIO;
-		goto rollback;
-	}
-	sqlite3_bind_int64(s, 1, (int64_t)seq);
-	if ((err = step_done(st, s, "acknowledging windows")))
-		goto rollback;
-	s = prep(st, "UPDATE push_ack SET acked_seq = max(acked_seq, ?1), "
-		     "acked_ns = ?2 WHERE id = 1");
-	if (!s) {
-		err = -EIO;
-		goto rollback;
-	}
-	sqlite3_bind_int64(s, 1, (int64_t)seq);
-	sqlite3_bind_int64(s, 2, (int64_t)now_ns);
-	if ((err = step_done(st, s, "acknowledging windows")))
+	if ((err = exec_u64s(st, "DELETE FROM push_spool WHERE seq <= ?", seq,
+			     0, "acknowledging windows")) ||
+	    (err = exec_u64s(st,
+			     "UPDATE push_ack SET acked_seq = max(acked_seq, "
+			     "?1), acked_ns = ?2 WHERE id = 1",
+			     seq, now_ns, "acknowledging windows")))
 		goto rollback;
 	return store__exec(st, "COMMIT");
 rollback:
@@ -213,41 +218,25 @@ int sqlite__spool_stats(struct store *st, struct store_spool_stats *out)
  * their data; count them as dropped. Called inside no transaction. */
 int store__spool_expire(struct store *st, uint64_t cutoff_ns)
 {
-	sqlite3_stmt *s;
 	int err, changed;
 
 	if ((err = store__exec(st, "BEGIN IMMEDIATE")))
 		return err;
-	s = prep(st, "UPDATE push_ack SET "
-		     "dropped_windows = dropped_windows + (SELECT count(*) "
-		     "FROM push_spool WHERE end_ns < ?1), "
-		     "dropped_samples = dropped_samples + (SELECT "
-		     "coalesce(sum(samples), 0) FROM push_spool "
-		     "WHERE end_ns < ?1) WHERE id = 1");
-	if (!s) {
-		err = -EIO;
-		goto rollback;
-	}
-	sqlite3_bind_int64(s, 1, (int64_t)cutoff_ns);
-	if ((err = step_done(st, s, "expiring the spool")))
-		goto rollback;
-	s = prep(st, "DELETE FROM push_spool WHERE end_ns < ?");
-	if (!s) {
-		err = -EIO;
-		goto rollback;
-	}
-	sqlite3_bind_int64(s, 1, (int64_t)cutoff_ns);
-	if ((err = step_done(st, s, "expiring the spool")))
+	if ((err = exec_u64s(st,
+			     "UPDATE push_ack SET "
+			     "dropped_windows = dropped_windows + (SELECT "
+			     "count(*) FROM push_spool WHERE end_ns < ?1), "
+			     "dropped_samples = dropped_samples + (SELECT "
+			     "coalesce(sum(samples), 0) FROM push_spool "
+			     "WHERE end_ns < ?1) WHERE id = 1",
+			     cutoff_ns, 0, "expiring the spool")) ||
+	    (err = exec_u64s(st, "DELETE FROM push_spool WHERE end_ns < ?",
+			     cutoff_ns, 0, "expiring the spool")))
 		goto rollback;
 	changed = sqlite3_changes(st->db);
 	/* Server side: identities of windows whose data has aged out. */
-	s = prep(st, "DELETE FROM push_windows WHERE end_ns < ?");
-	if (!s) {
-		err = -EIO;
-		goto rollback;
-	}
-	sqlite3_bind_int64(s, 1, (int64_t)cutoff_ns);
-	if ((err = step_done(st, s, "expiring window identities")))
+	if ((err = exec_u64s(st, "DELETE FROM push_windows WHERE end_ns < ?",
+			     cutoff_ns, 0, "expiring window identities")))
 		goto rollback;
 	if ((err = store__exec(st, "COMMIT")))
 		goto rollback;
