@@ -105,6 +105,15 @@ struct read_limits {
 void read_limits__default(struct read_limits *lim);
 
 /*
+ * Checks the size of an input about to be read against 'lim' (NULL: the
+ * defaults), calling it 'what' ("input", "body") in the reason. Returns 0,
+ * or -E2BIG (over max_input) or -EINVAL (empty) with a one-line reason in
+ * 'err'.
+ */
+int read_limits__check_size(const struct read_limits *lim, size_t len,
+			    const char *what, char *err, size_t errlen);
+
+/*
  * Reads a profile in any importable format into the (fresh) profile 'p':
  * gzip data is pprof (after gunzip), other binary data starting like a
  * protobuf is uncompressed pprof, everything else is folded text.

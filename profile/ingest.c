@@ -25,22 +25,10 @@ int ingest__parse(const void *body, size_t len, const char *content_type,
 		  const struct read_limits *lim, struct profile *out, char *err,
 		  size_t errlen)
 {
-	struct read_limits def;
+	int ret = read_limits__check_size(lim, len, "body", err, errlen);
 
-	if (!lim) {
-		read_limits__default(&def);
-		lim = &def;
-	}
-	if (len > lim->max_input) {
-		snprintf(err, errlen,
-			 "body of %zu bytes exceeds the limit of %zu", len,
-			 lim->max_input);
-		return -E2BIG;
-	}
-	if (len == 0) {
-		snprintf(err, errlen, "empty body");
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	if (!content_type)
 		return profile__read(out, body, len, lim, err, errlen);
 	if (media_is(content_type, "application/x-protobuf") ||

@@ -143,10 +143,9 @@ static bool looks_like_protobuf(const unsigned char *d, size_t len)
 	return false;
 }
 
-int profile__read(struct profile *p, const void *data, size_t len,
-		  const struct read_limits *lim, char *err, size_t errlen)
+int read_limits__check_size(const struct read_limits *lim, size_t len,
+			    const char *what, char *err, size_t errlen)
 {
-	const unsigned char *d = data;
 	struct read_limits def;
 
 	if (!lim) {
@@ -155,18 +154,33 @@ int profile__read(struct profile *p, const void *data, size_t len,
 	}
 	if (len > lim->max_input) {
 		snprintf(err, errlen,
-			 "input of %zu bytes exceeds the limit of %zu", len,
+			 "%s of %zu bytes exceeds the limit of %zu", what, len,
 			 lim->max_input);
 		return -E2BIG;
 	}
 	if (len == 0) {
-		snprintf(err, errlen, "empty input");
+		snprintf(err, errlen, "empty %s", what);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int profile__read(struct profile *p, const void *data, size_t len,
+		  const struct read_limits *lim, char *err, size_t errlen)
+{
+	const unsigned char *d = data;
+	struct read_limits def;
+	int ret;
+
+	if (!lim) {
+		read_limits__default(&def);
+		lim = &def;
+	}
+	if ((ret = read_limits__check_size(lim, len, "input", err, errlen)))
+		return ret;
 	if (len >= 2 && d[0] == 0x1f && d[1] == 0x8b) {
 		void *raw = NULL;
 		size_t rawlen = 0;
-		int ret;
 
 		/* Gzip holds pprof usually, but folded text too (a .folded.gz):
 		 * look inside rather than calling the text corrupt protobuf. */
