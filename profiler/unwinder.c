@@ -16,6 +16,7 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/safe_open.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "profiler/unwind_table.h"
@@ -358,39 +359,40 @@ static void trie_range(struct unwinder *u, const struct sym_mapping *m,
 }
 
 /*
- * Opens a regular file without blocking: a hostile process can put a FIFO
- * or a device where its mapped file was.
+ * Opens the file behind a mapping through lib/safe_open.h, as the
+ * symbolizer does: never blocking (a hostile process can put a FIFO where
+ * its mapped file was), regular files only, and a container's paths
+ * resolved inside its root, never through the host's view of its symlinks.
+ * The host path is the last resort, for a process already gone, and only
+ * when it is still the very inode that was mapped.
  */
-static int open_regular(const char *path)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Opens the file behind a mapping while its process is alive. */
 static int open_mapping(const struct sym_mapping *m)
 {
 	char path[4200];
-	int fd;
+	struct stat sb;
+	int fd, root;
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
 		 m->pid, m->start, m->end);
-	fd = open_regular(path);
+	fd = safe_open(path, SAFE_OPEN_ANY_SIZE);
 	if (fd >= 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", m->pid, m->path);
-	fd = open_regular(path);
-	if (fd >= 0)
-		return fd;
-	return open_regular(m->path);
+	snprintf(path, sizeof(path), "/proc/%d/root", m->pid);
+	root = safe_open_root(path);
+	if (root >= 0) {
+		fd = safe_open_in_root(root, m->path, SAFE_OPEN_ANY_SIZE);
+		close(root);
+		if (fd >= 0)
+			return fd;
+	}
+	if (!m->ino)
+		return -1;
+	fd = safe_open(m->path, SAFE_OPEN_ANY_SIZE);
+	if (fd >= 0 && (fstat(fd, &sb) || sb.st_ino != m->ino)) {
+		close(fd);
+		return -1;
+	}
+	return fd < 0 ? -1 : fd;
 }
 
 static bool unwindable(const struct sym_mapping *m)

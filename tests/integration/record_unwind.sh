@@ -135,6 +135,5 @@ fpok=$(of fp_split ";func_[abc];burn ")
 check "fp_split: burn's caller present %" "$(pct "$fpok" "$fpall")" ">=" 99
 complete fp_split
 grep -q 'user stacks: [0-9]* complete' "$TMP/err" || fail "the summary must say how user stacks ended"
-cp "$F" /tmp/cfidbg/last.folded
 [ "$errors" -eq 0 ] || { grep -v '^\(u_\|gzip\|python3\|fp_split\)' "$F" | head; sort -k2 -t' ' -nr "$F" | awk -v re="$COMPLETE" '$0 !~ re' | head -10 | cut -c1-300; fail "$errors checks failed"; }
 exit 0
