@@ -6,6 +6,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/timeparse.h"
 #include "storage/query_params.h"
 
 #include <stdio.h>
@@ -156,4 +157,16 @@ struct profile *cli__load_profile(const char *src, const char *store,
 		return NULL;
 	}
 	return p;
+}
+
+int cli__max_upload(const char *arg, size_t *out)
+{
+	uint64_t v;
+
+	if (timeparse__size(arg, &v) || !v || v > (1ULL << 32)) {
+		pr_err("--max-upload must be a size up to 4GB (e.g. 64MB)");
+		return -1;
+	}
+	*out = (size_t)v;
+	return 0;
 }

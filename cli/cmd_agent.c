@@ -556,18 +556,10 @@ int cmd_agent(int argc, char **argv)
 		case 'u':
 			wopts.public_url = optarg;
 			break;
-		case 'U': {
-			uint64_t v;
-
-			if (timeparse__size(optarg, &v) || !v ||
-			    v > (1ULL << 32)) {
-				pr_err("--max-upload must be a size up to 4GB "
-				       "(e.g. 64MB)");
+		case 'U':
+			if (cli__max_upload(optarg, &wopts.max_upload_bytes))
 				return EXIT_USAGE;
-			}
-			wopts.max_upload_bytes = (size_t)v;
 			break;
-		}
 		case 'N':
 			web = false;
 			break;

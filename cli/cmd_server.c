@@ -153,18 +153,10 @@ int cmd_server(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'U': {
-			uint64_t v;
-
-			if (timeparse__size(optarg, &v) || !v ||
-			    v > (1ULL << 32)) {
-				pr_err("--max-upload must be a size up to 4GB "
-				       "(e.g. 64MB)");
+		case 'U':
+			if (cli__max_upload(optarg, &opts.max_upload_bytes))
 				return EXIT_USAGE;
-			}
-			opts.max_upload_bytes = (size_t)v;
 			break;
-		}
 		case 'I':
 			init = true;
 			break;
