@@ -14,15 +14,8 @@ NAME=kchurn$RANDOM
 cp "$W" "$TMP/$NAME"
 DB=$TMP/kiln.db
 LOG=$TMP/agent.log
-"$KILN" agent --db "$DB" --window 2s --listen 127.0.0.1:0 --stats-interval 20s 2>"$LOG" &
-AGENT=$!
-CLEANUP_PIDS+=("$AGENT")
-for _ in $(seq 300); do
-	grep -qs 'sampling every CPU' "$LOG" && break
-	kill -0 "$AGENT" 2>/dev/null || fail "the agent died: $(cat "$LOG")"
-	sleep 0.1
-done
-grep -q 'sampling every CPU' "$LOG" || fail "the agent did not start: $(cat "$LOG")"
+start_agent "$LOG" --db "$DB" --window 2s --listen 127.0.0.1:0 --stats-interval 20s
+agent_sampling "$LOG"
 
 # Two spawning loops; each child burns ~30 ms and exits.
 : >"$TMP/spawned"

@@ -7,15 +7,8 @@ source tests/integration/lib.sh
 need_root
 DB=$TMP/kiln.db
 LOG=$TMP/agent.log
-"$KILN" agent --db "$DB" --window 1s --listen 127.0.0.1:0 2>"$LOG" &
-AGENT=$!
-CLEANUP_PIDS+=("$AGENT")
-for _ in $(seq 300); do
-	grep -qs 'sampling every CPU' "$LOG" && break
-	sleep 0.1
-done
-PORT=$(sed -n 's|.*serving the UI at http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$LOG")
-[ -n "$PORT" ] || fail "the agent did not start: $(cat "$LOG")"
+start_agent "$LOG" --db "$DB" --window 1s --listen 127.0.0.1:0
+agent_port "$LOG"
 code() { curl -s -o "$TMP/health" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/healthz"; }
 sleep 2
 [ "$(code)" = 200 ] || fail "healthy agent: /healthz said $(cat "$TMP/health")"

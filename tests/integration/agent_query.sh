@@ -13,15 +13,8 @@ HOST=kiln-test-$RANDOM
 DB=$TMP/kiln.db
 LOG=$TMP/agent.log
 # 299 Hz: enough samples for a 5-point tolerance on a loaded machine.
-"$KILN" agent --db "$DB" --no-web --window 1s --frequency 299 --host "$HOST" 2>"$LOG" &
-AGENT=$!
-CLEANUP_PIDS+=("$AGENT")
-for _ in $(seq 300); do
-	grep -qs "sampling every CPU" "$LOG" && break
-	kill -0 "$AGENT" 2>/dev/null || fail "the agent died: $(cat "$LOG")"
-	sleep 0.1
-done
-grep -q 'sampling every CPU' "$LOG" || fail "the agent did not start: $(cat "$LOG")"
+start_agent "$LOG" --db "$DB" --no-web --window 1s --frequency 299 --host "$HOST"
+agent_sampling "$LOG"
 TIMEFORMAT='%3U %3S'
 { time "$TMP/$NAME" 6 >/dev/null 2>&1; } 2>"$TMP/time" || fail "the workload failed"
 cpu=$(awk '{ print $1 + $2 }' "$TMP/time")

@@ -52,15 +52,8 @@ find "$TMP/h" -type p | grep -q . || fail "the attackers made no FIFO"
 # The agent: windows of 1 s keep landing while the attack goes on.
 DB=$TMP/kiln.db
 LOG=$TMP/agent.log
-"$KILN" agent --db "$DB" --window 1s --listen 127.0.0.1:0 2>"$LOG" &
-AGENT=$!
-CLEANUP_PIDS+=("$AGENT")
-for _ in $(seq 300); do
-	grep -qs 'sampling every CPU' "$LOG" && break
-	sleep 0.1
-done
-PORT=$(sed -n 's|.*serving the UI at http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$LOG")
-[ -n "$PORT" ] || fail "the agent did not start: $(cat "$LOG")"
+start_agent "$LOG" --db "$DB" --window 1s --listen 127.0.0.1:0
+agent_port "$LOG"
 attack 8 100000
 windows=$(curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "kiln_windows_written_total" { print $2 }')
 echo "windows written during 8 s of attack: $windows"

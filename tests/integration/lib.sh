@@ -41,6 +41,32 @@ total() { awk '{ t += $NF } END { print t + 0 }' "$1"; }
 # within A B TOL: |A - B| <= TOL
 within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 
+# start_agent LOG ARGS... -> kiln agent ARGS in the background, stderr to
+# LOG, its pid in AGENT (killed at exit); waits up to 30 s for it to sample
+# every CPU, failing at once if it dies.
+start_agent() {
+	local log=$1; shift
+	"$KILN" agent "$@" 2>"$log" &
+	AGENT=$!
+	CLEANUP_PIDS+=("$AGENT")
+	for _ in $(seq 300); do
+		grep -qs 'sampling every CPU' "$log" && break
+		kill -0 "$AGENT" 2>/dev/null || fail "the agent died: $(cat "$log")"
+		sleep 0.1
+	done
+}
+
+# agent_sampling LOG: fails unless the agent logged that it samples.
+agent_sampling() {
+	grep -q 'sampling every CPU' "$1" || fail "the agent did not start: $(cat "$1")"
+}
+
+# agent_port LOG -> PORT, the agent's UI port on 127.0.0.1 from its log.
+agent_port() {
+	PORT=$(sed -n 's|.*serving the UI at http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$1")
+	[ -n "$PORT" ] || fail "the agent did not start: $(cat "$1")"
+}
+
 # start_clickhouse [HTTP_PORT] -> a real clickhouse-server on loopback with
 # its data in $TMP/ch (kept across restarts): sets CH_PORT (HTTP), CH_PID and
 # CH_URL (clickhouse://kiln:secret@127.0.0.1:PORT, add /DB). Port 0 (the
