@@ -216,14 +216,24 @@ static void wcache__release(struct wcache *wc)
 	memset(wc, 0, sizeof(*wc));
 }
 
-static void wcache__reset(struct wcache *wc)
+/*
+ * Empties the write cache. Its copy of the written values grows with the
+ * input, so it is a checked profile: running out of memory fails the write
+ * (-ENOMEM) instead of aborting. On failure the cache is left empty
+ * (wc->in NULL) and the next write tries again.
+ */
+static int wcache__reset(struct wcache *wc)
 {
 	wcache__release(wc);
 	wc->in = profile__new();
-	if (!wc->in)
-		xalloc__die(sizeof(struct profile *));
+	wc->fp = calloc(4096, sizeof(*wc->fp));
+	if (!wc->in || !wc->fp) {
+		wcache__release(wc);
+		return -ENOMEM;
+	}
+	profile__set_checked(wc->in);
 	wc->fp_mask = 4095;
-	wc->fp = xcalloc(wc->fp_mask + 1, sizeof(*wc->fp));
+	return 0;
 }
 
 /* Two hash lanes over a string, eight bytes at a time. */
@@ -270,14 +280,17 @@ static struct fp_ent *fp_slot(struct wcache *wc, uint64_t a, uint64_t b)
 	return &wc->fp[h];
 }
 
-static void fp_insert(struct wcache *wc, uint64_t a, uint64_t b, int64_t id)
+static int fp_insert(struct wcache *wc, uint64_t a, uint64_t b, int64_t id)
 {
 	if ((wc->fp_len + 1) * 2 > wc->fp_mask + 1) {
 		struct fp_ent *old = wc->fp;
 		size_t n = wc->fp_mask + 1;
+		struct fp_ent *nw = calloc(n * 2, sizeof(*nw));
 
+		if (!nw)
+			return -ENOMEM;
 		wc->fp_mask = n * 2 - 1;
-		wc->fp = xcalloc(n * 2, sizeof(*wc->fp));
+		wc->fp = nw;
 		for (size_t i = 0; i < n; i++)
 			if (old[i].a)
 				*fp_slot(wc, old[i].a, old[i].b) = old[i];
@@ -287,6 +300,7 @@ static void fp_insert(struct wcache *wc, uint64_t a, uint64_t b, int64_t id)
 	if (!e->a)
 		wc->fp_len++;
 	*e = (struct fp_ent){a, b, id};
+	return 0;
 }
 
 static int apply_sql(struct store *st, const char *name)
@@ -525,7 +539,8 @@ struct store *sqlite__open(const struct store_opts *opts)
 		if (err)
 			goto fail;
 	}
-	wcache__reset(&st->wc);
+	/* On ENOMEM the cache stays empty: the first write retries. */
+	(void)wcache__reset(&st->wc);
 	st->last_err = 0;
 	return st;
 fail:
@@ -569,17 +584,22 @@ static void sqlite__close(struct store *st)
 
 /* ---- writer: resolving values to database ids ---- */
 
-static void grow64(int64_t **arr, size_t *cap, size_t need)
+static int grow64(int64_t **arr, size_t *cap, size_t need)
 {
 	size_t ncap = *cap ? *cap : 256;
+	int64_t *a;
 
 	if (need <= *cap)
-		return;
+		return 0;
 	while (ncap < need)
 		ncap *= 2;
-	*arr = xrealloc(*arr, ncap * sizeof(**arr));
+	a = realloc(*arr, ncap * sizeof(**arr));
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
 	memset(*arr + *cap, 0, (ncap - *cap) * sizeof(**arr));
 	*cap = ncap;
+	return 0;
 }
 
 /* Runs a prepared GET; on no row runs the ADD. Both already bound. */
@@ -611,7 +631,8 @@ static int resolve_str(struct store *st, uint32_t local, int64_t *id)
 	sqlite3_stmt *get, *add;
 	int err;
 
-	grow64(&wc->str_db, &wc->str_cap, local + 1);
+	if (grow64(&wc->str_db, &wc->str_cap, local + 1))
+		return -ENOMEM;
 	if (wc->str_db[local]) {
 		*id = wc->str_db[local];
 		return 0;
@@ -644,7 +665,9 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	f.sysname = profile__intern(wc->in, profile__str(p, f.sysname));
 	local = profile__add_frame(wc->in, &f);
 	*local_out = local;
-	grow64(&wc->frame_db, &wc->frame_cap, local + 1);
+	if (profile__oom(wc->in) ||
+	    grow64(&wc->frame_db, &wc->frame_cap, local + 1))
+		return -ENOMEM;
 	if (wc->frame_db[local]) {
 		*id = wc->frame_db[local];
 		return 0;
@@ -698,25 +721,37 @@ static int resolve_stack(struct store *st, const struct profile *p,
 	struct wcache *wc = &st->wc;
 	size_t depth;
 	const uint32_t *fr = profile__stack(p, sid, &depth);
-	uint32_t *locals = xmalloc((depth ? depth : 1) * sizeof(*locals));
-	int64_t *dbf = xmalloc((depth ? depth : 1) * sizeof(*dbf));
+	uint32_t *locals = malloc((depth ? depth : 1) * sizeof(*locals));
+	int64_t *dbf = malloc((depth ? depth : 1) * sizeof(*dbf));
 	uint8_t *blob = NULL, *q;
 	sqlite3_stmt *get, *add;
 	uint32_t local;
 	int err = 0;
 
+	if (!locals || !dbf) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < depth; i++) {
 		err = resolve_frame(st, p, fr[i], &locals[i], &dbf[i]);
 		if (err)
 			goto out;
 	}
 	local = profile__add_stack(wc->in, locals, depth);
-	grow64(&wc->stack_db, &wc->stack_cap, local + 1);
+	if (profile__oom(wc->in) ||
+	    grow64(&wc->stack_db, &wc->stack_cap, local + 1)) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (wc->stack_db[local]) {
 		*id = wc->stack_db[local];
 		goto out;
 	}
-	blob = xmalloc(depth * 10 + 1);
+	blob = malloc(depth * 10 + 1);
+	if (!blob) {
+		err = -ENOMEM;
+		goto out;
+	}
 	q = blob;
 	for (size_t i = 0; i < depth; i++)
 		q = varint__put(q, (uint64_t)dbf[i]);
@@ -757,13 +792,17 @@ static int resolve_series(struct store *st, const struct profile *p,
 	struct wcache *wc = &st->wc;
 	size_t n;
 	const struct label *l = profile__series(p, sid, &n);
-	struct label *ll = xmalloc((n ? n : 1) * sizeof(*ll));
-	int64_t *kv = xmalloc((n ? n : 1) * 2 * sizeof(*kv));
-	uint8_t *blob = xmalloc(n * 20 + 1), *q = blob;
+	struct label *ll = malloc((n ? n : 1) * sizeof(*ll));
+	int64_t *kv = malloc((n ? n : 1) * 2 * sizeof(*kv));
+	uint8_t *blob = malloc(n * 20 + 1), *q = blob;
 	sqlite3_stmt *get, *add, *lab;
 	uint32_t local;
 	int err = 0, rc;
 
+	if (!ll || !kv || !blob) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		ll[i].key = profile__intern(wc->in, profile__str(p, l[i].key));
 		ll[i].value =
@@ -771,8 +810,12 @@ static int resolve_series(struct store *st, const struct profile *p,
 	}
 	local = profile__add_series(wc->in, ll, n);
 	*local_out = local;
-	grow64(&wc->series_db, &wc->series_cap, local + 1);
-	grow64(&wc->series_hour, &wc->hour_cap, local + 1);
+	if (profile__oom(wc->in) ||
+	    grow64(&wc->series_db, &wc->series_cap, local + 1) ||
+	    grow64(&wc->series_hour, &wc->hour_cap, local + 1)) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (wc->series_db[local]) {
 		*id = wc->series_db[local];
 		goto out;
@@ -1119,8 +1162,16 @@ static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 				continue;
 			}
 			if (nw == wcap) {
-				wcap = wcap ? wcap * 2 : 4096;
-				w = xrealloc(w, wcap * sizeof(*w));
+				size_t ncap = wcap ? wcap * 2 : 4096;
+				struct went *grown =
+				    realloc(w, ncap * sizeof(*w));
+
+				if (!grown) {
+					err = -ENOMEM;
+					goto out;
+				}
+				w = grown;
+				wcap = ncap;
 			}
 			w[nw++] = (struct went){.bucket = (uint64_t)cur,
 						.series = series,
@@ -1204,8 +1255,10 @@ static int add_late(struct store *st, struct went *w, size_t n)
 
 			if (!mark[lvl] || (int64_t)b >= mark[lvl])
 				continue;
-			if (!late)
-				late = xmalloc(n * sizeof(*late));
+			if (!late && !(late = malloc(n * sizeof(*late)))) {
+				err = -ENOMEM;
+				break;
+			}
 			late[nl] = w[i];
 			late[nl].bucket = b;
 			late[nl++].slot = 0;
@@ -1225,12 +1278,14 @@ static int check_generation(struct store *st)
 	if (err)
 		return err;
 	if (gen != st->gc_generation) {
-		wcache__reset(&st->wc);
 		st->gc_generation = gen;
+		return wcache__reset(&st->wc);
 	}
-	if (profile__nr_series(st->wc.in) > WCACHE_MAX_SERIES ||
+	/* Empty after a failed reset, or grown too big: start again. */
+	if (!st->wc.in || profile__oom(st->wc.in) ||
+	    profile__nr_series(st->wc.in) > WCACHE_MAX_SERIES ||
 	    profile__nr_strings(st->wc.in) > WCACHE_MAX_STRINGS)
-		wcache__reset(&st->wc);
+		return wcache__reset(&st->wc);
 	return 0;
 }
 
@@ -1242,9 +1297,9 @@ static int write_locked(struct store *st, const struct profile *p,
 	const struct sample *s = profile__samples(p, &n);
 	const struct profile_meta *meta = profile__meta_const(p);
 	uint64_t fallback = meta->start_ns ? meta->start_ns : clock__unix_ns();
-	int64_t *smap = xcalloc(nr_series, sizeof(*smap));
-	uint32_t *slocal = xcalloc(nr_series, sizeof(*slocal));
-	int64_t *stmap = xcalloc(nr_stacks, sizeof(*stmap));
+	int64_t *smap = calloc(nr_series ? nr_series : 1, sizeof(*smap));
+	uint32_t *slocal = calloc(nr_series ? nr_series : 1, sizeof(*slocal));
+	int64_t *stmap = calloc(nr_stacks ? nr_stacks : 1, sizeof(*stmap));
 	uint64_t(*ffp)[2] = NULL; /* per frame of p, computed on first use */
 	uint8_t *ffp_done = NULL;
 	struct went *w = malloc((n ? n : 1) * sizeof(*w));
@@ -1252,7 +1307,7 @@ static int write_locked(struct store *st, const struct profile *p,
 	int64_t period;
 	int err = 0;
 
-	if (!w) {
+	if (!w || !smap || !slocal || !stmap) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1277,8 +1332,12 @@ static int write_locked(struct store *st, const struct profile *p,
 			struct fp_ent *e;
 
 			if (!ffp) {
-				ffp = xmalloc((nf ? nf : 1) * sizeof(*ffp));
-				ffp_done = xcalloc(nf ? nf : 1, 1);
+				ffp = malloc((nf ? nf : 1) * sizeof(*ffp));
+				ffp_done = calloc(nf ? nf : 1, 1);
+				if (!ffp || !ffp_done) {
+					err = -ENOMEM;
+					goto out;
+				}
 			}
 			for (size_t j = 0; j < depth; j++) {
 				if (!ffp_done[fr[j]]) {
@@ -1296,7 +1355,9 @@ static int write_locked(struct store *st, const struct profile *p,
 				if ((err = resolve_stack(st, p, s[i].stack,
 							 &stmap[s[i].stack])))
 					goto out;
-				fp_insert(&st->wc, a, b, stmap[s[i].stack]);
+				if ((err = fp_insert(&st->wc, a, b,
+						     stmap[s[i].stack])))
+					goto out;
 			}
 		}
 		w[i] = (struct went){
@@ -1396,7 +1457,7 @@ int store__write_tx(struct store *st, const struct profile *p,
 	return 0;
 fail:
 	/* Ids cached during the rolled-back transaction do not exist. */
-	wcache__reset(&st->wc);
+	(void)wcache__reset(&st->wc);
 	if (err != -EEXIST)
 		st->stats.write_errors++;
 	return err;
