@@ -1999,8 +1999,11 @@ struct profile *api__ingest_parse(struct api_ctx *c, const char *qs,
 		snprintf(err, sizeof(err), "out of memory reading the profile");
 	}
 	if (ret) {
-		web_response__error(r, ret == -E2BIG ? 413 : 400, "%s",
-				    err[0] ? err : strerror(-ret));
+		web_response__error(r,
+				    ret == -E2BIG    ? 413
+				    : ret == -ENOMEM ? 500
+						     : 400,
+				    "%s", err[0] ? err : strerror(-ret));
 		goto out;
 	}
 	rel = ingest__relabel(p, labels, nl, time_ns);
