@@ -22,13 +22,7 @@ start_server() {
 	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
 	CLEANUP_PIDS+=($!)
 	SERVER_PID=$!
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$out")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out.err"; fail "server exited"; }
-		sleep 0.05
-	done
-	fail "server did not say where it listens"
+	wait_server "$SERVER_PID" "$out"
 }
 
 start_server "$TMP/sq" --store "sqlite:$TMP/k.db"

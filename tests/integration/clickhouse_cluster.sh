@@ -15,12 +15,7 @@ start_server() { # OUTFILE ARGS... -> PORT
 	local out=$1; shift
 	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
 	CLEANUP_PIDS+=($!)
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$out")
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
-	cat "$out.err"; fail "server did not start: $*"
+	wait_server $! "$out"
 }
 
 # ---- two servers, one database ----

@@ -12,12 +12,7 @@ q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=push" --data-binary "$1"; }
 start_server() { # OUTFILE -> PORT
 	"$KILN" server --store "$CH_URL/push" --ingest --listen 127.0.0.1:0 >"$1" 2>"$1.err" &
 	CLEANUP_PIDS+=($!)
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$1")
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
-	cat "$1.err"; fail "server did not start"
+	wait_server $! "$1"
 }
 start_server "$TMP/a"; A=$PORT
 start_server "$TMP/b"; B=$PORT

@@ -25,14 +25,8 @@ start_server() {
 	"$KILN" server --db "$DB" --ingest "$@" >"$out" 2>"$out.err" &
 	SERVER_PID=$!
 	CLEANUP_PIDS+=("$SERVER_PID")
-	for _ in $(seq 200); do
-		PORT=$(sed -n 's|^listening on https*://[^:]*:\([0-9]*\)/$|\1|p' "$out")
-		SCHEME=$(sed -n 's|^listening on \(https*\)://.*|\1|p' "$out")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out.err"; fail "server exited"; }
-		sleep 0.05
-	done
-	fail "server did not say where it listens"
+	wait_server "$SERVER_PID" "$out" "$out.err" 200
+	SCHEME=$(sed -n 's|^listening on \(https*\)://.*|\1|p' "$out")
 }
 
 # post PATH FILE [TOKEN] [curl args...] -> prints "STATUS BODY"

@@ -67,6 +67,23 @@ agent_port() {
 	[ -n "$PORT" ] || fail "the agent did not start: $(cat "$1")"
 }
 
+# wait_server PID OUT [ERR] [TRIES] -> PORT, from the 'listening on
+# http(s)://HOST:PORT/' line kiln server writes to OUT; waits TRIES x 0.05 s
+# (default 100) and fails, printing ERR (default OUT.err), if PID exits
+# first or the line never comes.
+wait_server() {
+	local pid=$1 out=$2 err=${3:-$2.err} tries=${4:-100}
+	for _ in $(seq "$tries"); do
+		# OUT may not exist yet: the server's redirection runs in its child.
+		PORT=$(sed -n 's|^listening on https*://[^:]*:\([0-9]*\)/$|\1|p' "$out" 2>/dev/null || true)
+		[ -n "$PORT" ] && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$err"; fail "server exited"; }
+		sleep 0.05
+	done
+	cat "$err"
+	fail "server did not say where it listens"
+}
+
 # start_clickhouse [HTTP_PORT] -> a real clickhouse-server on loopback with
 # its data in $TMP/ch (kept across restarts): sets CH_PORT (HTTP), CH_PID and
 # CH_URL (clickhouse://kiln:secret@127.0.0.1:PORT, add /DB). Port 0 (the

@@ -33,13 +33,7 @@ start() {
 	PID=$!
 	CLEANUP_PIDS+=($PID)
 	PORT=
-	for _ in $(seq 200); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$PID" 2>/dev/null || { cat "$TMP/err"; fail "server exited"; }
-		sleep 0.05
-	done
-	fail "server did not say where it listens"
+	wait_server "$PID" "$TMP/out" "$TMP/err" 200
 }
 
 # The idle size of this server on this machine, then a cap 64 MiB above.
