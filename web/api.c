@@ -403,6 +403,17 @@ static void over_budget(struct web_response *r, int err)
 			    "allows a request");
 }
 
+/* A store query that failed: over budget (-ETIME), or the store's status
+ * with "WHAT query failed: why". */
+static void query_failed(struct web_response *r, int err, const char *what)
+{
+	if (err == -ETIME)
+		over_budget(r, err);
+	else
+		web_response__error(r, store_status(err), "%s query failed: %s",
+				    what, store_strerror(err));
+}
+
 static int req_regex(struct req *q, struct web_match **re)
 {
 	const char *m = query_params__get(&q->pp, "match");
@@ -937,12 +948,7 @@ static void api_timeline(struct req *q)
 	}
 	err = store__timeline(q->c->st, &rg.q, step, group_by, tl_point, &tc);
 	if (err) {
-		if (err == -ETIME)
-			over_budget(q->r, err);
-		else
-			web_response__error(q->r, store_status(err),
-					    "timeline query failed: %s",
-					    store_strerror(err));
+		query_failed(q->r, err, "timeline");
 		goto out;
 	}
 	with_lost = lost_range(&rg, &lr);
@@ -1111,12 +1117,7 @@ static void api_heatmap(struct req *q)
 	if (!err)
 		err = store__heatmap(q->c->st, &rg.q, heat_col, &h);
 	if (err) {
-		if (err == -ETIME)
-			over_budget(q->r, err);
-		else
-			web_response__error(q->r, store_status(err),
-					    "heat map query failed: %s",
-					    store_strerror(err));
+		query_failed(q->r, err, "heat map");
 		goto out;
 	}
 	jbuf__printf(b, "],\"lost_excluded\":%llu}\n",
@@ -1144,13 +1145,40 @@ static void tree_meta(struct jbuf *b, const struct calltree *t)
 		jbuf__puts(b, "null");
 }
 
+/*
+ * Adds the samples of range 'rg' to side 'side' of 't'. Returns
+ * calltree__add()'s result; *answered is set when the profile could not be
+ * read or is over budget (the response already says why).
+ */
+static int tree_add_range(struct req *q, const struct query_range *rg,
+			  struct calltree *t, int side,
+			  const struct calltree_add_opts *ao, bool *answered)
+{
+	struct profile *p = req_profile(q, rg);
+	int err;
+
+	if (!p) {
+		*answered = true;
+		return 0;
+	}
+	if (!tree_fits(p)) {
+		profile__free(p);
+		over_budget(q->r, -E2BIG);
+		*answered = true;
+		return 0;
+	}
+	err = calltree__add(t, p, side, ao);
+	profile__free(p);
+	return err;
+}
+
 static void api_tree(struct req *q, bool diff, bool top)
 {
 	struct jbuf *b = &q->r->body;
-	struct profile *pa = NULL, *pb = NULL;
 	struct calltree_add_opts ao = {0};
 	struct query_range ra, rb;
 	struct calltree t;
+	bool answered = false;
 	uint64_t max_nodes, limit, with_process, with_functions;
 	struct web_match *re = NULL;
 	const char *path = top ? NULL : query_params__get(&q->pp, "path");
@@ -1181,32 +1209,13 @@ static void api_tree(struct req *q, bool diff, bool top)
 	ao.match = re ? flame__match : NULL;
 	ao.match_ctx = re;
 
-	pa = req_profile(q, &ra);
-	if (!pa)
+	err = tree_add_range(q, &ra, &t, 0, &ao, &answered);
+	if (!err && !answered && diff)
+		err = tree_add_range(q, &rb, &t, 1, &ao, &answered);
+	if (answered)
 		goto out;
-	if (!tree_fits(pa)) {
-		profile__free(pa);
-		over_budget(q->r, -E2BIG);
-		goto out;
-	}
-	err = calltree__add(&t, pa, 0, &ao);
-	profile__free(pa);
 	if (err)
 		goto add_failed;
-	if (diff) {
-		pb = req_profile(q, &rb);
-		if (!pb)
-			goto out;
-		if (!tree_fits(pb)) {
-			profile__free(pb);
-			over_budget(q->r, -E2BIG);
-			goto out;
-		}
-		err = calltree__add(&t, pb, 1, &ao);
-		profile__free(pb);
-		if (err)
-			goto add_failed;
-	}
 
 	jbuf__puts(b, "{\"version\":1,\"unit\":\"samples\",");
 	if (diff) {
