@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "lib/clock.h"
@@ -168,5 +169,14 @@ int cli__max_upload(const char *arg, size_t *out)
 		return -1;
 	}
 	*out = (size_t)v;
+	return 0;
+}
+
+int cli__extra_args(int argc, char **argv)
+{
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
 	return 0;
 }

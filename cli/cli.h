@@ -28,6 +28,10 @@ void cli__catch_stop_signals(void);
 void cli__debuginfod_opts(const char *url, const char *cache,
 			  struct dbgd_opts *out, char *buf, size_t size);
 
+/* After getopt_long(): says "unexpected argument" and returns -1 when
+ * arguments are left (exit EXIT_USAGE); 0 when none are. */
+int cli__extra_args(int argc, char **argv);
+
 /* --max-upload SIZE (kiln server, kiln agent): a size above 0 and up to
  * 4GB into *out; otherwise says so and returns -1 (exit EXIT_USAGE). */
 int cli__max_upload(const char *arg, size_t *out);

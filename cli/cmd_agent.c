@@ -631,10 +631,8 @@ int cmd_agent(int argc, char **argv)
 		       "--push URL");
 		return EXIT_USAGE;
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s'", argv[optind]);
+	if (cli__extra_args(argc, argv))
 		return EXIT_USAGE;
-	}
 	if (!host[0] && gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "localhost");
 	opts.host = host;

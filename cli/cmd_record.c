@@ -256,10 +256,8 @@ int cmd_record(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s'", argv[optind]);
+	if (cli__extra_args(argc, argv))
 		return EXIT_USAGE;
-	}
 	if (!opts.user_stacks && !opts.kernel_stacks) {
 		pr_err("--kernel-only and --user-only exclude each other");
 		return EXIT_USAGE;

@@ -181,10 +181,8 @@ int cmd_server(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s'", argv[optind]);
+	if (cli__extra_args(argc, argv))
 		return EXIT_USAGE;
-	}
 	/* The agent's web process: a URL with a password came by the
 	 * environment, not argv (cli/web_proc.c). */
 	if (agent_fd >= 0 && opts.db_path &&
