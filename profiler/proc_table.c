@@ -2,6 +2,7 @@
 #include "profiler/proc_table.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +17,28 @@
 #include "lib/xalloc.h"
 
 #define NR_BUCKETS 4096
+
+/* A process as the table keeps it: the public part, then its own. */
+struct proc_entry {
+	struct proc_info pub;
+	struct proc_mapping *maps; /* sorted by start */
+	size_t nr_maps, cap_maps;
+	bool exe_pending;
+	struct proc_info *next; /* in its hash bucket */
+};
+
+/* Every proc_info comes from proc_new(), inside a proc_entry. */
+static struct proc_entry *priv(struct proc_info *p)
+{
+	return (struct proc_entry *)((char *)p -
+				     offsetof(struct proc_entry, pub));
+}
+
+static const struct proc_entry *priv_c(const struct proc_info *p)
+{
+	return (const struct proc_entry *)((const char *)p -
+					   offsetof(struct proc_entry, pub));
+}
 
 struct proc_table {
 	struct symbolizer *sym;
@@ -74,19 +97,20 @@ static void mapping_release(struct proc_table *t, struct proc_mapping *m)
 
 static void clear_maps(struct proc_table *t, struct proc_info *p)
 {
-	for (size_t i = 0; i < p->nr_maps; i++)
-		mapping_release(t, &p->maps[i]);
-	p->nr_maps = 0;
+	struct proc_entry *e = priv(p);
+	for (size_t i = 0; i < e->nr_maps; i++)
+		mapping_release(t, &e->maps[i]);
+	e->nr_maps = 0;
 }
 
 static void proc_free(struct proc_table *t, struct proc_info *p)
 {
 	clear_maps(t, p);
-	free(p->maps);
+	free(priv(p)->maps);
 	free(p->exe);
 	free(p->build_id);
 	free(p->container);
-	free(p);
+	free(priv(p));
 }
 
 void proc_table__free(struct proc_table *t)
@@ -97,7 +121,7 @@ void proc_table__free(struct proc_table *t)
 		struct proc_info *p = t->buckets[b], *next;
 
 		for (; p; p = next) {
-			next = p->next;
+			next = priv(p)->next;
 			proc_free(t, p);
 		}
 	}
@@ -107,7 +131,8 @@ void proc_table__free(struct proc_table *t)
 
 struct proc_info *proc_table__find(struct proc_table *t, int pid)
 {
-	for (struct proc_info *p = t->buckets[pid % NR_BUCKETS]; p; p = p->next)
+	for (struct proc_info *p = t->buckets[pid % NR_BUCKETS]; p;
+	     p = priv(p)->next)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -145,11 +170,12 @@ static void read_container(struct proc_info *p)
 
 static struct proc_info *proc_new(struct proc_table *t, int pid)
 {
-	struct proc_info *p = xcalloc(1, sizeof(*p));
+	struct proc_entry *e = xcalloc(1, sizeof(*e));
+	struct proc_info *p = &e->pub;
 	size_t b = pid % NR_BUCKETS;
 
 	p->pid = pid;
-	p->next = t->buckets[b];
+	priv(p)->next = t->buckets[b];
 	t->buckets[b] = p;
 	t->count++;
 	return p;
@@ -159,17 +185,18 @@ static struct proc_info *proc_new(struct proc_table *t, int pid)
 static void unmap_range(struct proc_table *t, struct proc_info *p,
 			uint64_t start, uint64_t end)
 {
+	struct proc_entry *e = priv(p);
 	size_t out = 0;
 
-	for (size_t i = 0; i < p->nr_maps; i++) {
-		struct proc_mapping *m = &p->maps[i];
+	for (size_t i = 0; i < e->nr_maps; i++) {
+		struct proc_mapping *m = &e->maps[i];
 
 		if (m->map.start < end && start < m->map.end)
 			mapping_release(t, m);
 		else
-			p->maps[out++] = *m;
+			e->maps[out++] = *m;
 	}
-	p->nr_maps = out;
+	e->nr_maps = out;
 }
 
 static void set_exe(struct proc_info *p, const char *path,
@@ -188,6 +215,7 @@ static void set_exe(struct proc_info *p, const char *path,
 static void add_mapping(struct proc_table *t, struct proc_info *p,
 			const struct sym_mapping *map)
 {
+	struct proc_entry *e = priv(p);
 	struct proc_mapping m = {.map = *map};
 	size_t pos;
 
@@ -204,19 +232,19 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		memcpy(id, map->build_id, map->build_id_len);
 		m.map.build_id = id;
 	}
-	if (p->exe_pending && !m.anon && map->path[0] == '/') {
+	if (e->exe_pending && !m.anon && map->path[0] == '/') {
 		set_exe(p, map->path, NULL);
-		p->exe_pending = false;
+		e->exe_pending = false;
 	}
-	if (p->nr_maps == p->cap_maps) {
-		p->cap_maps = p->cap_maps ? p->cap_maps * 2 : 16;
-		p->maps = xrealloc(p->maps, p->cap_maps * sizeof(*p->maps));
+	if (e->nr_maps == e->cap_maps) {
+		e->cap_maps = e->cap_maps ? e->cap_maps * 2 : 16;
+		e->maps = xrealloc(e->maps, e->cap_maps * sizeof(*e->maps));
 	}
-	for (pos = p->nr_maps;
-	     pos > 0 && p->maps[pos - 1].map.start > m.map.start; pos--)
-		p->maps[pos] = p->maps[pos - 1];
-	p->maps[pos] = m;
-	p->nr_maps++;
+	for (pos = e->nr_maps;
+	     pos > 0 && e->maps[pos - 1].map.start > m.map.start; pos--)
+		e->maps[pos] = e->maps[pos - 1];
+	e->maps[pos] = m;
+	e->nr_maps++;
 	if (t->listener.mapping_added)
 		t->listener.mapping_added(t->listener.ctx, &m.map);
 }
@@ -224,19 +252,20 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 					     uint64_t addr)
 {
-	size_t lo = 0, hi = p->nr_maps;
+	const struct proc_entry *e = priv_c(p);
+	size_t lo = 0, hi = e->nr_maps;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (p->maps[mid].map.start <= addr)
+		if (e->maps[mid].map.start <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	const struct proc_mapping *m = &p->maps[lo - 1];
+	const struct proc_mapping *m = &e->maps[lo - 1];
 	return addr < m->map.end ? m : NULL;
 }
 
@@ -276,8 +305,8 @@ void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
 	struct proc_table *t = ctx;
 	struct proc_info *p = proc_table__find(t, map->pid);
 
-	for (size_t i = 0; p && i < p->nr_maps; i++) {
-		struct proc_mapping *m = &p->maps[i];
+	for (size_t i = 0; p && i < priv(p)->nr_maps; i++) {
+		struct proc_mapping *m = &priv(p)->maps[i];
 
 		if (!m->loading || m->map.start != map->start ||
 		    m->map.end != map->end || strcmp(m->map.path, map->path))
@@ -322,7 +351,7 @@ int proc_table__scan(struct proc_table *t, int pid)
 	if (!p)
 		p = proc_new(t, pid);
 	clear_maps(t, p);
-	p->exe_pending = false;
+	priv(p)->exe_pending = false;
 	read_comm(p);
 	read_container(p);
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
@@ -431,7 +460,7 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			/* A new image: the old mappings are gone, the next
 			 * file mapping is the executable. */
 			clear_maps(t, p);
-			p->exe_pending = true;
+			priv(p)->exe_pending = true;
 			revive(t, p);
 			read_container(p);
 		}
@@ -464,8 +493,8 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			p->build_id = xstrdup(parent->build_id);
 		if (parent->container)
 			p->container = xstrdup(parent->container);
-		for (size_t i = 0; i < parent->nr_maps; i++)
-			add_mapping(t, p, &parent->maps[i].map);
+		for (size_t i = 0; i < priv(parent)->nr_maps; i++)
+			add_mapping(t, p, &priv(parent)->maps[i].map);
 		break;
 	case TASK_EXIT:
 		if (e->pid != e->tid)
@@ -485,8 +514,8 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			t->exited[t->nr_exited++] = p->pid;
 			/* Only JIT runtimes map anonymous executable memory;
 			 * read their perf map before /proc/PID goes away. */
-			for (size_t i = 0; i < p->nr_maps; i++)
-				if (p->maps[i].anon) {
+			for (size_t i = 0; i < priv(p)->nr_maps; i++)
+				if (priv(p)->maps[i].anon) {
 					symbolizer__load_jit(t->sym, e->pid);
 					break;
 				}
@@ -500,8 +529,8 @@ static void unlink_and_free(struct proc_table *t, struct proc_info *p)
 	struct proc_info **pp = &t->buckets[p->pid % NR_BUCKETS];
 
 	while (*pp != p)
-		pp = &(*pp)->next;
-	*pp = p->next;
+		pp = &priv(*pp)->next;
+	*pp = priv(p)->next;
 	symbolizer__forget_pid(t->sym, p->pid);
 	proc_free(t, p);
 	t->count--;
@@ -511,7 +540,7 @@ static void unlink_and_free(struct proc_table *t, struct proc_info *p)
 size_t proc_table__reap(struct proc_table *t)
 {
 	for (size_t b = 0; b < NR_BUCKETS; b++)
-		for (struct proc_info *p = t->buckets[b]; p; p = p->next)
+		for (struct proc_info *p = t->buckets[b]; p; p = priv(p)->next)
 			p->pending = false;
 	t->nr_exited = 0;
 	return proc_table__prune(t);
@@ -528,7 +557,7 @@ size_t proc_table__prune(struct proc_table *t)
 		struct proc_info *p = t->buckets[b], *next;
 
 		for (; p; p = next) {
-			next = p->next;
+			next = priv(p)->next;
 			if (p->pending)
 				continue;
 			if (!p->dead &&

@@ -39,11 +39,7 @@ struct proc_info {
 	uint64_t samples;    /* since the process was first seen */
 	bool pending;	     /* has samples not yet symbolized */
 	uint64_t exit_sweep; /* proc_table__sweep() count when it exited */
-	/* private */
-	struct proc_mapping *maps;
-	size_t nr_maps, cap_maps;
-	bool exe_pending;
-	struct proc_info *next;
+	/* The mappings and the table's links are private to proc_table.c. */
 };
 
 /*
