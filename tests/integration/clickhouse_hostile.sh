@@ -27,15 +27,13 @@ for mode in garbage truncated lengths error slow badstatus; do
 	! grep -q '[^[:print:]]' "$TMP/err" || fail "$mode: raw bytes in the message: $(od -c "$TMP/err" | head -3)"
 	echo "$mode: exit 3: $(tail -1 "$TMP/err")"
 
-	"$KILN" server --store "$URL" --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
+	# One output file per mode: the previous mode's file still names a
+	# port until the new server's redirection (in its child) truncates it.
+	"$KILN" server --store "$URL" --listen 127.0.0.1:0 >"$TMP/srv.$mode" 2>"$TMP/srv.$mode.err" &
 	SRV=$!
 	CLEANUP_PIDS+=($SRV)
-	for _ in $(seq 100); do
-		SP=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv")
-		[ -n "$SP" ] && break
-		sleep 0.05
-	done
-	[ -n "$SP" ] || fail "$mode: server did not start: $(cat "$TMP/srv.err")"
+	wait_server "$SRV" "$TMP/srv.$mode"
+	SP=$PORT
 	for path in "flamegraph?from=$T0&to=%2B0s" "timeline?from=$T0&to=%2B0s&step=60s" \
 		"heatmap?from=$T0&to=%2B0s" "labels" "labels/comm/values"; do
 		code=$(curl -s -m 20 -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$SP/api/v1/$path")
