@@ -17,13 +17,7 @@ TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$TOKEN" >"$TMP/token"
 "$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 --ingest --auth-token-file "$TMP/token" >"$TMP/srv" 2>"$TMP/srv.err" &
 CLEANUP_PIDS+=($!)
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv")
-	[ -n "$PORT" ] && break
-	sleep 0.05
-done
-[ -n "$PORT" ] || { cat "$TMP/srv.err"; fail "server did not start"; }
+wait_server $! "$TMP/srv"
 CHROMIUM=$CHROMIUM timeout 120 node tests/browser/security.test.mjs "http://127.0.0.1:$PORT" "$TOKEN" ||
 	{ tail -5 "$TMP/srv.err"; fail "browser security checks failed"; }
 echo "browser_security: all checks passed"

@@ -50,12 +50,7 @@ echo "pprof: demangled names, mangled system names"
 "$KILN" import "$TMP/rec.pb.gz" --db "$TMP/k.db" --time now >/dev/null 2>"$TMP/imp.err" || { cat "$TMP/imp.err"; fail "import failed"; }
 "$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
 CLEANUP_PIDS+=($!)
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv")
-	[ -n "$PORT" ] && break
-	sleep 0.05
-done
-[ -n "$PORT" ] || { cat "$TMP/srv.err"; fail "server did not start"; }
+wait_server $! "$TMP/srv"
 node - "http://127.0.0.1:$PORT" <<'JS' || fail "API checks failed"
 const base = process.argv[2];
 const get = async (p) => { const r = await fetch(base + p); if (!r.ok) throw new Error(p + ': ' + r.status); return r.json(); };
