@@ -14,14 +14,7 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 --ingest >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
 CLEANUP_PIDS+=($SERVER_PID)
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
-	[ -n "$PORT" ] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/err"; fail "server exited"; }
-	sleep 0.05
-done
-[ -n "$PORT" ] || fail "server did not say where it listens"
+wait_server "$SERVER_PID" "$TMP/out" "$TMP/err"
 node tests/integration/web_hostile.mjs "http://127.0.0.1:$PORT" "$T0" "$SERVER_PID" ||
 	{ tail -5 "$TMP/err"; fail "hostile request checks failed"; }
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
