@@ -556,6 +556,10 @@ await test('lost samples: their own series spread over the window, a banner with
   await ingest(`time=${t + 20}&label=host=h1`, '[lost];[lost: ring buffer full] 500\n');
   await page.goto(`${base}/?from=${t - 30}&to=${t + 60}`);
   await loaded();
+  // loaded() is the flame graph's; the time line and heat map answer on
+  // their own requests, a moment later on a loaded machine.
+  await page.waitForFunction(() => window.kiln.timeline && window.kiln.timeline.lost &&
+    document.getElementById('heatmap').dataset.max !== undefined, null, { timeout: 15000 });
   const tl = await page.evaluate(() => window.kiln.timeline);
   assert.equal(tl.lost.total, 500);
   assert.ok(tl.lost.points.length >= 9 && Math.max(...tl.lost.points.map((p) => p[1])) <= 60, JSON.stringify(tl.lost.points));
