@@ -15,7 +15,7 @@ zlib1g-dev libsqlite3-dev sqlite3 libcivetweb-dev libcmocka-dev libpcre2-dev
 protobuf-c-compiler libprotobuf-c-dev elfutils golang-go chromium
 hyperfine linux-perf libclang-rt-14-dev util-linux procps libc6-dbg
 clang-format libcurl4-openssl-dev clickhouse-server curl iproute2 libiberty-dev g++
-debuginfod libssl-dev openssl libxml2-utils"
+debuginfod libssl-dev openssl libxml2-utils bc python3"
 
 missing=
 for p in $pkgs; do
