@@ -942,14 +942,15 @@ size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
 	return n;
 }
 
-static void loader_stop(struct symbolizer *sym)
+/* Returns false when the loader is stuck and was left behind. */
+static bool loader_stop(struct symbolizer *sym)
 {
 	struct sym_loader *l = sym->loader;
 	struct timespec deadline;
 	struct load_job *j, *next;
 
 	if (!l)
-		return;
+		return true;
 	pthread_mutex_lock(&l->lock);
 	l->stop = true;
 	pthread_cond_broadcast(&l->work);
@@ -962,7 +963,7 @@ static void loader_stop(struct symbolizer *sym)
 		pr_warn("the symbolizer's loader is stuck reading a file; "
 			"leaving it behind");
 		sym->loader = NULL;
-		return;
+		return false;
 	}
 	for (j = l->jobs; j; j = next) {
 		next = j->owner_next;
@@ -977,6 +978,7 @@ static void loader_stop(struct symbolizer *sym)
 	pthread_cond_destroy(&l->done_cond);
 	free(l);
 	sym->loader = NULL;
+	return true;
 }
 
 void symbolizer__trim(struct symbolizer *sym)
@@ -1160,7 +1162,11 @@ void symbolizer__free(struct symbolizer *sym)
 {
 	if (!sym)
 		return;
-	loader_stop(sym);
+	/* A loader stuck in a read still uses 'sym' (options, libdwfl
+	 * callbacks) when it wakes: leave all of it to the process's exit
+	 * rather than free memory under it. */
+	if (!loader_stop(sym))
+		return;
 	/* Referenced objects too: the caller is done with all of them. */
 	while (sym->all) {
 		struct sym_object *obj = sym->all;
