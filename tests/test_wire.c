@@ -196,14 +196,6 @@ static void test_wire__roundtrip_keeps_everything(void **state)
 	assert_int_equal(profile__meta(q)->period_ns, NS / 99);
 	a = canon_merged(p);
 	b = canon_merged(q);
-	if (strcmp(a, b)) {
-		FILE *f = fopen("/tmp/kiln-wire-a.txt", "w");
-		fputs(a, f);
-		fclose(f);
-		f = fopen("/tmp/kiln-wire-b.txt", "w");
-		fputs(b, f);
-		fclose(f);
-	}
 	assert_string_equal(a, b);
 	/* Compact: well under 10 bytes a sample for this window. */
 	print_message("wire: %zu bytes for %llu samples (%.2f B/sample)\n", len,
