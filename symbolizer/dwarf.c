@@ -404,8 +404,16 @@ static int attach_debug(struct symbolizer *sym, struct sym_object *obj,
 	 * share of the cache's budget. */
 	obj->debug_bytes += (uint64_t)st.st_size;
 	/* Symbols, CU indexes and resolved addresses of the stripped file
-	 * go; they are rebuilt from the debug file on demand. */
+	 * go. The sorted symbol table is rebuilt now from the debug file's
+	 * full .symtab: code no DWARF describes (_start, asm) is named by
+	 * it, not by its FDE. Once per arrival, so the cost is fine here. */
+	free(obj->syms);
+	obj->syms = NULL;
+	obj->nr_syms = 0;
+	obj->syms_bytes = 0;
+	obj->syms_loaded = false;
 	dwobj__drop_indexes(obj);
+	load_syms(obj);
 	pr_info("debuginfod: debug info for '%s' (%s) arrived", obj->path,
 		obj->build_id);
 	return 0;
