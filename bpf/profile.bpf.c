@@ -401,6 +401,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		walk_user(ctx, s, pid);
 	} else if (want_user && !(s->flags & KILN_SAMPLE_KTHREAD)) {
 		s->unwind_end = KILN_UNWIND_FP_WALK;
+		count(KILN_STAT_UNWIND_END + KILN_UNWIND_FP_WALK);
 		len = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack),
 				    BPF_F_USER_STACK);
 		if (len < 0) {

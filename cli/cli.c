@@ -8,6 +8,9 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/timeparse.h"
+#include <linux/types.h>
+
+#include "bpf/profile.h"
 #include "storage/query_params.h"
 
 #include <stdio.h>
@@ -169,6 +172,34 @@ int cli__max_upload(const char *arg, size_t *out)
 		return -1;
 	}
 	*out = (size_t)v;
+	return 0;
+}
+
+int cli__unwind_mode(const char *arg, unsigned int *mode)
+{
+	if (!strcmp(arg, "cfi")) {
+		*mode = KILN_UNWIND_MODE_CFI;
+	} else if (!strcmp(arg, "fp")) {
+		*mode = KILN_UNWIND_MODE_FP;
+	} else {
+		pr_err("--unwind must be cfi or fp, not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
+int cli__unwind_memory(const char *arg, uint64_t *bytes)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || !v || v > 4096 || arg[0] == '-') {
+		pr_err("--unwind-memory must be 1..4096 MiB, not '%s'", arg);
+		return -1;
+	}
+	*bytes = (uint64_t)v << 20;
 	return 0;
 }
 

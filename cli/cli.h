@@ -36,6 +36,24 @@ int cli__extra_args(int argc, char **argv);
  * 4GB into *out; otherwise says so and returns -1 (exit EXIT_USAGE). */
 int cli__max_upload(const char *arg, size_t *out);
 
+/* --unwind METHOD (kiln record, kiln agent): "cfi" or "fp" into *mode
+ * (enum kiln_unwind_mode); otherwise says so and returns -1. */
+int cli__unwind_mode(const char *arg, unsigned int *mode);
+
+/* --unwind-memory MIB: 1..4096 MiB into *bytes; otherwise says so and
+ * returns -1. */
+int cli__unwind_memory(const char *arg, uint64_t *bytes);
+
+#define CLI_UNWIND_HELP                                                        \
+	"      --unwind METHOD  user stacks: cfi (default: unwind tables "     \
+	"from\n"                                                               \
+	"                       .eh_frame, frame pointers where there are "    \
+	"none)\n"                                                              \
+	"                       or fp (frame pointers only)\n"                 \
+	"      --unwind-memory MIB  ceiling for the unwind tables' kernel "    \
+	"memory\n"                                                             \
+	"                       (default: 1/128 of RAM, at most 64)\n"
+
 #define CLI_DEBUGINFOD_HELP                                                    \
 	"      --debuginfod URL fetch missing debug info from these "          \
 	"debuginfod\n"                                                         \

@@ -260,7 +260,8 @@ static void usage(FILE *out)
 	    "60s)\n"
 	    "  --symbol-cache-size SIZE  memory for symbol tables and debug "
 	    "info\n"
-	    "                         (default 16MB)\n" CLI_DEBUGINFOD_HELP
+	    "                         (default 16MB)\n" CLI_UNWIND_HELP
+		CLI_DEBUGINFOD_HELP
 	    "  --push URL             also ship every window to a kiln server "
 	    "(http[s]://HOST:PORT);\n"
 	    "                         the store is the spool: what the server "
@@ -460,6 +461,8 @@ int cmd_agent(int argc, char **argv)
 	    {"symbol-cache-size", required_argument, NULL, 'C'},
 	    {"debuginfod", required_argument, NULL, 'G'},
 	    {"debuginfod-cache", required_argument, NULL, 'Y'},
+	    {"unwind", required_argument, NULL, 'W'},
+	    {"unwind-memory", required_argument, NULL, 'M'},
 	    {"push", required_argument, NULL, 'P'},
 	    {"push-token-file", required_argument, NULL, 'T'},
 	    {"push-ca", required_argument, NULL, 'K'},
@@ -501,6 +504,14 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 'Y':
 			dbgd_cache = optarg;
+			break;
+		case 'W':
+			if (cli__unwind_mode(optarg, &opts.unwind_mode))
+				return EXIT_USAGE;
+			break;
+		case 'M':
+			if (cli__unwind_memory(optarg, &opts.unwind_memory))
+				return EXIT_USAGE;
 			break;
 		case 'F':
 			errno = 0;

@@ -35,15 +35,7 @@ static void usage(FILE *out)
 	    "(repeatable)\n"
 	    "      --kernel-only    kernel stacks only\n"
 	    "      --user-only      user stacks only\n"
-	    "      --include-idle   also sample the idle task\n"
-	    "      --unwind METHOD  user stacks: cfi (default: unwind tables "
-	    "from\n"
-	    "                       .eh_frame, frame pointers where there are "
-	    "none)\n"
-	    "                       or fp (frame pointers only)\n"
-	    "      --unwind-memory MIB  ceiling for the unwind tables' kernel "
-	    "memory\n"
-	    "                       (default: 1/128 of RAM, at most 64)\n"
+	    "      --include-idle   also sample the idle task\n" CLI_UNWIND_HELP
 	    "  -f, --format FMT     folded (default), pprof, speedscope, svg\n"
 	    "  -o, --output FILE    write the profile here (default stdout)\n"
 	    "      --title TEXT     title for SVG output\n" CLI_DEBUGINFOD_HELP
@@ -208,24 +200,12 @@ int cmd_record(int argc, char **argv)
 			opts.include_idle = true;
 			break;
 		case 'W':
-			if (!strcmp(optarg, "cfi")) {
-				opts.unwind_mode = KILN_UNWIND_MODE_CFI;
-			} else if (!strcmp(optarg, "fp")) {
-				opts.unwind_mode = KILN_UNWIND_MODE_FP;
-			} else {
-				pr_err("--unwind must be cfi or fp, not '%s'",
-				       optarg);
+			if (cli__unwind_mode(optarg, &opts.unwind_mode))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'M':
-			if (parse_uint(optarg, 4096, &v)) {
-				pr_err("--unwind-memory must be 1..4096 MiB, "
-				       "not '%s'",
-				       optarg);
+			if (cli__unwind_memory(optarg, &opts.unwind_memory))
 				return EXIT_USAGE;
-			}
-			opts.unwind_memory = (uint64_t)v << 20;
 			break;
 		case 'f':
 			fmt = format__from_name(optarg);
