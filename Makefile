@@ -48,6 +48,8 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+# The synthetic history generator the tests and benches share (not in kiln).
+HISTGEN_OBJ := $(OUT)/obj/tests/histgen.o
 
 all: $(OUT)/kiln $(TEST_BINS) $(BENCH_BINS)
 
@@ -114,13 +116,13 @@ $(OUT)/kiln: $(OUT)/obj/cli/main.o $(OUT)/libkiln.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/%.c $(OUT)/libkiln.a | $(OUT)/tests
+$(OUT)/tests/%: tests/%.c $(HISTGEN_OBJ) $(OUT)/libkiln.a | $(OUT)/tests
 	$(call msg,TEST-CC,$<)
-	$(Q)$(CC) $(KILN_CFLAGS) $< $(OUT)/libkiln.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(KILN_CFLAGS) $< $(HISTGEN_OBJ) $(OUT)/libkiln.a $(LDLIBS) -lcmocka -o $@
 
-$(OUT)/bench/%: bench/%.c $(OUT)/libkiln.a | $(OUT)/bench
+$(OUT)/bench/%: bench/%.c $(HISTGEN_OBJ) $(OUT)/libkiln.a | $(OUT)/bench
 	$(call msg,BENCH-CC,$<)
-	$(Q)$(CC) $(KILN_CFLAGS) $< $(OUT)/libkiln.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(KILN_CFLAGS) $< $(HISTGEN_OBJ) $(OUT)/libkiln.a $(LDLIBS) -o $@
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all

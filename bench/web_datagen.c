@@ -9,7 +9,7 @@
  *                                     synthetic history ending now (or at
  *                                     unix second END): a
  *                                     window every 10 s, 60 processes,
- *                                     ~3000 stacks (benchmarks)
+ *                                     ~3000 stacks (tests/histgen.h)
  *   web_datagen wide DB NODES         one window whose call tree has about
  *                                     NODES distinct nodes (browser bench)
  *   web_datagen source DB T0 FILE     app;main;hot_loop with FILE as its
@@ -24,6 +24,7 @@
 
 #include "profile/profile.h"
 #include "storage/store.h"
+#include "tests/histgen.h"
 
 #define NS 1000000000ULL
 
@@ -121,101 +122,55 @@ static int gen_known(const char *path, uint64_t t0)
 	return ret;
 }
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-/* A pool of synthetic stacks: paths through a random call tree. */
-struct pool {
-	uint32_t *stacks;
-	size_t n;
+/*
+ * 4000 functions' call tree, 3000 stacks 3-40 deep, 60 processes (20
+ * programs on 3 hosts), stacks drawn with low indexes likelier.
+ */
+static const struct histgen_opts history_opts = {
+    .seed = 88172645463325252ULL,
+    .shape = HISTGEN_TREE,
+    .stacks = 3000,
+    .funcs = 4000,
+    .depth_min = 3,
+    .depth_max = 40,
+    .stack_pick = HISTGEN_SQUARE,
+    .exe = "/usr/bin/app",
+    .programs = 20,
+    .comm_prefix = "proc",
+    .hosts = (const char *const[]){"host0", "host1", "host2"},
+    .nr_hosts = 3,
+    .pid_base = 1000,
+    .live = 60,
+    .count_max = 9,
 };
-
-static void make_stacks(struct profile *p, struct pool *pool, size_t nr_stacks,
-			size_t nr_funcs, size_t max_depth)
-{
-	uint32_t *funcs = calloc(nr_funcs, sizeof(*funcs)), path[128];
-	char name[64];
-
-	for (size_t i = 0; i < nr_funcs; i++) {
-		enum frame_kind kind = i % 17 == 0   ? FRAME_KERNEL
-				       : i % 23 == 0 ? FRAME_INLINED
-				       : i % 97 == 0 ? FRAME_JIT
-						     : FRAME_USER;
-		snprintf(name, sizeof(name), "%s_%zu",
-			 kind == FRAME_KERNEL ? "k_func" : "fn", i);
-		funcs[i] =
-		    frame(p, name, kind, "src/gen.c", (uint32_t)(i % 900 + 1));
-	}
-	pool->stacks = calloc(nr_stacks, sizeof(*pool->stacks));
-	pool->n = nr_stacks;
-	for (size_t s = 0; s < nr_stacks; s++) {
-		size_t depth = 3 + rnd() % (max_depth - 2);
-
-		/*
-		 * Prefixes are shared: the first frames come from few
-		 * functions, deeper ones from more, like real call trees.
-		 */
-		for (size_t d = 0; d < depth && d < 128; d++) {
-			size_t span = 2 + d * d * 3;
-
-			if (span > nr_funcs)
-				span = nr_funcs;
-			path[d] = funcs[(rnd() % span + d * 7) % nr_funcs];
-		}
-		pool->stacks[s] = profile__add_stack(p, path, depth);
-	}
-	free(funcs);
-}
 
 static int gen_history(const char *path, double hours, uint64_t end_s)
 {
 	struct store_opts so = {.path = path};
 	struct store *st = store__open(&so);
 	uint64_t now = (end_s ? end_s : (uint64_t)time(NULL)) * NS, start;
-	size_t windows = (size_t)(hours * 360), nr_series = 60;
-	uint32_t series_ids[60];
-	char comm[32], pid[16], host[16];
+	size_t windows = (size_t)(hours * 360);
+	struct histgen *g = histgen__new(&history_opts);
+	struct histgen_sample s[400];
 	int err = 0;
 
-	if (!st) {
+	if (!st || !g) {
 		fprintf(stderr, "web_datagen: cannot open '%s': %s\n", path,
 			strerror(errno));
+		store__close(st);
+		histgen__free(g);
 		return 1;
 	}
 	start = now - windows * 10 * NS;
 	for (size_t w = 0; w < windows; w++) {
-		struct profile *p = profile__new();
-		struct pool pool;
+		uint64_t from = start + w * 10 * NS;
+		struct profile *p;
 
-		/* Same seed per window: the same functions and stacks recur. */
-		rng_state = 88172645463325252ULL;
-		make_stacks(p, &pool, 3000, 4000, 40);
-		rng_state = 88172645463325252ULL + w * 7919;
-		for (size_t s = 0; s < nr_series; s++) {
-			snprintf(comm, sizeof(comm), "proc%zu", s % 20);
-			snprintf(pid, sizeof(pid), "%zu", 1000 + s);
-			snprintf(host, sizeof(host), "host%zu", s % 3);
-			series_ids[s] = series(p, host, comm, pid);
-		}
 		/* ~99 Hz on 2 CPUs for 10 s: about 2000 samples a window. */
-		for (size_t i = 0; i < 400; i++) {
-			uint64_t t = start + w * 10 * NS + rnd() % (10 * NS);
-
-			profile__add_sample(
-			    p, series_ids[rnd() % nr_series],
-			    pool.stacks[(rnd() % pool.n) * (rnd() % pool.n) /
-					pool.n],
-			    t, 1 + rnd() % 9);
-		}
+		histgen__seed(g, history_opts.seed + w * 7919);
+		histgen__draw(g, from, from + 10 * NS, 400, s);
+		p = histgen__profile(g, s, 400);
 		err = store__write(st, p);
-		free(pool.stacks);
 		profile__free(p);
 		if (err) {
 			fprintf(stderr, "web_datagen: store__write: %s\n",
@@ -223,6 +178,7 @@ static int gen_history(const char *path, double hours, uint64_t end_s)
 			break;
 		}
 	}
+	histgen__free(g);
 	store__close(st);
 	return err ? 1 : 0;
 }
@@ -230,23 +186,41 @@ static int gen_history(const char *path, double hours, uint64_t end_s)
 /* One window with a call tree of about 'nodes' distinct nodes. */
 static int gen_wide(const char *path, size_t nodes)
 {
-	struct profile *p = profile__new();
 	uint64_t now = (uint64_t)time(NULL) * NS;
-	struct pool pool;
-	uint32_t s;
+	/* Random deep stacks share little beyond the first levels: each adds
+	 * roughly depth/2 new nodes. Every stack once, counts 1-50. */
+	struct histgen *g = histgen__new(&(struct histgen_opts){
+	    .seed = 88172645463325252ULL,
+	    .shape = HISTGEN_TREE,
+	    .stacks = nodes / 18 + 1,
+	    .funcs = 30000,
+	    .depth_min = 3,
+	    .depth_max = 40,
+	    .stack_pick = HISTGEN_EACH,
+	    .exe = "/usr/bin/app",
+	    .programs = 1,
+	    .comms = (const char *const[]){"wide"},
+	    .pid_base = 1,
+	    .live = 1,
+	    .count_max = 50,
+	});
+	struct histgen_sample *s;
+	struct profile *p;
 	int ret;
 
-	/* Random deep stacks share little beyond the first levels: each adds
-	 * roughly depth/2 new nodes. */
-	make_stacks(p, &pool, nodes / 18 + 1, 30000, 40);
-	s = series(p, "h1", "wide", "1");
-	for (size_t i = 0; i < pool.n; i++)
-		profile__add_sample(p, s, pool.stacks[i],
-				    now - 60 * NS + rnd() % (30 * NS),
-				    1 + rnd() % 50);
+	if (!g)
+		return 1;
+	s = calloc(nodes / 18 + 1, sizeof(*s));
+	if (!s) {
+		histgen__free(g);
+		return 1;
+	}
+	histgen__draw(g, now - 60 * NS, now - 30 * NS, nodes / 18 + 1, s);
+	p = histgen__profile(g, s, nodes / 18 + 1);
 	ret = write_store(path, p);
-	free(pool.stacks);
 	profile__free(p);
+	free(s);
+	histgen__free(g);
 	return ret;
 }
 

@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "profile/profile.h"
 #include "storage/store.h"
+#include "tests/histgen.h"
 #include "tests/fuzz/fuzz_store.h"
 
 #define NS 1000000000ULL
@@ -36,99 +37,34 @@ static char path[128];
 
 /* ---- a reference model of what was written ---- */
 
-struct ref_sample {
-	int series, stack;
-	uint64_t t, count;
+/*
+ * NSERIES processes: pid 1000 + s, comm comms[s % 3], host hosts[s % 2];
+ * NSTACKS stacks main;work|idle;leaf_k (k = 0: main alone). Samples on a
+ * 10 ms grid like the agent's, counts 1-3. Every sample written is kept
+ * in refs, by process and stack index.
+ */
+static const char *const comms[] = {"postgres", "nginx", "kiln"};
+static const char *const hosts[] = {"web1", "db1"};
+static const struct histgen_opts gen_opts = {
+    .shape = HISTGEN_FLAT,
+    .stacks = NSTACKS,
+    .exe = "/usr/bin/x",
+    .programs = 3,
+    .comms = comms,
+    .hosts = hosts,
+    .nr_hosts = 2,
+    .pid_base = 1000,
+    .live = NSERIES,
+    .step_ns = 10000000,
+    .count_max = 3,
 };
-
-static struct ref_sample *refs;
+static struct histgen *gen;
+static struct histgen_sample *refs;
 static size_t nrefs, caprefs;
-static uint64_t rng = 88172645463325252ULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static const char *comm_of(int s)
 {
-	static const char *const comms[] = {"postgres", "nginx", "kiln"};
 	return comms[s % 3];
-}
-
-static const char *host_of(int s)
-{
-	return s % 2 ? "db1" : "web1";
-}
-
-/* Builds a profile holding the given reference samples. */
-static struct profile *make_profile(const struct ref_sample *r, size_t n)
-{
-	struct profile *p = profile__new();
-	uint32_t series[NSERIES], stacks[NSTACKS];
-	char buf[64];
-
-	assert_non_null(p);
-	for (int s = 0; s < NSERIES; s++) {
-		struct label l[4];
-
-		snprintf(buf, sizeof(buf), "%d", 1000 + s);
-		l[0] = (struct label){profile__intern(p, LABEL_PID),
-				      profile__intern(p, buf)};
-		l[1] = (struct label){profile__intern(p, LABEL_HOST),
-				      profile__intern(p, host_of(s))};
-		l[2] = (struct label){profile__intern(p, LABEL_COMM),
-				      profile__intern(p, comm_of(s))};
-		l[3] = (struct label){profile__intern(p, LABEL_EXE),
-				      profile__intern(p, "/usr/bin/x")};
-		series[s] = profile__add_series(p, l, 4);
-	}
-	for (int k = 0; k < NSTACKS; k++) {
-		uint32_t fr[4];
-		struct frame f = {0};
-
-		f.name = profile__intern(p, "main");
-		f.file = profile__intern(p, "main.c");
-		f.module = profile__intern(p, "/usr/bin/x");
-		f.line = 10;
-		f.addr = 0x1000;
-		fr[0] = profile__add_frame(p, &f);
-		f.name = profile__intern(p, k % 2 ? "work" : "idle");
-		f.sysname = profile__intern(p, k % 2 ? "_Z4workv" : "");
-		f.line = 20 + (uint32_t)k % 2;
-		f.kind = FRAME_INLINED;
-		fr[1] = profile__add_frame(p, &f);
-		f.sysname = 0;
-		snprintf(buf, sizeof(buf), "leaf_%d", k);
-		f.name = profile__intern(p, buf);
-		f.file = 0;
-		f.line = 0;
-		f.module = profile__intern(p, "[kernel]");
-		f.kind = FRAME_KERNEL;
-		f.addr = 0xffffffff81000000ULL + (uint64_t)k;
-		fr[2] = profile__add_frame(p, &f);
-		/* Stack 0 is deliberately shallow: depth 1. */
-		stacks[k] = k ? profile__add_stack(p, fr, 3)
-			      : profile__add_stack(p, fr, 1);
-	}
-	for (size_t i = 0; i < n; i++)
-		profile__add_sample(p, series[r[i].series], stacks[r[i].stack],
-				    r[i].t, r[i].count);
-	profile__meta(p)->period_ns = NS / 99;
-	return p;
-}
-
-static void ref_add(int series, int stack, uint64_t t, uint64_t count)
-{
-	if (nrefs == caprefs) {
-		caprefs = caprefs ? caprefs * 2 : 4096;
-		refs = realloc(refs, caprefs * sizeof(*refs));
-		assert_non_null(refs);
-	}
-	refs[nrefs++] = (struct ref_sample){series, stack, t, count};
 }
 
 /* Writes random samples in [from, to) as one window; all go in refs. */
@@ -138,14 +74,14 @@ static int write_window(struct store *st, uint64_t from, uint64_t to, size_t n)
 	struct profile *p;
 	int err;
 
-	for (size_t i = 0; i < n; i++) {
-		/* 10 ms resolution, like the agent. */
-		uint64_t t = from + rnd() % ((to - from) / 10000000) * 10000000;
-
-		ref_add((int)(rnd() % NSERIES), (int)(rnd() % NSTACKS), t,
-			1 + rnd() % 3);
+	if (nrefs + n > caprefs) {
+		caprefs = caprefs * 2 > nrefs + n ? caprefs * 2 : nrefs + n;
+		refs = realloc(refs, caprefs * sizeof(*refs));
+		assert_non_null(refs);
 	}
-	p = make_profile(refs + first, n);
+	histgen__draw(gen, from, to, n, refs + first);
+	nrefs += n;
+	p = histgen__profile(gen, refs + first, n);
 	err = store__write(st, p);
 	profile__free(p);
 	if (err)
@@ -168,10 +104,10 @@ static uint64_t expect(uint64_t from, uint64_t to, bool (*pick)(int),
 
 	memset(out, 0, sizeof(uint64_t) * NSERIES * NSTACKS);
 	for (size_t i = 0; i < nrefs; i++) {
-		if (!slot_in(refs[i].t, from, to) ||
-		    (pick && !pick(refs[i].series)))
+		if (!slot_in(refs[i].time_ns, from, to) ||
+		    (pick && !pick(refs[i].process)))
 			continue;
-		out[refs[i].series][refs[i].stack] += refs[i].count;
+		out[refs[i].process][refs[i].stack] += refs[i].count;
 		total += refs[i].count;
 	}
 	return total;
@@ -480,12 +416,13 @@ static void check_timeline(struct store *st, uint64_t from, uint64_t to,
 		if (i && !strcmp(o.pts[i].group, o.pts[i - 1].group))
 			assert_true(o.pts[i].t > o.pts[i - 1].t);
 		for (size_t j = 0; j < nrefs; j++) {
-			uint64_t slot = refs[j].t - refs[j].t % 20000000;
+			uint64_t slot =
+			    refs[j].time_ns - refs[j].time_ns % 20000000;
 
-			if (slot_in(refs[j].t, from, to) &&
+			if (slot_in(refs[j].time_ns, from, to) &&
 			    slot - slot % step == o.pts[i].t &&
 			    (!by_comm ||
-			     !strcmp(comm_of(refs[j].series), o.pts[i].group)))
+			     !strcmp(comm_of(refs[j].process), o.pts[i].group)))
 				want += refs[j].count;
 		}
 		if (want != o.pts[i].count)
@@ -497,7 +434,7 @@ static void check_timeline(struct store *st, uint64_t from, uint64_t to,
 		sum += o.pts[i].count;
 	}
 	for (size_t j = 0; j < nrefs; j++)
-		if (slot_in(refs[j].t, from, to))
+		if (slot_in(refs[j].time_ns, from, to))
 			want_sum += refs[j].count;
 	assert_int_equal(sum, want_sum); /* no point missing */
 }
@@ -556,15 +493,17 @@ static void test_storage__timeline_heatmap_labels(void **state)
 				 from = hm.seconds[i] + (uint64_t)c * 20000000;
 
 			for (size_t j = 0; j < nrefs; j++)
-				if (slot_in(refs[j].t, from, from + 20000000) &&
-				    slot_in(refs[j].t, q.from_ns, q.to_ns))
+				if (slot_in(refs[j].time_ns, from,
+					    from + 20000000) &&
+				    slot_in(refs[j].time_ns, q.from_ns,
+					    q.to_ns))
 					w += refs[j].count;
 			assert_int_equal(hm.cells[i][c], w);
 			seen += w;
 		}
 	}
 	for (size_t j = 0; j < nrefs; j++)
-		if (slot_in(refs[j].t, q.from_ns, q.to_ns))
+		if (slot_in(refs[j].time_ns, q.from_ns, q.to_ns))
 			want += refs[j].count;
 	assert_int_equal(seen, want);
 
@@ -1031,6 +970,14 @@ int main(void)
 	    cmocka_unit_test(test_storage__fuzz_corpus_replay),
 	};
 
+	int failed;
+
 	log__init(LOG_WARN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	gen = histgen__new(&gen_opts);
+	if (!gen)
+		return 1;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	histgen__free(gen);
+	free(refs);
+	return failed;
 }
