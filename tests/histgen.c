@@ -18,6 +18,7 @@
 #define NS 1000000000ULL
 #define DEFAULT_SEED 88172645463325252ULL
 #define MAX_DEPTH 128
+#define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
 
 struct pool {
 	uint32_t *stacks; /* stack ids */
@@ -194,54 +195,39 @@ static void tree_stacks(struct histgen *g, struct profile *p, struct pool *pl,
 static void program_stacks(struct histgen *g, struct profile *p,
 			   struct pool *pl, size_t prog, uint64_t *rng)
 {
-	char comm[64], exe[96], buf[128];
+	char comm[64], exe[96], buf[128], file[128];
 
 	comm_of(g, prog, comm, sizeof(comm));
 	snprintf(exe, sizeof(exe), "/usr/bin/%s", comm);
 	for (size_t k = 0; k < pl->n; k++) {
 		size_t depth = depth_of(g, rng), d = 0;
 		uint32_t fr[MAX_DEPTH];
-		struct frame f = {0};
 
-		f.module = profile__intern(p, exe);
-		f.name = profile__intern(p, "main");
 		snprintf(buf, sizeof(buf), "src/%s/main.c", comm);
-		f.file = profile__intern(p, buf);
-		f.line = 12;
-		fr[d++] = profile__add_frame(p, &f);
+		fr[d++] = add_frame(p, "main", FRAME_USER, buf, 12, exe);
 		while (d < depth) {
 			uint64_t r = rnd(rng) % 100;
 			size_t fn = rnd(rng) % g->o.funcs;
 
 			if (d + 6 > depth && r < 40) {
-				f.module = profile__intern(p, "[kernel]");
 				snprintf(buf, sizeof(buf), "kernel_fn_%d",
 					 (int)(rnd(rng) % 500));
-				f.name = profile__intern(p, buf);
-				f.file = 0;
-				f.line = 0;
-				f.kind = FRAME_KERNEL;
+				fr[d++] = add_frame(p, buf, FRAME_KERNEL, NULL,
+						    0, "[kernel]");
 			} else if (r < 15) {
-				f.module = profile__intern(
-				    p, "/usr/lib/x86_64-linux-gnu/libc.so.6");
 				snprintf(buf, sizeof(buf), "libc_fn_%d",
 					 (int)(rnd(rng) % 300));
-				f.name = profile__intern(p, buf);
-				f.file = 0;
-				f.line = 0;
-				f.kind = FRAME_USER;
+				fr[d++] = add_frame(p, buf, FRAME_USER, NULL, 0,
+						    LIBC);
 			} else {
-				f.module = profile__intern(p, exe);
 				snprintf(buf, sizeof(buf), "%s_fn_%zu", comm,
 					 fn);
-				f.name = profile__intern(p, buf);
-				snprintf(buf, sizeof(buf), "src/%s/f%zu.c",
+				snprintf(file, sizeof(file), "src/%s/f%zu.c",
 					 comm, fn / 10);
-				f.file = profile__intern(p, buf);
-				f.line = 10 + (uint32_t)fn;
-				f.kind = r < 30 ? FRAME_INLINED : FRAME_USER;
+				fr[d++] = add_frame(
+				    p, buf, r < 30 ? FRAME_INLINED : FRAME_USER,
+				    file, 10 + (uint32_t)fn, exe);
 			}
-			fr[d++] = profile__add_frame(p, &f);
 		}
 		pl->stacks[k] = profile__add_stack(p, fr, depth);
 	}
