@@ -820,18 +820,42 @@ static struct store *lock_write_store(struct web_server *srv,
 	return NULL;
 }
 
+/* What an upload endpoint refuses before it reads the body. */
+struct upload_kind {
+	const char *disabled; /* 404 without --ingest */
+	size_t max_len;	      /* 413 above this announced length; 0: none */
+	const char *too_large;
+};
+
+static const struct upload_kind UPLOADS = {
+    "uploads are disabled (start with --ingest)", 0, NULL};
+static const struct upload_kind PUSHES = {
+    "pushes are disabled (start with --ingest)", MAX_PUSH_BODY,
+    "push larger than 16 MiB"};
+
 /*
- * Starts an upload: takes an upload slot (503 when all are busy) and reads
- * the body. Returns 0 with the slot held and *body to free; otherwise it
- * has answered the request, *ret is that answer's result, and no slot is
- * held.
+ * Starts an upload: 404 unless the server takes uploads (--ingest), 413
+ * over the kind's length, then takes an upload slot (503 when all are
+ * busy) and reads the body. Returns 0 with the slot held and *body to
+ * free; otherwise it has answered the request, *ret is that answer's
+ * result, and no slot is held.
  */
 static int upload_begin(struct web_server *srv, struct mg_connection *conn,
-			char **body, size_t *len, int *ret)
+			const struct upload_kind *kind, char **body,
+			size_t *len, int *ret)
 {
 	const char *msg = NULL;
 	int status;
 
+	if (!srv->opts.enable_ingest) {
+		*ret = send_json_error(srv, conn, 404, kind->disabled, NULL);
+		return -1;
+	}
+	if (kind->max_len && mg_get_request_info(conn)->content_length >
+				 (long long)kind->max_len) {
+		*ret = send_json_error(srv, conn, 413, kind->too_large, NULL);
+		return -1;
+	}
 	if (!slots_enter(&srv->uploads, UPLOAD_WAIT_S)) {
 		atomic_fetch_add(&srv->busy_refused, 1);
 		*ret = send_json_error(srv, conn, 503,
@@ -858,11 +882,7 @@ static int serve_ingest(struct web_server *srv, struct mg_connection *conn,
 	size_t len = 0;
 	int ret;
 
-	if (!srv->opts.enable_ingest)
-		return send_json_error(
-		    srv, conn, 404,
-		    "uploads are disabled (start with --ingest)", NULL);
-	if (upload_begin(srv, conn, &body, &len, &ret))
+	if (upload_begin(srv, conn, &UPLOADS, &body, &len, &ret))
 		return ret;
 	web_response__init(&r);
 	/* Parsing needs no lock: only the write holds the store's. */
@@ -905,15 +925,7 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 	size_t len = 0;
 	int ret;
 
-	if (!srv->opts.enable_ingest)
-		return send_json_error(
-		    srv, conn, 404, "pushes are disabled (start with --ingest)",
-		    NULL);
-	if (mg_get_request_info(conn)->content_length >
-	    (long long)MAX_PUSH_BODY)
-		return send_json_error(srv, conn, 413,
-				       "push larger than 16 MiB", NULL);
-	if (upload_begin(srv, conn, &body, &len, &ret))
+	if (upload_begin(srv, conn, &PUSHES, &body, &len, &ret))
 		return ret;
 	web_response__init(&r);
 	/* Decoding needs no lock: only the write holds the store's. */
@@ -945,11 +957,7 @@ static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
 	size_t len = 0;
 	int ret;
 
-	if (!srv->opts.enable_ingest)
-		return send_json_error(
-		    srv, conn, 404,
-		    "uploads are disabled (start with --ingest)", NULL);
-	if (upload_begin(srv, conn, &body, &len, &ret))
+	if (upload_begin(srv, conn, &UPLOADS, &body, &len, &ret))
 		return ret;
 	web_response__init(&r);
 	api__pyroscope_parse(qs, body, len, mg_get_header(conn, "Content-Type"),
