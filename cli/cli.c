@@ -188,14 +188,36 @@ int cli__unwind_mode(const char *arg, unsigned int *mode)
 	return 0;
 }
 
-int cli__unwind_memory(const char *arg, uint64_t *bytes)
+int cli__uint(const char *arg, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || !v || v > 4096 || arg[0] == '-') {
+	if (errno || end == arg || *end || !v || v > max || arg[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli__frequency(const char *arg, unsigned int *hz)
+{
+	unsigned long v;
+
+	if (cli__uint(arg, 10000, &v)) {
+		pr_err("--frequency must be 1..10000 Hz, not '%s'", arg);
+		return -1;
+	}
+	*hz = (unsigned int)v;
+	return 0;
+}
+
+int cli__unwind_memory(const char *arg, uint64_t *bytes)
+{
+	unsigned long v;
+
+	if (cli__uint(arg, 4096, &v)) {
 		pr_err("--unwind-memory must be 1..4096 MiB, not '%s'", arg);
 		return -1;
 	}

@@ -40,6 +40,14 @@ int cli__max_upload(const char *arg, size_t *out);
  * (enum kiln_unwind_mode); otherwise says so and returns -1. */
 int cli__unwind_mode(const char *arg, unsigned int *mode);
 
+/* A whole number 1..max (decimal digits only) into *out; otherwise -1,
+ * and the caller says what the option needs. */
+int cli__uint(const char *arg, unsigned long max, unsigned long *out);
+
+/* --frequency HZ (kiln record, kiln agent): 1..10000 into *hz; otherwise
+ * says so and returns -1. */
+int cli__frequency(const char *arg, unsigned int *hz);
+
 /* --unwind-memory MIB: 1..4096 MiB into *bytes; otherwise says so and
  * returns -1. */
 int cli__unwind_memory(const char *arg, uint64_t *bytes);

@@ -490,8 +490,6 @@ int cmd_agent(int argc, char **argv)
 	bool web = true;
 	struct web_proc *srv = NULL;
 	int c, ret = EXIT_RUNTIME;
-	char *end;
-	unsigned long freq;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "F:h", longopts, NULL)) != -1) {
@@ -514,15 +512,8 @@ int cmd_agent(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'F':
-			errno = 0;
-			freq = strtoul(optarg, &end, 10);
-			if (errno || *end || freq == 0 || freq > 10000) {
-				pr_err(
-				    "--frequency must be 1..10000 Hz, not '%s'",
-				    optarg);
+			if (cli__frequency(optarg, &opts.frequency))
 				return EXIT_USAGE;
-			}
-			opts.frequency = (unsigned int)freq;
 			break;
 		case 'w':
 			if (timeparse__duration(optarg, &window_ns) ||

@@ -42,19 +42,6 @@ static void usage(FILE *out)
 	    "  -h, --help           show this help\n");
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || v > max || s[0] == '-')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void print_summary(const struct session_stats *st, double secs,
 			  uint64_t in_profile)
 {
@@ -165,16 +152,11 @@ int cmd_record(int argc, char **argv)
 	       -1) {
 		switch (c) {
 		case 'F':
-			if (parse_uint(optarg, 10000, &v)) {
-				pr_err(
-				    "--frequency must be 1..10000 Hz, not '%s'",
-				    optarg);
+			if (cli__frequency(optarg, &opts.frequency))
 				return EXIT_USAGE;
-			}
-			opts.frequency = (unsigned int)v;
 			break;
 		case 'd':
-			if (parse_uint(optarg, 365UL * 24 * 3600, &duration)) {
+			if (cli__uint(optarg, 365UL * 24 * 3600, &duration)) {
 				pr_err("--duration must be a positive number "
 				       "of seconds, not '%s'",
 				       optarg);
@@ -182,7 +164,7 @@ int cmd_record(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (parse_uint(optarg, INT_MAX, &v) ||
+			if (cli__uint(optarg, INT_MAX, &v) ||
 			    nr_pids == MAX_PIDS) {
 				pr_err("--pid must be a process id, not '%s'",
 				       optarg);

@@ -113,6 +113,7 @@ int cmd_server(int argc, char **argv)
 	const char *host;
 	bool init = false;
 	int agent_fd = -1;
+	unsigned long v;
 	int c;
 
 	optind = 1;
@@ -128,11 +129,12 @@ int cmd_server(int argc, char **argv)
 			opts.auth_token_file = optarg;
 			break;
 		case 't':
-			opts.threads = atoi(optarg);
-			if (opts.threads < 1 || opts.threads > 4096) {
-				pr_err("--threads must be 1..4096");
+			if (cli__uint(optarg, 4096, &v)) {
+				pr_err("--threads must be 1..4096, not '%s'",
+				       optarg);
 				return EXIT_USAGE;
 			}
+			opts.threads = (int)v;
 			break;
 		case 'i':
 			opts.enable_ingest = true;
