@@ -29,6 +29,9 @@ const volatile bool include_idle = false;
 const volatile __u64 wakeup_bytes = 1 << 20;
 /* enum kiln_unwind_mode */
 const volatile __u32 unwind_mode = KILN_UNWIND_MODE_CFI;
+/* 0: cgroup ids from cgroup v2; else 1 + the v1 controller (kernel ssid)
+ * whose hierarchy's ids to record. */
+const volatile __u32 cgroup_v1_controller = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -347,6 +350,27 @@ static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
 	add(KILN_STAT_FP_FRAMES, w.fp_frames);
 }
 
+/* The task's cgroup in the hierarchy user space resolves ids in. */
+static __u64 cgroup_id(struct task_struct *task)
+{
+	struct cgroup_subsys_state *css = NULL;
+	struct css_set *cset;
+	__u32 ssid = cgroup_v1_controller - 1;
+
+	if (!cgroup_v1_controller)
+		return bpf_get_current_cgroup_id();
+	if (ssid >=
+	    bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT))
+		return 0;
+	cset = BPF_CORE_READ(task, cgroups);
+	if (bpf_probe_read_kernel(
+		&css, sizeof(css),
+		(void *)cset + bpf_core_field_offset(struct css_set, subsys) +
+		    ssid * sizeof(css)))
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
 SEC("perf_event")
 int sample_stack(struct bpf_perf_event_data *ctx)
 {
@@ -376,6 +400,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		s->flags |= KILN_SAMPLE_KTHREAD;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->cgroup_id = cgroup_id(task);
 
 	s->kstack_len = 0;
 	if (want_kernel) {

@@ -53,6 +53,9 @@ struct kiln_sample {
 	 * room), so user space can build it first; 0: none. */
 	__u32 unwind_missing;
 	__u32 pad;
+	/* The task's cgroup (a kernfs node id): in cgroup v2's hierarchy, or
+	 * in the v1 hierarchy the sampler chose (profiler/cgroups.h). */
+	__u64 cgroup_id;
 	char comm[KILN_COMM_LEN];
 	__u64 kstack[KILN_MAX_STACK];
 	__u64 ustack[KILN_MAX_STACK];

@@ -171,6 +171,7 @@ bool collector__add(struct collector *c, const struct kiln_sample *s)
 	p = proc_table__get(c->procs, (int)s->pid);
 	p->samples++;
 	p->pending = true;
+	proc_table__sample_cgroup(c->procs, p, s->cgroup_id);
 	if (head.ulen > 0)
 		proc_table__open_objects(c->procs, p,
 					 (const uint64_t *)s->ustack,

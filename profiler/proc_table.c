@@ -49,6 +49,7 @@ struct proc_table {
 	int *exited;	 /* pids that exited since the last sweep or so */
 	struct proc_table_listener listener;
 	size_t nr_exited, cap_exited;
+	struct cgroups *cgroups; /* borrowed, or NULL */
 };
 
 /* /proc files of other processes: never blocking, regular files only. */
@@ -138,34 +139,47 @@ struct proc_info *proc_table__find(struct proc_table *t, int pid)
 	return NULL;
 }
 
+/* Without cgroup ids (cgroups__container() unsupported): from /proc. */
 static void read_container(struct proc_info *p)
 {
-	char path[64], line[512];
+	char path[64], line[512], id[13];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", p->pid);
 	f = proc_fopen(path);
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		/* A container id is 64 hex digits somewhere in the path
-		 * (docker-<id>.scope, cri-containerd-<id>, /docker/<id>). */
-		for (char *c = line; *c; c++) {
-			size_t n = 0;
-
-			while (isxdigit((unsigned char)c[n]))
-				n++;
-			if (n == 64) {
-				/* Docker's short form: 12 digits. */
-				free(p->container);
-				p->container = strndup(c, 12);
-				fclose(f);
-				return;
-			}
-			c += n ? n - 1 : 0;
+	while (fgets(line, sizeof(line), f))
+		if (cgroups__container_in_path(line, id)) {
+			free(p->container);
+			p->container = xstrdup(id);
+			break;
 		}
-	}
 	fclose(f);
+}
+
+void proc_table__set_cgroups(struct proc_table *t, struct cgroups *cg)
+{
+	t->cgroups = cg;
+}
+
+void proc_table__sample_cgroup(struct proc_table *t, struct proc_info *p,
+			       uint64_t id)
+{
+	const char *container = NULL;
+
+	if (p->cgroup_known && p->cgroup_id == id)
+		return;
+	p->cgroup_known = true;
+	p->cgroup_id = id;
+	if (!t->cgroups || cgroups__container(t->cgroups, id, &container)) {
+		/* Once per process: it has just been sampled, so is likely
+		 * still there. */
+		read_container(p);
+		return;
+	}
+	free(p->container);
+	p->container = container ? xstrdup(container) : NULL;
 }
 
 static struct proc_info *proc_new(struct proc_table *t, int pid)
@@ -353,7 +367,6 @@ int proc_table__scan(struct proc_table *t, int pid)
 	clear_maps(t, p);
 	priv(p)->exe_pending = false;
 	read_comm(p);
-	read_container(p);
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n > 0) {
@@ -462,7 +475,6 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			clear_maps(t, p);
 			priv(p)->exe_pending = true;
 			revive(t, p);
-			read_container(p);
 		}
 		break;
 	case TASK_FORK:
@@ -480,6 +492,7 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			free(p->build_id);
 			free(p->container);
 			p->build_id = p->container = NULL;
+			p->cgroup_known = false;
 		} else {
 			p = proc_new(t, e->pid);
 		}
@@ -493,6 +506,8 @@ void proc_table__handle(struct proc_table *t, const struct task_event *e)
 			p->build_id = xstrdup(parent->build_id);
 		if (parent->container)
 			p->container = xstrdup(parent->container);
+		p->cgroup_id = parent->cgroup_id;
+		p->cgroup_known = parent->cgroup_known;
 		for (size_t i = 0; i < priv(parent)->nr_maps; i++)
 			add_mapping(t, p, &priv(parent)->maps[i].map);
 		break;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profiler/cgroups.h"
 #include "profiler/sampler.h"
 #include "symbolizer/symbolizer.h"
 
@@ -32,9 +33,11 @@ struct proc_mapping {
 struct proc_info {
 	int pid;
 	char comm[16];
-	char *exe;	 /* path of the executable, or NULL */
-	char *build_id;	 /* hex build id of the executable, or NULL */
-	char *container; /* container or cgroup id, or NULL */
+	char *exe;	    /* path of the executable, or NULL */
+	char *build_id;	    /* hex build id of the executable, or NULL */
+	char *container;    /* container or cgroup id, or NULL */
+	uint64_t cgroup_id; /* its samples' cgroup, 'container' is of */
+	bool cgroup_known;  /* 'container' is current */
 	bool dead;
 	uint64_t samples;    /* since the process was first seen */
 	bool pending;	     /* has samples not yet symbolized */
@@ -61,6 +64,17 @@ void proc_table__free(struct proc_table *t);
  * cleared first. */
 void proc_table__set_listener(struct proc_table *t,
 			      const struct proc_table_listener *l);
+
+/*
+ * Container ids from sampled cgroup ids ('cg' borrowed, outliving the
+ * table; NULL: from /proc/PID/cgroup, read once per process).
+ */
+void proc_table__set_cgroups(struct proc_table *t, struct cgroups *cg);
+
+/* A sample of 'p' ran in cgroup 'id' (kiln_sample.cgroup_id): sets its
+ * container when the cgroup is new to it. */
+void proc_table__sample_cgroup(struct proc_table *t, struct proc_info *p,
+			       uint64_t id);
 
 /* Applies one side-band record. */
 void proc_table__handle(struct proc_table *t, const struct task_event *e);

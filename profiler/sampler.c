@@ -387,6 +387,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	s->skel->rodata->want_kernel = opts->kernel_stacks;
 	s->skel->rodata->want_user = opts->user_stacks;
 	s->skel->rodata->include_idle = opts->include_idle;
+	s->skel->rodata->cgroup_v1_controller = opts->cgroup_v1_controller;
 	size_t rb_size = opts->ringbuf_bytes
 			     ? opts->ringbuf_bytes
 			     : ringbuf_size(s->nr_cpus, opts->frequency);

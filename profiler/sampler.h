@@ -60,6 +60,9 @@ struct sampler_opts {
 	unsigned int unwind_mode;
 	/* Capacity of the unwind maps (CFI mode); 0 picks a default. */
 	uint32_t unwind_rows, unwind_objects, unwind_mappings;
+	/* Record cgroup ids of this v1 hierarchy (cgroups__v1_controller());
+	 * 0: cgroup v2's. */
+	unsigned int cgroup_v1_controller;
 };
 
 /*

@@ -17,6 +17,7 @@
 struct session {
 	struct symbolizer *sym;
 	struct proc_table *procs;
+	struct cgroups *cgroups;
 	struct collector *collector;
 	struct sampler *sampler;
 	struct unwinder *unwinder;
@@ -133,7 +134,12 @@ struct session *session__new(const struct session_opts *opts)
 		pr_err("failed to start the symbolizer: %s", strerror(-err));
 		goto err_free;
 	}
-	s->procs = proc_table__new(s->sym);
+	s->cgroups = cgroups__new();
+	s->procs = s->cgroups ? proc_table__new(s->sym) : NULL;
+	if (s->procs) {
+		proc_table__set_cgroups(s->procs, s->cgroups);
+		sopts.cgroup_v1_controller = cgroups__v1_controller(s->cgroups);
+	}
 	struct collector_opts copts = {.host = opts->host,
 				       .clock_offset = s->clock_offset,
 				       .drain = drain,
@@ -196,6 +202,7 @@ void session__free(struct session *s)
 	sampler__free(s->sampler);
 	collector__free(s->collector);
 	proc_table__free(s->procs);
+	cgroups__free(s->cgroups);
 	symbolizer__free(s->sym);
 	free(s);
 }
