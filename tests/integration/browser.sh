@@ -20,14 +20,7 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 # A source file the line view can show (absolute path, .c).
 printf 'int x;\nvoid hot_loop(void) {\n\tfor (;;)\n\t\tx++;\n\tx--;\n}\n' >"$TMP/hot.c"
 "$GEN" source "$TMP/k.db" "$T0" "$TMP/hot.c" || fail "cannot write the source test data"
-"$KILN" server --db "$TMP/k.db" --ingest --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv")
-	[ -n "$PORT" ] && break
-	sleep 0.05
-done
-[ -n "$PORT" ] || { cat "$TMP/srv.err"; fail "server did not start"; }
+start_server "$TMP/srv" --db "$TMP/k.db" --ingest
 echo "server on port $PORT, T0=$T0"
 CHROMIUM=$CHROMIUM timeout 300 node tests/browser/ui.test.mjs "http://127.0.0.1:$PORT" "$T0" "$SHOTS" ||
 	fail "browser tests failed (screenshots in $SHOTS)"

@@ -15,9 +15,7 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$TOKEN" >"$TMP/token"
-"$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 --ingest --auth-token-file "$TMP/token" >"$TMP/srv" 2>"$TMP/srv.err" &
-CLEANUP_PIDS+=($!)
-wait_server $! "$TMP/srv"
+start_server "$TMP/srv" --db "$TMP/k.db" --ingest --auth-token-file "$TMP/token"
 CHROMIUM=$CHROMIUM timeout 120 node tests/browser/security.test.mjs "http://127.0.0.1:$PORT" "$TOKEN" ||
 	{ tail -5 "$TMP/srv.err"; fail "browser security checks failed"; }
 echo "browser_security: all checks passed"

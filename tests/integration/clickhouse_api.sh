@@ -16,15 +16,6 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the SQLite store"
 "$GEN" known "$CH_URL/api" "$T0" || fail "cannot write the ClickHouse store"
 
-# start_server OUTFILE ARGS... -> sets PORT
-start_server() {
-	local out=$1; shift
-	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
-	CLEANUP_PIDS+=($!)
-	SERVER_PID=$!
-	wait_server "$SERVER_PID" "$out"
-}
-
 start_server "$TMP/sq" --store "sqlite:$TMP/k.db"
 SQ=$PORT
 start_server "$TMP/chs" --store "$CH_URL/api"

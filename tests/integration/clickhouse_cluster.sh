@@ -11,13 +11,6 @@ start_clickhouse
 echo "clickhouse-server on port $CH_PORT"
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=$1" --data-binary "$2"; }
 
-start_server() { # OUTFILE ARGS... -> PORT
-	local out=$1; shift
-	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
-	CLEANUP_PIDS+=($!)
-	wait_server $! "$out"
-}
-
 # ---- two servers, one database ----
 start_server "$TMP/a" --store "$CH_URL/shared" --ingest; A=$PORT
 start_server "$TMP/b" --store "$CH_URL/shared" --ingest; B=$PORT

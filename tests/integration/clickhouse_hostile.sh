@@ -27,12 +27,7 @@ for mode in garbage truncated lengths error slow badstatus; do
 	! grep -q '[^[:print:]]' "$TMP/err" || fail "$mode: raw bytes in the message: $(od -c "$TMP/err" | head -3)"
 	echo "$mode: exit 3: $(tail -1 "$TMP/err")"
 
-	# One output file per mode: the previous mode's file still names a
-	# port until the new server's redirection (in its child) truncates it.
-	"$KILN" server --store "$URL" --listen 127.0.0.1:0 >"$TMP/srv.$mode" 2>"$TMP/srv.$mode.err" &
-	SRV=$!
-	CLEANUP_PIDS+=($SRV)
-	wait_server "$SRV" "$TMP/srv.$mode"
+	start_server "$TMP/srv.$mode" --store "$URL"
 	SP=$PORT
 	for path in "flamegraph?from=$T0&to=%2B0s" "timeline?from=$T0&to=%2B0s&step=60s" \
 		"heatmap?from=$T0&to=%2B0s" "labels" "labels/comm/values"; do
@@ -44,8 +39,8 @@ for mode in garbage truncated lengths error slow badstatus; do
 			if ($code !== 200 && !(typeof j.error === 'string' && j.error.length)) process.exit(1)" ||
 			fail "$mode $path: HTTP $code without a JSON error: $(head -c 200 "$TMP/body")"
 	done
-	kill -0 "$SRV" || fail "$mode: the server died"
-	kill "$SRV" "$FAKE"
-	wait "$SRV" 2>/dev/null || true
+	kill -0 "$SERVER_PID" || fail "$mode: the server died"
+	kill "$SERVER_PID" "$FAKE"
+	wait "$SERVER_PID" 2>/dev/null || true
 done
 echo "clickhouse_hostile: all checks passed"

@@ -12,13 +12,6 @@ start_clickhouse
 echo "clickhouse-server on port $CH_PORT"
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=$1" --data-binary "$2"; }
 
-start_server() { # OUTFILE ARGS... -> PORT
-	local out=$1; shift
-	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
-	CLEANUP_PIDS+=($!)
-	wait_server $! "$out"
-}
-
 # ---- migrate round trip ----
 # 1.6 h of history ending half an hour before this hour: it holds one
 # whole clock hour, which ClickHouse rolls up.

@@ -9,13 +9,8 @@ LOAD=$PWD/$OUT/bench/push_load
 [ -x "$LOAD" ] || fail "$LOAD is missing: run make"
 start_clickhouse
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=push" --data-binary "$1"; }
-start_server() { # OUTFILE -> PORT
-	"$KILN" server --store "$CH_URL/push" --ingest --listen 127.0.0.1:0 >"$1" 2>"$1.err" &
-	CLEANUP_PIDS+=($!)
-	wait_server $! "$1"
-}
-start_server "$TMP/a"; A=$PORT
-start_server "$TMP/b"; B=$PORT
+start_server "$TMP/a" --store "$CH_URL/push" --ingest; A=$PORT
+start_server "$TMP/b" --store "$CH_URL/push" --ingest; B=$PORT
 # The same 3 hosts x 5 windows sent to A, then all again to B.
 "$LOAD" run "http://127.0.0.1:$A" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l1" 2>&1 || { cat "$TMP/l1"; fail "push to A"; }
 "$LOAD" run "http://127.0.0.1:$B" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l2" 2>&1 || { cat "$TMP/l2"; fail "push to B"; }

@@ -84,6 +84,19 @@ wait_server() {
 	fail "server did not say where it listens"
 }
 
+# start_server OUT ARGS... -> `kiln server ARGS...` on 127.0.0.1, a port of
+# its choosing, in the background: PORT, SERVER_PID (killed at exit),
+# output in OUT and OUT.err. Fails if it exits or never says where it
+# listens.
+start_server() {
+	local out=$1; shift
+	: >"$out" # a port left in OUT by an earlier server is not this one's
+	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
+	SERVER_PID=$!
+	CLEANUP_PIDS+=("$SERVER_PID")
+	wait_server "$SERVER_PID" "$out"
+}
+
 # start_clickhouse [HTTP_PORT] -> a real clickhouse-server on loopback with
 # its data in $TMP/ch (kept across restarts): sets CH_PORT (HTTP), CH_PID and
 # CH_URL (clickhouse://kiln:secret@127.0.0.1:PORT, add /DB). Port 0 (the

@@ -48,9 +48,7 @@ echo "pprof: demangled names, mangled system names"
 
 # The store keeps the mangled name; the API hands out both.
 "$KILN" import "$TMP/rec.pb.gz" --db "$TMP/k.db" --time now >/dev/null 2>"$TMP/imp.err" || { cat "$TMP/imp.err"; fail "import failed"; }
-"$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 >"$TMP/srv" 2>"$TMP/srv.err" &
-CLEANUP_PIDS+=($!)
-wait_server $! "$TMP/srv"
+start_server "$TMP/srv" --db "$TMP/k.db"
 node - "http://127.0.0.1:$PORT" <<'JS' || fail "API checks failed"
 const base = process.argv[2];
 const get = async (p) => { const r = await fetch(base + p); if (!r.ok) throw new Error(p + ': ' + r.status); return r.json(); };

@@ -12,17 +12,8 @@ GEN=$PWD/$OUT/bench/web_datagen
 T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
 
-# start_server OUTFILE ARGS... -> sets PORT, adds the pid to cleanup
-start_server() {
-	local out=$1; shift
-	: >"$out" # the server's own redirection may come after the first sed
-	"$KILN" server --db "$TMP/k.db" "$@" >"$out" 2>"$out.err" &
-	CLEANUP_PIDS+=($!)
-	SERVER_PID=$!
-	wait_server "$SERVER_PID" "$out"
-}
 
-start_server "$TMP/srv1" --listen 127.0.0.1:0
+start_server "$TMP/srv1" --db "$TMP/k.db"
 echo "server on port $PORT, T0=$T0"
 node tests/integration/web_api.mjs "http://127.0.0.1:$PORT" "$T0" || fail "API checks failed"
 kill "$SERVER_PID"
@@ -49,12 +40,12 @@ set -e
 # With a token file, every request needs the token.
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$TOKEN" >"$TMP/token"
-start_server "$TMP/srv2" --listen 127.0.0.1:0 --auth-token-file "$TMP/token"
+start_server "$TMP/srv2" --db "$TMP/k.db" --auth-token-file "$TMP/token"
 node tests/integration/web_auth.mjs "http://127.0.0.1:$PORT" "$TOKEN" || fail "auth checks failed"
 
 # Uploads: refused unless --ingest, then they land in the store.
 node -e "fetch('http://127.0.0.1:$PORT/api/v1/ingest', { method: 'POST', body: 'a;b 1', headers: { Authorization: 'Bearer $TOKEN', 'Content-Type': 'text/x-folded' } }).then((r) => process.exit(r.status === 404 ? 0 : 1))" ||
 	fail "ingest accepted without --ingest"
-start_server "$TMP/srv3" --listen 127.0.0.1:0 --ingest
+start_server "$TMP/srv3" --db "$TMP/k.db" --ingest
 node tests/integration/web_ingest.mjs "http://127.0.0.1:$PORT" || fail "ingest checks failed"
 echo "web_api: all checks passed"

@@ -11,12 +11,9 @@ GEN=$PWD/$OUT/bench/web_datagen
 T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
 
-"$KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 --ingest >"$TMP/out" 2>"$TMP/err" &
-SERVER_PID=$!
-CLEANUP_PIDS+=($SERVER_PID)
-wait_server "$SERVER_PID" "$TMP/out" "$TMP/err"
+start_server "$TMP/out" --db "$TMP/k.db" --ingest
 node tests/integration/web_hostile.mjs "http://127.0.0.1:$PORT" "$T0" "$SERVER_PID" ||
-	{ tail -5 "$TMP/err"; fail "hostile request checks failed"; }
+	{ tail -5 "$TMP/out.err"; fail "hostile request checks failed"; }
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
 kill "$SERVER_PID"
 wait "$SERVER_PID" || fail "server exit status $? on SIGTERM"
