@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "lib/clock.h"
 #include "cli/push.h"
+#include "cli/renamer.h"
 #include "lib/log.h"
 #include "profiler/session.h"
 #include "profiler/unwind_table.h"
@@ -291,6 +292,7 @@ struct agent {
 	bool failing;
 	struct pusher *pusher;	  /* --push: windows are spooled for it */
 	uint64_t window_start_ns; /* start of the backlog's first window */
+	struct renamer *renamer;  /* stored frames named again */
 };
 
 /*
@@ -319,6 +321,13 @@ static int commit_window(struct agent *a)
 	if (!err)
 		push__wake(a->pusher);
 	return err;
+}
+
+static unsigned rename_budget_ms(uint64_t window_ns)
+{
+	uint64_t ms = window_ns / 20000000ULL;
+
+	return ms < 10 ? 10 : ms > 500 ? 500 : (unsigned)ms;
 }
 
 /* Writes the backlog; on failure keeps it for the next try. */
@@ -664,6 +673,9 @@ int cmd_agent(int argc, char **argv)
 	a.session = session__new(&opts);
 	if (!a.session || !a.backlog)
 		goto out;
+	a.renamer = renamer__new(a.store, session__symbolizer(a.session));
+	if (!a.renamer)
+		goto out;
 	a.counters.started = clock__mono_s();
 	a.counters.last_window = a.counters.started;
 	a.counters.window_s = window_ns / 1e9;
@@ -700,6 +712,12 @@ int cmd_agent(int argc, char **argv)
 		if (now >= next_window) {
 			session__flush(a.session, a.backlog);
 			write_window(&a);
+			/* Debug info that arrived names the stored frames of
+			 * its build id again: a twentieth of a window at most
+			 * per window, so sampling is never held up for long. */
+			if (!a.failing)
+				renamer__step(a.renamer,
+					      rename_budget_ms(window_ns));
 			store__enforce_retention(a.store, clock__unix_ns());
 			update_counters(&a);
 			next_window += window_ns / 1e9;
@@ -714,6 +732,8 @@ int cmd_agent(int argc, char **argv)
 	/* Write the open window before leaving. */
 	session__flush(a.session, a.backlog);
 	write_window(&a);
+	if (!a.failing)
+		renamer__step(a.renamer, rename_budget_ms(window_ns));
 	update_counters(&a);
 	log_summary(&a);
 	ret = a.failing ? EXIT_RUNTIME : 0;
@@ -722,6 +742,7 @@ out:
 	 * for the next start. */
 	push__stop(a.pusher, 3.0);
 	web_proc__stop(srv);
+	renamer__free(a.renamer);
 	session__free(a.session);
 	profile__free(a.backlog);
 	store__close(a.store);

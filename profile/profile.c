@@ -227,6 +227,8 @@ uint32_t profile__add_frame(struct profile *p, const struct frame *f)
 	struct frame copy = *f;
 	uint32_t hash, id;
 
+	copy.pad_ = 0;
+
 	hash = hash__bytes(&copy, sizeof(copy), 1);
 	if (!idxset__find(&p->frame_set, hash, &copy, frame_eq, p, &id))
 		return id;
@@ -536,6 +538,8 @@ int profile__merge_relabel(struct profile *dst, const struct profile *src,
 		f.file = profile__intern(dst, profile__str(src, f.file));
 		f.module = profile__intern(dst, profile__str(src, f.module));
 		f.sysname = profile__intern(dst, profile__str(src, f.sysname));
+		f.build_id =
+		    profile__intern(dst, profile__str(src, f.build_id));
 		fmap[i] = profile__add_frame(dst, &f);
 	}
 	for (size_t i = 0; i < nsr; i++)

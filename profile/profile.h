@@ -37,6 +37,15 @@ struct frame {
 	uint32_t kind;	  /* enum frame_kind */
 	uint32_t sysname; /* string id of the mangled name, 0 if not mangled */
 	uint64_t addr;	  /* address within module (ELF vaddr), 0 if unknown */
+	/*
+	 * What names the frame again once better debug info arrives (user
+	 * code in a file with a build id): the build id (string id of its
+	 * lowercase hex, 0 if unknown) and the file offset of the byte that
+	 * was looked up (a return address minus one). Both 0 elsewhere.
+	 */
+	uint32_t build_id;
+	uint32_t pad_; /* zero: frames are compared as bytes */
+	uint64_t offset;
 };
 
 struct label {

@@ -225,9 +225,25 @@ static void stack_push(struct stack_buf *b, uint32_t id)
 	b->ids[b->len++] = id;
 }
 
+/* What names a user frame again later: its object's build id and the
+ * file offset looked up (frame.build_id, frame.offset). */
+struct frame_key {
+	const char *build_id; /* NULL or "" when unknown */
+	uint64_t offset;
+};
+
+static void set_key(struct profile *out, struct frame *f,
+		    const struct frame_key *k)
+{
+	if (k && k->build_id && k->build_id[0]) {
+		f->build_id = profile__intern(out, k->build_id);
+		f->offset = k->offset;
+	}
+}
+
 static void push_unresolved(struct profile *out, struct stack_buf *b,
 			    const char *module, uint64_t offset,
-			    enum frame_kind kind)
+			    enum frame_kind kind, const struct frame_key *k)
 {
 	char name[512];
 	struct frame f = {.kind = kind, .addr = offset};
@@ -241,12 +257,13 @@ static void push_unresolved(struct profile *out, struct stack_buf *b,
 		snprintf(name, sizeof(name), "%s+0x%" PRIx64, module, offset);
 	f.name = profile__intern(out, name);
 	f.module = profile__intern(out, module);
+	set_key(out, &f, k);
 	stack_push(b, profile__add_frame(out, &f));
 }
 
 static void push_result(struct profile *out, struct stack_buf *b,
 			const struct sym_result *r, const char *module,
-			enum frame_kind outer_kind)
+			enum frame_kind outer_kind, const struct frame_key *k)
 {
 	uint32_t mod = profile__intern(out, module);
 
@@ -265,6 +282,7 @@ static void push_result(struct profile *out, struct stack_buf *b,
 		    .kind = r->frames[i].inlined ? FRAME_INLINED : outer_kind,
 		    .addr = r->vaddr,
 		};
+		set_key(out, &f, k);
 		stack_push(b, profile__add_frame(out, &f));
 	}
 }
@@ -275,26 +293,40 @@ static void push_user_frame(struct collector *c, struct profile *out,
 {
 	const struct proc_mapping *m = proc_info__lookup(p, addr);
 	struct sym_result r;
+	struct frame_key k = {0};
+	char hex[129];
+	int err = -ENOENT;
 
-	if (m && m->obj &&
-	    !symbolizer__resolve(c->sym, m->obj, &m->map, addr, is_return,
-				 &r)) {
-		push_result(out, b, &r, m->map.path, FRAME_USER);
+	if (m && m->obj) {
+		err = symbolizer__resolve(c->sym, m->obj, &m->map, addr,
+					  is_return, &r);
+		k = (struct frame_key){sym_object__build_id(m->obj), r.offset};
+	} else if (m && !m->anon && m->map.build_id) {
+		/* Not read yet: the mapping's build id (from the kernel's
+		 * mmap record) lets the frame be named once it is. */
+		uint64_t off = addr - m->map.start + m->map.pgoff;
+
+		build_id__hex(m->map.build_id, m->map.build_id_len, hex,
+			      sizeof(hex));
+		k = (struct frame_key){hex, is_return && off ? off - 1 : off};
+	}
+	if (!err) {
+		push_result(out, b, &r, m->map.path, FRAME_USER, &k);
 		return;
 	}
 	if ((!m || m->anon) &&
 	    !symbolizer__resolve_jit(c->sym, p->pid, addr, &r)) {
-		push_result(out, b, &r, "[jit]", FRAME_JIT);
+		push_result(out, b, &r, "[jit]", FRAME_JIT, NULL);
 		return;
 	}
 	if (m && !m->anon)
 		push_unresolved(out, b, path__base_name(m->map.path),
 				m->obj ? r.vaddr
 				       : addr - m->map.start + m->map.pgoff,
-				FRAME_USER);
+				FRAME_USER, &k);
 	else
 		push_unresolved(out, b, m ? "[anon]" : "[unknown]", addr,
-				FRAME_USER);
+				FRAME_USER, NULL);
 }
 
 static void push_kernel_frame(struct collector *c, struct profile *out,
@@ -304,9 +336,9 @@ static void push_kernel_frame(struct collector *c, struct profile *out,
 
 	if (!symbolizer__resolve_kernel(c->sym, addr, &r))
 		push_result(out, b, &r, symbolizer__kernel_module(c->sym, addr),
-			    FRAME_KERNEL);
+			    FRAME_KERNEL, NULL);
 	else
-		push_unresolved(out, b, "[kernel]", addr, FRAME_KERNEL);
+		push_unresolved(out, b, "[kernel]", addr, FRAME_KERNEL, NULL);
 }
 
 static uint32_t series_for(struct collector *c, struct profile *out,
@@ -430,7 +462,7 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 				push_user_frame(c, out, b, p, ustack[i], i > 0);
 			else
 				push_unresolved(out, b, "[unknown]", ustack[i],
-						FRAME_USER);
+						FRAME_USER, NULL);
 	}
 	if (r->klen < 0 && r->klen != EFAULT_NEG)
 		stack_push(b, profile__add_named_frame(

@@ -280,6 +280,11 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	return added;
 }
 
+struct symbolizer *session__symbolizer(struct session *s)
+{
+	return s->sym;
+}
+
 void session__stats(struct session *s, struct session_stats *out)
 {
 	struct symbolizer_stats sym;

@@ -68,4 +68,8 @@ uint64_t session__flush(struct session *s, struct profile *out);
 
 void session__stats(struct session *s, struct session_stats *out);
 
+/* The session's symbolizer, for the thread that polls and flushes (it is
+ * not thread safe): naming stored frames again when debug info arrives. */
+struct symbolizer *session__symbolizer(struct session *s);
+
 #endif

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- kiln store schema, version 4 (PRAGMA user_version). Embedded into the
+-- kiln store schema, version 5 (PRAGMA user_version). Embedded into the
 -- binary at build time and run once on a new file. Older files are brought
 -- up to date by storage/migrate_v<N>.sql; a file with a higher version than
 -- this one is refused.
@@ -35,14 +35,35 @@ CREATE TABLE functions (
 	UNIQUE (name, file)
 );
 
+-- A frame as first named. User code in a file with a build id also keeps
+-- what names it again (v5): the build id and the file offset looked up
+-- (a return address minus one), so when debug info arrives later
+-- (debuginfod) the agent names the frames of that build id again, into
+-- frame_names, and windows written before show the new names.
 CREATE TABLE frames (
 	id INTEGER PRIMARY KEY,
 	function INTEGER NOT NULL, -- functions.id
 	mapping INTEGER NOT NULL,  -- mappings.id
 	line INTEGER NOT NULL,     -- 0 when unknown
-	kind INTEGER NOT NULL,     -- enum frame_kind in profiler/profile.h
+	kind INTEGER NOT NULL,     -- enum frame_kind in profile/profile.h
 	addr INTEGER NOT NULL,     -- address in the module, 0 when unknown
-	UNIQUE (function, mapping, line, kind, addr)
+	build_id INTEGER NOT NULL DEFAULT 0,	-- strings.id of the hex, 0: none
+	file_offset INTEGER NOT NULL DEFAULT 0, -- with build_id, 0 otherwise
+	UNIQUE (function, mapping, line, kind, addr, build_id, file_offset)
+);
+CREATE INDEX frames_build_id ON frames (build_id, id) WHERE build_id != 0;
+
+-- A frame's better name (v5), which readers use instead of the frame's
+-- own function and line. A frame named again gets a new row (REPLACE),
+-- so 'seq' orders the changes: readers that cache the dictionary load the
+-- rows above the largest seq they know. Only the outermost function of an
+-- address is renamed: inlined frames the debug info reveals appear in
+-- windows written after it arrived, not in older stacks.
+CREATE TABLE frame_names (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	frame INTEGER NOT NULL UNIQUE, -- frames.id
+	function INTEGER NOT NULL,     -- functions.id
+	line INTEGER NOT NULL
 );
 
 -- frames: LEB128 varints of frames.id, root first. A stack costs its

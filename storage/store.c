@@ -42,9 +42,21 @@ static const char *const stmt_sql[NR_STMTS] = {
     [ST_FUNC_ADD] = "INSERT INTO functions (name, file, system_name) "
 		    "VALUES (?, ?, ?)",
     [ST_FRAME_GET] = "SELECT id FROM frames WHERE function = ? AND "
-		     "mapping = ? AND line = ? AND kind = ? AND addr = ?",
-    [ST_FRAME_ADD] = "INSERT INTO frames (function, mapping, line, kind, "
-		     "addr) VALUES (?, ?, ?, ?, ?)",
+		     "mapping = ? AND line = ? AND kind = ? AND addr = ? AND "
+		     "build_id = ? AND file_offset = ?",
+    [ST_FRAME_ADD] =
+	"INSERT INTO frames (function, mapping, line, kind, "
+	"addr, build_id, file_offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_FRAMES_OF_BUILD] =
+	"SELECT id, file_offset FROM frames WHERE build_id = "
+	"(SELECT id FROM strings WHERE s = ?1) AND id > ?2 AND kind = ?3 "
+	"ORDER BY id LIMIT ?4",
+    [ST_FRAME_NAME_CUR] =
+	"SELECT coalesce(n.function, f.function), coalesce(n.line, f.line) "
+	"FROM frames f LEFT JOIN frame_names n ON n.frame = f.id "
+	"WHERE f.id = ?",
+    [ST_FRAME_NAME_SET] = "INSERT OR REPLACE INTO frame_names "
+			  "(frame, function, line) VALUES (?, ?, ?)",
     [ST_STACK_GET] = "SELECT id FROM stacks WHERE frames = ?",
     [ST_STACK_ADD] = "INSERT INTO stacks (frames) VALUES (?)",
     [ST_SERIES_GET] = "SELECT id, last_bucket FROM series WHERE labels = ?",
@@ -80,6 +92,8 @@ static const char *const stmt_sql[NR_STMTS] = {
 	"ORDER BY id",
     [ST_DICT_FRAME] = "SELECT id, function, mapping, line, kind, addr "
 		      "FROM frames WHERE id > ? ORDER BY id",
+    [ST_DICT_FRAME_NAME] = "SELECT seq, frame, function, line "
+			   "FROM frame_names WHERE seq > ? ORDER BY seq",
     [ST_DICT_STACK] = "SELECT id, frames FROM stacks WHERE id > ? ORDER BY id",
     [ST_DICT_SERIES] = "SELECT id, labels FROM series WHERE id > ? ORDER BY id",
 };
@@ -265,6 +279,11 @@ static void frame_fp(const struct profile *p, uint32_t fid, uint64_t out[2])
 	str_hash2(profile__str(p, f->name), h);
 	str_hash2(profile__str(p, f->file), h);
 	str_hash2(profile__str(p, f->module), h);
+	if (f->build_id) {
+		str_hash2(profile__str(p, f->build_id), h);
+		h[0] = hash__mix64(h[0] ^ f->offset);
+		h[1] = hash__mix64(h[1] + f->offset);
+	}
 	out[0] =
 	    hash__mix64(h[0] ^ ((uint64_t)f->line << 8 | f->kind)) ^ f->addr;
 	out[1] =
@@ -654,7 +673,7 @@ static int resolve_frame(struct store *st, const struct profile *p,
 {
 	struct wcache *wc = &st->wc;
 	struct frame f = *profile__frame(p, fid);
-	int64_t name, file, path, func, map, sys = 0;
+	int64_t name, file, path, func, map, sys = 0, bid = 0;
 	sqlite3_stmt *get, *add;
 	uint32_t local;
 	int err;
@@ -663,6 +682,9 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	f.file = profile__intern(wc->in, profile__str(p, f.file));
 	f.module = profile__intern(wc->in, profile__str(p, f.module));
 	f.sysname = profile__intern(wc->in, profile__str(p, f.sysname));
+	f.build_id = profile__intern(wc->in, profile__str(p, f.build_id));
+	if (!f.build_id)
+		f.offset = 0; /* an offset means nothing without its file */
 	local = profile__add_frame(wc->in, &f);
 	*local_out = local;
 	if (profile__oom(wc->in) ||
@@ -675,7 +697,8 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	if ((err = resolve_str(st, f.name, &name)) ||
 	    (err = resolve_str(st, f.file, &file)) ||
 	    (err = resolve_str(st, f.module, &path)) ||
-	    (f.sysname && (err = resolve_str(st, f.sysname, &sys))))
+	    (f.sysname && (err = resolve_str(st, f.sysname, &sys))) ||
+	    (f.build_id && (err = resolve_str(st, f.build_id, &bid))))
 		return err;
 	get = store__stmt(st, ST_FUNC_GET);
 	add = store__stmt(st, ST_FUNC_ADD);
@@ -708,6 +731,8 @@ static int resolve_frame(struct store *st, const struct profile *p,
 		sqlite3_bind_int64(s, 3, f.line);
 		sqlite3_bind_int64(s, 4, f.kind);
 		sqlite3_bind_int64(s, 5, (int64_t)f.addr);
+		sqlite3_bind_int64(s, 6, bid);
+		sqlite3_bind_int64(s, 7, (int64_t)f.offset);
 	}
 	if ((err = get_or_add(st, get, add, id)))
 		return err;
@@ -1468,6 +1493,132 @@ static int sqlite__write(struct store *st, const struct profile *p)
 	return store__write_tx(st, p, NULL, NULL);
 }
 
+/* ---- frames named again ---- */
+
+static int sqlite__frames_of_build_id(struct store *st, const char *build_id,
+				      int64_t after,
+				      struct store_frame_ref *out, size_t max)
+{
+	sqlite3_stmt *s = store__stmt(st, ST_FRAMES_OF_BUILD);
+	size_t n = 0;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, build_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int64(s, 3, FRAME_USER);
+	sqlite3_bind_int64(s, 4, (int64_t)(max < INT32_MAX ? max : INT32_MAX));
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		out[n++] = (struct store_frame_ref){
+		    .id = sqlite3_column_int64(s, 0),
+		    .offset = (uint64_t)sqlite3_column_int64(s, 1),
+		};
+	sqlite3_reset(s);
+	if (n < max && rc != SQLITE_DONE)
+		return store__sqlerr(st, rc,
+				     "reading the frames of a build id");
+	return (int)n;
+}
+
+/* functions.id of (name, file, system_name), added when missing. */
+static int function_id(struct store *st, const struct store_frame_name *fn,
+		       int64_t *id)
+{
+	struct wcache *wc = &st->wc;
+	int64_t name, file, sys = 0;
+	uint32_t lname, lfile, lsys;
+	sqlite3_stmt *get, *add;
+	int err;
+
+	lname = profile__intern(wc->in, fn->name);
+	lfile = profile__intern(wc->in, fn->file ? fn->file : "");
+	lsys = fn->system_name ? profile__intern(wc->in, fn->system_name) : 0;
+	if (profile__oom(wc->in))
+		return -ENOMEM;
+	if ((err = resolve_str(st, lname, &name)) ||
+	    (err = resolve_str(st, lfile, &file)) ||
+	    (lsys && (err = resolve_str(st, lsys, &sys))))
+		return err;
+	get = store__stmt(st, ST_FUNC_GET);
+	add = store__stmt(st, ST_FUNC_ADD);
+	if (!get || !add)
+		return -EIO;
+	sqlite3_bind_int64(get, 1, name);
+	sqlite3_bind_int64(get, 2, file);
+	sqlite3_bind_int64(add, 1, name);
+	sqlite3_bind_int64(add, 2, file);
+	sqlite3_bind_int64(add, 3, sys);
+	return get_or_add(st, get, add, id);
+}
+
+static int rename_locked(struct store *st, const struct store_frame_name *n,
+			 size_t nr, int *changed)
+{
+	int err, rc;
+
+	for (size_t i = 0; i < nr; i++) {
+		sqlite3_stmt *cur, *set;
+		int64_t func;
+
+		if (!n[i].name || !n[i].name[0])
+			continue;
+		if ((err = function_id(st, &n[i], &func)))
+			return err;
+		cur = store__stmt(st, ST_FRAME_NAME_CUR);
+		if (!cur)
+			return -EIO;
+		sqlite3_bind_int64(cur, 1, n[i].id);
+		rc = sqlite3_step(cur);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(cur, 0) == func &&
+		    sqlite3_column_int64(cur, 1) == (int64_t)n[i].line) {
+			sqlite3_reset(cur);
+			continue; /* already so named */
+		}
+		sqlite3_reset(cur);
+		if (rc == SQLITE_DONE)
+			continue; /* no such frame */
+		if (rc != SQLITE_ROW)
+			return store__sqlerr(st, rc, "reading a frame's name");
+		set = store__stmt(st, ST_FRAME_NAME_SET);
+		if (!set)
+			return -EIO;
+		sqlite3_bind_int64(set, 1, n[i].id);
+		sqlite3_bind_int64(set, 2, func);
+		sqlite3_bind_int64(set, 3, n[i].line);
+		rc = sqlite3_step(set);
+		sqlite3_reset(set);
+		if (rc != SQLITE_DONE)
+			return store__sqlerr(st, rc, "naming a frame again");
+		++*changed;
+	}
+	return 0;
+}
+
+static int sqlite__rename_frames(struct store *st,
+				 const struct store_frame_name *n, size_t nr)
+{
+	int changed = 0, err;
+
+	if (st->read_only)
+		return -EROFS;
+	if (!st->wc.in && (err = wcache__reset(&st->wc)))
+		return err;
+	if ((err = store__exec(st, "BEGIN IMMEDIATE")))
+		return err;
+	err = rename_locked(st, n, nr, &changed);
+	if (!err)
+		err = store__exec(st, "COMMIT");
+	if (err) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		/* Ids cached during the rolled-back transaction do not exist.
+		 */
+		(void)wcache__reset(&st->wc);
+		return err;
+	}
+	return changed;
+}
+
 /* ---- retention ---- */
 
 /* Deletes rows of 'lvl' older than 'cutoff_s' in short transactions. */
@@ -1701,6 +1852,8 @@ static const struct store_ops sqlite_ops = {
     .spool_stats = sqlite__spool_stats,
     .write_pushed = sqlite__write_pushed,
     .agents = sqlite__agents,
+    .frames_of_build_id = sqlite__frames_of_build_id,
+    .rename_frames = sqlite__rename_frames,
     .enforce_retention = sqlite__enforce_retention,
     .query = sqlite__query,
     .timeline = sqlite__timeline,

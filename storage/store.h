@@ -228,4 +228,39 @@ struct store_agent {
 int store__agents(struct store *st,
 		  int (*fn)(const struct store_agent *a, void *ctx), void *ctx);
 
+/* ---- naming stored frames again (debug info arrived later) ---- */
+
+/* A stored user frame of one build id: what the symbolizer resolves. */
+struct store_frame_ref {
+	int64_t id;	 /* the store's frame id */
+	uint64_t offset; /* file offset looked up (struct frame.offset) */
+};
+
+/*
+ * Up to 'max' user frames (kind FRAME_USER, the outermost function of an
+ * address) stored with build id 'build_id' (lowercase hex), whose ids are
+ * above 'after', in id order: page through them by passing the last id
+ * seen. Returns how many were filled, or -errno (-EOPNOTSUPP: the engine
+ * keeps no build ids).
+ */
+int store__frames_of_build_id(struct store *st, const char *build_id,
+			      int64_t after, struct store_frame_ref *out,
+			      size_t max);
+
+/* A stored frame's better name. NULL file / system_name: none. */
+struct store_frame_name {
+	int64_t id;
+	const char *name, *system_name, *file;
+	uint32_t line;
+};
+
+/*
+ * Names stored frames again, in one transaction: queries from now on (in
+ * any process) show the new names in every window, old ones included.
+ * Frames whose name would not change are left alone. Returns how many
+ * frames changed, or -errno.
+ */
+int store__rename_frames(struct store *st, const struct store_frame_name *n,
+			 size_t nr);
+
 #endif

@@ -14,7 +14,7 @@
 #include "storage/store.h"
 #include "storage/store_ops.h"
 
-#define STORE_VERSION 4
+#define STORE_VERSION 5
 
 #define NS_PER_SEC 1000000000ULL
 #define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
@@ -37,6 +37,10 @@ enum stmt_id {
 	ST_FRAME_ADD,
 	ST_STACK_GET,
 	ST_STACK_ADD,
+	/* frames named again (debug info arrived) */
+	ST_FRAMES_OF_BUILD,
+	ST_FRAME_NAME_CUR,
+	ST_FRAME_NAME_SET,
 	ST_SERIES_GET,
 	ST_SERIES_ADD,
 	ST_SERIES_LABEL_ADD,
@@ -57,6 +61,7 @@ enum stmt_id {
 	ST_DICT_MAP,
 	ST_DICT_FUNC,
 	ST_DICT_FRAME,
+	ST_DICT_FRAME_NAME,
 	ST_DICT_STACK,
 	ST_DICT_SERIES,
 	NR_STMTS,
@@ -115,6 +120,7 @@ struct rdict {
 	size_t nr_series_kv, cap_series_kv;
 	/* the largest id loaded of each table: refreshes load what follows */
 	int64_t max_str, max_map, max_func, max_frame, max_stack, max_series;
+	int64_t max_frame_name; /* frame_names.seq */
 };
 
 struct store {

@@ -200,3 +200,20 @@ int store__agents(struct store *st,
 		return -EOPNOTSUPP;
 	return ops(st)->agents(st, fn, ctx);
 }
+
+int store__frames_of_build_id(struct store *st, const char *build_id,
+			      int64_t after, struct store_frame_ref *out,
+			      size_t max)
+{
+	if (!ops(st)->frames_of_build_id)
+		return -EOPNOTSUPP;
+	return ops(st)->frames_of_build_id(st, build_id, after, out, max);
+}
+
+int store__rename_frames(struct store *st, const struct store_frame_name *n,
+			 size_t nr)
+{
+	if (!ops(st)->rename_frames)
+		return -EOPNOTSUPP;
+	return ops(st)->rename_frames(st, n, nr);
+}

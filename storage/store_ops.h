@@ -52,6 +52,12 @@ struct store_ops {
 	int (*agents)(struct store *st,
 		      int (*fn)(const struct store_agent *a, void *ctx),
 		      void *ctx);
+	/* frames named again when debug info arrives */
+	int (*frames_of_build_id)(struct store *st, const char *build_id,
+				  int64_t after, struct store_frame_ref *out,
+				  size_t max);
+	int (*rename_frames)(struct store *st, const struct store_frame_name *n,
+			     size_t nr);
 };
 
 /* The first member of every engine's handle. */

@@ -285,6 +285,45 @@ static int rd_frames(struct store *st, struct rdict *rd)
 	return load_end(&l, err);
 }
 
+/*
+ * Frames named again (frame_names, in the order of their changes): the
+ * new function and line replace the frame's own. A change for a frame
+ * this reader has not loaded yet (added since its frames were read) waits
+ * for the next refresh, with everything after it.
+ */
+static int rd_frame_names(struct store *st, struct rdict *rd)
+{
+	struct loader l;
+	bool later = false;
+	int err = 0;
+
+	if (!load_begin(&l, st, ST_DICT_FRAME_NAME, "frame_names",
+			rd->max_frame_name))
+		return -EIO;
+	while (!err && load_next(&l)) {
+		size_t seq;
+		uint32_t frame, func, line;
+
+		if ((err = load_id(&l, false, &seq)) ||
+		    (err = load_u32(&l, 1, RD_MAX_ID, &frame)) ||
+		    (err = load_u32(&l, 2, RD_MAX_ID, &func)) ||
+		    (err = load_u32(&l, 3, UINT32_MAX, &line)))
+			break;
+		if ((int64_t)frame > rd->max_frame) {
+			later = true;
+			break;
+		}
+		rd->frames[frame].func = func;
+		rd->frames[frame].line = line;
+		rd->max_frame_name = (int64_t)seq;
+	}
+	if (later) {
+		sqlite3_reset(l.s);
+		return 0;
+	}
+	return load_end(&l, err);
+}
+
 /* The varints of a blob column as uint32 values appended to *ids. */
 static int load_varints(struct loader *l, uint32_t **ids, size_t *nr,
 			size_t *cap, size_t max, uint32_t *count)
@@ -401,7 +440,8 @@ static int rd_refresh(struct store *st)
 
 	if ((err = rd_strings(st, rd)) || (err = rd_maps(st, rd)) ||
 	    (err = rd_funcs(st, rd)) || (err = rd_frames(st, rd)) ||
-	    (err = rd_stacks(st, rd)) || (err = rd_series(st, rd)))
+	    (err = rd_frame_names(st, rd)) || (err = rd_stacks(st, rd)) ||
+	    (err = rd_series(st, rd)))
 		return err;
 	return 0;
 }

@@ -209,6 +209,8 @@ int wire__encode_payload(const struct profile *p, uint8_t **out, size_t *len,
 		use_str(smap, &nr_str, f->name);
 		use_str(smap, &nr_str, f->file);
 		use_str(smap, &nr_str, f->module);
+		use_str(smap, &nr_str, f->sysname);
+		use_str(smap, &nr_str, f->build_id);
 	}
 	for (uint32_t i = 0; i < nr_se; i++) {
 		size_t nl;
@@ -272,9 +274,16 @@ int wire__encode_payload(const struct profile *p, uint8_t **out, size_t *len,
 		wbuf__varint(&b, f->name ? smap[f->name] : 0);
 		wbuf__varint(&b, f->file ? smap[f->file] : 0);
 		wbuf__varint(&b, f->module ? smap[f->module] : 0);
+		bool more = f->sysname || f->build_id || f->offset;
+
 		wbuf__varint(&b, f->line);
-		wbuf__varint(&b, f->kind);
+		wbuf__varint(&b, f->kind | (more ? WIRE_FRAME_MORE : 0));
 		wbuf__varint(&b, f->addr);
+		if (more) {
+			wbuf__varint(&b, f->sysname ? smap[f->sysname] : 0);
+			wbuf__varint(&b, f->build_id ? smap[f->build_id] : 0);
+			wbuf__varint(&b, f->offset);
+		}
 	}
 	wbuf__varint(&b, nr_st);
 	for (uint32_t i = 0; i < nr_st; i++) {
@@ -483,10 +492,11 @@ static int read_header(struct rd *r, const struct wire_limits *lim,
 	memset(h, 0, sizeof(*h));
 	if (r->end - r->p < 5 || memcmp(r->p, magic, sizeof(magic)))
 		return rd_fail(r, -EINVAL, "not a kiln push frame (bad magic)");
-	if (r->p[4] != WIRE_VERSION)
-		return rd_fail(r, -EPROTO,
-			       "push frame version %u, this kiln reads %u",
-			       r->p[4], WIRE_VERSION);
+	if (r->p[4] < WIRE_VERSION_MIN || r->p[4] > WIRE_VERSION)
+		return rd_fail(
+		    r, -EPROTO,
+		    "push frame version %u, this kiln reads %u to %u", r->p[4],
+		    WIRE_VERSION_MIN, WIRE_VERSION);
 	r->p += 5;
 	if (!rd_u64(r, &h->instance, "instance") ||
 	    !rd_u64(r, &h->seq, "seq") || !rd_u64(r, &h->start_ns, "start") ||
@@ -619,8 +629,8 @@ static int read_payload(struct rd *r, const struct wire_limits *lim,
 	if (!d.frame)
 		goto oom;
 	for (size_t i = 0; i < nfr; i++) {
-		uint32_t name, file, module;
-		uint64_t line, kind, addr;
+		uint32_t name, file, module, sys = 0, bid = 0;
+		uint64_t line, kind, addr, offset = 0;
 
 		if (!rd_id(r, &name, nstr + 1, "frame name") ||
 		    !rd_id(r, &file, nstr + 1, "frame file") ||
@@ -628,6 +638,14 @@ static int read_payload(struct rd *r, const struct wire_limits *lim,
 		    !rd_u64(r, &line, "line") || !rd_u64(r, &kind, "kind") ||
 		    !rd_u64(r, &addr, "address"))
 			goto fail;
+		/* Version 2: the mangled name, build id and file offset
+		 * follow when the kind says so; version 1 never sets it. */
+		if ((kind & WIRE_FRAME_MORE) &&
+		    (!rd_id(r, &sys, nstr + 1, "frame system name") ||
+		     !rd_id(r, &bid, nstr + 1, "frame build id") ||
+		     !rd_u64(r, &offset, "frame offset")))
+			goto fail;
+		kind &= ~(uint64_t)WIRE_FRAME_MORE;
 		if (line > UINT32_MAX || kind >= FRAME_KIND_MAX) {
 			rd_fail(r, -EINVAL, "frame %zu: bad line or kind", i);
 			goto fail;
@@ -637,7 +655,10 @@ static int read_payload(struct rd *r, const struct wire_limits *lim,
 				  .module = d.str[module],
 				  .line = (uint32_t)line,
 				  .kind = (uint32_t)kind,
-				  .addr = addr};
+				  .addr = addr,
+				  .sysname = d.str[sys],
+				  .build_id = d.str[bid],
+				  .offset = offset};
 		d.frame[i] = profile__add_frame(out, &f);
 	}
 

@@ -5,7 +5,7 @@
  *
  * A frame is a small uncompressed header followed by a zlib stream:
  *
- *   "KLNW" u8(version = 1)
+ *   "KLNW" u8(version = 2; version 1 is read too)
  *   varint instance   agent instance id (random, persisted in its store)
  *   varint seq        window number within the instance (1, 2, ...)
  *   varint start_ns   window start, unix ns
@@ -22,7 +22,10 @@
  *   varint nr_strings, then per string varint len + bytes (id 0 is the
  *          implicit "", so the first string listed has id 1)
  *   varint nr_frames, per frame varint name, file, module (string ids),
- *          line, kind, addr
+ *          line, kind, addr; when kind has WIRE_FRAME_MORE (16) set
+ *          (version 2), varint system_name, build_id (string ids) and
+ *          file offset follow (struct frame: what names the frame again
+ *          once debug info arrives); version 1 payloads never set it
  *   varint nr_stacks, per stack (frame ids, root first; stacks listed in
  *          lexicographic order) varint shared prefix with the previous
  *          stack, varint number of new frames, the new frame ids
@@ -45,7 +48,9 @@
 
 #include "profile/profile.h"
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
+#define WIRE_VERSION_MIN 1
+#define WIRE_FRAME_MORE 16u /* in a frame's kind: more fields follow */
 #define WIRE_MAX_HOST 255
 
 struct wire_header {

@@ -416,6 +416,7 @@ static int attach_debug(struct symbolizer *sym, struct sym_object *obj,
 	load_syms(obj);
 	pr_info("debuginfod: debug info for '%s' (%s) arrived", obj->path,
 		obj->build_id);
+	symbolizer__note_improved(sym, obj->build_id);
 	return 0;
 }
 

@@ -246,6 +246,8 @@ struct objtab {
 	size_t nr_buckets, len;
 };
 
+#define SYM_MAX_IMPROVED 64
+
 struct symbolizer {
 	struct symbolizer_opts opts;
 	Dwfl_Callbacks cbs; /* must outlive every Dwfl */
@@ -266,7 +268,13 @@ struct symbolizer {
 	uint64_t trim_gen;	   /* one per cache_trim */
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
 	struct sym_loader *loader; /* started on the first request */
+	/* Build ids whose debug file arrived: symbolizer__take_improved(). */
+	char improved[SYM_MAX_IMPROVED][129];
+	size_t nr_improved;
 };
+
+/* A debug file for 'build_id' arrived: queued for take_improved. */
+void symbolizer__note_improved(struct symbolizer *sym, const char *build_id);
 
 /* dwarf.c: one ELF file as a Dwfl module, and address resolution in it. */
 /* Fills libdwfl callbacks: local debug file search, no debuginfod. */
@@ -321,7 +329,6 @@ size_t gopcln__bytes(void);
 /* buildid.c */
 int elf__build_id(Elf *elf, uint8_t *buf, size_t size);
 int fd__build_id(int fd, uint8_t *buf, size_t size);
-void build_id__hex(const uint8_t *id, size_t len, char *out, size_t out_size);
 /* A memfd holding this kernel's vDSO image, or -errno. */
 int vdso__memfd(void);
 

@@ -1009,7 +1009,11 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 
 	out->n = 0;
 	off = addr - map->start + map->pgoff;
+	/* A return address points after the call: addr - 1 is in the call
+	 * instruction, so the line is the calling one. */
+	lookup_off = is_return && off ? off - 1 : off;
 	out->vaddr = off;
+	out->offset = lookup_off;
 	if (!obj)
 		return -ENOENT;
 	if (dwobj__file_to_vaddr(obj, off, &vaddr))
@@ -1020,13 +1024,71 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 		request_reload(sym, obj);
 		return -ENOENT;
 	}
-	/* A return address points after the call: addr - 1 is in the call
-	 * instruction, so the line is the calling one. */
-	lookup_off = is_return && off ? off - 1 : off;
 	if (dwobj__file_to_vaddr(obj, lookup_off, &lookup))
 		lookup = vaddr;
 	before = obj->bytes;
 	err = dwobj__resolve(sym, obj, lookup, out);
+	sym->cache_bytes += obj->bytes - before;
+	return err;
+}
+
+bool symbolizer__take_improved(struct symbolizer *sym, char *buf, size_t size)
+{
+	if (!sym->nr_improved)
+		return false;
+	snprintf(buf, size, "%s", sym->improved[0]);
+	sym->nr_improved--;
+	memmove(sym->improved[0], sym->improved[1],
+		sym->nr_improved * sizeof(sym->improved[0]));
+	return true;
+}
+
+void symbolizer__note_improved(struct symbolizer *sym, const char *build_id)
+{
+	for (size_t i = 0; i < sym->nr_improved; i++)
+		if (!strcmp(sym->improved[i], build_id))
+			return;
+	/* Bounded: past the table's size the oldest is forgotten (its old
+	 * frames keep their names), said once per occurrence. */
+	if (sym->nr_improved == SYM_MAX_IMPROVED) {
+		pr_warn("debuginfod: too many debug files arrived at once: "
+			"frames stored before for '%s' keep their names",
+			sym->improved[0]);
+		sym->nr_improved--;
+		memmove(sym->improved[0], sym->improved[1],
+			sym->nr_improved * sizeof(sym->improved[0]));
+	}
+	snprintf(sym->improved[sym->nr_improved++], sizeof(sym->improved[0]),
+		 "%s", build_id);
+}
+
+int symbolizer__resolve_build_id(struct symbolizer *sym, const char *build_id,
+				 uint64_t offset, struct sym_result *out)
+{
+	struct sym_object *obj;
+	uint64_t vaddr, before;
+	char key[3 + sizeof(((struct sym_object *)0)->build_id)];
+	int err;
+
+	out->n = 0;
+	out->vaddr = 0;
+	out->offset = offset;
+	if (!build_id[0] || strlen(build_id) >= sizeof(key) - 2)
+		return -EINVAL;
+	snprintf(key, sizeof(key), "b:%s", build_id);
+	obj = objtab_find(&sym->objs, key);
+	if (!obj)
+		return -ESRCH;
+	if (dwobj__file_to_vaddr(obj, offset, &vaddr))
+		return -ENOENT;
+	out->vaddr = vaddr;
+	obj->last_used = ++sym->clock;
+	if (obj->unloaded) {
+		request_reload(sym, obj);
+		return -EAGAIN;
+	}
+	before = obj->bytes;
+	err = dwobj__resolve(sym, obj, vaddr, out);
 	sym->cache_bytes += obj->bytes - before;
 	return err;
 }
@@ -1038,6 +1100,7 @@ int symbolizer__resolve_kernel(struct symbolizer *sym, uint64_t addr,
 
 	out->n = 0;
 	out->vaddr = addr;
+	out->offset = 0;
 	if (!sym->ks.loaded)
 		kallsyms__load(&sym->ks, &sym->strs,
 			       sym->opts.kallsyms_path ? sym->opts.kallsyms_path
@@ -1070,6 +1133,7 @@ int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 
 	out->n = 0;
 	out->vaddr = addr;
+	out->offset = 0;
 	/* JITs append as they compile: a miss may be newer code. */
 	if (!js && !jit__reload_if_changed(&sym->jit, m, sym->sysroot))
 		js = jit__find(m, addr);

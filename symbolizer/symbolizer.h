@@ -82,6 +82,10 @@ struct sym_result {
 	struct sym_frame frames[SYM_MAX_INLINE];
 	size_t n;
 	uint64_t vaddr; /* the address within the ELF file (for pprof) */
+	/* The file offset looked up (a return address minus one): with the
+	 * object's build id, symbolizer__resolve_build_id() resolves it
+	 * again. 0 outside files. */
+	uint64_t offset;
 };
 
 /* How a process maps part of a file: one line of /proc/PID/maps. */
@@ -159,6 +163,23 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 			bool is_return, struct sym_result *out);
 
 /*
+ * Build ids whose debug file arrived (debuginfod) since the last call:
+ * frames named before it can be named better now. Copies one (lowercase
+ * hex) into 'buf' and returns true, or returns false when there is none.
+ */
+bool symbolizer__take_improved(struct symbolizer *sym, char *buf, size_t size);
+
+/*
+ * Resolves again what symbolizer__resolve() looked up: 'offset' (a
+ * sym_result.offset) in the object with build id 'build_id', if the
+ * cache holds it. Returns 0, -ENOENT (nothing covers the offset), -ESRCH
+ * (no such object cached), -EAGAIN (the object is being read again: ask
+ * later) or -EINVAL.
+ */
+int symbolizer__resolve_build_id(struct symbolizer *sym, const char *build_id,
+				 uint64_t offset, struct sym_result *out);
+
+/*
  * Resolves a kernel address from kallsyms (loaded on first use). Module
  * symbols keep their module: out->frames[0].file is NULL, and the name is
  * the symbol. Returns 0 or -ENOENT.
@@ -196,6 +217,9 @@ struct symbolizer_stats {
 };
 void symbolizer__stats(const struct symbolizer *sym,
 		       struct symbolizer_stats *out);
+
+/* A build id as lowercase hex into 'out' ("" when it does not fit). */
+void build_id__hex(const uint8_t *id, size_t len, char *out, size_t out_size);
 
 /* Reads the GNU build id note of an ELF file; returns its length or -errno. */
 int symbolizer__read_build_id(const char *path, uint8_t *buf, size_t size);

@@ -554,32 +554,149 @@ static void test_storage__version_refused_and_migrated(void **state)
 	o.read_only = false;
 
 	/* Turn it into a version 1 file: no series.last_bucket (v2), no
-	 * functions.system_name (v3), no push tables (v4). */
+	 * functions.system_name (v3), no push tables (v4), frames without
+	 * build ids and no frame_names (v5). */
 	sql(path, "ALTER TABLE series DROP COLUMN last_bucket;"
 		  "ALTER TABLE functions DROP COLUMN system_name;"
 		  "DROP TABLE push_spool; DROP TABLE push_ack;"
 		  "DROP TABLE push_windows; DROP TABLE push_agents;"
+		  "DROP TABLE frame_names;"
+		  "CREATE TABLE frames_v1 (id INTEGER PRIMARY KEY,"
+		  " function INTEGER NOT NULL, mapping INTEGER NOT NULL,"
+		  " line INTEGER NOT NULL, kind INTEGER NOT NULL,"
+		  " addr INTEGER NOT NULL,"
+		  " UNIQUE (function, mapping, line, kind, addr));"
+		  "INSERT INTO frames_v1 SELECT id, function, mapping, line,"
+		  " kind, addr FROM frames;"
+		  "DROP TABLE frames; ALTER TABLE frames_v1 RENAME TO frames;"
 		  "PRAGMA user_version = 1");
 	/* A reader (kiln server, kiln query) opening the old file upgrades
 	 * it first instead of failing later on a missing column. */
 	o.read_only = true;
 	st = store__open(&o);
 	assert_non_null(st);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
 	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
 	store__close(st);
 	st = open_rw(path);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
 	assert_int_equal(
 	    sql_int(path, "SELECT count(*) FROM functions WHERE system_name"),
 	    0);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM push_ack"), 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM frames "
+				       "WHERE build_id OR file_offset"),
+			 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM frame_names"), 0);
 	assert_int_equal(sql_int(path, "SELECT min(last_bucket) FROM series"),
 			 T0 / NS / 3600);
 	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
 	assert_int_equal(write_window(st, T0 + 10 * NS, T0 + 20 * NS, 200), 0);
 	check_range(st, T0, T0 + 20 * NS, NULL, 0, NULL);
 	assert_int_equal(store__check(st), 0);
+	store__close(st);
+}
+
+/* One sample at 't' whose only frame is 'name' (with a build id, when
+ * given, at file offset 0x1040). */
+static int write_named(struct store *st, uint64_t t, const char *name,
+		       const char *build_id)
+{
+	struct profile *p = profile__new();
+	struct frame fr = {.kind = FRAME_USER, .addr = 0x1040};
+	struct label l = {profile__intern(p, "comm"), profile__intern(p, "x")};
+	uint32_t f;
+	int err;
+
+	fr.name = profile__intern(p, name);
+	fr.module = profile__intern(p, "/bin/x");
+	if (build_id) {
+		fr.build_id = profile__intern(p, build_id);
+		fr.offset = 0x1040;
+	}
+	f = profile__add_frame(p, &fr);
+	profile__add_sample(p, profile__add_series(p, &l, 1),
+			    profile__add_stack(p, &f, 1), t, 1);
+	err = store__write(st, p);
+	profile__free(p);
+	return err;
+}
+
+/* "name:count;" for every distinct frame name of a query, sorted. */
+static void names_of(struct store *st, uint64_t from, uint64_t to, char *buf,
+		     size_t size)
+{
+	struct store_query q = {from, to, NULL, 0, 0, 0};
+	struct profile *p = profile__new();
+	size_t n, len = 0;
+	const struct sample *s;
+
+	assert_int_equal(store__query(st, &q, p), 0);
+	profile__compact(p, 0);
+	s = profile__samples(p, &n);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t depth;
+		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+
+		assert_int_equal(depth, 1);
+		len += (size_t)snprintf(
+		    buf + len, size - len, "%s:%llu;",
+		    profile__str(p, profile__frame(p, fr[0])->name),
+		    (unsigned long long)s[i].count);
+		assert_true(len < size);
+	}
+	profile__free(p);
+}
+
+/*
+ * Debug info that arrives later names stored frames again: a window
+ * written with a poor name shows the new one afterwards, in a reader
+ * opened before the renaming too, and the frames of a later window with
+ * that name merge with it.
+ */
+static void test_storage__frames_named_again(void **state)
+{
+	struct store *st = open_rw(path), *rd;
+	struct store_frame_ref refs[4];
+	struct store_frame_name nm = {
+	    .name = "main", .file = "main.c", .system_name = NULL, .line = 7};
+	char buf[256];
+
+	(void)state;
+	assert_int_equal(write_named(st, T0, "x+0x1040", "abcd"), 0);
+	assert_int_equal(write_named(st, T0 + NS, "x+0x2000", NULL), 0);
+	rd = open_ro(path);
+	names_of(rd, T0, T0 + 10 * NS, buf, sizeof(buf));
+	assert_string_equal(buf, "x+0x1040:1;x+0x2000:1;");
+
+	assert_int_equal(store__frames_of_build_id(st, "abcd", 0, refs, 4), 1);
+	assert_int_equal(refs[0].offset, 0x1040);
+	assert_int_equal(
+	    store__frames_of_build_id(st, "abcd", refs[0].id, refs, 4), 0);
+	assert_int_equal(store__frames_of_build_id(st, "ffff", 0, refs, 4), 0);
+	nm.id = refs[0].id;
+	assert_int_equal(store__rename_frames(st, &nm, 1), 1);
+	assert_int_equal(store__rename_frames(st, &nm, 1), 0); /* no change */
+
+	/* A later window already named: both count under one name. */
+	assert_int_equal(write_named(st, T0 + 2 * NS, "main", "abcd"), 0);
+	names_of(rd, T0, T0 + 10 * NS, buf, sizeof(buf));
+	assert_string_equal(buf, "main:1;x+0x2000:1;main:1;");
+	names_of(st, T0, T0 + NS, buf, sizeof(buf));
+	assert_string_equal(buf, "main:1;");
+	store__close(rd);
+	rd = open_ro(path);
+	names_of(rd, T0, T0 + NS, buf, sizeof(buf));
+	assert_string_equal(buf, "main:1;");
+
+	/* Named again: the newest name wins in every reader. */
+	nm.name = "main_again";
+	assert_int_equal(store__rename_frames(st, &nm, 1), 1);
+	names_of(rd, T0, T0 + NS, buf, sizeof(buf));
+	assert_string_equal(buf, "main_again:1;");
+	assert_int_equal(store__check(st), 0);
+	store__close(rd);
 	store__close(st);
 }
 
@@ -950,6 +1067,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 		test_storage__roundtrip_frames_and_labels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_storage__frames_named_again,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_storage__ranges_rollups_and_filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

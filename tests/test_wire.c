@@ -70,6 +70,14 @@ static struct profile *make_window(uint64_t start, int secs, int nsamples)
 			  : f % 5 ? FRAME_USER
 				  : FRAME_INLINED;
 		fr.addr = 0x1000u + (uint64_t)f * 0x40;
+		/* Version 2: mangled names, build ids and offsets. */
+		if (f >= 10 && f % 4 == 0)
+			fr.sysname = profile__intern(p, "_Z5func_v");
+		if (f >= 10 && f % 3 == 0) {
+			fr.build_id =
+			    profile__intern(p, f % 2 ? "0123abcd" : "4567ef89");
+			fr.offset = fr.addr - 1;
+		}
 		frames[f] = profile__add_frame(p, &fr);
 	}
 	for (int s = 0; s < 60; s++) {
@@ -114,11 +122,14 @@ static char *canon(const struct profile *p)
 		for (size_t j = 0; j < depth; j++) {
 			const struct frame *fr = profile__frame(p, st[j]);
 
-			fprintf(m, ";%s|%s|%s|%u|%u|%llx",
+			fprintf(m, ";%s|%s|%s|%u|%u|%llx|%s|%s|%llx",
 				profile__str(p, fr->name),
 				profile__str(p, fr->file),
 				profile__str(p, fr->module), fr->line, fr->kind,
-				(unsigned long long)fr->addr);
+				(unsigned long long)fr->addr,
+				profile__str(p, fr->sysname),
+				profile__str(p, fr->build_id),
+				(unsigned long long)fr->offset);
 		}
 		fprintf(m, " @%llu x%llu",
 			(unsigned long long)(s[i].time_ns / (20 * MS)),
@@ -204,6 +215,47 @@ static void test_wire__roundtrip_keeps_everything(void **state)
 	assert_true(len < 20000 * 10);
 	free(a);
 	free(b);
+	free(frame);
+	profile__free(p);
+	profile__free(q);
+}
+
+/* A version 1 frame (an agent before build ids, or a window spooled by
+ * one) still decodes: its frames simply have none. */
+static void test_wire__version_1_read(void **state)
+{
+	struct wire_header h = {.instance = 1,
+				.seq = 1,
+				.start_ns = T0,
+				.end_ns = T0 + NS},
+			   got;
+	struct profile *p = profile__new(), *q = profile__new();
+	struct frame fr = {.kind = FRAME_USER, .addr = 0x40};
+	uint8_t *frame;
+	size_t len;
+	char err[256];
+	uint32_t f;
+
+	(void)state;
+	snprintf(h.host, sizeof(h.host), "h1");
+	fr.name = profile__intern(p, "main");
+	fr.module = profile__intern(p, "/bin/x");
+	f = profile__add_frame(p, &fr);
+	profile__add_sample(p, profile__add_series(p, NULL, 0),
+			    profile__add_stack(p, &f, 1), T0, 3);
+	assert_int_equal(encode(p, &h, &frame, &len), 0);
+	assert_int_equal(frame[4], WIRE_VERSION);
+	frame[4] = 1;
+	assert_int_equal(
+	    wire__decode(frame, len, NULL, &got, q, err, sizeof(err)), 0);
+	assert_int_equal(profile__total(q), 3);
+	assert_int_equal(profile__nr_frames(q), 1);
+	assert_string_equal(profile__str(q, profile__frame(q, 0)->name),
+			    "main");
+	assert_int_equal(profile__frame(q, 0)->build_id, 0);
+	frame[4] = WIRE_VERSION + 1;
+	assert_int_equal(
+	    wire__decode(frame, len, NULL, &got, q, err, sizeof(err)), -EPROTO);
 	free(frame);
 	profile__free(p);
 	profile__free(q);
@@ -425,6 +477,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wire__roundtrip_keeps_everything),
+	    cmocka_unit_test(test_wire__version_1_read),
 	    cmocka_unit_test(test_wire__empty_window),
 	    cmocka_unit_test(test_wire__truncated_and_corrupt_refused),
 	    cmocka_unit_test_setup_teardown(

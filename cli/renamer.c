@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/* Stored frames named again when debug info arrives: see renamer.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/renamer.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "profile/profile.h"
+#include "storage/store.h"
+#include "symbolizer/symbolizer.h"
+
+#define BATCH 256 /* frames read, resolved and renamed per transaction */
+
+struct renamer {
+	struct store *st;
+	struct symbolizer *sym;
+	char build_id[132];	  /* the one being gone through; "" when idle */
+	int64_t after;		  /* the last frame id done */
+	uint64_t frames, renamed; /* for the build id under way */
+	struct renamer_stats stats;
+	struct store_frame_ref refs[BATCH];
+	struct store_frame_name names[BATCH];
+};
+
+struct renamer *renamer__new(struct store *st, struct symbolizer *sym)
+{
+	struct renamer *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->st = st;
+	r->sym = sym;
+	return r;
+}
+
+void renamer__free(struct renamer *r)
+{
+	free(r);
+}
+
+static void finish(struct renamer *r, const char *why)
+{
+	if (why)
+		pr_warn("cannot name the stored frames of build id %s again: "
+			"%s",
+			r->build_id, why);
+	else
+		pr_info("debuginfod: %llu of %llu stored frames of build id "
+			"%s named again",
+			(unsigned long long)r->renamed,
+			(unsigned long long)r->frames, r->build_id);
+	r->stats.build_ids++;
+	r->build_id[0] = '\0';
+}
+
+/*
+ * One batch of the build id under way. Returns false when the step must
+ * end (the object is being read again, or the store failed).
+ */
+static bool batch(struct renamer *r)
+{
+	struct profile *strs;
+	uint32_t ids[BATCH][3];
+	size_t k = 0;
+	int n, err;
+	bool reloading = false;
+
+	n = store__frames_of_build_id(r->st, r->build_id, r->after, r->refs,
+				      BATCH);
+	if (n < 0) {
+		finish(r, strerror(-n));
+		return false;
+	}
+	if (!n) {
+		finish(r, NULL);
+		return true;
+	}
+	/* The symbolizer's strings last until its next call: kept here. */
+	strs = profile__new();
+	if (!strs) {
+		finish(r, strerror(ENOMEM));
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		struct sym_result res;
+
+		err = symbolizer__resolve_build_id(r->sym, r->build_id,
+						   r->refs[i].offset, &res);
+		if (err == -EAGAIN) {
+			n = i; /* the rest once it is read again */
+			reloading = true;
+			break;
+		}
+		if (err == -ESRCH || err == -EINVAL) {
+			profile__free(strs);
+			/* Evicted: it comes back with its debug file when it
+			 * is next sampled, and is reported again then. */
+			finish(r, err == -ESRCH ? "no longer cached"
+						: "bad build id");
+			return false;
+		}
+		if (err || !res.n)
+			continue; /* nothing covers it: the name stays */
+		/* The outermost function: the frame stored for the address
+		 * (inlined callees are not in old stacks). */
+		const struct sym_frame *f = &res.frames[0];
+		r->names[k] = (struct store_frame_name){.id = r->refs[i].id,
+							.line = f->line};
+		ids[k][0] = profile__intern(strs, f->name);
+		ids[k][1] =
+		    f->system_name ? profile__intern(strs, f->system_name) : 0;
+		ids[k][2] = f->file ? profile__intern(strs, f->file) : 0;
+		k++;
+	}
+	/* Interning may move strings: pointers are taken once all are in. */
+	for (size_t i = 0; i < k; i++) {
+		r->names[i].name = profile__str(strs, ids[i][0]);
+		r->names[i].system_name =
+		    ids[i][1] ? profile__str(strs, ids[i][1]) : NULL;
+		r->names[i].file =
+		    ids[i][2] ? profile__str(strs, ids[i][2]) : NULL;
+	}
+	err = k ? store__rename_frames(r->st, r->names, k) : 0;
+	profile__free(strs);
+	if (err < 0) {
+		finish(r, strerror(-err));
+		return false;
+	}
+	r->frames += (uint64_t)n;
+	r->renamed += (uint64_t)err;
+	r->stats.frames += (uint64_t)n;
+	r->stats.renamed += (uint64_t)err;
+	if (n)
+		r->after = r->refs[n - 1].id;
+	return !reloading;
+}
+
+void renamer__step(struct renamer *r, unsigned budget_ms)
+{
+	uint64_t end = clock__mono_ns() + (uint64_t)budget_ms * 1000000ULL;
+
+	do {
+		if (!r->build_id[0]) {
+			if (!symbolizer__take_improved(r->sym, r->build_id,
+						       sizeof(r->build_id)))
+				return;
+			r->after = 0;
+			r->frames = r->renamed = 0;
+		}
+		if (!batch(r))
+			return;
+	} while (clock__mono_ns() < end);
+}
+
+void renamer__stats(const struct renamer *r, struct renamer_stats *out)
+{
+	*out = r->stats;
+}
