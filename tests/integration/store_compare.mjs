@@ -5,6 +5,7 @@
 // Usage: node store_compare.mjs BASE_A BASE_B FROM_SECONDS TO_SECONDS
 //        [KEY=VALUE filter to try] [GROUP_BY key]
 import assert from 'node:assert/strict';
+import { walkLevels } from './flame_levels.mjs';
 
 const [a, b, from, to, filter = 'comm=app', group = 'comm'] = process.argv.slice(2);
 const R = `from=${from}&to=${to}`;
@@ -37,23 +38,10 @@ const paths = [
 // stacks, which differs between engines: compare the decoded tree instead
 // (path -> counts), as web_api.mjs reads it.
 function tree(fb, diff) {
-  const stride = diff ? 6 : 4;
   const out = {};
-  let prev = [];
-  fb.levels.forEach((arr, d) => {
-    const cur = [];
-    let end = 0, pi = 0;
-    for (let o = 0; o < arr.length; o += stride) {
-      const x = end + arr[o];
-      const w = diff ? arr[o + 1] + arr[o + 3] : arr[o + 1];
-      const name = `${fb.names[arr[o + stride - 1]]}/${fb.kinds ? fb.kinds[arr[o + stride - 1]] : ''}`;
-      while (pi < prev.length - 1 && prev[pi].x + prev[pi].w <= x) pi++;
-      const path = d === 0 ? 'total' : prev[pi].path === 'total' ? name : prev[pi].path + ';' + name;
-      cur.push({ x, w, path });
-      out[path] = arr.slice(o + 1, o + stride - 1).join(',');
-      end = x + w;
-    }
-    prev = cur;
+  const nameOf = (i) => `${fb.names[i]}/${fb.kinds ? fb.kinds[i] : ''}`;
+  walkLevels(fb, diff, nameOf, (path, arr, o, stride) => {
+    out[path] = arr.slice(o + 1, o + stride - 1).join(',');
   });
   return out;
 }

@@ -4,6 +4,7 @@
 // counts) and checks every endpoint's numbers and every bad request.
 // Usage: node web_api.mjs BASE_URL T0_SECONDS
 import assert from 'node:assert/strict';
+import { walkLevels } from './flame_levels.mjs';
 
 const [base, t0s] = process.argv.slice(2);
 const T0 = Number(t0s);
@@ -45,26 +46,11 @@ async function test(name, fn) {
 
 // Decodes the flamegraph levels into {"a;b;c": {total, self, kind}}.
 function paths(fb, diff = false) {
-  const stride = diff ? 6 : 4;
   const out = {};
-  let prev = [];
-  fb.levels.forEach((arr, d) => {
-    const cur = [];
-    let end = 0, pi = 0;
-    for (let o = 0; o < arr.length; o += stride) {
-      const x = end + arr[o];
-      const w = diff ? arr[o + 1] + arr[o + 3] : arr[o + 1];
-      const name = fb.names[arr[o + stride - 1]];
-      while (pi < prev.length - 1 && prev[pi].x + prev[pi].w <= x) pi++;
-      const path = d === 0 ? name : prev[pi].path === 'total' ? name : prev[pi].path + ';' + name;
-      cur.push({ x, w, path });
-      out[d === 0 ? 'total' : path] = diff
-        ? { a: arr[o + 1], sa: arr[o + 2], b: arr[o + 3], sb: arr[o + 4], kind: fb.kinds[arr[o + stride - 1]] }
-        : { total: arr[o + 1], self: arr[o + 2], kind: fb.kinds[arr[o + stride - 1]] };
-      end = x + w;
-    }
-    cur.forEach((c) => { if (d === 0) c.path = 'total'; });
-    prev = cur;
+  walkLevels(fb, diff, (i) => fb.names[i], (path, arr, o, stride) => {
+    out[path] = diff
+      ? { a: arr[o + 1], sa: arr[o + 2], b: arr[o + 3], sb: arr[o + 4], kind: fb.kinds[arr[o + stride - 1]] }
+      : { total: arr[o + 1], self: arr[o + 2], kind: fb.kinds[arr[o + stride - 1]] };
   });
   return out;
 }
