@@ -936,8 +936,8 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 		if (lock_write_store(srv, &r, 30)) {
 			api__push_store(srv->wstore, &req, clock__unix_ns(),
 					&r);
+			pthread_mutex_unlock(&srv->write_lock);
 		}
-		pthread_mutex_unlock(&srv->write_lock);
 	}
 	api__push_release(&req);
 	free(body);
@@ -965,8 +965,8 @@ static int serve_pyroscope(struct web_server *srv, struct mg_connection *conn,
 	if (p) {
 		if (lock_write_store(srv, &r, 30)) {
 			api__pyroscope_store(srv->wstore, p, &r);
+			pthread_mutex_unlock(&srv->write_lock);
 		}
-		pthread_mutex_unlock(&srv->write_lock);
 	}
 	profile__free(p);
 	free(body);
