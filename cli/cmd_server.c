@@ -75,6 +75,12 @@ static void usage(FILE *out)
 	    "                          (other Host names are refused: DNS "
 	    "rebinding)\n"
 	    "  --max-upload SIZE       largest upload body (default 64MB)\n"
+	    "  --push-batch-ms MS      on a ClickHouse store, write the "
+	    "pushes that\n"
+	    "                          arrive within MS together, each "
+	    "answered once\n"
+	    "                          written (default 200; 0: one at a "
+	    "time)\n"
 	    "  --retention DURATION    drop data older than this, checked "
 	    "every minute\n"
 	    "                          (ClickHouse drops whole hours)\n"
@@ -101,12 +107,14 @@ int cmd_server(int argc, char **argv)
 	    {"max-upload", required_argument, NULL, 'U'},
 	    {"retention", required_argument, NULL, 'r'},
 	    {"max-size", required_argument, NULL, 'M'},
+	    {"push-batch-ms", required_argument, NULL, 'B'},
 	    /* Hidden: run as the agent's web process (cli/web_proc.h). */
 	    {"agent-fd", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	struct web_opts opts = {.listen = "127.0.0.1:7070"};
+	struct web_opts opts = {.listen = "127.0.0.1:7070",
+				.push_batch_ms = 200};
 	struct web_server *srv;
 	struct store_opts ro = {0}; /* retention */
 	struct store *st;
@@ -162,6 +170,20 @@ int cmd_server(int argc, char **argv)
 		case 'I':
 			init = true;
 			break;
+		case 'B': {
+			char *end;
+			long ms;
+
+			errno = 0;
+			ms = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ms < 0 ||
+			    ms > 10000) {
+				pr_err("--push-batch-ms must be 0..10000");
+				return EXIT_USAGE;
+			}
+			opts.push_batch_ms = (int)ms;
+			break;
+		}
 		case 'r':
 			if (timeparse__duration(optarg, &ro.retention_ns)) {
 				pr_err(

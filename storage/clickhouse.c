@@ -866,6 +866,35 @@ struct wrow {
 	uint64_t series, stack, count;
 };
 
+/* The rows of one window within one hour, under one window_id. */
+struct wgroup {
+	size_t start, n; /* into wbatch.rows */
+	uint64_t win;
+	bool stored; /* the database has them already */
+};
+
+/* Windows encoded for one write: the dictionary rows the database may
+ * lack, and sample rows grouped by (window, hour). */
+struct wbatch {
+	struct chbuf frames, stacks, series, tmp;
+	struct wrow *rows;
+	size_t nrows, cap_rows;
+	struct wgroup *groups;
+	size_t ngroups, cap_groups;
+	uint64_t period_ns; /* of the last window that had one */
+};
+
+static void wbatch__release(struct wbatch *b)
+{
+	chbuf__release(&b->frames);
+	chbuf__release(&b->stacks);
+	chbuf__release(&b->series);
+	chbuf__release(&b->tmp);
+	free(b->rows);
+	free(b->groups);
+	memset(b, 0, sizeof(*b));
+}
+
 static int wrow_cmp(const void *a, const void *b)
 {
 	const struct wrow *x = a, *y = b;
@@ -894,70 +923,51 @@ static uint64_t frame_id(const struct profile *p, uint32_t fid,
 	return fingerprint(tmp->p, tmp->len);
 }
 
-/*
- * Inserts 'rows' of one hour unless a previous attempt already did. The
- * window's id is its identity when it has one (a pushed window: agent
- * instance and window number), else the fingerprint of its rows.
- */
-static int insert_hour(struct ch_store *c, const struct wrow *rows, size_t n,
-		       const uint64_t *ident, struct chbuf *out)
+/* Room for 'more' rows and one group per hour of them. */
+static int wbatch__reserve(struct wbatch *b, size_t more)
 {
-	uint64_t win;
-	char sql[256];
-	struct rbin r;
-	int err;
+	if (b->nrows + more > b->cap_rows) {
+		size_t cap = b->cap_rows ? b->cap_rows : 4096;
+		struct wrow *r;
 
-	if (ident) {
-		uint64_t key[3] = {ident[0], ident[1],
-				   rows[0].tick / CH_SLOTS_PER_S / 3600};
-
-		win = fingerprint(key, sizeof(key));
-	} else {
-		win = fingerprint(rows, n * sizeof(*rows));
+		while (cap < b->nrows + more)
+			cap *= 2;
+		if (!(r = realloc(b->rows, cap * sizeof(*r))))
+			return -ENOMEM;
+		b->rows = r;
+		b->cap_rows = cap;
 	}
-	uint64_t s0 = rows[0].tick / CH_SLOTS_PER_S,
-		 s1 = rows[n - 1].tick / CH_SLOTS_PER_S;
-
-	snprintf(sql, sizeof(sql),
-		 "SELECT count() FROM samples WHERE block >= %llu AND block <= "
-		 "%llu AND second >= %llu AND second <= %llu AND window_id = "
-		 "%llu FORMAT RowBinary",
-		 (unsigned long long)(s0 / 600), (unsigned long long)(s1 / 600),
-		 (unsigned long long)s0, (unsigned long long)s1,
-		 (unsigned long long)win);
-	if ((err = ch__request(c, sql, NULL, "looking for a window")))
-		return err;
-	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
-	if (rbin__u64(&r)) {
-		pr_debug("store '%s': window %016llx is stored already",
-			 c->name, (unsigned long long)win);
-		return 0;
-	}
-	if (r.bad)
-		return -EBADMSG;
-	out->len = 0;
-	for (size_t i = 0; i < n; i++) {
-		chbuf__u32(out,
-			   (uint32_t)(rows[i].tick / CH_SLOTS_PER_S / 600));
-		chbuf__u32(out, (uint32_t)(rows[i].tick / CH_SLOTS_PER_S));
-		chbuf__u8(out, (uint8_t)(rows[i].tick % CH_SLOTS_PER_S));
-		chbuf__u64(out, rows[i].series);
-		chbuf__u64(out, rows[i].stack);
-		chbuf__u64(out, rows[i].count);
-		chbuf__u64(out, win);
-	}
-	/* One block, so one part: the hour lands whole or not at all. */
-	return ch__request(c,
-			   "INSERT INTO samples (block, second, slot, series, "
-			   "stack, count, window_id) FORMAT RowBinary",
-			   out, "writing samples");
+	return 0;
 }
 
-static int write_window(struct ch_store *c, const struct profile *p,
-			const uint64_t *ident, uint64_t *nsamples)
+static int wbatch__group(struct wbatch *b, size_t start, size_t n, uint64_t win)
+{
+	if (b->ngroups == b->cap_groups) {
+		size_t cap = b->cap_groups ? 2 * b->cap_groups : 16;
+		struct wgroup *g = realloc(b->groups, cap * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		b->groups = g;
+		b->cap_groups = cap;
+	}
+	b->groups[b->ngroups++] = (struct wgroup){start, n, win, false};
+	return 0;
+}
+
+/*
+ * Adds window 'p' to 'b': the frames, stacks and series the writer does
+ * not know to be stored, and its sample rows, summed per (20 ms slot,
+ * series, stack) and grouped by hour. Each hour's rows get a window_id:
+ * the fingerprint of the window's identity and the hour when it has one
+ * (a pushed window: agent instance and window number), else of the rows.
+ */
+static int encode_window(struct ch_store *c, struct wbatch *b,
+			 const struct profile *p, const uint64_t *ident,
+			 uint64_t *nsamples)
 {
 	size_t n, nf = profile__nr_frames(p), nst = profile__nr_stacks(p),
-		  nse = profile__nr_series(p), m = 0;
+		  nse = profile__nr_series(p), m = 0, k = 0;
 	const struct sample *s = profile__samples(p, &n);
 	const struct profile_meta *meta = profile__meta_const(p);
 	uint64_t fallback = meta->start_ns ? meta->start_ns : clock__unix_ns();
@@ -965,14 +975,14 @@ static int write_window(struct ch_store *c, const struct profile *p,
 	uint64_t *stid = xcalloc(nst + 1, sizeof(*stid));
 	uint64_t *seid = xcalloc(nse + 1, sizeof(*seid));
 	uint32_t *sehour = xcalloc(nse + 1, sizeof(*sehour));
-	struct wrow *rows = malloc((n ? n : 1) * sizeof(*rows));
-	struct chbuf tmp = {0}, frames = {0}, stacks = {0}, series = {0};
+	struct chbuf *tmp = &b->tmp;
+	size_t ngroups0 = b->ngroups;
+	struct wrow *rows;
 	int err = 0;
 
-	if (!rows) {
-		err = -ENOMEM;
+	if ((err = wbatch__reserve(b, n)))
 		goto out;
-	}
+	rows = b->rows + b->nrows;
 	if (c->w_nr > WCACHE_MAX)
 		w_reset(c);
 	for (size_t i = 0; i < n; i++) {
@@ -990,27 +1000,31 @@ static int write_window(struct ch_store *c, const struct profile *p,
 			for (size_t j = 0; j < depth; j++) {
 				if (!fid[fr[j]])
 					fid[fr[j]] =
-					    frame_id(p, fr[j], &tmp) | 1;
+					    frame_id(p, fr[j], tmp) | 1;
 				ids[j] = fid[fr[j]];
 				if (w_known(c, &c->w_frames, ids[j], &pos))
 					continue;
 				const struct frame *f =
 				    profile__frame(p, fr[j]);
-				chbuf__u64(&frames, ids[j]);
-				chbuf__str(&frames, profile__str(p, f->name));
-				chbuf__str(&frames, profile__str(p, f->file));
-				chbuf__str(&frames, profile__str(p, f->module));
-				chbuf__u32(&frames, f->line);
-				chbuf__u8(&frames, (uint8_t)f->kind);
-				chbuf__u64(&frames, f->addr);
+				chbuf__u64(&b->frames, ids[j]);
+				chbuf__str(&b->frames,
+					   profile__str(p, f->name));
+				chbuf__str(&b->frames,
+					   profile__str(p, f->file));
+				chbuf__str(&b->frames,
+					   profile__str(p, f->module));
+				chbuf__u32(&b->frames, f->line);
+				chbuf__u8(&b->frames, (uint8_t)f->kind);
+				chbuf__u64(&b->frames, f->addr);
 				w_add(c, &c->w_frames, ids[j]);
 			}
 			stid[s[i].stack] =
 			    fingerprint(ids, depth * sizeof(*ids)) | 1;
 			if (!w_known(c, &c->w_stacks, stid[s[i].stack], &pos)) {
-				chbuf__u64(&stacks, stid[s[i].stack]);
-				chbuf__varint(&stacks, depth);
-				chbuf__put(&stacks, ids, depth * sizeof(*ids));
+				chbuf__u64(&b->stacks, stid[s[i].stack]);
+				chbuf__varint(&b->stacks, depth);
+				chbuf__put(&b->stacks, ids,
+					   depth * sizeof(*ids));
 				w_add(c, &c->w_stacks, stid[s[i].stack]);
 			}
 		}
@@ -1019,12 +1033,12 @@ static int write_window(struct ch_store *c, const struct profile *p,
 			const struct label *l =
 			    profile__series(p, s[i].series, &nl);
 
-			tmp.len = 0;
+			tmp->len = 0;
 			for (size_t j = 0; j < nl; j++) {
-				chbuf__str(&tmp, profile__str(p, l[j].key));
-				chbuf__str(&tmp, profile__str(p, l[j].value));
+				chbuf__str(tmp, profile__str(p, l[j].key));
+				chbuf__str(tmp, profile__str(p, l[j].value));
 			}
-			seid[s[i].series] = fingerprint(tmp.p, tmp.len) | 1;
+			seid[s[i].series] = fingerprint(tmp->p, tmp->len) | 1;
 		}
 		if (hour > sehour[s[i].series])
 			sehour[s[i].series] = hour;
@@ -1045,37 +1059,17 @@ static int write_window(struct ch_store *c, const struct profile *p,
 		else if (c->w_hour[pos] >= sehour[i])
 			continue;
 		l = profile__series(p, (uint32_t)i, &nl);
-		chbuf__u64(&series, seid[i]);
-		chbuf__varint(&series, nl);
+		chbuf__u64(&b->series, seid[i]);
+		chbuf__varint(&b->series, nl);
 		for (size_t j = 0; j < nl; j++)
-			chbuf__str(&series, profile__str(p, l[j].key));
-		chbuf__varint(&series, nl);
+			chbuf__str(&b->series, profile__str(p, l[j].key));
+		chbuf__varint(&b->series, nl);
 		for (size_t j = 0; j < nl; j++)
-			chbuf__str(&series, profile__str(p, l[j].value));
-		chbuf__u32(&series, sehour[i]);
+			chbuf__str(&b->series, profile__str(p, l[j].value));
+		chbuf__u32(&b->series, sehour[i]);
 		c->w_hour[pos] = sehour[i];
 	}
-	/* Dictionary first: samples never name what is not there. */
-	if (frames.len && (err = ch__request(c,
-					     "INSERT INTO frames (id, name, "
-					     "file, module, line, kind, addr) "
-					     "FORMAT RowBinary",
-					     &frames, "writing frames")))
-		goto out;
-	if (stacks.len &&
-	    (err = ch__request(c,
-			       "INSERT INTO stacks (id, frames) FORMAT "
-			       "RowBinary",
-			       &stacks, "writing stacks")))
-		goto out;
-	if (series.len &&
-	    (err = ch__request(c,
-			       "INSERT INTO series (id, label_keys, "
-			       "label_values, hour) FORMAT RowBinary",
-			       &series, "writing series")))
-		goto out;
 	qsort(rows, m, sizeof(*rows), wrow_cmp);
-	size_t k = 0;
 	for (size_t i = 0; i < m; i++) {
 		if (k && !wrow_cmp(&rows[k - 1], &rows[i]))
 			rows[k - 1].count += rows[i].count;
@@ -1085,33 +1079,172 @@ static int write_window(struct ch_store *c, const struct profile *p,
 	if (k && rows[k - 1].tick / CH_SLOTS_PER_S / 3600 > c->newest_hour)
 		c->newest_hour = rows[k - 1].tick / CH_SLOTS_PER_S / 3600;
 	for (size_t i = 0, j; i < k && !err; i = j) {
-		uint64_t hour = rows[i].tick / CH_SLOTS_PER_S / 3600;
+		uint64_t hour = rows[i].tick / CH_SLOTS_PER_S / 3600, win;
 
 		for (j = i;
 		     j < k && rows[j].tick / CH_SLOTS_PER_S / 3600 == hour; j++)
 			;
-		err = insert_hour(c, rows + i, j - i, ident, &tmp);
-	}
-	if (!err && meta->period_ns && meta->period_ns != c->period_ns) {
-		char sql[160];
+		if (ident) {
+			uint64_t key[3] = {ident[0], ident[1], hour};
 
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO meta VALUES ('period_ns', %llu, %llu)",
-			 (unsigned long long)meta->period_ns,
-			 (unsigned long long)clock__unix_ns());
-		if (!(err = ch__request(c, sql, NULL, "writing settings")))
-			c->period_ns = meta->period_ns;
+			win = fingerprint(key, sizeof(key));
+		} else {
+			win = fingerprint(rows + i, (j - i) * sizeof(*rows));
+		}
+		err = wbatch__group(b, b->nrows + i, j - i, win);
 	}
+	if (err) { /* none of this window's rows go */
+		b->ngroups = ngroups0;
+		goto out;
+	}
+	b->nrows += k;
+	if (meta->period_ns)
+		b->period_ns = meta->period_ns;
 out:
 	free(fid);
 	free(stid);
 	free(seid);
 	free(sehour);
-	free(rows);
-	chbuf__release(&tmp);
-	chbuf__release(&frames);
-	chbuf__release(&stacks);
-	chbuf__release(&series);
+	return err;
+}
+
+/* Appends "(block AND second range of hour h) OR ..." for the hours of the
+ * batch's groups (each hour once). */
+static void hours_sql(struct chbuf *sql, const struct wbatch *b)
+{
+	uint64_t prev = UINT64_MAX;
+	bool any = false;
+
+	chbuf__put(sql, "(", 1);
+	for (size_t i = 0; i < b->ngroups; i++) {
+		uint64_t h =
+		    b->rows[b->groups[i].start].tick / CH_SLOTS_PER_S / 3600;
+		bool seen = h == prev;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = b->rows[b->groups[j].start].tick /
+				   CH_SLOTS_PER_S / 3600 ==
+			       h;
+		prev = h;
+		if (seen)
+			continue;
+		chbuf__printf(sql,
+			      "%s(block >= %llu AND block < %llu AND second >= "
+			      "%llu AND second < %llu)",
+			      any ? " OR " : "", (unsigned long long)(h * 6),
+			      (unsigned long long)(h * 6 + 6),
+			      (unsigned long long)(h * 3600),
+			      (unsigned long long)(h * 3600 + 3600));
+		any = true;
+	}
+	chbuf__put(sql, ")", 1);
+}
+
+/*
+ * Writes what encode_window gathered: the dictionary first (samples never
+ * name what is not there), then every (window, hour) group whose
+ * window_id the database does not hold yet, all in one INSERT. The rows
+ * of one group sit in one hour partition, which ClickHouse writes as one
+ * part of one block (max_insert_block_size is above any batch): a group
+ * lands whole or not at all, so a retry after an error whose outcome
+ * kiln cannot know (a timeout, ClickHouse killed mid-request) finds what
+ * landed and adds only the rest.
+ */
+static int flush_batch(struct ch_store *c, struct wbatch *b)
+{
+	struct chbuf sql = {0}, body = {0};
+	uint64_t *wins = NULL;
+	struct rbin r;
+	int err = 0;
+
+	if (b->ngroups) {
+		if (!(wins = malloc(b->ngroups * sizeof(*wins))))
+			return -ENOMEM;
+		for (size_t i = 0; i < b->ngroups; i++)
+			wins[i] = b->groups[i].win;
+		chbuf__printf(&sql,
+			      "SELECT DISTINCT window_id FROM samples WHERE ");
+		hours_sql(&sql, b);
+		chbuf__printf(&sql, " AND window_id IN ids FORMAT RowBinary");
+		err = ch__request_ids(c, (const char *)sql.p, wins, b->ngroups,
+				      "looking for windows");
+		free(wins);
+		if (err)
+			goto out;
+		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+		while (rbin__more(&r)) {
+			uint64_t win = rbin__u64(&r);
+
+			for (size_t i = 0; i < b->ngroups && !r.bad; i++)
+				if (b->groups[i].win == win) {
+					b->groups[i].stored = true;
+					pr_debug(
+					    "store '%s': window %016llx is "
+					    "stored already",
+					    c->name, (unsigned long long)win);
+				}
+		}
+		if (r.bad) {
+			err = -EBADMSG;
+			goto out;
+		}
+	}
+	if (b->frames.len && (err = ch__request(c,
+						"INSERT INTO frames (id, name, "
+						"file, module, line, kind, "
+						"addr) FORMAT RowBinary",
+						&b->frames, "writing frames")))
+		goto out;
+	if (b->stacks.len &&
+	    (err = ch__request(c,
+			       "INSERT INTO stacks (id, frames) FORMAT "
+			       "RowBinary",
+			       &b->stacks, "writing stacks")))
+		goto out;
+	if (b->series.len &&
+	    (err = ch__request(c,
+			       "INSERT INTO series (id, label_keys, "
+			       "label_values, hour) FORMAT RowBinary",
+			       &b->series, "writing series")))
+		goto out;
+	for (size_t i = 0; i < b->ngroups; i++) {
+		const struct wgroup *g = &b->groups[i];
+
+		if (g->stored)
+			continue;
+		for (size_t j = g->start; j < g->start + g->n; j++) {
+			const struct wrow *w = &b->rows[j];
+			uint64_t sec = w->tick / CH_SLOTS_PER_S;
+
+			chbuf__u32(&body, (uint32_t)(sec / 600));
+			chbuf__u32(&body, (uint32_t)sec);
+			chbuf__u8(&body, (uint8_t)(w->tick % CH_SLOTS_PER_S));
+			chbuf__u64(&body, w->series);
+			chbuf__u64(&body, w->stack);
+			chbuf__u64(&body, w->count);
+			chbuf__u64(&body, g->win);
+		}
+	}
+	if (body.len &&
+	    (err = ch__request(c,
+			       "INSERT INTO samples (block, second, slot, "
+			       "series, stack, count, window_id) FORMAT "
+			       "RowBinary",
+			       &body, "writing samples")))
+		goto out;
+	if (b->period_ns && b->period_ns != c->period_ns) {
+		char q[160];
+
+		snprintf(q, sizeof(q),
+			 "INSERT INTO meta VALUES ('period_ns', %llu, %llu)",
+			 (unsigned long long)b->period_ns,
+			 (unsigned long long)clock__unix_ns());
+		if (!(err = ch__request(c, q, NULL, "writing settings")))
+			c->period_ns = b->period_ns;
+	}
+out:
+	chbuf__release(&sql);
+	chbuf__release(&body);
 	return err;
 }
 
@@ -1312,23 +1445,18 @@ out:
 	return err;
 }
 
-static int write_ident(struct ch_store *c, const struct profile *p,
-		       const uint64_t *ident)
+/* Bookkeeping after a write of 'windows' windows and 'samples' samples. */
+static int written(struct ch_store *c, int err, size_t windows,
+		   uint64_t samples)
 {
-	uint64_t nsamples = 0;
-	int err;
-
-	if (c->read_only)
-		return -EROFS;
-	err = write_window(c, p, ident, &nsamples);
 	if (err) {
 		/* What the cache says was written may not have been. */
 		w_reset(c);
 		c->stats.write_errors++;
 		return err;
 	}
-	c->stats.windows_written++;
-	c->stats.samples_written += nsamples;
+	c->stats.windows_written += windows;
+	c->stats.samples_written += samples;
 	/* A new hour began, or a while passed: roll up what is complete.
 	 * A failure here costs speed only; queries read the samples. */
 	if (c->newest_hour > c->prev_newest_hour ||
@@ -1341,59 +1469,158 @@ static int write_ident(struct ch_store *c, const struct profile *p,
 
 static int ch__write(struct store *st, const struct profile *p)
 {
-	return write_ident(ch_of(st), p, NULL);
+	struct ch_store *c = ch_of(st);
+	struct wbatch b = {0};
+	uint64_t nsamples = 0;
+	int err;
+
+	if (c->read_only)
+		return -EROFS;
+	if (!(err = encode_window(c, &b, p, NULL, &nsamples)))
+		err = flush_batch(c, &b);
+	wbatch__release(&b);
+	return written(c, err, 1, nsamples);
 }
 
 /* ---- pushed windows (kiln agent --push): identities and agents ---- */
+
+/* Sets rets[i] to -EEXIST for the windows push_windows holds among those
+ * whose rets[i] is 1 (to be written). */
+static int recorded(struct ch_store *c, const struct store_pushed *w, size_t n,
+		    int *rets)
+{
+	struct chbuf sql = {0};
+	bool any = false;
+	struct rbin r;
+	int err;
+
+	chbuf__printf(&sql, "SELECT instance, seq FROM push_windows WHERE "
+			    "(instance, seq) IN (");
+	for (size_t i = 0; i < n; i++) {
+		if (rets[i] != 1)
+			continue;
+		chbuf__printf(&sql, "%s(%llu, %llu)", any ? ", " : "",
+			      (unsigned long long)w[i].w.instance,
+			      (unsigned long long)w[i].w.seq);
+		any = true;
+	}
+	chbuf__printf(&sql, ") FORMAT RowBinary");
+	err = any ? ch__request(c, (const char *)sql.p, NULL,
+				"looking for windows")
+		  : 0;
+	chbuf__release(&sql);
+	if (err || !any)
+		return err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	while (rbin__more(&r)) {
+		uint64_t inst = rbin__u64(&r), seq = rbin__u64(&r);
+
+		for (size_t i = 0; i < n && !r.bad; i++)
+			if (rets[i] == 1 && w[i].w.instance == inst &&
+			    w[i].w.seq == seq)
+				rets[i] = -EEXIST;
+	}
+	return r.bad ? -EBADMSG : 0;
+}
+
+static void push_row(struct chbuf *row, const struct store_push *w)
+{
+	chbuf__u64(row, w->instance);
+	chbuf__u64(row, w->seq);
+	chbuf__str(row, w->host);
+	chbuf__str(row, w->version ? w->version : "");
+	chbuf__u64(row, w->start_ns);
+	chbuf__u64(row, w->end_ns);
+	chbuf__u64(row, w->samples);
+	chbuf__u64(row, w->pending);
+	chbuf__u64(row, w->lost_samples);
+	chbuf__u64(row, w->now_ns);
+}
 
 /*
  * A window's identity is (instance, seq): its sample rows carry an id made
  * from it, so a retry finds them even if the push_windows row that follows
  * was never written; that row makes the next retry a cheap -EEXIST and
- * feeds the hosts page.
+ * feeds the hosts page. A batch costs the same statements as one window:
+ * one lookup in push_windows, one in samples, one INSERT per dictionary
+ * table, one into samples, one into push_windows.
  */
+static int ch__write_pushed_batch(struct store *st,
+				  const struct store_pushed *w, size_t n,
+				  int *rets)
+{
+	struct ch_store *c = ch_of(st);
+	struct wbatch b = {0};
+	struct chbuf rows = {0};
+	size_t *first, nwin = 0;
+	uint64_t nsamples = 0;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	if (!(first = malloc(n * sizeof(*first))))
+		return -ENOMEM;
+	/* rets[i] == 1: window i is still to be written. A window that is
+	 * twice in the batch (an agent's retry while the first try waits)
+	 * gets the first one's answer. */
+	for (size_t i = 0; i < n; i++) {
+		first[i] = i;
+		for (size_t j = 0; j < i; j++)
+			if (w[j].w.instance == w[i].w.instance &&
+			    w[j].w.seq == w[i].w.seq) {
+				first[i] = j;
+				break;
+			}
+		rets[i] = c->read_only ? -EROFS : !w[i].w.host ? -EINVAL : 1;
+		if (first[i] != i && rets[i] == 1)
+			rets[i] = 0;
+	}
+	if ((err = recorded(c, w, n, rets)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ident[2] = {w[i].w.instance, w[i].w.seq}, ns = 0;
+		int e;
+
+		if (rets[i] != 1)
+			continue;
+		if ((e = encode_window(c, &b, w[i].p, ident, &ns))) {
+			rets[i] = e;
+			continue;
+		}
+		nsamples += ns;
+		nwin++;
+		push_row(&rows, &w[i].w);
+	}
+	if (nwin && !(err = flush_batch(c, &b)))
+		err = ch__request(c,
+				  "INSERT INTO push_windows (instance, seq, "
+				  "host, version, start_ns, end_ns, samples, "
+				  "pending, lost_samples, received_ns) FORMAT "
+				  "RowBinary",
+				  &rows, "recording windows");
+	if (nwin)
+		written(c, err, nwin, nsamples);
+out:
+	for (size_t i = 0; i < n; i++)
+		if (rets[i] == 1)
+			rets[i] = err;
+	for (size_t i = 0; i < n; i++)
+		if (first[i] != i)
+			rets[i] = rets[first[i]];
+	free(first);
+	wbatch__release(&b);
+	chbuf__release(&rows);
+	return 0;
+}
+
 static int ch__write_pushed(struct store *st, const struct profile *p,
 			    const struct store_push *w)
 {
-	struct ch_store *c = ch_of(st);
-	uint64_t ident[2] = {w->instance, w->seq};
-	struct chbuf row = {0};
-	char sql[160];
-	struct rbin r;
-	int err;
+	struct store_pushed one = {p, *w};
+	int ret;
 
-	if (!w->host)
-		return -EINVAL;
-	snprintf(sql, sizeof(sql),
-		 "SELECT count() FROM push_windows WHERE instance = %llu AND "
-		 "seq = %llu FORMAT RowBinary",
-		 (unsigned long long)w->instance, (unsigned long long)w->seq);
-	if ((err = ch__request(c, sql, NULL, "looking for a window")))
-		return err;
-	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
-	if (rbin__u64(&r))
-		return -EEXIST;
-	if (r.bad)
-		return -EBADMSG;
-	if ((err = write_ident(c, p, ident)))
-		return err;
-	chbuf__u64(&row, w->instance);
-	chbuf__u64(&row, w->seq);
-	chbuf__str(&row, w->host);
-	chbuf__str(&row, w->version ? w->version : "");
-	chbuf__u64(&row, w->start_ns);
-	chbuf__u64(&row, w->end_ns);
-	chbuf__u64(&row, w->samples);
-	chbuf__u64(&row, w->pending);
-	chbuf__u64(&row, w->lost_samples);
-	chbuf__u64(&row, w->now_ns);
-	err = ch__request(c,
-			  "INSERT INTO push_windows (instance, seq, host, "
-			  "version, start_ns, end_ns, samples, pending, "
-			  "lost_samples, received_ns) FORMAT RowBinary",
-			  &row, "recording a window");
-	chbuf__release(&row);
-	return err;
+	ch__write_pushed_batch(st, &one, 1, &ret);
+	return ret;
 }
 
 static int ch__agents(struct store *st,
@@ -1681,5 +1908,6 @@ static const struct store_ops clickhouse_ops = {
     .stats = ch__stats,
     .check = ch__check,
     .write_pushed = ch__write_pushed,
+    .write_pushed_batch = ch__write_pushed_batch,
     .agents = ch__agents,
 };

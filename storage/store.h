@@ -217,6 +217,26 @@ struct store_push {
 int store__write_pushed(struct store *st, const struct profile *p,
 			const struct store_push *w);
 
+/* One window of a batch: the profile and its push. */
+struct store_pushed {
+	const struct profile *p;
+	struct store_push w;
+};
+
+/*
+ * Writes n pushed windows together (ClickHouse: one INSERT per table for
+ * all of them, instead of several per window). rets[i] is what
+ * store__write_pushed would answer for window i alone: 0 once it is
+ * stored, -EEXIST when it was already (a window twice in one batch gets
+ * the first one's answer), or -errno, then nothing of it is acknowledged
+ * as stored and a retry adds nothing twice. Returns 0 when every rets[i]
+ * is set; -EOPNOTSUPP, with nothing written, for an engine that writes
+ * windows one by one (SQLite, where a window is one transaction).
+ * n == 0 asks only whether the engine batches.
+ */
+int store__write_pushed_batch(struct store *st, const struct store_pushed *w,
+			      size_t n, int *rets);
+
 struct store_agent {
 	uint64_t instance;
 	const char *host, *version;

@@ -193,6 +193,14 @@ int store__write_pushed(struct store *st, const struct profile *p,
 	return ops(st)->write_pushed(st, p, w);
 }
 
+int store__write_pushed_batch(struct store *st, const struct store_pushed *w,
+			      size_t n, int *rets)
+{
+	if (!ops(st)->write_pushed_batch)
+		return -EOPNOTSUPP;
+	return ops(st)->write_pushed_batch(st, w, n, rets);
+}
+
 int store__agents(struct store *st,
 		  int (*fn)(const struct store_agent *a, void *ctx), void *ctx)
 {

@@ -49,6 +49,9 @@ struct store_ops {
 	int (*spool_stats)(struct store *st, struct store_spool_stats *out);
 	int (*write_pushed)(struct store *st, const struct profile *p,
 			    const struct store_push *w);
+	int (*write_pushed_batch)(struct store *st,
+				  const struct store_pushed *w, size_t n,
+				  int *rets);
 	int (*agents)(struct store *st,
 		      int (*fn)(const struct store_agent *a, void *ctx),
 		      void *ctx);

@@ -82,6 +82,7 @@ void api__ingest(struct api_ctx *c, const char *qs, const void *body,
 struct push_req {
 	struct wire_header h;
 	struct profile *p;
+	struct profile *rel;	/* p with the host label, when it lacked it */
 	char version[64];	/* X-Kiln-Version, sanitised */
 	uint64_t pending, lost; /* X-Kiln-Pending, X-Kiln-Lost-Samples */
 };
@@ -97,6 +98,15 @@ int api__push_parse(const void *body, size_t len, const char *version,
 /* Stores a parsed push: 200, 409 (already stored), 503 (full disk). */
 void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
 		     struct web_response *r);
+/*
+ * api__push_store in two halves, for a write of several pushes at once
+ * (store__write_pushed_batch): what to write (0, or -ENOMEM with 'r' a
+ * 500), then the answer for the write's result.
+ */
+int api__push_prepare(struct push_req *req, uint64_t now_ns,
+		      struct store_pushed *out, struct web_response *r);
+void api__push_answer(const struct store_pushed *w, int ret,
+		      struct web_response *r);
 void api__push_release(struct push_req *req);
 
 /*

@@ -94,34 +94,39 @@ relabel:
 	return ingest__relabel(req->p, labels, 1, 0);
 }
 
-void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
-		     struct web_response *r)
+int api__push_prepare(struct push_req *req, uint64_t now_ns,
+		      struct store_pushed *out, struct web_response *r)
 {
-	struct store_push w = {.instance = req->h.instance,
-			       .seq = req->h.seq,
-			       .start_ns = req->h.start_ns,
-			       .end_ns = req->h.end_ns,
-			       .samples = req->h.samples,
-			       .host = req->h.host,
-			       .version = req->version,
-			       .pending = req->pending,
-			       .lost_samples = req->lost,
-			       .now_ns = now_ns};
-	struct profile *rel = with_host(req);
-	int ret;
-
-	if (!rel && errno == ENOMEM) {
+	out->w = (struct store_push){.instance = req->h.instance,
+				     .seq = req->h.seq,
+				     .start_ns = req->h.start_ns,
+				     .end_ns = req->h.end_ns,
+				     .samples = req->h.samples,
+				     .host = req->h.host,
+				     .version = req->version,
+				     .pending = req->pending,
+				     .lost_samples = req->lost,
+				     .now_ns = now_ns};
+	profile__free(req->rel);
+	req->rel = with_host(req);
+	if (!req->rel && errno == ENOMEM) {
 		web_response__error(r, 500, "out of memory");
-		return;
+		return -ENOMEM;
 	}
-	ret = store__write_pushed(st, rel ? rel : req->p, &w);
-	profile__free(rel);
+	out->p = req->rel ? req->rel : req->p;
+	return 0;
+}
+
+void api__push_answer(const struct store_pushed *w, int ret,
+		      struct web_response *r)
+{
 	if (ret == -EEXIST) {
 		web_response__error(r, 409,
 				    "window %llu of instance %016llx (host "
 				    "'%s') is already stored",
-				    (unsigned long long)w.seq,
-				    (unsigned long long)w.instance, w.host);
+				    (unsigned long long)w->w.seq,
+				    (unsigned long long)w->w.instance,
+				    w->w.host);
 		return;
 	}
 	if (ret == -ENOSPC || ret == -EBUSY || ret == -EIO || ret == -EAGAIN) {
@@ -139,14 +144,26 @@ void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
 	jbuf__printf(&r->body,
 		     "{\"stored\":true,\"instance\":\"%016llx\",\"seq\":%llu,"
 		     "\"samples\":%llu}\n",
-		     (unsigned long long)w.instance, (unsigned long long)w.seq,
-		     (unsigned long long)w.samples);
+		     (unsigned long long)w->w.instance,
+		     (unsigned long long)w->w.seq,
+		     (unsigned long long)w->w.samples);
+}
+
+void api__push_store(struct store *st, struct push_req *req, uint64_t now_ns,
+		     struct web_response *r)
+{
+	struct store_pushed w;
+
+	if (api__push_prepare(req, now_ns, &w, r))
+		return;
+	api__push_answer(&w, store__write_pushed(st, w.p, &w.w), r);
 }
 
 void api__push_release(struct push_req *req)
 {
 	profile__free(req->p);
-	req->p = NULL;
+	profile__free(req->rel);
+	req->p = req->rel = NULL;
 }
 
 /* ---- Pyroscope's POST /ingest ---- */

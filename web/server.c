@@ -70,6 +70,10 @@ extern const struct embedded_file tls_assets[];
 #define UPLOAD_WAIT_S 5
 #define REQUEST_BUDGET_S 20 /* CPU-heavy work of one request, then 503 */
 #define UPLOAD_SLOTS 2	    /* uploads read, parsed and written at once */
+/* A batch of pushes is written once it holds this many windows or sample
+ * entries (or its time is up): bounded memory while they wait. */
+#define BATCH_MAX_WINDOWS 256
+#define BATCH_MAX_SAMPLES 2000000
 
 /*
  * A bounded number of requests doing one kind of heavy work at a time:
@@ -132,6 +136,36 @@ static void slots_leave(struct slots *sl)
 	pthread_mutex_unlock(&sl->lock);
 }
 
+/*
+ * Pushes waiting to be written together, for a store that writes several
+ * windows in one go (store__write_pushed_batch: ClickHouse, where an
+ * INSERT per window is what limits a large fleet). The first push to
+ * arrive leads: it collects the pushes that come within --push-batch-ms
+ * (or until the batch is full), writes them all under write_lock and
+ * hands every push its own result; each request answers only after its
+ * window was written, so a 200 still means stored. One batch collects
+ * while the previous one is written, at most: pushes arriving at a full
+ * batch wait for room, then 503.
+ */
+struct push_wait {
+	struct store_pushed w;
+	size_t samples;
+	int ret;
+	bool done;
+	struct push_wait *next;
+};
+
+struct push_batch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* any change: room, written, full */
+	struct push_wait *head, **tail;
+	size_t n, samples;
+	bool leading;	    /* a push collects the batch */
+	bool writing;	    /* a leader writes the previous batch */
+	atomic_int batches; /* the store: -1 not known yet, 0 no, 1 yes */
+	atomic_ullong written, windows; /* batches written, their windows */
+};
+
 /* A browser login: a random id, never the token itself. */
 struct web_session {
 	char id[SESSION_ID_LEN + 1];
@@ -168,6 +202,7 @@ struct web_server {
 
 	pthread_mutex_t write_lock; /* one writer: uploads */
 	struct store *wstore;
+	struct push_batch batch;
 	pthread_mutex_t pool_lock;
 	struct store *pool[MAX_POOL];
 	int nr_pool;
@@ -664,11 +699,21 @@ static int serve_metrics(struct web_server *srv, struct mg_connection *conn)
 		"# HELP kiln_web_store_open_errors_total Failures to open the "
 		"store for a request.\n"
 		"# TYPE kiln_web_store_open_errors_total counter\n"
-		"kiln_web_store_open_errors_total %llu\n",
+		"kiln_web_store_open_errors_total %llu\n"
+		"# HELP kiln_push_batches_total Store writes of agents' "
+		"pushes made in batches (--push-batch-ms).\n"
+		"# TYPE kiln_push_batches_total counter\n"
+		"kiln_push_batches_total %llu\n"
+		"# HELP kiln_push_batched_windows_total Pushes written in "
+		"those batches.\n"
+		"# TYPE kiln_push_batched_windows_total counter\n"
+		"kiln_push_batched_windows_total %llu\n",
 		(unsigned long long)atomic_load(&srv->bytes_sent),
 		(double)atomic_load(&srv->req_usec) / 1e6,
 		(unsigned long long)atomic_load(&srv->busy_refused),
-		(unsigned long long)atomic_load(&srv->store_open_errors));
+		(unsigned long long)atomic_load(&srv->store_open_errors),
+		(unsigned long long)atomic_load(&srv->batch.written),
+		(unsigned long long)atomic_load(&srv->batch.windows));
 	st = pool_get(srv);
 	if (st) {
 		store__stats(st, &ss);
@@ -916,6 +961,152 @@ static int send_api_response(struct web_server *srv, struct mg_connection *conn,
 			     r->body.p, r->body.len);
 }
 
+/* Whether the store writes batches of pushes; -1 with 'r' a 503 when it
+ * cannot be opened. */
+static int store_batches(struct web_server *srv, struct web_response *r)
+{
+	int b = atomic_load(&srv->batch.batches);
+
+	if (b >= 0)
+		return b;
+	if (!lock_write_store(srv, r, 30))
+		return -1;
+	b = !store__write_pushed_batch(srv->wstore, NULL, 0, NULL);
+	pthread_mutex_unlock(&srv->write_lock);
+	atomic_store(&srv->batch.batches, b);
+	return b;
+}
+
+static bool batch_full(const struct push_batch *b)
+{
+	return b->n >= BATCH_MAX_WINDOWS || b->samples >= BATCH_MAX_SAMPLES;
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The leader's half: writes the batch it took, hands out the results. */
+static void batch_write(struct web_server *srv, struct push_wait *list,
+			size_t n)
+{
+	struct push_batch *b = &srv->batch;
+	struct store_pushed *w = calloc(n ? n : 1, sizeof(*w));
+	int *rets = calloc(n ? n : 1, sizeof(*rets));
+	struct web_response r;
+	size_t i = 0;
+	int err = 0;
+
+	web_response__init(&r);
+	for (struct push_wait *pw = list; pw; pw = pw->next)
+		if (w)
+			w[i++] = pw->w;
+	if (!w || !rets)
+		err = -ENOMEM;
+	else if (!lock_write_store(srv, &r, 30))
+		err = -EAGAIN;
+	else {
+		err = store__write_pushed_batch(srv->wstore, w, n, rets);
+		pthread_mutex_unlock(&srv->write_lock);
+		atomic_fetch_add(&b->written, 1);
+		atomic_fetch_add(&b->windows, n);
+	}
+	web_response__release(&r);
+	pthread_mutex_lock(&b->lock);
+	i = 0;
+	for (struct push_wait *pw = list; pw; pw = pw->next, i++) {
+		pw->ret = err ? err : rets[i];
+		pw->done = true;
+	}
+	b->writing = false;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	free(w);
+	free(rets);
+}
+
+/* Writes one parsed push as part of a batch; its answer goes to 'r'. */
+static void push_batched(struct web_server *srv, struct push_req *req,
+			 struct web_response *r)
+{
+	struct push_batch *b = &srv->batch;
+	struct push_wait me = {0};
+	struct timespec until;
+	bool lead = false;
+	size_t ns;
+
+	if (api__push_prepare(req, clock__unix_ns(), &me.w, r))
+		return;
+	profile__samples(me.w.p, &ns);
+	me.samples = ns;
+	pthread_mutex_lock(&b->lock);
+	deadline_in(&until, UPLOAD_WAIT_S * 1000L);
+	while (batch_full(b))
+		if (pthread_cond_timedwait(&b->cond, &b->lock, &until) ==
+			ETIMEDOUT &&
+		    batch_full(b)) {
+			pthread_mutex_unlock(&b->lock);
+			atomic_fetch_add(&srv->busy_refused, 1);
+			web_response__error(r, 503,
+					    "busy: the write queue is full; "
+					    "try again");
+			r->retry_after = 2;
+			return;
+		}
+	*b->tail = &me;
+	b->tail = &me.next;
+	b->n++;
+	b->samples += me.samples;
+	if (!b->leading) {
+		b->leading = lead = true;
+		deadline_in(&until, srv->opts.push_batch_ms);
+	} else if (batch_full(b)) {
+		pthread_cond_broadcast(&b->cond);
+	}
+	if (lead) {
+		/* Collect until the time is up or the batch is full, and for
+		 * as long as the previous batch is being written. */
+		for (;;) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			bool late = now.tv_sec > until.tv_sec ||
+				    (now.tv_sec == until.tv_sec &&
+				     now.tv_nsec >= until.tv_nsec);
+			if (!b->writing && (late || batch_full(b)))
+				break;
+			if (b->writing)
+				pthread_cond_wait(&b->cond, &b->lock);
+			else
+				pthread_cond_timedwait(&b->cond, &b->lock,
+						       &until);
+		}
+		struct push_wait *list = b->head;
+		size_t n = b->n;
+
+		b->head = NULL;
+		b->tail = &b->head;
+		b->n = b->samples = 0;
+		b->leading = false;
+		b->writing = true;
+		pthread_cond_broadcast(&b->cond); /* room again */
+		pthread_mutex_unlock(&b->lock);
+		batch_write(srv, list, n);
+		pthread_mutex_lock(&b->lock);
+	}
+	while (!me.done)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	api__push_answer(&me.w, me.ret, r);
+}
+
 /* POST /api/v1/push: one window from `kiln agent --push`. */
 static int serve_push(struct web_server *srv, struct mg_connection *conn)
 {
@@ -923,6 +1114,7 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 	struct push_req req = {0};
 	char *body = NULL;
 	size_t len = 0;
+	bool slot = true;
 	int ret;
 
 	if (upload_begin(srv, conn, &PUSHES, &body, &len, &ret))
@@ -933,7 +1125,17 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 			     mg_get_header(conn, "X-Kiln-Pending"),
 			     mg_get_header(conn, "X-Kiln-Lost-Samples"), &req,
 			     &r)) {
-		if (lock_write_store(srv, &r, 30)) {
+		free(body);
+		body = NULL;
+		int batches =
+		    srv->opts.push_batch_ms > 0 ? store_batches(srv, &r) : 0;
+
+		if (batches > 0) {
+			/* Decoded: waiting for the batch holds no slot. */
+			slots_leave(&srv->uploads);
+			slot = false;
+			push_batched(srv, &req, &r);
+		} else if (batches == 0 && lock_write_store(srv, &r, 30)) {
 			api__push_store(srv->wstore, &req, clock__unix_ns(),
 					&r);
 			pthread_mutex_unlock(&srv->write_lock);
@@ -941,7 +1143,8 @@ static int serve_push(struct web_server *srv, struct mg_connection *conn)
 	}
 	api__push_release(&req);
 	free(body);
-	slots_leave(&srv->uploads);
+	if (slot)
+		slots_leave(&srv->uploads);
 	ret = send_api_response(srv, conn, &r);
 	web_response__release(&r);
 	return ret;
@@ -1374,6 +1577,17 @@ struct web_server *web_server__start(const struct web_opts *opts)
 		slots_init(&srv->heavy, cpus > 2 ? (int)cpus : 2);
 		slots_init(&srv->uploads, UPLOAD_SLOTS);
 	}
+	{
+		pthread_condattr_t ca;
+
+		pthread_mutex_init(&srv->batch.lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->batch.cond, &ca);
+		pthread_condattr_destroy(&ca);
+		srv->batch.tail = &srv->batch.head;
+		atomic_init(&srv->batch.batches, -1);
+	}
 	srv->max_upload =
 	    opts->max_upload_bytes ? opts->max_upload_bytes : MAX_BODY;
 	if (opts->public_url && parse_public_url(srv, opts->public_url)) {
@@ -1531,6 +1745,8 @@ void web_server__stop(struct web_server *srv)
 	pthread_mutex_destroy(&srv->session_lock);
 	slots_destroy(&srv->heavy);
 	slots_destroy(&srv->uploads);
+	pthread_mutex_destroy(&srv->batch.lock);
+	pthread_cond_destroy(&srv->batch.cond);
 	free(srv->index_html);
 	free(srv->db_path);
 	if (srv->tls_fd >= 0)

@@ -67,6 +67,12 @@ struct web_opts {
 	 * Heavy queries run at most max(2, CPUs) at a time whatever this is.
 	 */
 	int threads;
+	/*
+	 * With a store that writes pushes in batches (ClickHouse), a push
+	 * waits up to this many milliseconds for others to be written with
+	 * it (each is still answered only once written). 0: one at a time.
+	 */
+	int push_batch_ms;
 };
 
 struct web_server;

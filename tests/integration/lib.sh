@@ -101,6 +101,7 @@ start_server() {
 # its data in $TMP/ch (kept across restarts): sets CH_PORT (HTTP), CH_PID and
 # CH_URL (clickhouse://kiln:secret@127.0.0.1:PORT, add /DB). Port 0 (the
 # default) lets the server pick; a restart passes the old port back.
+# CH_SETTINGS: XML of more settings for the users' profile.
 start_clickhouse() {
 	local want=${1:-0} ch=$TMP/ch bin
 	bin=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
@@ -112,7 +113,7 @@ start_clickhouse() {
 	cat >"$ch/users.xml" <<-XML
 	<?xml version="1.0"?>
 	<yandex>
-	  <profiles><default><max_memory_usage>1000000000</max_memory_usage></default></profiles>
+	  <profiles><default><max_memory_usage>1000000000</max_memory_usage>${CH_SETTINGS:-}</default></profiles>
 	  <users>
 	    <default><password></password><networks><ip>127.0.0.1</ip></networks>
 	      <profile>default</profile><quota>default</quota></default>

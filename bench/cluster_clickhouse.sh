@@ -1,0 +1,107 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The cluster benchmark's fleet (bench/push_load: simulated 16-CPU hosts at
+# 99 Hz, 10 s windows) pushed to a real `kiln server --ingest`, once over a
+# SQLite store and once over ClickHouse (a clickhouse-server started here
+# on loopback, as the tests do), same windows, same client threads, one
+# after the other: ingest rate (wall and per server CPU second, kiln and
+# clickhouse-server each), bytes per sample on disk, and query times on the
+# store it filled (1 h of one host, 1 h of all hosts, 24 h of all hosts).
+#
+# CLUSTER_HOSTS="100 1000" (default), CLUSTER_WINDOWS=W (default 3000 /
+# hosts, at most 30), PUSH_THREADS=T (concurrent pushes, default 32),
+# CLUSTER_STORES="sqlite clickhouse" (default both), KILN_SERVER_ARGS
+# (extra `kiln server` options, e.g. --push-batch-ms 0 to turn batching
+# off). KILN_BENCH_QUICK=1: 100 hosts only.
+set -eu
+OUT=${OUT:-.output}
+KILN=$PWD/$OUT/kiln
+LOAD=$PWD/$OUT/bench/push_load
+hosts=${CLUSTER_HOSTS:-100 1000}
+[ "${KILN_BENCH_QUICK:-}" = 1 ] && hosts=100
+threads=${PUSH_THREADS:-32}
+stores=${CLUSTER_STORES:-sqlite clickhouse}
+if ! command -v clickhouse-server >/dev/null && [ ! -x /usr/sbin/clickhouse-server ]; then
+	echo "--- ClickHouse: skipped, clickhouse-server is missing (scripts/deps.sh installs it)"
+	stores=sqlite
+fi
+source tests/integration/lib.sh
+set +e
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
+
+cpu_s() { # user+system seconds of a pid
+	awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# One SQL statement on the bench's ClickHouse, its answer on stdout.
+chq() {
+	curl -sS "http://127.0.0.1:$CH_PORT/" --data-binary "$1"
+}
+
+q() { # best of 2 runs, ms
+	local best= t0 t1 ms
+	for _ in 1 2; do
+		t0=$(date +%s%N)
+		"$KILN" query --store "$STORE" --format folded "$@" >/dev/null || echo "(query failed)" >&2
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		[ -z "$best" ] || [ "$ms" -lt "$best" ] && best=$ms
+	done
+	echo "$best ms"
+}
+
+for kind in $stores; do
+	if [ "$kind" = clickhouse ]; then
+		start_clickhouse
+		STORE=$CH_URL/cluster
+		echo "=== ClickHouse $(chq 'SELECT version()') (pid $CH_PID, port $CH_PORT)"
+	else
+		STORE=$TMP/central.db
+		echo "=== SQLite ($STORE)"
+	fi
+	# shellcheck disable=SC2086
+	"$KILN" server --store "$STORE" --ingest --listen 127.0.0.1:0 --threads 64 \
+		--auth-token-file "$TMP/token" ${KILN_SERVER_ARGS:-} >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	CLEANUP_PIDS+=($SERVER_PID)
+	wait_server "$SERVER_PID" "$TMP/out" "$TMP/err"
+	start=$(($(date +%s) / 10 * 10 - 7200))
+	total=0
+	for n in $hosts; do
+		w=$((3000 / n)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 1 ] && w=1
+		[ -n "${CLUSTER_WINDOWS:-}" ] && w=$CLUSTER_WINDOWS
+		ch0=0; [ "$kind" = clickhouse ] && ch0=$(cpu_s "$CH_PID")
+		out=$("$LOAD" run "http://127.0.0.1:$PORT" --hosts "$n" --windows "$w" --threads "$threads" \
+			--token-file "$TMP/token" --server-pid "$SERVER_PID" --start "$start" 2>/dev/null)
+		echo "$out"
+		if [ "$kind" = clickhouse ]; then
+			ch1=$(cpu_s "$CH_PID")
+			samples=$((n * w * 16 * 99 * 10))
+			awk -v c="$(echo "$ch1 - $ch0" | bc)" -v s="$samples" \
+				'BEGIN { printf "  clickhouse-server cpu %.2f s (%.0f samples per its CPU second)\n", c, s / c }'
+		fi
+		total=$((total + n * w * 16 * 99 * 10))
+		start=$((start + w * 10))
+	done
+	if [ "$kind" = clickhouse ]; then
+		sleep 20 # background merges settle the parts
+		bytes=$(chq "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'cluster' AND active")
+		chq "SELECT table, count() AS parts, sum(rows) AS rows, round(sum(bytes_on_disk) / 1e6, 1) AS MB
+			FROM system.parts WHERE database = 'cluster' AND active GROUP BY table ORDER BY MB DESC
+			FORMAT PrettyCompactMonoBlock"
+	else
+		bytes=$(stat -c %s "$STORE")
+	fi
+	awk -v b="$bytes" -v s="$total" \
+		'BEGIN { printf "store: %.1f MB for %.1f M samples pushed, %.2f bytes/sample\n", b / 1e6, s / 1e6, b / s }'
+	echo "--- queries (kiln query --format folded > /dev/null, best of 2)"
+	echo "1 h, one host (host-0000):   $(q --from -125m --to -65m --filter host=host-0000)"
+	echo "1 h, all hosts:              $(q --from -125m --to -65m)"
+	echo "24 h, all hosts:             $(q --from -24h --to now)"
+	merged=$("$KILN" query --store "$STORE" --format folded --from -24h --to now |
+		awk '{ t += $NF } END { print t + 0 }')
+	echo "(24 h query merged $merged samples)"
+	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+	[ "$kind" = clickhouse ] && stop_clickhouse
+done
+exit 0
