@@ -60,11 +60,8 @@ for kind in $stores; do
 		echo "=== SQLite ($STORE)"
 	fi
 	# shellcheck disable=SC2086
-	"$KILN" server --store "$STORE" --ingest --listen 127.0.0.1:0 --threads 64 \
-		--auth-token-file "$TMP/token" ${KILN_SERVER_ARGS:-} >"$TMP/out" 2>"$TMP/err" &
-	SERVER_PID=$!
-	CLEANUP_PIDS+=($SERVER_PID)
-	wait_server "$SERVER_PID" "$TMP/out" "$TMP/err"
+	start_server "$TMP/out" --store "$STORE" --ingest --threads 64 \
+		--auth-token-file "$TMP/token" ${KILN_SERVER_ARGS:-}
 	start=$(($(date +%s) / 10 * 10 - 7200))
 	total=0
 	for n in $hosts; do

@@ -11,11 +11,7 @@ LOAD=$PWD/$OUT/bench/push_load
 [ -x "$LOAD" ] || fail "$LOAD is missing: run make"
 start_clickhouse
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=batch" --data-binary "$1"; }
-"$KILN" server --store "$CH_URL/batch" --ingest --listen 127.0.0.1:0 --threads 64 \
-	--push-batch-ms 300 >"$TMP/s" 2>"$TMP/s.err" &
-SRV=$!
-CLEANUP_PIDS+=($SRV)
-wait_server $SRV "$TMP/s"
+start_server "$TMP/s" --store "$CH_URL/batch" --ingest --threads 64 --push-batch-ms 300
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 push() { # START HOSTS WINDOWS OUT: push_load's windows (same START: same windows)
 	"$LOAD" run "http://127.0.0.1:$PORT" --start "$1" --hosts "$2" --windows "$3" \

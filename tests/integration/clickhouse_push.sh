@@ -11,9 +11,11 @@ start_clickhouse
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=push" --data-binary "$1"; }
 start_server "$TMP/a" --store "$CH_URL/push" --ingest; A=$PORT
 start_server "$TMP/b" --store "$CH_URL/push" --ingest; B=$PORT
-# The same 3 hosts x 5 windows sent to A, then all again to B.
-"$LOAD" run "http://127.0.0.1:$A" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l1" 2>&1 || { cat "$TMP/l1"; fail "push to A"; }
-"$LOAD" run "http://127.0.0.1:$B" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l2" 2>&1 || { cat "$TMP/l2"; fail "push to B"; }
+# The same 3 hosts x 5 windows sent to A, then all again to B (one --start:
+# push_load's default start moves every 10 s, and with it the windows).
+S=$(( $(date +%s) / 10 * 10 - 120 ))
+"$LOAD" run "http://127.0.0.1:$A" --start "$S" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l1" 2>&1 || { cat "$TMP/l1"; fail "push to A"; }
+"$LOAD" run "http://127.0.0.1:$B" --start "$S" --hosts 3 --windows 5 --threads 2 --cpus 2 >"$TMP/l2" 2>&1 || { cat "$TMP/l2"; fail "push to B"; }
 grep -q "ok 15 dup 0 .*failed 0 " "$TMP/l1" || fail "first round: $(tail -1 "$TMP/l1")"
 grep -q "ok 0 dup 15 .*failed 0 " "$TMP/l2" || fail "replay to the other server: $(tail -1 "$TMP/l2")"
 [ "$(q "SELECT count() FROM push_windows")" = 15 ] || fail "windows recorded: $(q "SELECT count() FROM push_windows")"

@@ -56,14 +56,8 @@ for s in kiln_s1 kiln_s2; do
 	q "CREATE VIEW $s.series AS SELECT * FROM kiln.series" >/dev/null || fail "series view in $s"
 done
 
-start_server() { # DB -> PORT
-	"$KILN" server --store "$CH_URL/$1" --ingest --listen 127.0.0.1:0 --threads 32 \
-		>"$TMP/$1.out" 2>"$TMP/$1.out.err" &
-	CLEANUP_PIDS+=($!)
-	wait_server $! "$TMP/$1.out"
-}
-start_server plain; PLAIN=$PORT
-start_server kiln; SHARDED=$PORT
+start_server "$TMP/plain" --store "$CH_URL/plain" --ingest --threads 32; PLAIN=$PORT
+start_server "$TMP/kiln" --store "$CH_URL/kiln" --ingest --threads 32; SHARDED=$PORT
 H=$(( $(date +%s) / 3600 * 3600 - 2 * 3600 ))
 for P in "$PLAIN" "$SHARDED"; do
 	"$LOAD" run "http://127.0.0.1:$P" --start "$H" --hosts 6 --windows 4 --threads 8 --cpus 2 \
