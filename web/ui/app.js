@@ -4,7 +4,7 @@
 // history entry and redraws what depends on the changed keys.
 'use strict';
 
-const { FlameGraph, decodeTree, focusTree, callTrees, esc, shortName, KIND_NAMES, diffColor, toFolded, toSVG } = window.KilnFlame;
+const { FlameGraph, decodeTree, focusTree, callTrees, esc, placeTip, shortName, KIND_NAMES, diffColor, toFolded, toSVG } = window.KilnFlame;
 
 const $ = (id) => document.getElementById(id);
 const PRESETS = [['15m', '-15m'], ['1h', '-1h'], ['6h', '-6h'], ['24h', '-24h'], ['7d', '-7d']];
@@ -669,17 +669,6 @@ function timelineHover(e) {
   if (!rows.length) html += '<span class="dim">no samples</span>';
   else if (rows.length > 1) html += `total sampled: ${total}`;
   placeTip(tt, html, e);
-}
-
-function placeTip(tt, html, e) {
-  tt.innerHTML = html;
-  tt.hidden = false;
-  const pad = 14;
-  let x = e.clientX + pad, y = e.clientY + pad;
-  if (x + tt.offsetWidth > window.innerWidth) x = e.clientX - tt.offsetWidth - pad;
-  if (y + tt.offsetHeight > window.innerHeight) y = e.clientY - tt.offsetHeight - pad;
-  tt.style.left = x + 'px';
-  tt.style.top = y + 'px';
 }
 
 // Lost samples: a banner with the share and the cause when they exceed

@@ -807,15 +807,20 @@ class FlameGraph {
     }
     if (data.names[ni] === '[other]')
       html += '<br><span class="dim">narrow frames merged by the node limit: click (or Enter) to load them at full detail</span>';
-    tt.innerHTML = html;
-    tt.hidden = false;
-    const pad = 14;
-    let x = e.clientX + pad, y = e.clientY + pad;
-    if (x + tt.offsetWidth > window.innerWidth) x = e.clientX - tt.offsetWidth - pad;
-    if (y + tt.offsetHeight > window.innerHeight) y = e.clientY - tt.offsetHeight - pad;
-    tt.style.left = x + 'px';
-    tt.style.top = y + 'px';
+    placeTip(tt, html, e);
   }
+}
+
+// Shows tooltip element tt with html next to the pointer, inside the window.
+function placeTip(tt, html, e) {
+  tt.innerHTML = html;
+  tt.hidden = false;
+  const pad = 14;
+  let x = e.clientX + pad, y = e.clientY + pad;
+  if (x + tt.offsetWidth > window.innerWidth) x = e.clientX - tt.offsetWidth - pad;
+  if (y + tt.offsetHeight > window.innerHeight) y = e.clientY - tt.offsetHeight - pad;
+  tt.style.left = x + 'px';
+  tt.style.top = y + 'px';
 }
 
 // A demangled C++/Rust name without its parameter list and trailing
@@ -840,5 +845,5 @@ function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
-window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, callTrees, graft, toFolded, toSVG, frameColor, diffColor, esc, shortName, KIND_NAMES };
+window.KilnFlame = { FlameGraph, decodeTree, focusTree, neighbours, callTrees, graft, toFolded, toSVG, frameColor, diffColor, esc, placeTip, shortName, KIND_NAMES };
 })();
