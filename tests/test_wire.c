@@ -4,7 +4,8 @@
  * and decoded keeps every frame, label, count and 20 ms slot; every
  * truncation and many corruptions of a frame are refused without a crash;
  * the spool hands out windows oldest first, never reuses a window number,
- * and the server side stores a window once.
+ * and the server side stores a window once and forgets its identity when
+ * retention takes its data.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "lib/log.h"
 #include "profile/profile.h"
@@ -473,6 +475,72 @@ static void test_wire__pushed_window_stored_once(void **state)
 	store__close(st);
 }
 
+/* One integer from the store file, read beside the store's own handle. */
+static long long sql_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_wire__pushed_windows_expire_with_data(void **state)
+{
+	const uint64_t H = 3600 * NS;
+	struct store_opts o = {.path = path, .retention_ns = 2 * H};
+	struct store *st = store__open(&o);
+	struct profile *old = make_window(T0, 10, 500);
+	struct profile *young = make_window(T0 + 3 * H, 10, 700);
+	struct profile *q = profile__new();
+	struct store_query all = {.from_ns = T0 - H, .to_ns = T0 + 4 * H};
+	struct store_push w = {.instance = 7,
+			       .seq = 1,
+			       .start_ns = T0,
+			       .end_ns = T0 + 10 * NS,
+			       .host = "h1",
+			       .version = "v1",
+			       .now_ns = T0 + 11 * NS};
+
+	(void)state;
+	assert_non_null(st);
+	w.samples = profile__total(old);
+	assert_int_equal(store__write_pushed(st, old, &w), 0);
+	w.seq = 2;
+	w.start_ns = T0 + 3 * H;
+	w.end_ns = w.start_ns + 10 * NS;
+	w.now_ns = w.end_ns + NS;
+	w.samples = profile__total(young);
+	assert_int_equal(store__write_pushed(st, young, &w), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM push_windows"), 2);
+
+	/* Retention at 3 h 20 s: the first window's data is older than 2 h,
+	 * and its identity goes with it; the second stays, and a replay of
+	 * it is still recognised. */
+	assert_int_equal(store__enforce_retention(st, T0 + 3 * H + 20 * NS), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM push_windows"), 1);
+	assert_int_equal(sql_int("SELECT seq FROM push_windows"), 2);
+	assert_int_equal(store__write_pushed(st, young, &w), -EEXIST);
+	assert_int_equal(store__query(st, &all, q), 0);
+	assert_int_equal(profile__total(q), profile__total(young));
+	/* The hosts page keeps the agent. */
+	assert_int_equal(sql_int("SELECT windows FROM push_agents"), 2);
+
+	/* Retention past everything: no identity is left. */
+	assert_int_equal(store__enforce_retention(st, T0 + 6 * H), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM push_windows"), 0);
+	profile__free(old);
+	profile__free(young);
+	profile__free(q);
+	store__close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +552,8 @@ int main(void)
 		test_wire__spool_oldest_first_never_reused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_wire__pushed_window_stored_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_wire__pushed_windows_expire_with_data, setup, teardown),
 	};
 
 	log__init(LOG_WARN);
