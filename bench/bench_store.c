@@ -221,8 +221,10 @@ int main(int argc, char **argv)
 			return 1;
 		for (int rep = 0; rep < 3; rep++) {
 			struct profile *p = profile__new();
-			struct store_query q = {qs[i].from, qs[i].to, &qs[i].f,
-						qs[i].nf,   0,	      0};
+			struct store_query q = {.from_ns = qs[i].from,
+						.to_ns = qs[i].to,
+						.filters = &qs[i].f,
+						.nr_filters = qs[i].nf};
 
 			t0 = now_s();
 			c0 = cpu_s();

@@ -155,6 +155,16 @@ int cmd_query(int argc, char **argv)
 		pr_err("out of memory");
 		goto out;
 	}
+	/* Folded lines and the SVG name the process only: the store merges
+	 * every other label (hosts, pids) away, which keeps a fleet's
+	 * profile small. */
+	if (fmt == FORMAT_FOLDED || fmt == FORMAT_SVG) {
+		static const char *const comm_only[] = {LABEL_COMM};
+
+		q.merge = true;
+		q.keep = comm_only;
+		q.nr_keep = 1;
+	}
 	err = store__query(st, &q, p);
 	if (err == -EINVAL) {
 		pr_err("a --filter names a label the store does not have");

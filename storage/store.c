@@ -85,6 +85,12 @@ static const char *const stmt_sql[NR_STMTS] = {
 		   "WHERE bucket >= ? AND bucket < ?",
     [ST_SCAN_1H] = "SELECT bucket, series, total, data FROM samples_1h "
 		   "WHERE bucket >= ? AND bucket < ?",
+    [ST_PICK_10S] = "SELECT bucket, series, total, data FROM samples_10s "
+		    "WHERE bucket = ?1 AND series >= ?2 AND series <= ?3",
+    [ST_PICK_1M] = "SELECT bucket, series, total, data FROM samples_1m "
+		   "WHERE bucket = ?1 AND series >= ?2 AND series <= ?3",
+    [ST_PICK_1H] = "SELECT bucket, series, total, data FROM samples_1h "
+		   "WHERE bucket = ?1 AND series >= ?2 AND series <= ?3",
     [ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
     [ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
     [ST_DICT_FUNC] =

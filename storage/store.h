@@ -72,6 +72,17 @@ struct store_query {
 	 */
 	uint64_t deadline_mono_ns;
 	size_t max_entries;
+	/*
+	 * store__query only: with 'merge' set, the profile keeps only the
+	 * labels named in 'keep' (none when nr_keep is 0), and series that
+	 * agree on them are merged into one. A flame graph needs the
+	 * process name only: merging every host's and pid's series makes a
+	 * whole fleet's profile as small as one host's. Engines that cannot
+	 * may keep more labels.
+	 */
+	bool merge;
+	const char *const *keep;
+	size_t nr_keep;
 };
 
 /*

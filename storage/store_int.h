@@ -56,6 +56,10 @@ enum stmt_id {
 	ST_SCAN_10S,
 	ST_SCAN_1M,
 	ST_SCAN_1H,
+	/* one bucket, a run of series ids: filtered reads (store_query.c) */
+	ST_PICK_10S,
+	ST_PICK_1M,
+	ST_PICK_1H,
 	/* reader dictionary refresh */
 	ST_DICT_STR,
 	ST_DICT_MAP,

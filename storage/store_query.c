@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "lib/log.h"
-#include "lib/xalloc.h"
 #include "storage/store_int.h"
 
 #define MAX_TIMELINE_POINTS 1000000
@@ -524,8 +523,12 @@ static int filter_build(struct store *st, const struct store_query *q,
 	*match = NULL;
 	if (!nf)
 		return 0;
-	keys = xcalloc(nf, sizeof(*keys));
-	vals = xcalloc(nf, sizeof(*vals));
+	keys = calloc(nf, sizeof(*keys));
+	vals = calloc(nf, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < nf; i++) {
 		if (!q->filters[i].key || !q->filters[i].value) {
 			err = -EINVAL;
@@ -535,7 +538,11 @@ static int filter_build(struct store *st, const struct store_query *q,
 		    (err = str_id(st, q->filters[i].value, &vals[i])))
 			goto out;
 	}
-	m = xcalloc(rd->nr_series + 1, 1);
+	m = calloc(rd->nr_series + 1, 1);
+	if (!m) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t s = 1; s < rd->nr_series; s++) {
 		bool pass = rd->series[s].len > 0;
 
@@ -650,71 +657,174 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Runs of consecutive series ids that pass the filters (ids of series
+ * that do not pass never inside a run). A filter that keeps one host of
+ * a fleet keeps a few runs (a host's series are mostly created together),
+ * and reading those runs bucket by bucket through the primary key beats
+ * stepping over every other host's rows. NULL (*n = 0) when the filters
+ * keep so much that a plain scan of the range is cheaper.
+ */
+static int match_runs(const struct store *st, const uint8_t *match,
+		      uint32_t (**out)[2], size_t *n)
+{
+	const struct rdict *rd = &st->rd;
+	uint32_t(*runs)[2] = NULL;
+	size_t nr = 0, cap = 0, live = 0;
+	bool open = false;
+
+	*out = NULL;
+	*n = 0;
+	if (!match)
+		return 0;
+	for (size_t s = 1; s < rd->nr_series; s++) {
+		if (!rd->series[s].len)
+			continue; /* no such series (deleted or never seen) */
+		live++;
+		if (!match[s]) {
+			open = false;
+			continue;
+		}
+		if (open) {
+			runs[nr - 1][1] = (uint32_t)s;
+			continue;
+		}
+		if (nr == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *r = realloc(runs, ncap * sizeof(*runs));
+
+			if (!r) {
+				free(runs);
+				return -ENOMEM;
+			}
+			runs = r;
+			cap = ncap;
+		}
+		runs[nr][0] = runs[nr][1] = (uint32_t)s;
+		nr++;
+		open = true;
+	}
+	/* A pick is a seek, a scanned row a step: picks pay off only when
+	 * they skip most rows. */
+	if (nr * 4 > live) {
+		free(runs);
+		return 0;
+	}
+	if (!nr) {
+		free(runs);
+		runs = calloc(1, sizeof(*runs)); /* nothing passes: no reads */
+		if (!runs)
+			return -ENOMEM;
+	}
+	*out = runs;
+	*n = nr;
+	return 0;
+}
+
+/* Steps one bound statement of segment 'sg', calling fn for its rows. */
+static int scan_rows(struct store *st, const struct seg *sg, sqlite3_stmt *s,
+		     const uint8_t *match, uint64_t deadline, unsigned *rows,
+		     row_fn fn, void *ctx)
+{
+	uint64_t g = level_width_s[sg->lvl] * NS_PER_SEC;
+	int rc, err = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (deadline && !((*rows)++ & 255) && mono_ns() > deadline) {
+			sqlite3_reset(s);
+			return -ETIME;
+		}
+		struct scan_row row = {
+		    .seg = sg,
+		    .bucket = sqlite3_column_int64(s, 0),
+		    .series = (uint32_t)sqlite3_column_int64(s, 1),
+		    .total = (uint64_t)sqlite3_column_int64(s, 2),
+		    .s = s,
+		};
+		int64_t series = sqlite3_column_int64(s, 1);
+
+		/*
+		 * A damaged index can return rows outside the range asked
+		 * for, and a damaged row any numbers: both index arrays
+		 * below.
+		 */
+		if (row.bucket < sg->b0 || row.bucket >= sg->b1 ||
+		    series <= 0 || series >= (int64_t)RD_MAX_ID ||
+		    sqlite3_column_int64(s, 2) < 0) {
+			sqlite3_reset(s);
+			pr_warn("store '%s' is corrupt: a sample row (bucket "
+				"%lld, series %lld) is out of range",
+				st->path, (long long)row.bucket,
+				(long long)series);
+			return -EBADMSG;
+		}
+
+		/* A series this reader has not loaded: none of its labels
+		 * are known, so it cannot be shown. */
+		if (row.series >= st->rd.nr_series ||
+		    (match && !match[row.series]))
+			continue;
+		row.partial = (uint64_t)row.bucket * g < sg->from_ns ||
+			      (uint64_t)(row.bucket + 1) * g > sg->to_ns;
+		if ((err = fn(st, &row, ctx))) {
+			sqlite3_reset(s);
+			return err;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store__sqlerr(st, rc, "reading samples");
+	return 0;
+}
+
+/* Calls fn for every row of the plan that passes 'match', in bucket
+ * order within each segment. */
 static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 		uint64_t deadline, row_fn fn, void *ctx)
 {
+	uint32_t(*runs)[2];
+	size_t nruns;
 	unsigned rows = 0;
+	int err;
 
-	for (size_t i = 0; i < pl->n; i++) {
+	if ((err = match_runs(st, match, &runs, &nruns)))
+		return err;
+	for (size_t i = 0; i < pl->n && !err; i++) {
 		const struct seg *sg = &pl->segs[i];
-		sqlite3_stmt *s = store__stmt(st, ST_SCAN_10S + sg->lvl);
-		uint64_t g = level_width_s[sg->lvl] * NS_PER_SEC;
-		int rc, err = 0;
+		sqlite3_stmt *s;
 
-		if (!s)
-			return -EIO;
-		sqlite3_bind_int64(s, 1, sg->b0);
-		sqlite3_bind_int64(s, 2, sg->b1);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			if (deadline && !(rows++ & 255) &&
-			    mono_ns() > deadline) {
-				sqlite3_reset(s);
-				return -ETIME;
+		if (!runs) {
+			if (!(s = store__stmt(st, ST_SCAN_10S + sg->lvl))) {
+				err = -EIO;
+				break;
 			}
-			struct scan_row row = {
-			    .seg = sg,
-			    .bucket = sqlite3_column_int64(s, 0),
-			    .series = (uint32_t)sqlite3_column_int64(s, 1),
-			    .total = (uint64_t)sqlite3_column_int64(s, 2),
-			    .s = s,
-			};
-			int64_t series = sqlite3_column_int64(s, 1);
-
-			/*
-			 * A damaged index can return rows outside the range
-			 * asked for, and a damaged row any numbers: both
-			 * index arrays below.
-			 */
-			if (row.bucket < sg->b0 || row.bucket >= sg->b1 ||
-			    series <= 0 || series >= (int64_t)RD_MAX_ID ||
-			    sqlite3_column_int64(s, 2) < 0) {
-				sqlite3_reset(s);
-				pr_warn("store '%s' is corrupt: a sample row "
-					"(bucket %lld, series %lld) is out of "
-					"range",
-					st->path, (long long)row.bucket,
-					(long long)series);
-				return -EBADMSG;
-			}
-
-			/* A series this reader has not loaded: none of its
-			 * labels are known, so it cannot be shown. */
-			if (row.series >= st->rd.nr_series ||
-			    (match && !match[row.series]))
-				continue;
-			row.partial =
-			    (uint64_t)row.bucket * g < sg->from_ns ||
-			    (uint64_t)(row.bucket + 1) * g > sg->to_ns;
-			if ((err = fn(st, &row, ctx))) {
-				sqlite3_reset(s);
-				return err;
+			sqlite3_bind_int64(s, 1, sg->b0);
+			sqlite3_bind_int64(s, 2, sg->b1);
+			err = scan_rows(st, sg, s, match, deadline, &rows, fn,
+					ctx);
+			continue;
+		}
+		if (!(s = store__stmt(st, ST_PICK_10S + sg->lvl))) {
+			err = -EIO;
+			break;
+		}
+		for (int64_t b = sg->b0; b < sg->b1 && !err; b++) {
+			for (size_t r = 0; r < nruns && !err; r++) {
+				if (deadline && !(rows++ & 255) &&
+				    mono_ns() > deadline) {
+					err = -ETIME;
+					break;
+				}
+				sqlite3_bind_int64(s, 1, b);
+				sqlite3_bind_int64(s, 2, runs[r][0]);
+				sqlite3_bind_int64(s, 3, runs[r][1]);
+				err = scan_rows(st, sg, s, match, deadline,
+						&rows, fn, ctx);
 			}
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return store__sqlerr(st, rc, "reading samples");
 	}
-	return 0;
+	free(runs);
+	return err;
 }
 
 static int row_decode(const struct scan_row *row, struct blob_ent **ents,
@@ -735,10 +845,12 @@ static bool slot_in(const struct scan_row *row, uint32_t slot, uint64_t *t)
 /* ---- merged profile ---- */
 
 struct acc {
-	uint64_t key; /* series << 32 | stack */
+	uint64_t key; /* series (or merged group) << 32 | stack */
 	uint64_t count;
 	uint64_t first_ns;
 };
+
+#define MAX_KEEP 16 /* labels a merged profile can keep */
 
 struct qctx {
 	size_t max_entries; /* 0: no budget */
@@ -748,6 +860,17 @@ struct qctx {
 	size_t mask;
 	struct blob_ent *ents;
 	size_t nents, ents_cap;
+	/* merged series (store_query.merge): a group per distinct tuple of
+	 * the kept labels' value ids */
+	bool merge;
+	uint32_t keys[MAX_KEEP]; /* string ids; 0: a key no series has */
+	size_t nkeys;
+	uint32_t *group_of; /* series id -> group + 1 */
+	size_t nr_group_of;
+	uint32_t *gvals; /* nkeys values per group */
+	size_t ngroups, gcap;
+	uint32_t *ghash; /* hash of tuples: group + 1 */
+	size_t gmask;
 };
 
 static inline size_t key_hash(uint64_t k)
@@ -758,17 +881,93 @@ static inline size_t key_hash(uint64_t k)
 	return (size_t)k;
 }
 
-static void acc_add(struct qctx *c, uint32_t series, uint32_t stack,
-		    uint64_t count, uint64_t t)
+static size_t tuple_hash(const uint32_t *v, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = key_hash(h ^ v[i]);
+	return (size_t)h;
+}
+
+/* Doubles the group hash; 0 or -ENOMEM. */
+static int group_rehash(struct qctx *c)
+{
+	size_t ncap = c->gmask ? (c->gmask + 1) * 2 : 64;
+	uint32_t *nh = calloc(ncap, sizeof(*nh));
+
+	if (!nh)
+		return -ENOMEM;
+	for (size_t g = 0; g < c->ngroups; g++) {
+		size_t h =
+		    tuple_hash(c->gvals + g * c->nkeys, c->nkeys) & (ncap - 1);
+
+		while (nh[h])
+			h = (h + 1) & (ncap - 1);
+		nh[h] = (uint32_t)g + 1;
+	}
+	free(c->ghash);
+	c->ghash = nh;
+	c->gmask = ncap - 1;
+	return 0;
+}
+
+/* The merged group of 'series' (index + 1), or 0 out of memory. */
+static uint32_t group_of(struct qctx *c, const struct rdict *rd,
+			 uint32_t series)
+{
+	uint32_t v[MAX_KEEP];
+	size_t h;
+
+	if (series < c->nr_group_of && c->group_of[series])
+		return c->group_of[series];
+	if (grow_to((void **)&c->group_of, sizeof(*c->group_of),
+		    &c->nr_group_of, series))
+		return 0;
+	for (size_t i = 0; i < c->nkeys; i++) {
+		v[i] = c->keys[i] ? series_value(rd, series, c->keys[i]) : 0;
+		if (v[i] >= rd->nr_strs)
+			v[i] = 0; /* never loaded: the store is damaged */
+	}
+	if ((c->ngroups + 1) * 2 > c->gmask + 1 && group_rehash(c))
+		return 0;
+	for (h = tuple_hash(v, c->nkeys) & c->gmask; c->ghash[h];
+	     h = (h + 1) & c->gmask) {
+		uint32_t g = c->ghash[h] - 1;
+
+		if (!memcmp(c->gvals + (size_t)g * c->nkeys, v,
+			    c->nkeys * sizeof(*v)))
+			return c->group_of[series] = g + 1;
+	}
+	if (c->ngroups == c->gcap) {
+		size_t ncap = c->gcap ? c->gcap * 2 : 64;
+		uint32_t *n = realloc(
+		    c->gvals, ncap * (c->nkeys ? c->nkeys : 1) * sizeof(*n));
+
+		if (!n)
+			return 0;
+		c->gvals = n;
+		c->gcap = ncap;
+	}
+	memcpy(c->gvals + c->ngroups * c->nkeys, v, c->nkeys * sizeof(*v));
+	c->ghash[h] = (uint32_t)++c->ngroups;
+	return c->group_of[series] = (uint32_t)c->ngroups;
+}
+
+static int acc_add(struct qctx *c, uint32_t series, uint32_t stack,
+		   uint64_t count, uint64_t t)
 {
 	uint64_t key = (uint64_t)series << 32 | stack;
 	size_t h;
 
 	if ((c->nr + 1) * 2 > c->mask + 1) {
 		size_t ncap = (c->mask + 1) * 2;
+		uint32_t *ns = calloc(ncap, sizeof(*ns));
 
+		if (!ns)
+			return -ENOMEM;
 		free(c->slots);
-		c->slots = xcalloc(ncap, sizeof(*c->slots));
+		c->slots = ns;
 		c->mask = ncap - 1;
 		for (size_t i = 0; i < c->nr; i++) {
 			h = key_hash(c->accs[i].key) & c->mask;
@@ -784,15 +983,21 @@ static void acc_add(struct qctx *c, uint32_t series, uint32_t stack,
 			a->count = sat_add(a->count, count);
 			if (t < a->first_ns)
 				a->first_ns = t;
-			return;
+			return 0;
 		}
 	}
 	if (c->nr == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 4096;
-		c->accs = xrealloc(c->accs, c->cap * sizeof(*c->accs));
+		size_t ncap = c->cap ? c->cap * 2 : 4096;
+		struct acc *na = realloc(c->accs, ncap * sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		c->accs = na;
+		c->cap = ncap;
 	}
 	c->accs[c->nr] = (struct acc){key, count, t};
 	c->slots[h] = (uint32_t)++c->nr;
+	return 0;
 }
 
 static int query_row(struct store *st, const struct scan_row *row, void *ctx)
@@ -801,11 +1006,13 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 	uint64_t t0 = (uint64_t)row->bucket * level_width_s[row->seg->lvl] *
 		      NS_PER_SEC,
 		 t;
+	uint32_t series = row->series;
 	int err = row_decode(row, &c->ents, &c->nents, &c->ents_cap);
 
-	(void)st;
 	if (err)
 		return err;
+	if (c->merge && !(series = group_of(c, &st->rd, row->series)))
+		return -ENOMEM;
 	for (size_t i = 0; i < c->nents; i++) {
 		const struct blob_ent *e = &c->ents[i];
 		uint64_t count = e->count;
@@ -818,24 +1025,20 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 			if (!row->partial || slot_in(row, c->ents[i].slot, &t))
 				count = sat_add(count, c->ents[i].count);
 		}
-		acc_add(c, row->series, e->stack, count, t0);
+		if ((err = acc_add(c, series, e->stack, count, t0)))
+			return err;
 		if (c->max_entries && c->nr > c->max_entries)
 			return -E2BIG;
 	}
 	return 0;
 }
 
-/* Copies the dictionary entries the result needs into 'out'. */
-static void build_profile(struct store *st, struct qctx *c, struct profile *out)
+/* The output series of accumulator key 'series': a stored series' labels,
+ * or a merged group's kept labels (those it has). */
+static uint32_t out_series(const struct rdict *rd, const struct qctx *c,
+			   uint32_t series, uint32_t *smemo,
+			   struct profile *out)
 {
-	struct rdict *rd = &st->rd;
-	uint32_t *smemo = xcalloc(rd->nr_strs, sizeof(*smemo));
-	uint32_t *fmemo = xcalloc(rd->nr_frames, sizeof(*fmemo));
-	uint32_t *stmemo = xcalloc(rd->nr_stacks, sizeof(*stmemo));
-	uint32_t *sermemo = xcalloc(rd->nr_series, sizeof(*sermemo));
-	uint32_t *ids = NULL;
-	size_t ids_cap = 0;
-
 #define OUTSTR(id)                                                             \
 	((id) < rd->nr_strs                                                    \
 	     ? (smemo[id]                                                      \
@@ -843,27 +1046,58 @@ static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 		    : (smemo[id] = profile__intern(out, rd_str(rd, id)) + 1) - \
 			  1)                                                   \
 	     : 0)
+	struct label ls[c->merge ? MAX_KEEP : RD_MAX_LABELS];
+	size_t n = 0;
+
+	if (c->merge) {
+		const uint32_t *v =
+		    series && series <= c->ngroups
+			? c->gvals + (size_t)(series - 1) * c->nkeys
+			: NULL;
+
+		for (size_t j = 0; v && j < c->nkeys; j++)
+			if (v[j])
+				ls[n++] = (struct label){OUTSTR(c->keys[j]),
+							 OUTSTR(v[j])};
+		return profile__add_series(out, ls, n);
+	}
+	const struct rd_span *sp = series < rd->nr_series
+				       ? &rd->series[series]
+				       : &(struct rd_span){0, 0};
+
+	for (uint32_t j = 0; j < sp->len && n < RD_MAX_LABELS; j++, n++) {
+		ls[n].key = OUTSTR(rd->series_kv[sp->off + 2 * j]);
+		ls[n].value = OUTSTR(rd->series_kv[sp->off + 2 * j + 1]);
+	}
+	return profile__add_series(out, ls, n);
+}
+
+/* Copies the dictionary entries the result needs into 'out'. Returns 0 or
+ * -ENOMEM. */
+static int build_profile(struct store *st, struct qctx *c, struct profile *out)
+{
+	struct rdict *rd = &st->rd;
+	size_t nser = c->merge ? c->ngroups + 1 : rd->nr_series;
+	uint32_t *smemo = calloc(rd->nr_strs + 1, sizeof(*smemo));
+	uint32_t *fmemo = calloc(rd->nr_frames + 1, sizeof(*fmemo));
+	uint32_t *stmemo = calloc(rd->nr_stacks + 1, sizeof(*stmemo));
+	uint32_t *sermemo = calloc(nser + 1, sizeof(*sermemo));
+	uint32_t *ids = NULL;
+	size_t ids_cap = 0;
+	int err = -ENOMEM;
+
+	if (!smemo || !fmemo || !stmemo || !sermemo)
+		goto out;
 	for (size_t i = 0; i < c->nr; i++) {
 		uint32_t series = (uint32_t)(c->accs[i].key >> 32);
 		uint32_t stack = (uint32_t)c->accs[i].key;
 		uint32_t os, ost;
 
-		if (series < rd->nr_series && sermemo[series]) {
+		if (series < nser && sermemo[series]) {
 			os = sermemo[series] - 1;
 		} else {
-			const struct rd_span *sp =
-			    series < rd->nr_series ? &rd->series[series]
-						   : &(struct rd_span){0, 0};
-			struct label ls[sp->len ? sp->len : 1];
-
-			for (uint32_t j = 0; j < sp->len; j++) {
-				ls[j].key =
-				    OUTSTR(rd->series_kv[sp->off + 2 * j]);
-				ls[j].value =
-				    OUTSTR(rd->series_kv[sp->off + 2 * j + 1]);
-			}
-			os = profile__add_series(out, ls, sp->len);
-			if (series < rd->nr_series)
+			os = out_series(rd, c, series, smemo, out);
+			if (series < nser)
 				sermemo[series] = os + 1;
 		}
 		if (stack < rd->nr_stacks && stmemo[stack]) {
@@ -874,8 +1108,12 @@ static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 						: (struct rd_span){0, 0};
 
 			if (sp.len > ids_cap) {
+				uint32_t *n = realloc(ids, sp.len * sizeof(*n));
+
+				if (!n)
+					goto out;
+				ids = n;
 				ids_cap = sp.len;
-				ids = xrealloc(ids, ids_cap * sizeof(*ids));
 			}
 			for (uint32_t j = 0; j < sp.len; j++) {
 				uint32_t f = rd->stack_ids[sp.off - 1 + j];
@@ -920,16 +1158,41 @@ static void build_profile(struct store *st, struct qctx *c, struct profile *out)
 				    c->accs[i].count);
 	}
 #undef OUTSTR
+	err = 0;
+out:
 	free(ids);
 	free(smemo);
 	free(fmemo);
 	free(stmemo);
 	free(sermemo);
+	return err;
 }
 
 static int check_range(const struct store_query *q)
 {
 	return q && q->from_ns < q->to_ns ? 0 : -EINVAL;
+}
+
+/* The string ids of the labels a merged profile keeps. */
+static int keep_keys(struct store *st, const struct store_query *q,
+		     struct qctx *c)
+{
+	int err;
+
+	c->merge = q->merge;
+	if (!q->merge)
+		return 0;
+	if (q->nr_keep > MAX_KEEP || (q->nr_keep && !q->keep))
+		return -EINVAL;
+	c->nkeys = q->nr_keep;
+	for (size_t i = 0; i < q->nr_keep; i++) {
+		if (!q->keep[i])
+			return -EINVAL;
+		/* A key no series has keeps nothing: no error. */
+		if ((err = str_id(st, q->keep[i], &c->keys[i])))
+			return err;
+	}
+	return 0;
 }
 
 int sqlite__query(struct store *st, const struct store_query *q,
@@ -947,15 +1210,19 @@ int sqlite__query(struct store *st, const struct store_query *q,
 		return err;
 	c.mask = 1023;
 	c.max_entries = q->max_entries;
-	c.slots = xcalloc(c.mask + 1, sizeof(*c.slots));
+	if (!(c.slots = calloc(c.mask + 1, sizeof(*c.slots))))
+		err = -ENOMEM;
+	if (!err)
+		err = keep_keys(st, q, &c);
 	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
-	err = scan(st, &pl, match, q->deadline_mono_ns, query_row, &c);
+	if (!err)
+		err = scan(st, &pl, match, q->deadline_mono_ns, query_row, &c);
 	if (!err)
 		err = store__meta_get(st, "period_ns", &period);
 	if (!err) {
 		struct profile_meta *meta = profile__meta(out);
 
-		build_profile(st, &c, out);
+		err = build_profile(st, &c, out);
 		meta->start_ns = q->from_ns;
 		meta->duration_ns = q->to_ns - q->from_ns;
 		if (period > 0)
@@ -964,6 +1231,9 @@ int sqlite__query(struct store *st, const struct store_query *q,
 	free(c.accs);
 	free(c.slots);
 	free(c.ents);
+	free(c.group_of);
+	free(c.gvals);
+	free(c.ghash);
 	return read_end(st, match, err);
 }
 
@@ -997,10 +1267,16 @@ static uint64_t *tl_counts(struct store *st, struct tlctx *c, uint32_t series)
 		    &c->nr_group_of, v))
 		return NULL;
 	if (!c->group_of[v]) {
-		c->groups = xrealloc(c->groups,
-				     (c->nr_groups + 1) * sizeof(*c->groups));
-		c->groups[c->nr_groups] =
-		    (struct tl_group){v, xcalloc(c->npoints, sizeof(uint64_t))};
+		struct tl_group *g =
+		    realloc(c->groups, (c->nr_groups + 1) * sizeof(*c->groups));
+		uint64_t *counts;
+
+		if (!g)
+			return NULL;
+		c->groups = g;
+		if (!(counts = calloc(c->npoints, sizeof(*counts))))
+			return NULL;
+		c->groups[c->nr_groups] = (struct tl_group){v, counts};
 		c->group_of[v] = (uint32_t)++c->nr_groups;
 	}
 	return c->groups[c->group_of[v] - 1].counts;
@@ -1164,7 +1440,10 @@ int sqlite__heatmap(struct store *st, const struct store_query *q,
 		return err;
 	if ((err = read_begin(st, &match, q, &pl)))
 		return err;
-	c = xcalloc(1, sizeof(*c));
+	if (!(c = calloc(1, sizeof(*c)))) {
+		read_end(st, match, 0);
+		return -ENOMEM;
+	}
 	c->bucket = -1;
 	c->fn = fn;
 	c->ctx = ctx;
@@ -1268,12 +1547,19 @@ int sqlite__label_values(struct store *st, const char *key,
 		return err;
 	if ((err = label_key(st, key, &kid)) || !kid)
 		goto out;
-	c.active = xcalloc(st->rd.nr_series + 1, 1);
+	if (!(c.active = calloc(st->rd.nr_series + 1, 1))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
 	if ((err = scan(st, &pl, match, q->deadline_mono_ns, active_row, &c)))
 		goto out;
-	seen = xcalloc(st->rd.nr_strs + 1, 1);
-	vals = xcalloc(st->rd.nr_series + 1, sizeof(*vals));
+	seen = calloc(st->rd.nr_strs + 1, 1);
+	vals = calloc(st->rd.nr_series + 1, sizeof(*vals));
+	if (!seen || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t s = 0; s < st->rd.nr_series; s++) {
 		uint32_t v;
 
@@ -1388,10 +1674,9 @@ static uint32_t win_stack(struct winctx *c, const struct rdict *rd,
 
 	if (memo_get(&c->stacks, stack, c->gen, &v))
 		return v;
-	if (sp.len > c->ids_cap) {
-		c->ids_cap = sp.len;
-		c->ids = xrealloc(c->ids, c->ids_cap * sizeof(*c->ids));
-	}
+	/* ids holds RD_MAX_STACK_DEPTH, the most a loaded stack has. */
+	if (sp.len > c->ids_cap)
+		sp.len = (uint32_t)c->ids_cap;
 	for (uint32_t j = 0; j < sp.len; j++)
 		c->ids[j] = win_frame(c, rd, rd->stack_ids[sp.off - 1 + j]);
 	v = profile__add_stack(c->p, c->ids, sp.len);
@@ -1477,8 +1762,13 @@ int sqlite__windows(struct store *st, const struct store_query *q,
 
 	if ((err = check_range(q)))
 		return err;
-	if (!(c.p = profile__new()))
+	c.ids_cap = RD_MAX_STACK_DEPTH;
+	if (!(c.ids = malloc(c.ids_cap * sizeof(*c.ids))))
 		return -ENOMEM;
+	if (!(c.p = profile__new())) {
+		free(c.ids);
+		return -ENOMEM;
+	}
 	if ((err = read_begin(st, &match, q, &pl)))
 		goto out;
 	err = store__meta_get(st, "period_ns", &c.period);

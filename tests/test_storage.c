@@ -149,7 +149,8 @@ static void check_range(struct store *st, uint64_t from, uint64_t to,
 			bool (*pick)(int))
 {
 	uint64_t want[NSERIES][NSTACKS], got[NSERIES][NSTACKS];
-	struct store_query q = {from, to, f, nf, 0, 0};
+	struct store_query q = {
+	    .from_ns = from, .to_ns = to, .filters = f, .nr_filters = nf};
 	struct profile *p = profile__new();
 
 	assert_int_equal(store__query(st, &q, p), 0);
@@ -238,7 +239,10 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 {
 	struct store *st = open_rw(path);
 	struct profile *p = profile__new();
-	struct store_query q = {T0, T0 + 10 * NS, NULL, 0, 0, 0};
+	struct store_query q = {.from_ns = T0,
+				.to_ns = T0 + 10 * NS,
+				.filters = NULL,
+				.nr_filters = 0};
 	size_t n;
 	bool found = false;
 
@@ -357,7 +361,8 @@ static void test_storage__ranges_rollups_and_filters(void **state)
 	check_range(st, T0, T0 + 4 * H, f, 1, pick_none);
 
 	struct profile *p = profile__new();
-	struct store_query q = {T0, T0 + H, f, 1, 0, 0};
+	struct store_query q = {
+	    .from_ns = T0, .to_ns = T0 + H, .filters = f, .nr_filters = 1};
 	f[0] = (struct store_filter){"colour", "red"};
 	assert_int_equal(store__query(st, &q, p), -EINVAL);
 	q.nr_filters = 0;
@@ -402,7 +407,8 @@ static void check_timeline(struct store *st, uint64_t from, uint64_t to,
 			   uint64_t step, bool by_comm)
 {
 	static struct tl_out o;
-	struct store_query q = {from, to, NULL, 0, 0, 0};
+	struct store_query q = {
+	    .from_ns = from, .to_ns = to, .filters = NULL, .nr_filters = 0};
 	uint64_t sum = 0, want_sum = 0;
 
 	o.n = 0;
@@ -480,8 +486,10 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	check_timeline(st, T0 + 3595 * NS + 20000000, T0 + 3605 * NS, 10 * NS,
 		       true);
 
-	struct store_query q = {
-	    T0 + 3595 * NS, T0 + 3630 * NS + 500000000, NULL, 0, 0, 0};
+	struct store_query q = {.from_ns = T0 + 3595 * NS,
+				.to_ns = T0 + 3630 * NS + 500000000,
+				.filters = NULL,
+				.nr_filters = 0};
 	assert_int_equal(store__heatmap(st, &q, collect_second, &hm), 0);
 	assert_true(hm.n > 0);
 	uint64_t seen = 0, want = 0;
@@ -515,7 +523,10 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	assert_string_equal(buf, "kiln,nginx,postgres,");
 	buf[0] = 0;
 	struct store_filter f = {"host", "db1"};
-	struct store_query fq = {T0, T0 + 7200 * NS, &f, 1, 0, 0};
+	struct store_query fq = {.from_ns = T0,
+				 .to_ns = T0 + 7200 * NS,
+				 .filters = &f,
+				 .nr_filters = 1};
 	assert_int_equal(
 	    store__label_values(st, "pid", &fq, collect_string, buf), 0);
 	assert_string_equal(buf, "1001,1003,1005,");
@@ -532,6 +543,183 @@ static void test_storage__timeline_heatmap_labels(void **state)
 	assert_int_equal(store__timeline(st, &q, NS, "colour", collect_point,
 					 &(struct tl_out){0}),
 			 -EINVAL);
+	store__close(st);
+}
+
+/* ---- a fleet: many hosts' series, filtered reads and merged series ---- */
+
+#define FLEET_HOSTS 40
+#define FLEET_COMMS 3
+#define FLEET_STACKS 5
+
+/* One window with one series per (host, comm) and 'per' samples each;
+ * counts also go to want[host][comm][stack]. */
+static void fleet_window(struct store *st, uint64_t from,
+			 uint64_t want[FLEET_HOSTS][FLEET_COMMS][FLEET_STACKS])
+{
+	struct profile *p = profile__new();
+	uint32_t stacks[FLEET_STACKS];
+	char buf[32];
+
+	assert_non_null(p);
+	for (int k = 0; k < FLEET_STACKS; k++) {
+		struct frame f = {0};
+		uint32_t fr[2];
+
+		f.name = profile__intern(p, "main");
+		fr[0] = profile__add_frame(p, &f);
+		snprintf(buf, sizeof(buf), "leaf_%d", k);
+		f.name = profile__intern(p, buf);
+		fr[1] = profile__add_frame(p, &f);
+		stacks[k] = profile__add_stack(p, fr, 2);
+	}
+	for (int h = 0; h < FLEET_HOSTS; h++) {
+		for (int c = 0; c < FLEET_COMMS; c++) {
+			struct label l[3];
+			uint32_t series;
+
+			snprintf(buf, sizeof(buf), "h%02d", h);
+			l[0] = (struct label){profile__intern(p, LABEL_HOST),
+					      profile__intern(p, buf)};
+			l[1] = (struct label){profile__intern(p, LABEL_COMM),
+					      profile__intern(p, comm_of(c))};
+			snprintf(buf, sizeof(buf), "%d", 100 * h + c);
+			l[2] = (struct label){profile__intern(p, LABEL_PID),
+					      profile__intern(p, buf)};
+			series = profile__add_series(p, l, 3);
+			for (int i = 0; i < 3; i++) {
+				int k = (int)(rnd() % FLEET_STACKS);
+				uint64_t n = 1 + rnd() % 4;
+
+				profile__add_sample(
+				    p, series, stacks[k],
+				    from + rnd() % 500 * 20000000ULL, n);
+				want[h][c][k] += n;
+			}
+		}
+	}
+	profile__meta(p)->period_ns = NS / 99;
+	assert_int_equal(store__write(st, p), 0);
+	profile__free(p);
+}
+
+/* A query's counts by [host][comm][stack]; host -1 when the result has no
+ * host label (merged away). Checks that only 'keep' labels are left. */
+static void
+fleet_counts(const struct profile *p,
+	     uint64_t got[FLEET_HOSTS + 1][FLEET_COMMS][FLEET_STACKS],
+	     bool comm_kept, bool all_kept)
+{
+	size_t n;
+	const struct sample *s = profile__samples(p, &n);
+
+	memset(got, 0,
+	       sizeof(uint64_t) * (FLEET_HOSTS + 1) * FLEET_COMMS *
+		   FLEET_STACKS);
+	for (size_t i = 0; i < n; i++) {
+		const char *host =
+		    profile__series_label(p, s[i].series, LABEL_HOST);
+		const char *comm =
+		    profile__series_label(p, s[i].series, LABEL_COMM);
+		const char *pid =
+		    profile__series_label(p, s[i].series, LABEL_PID);
+		size_t depth;
+		const uint32_t *fr = profile__stack(p, s[i].stack, &depth);
+		int h = FLEET_HOSTS, c = 0, k;
+
+		assert_true(all_kept ? host && pid : !host && !pid);
+		if (all_kept)
+			h = atoi(host + 1);
+		assert_true(comm_kept ? comm != NULL : comm == NULL);
+		while (comm && strcmp(comm, comm_of(c)))
+			assert_true(++c < FLEET_COMMS);
+		assert_int_equal(depth, 2);
+		k = atoi(profile__str(p, profile__frame(p, fr[1])->name) + 5);
+		got[h][c][k] += s[i].count;
+	}
+}
+
+static void test_storage__fleet_filters_and_merges(void **state)
+{
+	static uint64_t want[FLEET_HOSTS][FLEET_COMMS][FLEET_STACKS];
+	static uint64_t got[FLEET_HOSTS + 1][FLEET_COMMS][FLEET_STACKS];
+	static const char *const keep_comm[] = {LABEL_COMM, "no-such-label"};
+	const uint64_t H = 3600 * NS;
+	struct store *st = open_rw(path);
+	struct store_filter f[2] = {{LABEL_HOST, "h07"}, {LABEL_HOST, "h31"}};
+	struct store_query q = {.from_ns = T0, .to_ns = T0 + 2 * H};
+	struct profile *p;
+
+	(void)state;
+	/* An hour and some minutes: hour, minute and raw rows are read. */
+	for (uint64_t t = T0; t < T0 + H + 200 * NS; t += 10 * NS)
+		fleet_window(st, t, want);
+	assert_true(sql_int(path, "SELECT count(*) FROM samples_1h") > 0);
+
+	/* One host (and then two) of forty: read by series runs, and the
+	 * same counts as the scan of everything gives. */
+	for (size_t nf = 1; nf <= 2; nf++) {
+		q.filters = f;
+		q.nr_filters = nf;
+		q.from_ns = T0 + 37 * NS + 500000000; /* raw edges too */
+		q.to_ns = T0 + H + 150 * NS;
+		p = profile__new();
+		assert_int_equal(store__query(st, &q, p), 0);
+		fleet_counts(p, got, true, true);
+		profile__free(p);
+		uint64_t sel[FLEET_HOSTS + 1][FLEET_COMMS][FLEET_STACKS];
+		q.nr_filters = 0;
+		p = profile__new();
+		assert_int_equal(store__query(st, &q, p), 0);
+		fleet_counts(p, sel, true, true);
+		profile__free(p);
+		for (int h = 0; h < FLEET_HOSTS; h++) {
+			bool in = h == 7 || (nf == 2 && h == 31);
+
+			for (int c = 0; c < FLEET_COMMS; c++)
+				for (int k = 0; k < FLEET_STACKS; k++)
+					assert_int_equal(got[h][c][k],
+							 in ? sel[h][c][k] : 0);
+		}
+	}
+
+	/* Merged: every host's series of one comm become one. */
+	q.from_ns = T0;
+	q.to_ns = T0 + 2 * H;
+	q.nr_filters = 0;
+	q.merge = true;
+	q.keep = keep_comm;
+	q.nr_keep = 2;
+	p = profile__new();
+	assert_int_equal(store__query(st, &q, p), 0);
+	assert_int_equal(profile__nr_series(p), FLEET_COMMS);
+	fleet_counts(p, got, true, false);
+	profile__free(p);
+	for (int c = 0; c < FLEET_COMMS; c++)
+		for (int k = 0; k < FLEET_STACKS; k++) {
+			uint64_t w = 0;
+
+			for (int h = 0; h < FLEET_HOSTS; h++)
+				w += want[h][c][k];
+			assert_int_equal(got[FLEET_HOSTS][c][k], w);
+		}
+
+	/* Merged with a filter, and keeping nothing: one series. */
+	q.filters = f;
+	q.nr_filters = 1;
+	q.nr_keep = 0;
+	p = profile__new();
+	assert_int_equal(store__query(st, &q, p), 0);
+	assert_int_equal(profile__nr_series(p), 1);
+	fleet_counts(p, got, false, false);
+	profile__free(p);
+	for (int k = 0; k < FLEET_STACKS; k++) {
+		uint64_t w = 0;
+
+		for (int c = 0; c < FLEET_COMMS; c++)
+			w += want[7][c][k];
+		assert_int_equal(got[FLEET_HOSTS][0][k], w);
+	}
 	store__close(st);
 }
 
@@ -819,7 +1007,10 @@ static void test_storage__retention_by_age_and_size(void **state)
 	/* What is within the retention is still all there. */
 	check_range(st, end - 3600 * NS, end, NULL, 0, NULL);
 	struct profile *p = profile__new();
-	struct store_query q = {T0, end - 3600 * NS, NULL, 0, 0, 0};
+	struct store_query q = {.from_ns = T0,
+				.to_ns = end - 3600 * NS,
+				.filters = NULL,
+				.nr_filters = 0};
 	assert_int_equal(store__query(st, &q, p), 0);
 	assert_int_equal(profile__total(p), 0);
 	profile__free(p);
@@ -1075,6 +1266,8 @@ int main(void)
 		test_storage__timeline_heatmap_labels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_storage__version_refused_and_migrated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_storage__fleet_filters_and_merges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_storage__open_errors, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1172,6 +1172,8 @@ static int tree_add_range(struct req *q, const struct query_range *rg,
 	return err;
 }
 
+static const char *const tree_keep[] = {LABEL_COMM};
+
 static void api_tree(struct req *q, bool diff, bool top)
 {
 	struct jbuf *b = &q->r->body;
@@ -1208,6 +1210,16 @@ static void api_tree(struct req *q, bool diff, bool top)
 	ao.with_process = with_process && !top;
 	ao.match = re ? flame__match : NULL;
 	ao.match_ctx = re;
+	/* A tree needs the process name at most: the store merges the
+	 * series of every host and pid, so a fleet's tree costs one host's. */
+	ra.q.merge = true;
+	ra.q.keep = ao.with_process ? tree_keep : NULL;
+	ra.q.nr_keep = ao.with_process ? 1 : 0;
+	if (diff) {
+		rb.q.merge = true;
+		rb.q.keep = ra.q.keep;
+		rb.q.nr_keep = ra.q.nr_keep;
+	}
 
 	err = tree_add_range(q, &ra, &t, 0, &ao, &answered);
 	if (!err && !answered && diff)
