@@ -177,6 +177,17 @@ static enum outcome post(struct pusher *p, const char *url, const void *body,
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	rc = curl_easy_perform(p->curl);
 	curl_slist_free_all(hdrs);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		/* An expired, unknown or misnamed certificate: say so, the
+		 * operator fixes the server or --push-ca, not the network. */
+		log_failure(p,
+			    "push: the server's TLS certificate is not "
+			    "accepted: %s (fix the certificate or --push-ca; "
+			    "will retry, windows stay spooled)",
+			    p->curl_err[0] ? p->curl_err
+					   : curl_easy_strerror(rc));
+		return RETRY;
+	}
 	if (rc != CURLE_OK) {
 		log_failure(p,
 			    "push: cannot reach the server: %s (will retry; "

@@ -91,12 +91,12 @@ kill "$AGENT"; wait "$AGENT" 2>/dev/null || true
 	2>"$TMP/b.err" &
 AGENT=$!
 CLEANUP_PIDS+=("$AGENT")
-wait_until 30 grep -q 'cannot reach the server' "$TMP/b.err" ||
+wait_until 30 grep -q 'TLS certificate is not accepted' "$TMP/b.err" ||
 	fail "TLS failure not logged: $(tail -3 "$TMP/b.err")"
 n0=$(spool "$A")
 wait_until 30 spooled "$A" $((n0 + 2)) || fail "no windows kept while TLS fails"
 [ "$(sqlite3 "$TMP/tls.db" 'SELECT count(*) FROM push_windows')" = 0 ] || fail "pushed past an unverified certificate"
-echo "unverifiable certificate: $(grep -m1 'cannot reach' "$TMP/b.err" | cut -c1-160)"
+echo "unverifiable certificate: $(grep -m1 'certificate is not accepted' "$TMP/b.err" | cut -c1-160)"
 kill "$AGENT"; wait "$AGENT" 2>/dev/null || true
 # With the CA given, the same agent delivers what it kept.
 "$KILN" agent --db "$A" --window 1s --host failhost --no-web --stats-interval 1h \
