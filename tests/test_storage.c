@@ -552,6 +552,16 @@ static void test_storage__timeline_heatmap_labels(void **state)
 #define FLEET_COMMS 3
 #define FLEET_STACKS 5
 
+static uint64_t fleet_rnd(void)
+{
+	static uint64_t r = 0x2545f4914f6cdd1dULL;
+
+	r ^= r << 13;
+	r ^= r >> 7;
+	r ^= r << 17;
+	return r;
+}
+
 /* One window with one series per (host, comm) and 'per' samples each;
  * counts also go to want[host][comm][stack]. */
 static void fleet_window(struct store *st, uint64_t from,
@@ -588,12 +598,12 @@ static void fleet_window(struct store *st, uint64_t from,
 					      profile__intern(p, buf)};
 			series = profile__add_series(p, l, 3);
 			for (int i = 0; i < 3; i++) {
-				int k = (int)(rnd() % FLEET_STACKS);
-				uint64_t n = 1 + rnd() % 4;
+				int k = (int)(fleet_rnd() % FLEET_STACKS);
+				uint64_t n = 1 + fleet_rnd() % 4;
 
 				profile__add_sample(
 				    p, series, stacks[k],
-				    from + rnd() % 500 * 20000000ULL, n);
+				    from + fleet_rnd() % 500 * 20000000ULL, n);
 				want[h][c][k] += n;
 			}
 		}
