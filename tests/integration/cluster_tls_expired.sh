@@ -51,21 +51,15 @@ openssl verify -CAfile "$CA/ca.pem" "$CA/good.pem" >/dev/null || fail "the valid
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN" >"$TMP/token"
 DB=$TMP/central.db
-# start_server CERT: the same port again once PORT is set.
-start_server() {
+# tls_server CERT: on the same port again once PORT is set (lib.sh's
+# start_server always takes a new one).
+tls_server() {
 	: >"$TMP/srv.out"
 	"$KILN" server --db "$DB" --ingest --listen "127.0.0.1:${PORT:-0}" --auth-token-file "$TMP/token" \
 		--tls-cert "$1" --tls-key "$CA/key.pem" >"$TMP/srv.out" 2>>"$TMP/srv.err" &
 	SERVER_PID=$!
 	CLEANUP_PIDS+=("$SERVER_PID")
-	PORT=
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|^listening on https://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv.out")
-		[ -n "$PORT" ] && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/srv.err"; fail "server exited"; }
-		sleep 0.1
-	done
-	fail "server did not start"
+	wait_server "$SERVER_PID" "$TMP/srv.out" "$TMP/srv.err"
 }
 spool() { sqlite3 "$1" 'SELECT count(*) FROM push_spool' 2>/dev/null || echo -1; }
 stored() { sqlite3 "$DB" 'SELECT count(*) FROM push_windows' 2>/dev/null || echo -1; }
@@ -80,7 +74,7 @@ folded_total() { # DB [FILTER...]
 	"$KILN" query --db "$db" --from 0 --to now --format folded "$@" | awk '{ t += $NF } END { print t + 0 }'
 }
 
-start_server "$CA/expired.pem"
+tls_server "$CA/expired.pem"
 A=$TMP/a.db
 "$KILN" agent --db "$A" --window 1s --host tlshost --no-web --stats-interval 1h \
 	--push "https://127.0.0.1:$PORT" --push-token-file "$TMP/token" --push-ca "$CA/ca.pem" \
@@ -105,7 +99,7 @@ echo "  $kept windows kept, nothing stored on the server"
 
 # The certificate is renewed: same port, same agent process.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-start_server "$CA/good.pem"
+tls_server "$CA/good.pem"
 # The agent goes on sampling: compare totals with it stopped (SIGSTOP) at
 # a moment its spool is empty, i.e. every window it stored was
 # acknowledged. (Its own exit is not what is tested here.)
