@@ -824,7 +824,7 @@ static int write_named(struct store *st, uint64_t t, const char *name,
 static void names_of(struct store *st, uint64_t from, uint64_t to, char *buf,
 		     size_t size)
 {
-	struct store_query q = {from, to, NULL, 0, 0, 0};
+	struct store_query q = {.from_ns = from, .to_ns = to};
 	struct profile *p = profile__new();
 	size_t n, len = 0;
 	const struct sample *s;
