@@ -87,14 +87,15 @@ wait_server() {
 # start_server OUT ARGS... -> `kiln server ARGS...` on 127.0.0.1, a port of
 # its choosing, in the background: PORT, SERVER_PID (killed at exit),
 # output in OUT and OUT.err. Fails if it exits or never says where it
-# listens.
+# listens (within SERVER_TRIES x 0.05 s, default 100: a ThreadSanitizer
+# build wants more).
 start_server() {
 	local out=$1; shift
 	: >"$out" # a port left in OUT by an earlier server is not this one's
 	"$KILN" server "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
 	SERVER_PID=$!
 	CLEANUP_PIDS+=("$SERVER_PID")
-	wait_server "$SERVER_PID" "$out"
+	wait_server "$SERVER_PID" "$out" "$out.err" "${SERVER_TRIES:-100}"
 }
 
 # start_clickhouse [HTTP_PORT] -> a real clickhouse-server on loopback with

@@ -23,18 +23,9 @@ PY
 
 # run_clients KILN_BINARY LABEL: server, 4 clients, checks; fails on error.
 run_clients() {
-	local bin=$1 label=$2 port= pid
-	: >"$TMP/$label.out"
-	"$bin" server --db "$TMP/c.db" --listen 127.0.0.1:0 >"$TMP/$label.out" 2>"$TMP/$label.err" &
-	pid=$!
-	CLEANUP_PIDS+=($pid)
-	for _ in $(seq 600); do
-		port=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/$label.out")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$TMP/$label.err"; fail "$label: server exited"; }
-		sleep 0.05
-	done
-	[ -n "$port" ] || fail "$label: server did not say where it listens"
+	local bin=$1 label=$2 port pid
+	KILN=$bin SERVER_TRIES=600 start_server "$TMP/$label" --db "$TMP/c.db"
+	port=$PORT pid=$SERVER_PID
 	python3 - "http://127.0.0.1:$port" "$SECS" <<'PY' || { tail -20 "$TMP/$label.err"; fail "$label: clients failed"; }
 import json, sys, threading, time, urllib.error, urllib.request, xml.etree.ElementTree as E
 base, secs = sys.argv[1], float(sys.argv[2])

@@ -32,17 +32,7 @@ set -e
 [ "$rc" = 3 ] || { cat "$TMP/q.err"; fail "kiln query on a corrupt store: exit $rc, want 3"; }
 grep -q "corrupt" "$TMP/q.err" || fail "kiln query gave no reason: $(cat "$TMP/q.err")"
 echo "kiln query on a corrupt store: exit 3: $(tail -1 "$TMP/q.err")"
-"$KILN" server --db "$TMP/bad.db" --listen 127.0.0.1:0 >"$TMP/out2" 2>"$TMP/err2" &
-SERVER_PID=$!
-CLEANUP_PIDS+=($SERVER_PID)
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out2")
-	[ -n "$PORT" ] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/err2"; fail "server on a corrupt store exited"; }
-	sleep 0.05
-done
-[ -n "$PORT" ] || fail "server did not say where it listens"
+start_server "$TMP/out2" --db "$TMP/bad.db"
 for path in "flamegraph?from=$T0&to=$((T0 + 180))" "top?from=$T0&to=$((T0 + 180))" "export?format=pprof&from=$T0&to=$((T0 + 180))"; do
 	code=$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/$path")
 	[ "$code" = 500 ] || fail "$path on a corrupt store: $code $(head -c 200 "$TMP/body")"

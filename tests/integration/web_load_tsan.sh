@@ -20,19 +20,9 @@ T0=$(( ($(date +%s) - 1800) / 60 * 60 ))
 "$GEN" known "$TMP/k.db" "$T0" || fail "cannot write the test store"
 
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
-"$TSAN_KILN" server --db "$TMP/k.db" --listen 127.0.0.1:0 --ingest >"$TMP/out" 2>"$TMP/err" &
-PID=$!
-CLEANUP_PIDS+=($PID)
-PORT=
-for _ in $(seq 600); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
-	[ -n "$PORT" ] && break
-	kill -0 "$PID" 2>/dev/null || { cat "$TMP/err"; fail "server exited"; }
-	sleep 0.05
-done
-[ -n "$PORT" ] || fail "server did not say where it listens"
+KILN=$TSAN_KILN SERVER_TRIES=600 start_server "$TMP/srv" --db "$TMP/k.db" --ingest
 
-python3 - "http://127.0.0.1:$PORT" "$SECS" "$T0" <<'PY' || { grep -A30 "WARNING: ThreadSanitizer" "$TMP/err" | head -60; fail "clients failed"; }
+python3 - "http://127.0.0.1:$PORT" "$SECS" "$T0" <<'PY' || { grep -A30 "WARNING: ThreadSanitizer" "$TMP/srv.err" | head -60; fail "clients failed"; }
 import gzip, json, sys, threading, time, urllib.request, xml.etree.ElementTree as E
 base, secs, t0 = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 R = "from=%d&to=%d" % (t0, t0 + 180)
@@ -120,11 +110,11 @@ for i in range(16):
 if errors:
     print("\n".join(errors[:10])); sys.exit(1)
 PY
-kill -0 "$PID" 2>/dev/null || fail "the server died"
-kill "$PID"
-wait "$PID" || { rc=$?; grep -A40 "WARNING: ThreadSanitizer" "$TMP/err" | head -80; fail "server exit status $rc on SIGTERM"; }
-if grep -q "ThreadSanitizer" "$TMP/err"; then
-	grep -A30 "WARNING: ThreadSanitizer" "$TMP/err" | head -60
-	fail "ThreadSanitizer reported $(grep -c 'WARNING: ThreadSanitizer' "$TMP/err") problem(s)"
+kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
+kill "$SERVER_PID"
+wait "$SERVER_PID" || { rc=$?; grep -A40 "WARNING: ThreadSanitizer" "$TMP/srv.err" | head -80; fail "server exit status $rc on SIGTERM"; }
+if grep -q "ThreadSanitizer" "$TMP/srv.err"; then
+	grep -A30 "WARNING: ThreadSanitizer" "$TMP/srv.err" | head -60
+	fail "ThreadSanitizer reported $(grep -c 'WARNING: ThreadSanitizer' "$TMP/srv.err") problem(s)"
 fi
 echo "web_load_tsan: 16 clients for ${SECS}s under ThreadSanitizer: no error, no report"

@@ -19,7 +19,7 @@ T=$(($(date +%s) - 120))
 "$LOAD" frame "$TMP/w1" --host alpha --instance 7 --seq 1 --start "$T" >/dev/null || fail "cannot write a push frame"
 
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 suppressions=$PWD/tests/tsan.supp"
-KILN=$TSAN_KILN start_server "$TMP/srv" --db "$DB" --init --ingest
+KILN=$TSAN_KILN SERVER_TRIES=600 start_server "$TMP/srv" --db "$DB" --init --ingest
 rm -rf "$TMP/d"
 
 # post PATH CONTENT-TYPE FILE -> "STATUS BODY"
