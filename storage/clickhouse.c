@@ -666,6 +666,62 @@ static int apply_schema(struct ch_store *c)
 	return ch__request(c, sql, NULL, "recording the schema version");
 }
 
+/* Whether table 'frames' has column 'col': 1, 0, or -errno. */
+static int has_frames_column(struct ch_store *c, const char *col)
+{
+	char sql[200];
+	struct rbin r;
+	uint64_t n;
+	int err;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count() FROM system.columns WHERE database = "
+		 "currentDatabase() AND table = 'frames' AND name = '%s' "
+		 "FORMAT RowBinary",
+		 col);
+	if ((err = ch__request(c, sql, NULL, "reading the frames' columns")))
+		return err == -ENOENT ? -EIO : err;
+	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
+	n = rbin__u64(&r);
+	return r.bad ? -EBADMSG : n > 0;
+}
+
+/*
+ * Version 2 -> 3: frames get system_name, build_id and file_offset. No
+ * ADD COLUMN IF NOT EXISTS on 18.16: a column already there (another
+ * server upgrading at the same time) is looked for before and after.
+ */
+static int migrate_v3(struct ch_store *c)
+{
+	static const char *const cols[][2] = {
+	    {"system_name", "String DEFAULT ''"},
+	    {"build_id", "String DEFAULT ''"},
+	    {"file_offset", "UInt64 DEFAULT 0"},
+	};
+	char sql[200];
+	int err, has;
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		if ((has = has_frames_column(c, cols[i][0])) < 0)
+			return has;
+		if (has)
+			continue;
+		snprintf(sql, sizeof(sql),
+			 "ALTER TABLE frames ADD COLUMN %s %s", cols[i][0],
+			 cols[i][1]);
+		err = ch__request(c, sql, NULL, "adding a column to frames");
+		if (err && has_frames_column(c, cols[i][0]) != 1)
+			return err == -ENOENT ? -EIO : err;
+	}
+	err = ch__request(c, "INSERT INTO kiln_schema VALUES (3, now())", NULL,
+			  "recording the schema version");
+	if (!err)
+		pr_info("store '%s': schema version 2 upgraded to 3 (frames "
+			"keep system_name, build_id, file_offset)",
+			c->name);
+	return err;
+}
+
 static int setup(struct ch_store *c)
 {
 	uint32_t version;
@@ -680,8 +736,18 @@ static int setup(struct ch_store *c)
 		       c->name, version, CH_SCHEMA_VERSION);
 		return -EPROTO;
 	}
+	c->schema = version;
 	if (version == CH_SCHEMA_VERSION)
 		return 0;
+	/* Readers read version 2 as it is (no v3 columns: '' and 0). */
+	if (version == 2) {
+		if (c->read_only)
+			return 0;
+		if ((err = migrate_v3(c)))
+			return err;
+		c->schema = 3;
+		return 0;
+	}
 	/* Version 1 was only ever made by development builds (the sample
 	 * layout changed before any release): nothing to migrate. */
 	if (version) {
@@ -709,6 +775,7 @@ static int setup(struct ch_store *c)
 		return err == -ENOENT ? -EIO : err;
 	if ((err = apply_schema(c)))
 		return err;
+	c->schema = CH_SCHEMA_VERSION;
 	pr_info("store '%s': created schema version %d", c->name,
 		CH_SCHEMA_VERSION);
 	return 0;
@@ -781,6 +848,8 @@ void ch__dict_release(struct ch_dict *d)
 		free(d->frames[i].name);
 		free(d->frames[i].file);
 		free(d->frames[i].module);
+		free(d->frames[i].system_name);
+		free(d->frames[i].build_id);
 	}
 	for (size_t i = 0; i < d->nr_series; i++) {
 		for (uint32_t j = 0; j < 2 * d->series[i].n; j++)
@@ -920,6 +989,12 @@ static uint64_t frame_id(const struct profile *p, uint32_t fid,
 	chbuf__str(tmp, profile__str(p, f->module));
 	chbuf__put(tmp, nums, sizeof(nums));
 	chbuf__u64(tmp, f->addr);
+	/* Frames without them keep the ids version 2 gave them. */
+	if (f->sysname || f->build_id) {
+		chbuf__str(tmp, profile__str(p, f->sysname));
+		chbuf__str(tmp, profile__str(p, f->build_id));
+		chbuf__u64(tmp, f->build_id ? f->offset : 0);
+	}
 	return fingerprint(tmp->p, tmp->len);
 }
 
@@ -1016,6 +1091,12 @@ static int encode_window(struct ch_store *c, struct wbatch *b,
 				chbuf__u32(&b->frames, f->line);
 				chbuf__u8(&b->frames, (uint8_t)f->kind);
 				chbuf__u64(&b->frames, f->addr);
+				chbuf__str(&b->frames,
+					   profile__str(p, f->sysname));
+				chbuf__str(&b->frames,
+					   profile__str(p, f->build_id));
+				chbuf__u64(&b->frames,
+					   f->build_id ? f->offset : 0);
 				w_add(c, &c->w_frames, ids[j]);
 			}
 			stid[s[i].stack] =
@@ -1192,7 +1273,8 @@ static int flush_batch(struct ch_store *c, struct wbatch *b)
 	if (b->frames.len && (err = ch__request(c,
 						"INSERT INTO frames (id, name, "
 						"file, module, line, kind, "
-						"addr) FORMAT RowBinary",
+						"addr, system_name, build_id, "
+						"file_offset) FORMAT RowBinary",
 						&b->frames, "writing frames")))
 		goto out;
 	if (b->stacks.len &&

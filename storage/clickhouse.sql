@@ -1,10 +1,13 @@
 -- SPDX-License-Identifier: MIT
--- kiln's ClickHouse schema, version 2 (table kiln_schema). Embedded into the
+-- kiln's ClickHouse schema, version 3 (table kiln_schema). Embedded into the
 -- binary and run by storage/clickhouse.c when a store URL names a database
 -- without it (the first `kiln server --store clickhouse://...`, or --init);
 -- every statement is idempotent, so servers starting together do no harm.
 -- A database whose kiln_schema holds a higher version is refused, and so
--- is version 1, which only development builds made.
+-- is version 1, which only development builds made. Version 2 lacks the
+-- last three columns of frames: a writer opening it adds them
+-- (clickhouse.c, migrate_v3: ALTER TABLE ... ADD COLUMN, skipped for a
+-- column already there), and readers of a version 2 database read ''/0.
 --
 -- The SQL runs on Debian 12's clickhouse-server 18.16 and on current
 -- releases: no LowCardinality, Map, JSON, TTL or column codecs. Statements
@@ -32,7 +35,10 @@ CREATE TABLE IF NOT EXISTS frames (
 	module String, -- the binary, '' when unknown
 	line UInt32,
 	kind UInt8,    -- enum frame_kind
-	addr UInt64
+	addr UInt64,
+	system_name String DEFAULT '', -- the mangled name (pprof), v3
+	build_id String DEFAULT '',    -- hex, user code in a file with one, v3
+	file_offset UInt64 DEFAULT 0   -- looked up in that file, v3
 ) ENGINE = ReplacingMergeTree ORDER BY id;
 
 -- frames: frame ids, root first.

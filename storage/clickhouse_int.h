@@ -17,7 +17,7 @@
 #include "lib/idxset.h"
 #include "storage/store_ops.h"
 
-#define CH_SCHEMA_VERSION 2
+#define CH_SCHEMA_VERSION 3
 #define CH_SLOT_NS 20000000ULL /* 20 ms */
 #define CH_SLOTS_PER_S 50
 #define CH_MAX_RESPONSE (512u << 20) /* bytes of one response */
@@ -76,6 +76,8 @@ struct ch_frame {
 	char *name, *file, *module;
 	uint32_t line, kind;
 	uint64_t addr;
+	char *system_name, *build_id; /* "" when none */
+	uint64_t file_offset;
 };
 
 struct ch_stack {
@@ -111,6 +113,7 @@ struct ch_store {
 	char *user, *pass;
 	char *name; /* the URL without its password, for messages */
 	bool read_only;
+	uint32_t schema; /* the database's version (2: frames without v3's) */
 	uint64_t retention_ns, max_size;
 	long timeout_ms;
 	struct store_stats stats;

@@ -255,12 +255,19 @@ static int parse_frames(struct ch_store *c)
 		f.line = rbin__u32(&r);
 		f.kind = rbin__u8(&r);
 		f.addr = rbin__u64(&r);
+		s = rbin__str(&r, &n);
+		f.system_name = dupn(s, n);
+		s = rbin__str(&r, &n);
+		f.build_id = dupn(s, n);
+		f.file_offset = rbin__u64(&r);
 		if (f.kind >= FRAME_KIND_MAX)
 			f.kind = FRAME_USER;
 		if (r.bad || frame_pos(d, f.id) >= 0) {
 			free(f.name);
 			free(f.file);
 			free(f.module);
+			free(f.system_name);
+			free(f.build_id);
 			continue;
 		}
 		if (d->nr_frames == d->cap_frames) {
@@ -401,10 +408,15 @@ int ch__dict_load_stacks(struct ch_store *c, const uint64_t *ids, size_t n)
 		if (!u || want[u - 1] != want[i])
 			want[u++] = want[i];
 	m = u;
-	err = fetch_ids(c,
-			"SELECT id, name, file, module, line, kind, addr FROM "
-			"frames",
-			want, m, parse_frames);
+	/* A version 2 database (read only: writers upgrade it) has no
+	 * system_name, build_id or file_offset yet. */
+	err = fetch_ids(
+	    c,
+	    c->schema >= 3 ? "SELECT id, name, file, module, line, kind, addr, "
+			     "system_name, build_id, file_offset FROM frames"
+			   : "SELECT id, name, file, module, line, kind, addr, "
+			     "'', '', toUInt64(0) FROM frames",
+	    want, m, parse_frames);
 out:
 	free(want);
 	return err;
@@ -530,6 +542,9 @@ static void build_profile(struct ch_store *c, const struct qrow *rows, size_t n,
 				    .line = cf ? cf->line : 0,
 				    .kind = cf ? cf->kind : FRAME_SPECIAL,
 				    .addr = cf ? cf->addr : 0,
+				    .sysname = cf ? profile__intern(
+							out, cf->system_name)
+						  : 0,
 				};
 				ids[j] = profile__add_frame(out, &fr);
 				if (fp >= 0)
