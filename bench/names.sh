@@ -30,3 +30,20 @@ if command -v go >/dev/null; then
 	t0=$(date +%s%N); go tool addr2line "$T/g/stripped" <"$T/addrs0x" >/dev/null; t1=$(date +%s%N)
 	echo "  go tool addr2line (stripped) total_us=$(( (t1 - t0) / 1000 ))"
 fi
+# Naming stored frames again when debug info arrives, the store's side:
+# 100k frames of one build id renamed (bench_rename: beside writing them
+# fresh, and the query before and after), then the same store taken back
+# to version 4's frames table and opened by `kiln query`, which migrates
+# it (v5 rebuilds the frames table), beside the same query without.
+KILN=$OUT/kiln
+"$OUT/bench/bench_rename" "$T/r.db" 100000
+command -v sqlite3 >/dev/null || { echo "sqlite3 missing: migration not measured"; exit 0; }
+sqlite3 "$T/r.db" "DROP TABLE frame_names;
+CREATE TABLE f4 (id INTEGER PRIMARY KEY, function INTEGER NOT NULL, mapping INTEGER NOT NULL,
+	line INTEGER NOT NULL, kind INTEGER NOT NULL, addr INTEGER NOT NULL,
+	UNIQUE (function, mapping, line, kind, addr));
+INSERT INTO f4 SELECT id, function, mapping, line, kind, addr FROM frames;
+DROP TABLE frames; ALTER TABLE f4 RENAME TO frames; PRAGMA user_version = 4;"
+q() { "$KILN" query --store "$T/r.db" --from 1790000000 --to 1790007200 >/dev/null; }
+t0=$(date +%s%N); q; t1=$(date +%s%N); q; t2=$(date +%s%N)
+echo "frames=$(sqlite3 "$T/r.db" 'SELECT count(*) FROM frames') query_migrating_v4_ms=$(( (t1 - t0) / 1000000 )) query_ms=$(( (t2 - t1) / 1000000 ))"

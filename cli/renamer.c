@@ -20,6 +20,7 @@ struct renamer {
 	char build_id[132];	  /* the one being gone through; "" when idle */
 	int64_t after;		  /* the last frame id done */
 	uint64_t frames, renamed; /* for the build id under way */
+	uint64_t busy_ns;	  /* time spent on it, over the steps */
 	struct renamer_stats stats;
 	struct store_frame_ref refs[BATCH];
 	struct store_frame_name names[BATCH];
@@ -49,9 +50,10 @@ static void finish(struct renamer *r, const char *why)
 			r->build_id, why);
 	else
 		pr_info("debuginfod: %llu of %llu stored frames of build id "
-			"%s named again",
+			"%s named again (%.1f ms)",
 			(unsigned long long)r->renamed,
-			(unsigned long long)r->frames, r->build_id);
+			(unsigned long long)r->frames, r->build_id,
+			(double)r->busy_ns / 1e6);
 	r->stats.build_ids++;
 	r->build_id[0] = '\0';
 }
@@ -140,7 +142,9 @@ static bool batch(struct renamer *r)
 
 void renamer__step(struct renamer *r, unsigned budget_ms)
 {
-	uint64_t end = clock__mono_ns() + (uint64_t)budget_ms * 1000000ULL;
+	uint64_t t0 = clock__mono_ns(), t;
+	uint64_t end = t0 + (uint64_t)budget_ms * 1000000ULL;
+	bool more;
 
 	do {
 		if (!r->build_id[0]) {
@@ -148,11 +152,13 @@ void renamer__step(struct renamer *r, unsigned budget_ms)
 						       sizeof(r->build_id)))
 				return;
 			r->after = 0;
-			r->frames = r->renamed = 0;
+			r->frames = r->renamed = r->busy_ns = 0;
 		}
-		if (!batch(r))
-			return;
-	} while (clock__mono_ns() < end);
+		more = batch(r);
+		t = clock__mono_ns();
+		r->busy_ns += t - t0;
+		t0 = t;
+	} while (more && t < end);
 }
 
 void renamer__stats(const struct renamer *r, struct renamer_stats *out)

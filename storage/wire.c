@@ -111,6 +111,17 @@ static int cmp_ent(const void *a, const void *b)
 	return x->slot < y->slot ? -1 : x->slot > y->slot;
 }
 
+/* Signed deltas as varints: 0, -1, 1, -2 ... -> 0, 1, 2, 3 ... */
+static uint64_t zigzag(uint64_t d)
+{
+	return (d << 1) ^ (uint64_t) - (int64_t)(d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t v)
+{
+	return (v >> 1) ^ (uint64_t) - (int64_t)(v & 1);
+}
+
 static uint32_t use_str(uint32_t *smap, uint32_t *nr, uint32_t id)
 {
 	if (id == 0)
@@ -282,7 +293,10 @@ int wire__encode_payload(const struct profile *p, uint8_t **out, size_t *len,
 		if (more) {
 			wbuf__varint(&b, f->sysname ? smap[f->sysname] : 0);
 			wbuf__varint(&b, f->build_id ? smap[f->build_id] : 0);
-			wbuf__varint(&b, f->offset);
+			/* Near the address: text is mapped at its file
+			 * offset in most objects (a return address looks
+			 * up the byte before). */
+			wbuf__varint(&b, zigzag(f->offset - f->addr));
 		}
 	}
 	wbuf__varint(&b, nr_st);
@@ -645,6 +659,8 @@ static int read_payload(struct rd *r, const struct wire_limits *lim,
 		     !rd_id(r, &bid, nstr + 1, "frame build id") ||
 		     !rd_u64(r, &offset, "frame offset")))
 			goto fail;
+		if (kind & WIRE_FRAME_MORE)
+			offset = addr + unzigzag(offset);
 		kind &= ~(uint64_t)WIRE_FRAME_MORE;
 		if (line > UINT32_MAX || kind >= FRAME_KIND_MAX) {
 			rd_fail(r, -EINVAL, "frame %zu: bad line or kind", i);

@@ -24,8 +24,9 @@
  *   varint nr_frames, per frame varint name, file, module (string ids),
  *          line, kind, addr; when kind has WIRE_FRAME_MORE (16) set
  *          (version 2), varint system_name, build_id (string ids) and
- *          file offset follow (struct frame: what names the frame again
- *          once debug info arrives); version 1 payloads never set it
+ *          zigzag(file offset - addr) follow (struct frame: what names
+ *          the frame again once debug info arrives); version 1 payloads
+ *          never set it
  *   varint nr_stacks, per stack (frame ids, root first; stacks listed in
  *          lexicographic order) varint shared prefix with the previous
  *          stack, varint number of new frames, the new frame ids

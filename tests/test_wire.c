@@ -78,7 +78,8 @@ static struct profile *make_window(uint64_t start, int secs, int nsamples)
 		if (f >= 10 && f % 3 == 0) {
 			fr.build_id =
 			    profile__intern(p, f % 2 ? "0123abcd" : "4567ef89");
-			fr.offset = fr.addr - 1;
+			/* Offsets below and above the address. */
+			fr.offset = f % 2 ? fr.addr - 1 : fr.addr + 0x200000;
 		}
 		frames[f] = profile__add_frame(p, &fr);
 	}
