@@ -239,6 +239,8 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		 !strncmp(map->path, "/memfd:", 7);
 	if (map->path[0] == '[' && strcmp(map->path, "[vdso]"))
 		return; /* [vsyscall], [uprobes]: nothing to symbolize */
+	if (m.anon)	/* a JIT's new code: its perf map may have grown */
+		symbolizer__jit_changed(t->sym, p->pid);
 	unmap_range(t, p, map->start, map->end);
 	m.map.path = xstrdup(map->path);
 	if (map->build_id_len) {
@@ -291,7 +293,15 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 		    (struct proc_mapping *)proc_info__lookup(p, addrs[i]);
 		int err;
 
-		if (!m || m->tried || m->anon)
+		if (!m || m->anon) {
+			/* JIT code, or a frame-pointer walk's garbage: the
+			 * perf map is looked at (off this thread, rarely). */
+			struct sym_result r;
+
+			symbolizer__resolve_jit(t->sym, p->pid, addrs[i], &r);
+			continue;
+		}
+		if (m->tried)
 			continue;
 		m->tried = true;
 		err = symbolizer__object_request(t->sym, &m->map, &m->obj);

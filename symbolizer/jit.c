@@ -34,7 +34,7 @@ static int jit_cmp(const void *a, const void *b)
 }
 
 /* Opens the map as the process sees it, or the host's copy (see above). */
-static int open_map(struct jit_map *m, const char *sysroot, bool *from_host)
+static int open_map(struct jit_read *m, const char *sysroot, bool *from_host)
 {
 	char path[PATH_MAX], name[64];
 	struct stat st;
@@ -44,7 +44,11 @@ static int open_map(struct jit_map *m, const char *sysroot, bool *from_host)
 	*from_host = false;
 	if (!sysroot[0]) {
 		snprintf(path, sizeof(path), "/proc/%d", m->pid);
-		if (!m->have_uid && !stat(path, &st)) {
+		if (!m->have_uid) {
+			/* Gone before its owner was known: the host's copy
+			 * could not be trusted, nothing to open. */
+			if (stat(path, &st))
+				return -ESRCH;
 			m->uid = st.st_uid;
 			m->have_uid = true;
 		}
@@ -70,14 +74,14 @@ static int open_map(struct jit_map *m, const char *sysroot, bool *from_host)
 	return fd;
 }
 
-static void refuse(struct jit_maps *jm, const struct jit_map *m, uint64_t size)
+static void refuse(struct jit_maps *jm, int pid, uint64_t size)
 {
 	jm->refused++;
 	if (!jm->warned)
 		pr_warn("not reading the JIT map of pid %d: %llu bytes, above "
 			"the limit of %llu per map and %llu in all (see "
 			"kiln_symbolizer_jit_maps_refused_total)",
-			m->pid, (unsigned long long)size, JIT_MAX_FILE,
+			pid, (unsigned long long)size, JIT_MAX_FILE,
 			JIT_MAX_TOTAL);
 	jm->warned = true;
 }
@@ -109,35 +113,12 @@ static int read_all(int fd, uint64_t size, char **out, size_t *len)
 	return 0;
 }
 
-static int jit_read(struct jit_maps *jm, struct jit_map *m, const char *sysroot)
+static int parse(struct jit_read *r)
 {
-	struct jit_sym *syms = NULL;
-	size_t nr = 0, cap = 0, len = 0;
-	uint64_t bytes, others = jm->bytes - m->bytes;
-	char *text = NULL, *line, *next;
-	struct stat st;
 	uint32_t seq = 0;
-	bool from_host;
-	int fd, err;
+	char *line, *next;
 
-	m->tried = true;
-	fd = open_map(m, sysroot, &from_host);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > JIT_MAX_FILE ||
-	    others + (uint64_t)st.st_size > JIT_MAX_TOTAL) {
-		refuse(jm, m, (uint64_t)st.st_size);
-		err = -EFBIG;
-		goto out;
-	}
-	err = read_all(fd, (uint64_t)st.st_size, &text, &len);
-	if (err)
-		goto out;
-	for (line = text; line && *line; line = next) {
+	for (line = r->text; line && *line; line = next) {
 		char *p = line, *end;
 		uint64_t start, size;
 
@@ -151,49 +132,124 @@ static int jit_read(struct jit_maps *jm, struct jit_map *m, const char *sysroot)
 		size = strtoull(p, &end, 16);
 		if (end == p || *end != ' ' || !size)
 			continue;
-		if (nr == cap) {
+		if (r->nr == r->cap) {
 			struct jit_sym *n;
 
-			cap = cap ? cap * 2 : 256;
-			n = realloc(syms, cap * sizeof(*n));
-			if (!n) {
-				err = -ENOMEM;
-				goto out;
-			}
-			syms = n;
+			r->cap = r->cap ? r->cap * 2 : 256;
+			n = realloc(r->syms, r->cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			r->syms = n;
 		}
-		syms[nr++] = (struct jit_sym){start, size, end + 1, seq++};
+		r->syms[r->nr++] =
+		    (struct jit_sym){start, size, end + 1, seq++};
 	}
-	bytes = len + 1 + cap * sizeof(*syms);
-	if (others + bytes > JIT_MAX_TOTAL) {
-		refuse(jm, m, bytes);
-		err = -EFBIG;
-		goto out;
-	}
-	qsort(syms, nr, sizeof(*syms), jit_cmp);
-	free(m->syms);
-	free(m->text);
-	m->syms = syms;
-	m->text = text;
-	m->nr = nr;
-	jm->bytes = others + bytes;
-	m->bytes = bytes;
-	syms = NULL;
-	text = NULL;
-	m->from_host = from_host;
-	m->mtime = st.st_mtim.tv_sec;
-	m->mtime_ns = st.st_mtim.tv_nsec;
-	m->size = st.st_size;
-	err = 0;
-out:
-	free(syms);
-	free(text);
-	close(fd);
-	return err;
+	qsort(r->syms, r->nr, sizeof(*r->syms), jit_cmp);
+	return 0;
 }
 
-struct jit_map *jit__get(struct jit_maps *jm, const char *sysroot, int pid,
-			 bool create)
+void jit__read_init(const struct jit_map *m, struct jit_read *r)
+{
+	*r = (struct jit_read){
+	    .pid = m->pid,
+	    .gen = m->gen,
+	    .have_uid = m->have_uid,
+	    .tried = m->tried,
+	    .from_host = m->from_host,
+	    .uid = m->uid,
+	    .mtime = m->mtime,
+	    .mtime_ns = m->mtime_ns,
+	    .size = m->size,
+	};
+}
+
+void jit__read(const char *sysroot, struct jit_read *r)
+{
+	struct stat st;
+	bool from_host;
+	int fd = open_map(r, sysroot, &from_host);
+
+	if (fd < 0) {
+		r->err = fd;
+		return;
+	}
+	if (fstat(fd, &st)) {
+		r->err = -errno;
+		goto out;
+	}
+	if (r->tried && from_host == r->from_host &&
+	    st.st_mtim.tv_sec == r->mtime &&
+	    st.st_mtim.tv_nsec == r->mtime_ns && st.st_size == r->size) {
+		r->err = -EAGAIN; /* unchanged: the miss is real */
+		goto out;
+	}
+	r->from_host = from_host;
+	r->mtime = st.st_mtim.tv_sec;
+	r->mtime_ns = st.st_mtim.tv_nsec;
+	r->size = st.st_size;
+	if ((uint64_t)st.st_size > JIT_MAX_FILE) {
+		r->err = -EFBIG;
+		goto out;
+	}
+	r->err = read_all(fd, (uint64_t)st.st_size, &r->text, &r->len);
+	if (!r->err)
+		r->err = parse(r);
+out:
+	close(fd);
+}
+
+static void read_release(struct jit_read *r)
+{
+	free(r->syms);
+	free(r->text);
+	r->syms = NULL;
+	r->text = NULL;
+}
+
+void jit__install(struct jit_maps *jm, struct jit_read *r)
+{
+	struct jit_map *m = jit__get(jm, r->pid, false);
+	uint64_t bytes, others;
+
+	if (!m || m->gen != r->gen) {
+		read_release(r); /* forgotten (exited) meanwhile */
+		return;
+	}
+	m->loading = false;
+	m->tried = true;
+	m->last_err = r->err;
+	m->have_uid = r->have_uid;
+	m->uid = r->uid;
+	if (r->err == -EFBIG)
+		refuse(jm, m->pid, (uint64_t)r->size);
+	if (r->err) {
+		read_release(r);
+		return;
+	}
+	others = jm->bytes - m->bytes;
+	bytes = r->len + 1 + r->cap * sizeof(*r->syms);
+	if (others + bytes > JIT_MAX_TOTAL) {
+		refuse(jm, m->pid, bytes);
+		m->last_err = -EFBIG;
+		read_release(r);
+		return;
+	}
+	free(m->syms);
+	free(m->text);
+	m->syms = r->syms;
+	m->text = r->text;
+	m->nr = r->nr;
+	r->syms = NULL;
+	r->text = NULL;
+	jm->bytes = others + bytes;
+	m->bytes = bytes;
+	m->from_host = r->from_host;
+	m->mtime = r->mtime;
+	m->mtime_ns = r->mtime_ns;
+	m->size = r->size;
+}
+
+struct jit_map *jit__get(struct jit_maps *jm, int pid, bool create)
 {
 	struct jit_map **head = &jm->buckets[(unsigned)pid % JIT_BUCKETS];
 	struct jit_map *m;
@@ -205,31 +261,10 @@ struct jit_map *jit__get(struct jit_maps *jm, const char *sysroot, int pid,
 		return NULL;
 	m = xcalloc(1, sizeof(*m));
 	m->pid = pid;
+	m->gen = ++jm->gen;
 	m->next = *head;
 	*head = m;
-	jit_read(jm, m, sysroot);
 	return m;
-}
-
-int jit__reload_if_changed(struct jit_maps *jm, struct jit_map *m,
-			   const char *sysroot)
-{
-	struct stat st;
-	bool from_host;
-	int fd = open_map(m, sysroot, &from_host);
-
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st)) {
-		close(fd);
-		return -ENOENT;
-	}
-	close(fd);
-	if (m->tried && from_host == m->from_host &&
-	    st.st_mtim.tv_sec == m->mtime &&
-	    st.st_mtim.tv_nsec == m->mtime_ns && st.st_size == m->size)
-		return -EAGAIN; /* unchanged: the miss is real */
-	return jit_read(jm, m, sysroot);
 }
 
 const struct jit_sym *jit__find(const struct jit_map *m, uint64_t addr)

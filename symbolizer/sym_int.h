@@ -181,6 +181,7 @@ struct jit_sym {
 struct jit_map {
 	struct jit_map *next;
 	int pid;
+	uint32_t gen; /* tells a reused pid's map from the old one */
 	struct jit_sym *syms;
 	size_t nr;
 	char *text;	/* the file's contents: names point into it */
@@ -192,6 +193,14 @@ struct jit_map {
 	time_t mtime;	/* change detection for re-reads */
 	long mtime_ns;
 	off_t size;
+	/* Checks run on the loader thread, at most one at a time, and not
+	 * again before JIT_RECHECK_MS (JIT_ABSENT_MS without a file) unless
+	 * the process mapped anonymous executable memory since ('dirty') or
+	 * exited. */
+	bool loading;
+	bool dirty;
+	int last_err;	     /* of the last check: 0, -ENOENT (no map)... */
+	uint64_t checked_ms; /* CLOCK_MONOTONIC ms of the last check */
 };
 
 #define JIT_BUCKETS 256
@@ -199,17 +208,50 @@ struct jit_map {
  * to JIT_MAX_TOTAL bytes (a map that does not fit is refused, counted). */
 #define JIT_MAX_FILE (16ULL << 20)
 #define JIT_MAX_TOTAL (24ULL << 20)
+/* A miss re-checks a process's map at most this often, and an absent map
+ * is looked for again at most this often (new anonymous executable memory
+ * and exits ask at once). */
+#define JIT_RECHECK_MS 2000
+#define JIT_ABSENT_MS 3000
+/* Even when asked at once, not more often than this. */
+#define JIT_MIN_CHECK_MS 500
 struct jit_maps {
 	struct jit_map *buckets[JIT_BUCKETS];
 	uint64_t bytes;
 	uint64_t refused;
+	uint64_t checks; /* files looked at (on the loader thread) */
+	uint32_t gen;
 	bool warned;
 };
 
-struct jit_map *jit__get(struct jit_maps *jm, const char *sysroot, int pid,
-			 bool create);
-int jit__reload_if_changed(struct jit_maps *jm, struct jit_map *m,
-			   const char *sysroot);
+/*
+ * One read of a perf map, done by the loader thread: in, what is known of
+ * the map (change detection, the owner's uid); out, the new contents or
+ * err: -EAGAIN unchanged, -EFBIG over JIT_MAX_FILE, -errno.
+ */
+struct jit_read {
+	int pid;
+	uint32_t gen;
+	bool have_uid, tried, from_host;
+	uid_t uid;
+	time_t mtime;
+	long mtime_ns;
+	off_t size;
+	int err;
+	struct jit_sym *syms;
+	size_t nr, cap, len;
+	char *text;
+};
+
+/* The map of 'pid', NULL if none (created empty when 'create'). */
+struct jit_map *jit__get(struct jit_maps *jm, int pid, bool create);
+/* Fills 'r' from 'm' for a read. */
+void jit__read_init(const struct jit_map *m, struct jit_read *r);
+/* Reads (any thread; touches nothing shared). */
+void jit__read(const char *sysroot, struct jit_read *r);
+/* Takes a read's result into its map (if the pid's map is still the one
+ * it was read for), under the total cap; frees what it does not take. */
+void jit__install(struct jit_maps *jm, struct jit_read *r);
 const struct jit_sym *jit__find(const struct jit_map *m, uint64_t addr);
 void jit__forget(struct jit_maps *jm, int pid);
 void jit__release(struct jit_maps *jm);

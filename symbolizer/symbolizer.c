@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/safe_open.h"
 #include "lib/xalloc.h"
@@ -618,54 +619,74 @@ struct load_job {
 	/* A reload of an object unloaded to stay under the ceiling: read
 	 * through its own handle only, moved into it when done. */
 	struct sym_object *target;
+	/* A JIT perf map to read instead of an object, or NULL. */
+	struct jit_read *jit;
 };
 
 #define MAX_PENDING_LOADS 512
+/* Perf map reads waiting, counted apart: objects never crowd them out. */
+#define MAX_PENDING_JIT 256
 /* How long symbolizer__free waits for a loader stuck in a read. */
 #define LOADER_JOIN_MS 1000
 
+/*
+ * Two threads: one reads objects (seconds for a large one), the other perf
+ * maps (small, bounded), so a JIT's map is never queued behind a big
+ * binary.
+ */
 struct sym_loader {
-	pthread_t thread;
+	pthread_t thread, jit_thread;
 	pthread_mutex_t lock;
-	pthread_cond_t work, done_cond;
-	struct load_job *todo, *todo_tail, *done;
+	pthread_cond_t work, jit_work, done_cond;
+	struct load_job *todo, *todo_tail, *jit_todo, *jit_todo_tail, *done;
 	bool stop;
 	/* Owner side (the symbolizer's thread only). */
 	struct load_job *jobs; /* submitted, not collected */
 	size_t nr_jobs;
+	size_t nr_jit_jobs; /* of which perf map reads */
 };
 
-static void *loader_main(void *arg)
+static void run_job(struct symbolizer *sym, struct load_job *job)
 {
-	struct symbolizer *sym = arg;
-	struct sym_loader *l = sym->loader;
-	struct load_job *job;
 	int fd;
+
+	if (job->jit) {
+		jit__read(sym->sysroot, job->jit);
+		return;
+	}
+	fd = job->target ? safe_reopen(job->src.path_fd, SYM_MAX_FILE_SIZE)
+			 : open_with_keys(&job->map, &job->src, job->path,
+					  job->deleted, &job->k);
+	if (fd < 0) {
+		job->err = fd;
+	} else {
+		job->obj = object_load_fd(sym, job->path, fd, &job->src);
+		job->err = job->obj ? 0 : -errno;
+	}
+	sym_source__release(&job->src);
+}
+
+static void worker(struct symbolizer *sym, bool jit)
+{
+	struct sym_loader *l = sym->loader;
+	struct load_job **todo = jit ? &l->jit_todo : &l->todo;
+	struct load_job **tail = jit ? &l->jit_todo_tail : &l->todo_tail;
+	pthread_cond_t *work = jit ? &l->jit_work : &l->work;
+	struct load_job *job;
 
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
-		while (!l->todo && !l->stop)
-			pthread_cond_wait(&l->work, &l->lock);
+		while (!*todo && !l->stop)
+			pthread_cond_wait(work, &l->lock);
 		if (l->stop)
 			break;
-		job = l->todo;
-		l->todo = job->next;
-		if (!l->todo)
-			l->todo_tail = NULL;
+		job = *todo;
+		*todo = job->next;
+		if (!*todo)
+			*tail = NULL;
 		pthread_mutex_unlock(&l->lock);
 
-		fd = job->target
-			 ? safe_reopen(job->src.path_fd, SYM_MAX_FILE_SIZE)
-			 : open_with_keys(&job->map, &job->src, job->path,
-					  job->deleted, &job->k);
-		if (fd < 0) {
-			job->err = fd;
-		} else {
-			job->obj =
-			    object_load_fd(sym, job->path, fd, &job->src);
-			job->err = job->obj ? 0 : -errno;
-		}
-		sym_source__release(&job->src);
+		run_job(sym, job);
 
 		pthread_mutex_lock(&l->lock);
 		job->next = l->done;
@@ -673,6 +694,17 @@ static void *loader_main(void *arg)
 		pthread_cond_broadcast(&l->done_cond);
 	}
 	pthread_mutex_unlock(&l->lock);
+}
+
+static void *loader_main(void *arg)
+{
+	worker(arg, false);
+	return NULL;
+}
+
+static void *jit_main(void *arg)
+{
+	worker(arg, true);
 	return NULL;
 }
 
@@ -686,12 +718,23 @@ static int loader_start(struct symbolizer *sym)
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->work, NULL);
+	pthread_cond_init(&l->jit_work, NULL);
 	pthread_cond_init(&l->done_cond, NULL);
 	sym->loader = l;
 	/* Signals (SIGINT, SIGTERM) are for the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&l->thread, NULL, loader_main, sym);
+	if (!err) {
+		err = pthread_create(&l->jit_thread, NULL, jit_main, sym);
+		if (err) {
+			pthread_mutex_lock(&l->lock);
+			l->stop = true;
+			pthread_cond_broadcast(&l->work);
+			pthread_mutex_unlock(&l->lock);
+			pthread_join(l->thread, NULL);
+		}
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		sym->loader = NULL;
@@ -716,6 +759,11 @@ static void job_free(struct load_job *job)
 		waiter_free(w);
 	}
 	sym_source__release(&job->src);
+	if (job->jit) {
+		free(job->jit->syms);
+		free(job->jit->text);
+		free(job->jit);
+	}
 	free((uint8_t *)job->map.build_id);
 	free((char *)job->map.path);
 	free(job);
@@ -749,12 +797,21 @@ static void queue_job(struct sym_loader *l, struct load_job *job)
 	l->jobs = job;
 	l->nr_jobs++;
 	pthread_mutex_lock(&l->lock);
-	if (l->todo_tail)
-		l->todo_tail->next = job;
-	else
-		l->todo = job;
-	l->todo_tail = job;
-	pthread_cond_signal(&l->work);
+	if (job->jit) {
+		if (l->jit_todo_tail)
+			l->jit_todo_tail->next = job;
+		else
+			l->jit_todo = job;
+		l->jit_todo_tail = job;
+		pthread_cond_signal(&l->jit_work);
+	} else {
+		if (l->todo_tail)
+			l->todo_tail->next = job;
+		else
+			l->todo = job;
+		l->todo_tail = job;
+		pthread_cond_signal(&l->work);
+	}
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -792,7 +849,7 @@ int symbolizer__object_request(struct symbolizer *sym,
 		add_waiter(job, map);
 		return -EINPROGRESS;
 	}
-	if (l->nr_jobs >= MAX_PENDING_LOADS)
+	if (l->nr_jobs - l->nr_jit_jobs >= MAX_PENDING_LOADS)
 		return -EAGAIN;
 	job = xcalloc(1, sizeof(*job));
 	job->map = *map;
@@ -824,7 +881,8 @@ static void request_reload(struct symbolizer *sym, struct sym_object *obj)
 		return;
 	if (!sym->loader && loader_start(sym))
 		return;
-	if (sym->loader->nr_jobs >= MAX_PENDING_LOADS)
+	if (sym->loader->nr_jobs - sym->loader->nr_jit_jobs >=
+	    MAX_PENDING_LOADS)
 		return;
 	job = xcalloc(1, sizeof(*job));
 	job->map.path = xstrdup(obj->path);
@@ -919,6 +977,12 @@ size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
 			job_free(done);
 			continue;
 		}
+		if (done->jit) {
+			l->nr_jit_jobs--;
+			jit__install(&sym->jit, done->jit);
+			job_free(done);
+			continue;
+		}
 		if (done->obj) {
 			obj = object_adopt(sym, done->obj, &done->k);
 			done->obj = NULL;
@@ -954,10 +1018,12 @@ static bool loader_stop(struct symbolizer *sym)
 	pthread_mutex_lock(&l->lock);
 	l->stop = true;
 	pthread_cond_broadcast(&l->work);
+	pthread_cond_broadcast(&l->jit_work);
 	pthread_mutex_unlock(&l->lock);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += LOADER_JOIN_MS / 1000;
-	if (pthread_timedjoin_np(l->thread, NULL, &deadline)) {
+	if (pthread_timedjoin_np(l->thread, NULL, &deadline) ||
+	    pthread_timedjoin_np(l->jit_thread, NULL, &deadline)) {
 		/* Stuck in a read of some file: the job it holds and the
 		 * loader stay allocated; the process is ending anyway. */
 		pr_warn("the symbolizer's loader is stuck reading a file; "
@@ -975,6 +1041,7 @@ static bool loader_stop(struct symbolizer *sym)
 	}
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->work);
+	pthread_cond_destroy(&l->jit_work);
 	pthread_cond_destroy(&l->done_cond);
 	free(l);
 	sym->loader = NULL;
@@ -1125,33 +1192,75 @@ const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr)
 	return ks ? ks->module : sym->kernel_module;
 }
 
+/*
+ * Asks the loader to look at pid's perf map, unless a look is under way or
+ * one was had recently ('urgent': the process is exiting, look now).
+ */
+static void jit_check(struct symbolizer *sym, struct jit_map *m, bool urgent)
+{
+	uint64_t now = clock__mono_ns() / 1000000, wait;
+	struct load_job *job;
+
+	if (m->loading)
+		return;
+	wait = urgent		       ? 0
+	       : !m->tried || m->dirty ? JIT_MIN_CHECK_MS
+	       : m->last_err	       ? JIT_ABSENT_MS
+				       : JIT_RECHECK_MS;
+	if (m->tried && now - m->checked_ms < wait)
+		return;
+	if (!sym->loader && loader_start(sym))
+		return;
+	if (sym->loader->nr_jit_jobs >= MAX_PENDING_JIT)
+		return;
+	job = xcalloc(1, sizeof(*job));
+	job->jit = xmalloc(sizeof(*job->jit));
+	jit__read_init(m, job->jit);
+	job->map.path = xstrdup("[jit]");
+	m->loading = true;
+	m->dirty = false;
+	m->checked_ms = now;
+	sym->jit.checks++;
+	sym->loader->nr_jit_jobs++;
+	queue_job(sym->loader, job);
+	sym->stats.loads_queued = sym->loader->nr_jobs;
+}
+
 int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 			    struct sym_result *out)
 {
-	struct jit_map *m = jit__get(&sym->jit, sym->sysroot, pid, true);
+	struct jit_map *m = jit__get(&sym->jit, pid, true);
 	const struct jit_sym *js = jit__find(m, addr);
 
 	out->n = 0;
 	out->vaddr = addr;
 	out->offset = 0;
-	/* JITs append as they compile: a miss may be newer code. */
-	if (!js && !jit__reload_if_changed(&sym->jit, m, sym->sysroot))
-		js = jit__find(m, addr);
-	if (!js)
-		return -ENOENT;
+	if (!js) {
+		/* JITs append as they compile: a miss may be newer code,
+		 * read for the next resolution. */
+		jit_check(sym, m, false);
+		return m->loading ? -EINPROGRESS : -ENOENT;
+	}
 	out->frames[0] = (struct sym_frame){.name = js->name};
 	out->n = 1;
 	return 0;
 }
 
-void symbolizer__load_jit(struct symbolizer *sym, int pid)
+void symbolizer__jit_changed(struct symbolizer *sym, int pid)
 {
-	struct jit_map *m = jit__get(&sym->jit, sym->sysroot, pid, false);
+	struct jit_map *m = jit__get(&sym->jit, pid, false);
 
 	if (m)
-		jit__reload_if_changed(&sym->jit, m, sym->sysroot);
-	else
-		jit__get(&sym->jit, sym->sysroot, pid, true);
+		m->dirty = true;
+}
+
+void symbolizer__load_jit(struct symbolizer *sym, int pid)
+{
+	/* Only for a process whose samples asked for its map. */
+	struct jit_map *m = jit__get(&sym->jit, pid, false);
+
+	if (m)
+		jit_check(sym, m, true);
 }
 
 void symbolizer__forget_pid(struct symbolizer *sym, int pid)
@@ -1166,6 +1275,7 @@ void symbolizer__stats(const struct symbolizer *sym,
 	out->cache_bytes = sym->cache_bytes;
 	out->jit_bytes = sym->jit.bytes;
 	out->jit_maps_refused = sym->jit.refused;
+	out->jit_checks = sym->jit.checks;
 }
 
 /* ---- construction ---- */

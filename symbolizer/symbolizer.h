@@ -190,13 +190,21 @@ int symbolizer__resolve_kernel(struct symbolizer *sym, uint64_t addr,
 const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr);
 
 /*
- * Resolves an address in anonymous memory through /tmp/perf-PID.map (read
- * through /proc/PID/root, re-read when the address is not found and the
- * file changed). Returns 0 or -ENOENT.
+ * Resolves an address in anonymous memory through /tmp/perf-PID.map (as
+ * the process sees it, through /proc/PID/root). Never touches a file: the
+ * map is read by the loader thread (symbolizer__object_collect() takes the
+ * result in), first when pid is first resolved, then again after a miss,
+ * at most every few seconds (an absent map less often), sooner after
+ * symbolizer__jit_changed(). Returns 0, -EINPROGRESS (a read is under way:
+ * collect, then resolve again) or -ENOENT.
  */
 int symbolizer__resolve_jit(struct symbolizer *sym, int pid, uint64_t addr,
 			    struct sym_result *out);
-/* Reads pid's perf map now (while it lives), so it resolves after exit. */
+/* pid mapped new anonymous executable memory: its perf map may have grown,
+ * look again at the next miss. */
+void symbolizer__jit_changed(struct symbolizer *sym, int pid);
+/* Reads pid's perf map soon (it is exiting), so it resolves after exit,
+ * if its samples asked for it. */
 void symbolizer__load_jit(struct symbolizer *sym, int pid);
 /* Forgets what was cached for a pid that exited (JIT map). */
 void symbolizer__forget_pid(struct symbolizer *sym, int pid);
@@ -213,6 +221,7 @@ struct symbolizer_stats {
 	uint64_t objects_reloaded;     /* ... and read again when resolved */
 	uint64_t jit_bytes;	       /* JIT perf maps held now */
 	uint64_t jit_maps_refused;     /* perf maps over the size caps */
+	uint64_t jit_checks;	       /* perf maps looked at (loader) */
 	uint64_t loads_queued;	       /* loader thread: waiting now */
 };
 void symbolizer__stats(const struct symbolizer *sym,

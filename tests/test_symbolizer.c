@@ -1001,6 +1001,27 @@ static void write_file(const char *path, const char *mode, const char *text)
 	fclose(f);
 }
 
+static void no_object(void *ctx, const struct sym_mapping *map,
+		      struct sym_object *obj)
+{
+	(void)ctx;
+	(void)map;
+	(void)obj;
+	fail_msg("a JIT map read is not an object load");
+}
+
+/* Resolves after the loader thread read what the first try asked for. */
+static int resolve_jit_settled(struct symbolizer *sym, int pid, uint64_t addr,
+			       struct sym_result *r)
+{
+	int err = symbolizer__resolve_jit(sym, pid, addr, r);
+
+	if (err != -EINPROGRESS)
+		return err;
+	symbolizer__object_collect(sym, 5000, no_object, NULL);
+	return symbolizer__resolve_jit(sym, pid, addr, r);
+}
+
 static void test_symbolizer__perf_map(void **state)
 {
 	/* A pid that cannot exist, so /proc/PID/root misses and the
@@ -1008,6 +1029,7 @@ static void test_symbolizer__perf_map(void **state)
 	const int pid = 99999999;
 	struct symbolizer_opts opts = {.sysroot = tmpdir};
 	struct symbolizer *sym;
+	struct symbolizer_stats st;
 	char dir[PATH_MAX], map[PATH_MAX + 32];
 	struct sym_result r;
 
@@ -1020,32 +1042,54 @@ static void test_symbolizer__perf_map(void **state)
 		   "7f0000000000 40 Builtin:ArgumentsAdaptor\n"
 		   "garbage line\n");
 	sym = symbolizer__new(&opts);
+	/* The file is read off the caller's thread. */
 	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f0000001010, &r),
-			 0);
+			 -EINPROGRESS);
+	assert_int_equal(resolve_jit_settled(sym, pid, 0x7f0000001010, &r), 0);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.frames[0].name, "LazyCompile:~add /app/a.js:1");
 	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f000000003f, &r),
 			 0);
 	assert_string_equal(r.frames[0].name, "Builtin:ArgumentsAdaptor");
-	/* Size is exclusive. */
+	/* Size is exclusive; a miss right after a read looks no further. */
 	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f0000000040, &r),
 			 -ENOENT);
-	/* Newly JITted code: the miss re-reads the grown file. */
+	/* Newly JITted code in new anonymous memory: the next miss re-reads
+	 * the grown file. */
 	write_file(map, "a", "7f0000002000 20 LazyCompile:*mul /app/a.js:9\n");
-	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f0000002008, &r),
-			 0);
+	symbolizer__jit_changed(sym, pid);
+	usleep(600 * 1000);
+	assert_int_equal(resolve_jit_settled(sym, pid, 0x7f0000002008, &r), 0);
 	assert_string_equal(r.frames[0].name, "LazyCompile:*mul /app/a.js:9");
-	/* Loaded eagerly, it resolves after the file is gone. */
+	/* Loaded as the process exits, it resolves after the file is gone. */
 	symbolizer__load_jit(sym, pid);
+	symbolizer__object_collect(sym, 5000, no_object, NULL);
 	assert_int_equal(unlink(map), 0);
 	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f0000001000, &r),
 			 0);
 	symbolizer__forget_pid(sym, pid);
-	assert_int_equal(symbolizer__resolve_jit(sym, pid, 0x7f0000001000, &r),
+	assert_int_equal(resolve_jit_settled(sym, pid, 0x7f0000001000, &r),
 			 -ENOENT);
-	/* A pid without a map file. */
-	assert_int_equal(symbolizer__resolve_jit(sym, pid - 1, 0x1000, &r),
+	/* A pid without a map file: looked for once, then remembered as
+	 * absent (misses ask no more files). */
+	assert_int_equal(resolve_jit_settled(sym, pid - 1, 0x1000, &r),
 			 -ENOENT);
+	symbolizer__stats(sym, &st);
+	uint64_t checks = st.jit_checks;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(
+		    symbolizer__resolve_jit(sym, pid - 1, 0x1000 + i, &r),
+		    -ENOENT);
+	symbolizer__object_collect(sym, 0, no_object, NULL);
+	symbolizer__stats(sym, &st);
+	assert_int_equal(st.jit_checks, checks);
+	/* A FIFO at the path: refused at once, never read. */
+	assert_int_equal(mkfifo(map, 0600), 0);
+	symbolizer__jit_changed(sym, pid);
+	usleep(600 * 1000);
+	assert_int_equal(resolve_jit_settled(sym, pid, 0x7f0000001000, &r),
+			 -ENOENT);
+	unlink(map);
 	symbolizer__free(sym);
 }
 
