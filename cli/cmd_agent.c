@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct agent_counters {
 	uint64_t samples_written;
 	double cpu_seconds;
 	uint64_t rss_bytes;
+	uint64_t heap_bytes, heap_free_bytes; /* malloc: in use, held free */
 	double started;
 	double last_window; /* monotonic s of the last window written */
 	double window_s;
@@ -210,8 +212,23 @@ static void write_metrics(FILE *out, void *ctx)
 	       "Store size on disk (main file and WAL).", s.store.size_bytes);
 	METRIC("retention_rows_deleted_total", "counter",
 	       "Rows deleted by retention.", s.store.rows_deleted);
+	METRIC("store_cache_bytes", "gauge",
+	       "Bytes of the store writer's id cache (dropped past 8 MB).",
+	       s.store.cache_bytes);
+	METRIC("store_cache_resets_total", "counter",
+	       "Times the store writer's id cache was dropped for its size.",
+	       s.store.cache_resets);
+	METRIC("sqlite_memory_bytes", "gauge",
+	       "Bytes SQLite holds (page cache, statements).",
+	       s.store.sqlite_memory_bytes);
 	METRIC("resident_memory_bytes", "gauge",
 	       "The agent's resident set size.", s.rss_bytes);
+	METRIC("heap_bytes", "gauge",
+	       "Bytes the agent has allocated (malloc, every arena).",
+	       s.heap_bytes);
+	METRIC("heap_free_bytes", "gauge",
+	       "Bytes malloc holds free in its arenas (fragmentation).",
+	       s.heap_free_bytes);
 	fprintf(
 	    out,
 	    "# HELP kiln_cpu_seconds_total CPU time used by the agent.\n# TYPE "
@@ -400,7 +417,11 @@ static void update_counters(struct agent *a)
 	session__stats(a->session, &ss);
 	store__stats(a->store, &st);
 	read_self_usage(&cpu, &rss);
+	/* Walks every arena under its lock: once a window, not per request. */
+	struct mallinfo2 mi = mallinfo2();
 	pthread_mutex_lock(&c->lock);
+	c->heap_bytes = mi.uordblks + mi.hblkhd;
+	c->heap_free_bytes = mi.fordblks;
 	c->session = ss;
 	c->store = st;
 	c->cpu_seconds = cpu;

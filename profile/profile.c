@@ -399,6 +399,26 @@ size_t profile__nr_series(const struct profile *p)
 	return p->series.len;
 }
 
+static size_t vec_bytes(const struct vec *v)
+{
+	return v->cap * v->elem;
+}
+
+static size_t set_bytes(const struct idxset *s)
+{
+	return s->cap * sizeof(*s->slots);
+}
+
+size_t profile__mem_bytes(const struct profile *p)
+{
+	return sizeof(*p) + vec_bytes(&p->chars) + vec_bytes(&p->strings) +
+	       set_bytes(&p->string_set) + vec_bytes(&p->frames) +
+	       set_bytes(&p->frame_set) + vec_bytes(&p->stack_ids) +
+	       vec_bytes(&p->stacks) + set_bytes(&p->stack_set) +
+	       vec_bytes(&p->labels) + vec_bytes(&p->series) +
+	       set_bytes(&p->series_set) + vec_bytes(&p->samples);
+}
+
 /* ---- samples ---- */
 
 void profile__add_sample(struct profile *p, uint32_t series, uint32_t stack,

@@ -114,6 +114,10 @@ const char *profile__series_label(const struct profile *p, uint32_t series,
 				  const char *key);
 size_t profile__nr_series(const struct profile *p);
 
+/* Bytes the profile's arrays and hash sets have allocated (capacity, not
+ * length): what a cache made of a profile costs. */
+size_t profile__mem_bytes(const struct profile *p);
+
 /* Appends a sample. Samples are not merged; see profile__compact(). */
 void profile__add_sample(struct profile *p, uint32_t series, uint32_t stack,
 			 uint64_t time_ns, uint64_t count);

@@ -15,20 +15,39 @@
 
 #define EFAULT_NEG (-EFAULT)
 
+struct raw_sample {
+	uint32_t stack;
+	uint64_t time_ns;
+	uint64_t count;
+};
+
 /* One distinct raw stack: who, and the addresses, leaf first. */
 struct raw_stack {
 	uint32_t pid;
 	uint32_t flags;
 	int32_t klen, ulen; /* frames, or -errno */
 	char comm[KILN_COMM_LEN];
-	uint32_t addrs;	      /* index of the first address in 'addrs' */
 	uint32_t lost_reason; /* string index for lost records, else 0 */
+	uint32_t addrs;	      /* index of the first address in 'addrs' */
+	uint64_t fp[2];	      /* fingerprint of the addresses (fp_stack) */
 };
 
-struct raw_sample {
-	uint32_t stack;
-	uint64_t time_ns;
-	uint64_t count;
+/* The part of a raw stack compared exactly when interning. */
+#define RAW_HEAD_LEN offsetof(struct raw_stack, addrs)
+
+/*
+ * One window's gathered samples. Two are kept: the one filling and the one
+ * being flushed; a flushed batch's arrays are reused by the next, so a
+ * steady agent allocates nothing per sample or per window.
+ */
+struct batch {
+	struct raw_stack *stacks;
+	size_t nr_stacks, cap_stacks;
+	uint64_t *addrs;
+	size_t nr_addrs, cap_addrs;
+	struct idxset stack_set;
+	struct raw_sample *samples;
+	size_t nr_samples, cap_samples;
 };
 
 struct collector {
@@ -36,14 +55,8 @@ struct collector {
 	struct proc_table *procs;
 	struct collector_opts opts;
 
-	struct raw_stack *stacks;
-	size_t nr_stacks, cap_stacks;
-	uint64_t *addrs;
-	size_t nr_addrs, cap_addrs;
-	struct idxset stack_set;
-
-	struct raw_sample *samples;
-	size_t nr_samples, cap_samples;
+	struct batch cur;   /* filling */
+	struct batch spare; /* emptied arrays, for the next flush */
 	uint64_t pending;
 
 	char **lost_reasons;
@@ -63,18 +76,24 @@ struct collector *collector__new(struct symbolizer *sym,
 	c->opts = *opts;
 	if (!c->opts.time_resolution_ns)
 		c->opts.time_resolution_ns = 10 * 1000 * 1000;
-	idxset__init(&c->stack_set);
 	return c;
+}
+
+static void batch__release(struct batch *b)
+{
+	idxset__release(&b->stack_set);
+	free(b->stacks);
+	free(b->addrs);
+	free(b->samples);
+	memset(b, 0, sizeof(*b));
 }
 
 void collector__free(struct collector *c)
 {
 	if (!c)
 		return;
-	idxset__release(&c->stack_set);
-	free(c->stacks);
-	free(c->addrs);
-	free(c->samples);
+	batch__release(&c->cur);
+	batch__release(&c->spare);
 	for (size_t i = 0; i < c->nr_lost_reasons; i++)
 		free(c->lost_reasons[i]);
 	free(c->lost_reasons);
@@ -86,69 +105,107 @@ static size_t nr_frames(int32_t len)
 	return len > 0 ? (size_t)len : 0;
 }
 
-struct raw_key {
-	const struct raw_stack *head;
-	const uint64_t *kstack, *ustack;
-};
+/*
+ * A 128-bit fingerprint of a stack's addresses, in two lanes of 64 bits
+ * with different multipliers, each lane split over even and odd words so
+ * the four multiply chains run in parallel. Interning compares the head
+ * (pid, comm, flags, lengths) exactly and the addresses by fingerprint:
+ * comparing them word by word against the stored copy (cold memory) was
+ * most of the per-sample cost. A collision needs two stacks of the same
+ * process and the same depths whose fingerprints agree on 128 bits; a
+ * process that forged one would only merge two of its own stacks.
+ */
+static void fp_stack(const uint64_t *k, size_t nk, const uint64_t *u, size_t nu,
+		     uint64_t out[2])
+{
+	const uint64_t m1 = 0xff51afd7ed558ccdULL, m2 = 0xc4ceb9fe1a85ec53ULL;
+	uint64_t a0 = 0x9e3779b97f4a7c15ULL ^ nk, a1 = 0x2545f4914f6cdd1dULL;
+	uint64_t b0 = 0xbf58476d1ce4e5b9ULL ^ nu, b1 = 0x94d049bb133111ebULL;
+	const uint64_t *w = k;
+	size_t n = nk, i;
+
+	for (int part = 0; part < 2; part++) {
+		for (i = 0; i + 1 < n; i += 2) {
+			a0 = (a0 ^ w[i]) * m1;
+			a1 = (a1 ^ w[i + 1]) * m1;
+			b0 = (b0 + w[i]) * m2;
+			b1 = (b1 + w[i + 1]) * m2;
+			a0 ^= a0 >> 32;
+			a1 ^= a1 >> 32;
+			b0 ^= b0 >> 29;
+			b1 ^= b1 >> 29;
+		}
+		if (i < n) {
+			a0 = (a0 ^ w[i]) * m1;
+			b1 = (b1 + w[i]) * m2;
+			a0 ^= a0 >> 32;
+			b1 ^= b1 >> 29;
+		}
+		/* Where the kernel part ends matters: mix it in between. */
+		a1 = hash__mix64(a1 ^ n);
+		w = u;
+		n = nu;
+	}
+	out[0] = hash__mix64(a0 ^ hash__mix64(a1 + 0x632be59bd9b4e019ULL));
+	out[1] = hash__mix64(b0 + hash__mix64(b1 ^ 0x8cb92ba72f3d8dd7ULL));
+}
 
 static bool raw_eq(uint32_t id, const void *key, void *ctx)
 {
-	const struct collector *c = ctx;
-	const struct raw_key *k = key;
-	const struct raw_stack *r = &c->stacks[id];
-	size_t nk = nr_frames(r->klen), nu = nr_frames(r->ulen);
+	const struct batch *b = ctx;
+	const struct raw_stack *k = key, *r = &b->stacks[id];
 
-	if (r->pid != k->head->pid || r->flags != k->head->flags ||
-	    r->klen != k->head->klen || r->ulen != k->head->ulen ||
-	    r->lost_reason != k->head->lost_reason ||
-	    memcmp(r->comm, k->head->comm, sizeof(r->comm)))
-		return false;
-	return !memcmp(&c->addrs[r->addrs], k->kstack, nk * 8) &&
-	       !memcmp(&c->addrs[r->addrs + nk], k->ustack, nu * 8);
+	return r->fp[0] == k->fp[0] && r->fp[1] == k->fp[1] &&
+	       !memcmp(r, k, RAW_HEAD_LEN);
 }
 
-static uint32_t intern_raw(struct collector *c, const struct raw_stack *head,
+#define GROW(b, field, cap, need, first)                                       \
+	do {                                                                   \
+		if ((need) > (b)->cap) {                                       \
+			size_t n_ = (b)->cap ? (b)->cap : (first);             \
+			while (n_ < (need))                                    \
+				n_ *= 2;                                       \
+			(b)->field =                                           \
+			    xrealloc((b)->field, n_ * sizeof(*(b)->field));    \
+			(b)->cap = n_;                                         \
+		}                                                              \
+	} while (0)
+
+/* Returns the stack's id in the batch. */
+static uint32_t intern_raw(struct collector *c, struct raw_stack *head,
 			   const uint64_t *kstack, const uint64_t *ustack)
 {
-	struct raw_key key = {head, kstack, ustack};
+	struct batch *b = &c->cur;
 	size_t nk = nr_frames(head->klen), nu = nr_frames(head->ulen);
-	uint32_t hash = hash__bytes(head, offsetof(struct raw_stack, addrs), 7);
-	uint32_t id;
+	uint32_t hash, id;
 
-	hash = hash__bytes(kstack, nk * 8, hash);
-	hash = hash__bytes(ustack, nu * 8, hash);
-	if (!idxset__find(&c->stack_set, hash, &key, raw_eq, c, &id))
+	fp_stack(kstack, nk, ustack, nu, head->fp);
+	hash = hash__bytes(head, RAW_HEAD_LEN, (uint32_t)head->fp[0]);
+	if (!idxset__find(&b->stack_set, hash, head, raw_eq, b, &id))
 		return id;
-	if (c->nr_addrs + nk + nu > c->cap_addrs) {
-		c->cap_addrs = (c->nr_addrs + nk + nu) * 2;
-		c->addrs = xrealloc(c->addrs, c->cap_addrs * sizeof(*c->addrs));
-	}
-	if (c->nr_stacks == c->cap_stacks) {
-		c->cap_stacks = c->cap_stacks ? c->cap_stacks * 2 : 256;
-		c->stacks =
-		    xrealloc(c->stacks, c->cap_stacks * sizeof(*c->stacks));
-	}
-	struct raw_stack *r = &c->stacks[c->nr_stacks];
+	GROW(b, addrs, cap_addrs, b->nr_addrs + nk + nu, 1024);
+	GROW(b, stacks, cap_stacks, b->nr_stacks + 1, 256);
+	struct raw_stack *r = &b->stacks[b->nr_stacks];
 	*r = *head;
-	r->addrs = (uint32_t)c->nr_addrs;
-	memcpy(&c->addrs[c->nr_addrs], kstack, nk * 8);
-	memcpy(&c->addrs[c->nr_addrs + nk], ustack, nu * 8);
-	c->nr_addrs += nk + nu;
-	id = (uint32_t)c->nr_stacks++;
-	idxset__insert(&c->stack_set, hash, id);
+	r->addrs = (uint32_t)b->nr_addrs;
+	if (nk)
+		memcpy(&b->addrs[b->nr_addrs], kstack, nk * 8);
+	if (nu)
+		memcpy(&b->addrs[b->nr_addrs + nk], ustack, nu * 8);
+	b->nr_addrs += nk + nu;
+	id = (uint32_t)b->nr_stacks++;
+	idxset__insert(&b->stack_set, hash, id);
 	return id;
 }
 
 static void push_sample(struct collector *c, uint32_t stack, uint64_t time_ns,
 			uint64_t count)
 {
-	if (c->nr_samples == c->cap_samples) {
-		c->cap_samples = c->cap_samples ? c->cap_samples * 2 : 1024;
-		c->samples =
-		    xrealloc(c->samples, c->cap_samples * sizeof(*c->samples));
-	}
+	struct batch *b = &c->cur;
+
+	GROW(b, samples, cap_samples, b->nr_samples + 1, 1024);
 	time_ns -= time_ns % c->opts.time_resolution_ns;
-	c->samples[c->nr_samples++] =
+	b->samples[b->nr_samples++] =
 	    (struct raw_sample){stack, time_ns, count};
 	c->pending += count;
 }
@@ -172,14 +229,13 @@ bool collector__add(struct collector *c, const struct kiln_sample *s)
 	p->samples++;
 	p->pending = true;
 	proc_table__sample_cgroup(c->procs, p, s->cgroup_id);
+	uint32_t id = intern_raw(c, &head, (const uint64_t *)s->kstack,
+				 (const uint64_t *)s->ustack);
 	if (head.ulen > 0)
 		proc_table__open_objects(c->procs, p,
 					 (const uint64_t *)s->ustack,
 					 (size_t)head.ulen);
-	push_sample(c,
-		    intern_raw(c, &head, (const uint64_t *)s->kstack,
-			       (const uint64_t *)s->ustack),
-		    s->time_ns + c->opts.clock_offset, 1);
+	push_sample(c, id, s->time_ns + c->opts.clock_offset, 1);
 	return p->samples == 1;
 }
 
@@ -477,8 +533,8 @@ void collector__request_objects(struct collector *c)
 	/* A mapping's record may have been read after its sample (they come
 	 * through different buffers): ask for its object now, by path if
 	 * the process is gone. */
-	for (size_t i = 0; i < c->nr_stacks; i++) {
-		const struct raw_stack *r = &c->stacks[i];
+	for (size_t i = 0; i < c->cur.nr_stacks; i++) {
+		const struct raw_stack *r = &c->cur.stacks[i];
 		struct proc_info *p;
 
 		if (r->lost_reason || r->ulen <= 0)
@@ -487,7 +543,7 @@ void collector__request_objects(struct collector *c)
 		if (p)
 			proc_table__open_objects(
 			    c->procs, p,
-			    &c->addrs[r->addrs + nr_frames(r->klen)],
+			    &c->cur.addrs[r->addrs + nr_frames(r->klen)],
 			    (size_t)r->ulen);
 	}
 }
@@ -500,34 +556,43 @@ static double mono_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Keeps an emptied batch's arrays for reuse, unless they are far larger
+ * than this window needed (a burst should not pin its memory). */
+static void batch__recycle(struct collector *c, struct batch *b)
+{
+	if (b->cap_addrs > 4 * b->nr_addrs + 4096 ||
+	    b->cap_samples > 4 * b->nr_samples + 4096) {
+		batch__release(b);
+		return;
+	}
+	b->nr_stacks = b->nr_addrs = b->nr_samples = 0;
+	idxset__clear(&b->stack_set);
+	batch__release(&c->spare);
+	c->spare = *b;
+}
+
 uint64_t collector__flush(struct collector *c, struct profile *out)
 {
 	/* The batch is taken out of the collector, so samples that arrive
-	 * while it is symbolized (the drain below) start the next one. */
-	struct raw_stack *stacks = c->stacks;
-	uint64_t *addrs = c->addrs;
-	struct raw_sample *samples = c->samples;
-	size_t nr_stacks = c->nr_stacks, nr_samples = c->nr_samples;
-	struct idxset set = c->stack_set;
+	 * while it is symbolized (the drain below) start the next one, in
+	 * the spare arrays. */
+	struct batch b = c->cur;
 	uint32_t *stack_ids =
-	    xmalloc((nr_stacks ? nr_stacks : 1) * sizeof(*stack_ids));
+	    xmalloc((b.nr_stacks ? b.nr_stacks : 1) * sizeof(*stack_ids));
 	uint32_t *series_ids =
-	    xmalloc((nr_stacks ? nr_stacks : 1) * sizeof(*series_ids));
+	    xmalloc((b.nr_stacks ? b.nr_stacks : 1) * sizeof(*series_ids));
 	struct stack_buf buf = {0};
 	uint64_t added = c->pending;
 	double last_drain = mono_ms();
 
-	c->stacks = NULL;
-	c->addrs = NULL;
-	c->samples = NULL;
-	c->nr_stacks = c->cap_stacks = c->nr_addrs = c->cap_addrs = 0;
-	c->nr_samples = c->cap_samples = 0;
+	c->cur = c->spare;
+	memset(&c->spare, 0, sizeof(c->spare));
 	c->pending = 0;
-	idxset__init(&c->stack_set);
 
-	for (size_t i = 0; i < nr_stacks; i++) {
-		stack_ids[i] = symbolize_stack(c, out, &stacks[i], addrs, &buf);
-		series_ids[i] = series_for(c, out, &stacks[i]);
+	for (size_t i = 0; i < b.nr_stacks; i++) {
+		stack_ids[i] =
+		    symbolize_stack(c, out, &b.stacks[i], b.addrs, &buf);
+		series_ids[i] = series_for(c, out, &b.stacks[i]);
 		/* A large batch (new binaries, cold caches) takes a while:
 		 * keep the ring buffer drained meanwhile. */
 		if (c->opts.drain && mono_ms() - last_drain >= 20) {
@@ -535,8 +600,8 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 			last_drain = mono_ms();
 		}
 	}
-	for (size_t i = 0; i < nr_samples; i++) {
-		const struct raw_sample *s = &samples[i];
+	for (size_t i = 0; i < b.nr_samples; i++) {
+		const struct raw_sample *s = &b.samples[i];
 
 		profile__add_sample(out, series_ids[s->stack],
 				    stack_ids[s->stack], s->time_ns, s->count);
@@ -544,9 +609,6 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 	free(buf.ids);
 	free(stack_ids);
 	free(series_ids);
-	free(stacks);
-	free(addrs);
-	free(samples);
-	idxset__release(&set);
+	batch__recycle(c, &b);
 	return added;
 }

@@ -288,11 +288,20 @@ const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 			      const uint64_t *addrs, size_t n)
 {
+	const struct proc_mapping *last = NULL;
+
 	for (size_t i = 0; i < n; i++) {
-		struct proc_mapping *m =
-		    (struct proc_mapping *)proc_info__lookup(p, addrs[i]);
+		struct proc_mapping *m;
 		int err;
 
+		/* Called for every sample: neighbouring frames are mostly in
+		 * one object, so the previous frame's mapping is tried before
+		 * a search of the table. */
+		if (last && addrs[i] >= last->map.start &&
+		    addrs[i] < last->map.end && last->tried && !last->anon)
+			continue;
+		m = (struct proc_mapping *)proc_info__lookup(p, addrs[i]);
+		last = m;
 		if (!m || m->anon) {
 			/* JIT code, or a frame-pointer walk's garbage: the
 			 * perf map is looked at (off this thread, rarely). */

@@ -28,9 +28,16 @@ const uint64_t level_width_s[NR_LEVELS] = {10, 60, 3600};
 const char *const level_table[NR_LEVELS] = {"samples_10s", "samples_1m",
 					    "samples_1h"};
 
-/* Caches are dropped past these sizes, so pid churn cannot grow memory. */
+/*
+ * Caches are dropped past these sizes, so pid churn cannot grow memory.
+ * The byte bound decides on a long-running agent: every process that ever
+ * ran adds a series and its frames, and an agent sampling a changing
+ * workload grew by about 1 MB a minute before it (issue 16). A dropped
+ * cache costs one window its id lookups in SQL.
+ */
 #define WCACHE_MAX_SERIES 100000
 #define WCACHE_MAX_STRINGS 1000000
+#define WCACHE_MAX_BYTES (8u << 20)
 #define RETENTION_BATCH_S 600 /* one delete transaction covers 10 min */
 
 static const char *const stmt_sql[NR_STMTS] = {
@@ -254,6 +261,17 @@ static int wcache__reset(struct wcache *wc)
 	profile__set_checked(wc->in);
 	wc->fp_mask = 4095;
 	return 0;
+}
+
+static size_t wcache__bytes(const struct wcache *wc)
+{
+	if (!wc->in)
+		return 0;
+	return profile__mem_bytes(wc->in) +
+	       (wc->fp_mask + 1) * sizeof(*wc->fp) +
+	       (wc->str_cap + wc->frame_cap + wc->stack_cap + wc->series_cap +
+		wc->hour_cap) *
+		   sizeof(int64_t);
 }
 
 /* Two hash lanes over a string, eight bytes at a time. */
@@ -1313,10 +1331,14 @@ static int check_generation(struct store *st)
 		return wcache__reset(&st->wc);
 	}
 	/* Empty after a failed reset, or grown too big: start again. */
-	if (!st->wc.in || profile__oom(st->wc.in) ||
-	    profile__nr_series(st->wc.in) > WCACHE_MAX_SERIES ||
-	    profile__nr_strings(st->wc.in) > WCACHE_MAX_STRINGS)
+	if (!st->wc.in || profile__oom(st->wc.in))
 		return wcache__reset(&st->wc);
+	if (profile__nr_series(st->wc.in) > WCACHE_MAX_SERIES ||
+	    profile__nr_strings(st->wc.in) > WCACHE_MAX_STRINGS ||
+	    wcache__bytes(&st->wc) > WCACHE_MAX_BYTES) {
+		st->stats.cache_resets++;
+		return wcache__reset(&st->wc);
+	}
 	return 0;
 }
 
@@ -1800,6 +1822,8 @@ static void sqlite__stats(struct store *st, struct store_stats *out)
 	int64_t b;
 
 	*out = st->stats;
+	out->cache_bytes = wcache__bytes(&st->wc);
+	out->sqlite_memory_bytes = (uint64_t)sqlite3_memory_used();
 	out->size_bytes = 0;
 	if (!stat(st->path, &sb))
 		out->size_bytes += (uint64_t)sb.st_size;

@@ -150,8 +150,11 @@ struct store_stats {
 	uint64_t windows_written; /* by this handle */
 	uint64_t samples_written; /* by this handle */
 	uint64_t write_errors;
-	uint64_t rows_deleted;	    /* by retention */
-	uint64_t first_ns, last_ns; /* data range in the store, 0 if empty */
+	uint64_t rows_deleted;	      /* by retention */
+	uint64_t first_ns, last_ns;   /* data range in the store, 0 if empty */
+	uint64_t cache_bytes;	      /* the writer's id cache now (bounded) */
+	uint64_t cache_resets;	      /* ... dropped for its size */
+	uint64_t sqlite_memory_bytes; /* SQLite's heap, every connection */
 };
 void store__stats(struct store *st, struct store_stats *out);
 

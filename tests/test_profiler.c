@@ -274,6 +274,60 @@ static void test_profiler__collector_symbolizes_and_counts_losses(void **state)
 	profile__free(p);
 }
 
+/* Interning keeps stacks apart that differ in one address or only in
+ * where the kernel part ends, window after window in reused arrays. */
+static void test_profiler__collector_merges_exactly_across_windows(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct proc_table *t = proc_table__new(sym);
+	struct collector_opts o = {0};
+	struct collector *c = collector__new(sym, t, &o);
+	static struct kiln_sample a, b, k;
+
+	(void)state;
+	/* No such process, and kernel addresses below any symbol: every
+	 * frame stays unresolved, told apart by its address. */
+	a.pid = a.tid = 3999999;
+	snprintf(a.comm, sizeof(a.comm), "fake");
+	a.kstack_len = 40;
+	for (int i = 0; i < 40; i++)
+		a.kstack[i] = 0x1000 + (uint64_t)i * 8;
+	a.ustack_len = 1;
+	a.ustack[0] = 0x400000;
+	b = a;
+	b.kstack[39] += 1; /* the root frame differs */
+	k = a;		   /* the same words, split differently */
+	k.kstack_len = 39;
+	k.ustack_len = 2;
+	k.ustack[0] = a.kstack[39];
+	k.ustack[1] = a.ustack[0];
+	for (int w = 0; w < 3; w++) {
+		struct profile *p = profile__new();
+		const struct sample *smp;
+		uint64_t per_stack[8] = {0};
+		size_t n;
+
+		for (int i = 0; i < 3 + w; i++)
+			collector__add(c, &a);
+		collector__add(c, &b);
+		collector__add(c, &b);
+		collector__add(c, &k);
+		assert_int_equal(collector__flush(c, p), 6 + w);
+		assert_int_equal(profile__nr_stacks(p), 3);
+		smp = profile__samples(p, &n);
+		for (size_t i = 0; i < n; i++)
+			per_stack[smp[i].stack] += smp[i].count;
+		/* Stack ids follow first sight: a, then b, then k. */
+		assert_int_equal(per_stack[0], 3 + w);
+		assert_int_equal(per_stack[1], 2);
+		assert_int_equal(per_stack[2], 1);
+		profile__free(p);
+	}
+	collector__free(c);
+	proc_table__free(t);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +337,8 @@ int main(void)
 	    cmocka_unit_test(test_profiler__proc_table_events),
 	    cmocka_unit_test(
 		test_profiler__collector_symbolizes_and_counts_losses),
+	    cmocka_unit_test(
+		test_profiler__collector_merges_exactly_across_windows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

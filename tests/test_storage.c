@@ -303,6 +303,76 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 	store__close(st);
 }
 
+/*
+ * The writer's id cache is bounded in bytes: an agent that writes new
+ * stacks for hours drops it past its bound instead of growing, and what it
+ * writes after a drop still finds the rows written before (no duplicate
+ * stacks, every sample read back).
+ */
+static void test_storage__write_cache_bounded(void **state)
+{
+	struct store *st = open_rw(path);
+	struct store_stats stats;
+	uint64_t written = 0, max_cache = 0;
+	int unique = 0;
+
+	(void)state;
+	for (int w = 0; w < 40; w++) {
+		struct profile *p = profile__new();
+		struct label l[2] = {
+		    {profile__intern(p, LABEL_HOST), profile__intern(p, "h")},
+		    {profile__intern(p, LABEL_PID), 0}};
+		char name[64], pid[16];
+
+		snprintf(pid, sizeof(pid), "%d", w);
+		l[1].value = profile__intern(p, pid);
+		uint32_t series = profile__add_series(p, l, 2);
+		/* One stack every window shares, and 150 new ones of 40
+		 * frames with distinct names and addresses. */
+		for (int i = 0; i <= 150; i++) {
+			uint32_t ids[40];
+			int id = i ? ++unique : 0;
+
+			for (int d = 0; d < 40; d++) {
+				struct frame f = {.kind = FRAME_USER,
+						  .line = (uint32_t)d,
+						  .addr =
+						      (uint64_t)id * 64 + d};
+
+				snprintf(name, sizeof(name),
+					 "function_%d_of_a_long_name_%d", id,
+					 d);
+				f.name = profile__intern(p, name);
+				f.module = profile__intern(p, "/usr/bin/app");
+				ids[d] = profile__add_frame(p, &f);
+			}
+			profile__add_sample(p, series,
+					    profile__add_stack(p, ids, 40),
+					    T0 + (uint64_t)w * 10 * NS, 1);
+			written++;
+		}
+		assert_int_equal(store__write(st, p), 0);
+		profile__free(p);
+		store__stats(st, &stats);
+		if (stats.cache_bytes > max_cache)
+			max_cache = stats.cache_bytes;
+	}
+	store__stats(st, &stats);
+	assert_true(stats.cache_resets >= 2);
+	/* Dropped past 8 MB, checked before each write: at most one window
+	 * and one doubling of its arrays above that. */
+	assert_true(max_cache < (20u << 20));
+
+	struct profile *p = profile__new();
+	struct store_query q = {.from_ns = T0, .to_ns = T0 + 400 * NS};
+	assert_int_equal(store__query(st, &q, p), 0);
+	assert_int_equal(profile__total(p), written);
+	profile__free(p);
+	store__close(st);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM stacks"),
+			 unique + 1);
+}
+
 static bool pick_postgres(int s)
 {
 	return s % 3 == 0;
@@ -1266,6 +1336,8 @@ static void test_storage__fuzz_corpus_replay(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_storage__write_cache_bounded,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_storage__roundtrip_frames_and_labels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_storage__frames_named_again,
