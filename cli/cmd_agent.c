@@ -49,6 +49,7 @@ struct agent_counters {
 	double cpu_seconds;
 	uint64_t rss_bytes;
 	uint64_t heap_bytes, heap_free_bytes; /* malloc: in use, held free */
+	uint64_t window_bytes; /* the last window's profile, before writing */
 	double started;
 	double last_window; /* monotonic s of the last window written */
 	double window_s;
@@ -180,6 +181,9 @@ static void write_metrics(FILE *out, void *ctx)
 	       "Bytes held by the symbolizer's object cache (ceiling: "
 	       "--symbol-cache-size).",
 	       s.session.sym.cache_bytes);
+	METRIC("symbolizer_cache_limit_bytes", "gauge",
+	       "The symbolizer's object cache ceiling (--symbol-cache-size).",
+	       s.session.sym.cache_limit);
 	METRIC("symbolizer_objects_evicted_total", "counter",
 	       "Objects evicted from the symbolizer's cache.",
 	       s.session.sym.objects_evicted);
@@ -208,6 +212,18 @@ static void write_metrics(FILE *out, void *ctx)
 	       s.session.sym.loads_queued);
 	METRIC("processes_tracked", "gauge", "Processes in the process table.",
 	       s.session.processes_tracked);
+	METRIC("collector_bytes", "gauge",
+	       "Bytes of the collector's arrays (the window being gathered "
+	       "and the spare one it reuses; sized by the busiest window).",
+	       s.session.collector_bytes);
+	METRIC("window_profile_bytes", "gauge",
+	       "Bytes of the last window's symbolized profile (freed once "
+	       "written; kept while the store cannot be written, up to the "
+	       "backlog bound).",
+	       s.window_bytes);
+	METRIC("cgroups_cached", "gauge",
+	       "Cgroup ids held by the cgroup id -> container cache.",
+	       s.session.cgroups_held);
 	METRIC("db_size_bytes", "gauge",
 	       "Store size on disk (main file and WAL).", s.store.size_bytes);
 	METRIC("retention_rows_deleted_total", "counter",
@@ -365,6 +381,7 @@ static void write_window(struct agent *a)
 	}
 	err = commit_window(a);
 	pthread_mutex_lock(&a->counters.lock);
+	a->counters.window_bytes = profile__mem_bytes(a->backlog);
 	if (err) {
 		a->counters.windows_failed++;
 		pthread_mutex_unlock(&a->counters.lock);

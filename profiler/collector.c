@@ -265,6 +265,19 @@ uint64_t collector__pending(const struct collector *c)
 	return c->pending;
 }
 
+static size_t batch__bytes(const struct batch *b)
+{
+	return b->cap_stacks * sizeof(*b->stacks) +
+	       b->cap_addrs * sizeof(*b->addrs) +
+	       b->cap_samples * sizeof(*b->samples) +
+	       b->stack_set.cap * sizeof(*b->stack_set.slots);
+}
+
+size_t collector__mem_bytes(const struct collector *c)
+{
+	return batch__bytes(&c->cur) + batch__bytes(&c->spare);
+}
+
 /* ---- symbolization into a profile ---- */
 
 struct stack_buf {

@@ -64,4 +64,8 @@ uint64_t collector__flush(struct collector *c, struct profile *out);
 /* Samples gathered since the last flush. */
 uint64_t collector__pending(const struct collector *c);
 
+/* Bytes of the collector's arrays and hash sets (the window being filled
+ * and the spare one it reuses), for /metrics. */
+size_t collector__mem_bytes(const struct collector *c);
+
 #endif

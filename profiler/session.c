@@ -303,4 +303,10 @@ void session__stats(struct session *s, struct session_stats *out)
 	out->sym = sym;
 	if (s->unwinder)
 		unwinder__stats(s->unwinder, &out->unwind);
+	out->collector_bytes = collector__mem_bytes(s->collector);
+	if (s->cgroups) {
+		uint64_t resolved;
+
+		cgroups__stats(s->cgroups, &out->cgroups_held, &resolved);
+	}
 }

@@ -50,6 +50,8 @@ struct session_stats {
 	uint64_t sym_hits, sym_misses, objects_open;
 	struct symbolizer_stats sym;  /* everything the symbolizer counts */
 	struct unwinder_stats unwind; /* zero in frame-pointer mode */
+	uint64_t collector_bytes;     /* the collector's window arrays */
+	uint64_t cgroups_held;	      /* cgroup id -> container cache */
 };
 
 /* Starts sampling. NULL with errno set (the reason already printed). */

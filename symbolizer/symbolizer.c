@@ -1273,6 +1273,7 @@ void symbolizer__stats(const struct symbolizer *sym,
 {
 	*out = sym->stats;
 	out->cache_bytes = sym->cache_bytes;
+	out->cache_limit = sym->opts.max_cache_bytes;
 	out->jit_bytes = sym->jit.bytes;
 	out->jit_maps_refused = sym->jit.refused;
 	out->jit_checks = sym->jit.checks;

@@ -214,6 +214,7 @@ struct symbolizer_stats {
 	uint64_t objects_open; /* objects currently held */
 	uint64_t objects_opened, objects_evicted;
 	uint64_t cache_bytes;	       /* what the object cache holds now */
+	uint64_t cache_limit;	       /* its ceiling (max_cache_bytes) */
 	uint64_t sections_skipped;     /* objects read without their DWARF */
 	uint64_t debug_files_rejected; /* wrong CRC/build id, or too big */
 	uint64_t indexes_dropped;      /* in-use objects trimmed for room */
