@@ -8,8 +8,8 @@
 # clickhouse-server each), bytes per sample on disk, and query times on the
 # store it filled (1 h of one host, 1 h of all hosts, 24 h of all hosts).
 #
-# CLUSTER_HOSTS="100 1000" (default), CLUSTER_WINDOWS=W (default 3000 /
-# hosts, at most 30), PUSH_THREADS=T (concurrent pushes, default 32),
+# CLUSTER_HOSTS="100 1000" (default; "100x6" for 6 windows of 100 hosts),
+# CLUSTER_WINDOWS=W (default 3000 / hosts, at most 30), PUSH_THREADS=T (concurrent pushes, default 32),
 # CLUSTER_STORES="sqlite clickhouse" (default both), KILN_SERVER_ARGS
 # (extra `kiln server` options, e.g. --push-batch-ms 0 to turn batching
 # off). KILN_BENCH_QUICK=1: 100 hosts only.
@@ -65,8 +65,10 @@ for kind in $stores; do
 	start=$(($(date +%s) / 10 * 10 - 7200))
 	total=0
 	for n in $hosts; do
-		w=$((3000 / n)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 1 ] && w=1
+		w=$((${n%x*} / 1)) # "NxW": N hosts, W windows each
+		w=$((3000 / w)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 1 ] && w=1
 		[ -n "${CLUSTER_WINDOWS:-}" ] && w=$CLUSTER_WINDOWS
+		[ "$n" != "${n#*x}" ] && w=${n#*x} && n=${n%x*}
 		ch0=0; [ "$kind" = clickhouse ] && ch0=$(cpu_s "$CH_PID")
 		out=$("$LOAD" run "http://127.0.0.1:$PORT" --hosts "$n" --windows "$w" --threads "$threads" \
 			--token-file "$TMP/token" --server-pid "$SERVER_PID" --start "$start" 2>/dev/null)

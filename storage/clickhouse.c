@@ -739,13 +739,21 @@ static int setup(struct ch_store *c)
 	c->schema = version;
 	if (version == CH_SCHEMA_VERSION)
 		return 0;
-	/* Readers read version 2 as it is (no v3 columns: '' and 0). */
-	if (version == 2) {
+	/* Readers read version 2 as it is (no v3 columns: '' and 0), and
+	 * versions 2 and 3 without push_attempts, which only writers use. */
+	if (version == 2 || version == 3) {
 		if (c->read_only)
 			return 0;
-		if ((err = migrate_v3(c)))
+		if (version == 2 && (err = migrate_v3(c)))
 			return err;
-		c->schema = 3;
+		/* Version 4 added a table: the schema's statements are all
+		 * idempotent. */
+		if ((err = apply_schema(c)))
+			return err;
+		c->schema = CH_SCHEMA_VERSION;
+		pr_info("store '%s': schema version 3 upgraded to %d "
+			"(push_attempts)",
+			c->name, CH_SCHEMA_VERSION);
 		return 0;
 	}
 	/* Version 1 was only ever made by development builds (the sample
@@ -939,6 +947,7 @@ struct wrow {
 struct wgroup {
 	size_t start, n; /* into wbatch.rows */
 	uint64_t win;
+	bool check;  /* may be stored already: look for them */
 	bool stored; /* the database has them already */
 };
 
@@ -1015,7 +1024,8 @@ static int wbatch__reserve(struct wbatch *b, size_t more)
 	return 0;
 }
 
-static int wbatch__group(struct wbatch *b, size_t start, size_t n, uint64_t win)
+static int wbatch__group(struct wbatch *b, size_t start, size_t n, uint64_t win,
+			 bool check)
 {
 	if (b->ngroups == b->cap_groups) {
 		size_t cap = b->cap_groups ? 2 * b->cap_groups : 16;
@@ -1026,7 +1036,7 @@ static int wbatch__group(struct wbatch *b, size_t start, size_t n, uint64_t win)
 		b->groups = g;
 		b->cap_groups = cap;
 	}
-	b->groups[b->ngroups++] = (struct wgroup){start, n, win, false};
+	b->groups[b->ngroups++] = (struct wgroup){start, n, win, check, false};
 	return 0;
 }
 
@@ -1036,10 +1046,11 @@ static int wbatch__group(struct wbatch *b, size_t start, size_t n, uint64_t win)
  * series, stack) and grouped by hour. Each hour's rows get a window_id:
  * the fingerprint of the window's identity and the hour when it has one
  * (a pushed window: agent instance and window number), else of the rows.
+ * 'check': rows of this window may be stored already (see flush_batch).
  */
 static int encode_window(struct ch_store *c, struct wbatch *b,
 			 const struct profile *p, const uint64_t *ident,
-			 uint64_t *nsamples)
+			 bool check, uint64_t *nsamples)
 {
 	size_t n, nf = profile__nr_frames(p), nst = profile__nr_stacks(p),
 		  nse = profile__nr_series(p), m = 0, k = 0;
@@ -1172,7 +1183,7 @@ static int encode_window(struct ch_store *c, struct wbatch *b,
 		} else {
 			win = fingerprint(rows + i, (j - i) * sizeof(*rows));
 		}
-		err = wbatch__group(b, b->nrows + i, j - i, win);
+		err = wbatch__group(b, b->nrows + i, j - i, win, check);
 	}
 	if (err) { /* none of this window's rows go */
 		b->ngroups = ngroups0;
@@ -1189,42 +1200,62 @@ out:
 	return err;
 }
 
-/* Appends "(block AND second range of hour h) OR ..." for the hours of the
- * batch's groups (each hour once). */
-static void hours_sql(struct chbuf *sql, const struct wbatch *b)
+struct srange {
+	uint64_t s0, s1; /* seconds, inclusive */
+};
+
+static int srange_cmp(const void *a, const void *b)
 {
-	uint64_t prev = UINT64_MAX;
-	bool any = false;
+	const struct srange *x = a, *y = b;
 
-	chbuf__put(sql, "(", 1);
+	return x->s0 < y->s0 ? -1 : x->s0 > y->s0;
+}
+
+/* Appends "((block AND second range) OR ...)" covering the rows of the
+ * groups to check, overlapping ranges merged; false when there are none. */
+static bool ranges_sql(struct chbuf *sql, const struct wbatch *b)
+{
+	struct srange *r = xcalloc(b->ngroups + 1, sizeof(*r));
+	size_t n = 0, k = 0;
+
 	for (size_t i = 0; i < b->ngroups; i++) {
-		uint64_t h =
-		    b->rows[b->groups[i].start].tick / CH_SLOTS_PER_S / 3600;
-		bool seen = h == prev;
+		const struct wgroup *g = &b->groups[i];
 
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = b->rows[b->groups[j].start].tick /
-				   CH_SLOTS_PER_S / 3600 ==
-			       h;
-		prev = h;
-		if (seen)
-			continue;
-		chbuf__printf(sql,
-			      "%s(block >= %llu AND block < %llu AND second >= "
-			      "%llu AND second < %llu)",
-			      any ? " OR " : "", (unsigned long long)(h * 6),
-			      (unsigned long long)(h * 6 + 6),
-			      (unsigned long long)(h * 3600),
-			      (unsigned long long)(h * 3600 + 3600));
-		any = true;
+		if (g->check)
+			r[n++] = (struct srange){
+			    b->rows[g->start].tick / CH_SLOTS_PER_S,
+			    b->rows[g->start + g->n - 1].tick / CH_SLOTS_PER_S};
 	}
+	qsort(r, n, sizeof(*r), srange_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && r[i].s0 <= r[k - 1].s1 + 1) {
+			if (r[i].s1 > r[k - 1].s1)
+				r[k - 1].s1 = r[i].s1;
+		} else {
+			r[k++] = r[i];
+		}
+	}
+	chbuf__put(sql, "(", 1);
+	for (size_t i = 0; i < k; i++)
+		chbuf__printf(
+		    sql,
+		    "%s(block >= %llu AND block <= %llu AND second >= "
+		    "%llu AND second <= %llu)",
+		    i ? " OR " : "", (unsigned long long)(r[i].s0 / 600),
+		    (unsigned long long)(r[i].s1 / 600),
+		    (unsigned long long)r[i].s0, (unsigned long long)r[i].s1);
 	chbuf__put(sql, ")", 1);
+	free(r);
+	return k > 0;
 }
 
 /*
  * Writes what encode_window gathered: the dictionary first (samples never
  * name what is not there), then every (window, hour) group whose
- * window_id the database does not hold yet, all in one INSERT. The rows
+ * window_id the database does not hold yet, all in one INSERT. Only
+ * groups marked 'check' are looked for: window_id is not in the sort key,
+ * so the lookup reads the window_id of every row in the groups' 10-minute
+ * blocks (a large fleet's block holds hundreds of millions of rows). The rows
  * of one group sit in one hour partition, which ClickHouse writes as one
  * part of one block (max_insert_block_size is above any batch): a group
  * lands whole or not at all, so a retry after an error whose outcome
@@ -1238,16 +1269,19 @@ static int flush_batch(struct ch_store *c, struct wbatch *b)
 	struct rbin r;
 	int err = 0;
 
-	if (b->ngroups) {
-		if (!(wins = malloc(b->ngroups * sizeof(*wins))))
-			return -ENOMEM;
+	chbuf__printf(&sql, "SELECT DISTINCT window_id FROM samples WHERE ");
+	if (ranges_sql(&sql, b)) {
+		size_t nw = 0;
+
+		if (!(wins = malloc(b->ngroups * sizeof(*wins)))) {
+			err = -ENOMEM;
+			goto out;
+		}
 		for (size_t i = 0; i < b->ngroups; i++)
-			wins[i] = b->groups[i].win;
-		chbuf__printf(&sql,
-			      "SELECT DISTINCT window_id FROM samples WHERE ");
-		hours_sql(&sql, b);
+			if (b->groups[i].check)
+				wins[nw++] = b->groups[i].win;
 		chbuf__printf(&sql, " AND window_id IN ids FORMAT RowBinary");
-		err = ch__request_ids(c, (const char *)sql.p, wins, b->ngroups,
+		err = ch__request_ids(c, (const char *)sql.p, wins, nw,
 				      "looking for windows");
 		free(wins);
 		if (err)
@@ -1257,7 +1291,8 @@ static int flush_batch(struct ch_store *c, struct wbatch *b)
 			uint64_t win = rbin__u64(&r);
 
 			for (size_t i = 0; i < b->ngroups && !r.bad; i++)
-				if (b->groups[i].win == win) {
+				if (b->groups[i].check &&
+				    b->groups[i].win == win) {
 					b->groups[i].stored = true;
 					pr_debug(
 					    "store '%s': window %016llx is "
@@ -1558,7 +1593,7 @@ static int ch__write(struct store *st, const struct profile *p)
 
 	if (c->read_only)
 		return -EROFS;
-	if (!(err = encode_window(c, &b, p, NULL, &nsamples)))
+	if (!(err = encode_window(c, &b, p, NULL, true, &nsamples)))
 		err = flush_batch(c, &b);
 	wbatch__release(&b);
 	return written(c, err, 1, nsamples);
@@ -1566,41 +1601,52 @@ static int ch__write(struct store *st, const struct profile *p)
 
 /* ---- pushed windows (kiln agent --push): identities and agents ---- */
 
-/* Sets rets[i] to -EEXIST for the windows push_windows holds among those
- * whose rets[i] is 1 (to be written). */
+/* Among the windows whose rets[i] is 1 (to be written): rets[i] = -EEXIST
+ * for those push_windows holds (stored), tried[i] = true for those
+ * push_attempts holds (a write of them began). */
 static int recorded(struct ch_store *c, const struct store_pushed *w, size_t n,
-		    int *rets)
+		    int *rets, bool *tried)
 {
-	struct chbuf sql = {0};
+	struct chbuf sql = {0}, keys = {0};
 	bool any = false;
 	struct rbin r;
 	int err;
 
-	chbuf__printf(&sql, "SELECT instance, seq FROM push_windows WHERE "
-			    "(instance, seq) IN (");
 	for (size_t i = 0; i < n; i++) {
 		if (rets[i] != 1)
 			continue;
-		chbuf__printf(&sql, "%s(%llu, %llu)", any ? ", " : "",
+		chbuf__printf(&keys, "%s(%llu, %llu)", any ? ", " : "",
 			      (unsigned long long)w[i].w.instance,
 			      (unsigned long long)w[i].w.seq);
 		any = true;
 	}
-	chbuf__printf(&sql, ") FORMAT RowBinary");
-	err = any ? ch__request(c, (const char *)sql.p, NULL,
-				"looking for windows")
-		  : 0;
+	if (!any)
+		return 0;
+	chbuf__printf(&sql,
+		      "SELECT instance, seq, toUInt8(1) FROM push_windows "
+		      "WHERE (instance, seq) IN (%s) UNION ALL SELECT "
+		      "instance, seq, toUInt8(0) FROM push_attempts WHERE "
+		      "(instance, seq) IN (%s) FORMAT RowBinary",
+		      (const char *)keys.p, (const char *)keys.p);
+	err = ch__request(c, (const char *)sql.p, NULL, "looking for windows");
 	chbuf__release(&sql);
-	if (err || !any)
+	chbuf__release(&keys);
+	if (err)
 		return err;
 	r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
 	while (rbin__more(&r)) {
 		uint64_t inst = rbin__u64(&r), seq = rbin__u64(&r);
+		bool stored = rbin__u8(&r);
 
-		for (size_t i = 0; i < n && !r.bad; i++)
-			if (rets[i] == 1 && w[i].w.instance == inst &&
-			    w[i].w.seq == seq)
+		for (size_t i = 0; i < n && !r.bad; i++) {
+			if (rets[i] != 1 || w[i].w.instance != inst ||
+			    w[i].w.seq != seq)
+				continue;
+			if (stored)
 				rets[i] = -EEXIST;
+			else
+				tried[i] = true;
+		}
 	}
 	return r.bad ? -EBADMSG : 0;
 }
@@ -1623,9 +1669,12 @@ static void push_row(struct chbuf *row, const struct store_push *w)
  * A window's identity is (instance, seq): its sample rows carry an id made
  * from it, so a retry finds them even if the push_windows row that follows
  * was never written; that row makes the next retry a cheap -EEXIST and
- * feeds the hosts page. A batch costs the same statements as one window:
- * one lookup in push_windows, one in samples, one INSERT per dictionary
- * table, one into samples, one into push_windows.
+ * feeds the hosts page. Before its samples, a push_attempts row says a
+ * write of it began: only windows with one (a retry) are looked for in
+ * samples. A batch costs the same statements as one window: one lookup in
+ * push_windows and push_attempts, one INSERT into push_attempts, one per
+ * dictionary table, one into samples and one into push_windows (and, for
+ * retried windows only, one lookup in samples).
  */
 static int ch__write_pushed_batch(struct store *st,
 				  const struct store_pushed *w, size_t n,
@@ -1633,8 +1682,9 @@ static int ch__write_pushed_batch(struct store *st,
 {
 	struct ch_store *c = ch_of(st);
 	struct wbatch b = {0};
-	struct chbuf rows = {0};
+	struct chbuf rows = {0}, tries = {0};
 	size_t *first, nwin = 0;
+	bool *tried;
 	uint64_t nsamples = 0;
 	int err = 0;
 
@@ -1642,6 +1692,10 @@ static int ch__write_pushed_batch(struct store *st,
 		return 0;
 	if (!(first = malloc(n * sizeof(*first))))
 		return -ENOMEM;
+	if (!(tried = calloc(n, sizeof(*tried)))) {
+		free(first);
+		return -ENOMEM;
+	}
 	/* rets[i] == 1: window i is still to be written. A window that is
 	 * twice in the batch (an agent's retry while the first try waits)
 	 * gets the first one's answer. */
@@ -1657,7 +1711,7 @@ static int ch__write_pushed_batch(struct store *st,
 		if (first[i] != i && rets[i] == 1)
 			rets[i] = 0;
 	}
-	if ((err = recorded(c, w, n, rets)))
+	if ((err = recorded(c, w, n, rets, tried)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t ident[2] = {w[i].w.instance, w[i].w.seq}, ns = 0;
@@ -1665,15 +1719,27 @@ static int ch__write_pushed_batch(struct store *st,
 
 		if (rets[i] != 1)
 			continue;
-		if ((e = encode_window(c, &b, w[i].p, ident, &ns))) {
+		if ((e = encode_window(c, &b, w[i].p, ident, tried[i], &ns))) {
 			rets[i] = e;
 			continue;
 		}
 		nsamples += ns;
 		nwin++;
 		push_row(&rows, &w[i].w);
+		if (!tried[i]) {
+			chbuf__u64(&tries, w[i].w.instance);
+			chbuf__u64(&tries, w[i].w.seq);
+			chbuf__u64(&tries, w[i].w.end_ns);
+		}
 	}
-	if (nwin && !(err = flush_batch(c, &b)))
+	/* The attempts are stored before any sample row: a window whose
+	 * samples may exist always has one. */
+	if (nwin && tries.len)
+		err = ch__request(c,
+				  "INSERT INTO push_attempts (instance, seq, "
+				  "end_ns) FORMAT RowBinary",
+				  &tries, "recording windows");
+	if (nwin && !err && !(err = flush_batch(c, &b)))
 		err = ch__request(c,
 				  "INSERT INTO push_windows (instance, seq, "
 				  "host, version, start_ns, end_ns, samples, "
@@ -1690,8 +1756,10 @@ out:
 		if (first[i] != i)
 			rets[i] = rets[first[i]];
 	free(first);
+	free(tried);
 	wbatch__release(&b);
 	chbuf__release(&rows);
+	chbuf__release(&tries);
 	return 0;
 }
 
@@ -1863,7 +1931,8 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 		    sql, sizeof(sql),
 		    "SELECT DISTINCT toUInt64(partition) FROM system.parts "
 		    "WHERE database = '%s' AND table IN ('samples_1h', "
-		    "'totals_1m', 'push_windows') AND active FORMAT RowBinary",
+		    "'totals_1m', 'push_windows', 'push_attempts') AND active "
+		    "FORMAT RowBinary",
 		    c->db);
 		err = ch__request(c, sql, NULL, "listing rollups");
 		r = (struct rbin){c->resp.p, c->resp.p + c->resp.len, false};
@@ -1888,6 +1957,13 @@ static int ch__enforce_retention(struct store *st, uint64_t now)
 			snprintf(sql, sizeof(sql),
 				 "ALTER TABLE push_windows DROP PARTITION %llu",
 				 (unsigned long long)days[d]);
+			if (!err)
+				err = ch__request(c, sql, NULL,
+						  "dropping old windows");
+			snprintf(
+			    sql, sizeof(sql),
+			    "ALTER TABLE push_attempts DROP PARTITION %llu",
+			    (unsigned long long)days[d]);
 			if (!err)
 				err = ch__request(c, sql, NULL,
 						  "dropping old windows");
@@ -1948,8 +2024,9 @@ static void ch__stats(struct store *st, struct store_stats *out)
 static int ch__check(struct store *st)
 {
 	static const char *const tables[] = {
-	    "frames",	 "stacks",  "series",	    "samples", "samples_1h",
-	    "totals_1m", "rollups", "push_windows", "meta"};
+	    "frames",	     "stacks",	  "series",  "samples",
+	    "samples_1h",    "totals_1m", "rollups", "push_windows",
+	    "push_attempts", "meta"};
 	struct ch_store *c = ch_of(st);
 	uint32_t version;
 	char sql[96];

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- kiln's ClickHouse schema, version 3 (table kiln_schema). Embedded into the
+-- kiln's ClickHouse schema, version 4 (table kiln_schema). Embedded into the
 -- binary and run by storage/clickhouse.c when a store URL names a database
 -- without it (the first `kiln server --store clickhouse://...`, or --init);
 -- every statement is idempotent, so servers starting together do no harm.
@@ -8,6 +8,7 @@
 -- last three columns of frames: a writer opening it adds them
 -- (clickhouse.c, migrate_v3: ALTER TABLE ... ADD COLUMN, skipped for a
 -- column already there), and readers of a version 2 database read ''/0.
+-- Versions 2 and 3 lack push_attempts, which a writer creates.
 --
 -- The SQL runs on Debian 12's clickhouse-server 18.16 and on current
 -- releases: no LowCardinality, Map, JSON, TTL or column codecs. Statements
@@ -129,6 +130,18 @@ CREATE TABLE IF NOT EXISTS push_windows (
 	lost_samples UInt64, -- samples the agent lost, as it said
 	received_ns UInt64
 ) ENGINE = ReplacingMergeTree(received_ns)
+PARTITION BY intDiv(end_ns, 86400000000000) ORDER BY (instance, seq);
+
+-- Pushed windows a writer has started to store, one row each, written
+-- before the window's samples (version 4). A window without a row here
+-- has no samples yet, so a batch of first attempts skips looking for its
+-- rows in 'samples' (a scan of the window's 10-minute block, which a
+-- large fleet makes big); a window with one is looked for there.
+CREATE TABLE IF NOT EXISTS push_attempts (
+	instance UInt64,
+	seq UInt64,
+	end_ns UInt64
+) ENGINE = ReplacingMergeTree
 PARTITION BY intDiv(end_ns, 86400000000000) ORDER BY (instance, seq);
 
 -- Settings that apply to the whole store (period_ns: CPU time of a count).

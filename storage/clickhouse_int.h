@@ -17,7 +17,7 @@
 #include "lib/idxset.h"
 #include "storage/store_ops.h"
 
-#define CH_SCHEMA_VERSION 3
+#define CH_SCHEMA_VERSION 4
 #define CH_SLOT_NS 20000000ULL /* 20 ms */
 #define CH_SLOTS_PER_S 50
 #define CH_MAX_RESPONSE (512u << 20) /* bytes of one response */

@@ -11,7 +11,15 @@ LOAD=$PWD/$OUT/bench/push_load
 [ -x "$LOAD" ] || fail "$LOAD is missing: run make"
 start_clickhouse
 q() { curl -sS "http://127.0.0.1:$CH_PORT/?database=batch" --data-binary "$1"; }
+# A store of schema version 3 (no push_attempts): the server upgrades it.
+q0() { curl -sS --fail-with-body "http://127.0.0.1:$CH_PORT/?database=$1" --data-binary "$2"; }
+q0 default "CREATE DATABASE batch" >/dev/null
+grep -v '^--' storage/clickhouse.sql | awk -v RS=';\n' 'NF && !/push_attempts/ { printf "%s%c", $0, 0 }' |
+	while IFS= read -r -d '' stmt; do q0 batch "$stmt" >/dev/null || exit 1; done || fail "version 3 schema"
+q0 batch "INSERT INTO kiln_schema VALUES (3, now())"
 start_server "$TMP/s" --store "$CH_URL/batch" --ingest --threads 64 --push-batch-ms 300
+[ "$(q "SELECT max(version) FROM kiln_schema")" = 4 ] && [ "$(q "EXISTS TABLE push_attempts")" = 1 ] ||
+	fail "version 3 not upgraded: $(q "SELECT max(version) FROM kiln_schema") $(cat "$TMP/s.err")"
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 push() { # START HOSTS WINDOWS OUT: push_load's windows (same START: same windows)
 	"$LOAD" run "http://127.0.0.1:$PORT" --start "$1" --hosts "$2" --windows "$3" \

@@ -68,7 +68,8 @@ go tool pprof -top "$TMP/old.pb.gz" >"$TMP/old.top" 2>&1; grep -qF "kiln_fix::sp
 [ "$(q old "SELECT max(version) FROM kiln_schema")" = 2 ] || fail "a reader changed the schema"
 KILN_LOG=info "$KILN" import "$TMP/rec.pb.gz" --store "$CH_URL/old" --time now 2>"$TMP/i3" || { cat "$TMP/i3"; fail "writing a version 2 database failed"; }
 grep -q 'upgraded to 3' "$TMP/i3" || { cat "$TMP/i3"; fail "the upgrade was not said"; }
-[ "$(q old "SELECT max(version) FROM kiln_schema")" = 3 ] || fail "not upgraded to version 3"
+# (and on to version 4, which adds push_attempts)
+[ "$(q old "SELECT max(version) FROM kiln_schema")" = 4 ] || fail "not upgraded to version 4"
 "$KILN" query --store "$CH_URL/old" --from -1h --to +1m --format pprof -o "$TMP/old3.pb.gz" || fail "query after the upgrade failed"
 go tool pprof -raw "$TMP/old3.pb.gz" 2>/dev/null | grep -qF _ZN8kiln_fix10spin_plainEi || fail "no system names after the upgrade"
 echo "3. version 2 read as it is, upgraded by a writer"
