@@ -30,3 +30,8 @@ double clock__mono_s(void)
 {
 	return (double)read_ns(CLOCK_MONOTONIC) / 1e9;
 }
+
+uint64_t clock__mono_coarse_ms(void)
+{
+	return read_ns(CLOCK_MONOTONIC_COARSE) / 1000000;
+}

@@ -11,5 +11,9 @@ uint64_t clock__unix_ns(void);
 uint64_t clock__mono_ns(void);
 uint64_t clock__mono_us(void);
 double clock__mono_s(void);
+/* CLOCK_MONOTONIC_COARSE in ms (a few ms of resolution): for rate limits
+ * checked on hot paths, where a precise clock read per call costs more
+ * than the work it limits. */
+uint64_t clock__mono_coarse_ms(void);
 
 #endif

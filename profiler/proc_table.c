@@ -289,6 +289,7 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 			      const uint64_t *addrs, size_t n)
 {
 	const struct proc_mapping *last = NULL;
+	bool jit_missed = false;
 
 	for (size_t i = 0; i < n; i++) {
 		struct proc_mapping *m;
@@ -304,10 +305,14 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 		last = m;
 		if (!m || m->anon) {
 			/* JIT code, or a frame-pointer walk's garbage: the
-			 * perf map is looked at (off this thread, rarely). */
+			 * perf map is looked at (off this thread, rarely).
+			 * One miss asks for the process's map: the rest of
+			 * the stack would only meet the same rate limit. */
 			struct sym_result r;
 
-			symbolizer__resolve_jit(t->sym, p->pid, addrs[i], &r);
+			if (!jit_missed && symbolizer__resolve_jit(
+					       t->sym, p->pid, addrs[i], &r))
+				jit_missed = true;
 			continue;
 		}
 		if (m->tried)

@@ -1198,7 +1198,8 @@ const char *symbolizer__kernel_module(struct symbolizer *sym, uint64_t addr)
  */
 static void jit_check(struct symbolizer *sym, struct jit_map *m, bool urgent)
 {
-	uint64_t now = clock__mono_ns() / 1000000, wait;
+	/* Per unresolved JIT frame of every sample: a coarse clock. */
+	uint64_t now = clock__mono_coarse_ms(), wait;
 	struct load_job *job;
 
 	if (m->loading)
