@@ -439,6 +439,8 @@ int ch__dict_load_series(struct ch_store *c, const uint64_t *ids, size_t n)
 
 /* ---- merged profile ---- */
 
+#define MAX_KEEP 16 /* labels a merged profile can keep */
+
 struct qrow {
 	uint64_t series, stack, count;
 	uint32_t second;
@@ -479,8 +481,10 @@ static int period(struct ch_store *c, uint64_t *out)
 	return r.bad ? -EBADMSG : 0;
 }
 
+/* 'row_series', when not NULL, holds each row's series in 'out' already
+ * (a merged query's groups); else rows name series in the dictionary. */
 static void build_profile(struct ch_store *c, const struct qrow *rows, size_t n,
-			  struct profile *out)
+			  const uint32_t *row_series, struct profile *out)
 {
 	struct ch_dict *d = &c->rd;
 	uint32_t *fmemo = xcalloc(d->nr_frames + 1, sizeof(*fmemo));
@@ -490,11 +494,13 @@ static void build_profile(struct ch_store *c, const struct qrow *rows, size_t n,
 	size_t ids_cap = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		long sp = series_pos(d, rows[i].series);
+		long sp = row_series ? -1 : series_pos(d, rows[i].series);
 		long tp = stack_pos(d, rows[i].stack);
 		uint32_t os, ost;
 
-		if (sp >= 0 && sememo[sp]) {
+		if (row_series) {
+			os = row_series[i];
+		} else if (sp >= 0 && sememo[sp]) {
 			os = sememo[sp] - 1;
 		} else {
 			const struct ch_series *se =
@@ -606,8 +612,11 @@ int ch__query(struct store *st, const struct store_query *q,
 	struct chbuf sql = {0}, filter = {0};
 	struct ch_rolled rolled = {0};
 	struct qrow *rows = NULL;
+	uint32_t *row_series = NULL;
 	uint64_t *ids = NULL, per = 0;
 	size_t n = 0, cap = 0, nids;
+	/* More kept labels than that: keep them all (store.h allows it). */
+	bool merge = q->merge && q->nr_keep <= MAX_KEEP;
 	struct rbin r;
 	int err;
 
@@ -621,9 +630,28 @@ int ch__query(struct store *st, const struct store_query *q,
 	/* Whole hours with a usable rollup come from samples_1h, the rest
 	 * from samples. */
 	pr_debug("store '%s': %zu hours from rollups", c->name, rolled.n);
-	chbuf__printf(&sql, "SELECT series, stack, toUInt64(sum(c)), "
-			    "toUInt32(min(t)) FROM (SELECT series, stack, "
-			    "count AS c, second AS t FROM samples WHERE ");
+	/*
+	 * Merged (store_query.merge): ClickHouse sums per (series, stack),
+	 * names each series by the kept labels' values and sums again per
+	 * (those values, stack), so a fleet's answer is about as many rows
+	 * as one host's; otherwise one row per (series, stack).
+	 */
+	if (merge && q->nr_keep) {
+		chbuf__printf(&sql, "SELECT ");
+		for (size_t i = 0; i < q->nr_keep; i++)
+			chbuf__printf(&sql, "g%zu, ", i);
+		chbuf__printf(&sql, "stack, toUInt64(sum(c)), toUInt32(min(t)) "
+				    "FROM (SELECT series, stack, sum(c) AS c, "
+				    "min(t) AS t FROM (");
+	} else if (merge) {
+		chbuf__printf(&sql, "SELECT stack, toUInt64(sum(c)), "
+				    "toUInt32(min(t)) FROM (");
+	} else {
+		chbuf__printf(&sql, "SELECT series, stack, toUInt64(sum(c)), "
+				    "toUInt32(min(t)) FROM (");
+	}
+	chbuf__printf(&sql, "SELECT series, stack, count AS c, second AS t "
+			    "FROM samples WHERE ");
 	raw_range_sql(&sql, q->from_ns, q->to_ns, &rolled);
 	chbuf__put(&sql, filter.p, filter.len);
 	if (rolled.n) {
@@ -635,7 +663,23 @@ int ch__query(struct store *st, const struct store_query *q,
 		rolled_sql(&sql, "hour", &rolled);
 		chbuf__put(&sql, filter.p, filter.len);
 	}
-	chbuf__printf(&sql, ") GROUP BY series, stack FORMAT RowBinary");
+	if (merge && q->nr_keep) {
+		chbuf__printf(&sql, ") GROUP BY series, stack) ANY LEFT JOIN "
+				    "(SELECT id AS series");
+		for (size_t i = 0; i < q->nr_keep; i++) {
+			chbuf__printf(&sql,
+				      ", label_values[indexOf(label_keys, ");
+			chbuf__quote(&sql, q->keep[i]);
+			chbuf__printf(&sql, ")] AS g%zu", i);
+		}
+		chbuf__printf(&sql, " FROM series) USING series GROUP BY ");
+		for (size_t i = 0; i < q->nr_keep; i++)
+			chbuf__printf(&sql, "g%zu, ", i);
+		chbuf__printf(&sql, "stack FORMAT RowBinary");
+	} else {
+		chbuf__printf(&sql, ") GROUP BY %sstack FORMAT RowBinary",
+			      merge ? "" : "series, ");
+	}
 	if ((err =
 		 ch__request(c, (const char *)sql.p, NULL, "querying samples")))
 		goto out;
@@ -644,8 +688,34 @@ int ch__query(struct store *st, const struct store_query *q,
 		if (n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			rows = xrealloc(rows, cap * sizeof(*rows));
+			if (merge)
+				row_series = xrealloc(
+				    row_series, cap * sizeof(*row_series));
 		}
-		rows[n].series = rbin__u64(&r);
+		if (merge) {
+			struct label ls[MAX_KEEP];
+			size_t nl = 0;
+
+			for (size_t i = 0; i < q->nr_keep; i++) {
+				size_t len;
+				const char *v = rbin__str(&r, &len);
+
+				if (!len || r.bad)
+					continue;
+				char *val = xmalloc(len + 1);
+
+				memcpy(val, v, len);
+				val[len] = 0;
+				ls[nl++] = (struct label){
+				    profile__intern(out, q->keep[i]),
+				    profile__intern(out, val)};
+				free(val);
+			}
+			row_series[n] = profile__add_series(out, ls, nl);
+			rows[n].series = 0;
+		} else {
+			rows[n].series = rbin__u64(&r);
+		}
 		rows[n].stack = rbin__u64(&r);
 		rows[n].count = rbin__u64(&r);
 		rows[n].second = rbin__u32(&r);
@@ -660,10 +730,10 @@ int ch__query(struct store *st, const struct store_query *q,
 		goto out;
 	free(ids);
 	ids = unique_ids(rows, n, false, &nids);
-	if ((err = ch__dict_load_series(c, ids, nids)) ||
+	if ((!merge && (err = ch__dict_load_series(c, ids, nids))) ||
 	    (err = period(c, &per)))
 		goto out;
-	build_profile(c, rows, n, out);
+	build_profile(c, rows, n, row_series, out);
 	struct profile_meta *meta = profile__meta(out);
 	meta->start_ns = q->from_ns;
 	meta->duration_ns = q->to_ns - q->from_ns;
@@ -674,6 +744,7 @@ out:
 		pr_err("store '%s': malformed answer from ClickHouse", c->name);
 	free(ids);
 	free(rows);
+	free(row_series);
 	ch__rolled_release(&rolled);
 	chbuf__release(&sql);
 	chbuf__release(&filter);
