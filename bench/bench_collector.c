@@ -3,7 +3,8 @@
  * The agent's per-sample path: collector__add (stack interning, the
  * process table lookup) on synthetic samples shaped like a busy 2-CPU
  * machine at 99 Hz: ~2,000 samples per 10 s window, 4,000 distinct stacks
- * of 5-80 user frames (plus 0-10 kernel frames) over 40 processes,
+ * of 5-80 user frames (plus 0-10 kernel frames from 48 kernel paths) over
+ * 40 processes,
  * popularity Zipf-distributed. Each record is first copied into one
  * buffer (the ring buffer the kernel has just written; the copy is in the
  * time per sample). Windows are flushed into a profile as the agent does,
@@ -112,9 +113,12 @@ int main(int argc, char **argv)
 		s->kstack_len = (int32_t)(rnd() % 11);
 		s->ustack_len = 5 + (int32_t)(rnd() % 76);
 		s->unwind_end = 1; /* complete */
+		/* Kernel stacks come from a few dozen paths (syscall
+		 * entries, interrupts, page faults). */
+		uint64_t path = rnd() % 48;
 		for (int k = 0; k < s->kstack_len; k++)
-			s->kstack[k] =
-			    0xffffffff81000000ULL + rnd() % 0x1000000;
+			s->kstack[k] = 0xffffffff81000000ULL +
+				       (path * 7 + (uint64_t)k) * 0x2340;
 		/* Stacks of one program share their outer frames. */
 		for (int u = 0; u < s->ustack_len; u++) {
 			uint64_t r = u > s->ustack_len / 2

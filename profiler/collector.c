@@ -50,6 +50,30 @@ struct batch {
 	size_t nr_samples, cap_samples;
 };
 
+/*
+ * Frames already made for an address in this flush: stacks share most of
+ * their frames (the kernel's entry paths, a program's outer frames), and
+ * one lookup here replaces the symbolizer's, the string interning of each
+ * name, file and module, and the frame's interning. Emptied at each flush;
+ * its arrays are kept.
+ */
+struct fcache_ent {
+	uint64_t addr;
+	uint32_t pid;	 /* 0 for kernel frames */
+	uint32_t kind;	 /* FC_KERNEL, FC_CALL (return address), FC_LEAF */
+	uint32_t off, n; /* frame ids in fcache.ids */
+};
+
+enum { FC_KERNEL = 1, FC_CALL, FC_LEAF };
+
+struct fcache {
+	struct fcache_ent *ents;
+	size_t nr, cap;
+	uint32_t *ids;
+	size_t nr_ids, cap_ids;
+	struct idxset set;
+};
+
 struct collector {
 	struct symbolizer *sym;
 	struct proc_table *procs;
@@ -57,6 +81,7 @@ struct collector {
 
 	struct batch cur;   /* filling */
 	struct batch spare; /* emptied arrays, for the next flush */
+	struct fcache fc;   /* the flush's address -> frames */
 	uint64_t pending;
 
 	char **lost_reasons;
@@ -94,6 +119,9 @@ void collector__free(struct collector *c)
 		return;
 	batch__release(&c->cur);
 	batch__release(&c->spare);
+	idxset__release(&c->fc.set);
+	free(c->fc.ents);
+	free(c->fc.ids);
 	for (size_t i = 0; i < c->nr_lost_reasons; i++)
 		free(c->lost_reasons[i]);
 	free(c->lost_reasons);
@@ -275,7 +303,10 @@ static size_t batch__bytes(const struct batch *b)
 
 size_t collector__mem_bytes(const struct collector *c)
 {
-	return batch__bytes(&c->cur) + batch__bytes(&c->spare);
+	return batch__bytes(&c->cur) + batch__bytes(&c->spare) +
+	       c->fc.cap * sizeof(*c->fc.ents) +
+	       c->fc.cap_ids * sizeof(*c->fc.ids) +
+	       c->fc.set.cap * sizeof(*c->fc.set.slots);
 }
 
 /* ---- symbolization into a profile ---- */
@@ -410,6 +441,47 @@ static void push_kernel_frame(struct collector *c, struct profile *out,
 		push_unresolved(out, b, "[kernel]", addr, FRAME_KERNEL, NULL);
 }
 
+static bool fc_eq(uint32_t id, const void *key, void *ctx)
+{
+	const struct fcache_ent *e = &((const struct fcache *)ctx)->ents[id];
+	const struct fcache_ent *k = key;
+
+	return e->addr == k->addr && e->pid == k->pid && e->kind == k->kind;
+}
+
+/* Pushes the frames of a user (p set) or kernel address, from the flush's
+ * cache when this address was seen before in it. */
+static void push_frame_cached(struct collector *c, struct profile *out,
+			      struct stack_buf *b, struct proc_info *p,
+			      uint64_t addr, uint32_t kind)
+{
+	struct fcache *fc = &c->fc;
+	struct fcache_ent key = {addr, p ? (uint32_t)p->pid : 0, kind, 0, 0};
+	uint32_t hash = (uint32_t)hash__mix64(addr ^ (uint64_t)key.pid << 32 ^
+					      (uint64_t)kind << 61);
+	size_t start = b->len, n;
+	uint32_t id;
+
+	if (!idxset__find(&fc->set, hash, &key, fc_eq, fc, &id)) {
+		for (uint32_t i = 0; i < fc->ents[id].n; i++)
+			stack_push(b, fc->ids[fc->ents[id].off + i]);
+		return;
+	}
+	if (p)
+		push_user_frame(c, out, b, p, addr, kind == FC_CALL);
+	else
+		push_kernel_frame(c, out, b, addr);
+	n = b->len - start;
+	GROW(fc, ids, cap_ids, fc->nr_ids + n, 1024);
+	GROW(fc, ents, cap, fc->nr + 1, 256);
+	memcpy(&fc->ids[fc->nr_ids], &b->ids[start], n * sizeof(*fc->ids));
+	key.off = (uint32_t)fc->nr_ids;
+	key.n = (uint32_t)n;
+	fc->nr_ids += n;
+	fc->ents[fc->nr] = key;
+	idxset__insert(&fc->set, hash, (uint32_t)fc->nr++);
+}
+
 static uint32_t series_for(struct collector *c, struct profile *out,
 			   const struct raw_stack *r)
 {
@@ -528,7 +600,8 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 		/* ustack[0] is the leaf: walk from the root. */
 		for (size_t i = depth; i-- > 0;)
 			if (p)
-				push_user_frame(c, out, b, p, ustack[i], i > 0);
+				push_frame_cached(c, out, b, p, ustack[i],
+						  i > 0 ? FC_CALL : FC_LEAF);
 			else
 				push_unresolved(out, b, "[unknown]", ustack[i],
 						FRAME_USER, NULL);
@@ -537,7 +610,7 @@ static uint32_t symbolize_stack(struct collector *c, struct profile *out,
 		stack_push(b, profile__add_named_frame(
 				  out, "[lost kernel stack]", FRAME_SPECIAL));
 	for (size_t i = nr_frames(r->klen); i-- > 0;)
-		push_kernel_frame(c, out, b, kstack[i]);
+		push_frame_cached(c, out, b, NULL, kstack[i], FC_KERNEL);
 	return profile__add_stack(out, b->ids, b->len);
 }
 
@@ -601,6 +674,9 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 	c->cur = c->spare;
 	memset(&c->spare, 0, sizeof(c->spare));
 	c->pending = 0;
+	/* Frame ids are of 'out': the cache starts empty for each flush. */
+	c->fc.nr = c->fc.nr_ids = 0;
+	idxset__clear(&c->fc.set);
 
 	for (size_t i = 0; i < b.nr_stacks; i++) {
 		stack_ids[i] =
@@ -623,5 +699,12 @@ uint64_t collector__flush(struct collector *c, struct profile *out)
 	free(stack_ids);
 	free(series_ids);
 	batch__recycle(c, &b);
+	if (c->fc.cap > 4 * c->fc.nr + 65536) {
+		/* A burst: do not keep its size. */
+		idxset__release(&c->fc.set);
+		free(c->fc.ents);
+		free(c->fc.ids);
+		memset(&c->fc, 0, sizeof(c->fc));
+	}
 	return added;
 }
