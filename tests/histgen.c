@@ -405,7 +405,7 @@ void histgen__free(struct histgen *g)
 
 void histgen__seed(struct histgen *g, uint64_t seed)
 {
-	g->rng = seed;
+	g->rng = seed ? seed : DEFAULT_SEED; /* xorshift stays at 0 */
 }
 
 void histgen__draw(struct histgen *g, uint64_t from_ns, uint64_t to_ns,

@@ -120,7 +120,8 @@ struct histgen_stats {
 struct histgen *histgen__new(const struct histgen_opts *o);
 void histgen__free(struct histgen *g);
 
-/* Restarts the sample stream from 'seed' (the dictionary stays). */
+/* Restarts the sample stream from 'seed' (0: the default seed); the
+ * dictionary stays. */
 void histgen__seed(struct histgen *g, uint64_t seed);
 
 /*
