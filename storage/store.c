@@ -98,6 +98,24 @@ static const char *const stmt_sql[NR_STMTS] = {
 		   "WHERE bucket = ?1 AND series >= ?2 AND series <= ?3",
     [ST_PICK_1H] = "SELECT bucket, series, total, data FROM samples_1h "
 		   "WHERE bucket = ?1 AND series >= ?2 AND series <= ?3",
+    [ST_TOTALS_10S] = "SELECT bucket, series, total FROM samples_10s "
+		      "INDEXED BY samples_10s_totals "
+		      "WHERE bucket >= ?1 AND bucket < ?2",
+    [ST_TOTALS_1M] = "SELECT bucket, series, total FROM samples_1m "
+		     "INDEXED BY samples_1m_totals "
+		     "WHERE bucket >= ?1 AND bucket < ?2",
+    [ST_TOTALS_1H] = "SELECT bucket, series, total FROM samples_1h "
+		     "INDEXED BY samples_1h_totals "
+		     "WHERE bucket >= ?1 AND bucket < ?2",
+    [ST_PICK_TOTALS_10S] = "SELECT bucket, series, total FROM samples_10s "
+			   "INDEXED BY samples_10s_totals WHERE bucket = ?1 "
+			   "AND series >= ?2 AND series <= ?3",
+    [ST_PICK_TOTALS_1M] = "SELECT bucket, series, total FROM samples_1m "
+			  "INDEXED BY samples_1m_totals WHERE bucket = ?1 "
+			  "AND series >= ?2 AND series <= ?3",
+    [ST_PICK_TOTALS_1H] = "SELECT bucket, series, total FROM samples_1h "
+			  "INDEXED BY samples_1h_totals WHERE bucket = ?1 "
+			  "AND series >= ?2 AND series <= ?3",
     [ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
     [ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
     [ST_DICT_FUNC] =

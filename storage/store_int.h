@@ -14,7 +14,7 @@
 #include "storage/store.h"
 #include "storage/store_ops.h"
 
-#define STORE_VERSION 5
+#define STORE_VERSION 6
 
 #define NS_PER_SEC 1000000000ULL
 #define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
@@ -60,6 +60,13 @@ enum stmt_id {
 	ST_PICK_10S,
 	ST_PICK_1M,
 	ST_PICK_1H,
+	/* the same from the totals indexes (v6): time lines */
+	ST_TOTALS_10S,
+	ST_TOTALS_1M,
+	ST_TOTALS_1H,
+	ST_PICK_TOTALS_10S,
+	ST_PICK_TOTALS_1M,
+	ST_PICK_TOTALS_1H,
 	/* reader dictionary refresh */
 	ST_DICT_STR,
 	ST_DICT_MAP,

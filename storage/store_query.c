@@ -616,8 +616,10 @@ struct scan_row {
 	int64_t bucket;
 	uint32_t series;
 	uint64_t total;
-	sqlite3_stmt *s; /* column 3 is the blob */
-	bool partial;	 /* raw bucket not wholly inside the range */
+	sqlite3_stmt *s;  /* column 3 is the blob, unless totals_only */
+	bool partial;	  /* raw bucket not wholly inside the range */
+	bool totals_only; /* read from the totals index: no blob column */
+	struct store *st;
 };
 
 typedef int (*row_fn)(struct store *st, const struct scan_row *row, void *ctx);
@@ -723,8 +725,8 @@ static int match_runs(const struct store *st, const uint8_t *match,
 
 /* Steps one bound statement of segment 'sg', calling fn for its rows. */
 static int scan_rows(struct store *st, const struct seg *sg, sqlite3_stmt *s,
-		     const uint8_t *match, uint64_t deadline, unsigned *rows,
-		     row_fn fn, void *ctx)
+		     bool totals_only, const uint8_t *match, uint64_t deadline,
+		     unsigned *rows, row_fn fn, void *ctx)
 {
 	uint64_t g = level_width_s[sg->lvl] * NS_PER_SEC;
 	int rc, err = 0;
@@ -740,6 +742,8 @@ static int scan_rows(struct store *st, const struct seg *sg, sqlite3_stmt *s,
 		    .series = (uint32_t)sqlite3_column_int64(s, 1),
 		    .total = (uint64_t)sqlite3_column_int64(s, 2),
 		    .s = s,
+		    .totals_only = totals_only,
+		    .st = st,
 		};
 		int64_t series = sqlite3_column_int64(s, 1);
 
@@ -777,10 +781,14 @@ static int scan_rows(struct store *st, const struct seg *sg, sqlite3_stmt *s,
 	return 0;
 }
 
-/* Calls fn for every row of the plan that passes 'match', in bucket
- * order within each segment. */
-static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
-		uint64_t deadline, row_fn fn, void *ctx)
+/*
+ * Calls fn for every row of the plan that passes 'match', in bucket order
+ * within each segment. 'totals_only': the rows come from the totals
+ * index (time lines), and row_decode() fetches a blob when one is needed.
+ */
+static int scan_ex(struct store *st, const struct plan *pl,
+		   const uint8_t *match, bool totals_only, uint64_t deadline,
+		   row_fn fn, void *ctx)
 {
 	uint32_t(*runs)[2];
 	size_t nruns;
@@ -794,17 +802,21 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 		sqlite3_stmt *s;
 
 		if (!runs) {
-			if (!(s = store__stmt(st, ST_SCAN_10S + sg->lvl))) {
+			if (!(s = store__stmt(st, (totals_only ? ST_TOTALS_10S
+							       : ST_SCAN_10S) +
+						      sg->lvl))) {
 				err = -EIO;
 				break;
 			}
 			sqlite3_bind_int64(s, 1, sg->b0);
 			sqlite3_bind_int64(s, 2, sg->b1);
-			err = scan_rows(st, sg, s, match, deadline, &rows, fn,
-					ctx);
+			err = scan_rows(st, sg, s, totals_only, match, deadline,
+					&rows, fn, ctx);
 			continue;
 		}
-		if (!(s = store__stmt(st, ST_PICK_10S + sg->lvl))) {
+		if (!(s = store__stmt(
+			  st, (totals_only ? ST_PICK_TOTALS_10S : ST_PICK_10S) +
+				  sg->lvl))) {
 			err = -EIO;
 			break;
 		}
@@ -818,8 +830,8 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 				sqlite3_bind_int64(s, 1, b);
 				sqlite3_bind_int64(s, 2, runs[r][0]);
 				sqlite3_bind_int64(s, 3, runs[r][1]);
-				err = scan_rows(st, sg, s, match, deadline,
-						&rows, fn, ctx);
+				err = scan_rows(st, sg, s, totals_only, match,
+						deadline, &rows, fn, ctx);
 			}
 		}
 	}
@@ -827,13 +839,39 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 	return err;
 }
 
+static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
+		uint64_t deadline, row_fn fn, void *ctx)
+{
+	return scan_ex(st, pl, match, false, deadline, fn, ctx);
+}
+
 static int row_decode(const struct scan_row *row, struct blob_ent **ents,
 		      size_t *n, size_t *cap)
 {
+	sqlite3_stmt *get;
+	int rc, err;
+
 	*n = 0;
-	return blob__decode(sqlite3_column_blob(row->s, 3),
-			    (size_t)sqlite3_column_bytes(row->s, 3),
-			    row->seg->lvl == LVL_10S, ents, n, cap);
+	if (!row->totals_only)
+		return blob__decode(sqlite3_column_blob(row->s, 3),
+				    (size_t)sqlite3_column_bytes(row->s, 3),
+				    row->seg->lvl == LVL_10S, ents, n, cap);
+	/* A row read from the totals index: its blob by primary key. */
+	if (!(get = store__stmt(row->st, ST_ROW_GET_10S + row->seg->lvl)))
+		return -EIO;
+	sqlite3_bind_int64(get, 1, row->bucket);
+	sqlite3_bind_int64(get, 2, row->series);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		err = blob__decode(sqlite3_column_blob(get, 1),
+				   (size_t)sqlite3_column_bytes(get, 1),
+				   row->seg->lvl == LVL_10S, ents, n, cap);
+	else if (rc == SQLITE_DONE)
+		err = 0; /* gone meanwhile: cannot be, in one read */
+	else
+		err = store__sqlerr(row->st, rc, "reading samples");
+	sqlite3_reset(get);
+	return err;
 }
 
 static bool slot_in(const struct scan_row *row, uint32_t slot, uint64_t *t)
@@ -1292,8 +1330,10 @@ static int timeline_row(struct store *st, const struct scan_row *row, void *ctx)
 	if (!counts)
 		return -ENOMEM;
 
-	if (!row->partial && c->step % g == 0) {
-		t = (uint64_t)row->bucket * g;
+	t = (uint64_t)row->bucket * g;
+	/* The whole row falls in one point: its total, no blob read. */
+	if (!row->partial && t >= c->t0 &&
+	    (t - c->t0) / c->step == (t + g - 1 - c->t0) / c->step) {
 		counts[(t - c->t0) / c->step] =
 		    sat_add(counts[(t - c->t0) / c->step], row->total);
 		return 0;
@@ -1345,7 +1385,8 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 		if (step_ns % (level_width_s[lvl] * NS_PER_SEC) == 0)
 			maxlvl = lvl;
 	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
-	if ((err = scan(st, &pl, match, q->deadline_mono_ns, timeline_row, &c)))
+	if ((err = scan_ex(st, &pl, match, true, q->deadline_mono_ns,
+			   timeline_row, &c)))
 		goto out;
 	if (c.nr_groups > 1)
 		qsort_r(c.groups, c.nr_groups, sizeof(*c.groups), group_cmp,

@@ -719,6 +719,12 @@ fleet_counts(const struct profile *p,
 	}
 }
 
+static int fleet_sum(const struct store_point *pt, void *ctx)
+{
+	*(uint64_t *)ctx += pt->count;
+	return 0;
+}
+
 static void test_storage__fleet_filters_and_merges(void **state)
 {
 	static uint64_t want[FLEET_HOSTS][FLEET_COMMS][FLEET_STACKS];
@@ -800,6 +806,29 @@ static void test_storage__fleet_filters_and_merges(void **state)
 			w += want[7][c][k];
 		assert_int_equal(got[FLEET_HOSTS][0][k], w);
 	}
+
+	/* Time lines from the totals index: one host (series runs), all
+	 * hosts, whole rows and rows cut by the range. */
+	for (int one = 0; one <= 1; one++) {
+		uint64_t w = 0, sum = 0;
+
+		q.nr_filters = (size_t)one;
+		q.from_ns = T0;
+		q.to_ns = T0 + 2 * H;
+		assert_int_equal(
+		    store__timeline(st, &q, 60 * NS, NULL, fleet_sum, &sum), 0);
+		for (int h = 0; h < FLEET_HOSTS; h++)
+			for (int c = 0; c < FLEET_COMMS; c++)
+				for (int k = 0; k < FLEET_STACKS; k++)
+					if (!one || h == 7)
+						w += want[h][c][k];
+		assert_int_equal(sum, w);
+		q.from_ns = T0 + 3 * NS; /* cuts the first bucket */
+		sum = 0;
+		assert_int_equal(
+		    store__timeline(st, &q, 10 * NS, NULL, fleet_sum, &sum), 0);
+		assert_true(sum < w && sum > w - w / 100);
+	}
 	store__close(st);
 }
 
@@ -823,8 +852,10 @@ static void test_storage__version_refused_and_migrated(void **state)
 
 	/* Turn it into a version 1 file: no series.last_bucket (v2), no
 	 * functions.system_name (v3), no push tables (v4), frames without
-	 * build ids and no frame_names (v5). */
+	 * build ids and no frame_names (v5), no totals indexes (v6). */
 	sql(path, "ALTER TABLE series DROP COLUMN last_bucket;"
+		  "DROP INDEX samples_10s_totals; DROP INDEX samples_1m_totals;"
+		  "DROP INDEX samples_1h_totals; DROP INDEX push_windows_end;"
 		  "ALTER TABLE functions DROP COLUMN system_name;"
 		  "DROP TABLE push_spool; DROP TABLE push_ack;"
 		  "DROP TABLE push_windows; DROP TABLE push_agents;"
@@ -843,11 +874,11 @@ static void test_storage__version_refused_and_migrated(void **state)
 	o.read_only = true;
 	st = store__open(&o);
 	assert_non_null(st);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 6);
 	check_range(st, T0, T0 + 10 * NS, NULL, 0, NULL);
 	store__close(st);
 	st = open_rw(path);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 6);
 	assert_int_equal(
 	    sql_int(path, "SELECT count(*) FROM functions WHERE system_name"),
 	    0);

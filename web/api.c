@@ -886,10 +886,12 @@ static void tl_release(struct tl_ctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Steps of at least 10 s are whole 10 s buckets of the store (no 15 s):
+ * a point then sums stored totals without reading any sample blob. */
 static uint64_t nice_step(uint64_t range_ns)
 {
 	static const uint64_t steps[] = {
-	    1,	 2,   5,    10,	  15,	30,    60,    120,   300,
+	    1,	 2,   5,    10,	  20,	30,    60,    120,   300,
 	    600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400};
 	uint64_t want = range_ns / 300;
 
