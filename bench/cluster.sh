@@ -4,7 +4,8 @@
 # same window; a real `kiln server --ingest` taking windows from 1, 10,
 # 100 and 1000 simulated hosts (16 CPUs at 99 Hz, 10 s windows, replayed
 # by bench/push_load with 8 concurrent clients): samples per second and
-# per server CPU second; then query times on the store it filled.
+# per server CPU second; then query times on the store it filled
+# (bench/cluster_query.sh).
 # KILN_BENCH_QUICK=1 stops at 100 hosts; CLUSTER_HOSTS="N..." and
 # CLUSTER_WINDOWS=W pick the runs.
 set -eu
@@ -36,6 +37,7 @@ hosts=${CLUSTER_HOSTS:-1 10 100 1000}
 [ "${KILN_BENCH_QUICK:-}" = 1 ] && hosts="1 10 100"
 echo "--- ingest (server pid $SERVER_PID, 8 client threads)"
 start=$(($(date +%s) / 10 * 10 - 7200))
+start0=$start
 for n in $hosts; do
 	w=$((3000 / n)); [ "$w" -gt 30 ] && w=30; [ "$w" -lt 2 ] && w=2
 	[ -n "${CLUSTER_WINDOWS:-}" ] && w=$CLUSTER_WINDOWS
@@ -46,17 +48,8 @@ for n in $hosts; do
 done
 ls -l "$TMP/central.db" | awk '{ printf "store after ingest: %.1f MB\n", $5 / 1e6 }'
 
-echo "--- queries on that store (kiln query --format folded > /dev/null)"
-q() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$KILN" query --db "$TMP/central.db" --format folded "$@" >/dev/null
-	t1=$(date +%s%N)
-	echo "$(( (t1 - t0) / 1000000 )) ms"
-}
-echo "1 h, one host (host-0000):   $(q --from -125m --to -65m --filter host=host-0000)"
-echo "1 h, all hosts:              $(q --from -125m --to -65m)"
-echo "24 h, all hosts:             $(q --from -24h --to now)"
-samples=$("$KILN" query --db "$TMP/central.db" --format folded --from -24h --to now |
-	awk '{ t += $NF } END { print t + 0 }')
-echo "(24 h query merged $samples samples)"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+# Queries on that store: the HTTP API (flame graph, time line, top) and
+# kiln query; the data spans [start0, start) and one host is host-0000.
+bench/cluster_query.sh "$TMP/central.db" "$start0" "$start" host-0000

@@ -143,8 +143,10 @@ CREATE TABLE meta (
 	value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- fleet_since (v6): unix seconds from which every sample is also in its
+-- fleet series (storage/store_int.h); a new store has them all along.
 INSERT INTO meta (key, value) VALUES ('rolled_1m', 0), ('rolled_1h', 0),
-	('gc_generation', 0);
+	('gc_generation', 0), ('fleet_since', 0);
 
 -- Push (v4), agent side (kiln agent --push, storage/wire.h): the local store is
 -- the spool. Each committed window is also kept here, encoded for the

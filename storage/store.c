@@ -624,6 +624,7 @@ static void rdict__release(struct rdict *rd)
 	free(rd->stack_ids);
 	free(rd->series);
 	free(rd->series_kv);
+	free(rd->fleet);
 	memset(rd, 0, sizeof(*rd));
 }
 
@@ -853,8 +854,11 @@ static int label_key_cmp(const void *a, const void *b, void *ctx)
 	return strcmp(profile__str(p, x->key), profile__str(p, y->key));
 }
 
+/* 'index_labels': also in series_labels (filters, label pickers); not for
+ * fleet series, which readers never show as such. */
 static int resolve_series(struct store *st, const struct profile *p,
-			  uint32_t sid, uint32_t *local_out, int64_t *id)
+			  uint32_t sid, bool index_labels, uint32_t *local_out,
+			  int64_t *id)
 {
 	struct wcache *wc = &st->wc;
 	size_t n;
@@ -933,7 +937,7 @@ static int resolve_series(struct store *st, const struct profile *p,
 		goto out;
 	}
 	*id = sqlite3_last_insert_rowid(st->db);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; index_labels && i < n; i++) {
 		lab = store__stmt(st, ST_SERIES_LABEL_ADD);
 		if (!lab) {
 			err = -EIO;
@@ -1360,6 +1364,50 @@ static int check_generation(struct store *st)
 	return 0;
 }
 
+/* Records that series 'id' (local 'l') has data in 'hour', for series
+ * garbage collection. */
+static int touch_series(struct store *st, uint32_t l, int64_t id, int64_t hour)
+{
+	sqlite3_stmt *touch;
+	int rc;
+
+	if (st->wc.series_hour[l] >= hour)
+		return 0;
+	if (!(touch = store__stmt(st, ST_SERIES_TOUCH)))
+		return -EIO;
+	sqlite3_bind_int64(touch, 1, hour);
+	sqlite3_bind_int64(touch, 2, id);
+	rc = sqlite3_step(touch);
+	sqlite3_reset(touch);
+	if (rc != SQLITE_DONE)
+		return store__sqlerr(st, rc, "updating a series");
+	st->wc.series_hour[l] = hour;
+	return 0;
+}
+
+/*
+ * The fleet series of series 'sid' of 'p': labels {comm: its comm,
+ * FLEET_KEY: FLEET_COMM}, interned through 'fleet' (a scratch profile),
+ * not indexed in series_labels.
+ */
+static int resolve_fleet(struct store *st, const struct profile *p,
+			 uint32_t sid, struct profile *fleet, uint32_t *local,
+			 int64_t *id)
+{
+	const char *comm = profile__series_label(p, sid, LABEL_COMM);
+	struct label l[2] = {
+	    {profile__intern(fleet, LABEL_COMM),
+	     profile__intern(fleet, comm ? comm : "")},
+	    {profile__intern(fleet, FLEET_KEY),
+	     profile__intern(fleet, FLEET_COMM)},
+	};
+	uint32_t fsid = profile__add_series(fleet, l, 2);
+
+	if (profile__oom(fleet))
+		return -ENOMEM;
+	return resolve_series(st, fleet, fsid, false, local, id);
+}
+
 static int write_locked(struct store *st, const struct profile *p,
 			uint64_t *nsamples)
 {
@@ -1370,18 +1418,23 @@ static int write_locked(struct store *st, const struct profile *p,
 	uint64_t fallback = meta->start_ns ? meta->start_ns : clock__unix_ns();
 	int64_t *smap = calloc(nr_series ? nr_series : 1, sizeof(*smap));
 	uint32_t *slocal = calloc(nr_series ? nr_series : 1, sizeof(*slocal));
+	/* each series' fleet series (store_int.h), and its local id */
+	int64_t *fmap = calloc(nr_series ? nr_series : 1, sizeof(*fmap));
+	uint32_t *flocal = calloc(nr_series ? nr_series : 1, sizeof(*flocal));
+	struct profile *fleet = profile__new();
 	int64_t *stmap = calloc(nr_stacks ? nr_stacks : 1, sizeof(*stmap));
 	uint64_t(*ffp)[2] = NULL; /* per frame of p, computed on first use */
 	uint8_t *ffp_done = NULL;
-	struct went *w = malloc((n ? n : 1) * sizeof(*w));
+	struct went *w = malloc((n ? 2 * n : 1) * sizeof(*w));
 	uint64_t max_raw = 0;
 	int64_t period;
 	int err = 0;
 
-	if (!w || !smap || !slocal || !stmap) {
+	if (!w || !smap || !slocal || !stmap || !fmap || !flocal || !fleet) {
 		err = -ENOMEM;
 		goto out;
 	}
+	profile__set_checked(fleet);
 	if ((err = check_generation(st)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -1390,9 +1443,12 @@ static int write_locked(struct store *st, const struct profile *p,
 		if (!s[i].count)
 			continue;
 		if (!smap[s[i].series] &&
-		    (err = resolve_series(st, p, s[i].series,
-					  &slocal[s[i].series],
-					  &smap[s[i].series])))
+		    ((err = resolve_series(st, p, s[i].series, true,
+					   &slocal[s[i].series],
+					   &smap[s[i].series])) ||
+		     (err = resolve_fleet(st, p, s[i].series, fleet,
+					  &flocal[s[i].series],
+					  &fmap[s[i].series]))))
 			goto out;
 		if (!stmap[s[i].stack]) {
 			size_t depth, nf = profile__nr_frames(p);
@@ -1441,33 +1497,23 @@ static int write_locked(struct store *st, const struct profile *p,
 		*nsamples += s[i].count;
 		if (w[i].bucket > max_raw)
 			max_raw = w[i].bucket;
+		/* The same samples summed into the fleet series, at
+		 * bucket resolution (slot 0). */
+		w[n + i] = w[i];
+		w[n + i].series = (uint32_t)fmap[s[i].series];
+		w[n + i].slot = 0;
 		/* Newest hour per series, for series garbage collection. */
 		int64_t hour = (int64_t)(t / NS_PER_SEC / 3600);
-		uint32_t l = slocal[s[i].series];
-		if (st->wc.series_hour[l] < hour) {
-			sqlite3_stmt *touch = store__stmt(st, ST_SERIES_TOUCH);
-			int rc;
-
-			if (!touch) {
-				err = -EIO;
-				goto out;
-			}
-			sqlite3_bind_int64(touch, 1, hour);
-			sqlite3_bind_int64(touch, 2, smap[s[i].series]);
-			rc = sqlite3_step(touch);
-			sqlite3_reset(touch);
-			if (rc != SQLITE_DONE) {
-				err =
-				    store__sqlerr(st, rc, "updating a series");
-				goto out;
-			}
-			st->wc.series_hour[l] = hour;
-		}
+		if ((err = touch_series(st, slocal[s[i].series],
+					smap[s[i].series], hour)) ||
+		    (err = touch_series(st, flocal[s[i].series],
+					fmap[s[i].series], hour)))
+			goto out;
 	}
 	/* Zero counts were skipped above; compact them away. */
 	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i].count)
+	for (size_t i = 0; i < 2 * n; i++)
+		if (s[i % n].count)
 			w[m++] = w[i];
 	m = went_merge(w, m);
 	if (!m)
@@ -1490,6 +1536,9 @@ out:
 	free(w);
 	free(smap);
 	free(slocal);
+	free(fmap);
+	free(flocal);
+	profile__free(fleet);
 	free(stmap);
 	return err;
 }

@@ -20,6 +20,18 @@
 #define SLOT_NS (20 * 1000000ULL) /* heat-map slot: 20 ms */
 #define RAW_SLOTS 500		  /* slots per 10 s bucket */
 
+/*
+ * Fleet series (v6): every sample written is also summed into the series
+ * {comm: its comm, FLEET_KEY: FLEET_COMM}, at bucket resolution (slot 0 in
+ * samples_10s, then rolled up like any series). A merged query that needs
+ * the process name at most (a flame graph of every host) reads those few
+ * series instead of every host's. Readers never show them as series; they
+ * are not in series_labels. Data older than meta 'fleet_since' (unix
+ * seconds, an hour boundary: the first version 6 write) has none.
+ */
+#define FLEET_KEY "__kiln_fleet"
+#define FLEET_COMM "comm"
+
 /* Levels of sample tables, finest first. */
 enum level { LVL_10S = 0, LVL_1M, LVL_1H, NR_LEVELS };
 
@@ -129,6 +141,8 @@ struct rdict {
 	size_t nr_series;
 	uint32_t *series_kv;
 	size_t nr_series_kv, cap_series_kv;
+	uint8_t *fleet;		       /* per series id: 1 for a fleet series */
+	size_t nr_fleet, fleet_series; /* array size; how many are fleet */
 	/* the largest id loaded of each table: refreshes load what follows */
 	int64_t max_str, max_map, max_func, max_frame, max_stack, max_series;
 	int64_t max_frame_name; /* frame_names.seq */

@@ -394,6 +394,8 @@ static int rd_stacks(struct store *st, struct rdict *rd)
 	return load_end(&l, err);
 }
 
+static const char *rd_str(const struct rdict *rd, uint32_t id);
+
 static int rd_series(struct store *st, struct rdict *rd)
 {
 	struct loader l;
@@ -424,6 +426,14 @@ static int rd_series(struct store *st, struct rdict *rd)
 		}
 		rd->series[id] = (struct rd_span){(uint32_t)start, n / 2};
 		rd->max_series = (int64_t)id;
+		if ((err = grow_to((void **)&rd->fleet, 1, &rd->nr_fleet, id)))
+			break;
+		for (uint32_t i = 0; i < n / 2; i++)
+			if (!strcmp(rd_str(rd, rd->series_kv[start + 2 * i]),
+				    FLEET_KEY)) {
+				rd->fleet[id] = 1;
+				rd->fleet_series++;
+			}
 	}
 	return load_end(&l, err);
 }
@@ -507,12 +517,18 @@ static int label_key(struct store *st, const char *key, uint32_t *id)
 	return -EINVAL;
 }
 
+static bool is_fleet(const struct rdict *rd, size_t s)
+{
+	return s < rd->nr_fleet && rd->fleet[s];
+}
+
 /*
- * The series that pass the filters, as a byte per series id; NULL with
- * *all set when there are no filters.
+ * The series that pass the filters, as a byte per series id: the stored
+ * series, or with 'fleet' the fleet series (storage/store_int.h). NULL
+ * when there are no filters and no fleet series to leave out.
  */
-static int filter_build(struct store *st, const struct store_query *q,
-			uint8_t **match)
+static int filter_build_ex(struct store *st, const struct store_query *q,
+			   bool fleet, uint8_t **match)
 {
 	struct rdict *rd = &st->rd;
 	size_t nf = q ? q->nr_filters : 0;
@@ -521,7 +537,7 @@ static int filter_build(struct store *st, const struct store_query *q,
 	int err = 0;
 
 	*match = NULL;
-	if (!nf)
+	if (!nf && !rd->fleet_series && !fleet)
 		return 0;
 	keys = calloc(nf, sizeof(*keys));
 	vals = calloc(nf, sizeof(*vals));
@@ -544,7 +560,7 @@ static int filter_build(struct store *st, const struct store_query *q,
 		goto out;
 	}
 	for (size_t s = 1; s < rd->nr_series; s++) {
-		bool pass = rd->series[s].len > 0;
+		bool pass = rd->series[s].len > 0 && is_fleet(rd, s) == fleet;
 
 		/* Every key must match one of the values given for it. */
 		for (size_t i = 0; pass && i < nf; i++) {
@@ -565,6 +581,12 @@ out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+static int filter_build(struct store *st, const struct store_query *q,
+			uint8_t **match)
+{
+	return filter_build_ex(st, q, false, match);
 }
 
 /* ---- planning a range over the levels ---- */
@@ -672,7 +694,7 @@ static int match_runs(const struct store *st, const uint8_t *match,
 {
 	const struct rdict *rd = &st->rd;
 	uint32_t(*runs)[2] = NULL;
-	size_t nr = 0, cap = 0, live = 0;
+	size_t nr = 0, cap = 0, live = 0, kept = 0;
 	bool open = false;
 
 	*out = NULL;
@@ -687,6 +709,7 @@ static int match_runs(const struct store *st, const uint8_t *match,
 			open = false;
 			continue;
 		}
+		kept++;
 		if (open) {
 			runs[nr - 1][1] = (uint32_t)s;
 			continue;
@@ -708,7 +731,7 @@ static int match_runs(const struct store *st, const uint8_t *match,
 	}
 	/* A pick is a seek, a scanned row a step: picks pay off only when
 	 * they skip most rows. */
-	if (nr * 4 > live) {
+	if (nr * 4 > live || kept * 2 > live) {
 		free(runs);
 		return 0;
 	}
@@ -1233,12 +1256,43 @@ static int keep_keys(struct store *st, const struct store_query *q,
 	return 0;
 }
 
+/*
+ * Whether a merged query can read the fleet series: it keeps the process
+ * name at most and filters on it only, and its whole 10 s buckets
+ * [*a, *b) are newer than 'fleet_since'.
+ */
+static int fleet_span(struct store *st, const struct store_query *q,
+		      uint64_t *a, uint64_t *b)
+{
+	const uint64_t g = 10 * NS_PER_SEC;
+	int64_t since;
+	int err;
+
+	*a = *b = 0;
+	if (!q->merge || !st->rd.fleet_series)
+		return 0;
+	for (size_t i = 0; i < q->nr_keep; i++)
+		if (strcmp(q->keep[i], LABEL_COMM))
+			return 0;
+	for (size_t i = 0; i < q->nr_filters; i++)
+		if (strcmp(q->filters[i].key, LABEL_COMM))
+			return 0;
+	if ((err = store__meta_get(st, "fleet_since", &since)))
+		return err == -ENOENT ? 0 : err;
+	*a = (q->from_ns + g - 1) / g * g;
+	*b = q->to_ns / g * g;
+	if (*a >= *b || since < 0 || *a < (uint64_t)since * NS_PER_SEC)
+		*a = *b = 0;
+	return 0;
+}
+
 int sqlite__query(struct store *st, const struct store_query *q,
 		  struct profile *out)
 {
 	struct qctx c = {0};
-	struct plan pl = {0};
-	uint8_t *match = NULL;
+	struct plan pl = {0}, fpl = {0};
+	uint8_t *match = NULL, *fmatch = NULL;
+	uint64_t fa = 0, fb = 0;
 	int64_t period = 0;
 	int err;
 
@@ -1252,7 +1306,23 @@ int sqlite__query(struct store *st, const struct store_query *q,
 		err = -ENOMEM;
 	if (!err)
 		err = keep_keys(st, q, &c);
-	plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
+	if (!err)
+		err = fleet_span(st, q, &fa, &fb);
+	if (!err && fa < fb) {
+		/* Whole buckets from the fleet series, the cut buckets at
+		 * the edges from the stored series (the fleet's have no
+		 * 20 ms slots). */
+		memcpy(fpl.rolled, pl.rolled, sizeof(pl.rolled));
+		plan_add(&fpl, LVL_1H, fa, fb);
+		plan_add(&pl, LVL_1H, q->from_ns, fa);
+		plan_add(&pl, LVL_1H, fb, q->to_ns);
+		if (!(err = filter_build_ex(st, q, true, &fmatch)))
+			err = scan(st, &fpl, fmatch, q->deadline_mono_ns,
+				   query_row, &c);
+		free(fmatch);
+	} else {
+		plan_add(&pl, LVL_1H, q->from_ns, q->to_ns);
+	}
 	if (!err)
 		err = scan(st, &pl, match, q->deadline_mono_ns, query_row, &c);
 	if (!err)

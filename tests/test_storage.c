@@ -292,7 +292,12 @@ static void test_storage__roundtrip_frames_and_labels(void **state)
 	/* main, idle and work, 11 leaves (stack 0 is "main" alone) */
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM frames"),
 			 1 + 2 + 11);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"), NSERIES);
+	/* ... and one fleet series per comm (not in series_labels). */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"),
+			 NSERIES + 3);
+	assert_int_equal(sql_int(path, "SELECT count(DISTINCT series) FROM "
+				       "series_labels"),
+			 NSERIES);
 	/* A reader in another handle sees the same, through its own cache. */
 	struct store *rd = open_ro(path);
 	check_range(rd, T0, T0 + 20 * NS, NULL, 0, NULL);
@@ -807,6 +812,41 @@ static void test_storage__fleet_filters_and_merges(void **state)
 		assert_int_equal(got[FLEET_HOSTS][0][k], w);
 	}
 
+	/* Merged on the process name alone, no filter or one on it: read
+	 * from the fleet series, cut buckets at the edges from the stored
+	 * ones; the same counts as summing every host's series. */
+	static const char *const only_comm[] = {LABEL_COMM};
+	struct store_filter cf = {LABEL_COMM, "nginx"};
+	for (int filtered = 0; filtered <= 1; filtered++) {
+		uint64_t each[FLEET_HOSTS + 1][FLEET_COMMS][FLEET_STACKS];
+		struct store_query m = {.from_ns = T0 + 37 * NS + 500000000,
+					.to_ns = T0 + H + 150 * NS + 20000000,
+					.filters = &cf,
+					.nr_filters = (size_t)filtered};
+
+		p = profile__new();
+		assert_int_equal(store__query(st, &m, p), 0);
+		fleet_counts(p, each, true, true);
+		profile__free(p);
+		m.merge = true;
+		m.keep = only_comm;
+		m.nr_keep = 1;
+		p = profile__new();
+		assert_int_equal(store__query(st, &m, p), 0);
+		assert_int_equal(profile__nr_series(p),
+				 filtered ? 1 : FLEET_COMMS);
+		fleet_counts(p, got, true, false);
+		profile__free(p);
+		for (int c = 0; c < FLEET_COMMS; c++)
+			for (int k = 0; k < FLEET_STACKS; k++) {
+				uint64_t w = 0;
+
+				for (int h = 0; h < FLEET_HOSTS; h++)
+					w += each[h][c][k];
+				assert_int_equal(got[FLEET_HOSTS][c][k], w);
+			}
+	}
+
 	/* Time lines from the totals index: one host (series runs), all
 	 * hosts, whole rows and rows cut by the range. */
 	for (int one = 0; one <= 1; one++) {
@@ -1103,8 +1143,9 @@ static void test_storage__retention_by_age_and_size(void **state)
 	profile__free(gone);
 	for (uint64_t t = T0; t < end; t += 10 * NS)
 		assert_int_equal(write_window(st, t, t + 10 * NS, 20), 0);
+	/* and the fleet series of its three comms and of "no comm" */
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"),
-			 NSERIES + 1);
+			 NSERIES + 1 + 4);
 	store__stats(st, &stats);
 	assert_int_equal(stats.first_ns, T0);
 	assert_int_equal(stats.windows_written, 4 * 360 + 1);
@@ -1125,8 +1166,10 @@ static void test_storage__retention_by_age_and_size(void **state)
 	assert_int_equal(store__query(st, &q, p), 0);
 	assert_int_equal(profile__total(p), 0);
 	profile__free(p);
-	/* Its series went with its data; the live ones stay. */
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"), NSERIES);
+	/* Its series (and its fleet series) went with its data; the live
+	 * ones stay. */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM series"),
+			 NSERIES + 3);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM series_labels "
 				       "WHERE value IN (SELECT id FROM strings "
 				       "WHERE s = '9999')"),
