@@ -3,7 +3,8 @@
 # Query times on a central server's store (bench/cluster.sh fills one):
 #   bench/cluster_query.sh DB FROM_S TO_S HOST
 # FROM_S..TO_S (unix seconds) is the span that holds data; "1 h" is the
-# hour around it, "24 h" the day ending with that hour. Through the HTTP
+# hour around it, "24 h" the day ending with that hour, "cut bucket" an
+# hour that ends in the middle of the data and of a 10 s bucket. Through the HTTP
 # API of a `kiln server` on the store (what the UI asks: flame graph,
 # time line, top table), first request after start (the server loads the
 # store's dictionary) and the median of 5 more; and `kiln query --format
@@ -52,6 +53,10 @@ echo "--- HTTP API on $(basename "$DB") ($(du -m "$DB" | cut -f1) MB), kiln $("$
 row "1 h, one host" "from=$h1_from&to=$h1_to&filter=host%3D$HOST"
 row "1 h, all hosts" "from=$h1_from&to=$h1_to"
 row "24 h, all hosts" "from=$d_from&to=$d_to"
+# A range that ends inside the data, in the middle of a 10 s bucket (like
+# "the last hour" while windows arrive): that bucket is read per series.
+cut=$((mid / 10 * 10 + 5))
+row "1 h, all, cut bucket" "from=$((cut - 3600))&to=$cut"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
 
