@@ -39,9 +39,10 @@ echo "kiln record --duration 3 took $secs s"
 # returned at all.
 awk -v s="$secs" 'BEGIN { exit !(s < 20) }' || fail "kiln record --duration 3 took $secs s"
 # Every sample delivered is in the profile (those drained while it was
-# symbolized too).
-awk '/samples from/ { got = $2; kept = $(NF - 3) } END { exit !(got > 0 && got == kept) }' "$TMP/err" ||
-	fail "samples delivered but not in the profile: $(grep 'samples from' "$TMP/err")"
+# symbolized too), and so are the ring buffer's losses, as [lost] samples.
+awk '/samples from/ { got = $2; kept = $(NF - 3) } /^kiln: lost samples:/ { lost = $4 }
+	END { exit !(got > 0 && got + lost == kept) }' "$TMP/err" ||
+	fail "samples delivered but not in the profile: $(grep -E 'samples from|lost samples' "$TMP/err")"
 n=$({ grep '^hostile_' "$TMP/out.folded" || true; } | awk '{ t += $NF } END { print t + 0 }')
 echo "$n samples of the attackers"
 [ "$n" -ge 20 ] || fail "expected samples of the attackers, got $n"
