@@ -53,7 +53,7 @@ q() { # best of 2 runs, ms
 for kind in $stores; do
 	if [ "$kind" = clickhouse ]; then
 		start_clickhouse
-		STORE=$CH_URL/cluster
+		STORE="$CH_URL/cluster?timeout=120"
 		echo "=== ClickHouse $(chq 'SELECT version()') (pid $CH_PID, port $CH_PORT)"
 	else
 		STORE=$TMP/central.db
@@ -63,6 +63,7 @@ for kind in $stores; do
 	start_server "$TMP/out" --store "$STORE" --ingest --threads 64 \
 		--auth-token-file "$TMP/token" ${KILN_SERVER_ARGS:-}
 	start=$(($(date +%s) / 10 * 10 - 7200))
+	t0=$start
 	total=0
 	for n in $hosts; do
 		w=$((${n%x*} / 1)) # "NxW": N hosts, W windows each
@@ -75,7 +76,7 @@ for kind in $stores; do
 		echo "$out"
 		if [ "$kind" = clickhouse ]; then
 			ch1=$(cpu_s "$CH_PID")
-			samples=$((n * w * 16 * 99 * 10))
+			samples=$(($(echo "$out" | sed -n 's/.* ok \([0-9]*\) .*/\1/p') * 16 * 99 * 10))
 			awk -v c="$(echo "$ch1 - $ch0" | bc)" -v s="$samples" \
 				'BEGIN { printf "  clickhouse-server cpu %.2f s (%.0f samples per its CPU second)\n", c, s / c }'
 		fi
@@ -91,15 +92,19 @@ for kind in $stores; do
 	else
 		bytes=$(stat -c %s "$STORE")
 	fi
-	awk -v b="$bytes" -v s="$total" \
-		'BEGIN { printf "store: %.1f MB for %.1f M samples pushed, %.2f bytes/sample\n", b / 1e6, s / 1e6, b / s }'
+	# Ranges from the data's own start (ingest time varies by store).
+	h1="--from $((t0 - 60)) --to $((t0 + 3540))" d1="--from $((t0 - 23 * 3600)) --to $((t0 + 3600))"
+	# shellcheck disable=SC2086
+	merged=$("$KILN" query --store "$STORE" --format folded $d1 | awk '{ t += $NF } END { print t + 0 }')
+	awk -v b="$bytes" -v s="$merged" -v p="$total" \
+		'BEGIN { printf "store: %.1f MB for %.1f M samples stored (of %.1f M pushed), %.2f bytes/sample\n", b / 1e6, s / 1e6, p / 1e6, b / s }'
 	echo "--- queries (kiln query --format folded > /dev/null, best of 2)"
-	echo "1 h, one host (host-0000):   $(q --from -125m --to -65m --filter host=host-0000)"
-	echo "1 h, all hosts:              $(q --from -125m --to -65m)"
-	echo "24 h, all hosts:             $(q --from -24h --to now)"
-	merged=$("$KILN" query --store "$STORE" --format folded --from -24h --to now |
-		awk '{ t += $NF } END { print t + 0 }')
-	echo "(24 h query merged $merged samples)"
+	# shellcheck disable=SC2086
+	echo "1 h, one host (host-0000):   $(q $h1 --filter host=host-0000)"
+	# shellcheck disable=SC2086
+	echo "1 h, all hosts:              $(q $h1)"
+	# shellcheck disable=SC2086
+	echo "24 h, all hosts:             $(q $d1)"
 	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 	[ "$kind" = clickhouse ] && stop_clickhouse
 done

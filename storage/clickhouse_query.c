@@ -631,18 +631,20 @@ int ch__query(struct store *st, const struct store_query *q,
 	 * from samples. */
 	pr_debug("store '%s': %zu hours from rollups", c->name, rolled.n);
 	/*
-	 * Merged (store_query.merge): ClickHouse sums per (series, stack),
-	 * names each series by the kept labels' values and sums again per
-	 * (those values, stack), so a fleet's answer is about as many rows
-	 * as one host's; otherwise one row per (series, stack).
+	 * Merged (store_query.merge): ClickHouse names each row's series by
+	 * the kept labels' values (a hash join on the series dictionary,
+	 * small beside the rows) and sums per (those values, stack), so a
+	 * fleet's answer is about as many rows as one host's. Summing per
+	 * (series, stack) first would build a group per host and stack:
+	 * millions for a thousand hosts. Unmerged: one row per (series,
+	 * stack).
 	 */
 	if (merge && q->nr_keep) {
 		chbuf__printf(&sql, "SELECT ");
 		for (size_t i = 0; i < q->nr_keep; i++)
 			chbuf__printf(&sql, "g%zu, ", i);
 		chbuf__printf(&sql, "stack, toUInt64(sum(c)), toUInt32(min(t)) "
-				    "FROM (SELECT series, stack, sum(c) AS c, "
-				    "min(t) AS t FROM (");
+				    "FROM (SELECT series, stack, c, t FROM (");
 	} else if (merge) {
 		chbuf__printf(&sql, "SELECT stack, toUInt64(sum(c)), "
 				    "toUInt32(min(t)) FROM (");
@@ -664,8 +666,7 @@ int ch__query(struct store *st, const struct store_query *q,
 		chbuf__put(&sql, filter.p, filter.len);
 	}
 	if (merge && q->nr_keep) {
-		chbuf__printf(&sql, ") GROUP BY series, stack) ANY LEFT JOIN "
-				    "(SELECT id AS series");
+		chbuf__printf(&sql, ")) ANY LEFT JOIN (SELECT id AS series");
 		for (size_t i = 0; i < q->nr_keep; i++) {
 			chbuf__printf(&sql,
 				      ", label_values[indexOf(label_keys, ");
