@@ -2,6 +2,7 @@
 /* Stored frames named again when debug info arrives: see renamer.h. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,20 @@
 struct renamer {
 	struct store *st;
 	struct symbolizer *sym;
-	char build_id[132];	  /* the one being gone through; "" when idle */
-	int64_t after;		  /* the last frame id done */
+	char build_id[132]; /* the one being gone through; "" when idle */
+	bool off;	    /* the store keeps no build ids (ClickHouse) */
+	int64_t after;	    /* the last frame id done */
 	uint64_t frames, renamed; /* for the build id under way */
 	uint64_t busy_ns;	  /* time spent on it, over the steps */
 	struct renamer_stats stats;
+	/* Build ids gone through, and the last frame id then: an object
+	 * read again (memory ceiling) brings its debug file back, and only
+	 * frames stored since need naming. */
+	struct done {
+		char build_id[132];
+		int64_t after;
+	} * done;
+	size_t nr_done, cap_done;
 	struct store_frame_ref refs[BATCH];
 	struct store_frame_name names[BATCH];
 };
@@ -39,21 +49,56 @@ struct renamer *renamer__new(struct store *st, struct symbolizer *sym)
 
 void renamer__free(struct renamer *r)
 {
+	if (r)
+		free(r->done);
 	free(r);
+}
+
+static struct done *done_find(struct renamer *r, const char *build_id)
+{
+	for (size_t i = 0; i < r->nr_done; i++)
+		if (!strcmp(r->done[i].build_id, build_id))
+			return &r->done[i];
+	return NULL;
+}
+
+/* Remembers how far a build id's frames were gone through (bounded:
+ * past it, a build id is simply gone through again from the start). */
+static void done_set(struct renamer *r)
+{
+	struct done *d = done_find(r, r->build_id);
+
+	if (!d && r->nr_done < 4096) {
+		if (r->nr_done == r->cap_done) {
+			size_t cap = r->cap_done ? 2 * r->cap_done : 16;
+			struct done *n = realloc(r->done, cap * sizeof(*n));
+
+			if (!n)
+				return;
+			r->done = n;
+			r->cap_done = cap;
+		}
+		d = &r->done[r->nr_done++];
+		snprintf(d->build_id, sizeof(d->build_id), "%s", r->build_id);
+	}
+	if (d)
+		d->after = r->after;
 }
 
 static void finish(struct renamer *r, const char *why)
 {
-	if (why)
+	if (why) {
 		pr_warn("cannot name the stored frames of build id %s again: "
 			"%s",
 			r->build_id, why);
-	else
+	} else {
+		done_set(r);
 		pr_info("debuginfod: %llu of %llu stored frames of build id "
 			"%s named again (%.1f ms)",
 			(unsigned long long)r->renamed,
 			(unsigned long long)r->frames, r->build_id,
 			(double)r->busy_ns / 1e6);
+	}
 	r->stats.build_ids++;
 	r->build_id[0] = '\0';
 }
@@ -72,6 +117,14 @@ static bool batch(struct renamer *r)
 
 	n = store__frames_of_build_id(r->st, r->build_id, r->after, r->refs,
 				      BATCH);
+	if (n == -EOPNOTSUPP) {
+		pr_info("debuginfod: this store does not name stored frames "
+			"again; windows written from now on have the new "
+			"names");
+		r->off = true;
+		r->build_id[0] = '\0';
+		return false;
+	}
 	if (n < 0) {
 		finish(r, strerror(-n));
 		return false;
@@ -99,9 +152,14 @@ static bool batch(struct renamer *r)
 		if (err == -ESRCH || err == -EINVAL) {
 			profile__free(strs);
 			/* Evicted: it comes back with its debug file when it
-			 * is next sampled, and is reported again then. */
-			finish(r, err == -ESRCH ? "no longer cached"
-						: "bad build id");
+			 * is next sampled, is reported again then, and the
+			 * pass goes on from here. */
+			if (err == -ESRCH) {
+				done_set(r);
+				r->build_id[0] = '\0';
+			} else {
+				finish(r, "bad build id");
+			}
 			return false;
 		}
 		if (err || !res.n)
@@ -146,12 +204,22 @@ void renamer__step(struct renamer *r, unsigned budget_ms)
 	uint64_t end = t0 + (uint64_t)budget_ms * 1000000ULL;
 	bool more;
 
+	if (r->off) {
+		/* Drained, so the symbolizer's queue never overflows. */
+		while (symbolizer__take_improved(r->sym, r->build_id,
+						 sizeof(r->build_id)))
+			;
+		r->build_id[0] = '\0';
+		return;
+	}
 	do {
 		if (!r->build_id[0]) {
 			if (!symbolizer__take_improved(r->sym, r->build_id,
 						       sizeof(r->build_id)))
 				return;
-			r->after = 0;
+			struct done *d = done_find(r, r->build_id);
+
+			r->after = d ? d->after : 0;
 			r->frames = r->renamed = r->busy_ns = 0;
 		}
 		more = batch(r);

@@ -56,8 +56,9 @@ static const char *const stmt_sql[NR_STMTS] = {
 	"addr, build_id, file_offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [ST_FRAMES_OF_BUILD] =
 	"SELECT id, file_offset FROM frames WHERE build_id = "
-	"(SELECT id FROM strings WHERE s = ?1) AND id > ?2 AND kind = ?3 "
-	"ORDER BY id LIMIT ?4",
+	"(SELECT id FROM strings WHERE s = ?1) AND build_id != 0 "
+	"AND id > ?2 AND kind = ?3 ORDER BY id LIMIT ?4", /* != 0: the
+							    partial index */
     [ST_FRAME_NAME_CUR] =
 	"SELECT coalesce(n.function, f.function), coalesce(n.line, f.line) "
 	"FROM frames f LEFT JOIN frame_names n ON n.frame = f.id "

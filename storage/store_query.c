@@ -312,8 +312,11 @@ static int rd_frame_names(struct store *st, struct rdict *rd)
 			later = true;
 			break;
 		}
-		rd->frames[frame].func = func;
-		rd->frames[frame].line = line;
+		/* Frame 0 of a store without frames: nothing to rename. */
+		if (frame < rd->nr_frames) {
+			rd->frames[frame].func = func;
+			rd->frames[frame].line = line;
+		}
 		rd->max_frame_name = (int64_t)seq;
 	}
 	if (later) {

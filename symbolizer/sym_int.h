@@ -288,7 +288,9 @@ struct objtab {
 	size_t nr_buckets, len;
 };
 
-#define SYM_MAX_IMPROVED 64
+/* Build ids queued for renaming at most: an agent restarting on a full
+ * debuginfod disk cache may attach hundreds of files in one window. */
+#define SYM_MAX_IMPROVED 4096
 
 struct symbolizer {
 	struct symbolizer_opts opts;
@@ -311,8 +313,8 @@ struct symbolizer {
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
 	struct sym_loader *loader; /* started on the first request */
 	/* Build ids whose debug file arrived: symbolizer__take_improved(). */
-	char improved[SYM_MAX_IMPROVED][129];
-	size_t nr_improved;
+	char (*improved)[129];
+	size_t nr_improved, cap_improved;
 };
 
 /* A debug file for 'build_id' arrived: queued for take_improved. */

@@ -1115,15 +1115,23 @@ void symbolizer__note_improved(struct symbolizer *sym, const char *build_id)
 	for (size_t i = 0; i < sym->nr_improved; i++)
 		if (!strcmp(sym->improved[i], build_id))
 			return;
-	/* Bounded: past the table's size the oldest is forgotten (its old
-	 * frames keep their names), said once per occurrence. */
+	/* Bounded: past the ceiling the oldest is forgotten (its stored
+	 * frames keep their names). Nobody takes them in `kiln record`. */
 	if (sym->nr_improved == SYM_MAX_IMPROVED) {
-		pr_warn("debuginfod: too many debug files arrived at once: "
-			"frames stored before for '%s' keep their names",
-			sym->improved[0]);
+		pr_debug("debuginfod: stored frames of '%s' keep their names",
+			 sym->improved[0]);
 		sym->nr_improved--;
 		memmove(sym->improved[0], sym->improved[1],
 			sym->nr_improved * sizeof(sym->improved[0]));
+	}
+	if (sym->nr_improved == sym->cap_improved) {
+		size_t cap = sym->cap_improved ? 2 * sym->cap_improved : 16;
+		char(*n)[129] = realloc(sym->improved, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		sym->improved = n;
+		sym->cap_improved = cap;
 	}
 	snprintf(sym->improved[sym->nr_improved++], sizeof(sym->improved[0]),
 		 "%s", build_id);
@@ -1355,6 +1363,7 @@ void symbolizer__free(struct symbolizer *sym)
 	kallsyms__release(&sym->ks);
 	jit__release(&sym->jit);
 	dbgd__free(sym->dbgd);
+	free(sym->improved);
 	strpool__release(&sym->strs);
 	free((char *)sym->opts.kallsyms_path);
 	free(sym->debuginfo_path);
