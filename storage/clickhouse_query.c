@@ -785,8 +785,8 @@ int ch__timeline(struct store *st, const struct store_query *q,
 		goto out;
 	chbuf__printf(
 	    &sql,
-	    "SELECT %s, p, toUInt64(sum(c)) FROM (SELECT p, series, "
-	    "sum(c) AS c FROM (SELECT toUInt64(intDiv(toUInt64("
+	    "SELECT %s, p, toUInt64(sum(c)) FROM (SELECT p, series, c "
+	    "FROM (SELECT toUInt64(intDiv(toUInt64("
 	    "second) * 1000000000 + slot * 20000000 - %llu, %llu)) AS "
 	    "p, series, count AS c FROM samples WHERE ",
 	    group_by ? "g" : "''", (unsigned long long)t0,
@@ -806,8 +806,9 @@ int ch__timeline(struct store *st, const struct store_query *q,
 		rolled_sql(&sql, "intDiv(minute, 60)", &rolled);
 		chbuf__put(&sql, filter.p, filter.len);
 	}
-	chbuf__printf(&sql, ")");
-	chbuf__printf(&sql, " GROUP BY p, series)");
+	/* Rows join their series' group-by value before any sum: a sum per
+	 * (point, series) first would be a group per host and point. */
+	chbuf__printf(&sql, "))");
 	if (group_by) {
 		chbuf__printf(&sql, " ANY LEFT JOIN (SELECT id AS series, ");
 		label_value_sql(&sql, group_by);
