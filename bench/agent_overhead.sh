@@ -1,27 +1,46 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# kiln agent's own cost at 99 Hz: CPU time (sampling, symbolization and
-# SQLite writes, all included: it is one process) with no load and with a
-# busy loop on every CPU, side by side with `perf record -F 99 -a -g` under
-# the same load in the same run; and its resident memory.
-#   bench/agent_overhead.sh [SECONDS]   per phase (default 60; KILN_BENCH_QUICK=1: 10)
-#   AGENT_RSS_SECS=600 bench/agent_overhead.sh   adds a long run under load
-#                                               sampling RSS every 30 s
-# The agent's CPU is read from /proc/PID/stat after a 5 s warm-up (start-up
-# scans /proc and opens every mapped binary once), so the steady state is
-# what is reported; the start-up cost is printed separately.
+# kiln agent's own cost at 99 Hz beside `perf record -F 99 -a -g` and
+# bpftrace's profile program (`profile:hz:99 { @[ustack,kstack] = count() }`)
+# in the same run: three scenarios (idle; a busy loop on every CPU; 50 short
+# processes a second), ROUNDS rounds, the tools' order rotated each round so
+# that a change in the machine's load does not favour one of them.
+#   bench/agent_overhead.sh [SECONDS]     per measurement (default 20;
+#                                         KILN_BENCH_QUICK=1: 5, one round)
+#   ROUNDS=3                              rounds (default 3)
+#   KILN_BEFORE=path/to/kiln              also measure another kiln build
+#                                         (an older commit), labelled "before"
+#   KILN_FP=1                             also the agent with --unwind fp
+#                                         (no CFI tables), labelled "kiln-fp"
+#   AGENT_RSS_SECS=600                    adds a long run under load
+#                                         sampling RSS every 30 s
+# Each tool runs alone for a 5 s warm-up (start-up: kiln scans /proc and
+# reads every mapped binary once), then its process's CPU time (user +
+# system, /proc/PID/task/*/schedstat) is read over SECONDS: the steady
+# state. The BPF
+# programs' own time is charged to the interrupted tasks, for all three
+# tools alike, so this is what each costs in user space and in its system
+# calls. The agent runs with --no-web (the UI process is separate and idle).
+# kiln symbolizes and stores as it goes; perf record and bpftrace only
+# collect (their symbolization comes later, in perf report or at exit).
 set -euo pipefail
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
-secs=${1:-60}
-[ "${KILN_BENCH_QUICK:-0}" = 1 ] && secs=10
+secs=${1:-20}
+rounds=${ROUNDS:-3}
+if [ "${KILN_BENCH_QUICK:-0}" = 1 ]; then
+	secs=5
+	rounds=1
+fi
 rss_secs=${AGENT_RSS_SECS:-0}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 tmp=$(mktemp -d)
 load_pids=()
-agent=
+tool_pid=
+wrapper_pid=
 cleanup() {
-	[ -z "$agent" ] || kill -9 "$agent" 2>/dev/null || true
+	[ -z "$tool_pid" ] || kill -9 "$tool_pid" 2>/dev/null || true
+	[ -z "$wrapper_pid" ] || kill -9 "$wrapper_pid" 2>/dev/null || true
 	for p in "${load_pids[@]:-}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
@@ -30,79 +49,178 @@ hz=$(getconf CLK_TCK)
 warm=5
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time of every thread of a process, in ns (clock ticks are too coarse
+# for tools that use a fraction of a percent).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { print t + 0 }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-load_on() { for _ in $(seq "$(nproc)"); do ( while :; do :; done ) & load_pids+=("$!"); done; }
-load_off() { for p in "${load_pids[@]:-}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done; load_pids=(); }
 
-# run_agent SECONDS -> "startup_cpu_s steady_cpu_s rss_kB hwm_kB samples"
-run_agent() {
-	local t=$1 c0 c1
-	rm -f "$tmp/kiln.db"*
-	KILN_LOG=info "$KILN" agent --db "$tmp/kiln.db" --listen 127.0.0.1:0 --stats-interval 1h \
-		2>"$tmp/agent.log" &
-	agent=$!
-	sleep "$warm"
-	c0=$(cpu_ticks "$agent")
-	sleep "$t"
-	c1=$(cpu_ticks "$agent")
-	local rss hwm
-	rss=$(rss_kb "$agent") hwm=$(hwm_kb "$agent")
-	kill -TERM "$agent"
-	wait "$agent" || true
-	agent=
-	local n
-	n=$(sed -n 's/.*info: samples \([0-9]*\),.*/\1/p' "$tmp/agent.log" | tail -1)
-	echo "$c0 $c1 $rss $hwm ${n:-0}" | awk -v hz="$hz" '{ printf "%.3f %.3f %d %d %d\n", $1 / hz, ($2 - $1) / hz, $3, $4, $5 }'
+load_busy() {
+	for _ in $(seq "$(nproc)"); do
+		(while :; do :; done) &
+		load_pids+=("$!")
+	done
+}
+# 50 short processes a second, each a few milliseconds of work.
+load_churn() {
+	(while :; do
+		for _ in $(seq 50); do dd if=/dev/zero of=/dev/null bs=1k count=2000 2>/dev/null & done
+		wait
+		sleep 1
+	done) &
+	load_pids+=("$!")
+}
+load_off() {
+	for p in "${load_pids[@]:-}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
+	load_pids=()
+	sleep 0.5
 }
 
-# perf_cpu SECONDS -> "cpu_s max_rss_kB" of perf record over the run
-perf_cpu() {
-	python3 - "$1" "$tmp/perf.data" <<'PY'
-import resource, subprocess, sys
-subprocess.run(["perf", "record", "-F", "99", "-a", "-g", "-o", sys.argv[2], "--", "sleep", sys.argv[1]],
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+tools=(kiln)
+[ "${KILN_FP:-0}" = 1 ] && tools+=(kiln-fp)
+[ -n "${KILN_BEFORE:-}" ] && tools+=(before)
+command -v perf >/dev/null && tools+=(perf)
+command -v bpftrace >/dev/null && tools+=(bpftrace)
+
+# Each tool runs under a small wrapper that forwards SIGINT/SIGTERM and, at
+# the end, writes the tool's whole CPU time (start-up and exit included:
+# perf record gathers build ids as it exits, bpftrace prints its map) from
+# rusage; the tool's own pid goes to a file for the steady-state reading.
+run_wrapped() {
+	python3 - "$tmp/child.pid" "$tmp/total" "$@" <<'PY' &
+import resource, signal, subprocess, sys
+p = subprocess.Popen(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[2] + ".err", "w"))
+open(sys.argv[1], "w").write(str(p.pid))
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, lambda n, f: p.send_signal(n))
+while True:
+    try:
+        p.wait()
+        break
+    except InterruptedError:
+        pass
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{r.ru_utime + r.ru_stime:.3f} {r.ru_maxrss}")
+open(sys.argv[2], "w").write(f"{r.ru_utime + r.ru_stime:.4f}\n")
 PY
+	wrapper_pid=$!
 }
 
-read -r idle_start idle_cpu idle_rss idle_hwm idle_n < <(run_agent "$secs")
-load_on
-read -r busy_start busy_cpu busy_rss busy_hwm busy_n < <(run_agent "$secs")
-read -r perf_c perf_rss < <(perf_cpu "$((secs + warm))")
-load_off
+start_tool() {
+	rm -f "$tmp/child.pid" "$tmp/total"
+	case $1 in
+	kiln | before | kiln-fp)
+		local bin=$KILN extra=()
+		[ "$1" = before ] && bin=$KILN_BEFORE
+		[ "$1" = kiln-fp ] && extra=(--unwind fp)
+		rm -f "$tmp/kiln.db"*
+		run_wrapped "$bin" agent --db "$tmp/kiln.db" --no-web --stats-interval 1h "${extra[@]}"
+		;;
+	perf)
+		run_wrapped perf record -F 99 -a -g -o "$tmp/perf.data"
+		;;
+	bpftrace)
+		run_wrapped bpftrace -e 'profile:hz:99 { @[ustack, kstack] = count(); }'
+		;;
+	esac
+	for _ in $(seq 50); do [ -s "$tmp/child.pid" ] && break; sleep 0.1; done
+	tool_pid=$(cat "$tmp/child.pid")
+}
 
-awk -v s="$secs" -v w="$warm" -v n="$(nproc)" \
-	-v is="$idle_start" -v ic="$idle_cpu" -v ir="$idle_rss" -v ih="$idle_hwm" -v in_="$idle_n" \
-	-v bs="$busy_start" -v bc="$busy_cpu" -v br="$busy_rss" -v bh="$busy_hwm" -v bn="$busy_n" \
-	-v pc="$perf_c" -v pr="$perf_rss" 'BEGIN {
-	printf "machine: %d CPUs; %d s per phase at 99 Hz on every CPU (after %d s warm-up)\n", n, s, w
-	printf "%-40s %9s %14s %9s %9s %9s\n", "run", "CPU s", "% of one core", "RSS MB", "peak MB", "samples"
-	printf "%-40s %9.3f %13.3f%% %9.1f %9.1f %9d\n", "kiln agent, idle machine", ic, 100 * ic / s, ir / 1024, ih / 1024, in_
-	printf "%-40s %9.3f %13.3f%% %9.1f %9.1f %9d\n", "kiln agent, every CPU busy", bc, 100 * bc / s, br / 1024, bh / 1024, bn
-	printf "%-40s %9.3f %13.3f%% %9s %9.1f\n", "perf record -F 99 -a -g, every CPU busy", pc, 100 * pc / (s + w), "", pr / 1024
-	printf "kiln agent start-up CPU (first %d s): %.3f s idle, %.3f s busy\n", w, is, bs
-	if (pc > 0) printf "kiln agent / perf record CPU per second, busy: %.2f\n", (bc / s) / (pc / (s + w))
-}'
+# measure TOOL -> "steady_cpu_s rss_kB hwm_kB whole_run_cpu_s"
+measure() {
+	local c0 c1 rss hwm total
+	start_tool "$1"
+	sleep "$warm"
+	c0=$(cpu_ns "$tool_pid")
+	sleep "$secs"
+	c1=$(cpu_ns "$tool_pid")
+	rss=$(rss_kb "$tool_pid") hwm=$(hwm_kb "$tool_pid")
+	kill -INT "$wrapper_pid" 2>/dev/null || true
+	for _ in $(seq 300); do kill -0 "$wrapper_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$tool_pid" 2>/dev/null || true
+	wait "$wrapper_pid" 2>/dev/null || true
+	total=$(cat "$tmp/total" 2>/dev/null || echo 0)
+	tool_pid=
+	rm -f "$tmp/perf.data"
+	awk -v a="$c0" -v b="$c1" -v r="$rss" -v h="$hwm" -v t="$total" \
+		'BEGIN { printf "%.4f %d %d %.4f\n", (b - a) / 1e9, r, h, t }'
+}
+
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
+echo "tools: ${tools[*]}; $secs s per measurement after $warm s warm-up; $rounds rounds, order rotated"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+results=$tmp/results
+: >"$results"
+for scenario in idle busy churn; do
+	for r in $(seq "$rounds"); do
+		n=${#tools[@]}
+		for i in $(seq 0 $((n - 1))); do
+			t=${tools[$(((i + r - 1) % n))]}
+			case $scenario in
+			busy) load_busy ;;
+			churn) load_churn ;;
+			esac
+			measure "$t" >"$tmp/m"
+			read -r cpu rss hwm total <"$tmp/m"
+			load_off
+			echo "$scenario $r $t $cpu $rss $hwm $(cut -d' ' -f1 /proc/loadavg) $total" >>"$results"
+		done
+	done
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# One line per scenario and tool: steady CPU as % of one core (mean, and
+# each round), whole-run CPU seconds (start-up and exit included), RSS;
+# then kiln / perf record per round (same round: same load), both ways.
+awk -v s="$secs" '
+{ key = $1 " " $3; cpu[key] = cpu[key] sprintf(" %.2f", 100 * $4 / s); sum[key] += $4; whole[key] += $8; n[key]++
+  rss[key] = $5 > rss[key] ? $5 : rss[key]; hwm[key] = $6 > hwm[key] ? $6 : hwm[key]
+  c[$1, $2, $3] = $4; w[$1, $2, $3] = $8; la[$1] = la[$1] " " $7; sc[$1] = 1 }
+END {
+	printf "%-8s %-9s %12s  %-22s %11s %8s %8s\n", "scenario", "tool", "% of a core", "per round", "whole run", "RSS MB", "peak MB"
+	split("idle busy churn", order, " ")
+	split("kiln kiln-fp before perf bpftrace", tools, " ")
+	for (o = 1; o <= 3; o++) {
+		sn = order[o]
+		if (!(sn in sc)) continue
+		for (t = 1; t <= 5; t++) {
+			key = sn " " tools[t]
+			if (!(key in n)) continue
+			printf "%-8s %-9s %11.3f%%  %-22s %9.3f s %8.1f %8.1f\n", sn, tools[t], 100 * sum[key] / n[key] / s, cpu[key], whole[key] / n[key], rss[key] / 1024, hwm[key] / 1024
+		}
+		for (t = 1; t <= 3; t++) {
+			k = tools[t]
+			if (!((sn " " k) in n) || !((sn " perf") in n)) continue
+			line = ""; tot = 0; m = 0; wl = ""; wt = 0
+			for (r = 1; r <= 100; r++) {
+				if (!((sn, r, k) in c)) break
+				ratio = c[sn, r, "perf"] > 0 ? c[sn, r, k] / c[sn, r, "perf"] : 0
+				wr = w[sn, r, "perf"] > 0 ? w[sn, r, k] / w[sn, r, "perf"] : 0
+				line = line sprintf(" %.1f", ratio); tot += ratio; m++
+				wl = wl sprintf(" %.2f", wr); wt += wr
+			}
+			printf "%-8s %s / perf record: steady %.1f (rounds:%s), whole run %.2f (rounds:%s)\n", sn, k, tot / m, line, wt / m, wl
+		}
+		printf "%-8s load average (1 min) at each measurement:%s\n", sn, la[sn]
+	}
+}' "$results"
 
 if [ "$rss_secs" -gt 0 ]; then
-	load_on
+	load_busy
 	rm -f "$tmp/kiln.db"*
-	"$KILN" agent --db "$tmp/kiln.db" --listen 127.0.0.1:0 --stats-interval 5m 2>"$tmp/long.log" &
-	agent=$!
+	"$KILN" agent --db "$tmp/kiln.db" --no-web --stats-interval 5m 2>"$tmp/long.log" &
+	tool_pid=$!
 	echo "long run under load: $rss_secs s, RSS every 30 s"
 	echo "seconds rss_MB cpu_%_of_core_since_start"
 	start=$SECONDS
 	while [ $((SECONDS - start)) -lt "$rss_secs" ]; do
 		sleep 30
-		awk -v t=$((SECONDS - start)) -v r="$(rss_kb "$agent")" -v c="$(cpu_ticks "$agent")" -v hz="$hz" \
+		awk -v t=$((SECONDS - start)) -v r="$(rss_kb "$tool_pid")" -v c="$(cpu_ticks "$tool_pid")" -v hz="$hz" \
 			'BEGIN { printf "%d %.1f %.3f\n", t, r / 1024, 100 * c / hz / t }'
 	done
-	echo "peak RSS $(awk '{ printf "%.1f", $1 / 1024 }' <<<"$(hwm_kb "$agent")") MB"
-	kill -TERM "$agent"
-	wait "$agent" || true
-	agent=
-	grep 'info: samples' "$tmp/long.log" | tail -1
+	echo "peak RSS $(awk '{ printf "%.1f", $1 / 1024 }' <<<"$(hwm_kb "$tool_pid")") MB"
+	kill -TERM "$tool_pid"
+	wait "$tool_pid" || true
+	tool_pid=
 	load_off
 fi
