@@ -1261,8 +1261,8 @@ static int keep_keys(struct store *st, const struct store_query *q,
 
 /*
  * Whether a merged query can read the fleet series: it keeps the process
- * name at most and filters on it only, and its whole 10 s buckets
- * [*a, *b) are newer than 'fleet_since'.
+ * name at most and filters on it only. [*a, *b) is the part it reads from
+ * them: whole 10 s buckets, from 'fleet_since' on; empty when none.
  */
 static int fleet_span(struct store *st, const struct store_query *q,
 		      uint64_t *a, uint64_t *b)
@@ -1284,7 +1284,10 @@ static int fleet_span(struct store *st, const struct store_query *q,
 		return err == -ENOENT ? 0 : err;
 	*a = (q->from_ns + g - 1) / g * g;
 	*b = q->to_ns / g * g;
-	if (*a >= *b || since < 0 || *a < (uint64_t)since * NS_PER_SEC)
+	/* Before fleet_since (an hour boundary) from the stored series. */
+	if (since > 0 && *a < (uint64_t)since * NS_PER_SEC)
+		*a = (uint64_t)since * NS_PER_SEC;
+	if (*a >= *b || since < 0)
 		*a = *b = 0;
 	return 0;
 }

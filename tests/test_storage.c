@@ -847,6 +847,37 @@ static void test_storage__fleet_filters_and_merges(void **state)
 			}
 	}
 
+	/* A store upgraded to fleet series at T0 + 1 h: before that they
+	 * are not complete (here: gone), and that part of a range is read
+	 * from the stored series. */
+	sql(path, "UPDATE meta SET value = 1763737200 "
+		  "WHERE key = 'fleet_since';"
+		  "DELETE FROM samples_10s WHERE bucket < 176373720 AND series "
+		  "NOT IN (SELECT series FROM series_labels);"
+		  "DELETE FROM samples_1m WHERE bucket < 29395620 AND series "
+		  "NOT IN (SELECT series FROM series_labels);"
+		  "DELETE FROM samples_1h WHERE bucket < 489927 AND series "
+		  "NOT IN (SELECT series FROM series_labels);");
+	{
+		struct store_query m = {.from_ns = T0 + 1800 * NS,
+					.to_ns = T0 + H + 190 * NS,
+					.merge = true,
+					.keep = only_comm,
+					.nr_keep = 1};
+		uint64_t w = 0;
+
+		p = profile__new();
+		assert_int_equal(store__query(st, &m, p), 0);
+		m.merge = false;
+		struct profile *all = profile__new();
+		assert_int_equal(store__query(st, &m, all), 0);
+		w = profile__total(all);
+		assert_true(w > 0);
+		assert_int_equal(profile__total(p), w);
+		profile__free(all);
+		profile__free(p);
+	}
+
 	/* Time lines from the totals index: one host (series runs), all
 	 * hosts, whole rows and rows cut by the range. */
 	for (int one = 0; one <= 1; one++) {
