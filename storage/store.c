@@ -117,6 +117,12 @@ static const char *const stmt_sql[NR_STMTS] = {
     [ST_PICK_TOTALS_1H] = "SELECT bucket, series, total FROM samples_1h "
 			  "INDEXED BY samples_1h_totals WHERE bucket = ?1 "
 			  "AND series >= ?2 AND series <= ?3",
+    [ST_NEXT_BUCKET_10S] = "SELECT min(bucket) FROM samples_10s "
+			   "WHERE bucket >= ?1 AND bucket < ?2",
+    [ST_NEXT_BUCKET_1M] = "SELECT min(bucket) FROM samples_1m "
+			  "WHERE bucket >= ?1 AND bucket < ?2",
+    [ST_NEXT_BUCKET_1H] = "SELECT min(bucket) FROM samples_1h "
+			  "WHERE bucket >= ?1 AND bucket < ?2",
     [ST_DICT_STR] = "SELECT id, s FROM strings WHERE id > ? ORDER BY id",
     [ST_DICT_MAP] = "SELECT id, path FROM mappings WHERE id > ? ORDER BY id",
     [ST_DICT_FUNC] =

@@ -79,6 +79,10 @@ enum stmt_id {
 	ST_PICK_TOTALS_10S,
 	ST_PICK_TOTALS_1M,
 	ST_PICK_TOTALS_1H,
+	/* the first stored bucket in a range: filtered reads skip gaps */
+	ST_NEXT_BUCKET_10S,
+	ST_NEXT_BUCKET_1M,
+	ST_NEXT_BUCKET_1H,
 	/* reader dictionary refresh */
 	ST_DICT_STR,
 	ST_DICT_MAP,
