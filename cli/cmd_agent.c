@@ -770,8 +770,10 @@ int cmd_agent(int argc, char **argv)
 	/* Write the open window before leaving. */
 	session__flush(a.session, a.backlog);
 	write_window(&a);
+	/* Sampling has stopped: up to 2 s to name what was stored by offset
+	 * (files read late, debug files that arrived). */
 	if (!a.failing)
-		renamer__step(a.renamer, rename_budget_ms(window_ns));
+		renamer__step(a.renamer, 2000);
 	update_counters(&a);
 	log_summary(&a);
 	ret = a.failing ? EXIT_RUNTIME : 0;

@@ -93,11 +93,14 @@ static void finish(struct renamer *r, const char *why)
 			r->build_id, why);
 	} else {
 		done_set(r);
-		pr_info("debuginfod: %llu of %llu stored frames of build id "
-			"%s named again (%.1f ms)",
-			(unsigned long long)r->renamed,
-			(unsigned long long)r->frames, r->build_id,
-			(double)r->busy_ns / 1e6);
+		/* Also after every object that was read late: quiet unless
+		 * a name changed. */
+		pr_log(r->renamed ? LOG_INFO : LOG_DEBUG,
+		       "%llu of %llu stored frames of build id %s named again "
+		       "(%.1f ms)",
+		       (unsigned long long)r->renamed,
+		       (unsigned long long)r->frames, r->build_id,
+		       (double)r->busy_ns / 1e6);
 	}
 	r->stats.build_ids++;
 	r->build_id[0] = '\0';

@@ -409,6 +409,8 @@ static void push_user_frame(struct collector *c, struct profile *out,
 		build_id__hex(m->map.build_id, m->map.build_id_len, hex,
 			      sizeof(hex));
 		k = (struct frame_key){hex, is_return && off ? off - 1 : off};
+		if (!m->named_unread)
+			proc_info__named_unread(p, addr);
 	}
 	if (!err) {
 		push_result(out, b, &r, m->map.path, FRAME_USER, &k);

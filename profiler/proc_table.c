@@ -265,6 +265,15 @@ static void add_mapping(struct proc_table *t, struct proc_info *p,
 		t->listener.mapping_added(t->listener.ctx, &m.map);
 }
 
+void proc_info__named_unread(struct proc_info *p, uint64_t addr)
+{
+	struct proc_entry *e = priv(p);
+	const struct proc_mapping *m = proc_info__lookup(p, addr);
+
+	if (m)
+		e->maps[m - e->maps].named_unread = true;
+}
+
 const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 					     uint64_t addr)
 {
@@ -337,6 +346,16 @@ void proc_table__open_objects(struct proc_table *t, struct proc_info *p,
 	}
 }
 
+/* Frames of 'obj' were stored by offset before it was read: the agent's
+ * renamer names them now (cli/renamer.c). */
+static void note_named_late(struct proc_table *t, struct sym_object *obj)
+{
+	const char *build_id = obj ? sym_object__build_id(obj) : NULL;
+
+	if (build_id && build_id[0])
+		symbolizer__note_improved(t->sym, build_id);
+}
+
 void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
 			       struct sym_object *obj)
 {
@@ -351,12 +370,17 @@ void proc_table__object_loaded(void *ctx, const struct sym_mapping *map,
 			continue;
 		m->loading = false;
 		m->obj = obj;
+		if (m->named_unread)
+			note_named_late(t, obj);
+		m->named_unread = false;
 		if (obj && p->exe && !p->build_id &&
 		    !strcmp(m->map.path, p->exe))
 			set_exe(p, p->exe, obj);
 		return;
 	}
-	/* Unmapped, exec'd or exited meanwhile. */
+	/* Unmapped, exec'd or exited meanwhile: a short-lived process's
+	 * samples were most likely named before the file was read. */
+	note_named_late(t, obj);
 	symbolizer__object_put(t->sym, obj);
 }
 

@@ -28,6 +28,7 @@ struct proc_mapping {
 	bool anon;		/* anonymous executable memory (JIT) */
 	bool tried;		/* opening 'obj' was attempted */
 	bool loading;		/* queued in the symbolizer's loader */
+	bool named_unread;	/* a frame was named before 'obj' was read */
 };
 
 struct proc_info {
@@ -91,6 +92,14 @@ struct proc_info *proc_table__find(struct proc_table *t, int pid);
 /* The mapping covering 'addr', or NULL. */
 const struct proc_mapping *proc_info__lookup(const struct proc_info *p,
 					     uint64_t addr);
+/*
+ * The collector named a frame at 'addr' by its file offset because the
+ * file was not read yet (a process's first moments, or a busy loader).
+ * When it is read, proc_table__object_loaded() asks for the stored frames
+ * of its build id to be named again (cli/renamer.c), so those first
+ * windows do not keep names such as 'prog+0x11b6'.
+ */
+void proc_info__named_unread(struct proc_info *p, uint64_t addr);
 
 /*
  * Requests the objects of the mappings that 'addrs' fall in, once each.

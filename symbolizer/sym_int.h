@@ -312,13 +312,10 @@ struct symbolizer {
 	uint64_t trim_gen;	   /* one per cache_trim */
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
 	struct sym_loader *loader; /* started on the first request */
-	/* Build ids whose debug file arrived: symbolizer__take_improved(). */
+	/* Build ids to name again: symbolizer__take_improved(). */
 	char (*improved)[129];
 	size_t nr_improved, cap_improved;
 };
-
-/* A debug file for 'build_id' arrived: queued for take_improved. */
-void symbolizer__note_improved(struct symbolizer *sym, const char *build_id);
 
 /* dwarf.c: one ELF file as a Dwfl module, and address resolution in it. */
 /* Fills libdwfl callbacks: local debug file search, no debuginfod. */

@@ -163,11 +163,15 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 			bool is_return, struct sym_result *out);
 
 /*
- * Build ids whose debug file arrived (debuginfod) since the last call:
- * frames named before it can be named better now. Copies one (lowercase
- * hex) into 'buf' and returns true, or returns false when there is none.
+ * Build ids whose frames can be named better now than when they were
+ * stored: their debug file arrived (debuginfod), or their file was read
+ * after frames in it had been named by offset. Copies one (lowercase hex)
+ * into 'buf' and returns true, or returns false when there is none.
  */
 bool symbolizer__take_improved(struct symbolizer *sym, char *buf, size_t size);
+/* Queues one for symbolizer__take_improved() (bounded: past the ceiling
+ * the oldest is forgotten). */
+void symbolizer__note_improved(struct symbolizer *sym, const char *build_id);
 
 /*
  * Resolves again what symbolizer__resolve() looked up: 'offset' (a
