@@ -126,7 +126,9 @@ fi
 gauges=(symbolizer_cache_bytes symbolizer_objects_open
 	symbolizer_objects_evicted_total symbolizer_objects_unloaded_total
 	symbolizer_jit_bytes processes_tracked store_cache_bytes
-	sqlite_memory_bytes unwind_tables_loaded heap_bytes heap_free_bytes)
+	store_cache_resets_total sqlite_memory_bytes collector_bytes
+	window_profile_bytes cgroups_cached unwind_rows heap_bytes
+	heap_free_bytes)
 if [ -n "$csv" ]; then exec 3>"$csv"; else exec 3>&1; fi
 {
 	printf "minute,rss_mb,anon_mb,file_mb"
