@@ -25,7 +25,7 @@ workload() {
 	python3) /usr/bin/python3 -c "
 import time
 def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
-end = time.time() + $SECS + 2
+end = time.time() + $SECS + ${EXTRA_SECS:-2}
 while time.time() < end: fib(20)" >/dev/null & ;;
 	sqlite3) sqlite3 :memory: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000000) SELECT sum(x) FROM c;" >/dev/null & ;;
 	bash) bash -c 'i=0; while [ $i -lt 100000000 ]; do i=$((i + 1)); done' >/dev/null & ;;
@@ -53,7 +53,7 @@ perf_stats() {
 
 echo "## completeness: % of samples reaching __libc_start_call_main, mean user depth ($SECS s at 499 Hz each)"
 printf '%-8s %22s %22s %22s\n' program "kiln (CFI)" "kiln --unwind fp" "perf --call-graph dwarf"
-for prog in gzip xz python3 sqlite3 bash perl; do
+[ -n "${KILN_BENCH_UNWIND_COST_ONLY:-}" ] || for prog in gzip xz python3 sqlite3 bash perl; do
 	row=$(printf '%-8s' "$prog")
 	for mode in cfi fp perf; do
 		pid=$(workload "$prog")
@@ -74,25 +74,43 @@ for prog in gzip xz python3 sqlite3 bash perl; do
 done
 
 echo
-echo "## in-kernel cost per sample (kernel.bpf_stats_enabled), python3 fib loop, system-wide 499 Hz"
-old=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -q -w kernel.bpf_stats_enabled=1
-for mode in cfi fp; do
-	pid=$(workload python3)
-	"$KILN" record --unwind "$mode" -F 499 --duration "$SECS" --user-only -o /dev/null 2>"$TMP/err" &
+# Stat indexes of bpf/profile.h's enum kiln_stat.
+STAT_INDEX='{"cfi_frames": 17, "fp_frames": 18, "map_lookups": 19, "find_vma": 20, "search_steps": 21}'
+# cost LABEL ARGS...: kiln record ARGS with the python3 fib
+# loop running (@PID in ARGS is its pid); prints the program's cost between its 2nd and last second.
+cost() {
+	local label=$1; shift
+	local pid kpid
+	pid=$(EXTRA_SECS=60 workload python3)
+	set -- "${@/@PID/$pid}"
+	"$KILN" record "$@" -F 499 --duration $((SECS + 60)) --user-only -o /dev/null 2>"$TMP/err" &
 	kpid=$!
-	sleep $((SECS - 1))
-	bpftool prog show -j 2>/dev/null | python3 -c "
-import json, sys
-for p in json.load(sys.stdin):
-    if p.get('name') == 'sample_stack' and any(x.get('pid') == $kpid for x in p.get('pids', [])):
-        n = p.get('run_cnt', 0); t = p.get('run_time_ns', 0)
-        print('$mode: %d runs, %.0f ns per sample (all CPUs, idle excluded by the program)' % (n, t / n if n else 0))"
+	rm -f "$TMP/a.json"
+	for _ in $(seq 60); do # until the program is loaded, then 2 s
+		sleep 1
+		kill -0 "$kpid" 2>/dev/null || { echo "$label: kiln record failed: $(cat "$TMP/err")"; return; }
+		python3 bench/unwind_cost.py "$kpid" "$TMP/a.json" 2>/dev/null && break
+	done
+	sleep 2
+	python3 bench/unwind_cost.py "$kpid" "$TMP/a.json"
+	sleep "$SECS"
+	python3 bench/unwind_cost.py "$kpid" "$TMP/b.json"
+	kill -INT "$kpid"
+	python3 bench/unwind_cost.py --diff "$TMP/a.json" "$TMP/b.json" "$label" "$STAT_INDEX"
 	wait "$kpid"
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+echo "## in-kernel cost per sample (kernel.bpf_stats_enabled and kiln's own histogram), python3 fib loop running, 499 Hz"
+old=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q -w kernel.bpf_stats_enabled=1
+for i in 1 2; do
+	cost "whole system, cfi" --unwind cfi
+	cost "whole system, fp" --unwind fp
+	cost "python3 only (--pid), cfi" --unwind cfi --pid @PID
 done
 sysctl -q -w kernel.bpf_stats_enabled="$old"
 command -v bpftrace >/dev/null || echo "(bpftrace is not installed here: no reference number)"
+[ -z "${KILN_BENCH_UNWIND_COST_ONLY:-}" ] || exit 0
 
 echo
 echo "## unwind table build (one core)"

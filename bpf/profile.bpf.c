@@ -45,6 +45,13 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KILN_SAMPLE_NS_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_ns SEC(".maps");
+
 /* Processes to sample when filter_pids is set; children join on fork. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -126,6 +133,17 @@ static __always_inline void count(__u32 stat)
 	add(stat, 1);
 }
 
+static __always_inline void time_sample(__u64 t0)
+{
+	__u64 dt = (bpf_ktime_get_ns() - t0) / KILN_SAMPLE_NS_STEP, *v;
+	__u32 b = dt < KILN_SAMPLE_NS_BUCKETS ? (__u32)dt
+					      : KILN_SAMPLE_NS_BUCKETS - 1;
+
+	v = bpf_map_lookup_elem(&sample_ns, &b);
+	if (v)
+		*v += 1;
+}
+
 struct walk {
 	struct kiln_unwind_regs regs;
 	struct kiln_unwind_map_value map; /* the last mapping looked up */
@@ -140,21 +158,22 @@ struct walk {
 
 struct search {
 	__u64 pc;
-	__u32 base, lo, hi;
+	__u32 lo, hi; /* row array indexes: the answer is in [lo, hi) */
+	__u32 steps;
 };
 
-/* One binary search step: the answer stays in [lo, hi). */
+/* One binary search step. */
 static long search_step(__u32 i, void *data)
 {
 	struct search *q = data;
 	const struct kiln_unwind_row *row;
-	__u32 mid, idx;
+	__u32 mid;
 
 	if (q->hi - q->lo <= 1)
 		return 1;
+	q->steps++;
 	mid = q->lo + (q->hi - q->lo) / 2;
-	idx = q->base + mid;
-	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	row = bpf_map_lookup_elem(&unwind_rows, &mid);
 	if (!row)
 		return 1;
 	if (row->pc <= q->pc)
@@ -164,19 +183,30 @@ static long search_step(__u32 i, void *data)
 	return 0;
 }
 
-/* The last row whose pc is <= 'pc' in an object's run, or NULL. */
+/* The last row whose pc is <= 'pc' in an object's table, or NULL: its
+ * bucket names a few rows, a binary search finds the one. */
 static __always_inline const struct kiln_unwind_row *
-find_row(const struct kiln_unwind_object *obj, __u64 pc)
+find_row(const struct kiln_unwind_object *objp, __u64 pc)
 {
-	struct search q = {.pc = pc, .base = obj->base, .hi = obj->nr_rows};
+	struct kiln_unwind_object obj = *objp;
+	const struct kiln_unwind_bucket *bucket;
 	const struct kiln_unwind_row *row;
-	__u32 idx;
+	struct search q = {.pc = pc};
+	long b = kiln_unwind_bucket_of(&obj, pc);
+	__u32 slot;
 
-	if (pc > 0xffffffffULL || q.hi > KILN_UNWIND_MAX_ROWS)
+	if (pc > 0xffffffffULL || b < 0)
 		return NULL;
+	slot = obj.index + (__u32)b;
+	/* Buckets share the row array: 8 bytes, like a row. */
+	bucket = bpf_map_lookup_elem(&unwind_rows, &slot);
+	if (!bucket || bucket->lo > bucket->hi || bucket->hi >= obj.nr_rows)
+		return NULL;
+	q.lo = obj.base + bucket->lo;
+	q.hi = obj.base + bucket->hi + 1;
 	bpf_loop(KILN_UNWIND_SEARCH_STEPS, search_step, &q, 0);
-	idx = q.base + q.lo;
-	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	add(KILN_STAT_SEARCH_STEPS, q.steps);
+	row = bpf_map_lookup_elem(&unwind_rows, &q.lo);
 	return row && row->pc <= pc ? row : NULL;
 }
 
@@ -205,6 +235,31 @@ static long vma_object(struct task_struct *task, struct vm_area_struct *vma,
 	return 0;
 }
 
+/* The mapping of 'pc' into w->map: from the trie, else the kernel's vma
+ * (a process user space has not caught up with). 1, or 0 when unknown. */
+static __always_inline int find_mapping(struct walk *w, __u64 pc)
+{
+	struct kiln_unwind_map_key key = {
+	    .prefixlen = 96,
+	    .pid_be = bpf_htonl(w->pid),
+	    .addr_be = bpf_cpu_to_be64(pc),
+	};
+	struct kiln_unwind_map_value *v;
+
+	count(KILN_STAT_MAP_LOOKUPS);
+	v = bpf_map_lookup_elem(&unwind_mappings, &key);
+	if (v) {
+		w->map = *v;
+	} else {
+		w->vma_found = 0;
+		count(KILN_STAT_FIND_VMA);
+		bpf_find_vma(bpf_get_current_task_btf(), pc, vma_object, w, 0);
+		if (!w->vma_found)
+			return 0;
+	}
+	return 1;
+}
+
 /* One frame: record its pc, then step to its caller. 1 ends the loop. */
 static long walk_frame(__u32 i, void *data)
 {
@@ -229,28 +284,9 @@ static long walk_frame(__u32 i, void *data)
 	*out = pc;
 	w->n = n + 1;
 
-	if (pc < w->map.start || pc >= w->map.end) {
-		struct kiln_unwind_map_key key = {
-		    .prefixlen = 96,
-		    .pid_be = bpf_htonl(w->pid),
-		    .addr_be = bpf_cpu_to_be64(pc),
-		};
-		struct kiln_unwind_map_value *v =
-		    bpf_map_lookup_elem(&unwind_mappings, &key);
-
-		if (v) {
-			w->map = *v;
-		} else {
-			/* Not in the trie (yet): a process user space has not
-			 * caught up with. Ask the kernel which file it is. */
-			w->vma_found = 0;
-			bpf_find_vma(bpf_get_current_task_btf(), pc, vma_object,
-				     w, 0);
-			if (!w->vma_found) {
-				w->map.start = w->map.end = 0;
-				goto fp;
-			}
-		}
+	if ((pc < w->map.start || pc >= w->map.end) && !find_mapping(w, pc)) {
+		w->map.start = w->map.end = 0;
+		goto fp;
 	}
 	obj = bpf_map_lookup_elem(&unwind_objects, &w->map.object);
 	if (!obj)
@@ -376,6 +412,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
+	__u64 t0 = bpf_ktime_get_ns();
 	struct task_struct *task;
 	struct kiln_sample *s;
 	long len;
@@ -438,6 +475,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 				count(KILN_STAT_USTACK_TRUNCATED);
 		}
 	}
+	time_sample(t0);
 	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
 				      wakeup_bytes
 				  ? BPF_RB_FORCE_WAKEUP

@@ -11,6 +11,11 @@
 /* kernel.perf_event_max_stack defaults to 127. */
 #define KILN_MAX_STACK KILN_UNWIND_MAX_FRAMES
 #define KILN_COMM_LEN 16
+/* Per-CPU histogram of the program's time per kept sample: bucket i holds
+ * the samples that took [i, i + 1) * KILN_SAMPLE_NS_STEP ns, the last one
+ * everything longer. */
+#define KILN_SAMPLE_NS_BUCKETS 128
+#define KILN_SAMPLE_NS_STEP 250
 
 /* Per-CPU counters, indexes into the 'stats' map. */
 enum kiln_stat {
@@ -26,6 +31,10 @@ enum kiln_stat {
 	KILN_STAT_UNWIND_END,
 	KILN_STAT_CFI_FRAMES = KILN_STAT_UNWIND_END + KILN_UNWIND_END_MAX,
 	KILN_STAT_FP_FRAMES, /* frames walked by frame pointer (no CFI) */
+	/* Where the walk's time goes (bench/unwind.sh reads them). */
+	KILN_STAT_MAP_LOOKUPS,	/* mapping trie lookups */
+	KILN_STAT_FIND_VMA,	/* bpf_find_vma calls */
+	KILN_STAT_SEARCH_STEPS, /* row search steps */
 	KILN_STAT_MAX,
 };
 

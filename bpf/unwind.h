@@ -59,13 +59,48 @@ struct kiln_unwind_row {
 	__s8 fp_off; /* fp saved at CFA + 8 * fp_off; 0: fp unchanged */
 };
 
-/* Where an object's rows are in the row array (map 'unwind_objects'). */
+/*
+ * Where an object's table is in the row array (map 'unwind_objects'): its
+ * rows, then its bucket index. Bucket b covers the ELF vaddrs
+ * [pc_min + (b << shift), pc_min + ((b + 1) << shift)) and names the rows
+ * any pc in it can fall in, so the walk's binary search runs over a few
+ * rows instead of the whole object's (node: 2^19 rows, 19 steps; a bucket
+ * about KILN_UNWIND_ROWS_PER_BUCKET, 3).
+ */
 struct kiln_unwind_object {
-	__u32 base;    /* index of the first row */
-	__u32 nr_rows; /* 0: not loaded (see flags) */
-	__u32 flags;   /* enum kiln_unwind_object_flags */
+	__u32 base;	  /* row array index of the first row */
+	__u32 nr_rows;	  /* 0: not loaded (see flags) */
+	__u32 flags;	  /* enum kiln_unwind_object_flags */
+	__u32 index;	  /* row array index of bucket 0 */
+	__u32 pc_min;	  /* the first row's pc */
+	__u32 nr_buckets; /* >= 1 when loaded */
+	__u32 shift;	  /* log2 of the bytes a bucket covers */
 	__u32 pad;
 };
+
+/* A bucket: its rows are lo..hi (object-relative, inclusive): lo covers
+ * the bucket's first byte, hi is the last row starting inside it. Stored
+ * in the row array (8 bytes, like a row). */
+struct kiln_unwind_bucket {
+	__u32 lo, hi;
+};
+
+/* Buckets are sized so that an object has about this many rows per
+ * bucket (a power of two of bytes each). */
+#define KILN_UNWIND_ROWS_PER_BUCKET 8
+
+/* The bucket of ELF vaddr 'pc' in a loaded object, or -1 before its first
+ * row. Past the last bucket is the last bucket (its last row runs on). */
+static __always_inline long
+kiln_unwind_bucket_of(const struct kiln_unwind_object *o, __u64 pc)
+{
+	__u64 b;
+
+	if (pc < o->pc_min || !o->nr_buckets)
+		return -1;
+	b = (pc - o->pc_min) >> (o->shift & 31);
+	return b < o->nr_buckets ? (long)b : (long)o->nr_buckets - 1;
+}
 
 enum kiln_unwind_object_flags {
 	KILN_UNW_OBJ_PENDING = 1 << 0, /* table being built */

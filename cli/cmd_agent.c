@@ -159,6 +159,12 @@ static void write_metrics(FILE *out, void *ctx)
 	METRIC("unwind_rows_capacity", "gauge",
 	       "Unwind table rows the kernel map holds (--unwind-memory).",
 	       s.session.unwind.rows_capacity);
+	METRIC("unwind_memory_bytes", "gauge",
+	       "Kernel memory the unwind tables use (rows and bucket index).",
+	       s.session.unwind.rows_used * 8);
+	METRIC("unwind_memory_limit_bytes", "gauge",
+	       "Ceiling of the unwind tables' kernel memory (--unwind-memory).",
+	       s.session.unwind.rows_capacity * 8);
 	METRIC("task_events_lost_total", "counter",
 	       "Process events (mmap, exec, exit) lost.",
 	       s.session.sampler.task_events_lost);

@@ -25,7 +25,7 @@
 struct sampler {
 	struct profile_bpf *skel;
 	struct sampler_unwind_maps unwind;
-	size_t rows_bytes, objects_bytes; /* mmapped sizes */
+	size_t objects_bytes; /* mmapped size */
 	struct ring_buffer *rb;
 	struct perf_buffer *task_pb;
 	struct bpf_link **links;
@@ -310,10 +310,10 @@ static void *map_array(struct bpf_map *map, size_t *bytes)
 
 static int map_unwind(struct sampler *s)
 {
-	s->unwind.rows = map_array(s->skel->maps.unwind_rows, &s->rows_bytes);
+	s->unwind.rows_fd = bpf_map__fd(s->skel->maps.unwind_rows);
 	s->unwind.objects =
 	    map_array(s->skel->maps.unwind_objects, &s->objects_bytes);
-	if (!s->unwind.rows || !s->unwind.objects) {
+	if (!s->unwind.objects) {
 		int err = -errno;
 
 		pr_err("failed to map the unwind tables: %s", strerror(-err));
@@ -337,7 +337,7 @@ bool sampler__pid_sampled(struct sampler *s, int pid)
 
 int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out)
 {
-	if (!s->unwind.rows)
+	if (!s->unwind.objects)
 		return -ENOENT;
 	*out = s->unwind;
 	return 0;
@@ -488,8 +488,6 @@ void sampler__free(struct sampler *s)
 	}
 	perf_buffer__free(s->task_pb);
 	ring_buffer__free(s->rb);
-	if (s->unwind.rows)
-		munmap(s->unwind.rows, s->rows_bytes);
 	if (s->unwind.objects)
 		munmap(s->unwind.objects, s->objects_bytes);
 	profile_bpf__destroy(s->skel);

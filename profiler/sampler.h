@@ -103,13 +103,15 @@ struct sampler_stats {
 int sampler__stats(struct sampler *s, struct sampler_stats *out);
 
 /*
- * The unwind maps (CFI mode), for profiler/unwinder.c to fill: the row and
- * object arrays mapped into this process (writes are seen by the BPF
- * program at once), and the per-process mapping trie's fd. Valid until
- * sampler__free(). Returns 0, or -ENOENT in frame-pointer mode.
+ * The unwind maps (CFI mode), for profiler/unwinder.c to fill: the row
+ * array's fd (mmap a window of it to write rows; keeping it all mapped
+ * would count every written page in this process's RSS), the object array
+ * mapped into this process (writes are seen by the BPF program at once),
+ * and the per-process mapping trie's fd. Valid until sampler__free().
+ * Returns 0, or -ENOENT in frame-pointer mode.
  */
 struct sampler_unwind_maps {
-	struct kiln_unwind_row *rows;
+	int rows_fd;
 	uint32_t nr_rows;
 	struct kiln_unwind_object *objects;
 	uint32_t nr_objects;

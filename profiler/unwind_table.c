@@ -127,6 +127,23 @@ static int on_row(const struct cfi_row *c, void *ctx)
 	return push_row(b, &row);
 }
 
+/* The last row at or before pc, over all rows (before the index exists). */
+static const struct kiln_unwind_row *find_any(const struct unwind_table *t,
+					      uint64_t pc)
+{
+	size_t lo = 0, hi = t->nr_rows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &t->rows[lo - 1] : NULL;
+}
+
 /*
  * The entry point is the outermost frame by definition. ld.so's _start has
  * no FDE, so a stack that began there would end in "no unwind info":
@@ -139,7 +156,7 @@ static void mark_entry(struct unwind_table *t, uint64_t entry)
 
 	if (!entry || entry > UINT32_MAX || !t->nr_rows)
 		return;
-	row = unwind_table__find(t, entry);
+	row = find_any(t, entry);
 	if (row && row->op != KILN_UNW_INVALID)
 		return;
 	pos = row ? (size_t)(row - t->rows) + 1 : 0;
@@ -169,6 +186,46 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The bucket index: the smallest bucket size (a power of two of bytes)
+ * with about KILN_UNWIND_ROWS_PER_BUCKET rows per bucket or fewer
+ * buckets, then for each bucket the rows its pcs can land in.
+ */
+static int build_index(struct unwind_table *t)
+{
+	struct kiln_unwind_object *o = &t->index;
+	uint64_t span, want;
+	uint32_t shift = 4, r = 0;
+
+	if (!t->nr_rows)
+		return 0;
+	o->pc_min = t->rows[0].pc;
+	span = (uint64_t)t->rows[t->nr_rows - 1].pc - o->pc_min + 1;
+	want = t->nr_rows / KILN_UNWIND_ROWS_PER_BUCKET;
+	if (!want)
+		want = 1;
+	while (shift < 31 && (span >> shift) + 1 > want)
+		shift++;
+	o->shift = shift;
+	o->nr_buckets = (uint32_t)(((span - 1) >> shift) + 1);
+	t->buckets = calloc(o->nr_buckets, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	for (uint32_t b = 0; b < o->nr_buckets; b++) {
+		uint64_t start = (uint64_t)o->pc_min + ((uint64_t)b << shift);
+		uint64_t end = start + (1ULL << shift);
+
+		/* r: the last row starting at or before the bucket's start. */
+		while (r + 1 < t->nr_rows && t->rows[r + 1].pc <= start)
+			r++;
+		t->buckets[b].lo = r;
+		while (r + 1 < t->nr_rows && t->rows[r + 1].pc < end)
+			r++;
+		t->buckets[b].hi = r;
+	}
+	return 0;
+}
+
 struct unwind_table *unwind_table__build(int fd)
 {
 	struct builder b = {0};
@@ -188,6 +245,11 @@ struct unwind_table *unwind_table__build(int fd)
 		return NULL;
 	}
 	mark_entry(b.t, cs.entry);
+	if (build_index(b.t)) {
+		unwind_table__free(b.t);
+		errno = ENOMEM;
+		return NULL;
+	}
 	b.t->stats.fdes = cs.fdes;
 	b.t->stats.cfi_rows = cs.rows;
 	b.t->stats.rows = b.t->nr_rows;
@@ -207,6 +269,7 @@ void unwind_table__free(struct unwind_table *t)
 	if (!t)
 		return;
 	free(t->rows);
+	free(t->buckets);
 	free(t);
 }
 
@@ -229,19 +292,39 @@ const char *unwind_table__unsup_name(int reason)
 const struct kiln_unwind_row *unwind_table__find(const struct unwind_table *t,
 						 uint64_t pc)
 {
-	size_t lo = 0, hi = t->nr_rows;
+	long b = kiln_unwind_bucket_of(&t->index, pc);
+	uint32_t lo, hi;
 
-	if (pc > UINT32_MAX)
+	if (pc > UINT32_MAX || b < 0)
 		return NULL;
+	/* The answer is in [lo, hi]; row lo starts at or before pc. */
+	lo = t->buckets[b].lo;
+	hi = t->buckets[b].hi;
 	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+		uint32_t mid = lo + (hi - lo + 1) / 2;
 
 		if (t->rows[mid].pc <= pc)
-			lo = mid + 1;
+			lo = mid;
 		else
-			hi = mid;
+			hi = mid - 1;
 	}
-	return lo ? &t->rows[lo - 1] : NULL;
+	return t->rows[lo].pc <= pc ? &t->rows[lo] : NULL;
+}
+
+unsigned int unwind_table__max_steps(const struct unwind_table *t)
+{
+	unsigned int most = 0;
+
+	for (uint32_t b = 0; b < t->index.nr_buckets; b++) {
+		uint32_t n = t->buckets[b].hi - t->buckets[b].lo + 1;
+		unsigned int steps = 0;
+
+		while ((1u << steps) < n)
+			steps++;
+		if (steps > most)
+			most = steps;
+	}
+	return most;
 }
 
 static const struct unwind_walk_map *

@@ -39,6 +39,10 @@ struct unwind_table_stats {
 struct unwind_table {
 	struct kiln_unwind_row *rows;
 	uint32_t nr_rows;
+	/* The bucket index (bpf/unwind.h): object fields pc_min, shift and
+	 * nr_buckets; base and index are where a copy is put. */
+	struct kiln_unwind_object index;
+	struct kiln_unwind_bucket *buckets;
 	struct unwind_table_stats stats;
 };
 
@@ -53,9 +57,13 @@ void unwind_table__free(struct unwind_table *t);
 /* Name of an unsupported reason, enum cfi_unsupported or unwind_table_unsup. */
 const char *unwind_table__unsup_name(int reason);
 
-/* The row covering ELF vaddr 'pc', or NULL (before the first row). */
+/* The row covering ELF vaddr 'pc', or NULL (before the first row): a
+ * binary search within pc's bucket, as the BPF walk does. */
 const struct kiln_unwind_row *unwind_table__find(const struct unwind_table *t,
 						 uint64_t pc);
+
+/* The most search steps any bucket of 't' needs (tests, benchmarks). */
+unsigned int unwind_table__max_steps(const struct unwind_table *t);
 
 /* ---- the user-space twin of the BPF walk ---- */
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -42,6 +43,8 @@ struct uobj {
 	enum obj_state state;
 	int fd; /* OBJ_QUEUED: the file to read */
 	uint32_t base, nr_rows;
+	uint32_t nr_slots;		 /* rows and buckets in the row array */
+	struct kiln_unwind_object index; /* pc_min, shift, nr_buckets */
 	uint64_t unref_seq; /* when refs dropped to 0, for LRU eviction */
 	/* Mapped file offset -> ELF vaddr at the mapping's start. */
 	struct {
@@ -103,6 +106,10 @@ static void publish(struct unwinder *u, struct uobj *o, uint32_t flags)
 	__atomic_store_n(&e->nr_rows, 0, __ATOMIC_RELEASE);
 	e->flags = flags;
 	e->base = o->base;
+	e->index = o->base + o->nr_rows;
+	e->pc_min = o->index.pc_min;
+	e->nr_buckets = o->index.nr_buckets;
+	e->shift = o->index.shift;
 	if (o->state == OBJ_LOADED)
 		__atomic_store_n(&e->nr_rows, o->nr_rows, __ATOMIC_RELEASE);
 }
@@ -196,11 +203,11 @@ static bool evict_one(struct unwinder *u)
 		return false;
 	victim->state = OBJ_EVICTED;
 	publish(u, victim, 0);
-	free_range(u, victim->base, victim->nr_rows);
-	u->st.rows_used -= victim->nr_rows;
+	free_range(u, victim->base, victim->nr_slots);
+	u->st.rows_used -= victim->nr_slots;
 	u->st.tables_loaded--;
 	u->st.evicted++;
-	victim->nr_rows = 0;
+	victim->nr_rows = victim->nr_slots = 0;
 	return true;
 }
 
@@ -222,10 +229,41 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Copies a table's rows, then its buckets, into the row array at 'base'
+ * through a mapping of just those pages, unmapped at once: the array can
+ * be tens of MiB, and pages kept mapped here would count in kiln's RSS.
+ */
+static int write_rows(struct unwinder *u, uint32_t base,
+		      const struct unwind_table *t)
+{
+	const size_t row = sizeof(struct kiln_unwind_row);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t start = (size_t)base * row, len;
+	size_t off = start & ~(page - 1);
+	char *p;
+
+	_Static_assert(sizeof(struct kiln_unwind_bucket) ==
+			   sizeof(struct kiln_unwind_row),
+		       "buckets share the row array");
+	len = start + ((size_t)t->nr_rows + t->index.nr_buckets) * row - off;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, u->maps.rows_fd,
+		 (off_t)off);
+	if (p == MAP_FAILED) {
+		pr_warn("failed to map unwind rows: %s", strerror(errno));
+		return -errno;
+	}
+	memcpy(p + (start - off), t->rows, t->nr_rows * row);
+	memcpy(p + (start - off) + t->nr_rows * row, t->buckets,
+	       t->index.nr_buckets * row);
+	munmap(p, len);
+	return 0;
+}
+
 static void install(struct unwinder *u, struct uobj *o, struct unwind_table *t,
 		    int err)
 {
-	uint32_t base;
+	uint32_t base, slots;
 
 	if (!t) {
 		if (err == ENOENT) {
@@ -242,7 +280,8 @@ static void install(struct unwinder *u, struct uobj *o, struct unwind_table *t,
 		return;
 	}
 	u->st.unsupported_rows += t->stats.unsupported;
-	if (!t->nr_rows || !alloc_rows(u, t->nr_rows, &base)) {
+	slots = t->nr_rows + t->index.nr_buckets;
+	if (!t->nr_rows || !alloc_rows(u, slots, &base)) {
 		o->state = t->nr_rows ? OBJ_NO_ROOM : OBJ_NO_CFI;
 		if (t->nr_rows)
 			u->st.no_room++;
@@ -253,11 +292,19 @@ static void install(struct unwinder *u, struct uobj *o, struct unwind_table *t,
 				   : KILN_UNW_OBJ_NO_CFI);
 		return;
 	}
-	memcpy(&u->maps.rows[base], t->rows, t->nr_rows * sizeof(*t->rows));
+	if (write_rows(u, base, t)) {
+		free_range(u, base, slots);
+		o->state = OBJ_NO_ROOM;
+		u->st.no_room++;
+		publish(u, o, KILN_UNW_OBJ_NO_ROOM);
+		return;
+	}
 	o->base = base;
 	o->nr_rows = t->nr_rows;
+	o->nr_slots = slots;
+	o->index = t->index;
 	o->state = OBJ_LOADED;
-	u->st.rows_used += t->nr_rows;
+	u->st.rows_used += slots;
 	u->st.tables_loaded++;
 	publish(u, o, 0);
 }

@@ -107,6 +107,61 @@ static void test_unwind__libc_table(void **state)
 	unwind_table__free(t);
 }
 
+/* The last row at or before pc by a plain binary search over all rows. */
+static const struct kiln_unwind_row *find_plain(const struct unwind_table *t,
+						uint64_t pc)
+{
+	size_t lo = 0, hi = t->nr_rows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &t->rows[lo - 1] : NULL;
+}
+
+/* The bucket index finds the same row as a search over the whole table,
+ * at every row boundary and between, and bounds the search to a few
+ * steps; before the first row there is none. */
+static void test_unwind__bucket_index(void **state)
+{
+	struct unwind_table *t = build_path(LIBC);
+	const struct kiln_unwind_object *o;
+	uint64_t first, last;
+
+	(void)state;
+	assert_non_null(t);
+	o = &t->index;
+	assert_true(o->nr_buckets >= 1);
+	assert_true(o->nr_buckets <=
+		    t->nr_rows / KILN_UNWIND_ROWS_PER_BUCKET + 1);
+	first = t->rows[0].pc;
+	last = t->rows[t->nr_rows - 1].pc;
+	assert_int_equal(o->pc_min, first);
+	assert_null(unwind_table__find(t, first - 1));
+	for (uint32_t i = 0; i < t->nr_rows; i++) {
+		uint64_t pc = t->rows[i].pc;
+
+		assert_ptr_equal(unwind_table__find(t, pc), &t->rows[i]);
+		assert_ptr_equal(unwind_table__find(t, pc - 1),
+				 find_plain(t, pc - 1));
+		assert_ptr_equal(unwind_table__find(t, pc + 1),
+				 find_plain(t, pc + 1));
+	}
+	for (uint64_t pc = first; pc <= last + 4096; pc += 7)
+		assert_ptr_equal(unwind_table__find(t, pc), find_plain(t, pc));
+	print_message("libc: %u buckets of %u bytes for %u rows, at most %u "
+		      "search steps\n",
+		      o->nr_buckets, 1u << o->shift, t->nr_rows,
+		      unwind_table__max_steps(t));
+	assert_true(unwind_table__max_steps(t) <= 10);
+	unwind_table__free(t);
+}
+
 static void test_unwind__not_elf(void **state)
 {
 	char path[128];
@@ -507,6 +562,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unwind__libc_table),
+	    cmocka_unit_test(test_unwind__bucket_index),
 	    cmocka_unit_test(test_unwind__not_elf),
 	    cmocka_unit_test(test_unwind__fde_lookup),
 	    cmocka_unit_test(test_unwind__every_mapped_object),

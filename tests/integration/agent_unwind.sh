@@ -36,6 +36,8 @@ busy
 wait_metric 'kiln_user_stacks_total{end="complete"}' || fail "default (cfi) walk: no complete stack"
 cap=$(metric kiln_unwind_rows_capacity)
 [ "$cap" = $((8 << 20 >> 3)) ] || fail "--unwind-memory 8: capacity $cap rows"
+[ "$(metric kiln_unwind_memory_limit_bytes)" = $((8 << 20)) ] || fail "--unwind-memory 8: limit not on /metrics"
+[ "$(metric kiln_unwind_memory_bytes)" -gt 0 ] || fail "no unwind memory used"
 kill -TERM "$AGENT"
 wait "$AGENT" || true
 
