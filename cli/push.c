@@ -64,6 +64,7 @@ struct pusher {
 	size_t reply_len;
 	char curl_err[CURL_ERROR_SIZE];
 	double last_log;
+	const char *last_fmt; /* the kind of failure last logged */
 	int rejects;
 	uint64_t reject_seq;
 };
@@ -118,14 +119,17 @@ static size_t on_reply(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* Logs a failure at most once a minute, with how often it happened. */
+/* Logs the same kind of failure at most once a minute; a different kind
+ * (the server back, but with its disk full) at once. */
 static void log_failure(struct pusher *p, const char *fmt, const char *what)
 {
 	double now = clock__mono_s();
 
-	if (p->last_log && now - p->last_log < LOG_EVERY_S)
+	if (p->last_log && fmt == p->last_fmt &&
+	    now - p->last_log < LOG_EVERY_S)
 		return;
 	p->last_log = now;
+	p->last_fmt = fmt;
 	pr_warn(fmt, what);
 }
 
