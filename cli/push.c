@@ -65,6 +65,7 @@ struct pusher {
 	char curl_err[CURL_ERROR_SIZE];
 	double last_log;
 	const char *last_fmt; /* the kind of failure last logged */
+	bool fresh; /* the last request failed: a new connection next */
 	int rejects;
 	uint64_t reject_seq;
 };
@@ -179,7 +180,11 @@ static enum outcome post(struct pusher *p, const char *url, const void *body,
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	/* After a failure (a server restarted, with another certificate) no
+	 * cached connection is reused. */
+	curl_easy_setopt(p->curl, CURLOPT_FRESH_CONNECT, p->fresh ? 1L : 0L);
 	rc = curl_easy_perform(p->curl);
+	p->fresh = rc != CURLE_OK;
 	curl_slist_free_all(hdrs);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
 		/* An expired, unknown or misnamed certificate: say so, the
