@@ -1223,6 +1223,10 @@ static void jit_check(struct symbolizer *sym, struct jit_map *m, bool urgent)
 	if (sym->loader->nr_jit_jobs >= MAX_PENDING_JIT)
 		return;
 	job = xcalloc(1, sizeof(*job));
+	/* No file handles: job_free() must not close descriptor 0 (it
+	 * closed whatever took that number: the web process's control
+	 * socket, a push connection). */
+	job->src = (struct sym_source){.path_fd = -1, .root_fd = -1};
 	job->jit = xmalloc(sizeof(*job->jit));
 	jit__read_init(m, job->jit);
 	job->map.path = xstrdup("[jit]");

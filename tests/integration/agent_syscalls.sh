@@ -22,7 +22,7 @@ JIT=$!
 CLEANUP_PIDS+=("$JIT")
 # strace slows every system call of the agent: it watches the first 5 s
 # only, while the map is absent.
-strace -f -qq -e trace=openat,openat2,open,stat,newfstatat,statx -p "$AGENT" -o "$TMP/strace" &
+strace -f -qq -e trace=openat,openat2,open,stat,newfstatat,statx,close -p "$AGENT" -o "$TMP/strace" &
 STRACE=$!
 CLEANUP_PIDS+=("$STRACE")
 end=$((SECONDS + 5))
@@ -37,6 +37,10 @@ kill -TERM "$AGENT"
 wait "$AGENT" || fail "the agent must exit 0 on SIGTERM: $(tail -3 "$TMP/agent.log")"
 looks=$(grep -c "perf-$JIT\\.map" "$TMP/strace" || true)
 cgroup=$(grep -cE '"/proc/[0-9]+/cgroup"' "$TMP/strace" || true)
+# A perf-map read once closed descriptor 0 twice (its job's file handles
+# were zero, not -1): whatever held that number went, the web process's
+# control socket or a push connection among them.
+stdin_closes=$(grep -c 'close(0)' "$TMP/strace" || true)
 "$KILN" query --db "$DB" --from -5m --to now --filter "comm=$NAME" -o "$TMP/jit.folded" ||
 	fail "query failed"
 n=$(total "$TMP/jit.folded")
@@ -51,4 +55,5 @@ echo "absent perf map of $JIT looked at $looks times in 5 s; /proc/PID/cgroup op
 # every few seconds: far fewer than one per flush (5) or per sample.
 [ "$looks" -le 4 ] || fail "the absent perf map was looked for $looks times"
 [ "$cgroup" = 0 ] || fail "/proc/PID/cgroup was opened $cgroup times"
+[ "$stdin_closes" = 0 ] || fail "descriptor 0 was closed $stdin_closes times"
 exit 0
