@@ -693,6 +693,23 @@ static int get_or_add(struct store *st, sqlite3_stmt *get, sqlite3_stmt *add,
 	return 0;
 }
 
+/* functions.id of the row of these strings.id, added when missing. */
+static int function_row(struct store *st, int64_t name, int64_t file,
+			int64_t sys, int64_t *id)
+{
+	sqlite3_stmt *get = store__stmt(st, ST_FUNC_GET);
+	sqlite3_stmt *add = store__stmt(st, ST_FUNC_ADD);
+
+	if (!get || !add)
+		return -EIO;
+	sqlite3_bind_int64(get, 1, name);
+	sqlite3_bind_int64(get, 2, file);
+	sqlite3_bind_int64(add, 1, name);
+	sqlite3_bind_int64(add, 2, file);
+	sqlite3_bind_int64(add, 3, sys);
+	return get_or_add(st, get, add, id);
+}
+
 static int resolve_str(struct store *st, uint32_t local, int64_t *id)
 {
 	struct wcache *wc = &st->wc;
@@ -750,16 +767,7 @@ static int resolve_frame(struct store *st, const struct profile *p,
 	    (f.sysname && (err = resolve_str(st, f.sysname, &sys))) ||
 	    (f.build_id && (err = resolve_str(st, f.build_id, &bid))))
 		return err;
-	get = store__stmt(st, ST_FUNC_GET);
-	add = store__stmt(st, ST_FUNC_ADD);
-	if (!get || !add)
-		return -EIO;
-	sqlite3_bind_int64(get, 1, name);
-	sqlite3_bind_int64(get, 2, file);
-	sqlite3_bind_int64(add, 1, name);
-	sqlite3_bind_int64(add, 2, file);
-	sqlite3_bind_int64(add, 3, sys);
-	if ((err = get_or_add(st, get, add, &func)))
+	if ((err = function_row(st, name, file, sys, &func)))
 		return err;
 	get = store__stmt(st, ST_MAP_GET);
 	add = store__stmt(st, ST_MAP_ADD);
@@ -1630,7 +1638,6 @@ static int function_id(struct store *st, const struct store_frame_name *fn,
 	struct wcache *wc = &st->wc;
 	int64_t name, file, sys = 0;
 	uint32_t lname, lfile, lsys;
-	sqlite3_stmt *get, *add;
 	int err;
 
 	lname = profile__intern(wc->in, fn->name);
@@ -1642,16 +1649,7 @@ static int function_id(struct store *st, const struct store_frame_name *fn,
 	    (err = resolve_str(st, lfile, &file)) ||
 	    (lsys && (err = resolve_str(st, lsys, &sys))))
 		return err;
-	get = store__stmt(st, ST_FUNC_GET);
-	add = store__stmt(st, ST_FUNC_ADD);
-	if (!get || !add)
-		return -EIO;
-	sqlite3_bind_int64(get, 1, name);
-	sqlite3_bind_int64(get, 2, file);
-	sqlite3_bind_int64(add, 1, name);
-	sqlite3_bind_int64(add, 2, file);
-	sqlite3_bind_int64(add, 3, sys);
-	return get_or_add(st, get, add, id);
+	return function_row(st, name, file, sys, id);
 }
 
 static int rename_locked(struct store *st, const struct store_frame_name *n,
