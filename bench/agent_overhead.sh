@@ -12,10 +12,15 @@
 #                                         (an older commit), labelled "before"
 #   KILN_FP=1                             also the agent with --unwind fp
 #                                         (no CFI tables), labelled "kiln-fp"
+#   TOOLS="kiln perf"                     measure only these (of kiln,
+#                                         kiln-fp, before, perf, bpftrace)
+#   SCENARIOS="busy churn"                only these scenarios
+#   WARM=15                               warm-up seconds (default 15)
 #   AGENT_RSS_SECS=600                    adds a long run under load
 #                                         sampling RSS every 30 s
-# Each tool runs alone for a 5 s warm-up (start-up: kiln scans /proc and
-# reads every mapped binary once), then its process's CPU time (user +
+# Each tool runs alone for a 15 s warm-up (start-up: kiln scans /proc,
+# reads every mapped binary once, and its first 10 s window's flush loads
+# /proc/kallsyms and symbolizes every object the first time), then its process's CPU time (user +
 # system, /proc/PID/task/*/schedstat) is read over SECONDS: the steady
 # state. The BPF
 # programs' own time is charged to the interrupted tasks, for all three
@@ -46,7 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 hz=$(getconf CLK_TCK)
-warm=5
+warm=${WARM:-15}
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # CPU time of every thread of a process, in ns (clock ticks are too coarse
@@ -81,6 +86,15 @@ tools=(kiln)
 [ -n "${KILN_BEFORE:-}" ] && tools+=(before)
 command -v perf >/dev/null && tools+=(perf)
 command -v bpftrace >/dev/null && tools+=(bpftrace)
+if [ -n "${TOOLS:-}" ]; then
+	wanted=" $TOOLS "
+	picked=()
+	for t in "${tools[@]}" kiln-fp ${KILN_BEFORE:+before}; do
+		case $wanted in *" $t "*) case " ${picked[*]:-} " in *" $t "*) ;; *) picked+=("$t") ;; esac ;; esac
+	done
+	tools=("${picked[@]}")
+fi
+scenarios=${SCENARIOS:-idle busy churn}
 
 # Each tool runs under a small wrapper that forwards SIGINT/SIGTERM and, at
 # the end, writes the tool's whole CPU time (start-up and exit included:
@@ -151,7 +165,7 @@ echo "tools: ${tools[*]}; $secs s per measurement after $warm s warm-up; $rounds
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 results=$tmp/results
 : >"$results"
-for scenario in idle busy churn; do
+for scenario in $scenarios; do
 	for r in $(seq "$rounds"); do
 		n=${#tools[@]}
 		for i in $(seq 0 $((n - 1))); do
