@@ -26,6 +26,9 @@
 # programs' own time is charged to the interrupted tasks, for all three
 # tools alike, so this is what each costs in user space and in its system
 # calls. The agent runs with --no-web (the UI process is separate and idle).
+# perf record's output is then read by `perf script` (what the FlameGraph
+# pipeline does to get symbolized stacks), timed, and kiln's whole run is
+# also compared with perf record's plus that.
 # kiln symbolizes and stores as it goes; perf record and bpftrace only
 # collect (their symbolization comes later, in perf report or at exit).
 set -euo pipefail
@@ -155,9 +158,19 @@ measure() {
 	wait "$wrapper_pid" 2>/dev/null || true
 	total=$(cat "$tmp/total" 2>/dev/null || echo 0)
 	tool_pid=
+	# perf record's stacks are addresses until perf script (the
+	# FlameGraph pipeline) or perf report reads them: its CPU is the
+	# other half of what kiln does as it goes.
+	local post=0
+	if [ "$1" = perf ] && [ -s "$tmp/perf.data" ]; then
+		post=$({
+			TIMEFORMAT='%U %S'
+			time perf script -i "$tmp/perf.data" >/dev/null 2>&1
+		} 2>&1 | awk '{ print $1 + $2 }')
+	fi
 	rm -f "$tmp/perf.data"
-	awk -v a="$c0" -v b="$c1" -v r="$rss" -v h="$hwm" -v t="$total" \
-		'BEGIN { printf "%.4f %d %d %.4f\n", (b - a) / 1e9, r, h, t }'
+	awk -v a="$c0" -v b="$c1" -v r="$rss" -v h="$hwm" -v t="$total" -v p="$post" \
+		'BEGIN { printf "%.4f %d %d %.4f %.4f\n", (b - a) / 1e9, r, h, t, p }'
 }
 
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
@@ -175,9 +188,9 @@ for scenario in $scenarios; do
 			churn) load_churn ;;
 			esac
 			measure "$t" >"$tmp/m"
-			read -r cpu rss hwm total <"$tmp/m"
+			read -r cpu rss hwm total post <"$tmp/m"
 			load_off
-			echo "$scenario $r $t $cpu $rss $hwm $(cut -d' ' -f1 /proc/loadavg) $total" >>"$results"
+			echo "$scenario $r $t $cpu $rss $hwm $(cut -d' ' -f1 /proc/loadavg) $total $post" >>"$results"
 		done
 	done
 done
@@ -189,7 +202,8 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v s="$secs" '
 { key = $1 " " $3; cpu[key] = cpu[key] sprintf(" %.2f", 100 * $4 / s); sum[key] += $4; whole[key] += $8; n[key]++
   rss[key] = $5 > rss[key] ? $5 : rss[key]; hwm[key] = $6 > hwm[key] ? $6 : hwm[key]
-  c[$1, $2, $3] = $4; w[$1, $2, $3] = $8; la[$1] = la[$1] " " $7; sc[$1] = 1 }
+  c[$1, $2, $3] = $4; w[$1, $2, $3] = $8; la[$1] = la[$1] " " $7; sc[$1] = 1
+  if ($3 == "perf") { post[$1] += $9; ws[$1, $2] = $8 + $9 } }
 END {
 	printf "%-8s %-9s %12s  %-22s %11s %8s %8s\n", "scenario", "tool", "% of a core", "per round", "whole run", "RSS MB", "peak MB"
 	split("idle busy churn", order, " ")
@@ -214,7 +228,16 @@ END {
 				wl = wl sprintf(" %.2f", wr); wt += wr
 			}
 			printf "%-8s %s / perf record: steady %.1f (rounds:%s), whole run %.2f (rounds:%s)\n", sn, k, tot / m, line, wt / m, wl
+			line = ""; tot = 0; m = 0
+			for (r = 1; r <= 100; r++) {
+				if (!((sn, r, k) in w) || !((sn, r) in ws) || ws[sn, r] <= 0) break
+				ratio = w[sn, r, k] / ws[sn, r]
+				line = line sprintf(" %.2f", ratio); tot += ratio; m++
+			}
+			if (m) printf "%-8s %s / (perf record + perf script): whole run %.2f (rounds:%s)\n", sn, k, tot / m, line
 		}
+		if ((sn " perf") in n)
+			printf "%-8s perf script afterwards (symbolized stacks): %.3f s of CPU per run\n", sn, post[sn] / n[sn " perf"]
 		printf "%-8s load average (1 min) at each measurement:%s\n", sn, la[sn]
 	}
 }' "$results"
