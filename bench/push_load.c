@@ -16,9 +16,11 @@
  *       concurrent clients, window by window as a fleet would send them,
  *       and prints samples per second and per server CPU second
  *
- * Windows look like an agent's: CPUS * 99 Hz * 10 s samples over ~60
- * processes, stacks of 8-40 frames drawn from per-program call trees,
- * C++-like function names and source files, Zipf-distributed.
+ * Windows look like an agent's (tests/histgen.h, HISTGEN_SERVICES): CPUS *
+ * 99 Hz * 10 s samples evenly spaced over the window, 60 processes of 12
+ * programs, stacks of 8-41 frames from per-program call trees with
+ * C++-like function names and source files and kernel tails, processes
+ * and stacks drawn with a steep (cubic) skew.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -33,130 +35,59 @@
 #include "profile/format.h"
 #include "profile/profile.h"
 #include "storage/wire.h"
+#include "tests/histgen.h"
 
 #define NS 1000000000ULL
 #define NPROC 60
 #define ENCODE_REPS 10 /* size: encodes timed */
 #define NPROG 12
-#define STACKS_PER_PROG 250
-#define FUNCS_PER_PROG 400
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-/* Zipf-ish: small indexes much more likely. */
-static size_t zipf(size_t n)
-{
-	double u = (double)(rnd() % 1000000) / 1e6;
-
-	return (size_t)((double)n * u * u * u) % n;
-}
 
 static const char *const progs[NPROG] = {
     "postgres", "nginx",   "java",	 "python3", "node",    "envoy",
     "redis",	"kubelet", "containerd", "sshd",    "systemd", "rsyslogd"};
 
-struct gen {
-	uint32_t series[NPROC];
-	uint32_t stacks[NPROG][STACKS_PER_PROG];
-};
-
-static void build_dict(struct profile *p, struct gen *g, const char *host)
+/*
+ * The windows of one host's agent: every host has the same dictionary
+ * (programs, stacks) under its own host label. 'host' must outlive the
+ * generator.
+ */
+static struct histgen *host_windows(const char *const *host)
 {
-	char name[160], file[96], pid[16];
-	uint32_t funcs[NPROG][FUNCS_PER_PROG], kfuncs[200];
+	struct histgen *g = histgen__new(&(struct histgen_opts){
+	    .seed = 0x9e3779b97f4a7c15ULL,
+	    .shape = HISTGEN_SERVICES,
+	    .stacks = 250,
+	    .funcs = 400,
+	    .depth_min = 8,
+	    .depth_max = 37,
+	    .stack_pick = HISTGEN_CUBE,
+	    .programs = NPROG,
+	    .comms = progs,
+	    .hosts = host,
+	    .nr_hosts = 1,
+	    .pid_base = 1000,
+	    .live = NPROC,
+	    .live_pick = HISTGEN_CUBE,
+	    .even_times = 1,
+	    .jitter_ns = 5000000,
+	});
 
-	for (int k = 0; k < 200; k++) {
-		struct frame f = {0};
-
-		snprintf(name, sizeof(name), "%s_%d",
-			 k % 3 ? "do_syscall" : "__x64_sys_read", k);
-		f.name = profile__intern(p, name);
-		f.module = profile__intern(p, "[kernel]");
-		f.kind = FRAME_KERNEL;
-		f.addr = 0xffffffff81000000ULL + (uint64_t)k * 0x1a0;
-		kfuncs[k] = profile__add_frame(p, &f);
-	}
-	for (int pr = 0; pr < NPROG; pr++) {
-		for (int k = 0; k < FUNCS_PER_PROG; k++) {
-			struct frame f = {0};
-
-			snprintf(name, sizeof(name),
-				 "%s::detail::Component%d<std::basic_string<"
-				 "char>>::handle_%d(Request const&)",
-				 progs[pr], k / 20, k);
-			snprintf(file, sizeof(file),
-				 "src/%s/module%d/file%d.cc", progs[pr], k / 40,
-				 k / 8);
-			f.name = profile__intern(p, name);
-			f.file = profile__intern(p, file);
-			snprintf(file, sizeof(file), "/usr/bin/%s", progs[pr]);
-			f.module = profile__intern(p, file);
-			f.line = (uint32_t)(10 + k * 13 % 900);
-			f.addr = 0x400000 + (uint64_t)k * 0x230;
-			f.kind = k % 9 ? FRAME_USER : FRAME_INLINED;
-			funcs[pr][k] = profile__add_frame(p, &f);
-		}
-		/* Call trees: stacks share prefixes like real ones do. */
-		for (int s = 0; s < STACKS_PER_PROG; s++) {
-			uint32_t st[48];
-			size_t depth = 8 + rnd() % 30, j;
-
-			for (j = 0; j < depth; j++)
-				st[j] =
-				    funcs[pr]
-					 [(j * 7 + (j > 4 ? rnd() % 12 : 0)) %
-					  FUNCS_PER_PROG];
-			if (s % 3 == 0)
-				for (int q = 0; q < 4 && j < 48; q++)
-					st[j++] = kfuncs[rnd() % 200];
-			g->stacks[pr][s] = profile__add_stack(p, st, j);
-		}
-	}
-	for (int i = 0; i < NPROC; i++) {
-		struct label l[3];
-
-		snprintf(pid, sizeof(pid), "%d", 1000 + i * 37);
-		l[0] = (struct label){profile__intern(p, "host"),
-				      profile__intern(p, host)};
-		l[1] = (struct label){profile__intern(p, "comm"),
-				      profile__intern(p, progs[i % NPROG])};
-		l[2] = (struct label){profile__intern(p, "pid"),
-				      profile__intern(p, pid)};
-		g->series[i] = profile__add_series(p, l, 3);
-	}
+	if (!g)
+		abort(); /* the options are constant */
+	return g;
 }
 
-/* One window of 'cpus' CPUs at 99 Hz over 'secs' seconds from 'start'. */
-static struct profile *make_window(const char *host, uint64_t start, int cpus,
-				   int secs, uint64_t seed)
+/*
+ * One window of 'cpus' CPUs at 99 Hz over 'secs' seconds from 'start' (the
+ * generator's profile: the next window rewrites it, and the number of
+ * samples must stay the same).
+ */
+static struct profile *window(struct histgen *g, uint64_t start, int cpus,
+			      int secs, uint64_t seed)
 {
-	struct profile *p = profile__new();
-	struct gen g;
-	uint64_t n = (uint64_t)cpus * 99 * (uint64_t)secs;
-
-	rng_state = 0x9e3779b97f4a7c15ULL; /* the same dictionary each time */
-	build_dict(p, &g, host);
-	rng_state = seed * 0x2545f4914f6cdd1dULL + 1;
-	profile__meta(p)->period_ns = NS / 99;
-	profile__meta(p)->start_ns = start;
-	for (uint64_t i = 0; i < n; i++) {
-		size_t proc = zipf(NPROC);
-		uint64_t t =
-		    start + i * ((uint64_t)secs * NS / n) + rnd() % 5000000;
-
-		profile__add_sample(
-		    p, g.series[proc],
-		    g.stacks[proc % NPROG][zipf(STACKS_PER_PROG)], t, 1);
-	}
-	return p;
+	histgen__seed(g, seed * 0x2545f4914f6cdd1dULL + 1);
+	return histgen__refill(g, start, start + (uint64_t)secs * NS,
+			       (size_t)cpus * 99 * (size_t)secs);
 }
 
 static int encode(const struct profile *p, struct wire_header *h,
@@ -184,12 +115,19 @@ static const char *arg(int argc, char **argv, const char *name, const char *def)
 	return def;
 }
 
+static int bad_size(void)
+{
+	fprintf(stderr, "push_load: --cpus and --window must be at least 1\n");
+	return 2;
+}
+
 static int cmd_frame(int argc, char **argv)
 {
 	struct wire_header h = {0};
-	const char *out = argv[2];
+	const char *out = argv[2], *host = h.host;
 	uint64_t start = strtoull(arg(argc, argv, "--start", "0"), NULL, 10);
 	int cpus = atoi(arg(argc, argv, "--cpus", "2"));
+	struct histgen *g;
 	struct profile *p;
 	uint8_t *frame;
 	size_t len;
@@ -203,7 +141,10 @@ static int cmd_frame(int argc, char **argv)
 	h.end_ns = (start + 10) * NS;
 	snprintf(h.host, sizeof(h.host), "%s",
 		 arg(argc, argv, "--host", "loadgen"));
-	p = make_window(h.host, h.start_ns, cpus, 10, h.seq);
+	if (cpus < 1)
+		return bad_size();
+	g = host_windows(&host);
+	p = window(g, h.start_ns, cpus, 10, h.seq);
 	if (encode(p, &h, &frame, &len, NULL))
 		return 1;
 	f = fopen(out, "wb");
@@ -213,7 +154,7 @@ static int cmd_frame(int argc, char **argv)
 	}
 	printf("%llu\n", (unsigned long long)h.samples);
 	free(frame);
-	profile__free(p);
+	histgen__free(g);
 	return 0;
 }
 
@@ -222,6 +163,8 @@ static int cmd_size(int argc, char **argv)
 	int cpus = atoi(arg(argc, argv, "--cpus", "16"));
 	int secs = atoi(arg(argc, argv, "--window", "10"));
 	struct wire_header h = {.instance = 1, .seq = 1};
+	const char *host = h.host;
+	struct histgen *g;
 	struct profile *p;
 	uint8_t *frame;
 	size_t len, raw, plen = 0;
@@ -232,7 +175,10 @@ static int cmd_size(int argc, char **argv)
 	h.start_ns = 1800000000ULL * NS;
 	h.end_ns = h.start_ns + (uint64_t)secs * NS;
 	snprintf(h.host, sizeof(h.host), "host-0001");
-	p = make_window(h.host, h.start_ns, cpus, secs, 1);
+	if (cpus < 1 || secs < 1)
+		return bad_size();
+	g = host_windows(&host);
+	p = window(g, h.start_ns, cpus, secs, 1);
 	/* CPU time of the thread, over several encodes: wall time means
 	 * little on a shared machine. */
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
@@ -259,7 +205,7 @@ static int cmd_size(int argc, char **argv)
 	       plen, plen / n);
 	free(frame);
 	free(pb);
-	profile__free(p);
+	histgen__free(g);
 	return 0;
 }
 
@@ -378,7 +324,7 @@ static int cmd_run(int argc, char **argv)
 	pthread_t th[64];
 	double t0, t1, c0, c1;
 
-	if (hosts < 1 || windows < 1 || threads < 1 || threads > 64)
+	if (hosts < 1 || windows < 1 || threads < 1 || threads > 64 || cpus < 1)
 		return 2;
 	if (tokf) {
 		char tok[513] = "";
@@ -396,30 +342,37 @@ static int cmd_run(int argc, char **argv)
 		       10 * 10;
 	/* A few distinct windows, relabelled per host and shifted per slot:
 	 * encoding every window from scratch would take longer than the
-	 * server. Encoding happens before the clock starts. */
+	 * server. Encoding happens before the clock starts; jobs are sent
+	 * window by window, each window from every host. */
 	r.njobs = (size_t)hosts * (size_t)windows;
 	r.jobs = calloc(r.njobs, sizeof(*r.jobs));
 	fprintf(stderr, "push_load: encoding %zu windows...\n", r.njobs);
-	for (int w = 0; w < windows; w++) {
-		for (int hh = 0; hh < hosts; hh++) {
+	for (int hh = 0; hh < hosts; hh++) {
+		char name[sizeof(((struct wire_header *)0)->host)];
+		const char *host = name;
+		struct histgen *g;
+
+		snprintf(name, sizeof(name), "host-%04d", hh);
+		g = host_windows(&host);
+		for (int w = 0; w < windows; w++) {
 			struct wire_header h = {0};
 			struct job *j = &r.jobs[(size_t)w * hosts + hh];
 			uint64_t start = (base + (uint64_t)w * 10) * NS;
 			struct profile *p;
 
-			snprintf(h.host, sizeof(h.host), "host-%04d", hh);
+			snprintf(h.host, sizeof(h.host), "%s", name);
 			/* Unique per run: runs share the server's store. */
 			h.instance = base * 10000 + (uint64_t)hh + 1;
 			h.seq = (uint64_t)w + 1;
 			h.start_ns = start;
 			h.end_ns = start + 10 * NS;
-			p = make_window(h.host, start, cpus, 10,
-					(uint64_t)(w * 7 + hh % 4));
+			p = window(g, start, cpus, 10,
+				   (uint64_t)(w * 7 + hh % 4));
 			if (encode(p, &h, &j->frame, &j->len, NULL))
 				return 1;
 			j->samples = h.samples;
-			profile__free(p);
 		}
+		histgen__free(g);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c0 = proc_cpu_s(pid);

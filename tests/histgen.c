@@ -19,6 +19,8 @@
 #define DEFAULT_SEED 88172645463325252ULL
 #define MAX_DEPTH 128
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
+#define KERNEL_FUNCS 200 /* SERVICES: the kernel functions tails come from */
+#define KERNEL_TAIL 4
 
 struct pool {
 	uint32_t *stacks; /* stack ids */
@@ -40,6 +42,12 @@ struct histgen {
 	uint64_t next_churn_ns;
 	size_t next_each;
 };
+
+/* Whether each program has its own pool of stacks (or all share one). */
+static int pool_per_program(const struct histgen_opts *o)
+{
+	return o->shape == HISTGEN_PROGRAMS || o->shape == HISTGEN_SERVICES;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -91,6 +99,11 @@ static size_t pick(struct histgen *g, enum histgen_pick how, double *cdf,
 		return a * (rnd(&g->rng) % n) / n;
 	case HISTGEN_EACH:
 		return g->next_each++ % n;
+	case HISTGEN_CUBE: {
+		double u = (double)(rnd(&g->rng) % 1000000) / 1e6;
+
+		return (size_t)((double)n * u * u * u) % n;
+	}
 	default:
 		return rnd(&g->rng) % n;
 	}
@@ -98,7 +111,7 @@ static size_t pick(struct histgen *g, enum histgen_pick how, double *cdf,
 
 static uint32_t add_frame(struct profile *p, const char *name,
 			  enum frame_kind kind, const char *file, uint32_t line,
-			  const char *module)
+			  const char *module, uint64_t addr)
 {
 	struct frame f = {0};
 
@@ -107,6 +120,7 @@ static uint32_t add_frame(struct profile *p, const char *name,
 	f.file = file ? profile__intern(p, file) : 0;
 	f.line = line;
 	f.module = profile__intern(p, module);
+	f.addr = addr;
 	return profile__add_frame(p, &f);
 }
 
@@ -173,7 +187,7 @@ static void tree_stacks(struct histgen *g, struct profile *p, struct pool *pl,
 			 kind == FRAME_KERNEL ? "k_func" : "fn", i);
 		funcs[i] = add_frame(
 		    p, name, kind, "src/gen.c", (uint32_t)(i % 900 + 1),
-		    kind == FRAME_KERNEL ? "[kernel]" : g->o.exe);
+		    kind == FRAME_KERNEL ? "[kernel]" : g->o.exe, 0);
 	}
 	for (size_t s = 0; s < pl->n; s++) {
 		size_t depth = depth_of(g, rng);
@@ -204,7 +218,7 @@ static void program_stacks(struct histgen *g, struct profile *p,
 		uint32_t fr[MAX_DEPTH];
 
 		snprintf(buf, sizeof(buf), "src/%s/main.c", comm);
-		fr[d++] = add_frame(p, "main", FRAME_USER, buf, 12, exe);
+		fr[d++] = add_frame(p, "main", FRAME_USER, buf, 12, exe, 0);
 		while (d < depth) {
 			uint64_t r = rnd(rng) % 100;
 			size_t fn = rnd(rng) % g->o.funcs;
@@ -213,12 +227,12 @@ static void program_stacks(struct histgen *g, struct profile *p,
 				snprintf(buf, sizeof(buf), "kernel_fn_%d",
 					 (int)(rnd(rng) % 500));
 				fr[d++] = add_frame(p, buf, FRAME_KERNEL, NULL,
-						    0, "[kernel]");
+						    0, "[kernel]", 0);
 			} else if (r < 15) {
 				snprintf(buf, sizeof(buf), "libc_fn_%d",
 					 (int)(rnd(rng) % 300));
 				fr[d++] = add_frame(p, buf, FRAME_USER, NULL, 0,
-						    LIBC);
+						    LIBC, 0);
 			} else {
 				snprintf(buf, sizeof(buf), "%s_fn_%zu", comm,
 					 fn);
@@ -226,11 +240,61 @@ static void program_stacks(struct histgen *g, struct profile *p,
 					 comm, fn / 10);
 				fr[d++] = add_frame(
 				    p, buf, r < 30 ? FRAME_INLINED : FRAME_USER,
-				    file, 10 + (uint32_t)fn, exe);
+				    file, 10 + (uint32_t)fn, exe, 0);
 			}
 		}
 		pl->stacks[k] = profile__add_stack(p, fr, depth);
 	}
+}
+
+/* The kernel functions SERVICES stacks end in, shared by all programs. */
+static void kernel_funcs(struct profile *p, uint32_t *kern)
+{
+	char name[64];
+
+	for (size_t k = 0; k < KERNEL_FUNCS; k++) {
+		snprintf(name, sizeof(name), "%s_%zu",
+			 k % 3 ? "do_syscall" : "__x64_sys_read", k);
+		kern[k] = add_frame(p, name, FRAME_KERNEL, NULL, 0, "[kernel]",
+				    0xffffffff81000000ULL + k * 0x1a0);
+	}
+}
+
+/* Program 'prog''s functions, and stacks that walk them with a stride. */
+static void service_stacks(struct histgen *g, struct profile *p,
+			   struct pool *pl, size_t prog, const uint32_t *kern,
+			   uint64_t *rng)
+{
+	size_t nf = g->o.funcs;
+	uint32_t *funcs = xcalloc(nf, sizeof(*funcs)), fr[MAX_DEPTH];
+	char comm[64], exe[96], name[256], file[160];
+
+	comm_of(g, prog, comm, sizeof(comm));
+	snprintf(exe, sizeof(exe), "/usr/bin/%s", comm);
+	for (size_t k = 0; k < nf; k++) {
+		snprintf(name, sizeof(name),
+			 "%s::detail::Component%zu<std::basic_string<char>>::"
+			 "handle_%zu(Request const&)",
+			 comm, k / 20, k);
+		snprintf(file, sizeof(file), "src/%s/module%zu/file%zu.cc",
+			 comm, k / 40, k / 8);
+		funcs[k] =
+		    add_frame(p, name, k % 9 ? FRAME_USER : FRAME_INLINED, file,
+			      (uint32_t)(10 + k * 13 % 900), exe,
+			      0x400000 + (uint64_t)k * 0x230);
+	}
+	for (size_t s = 0; s < pl->n; s++) {
+		size_t depth = depth_of(g, rng), d;
+
+		for (d = 0; d < depth; d++)
+			fr[d] =
+			    funcs[(d * 7 + (d > 4 ? rnd(rng) % 12 : 0)) % nf];
+		if (s % 3 == 0)
+			for (size_t t = 0; t < KERNEL_TAIL; t++)
+				fr[d++] = kern[rnd(rng) % KERNEL_FUNCS];
+		pl->stacks[s] = profile__add_stack(p, fr, d);
+	}
+	free(funcs);
 }
 
 static uint32_t add_process(struct histgen *g, struct profile *p, size_t i,
@@ -250,7 +314,7 @@ static uint32_t add_process(struct histgen *g, struct profile *p, size_t i,
 				profile__intern(p, comm)};
 	l[n++] = (struct label){profile__intern(p, LABEL_PID),
 				profile__intern(p, pid)};
-	if (g->o.shape == HISTGEN_PROGRAMS)
+	if (pool_per_program(&g->o))
 		snprintf(exe, sizeof(exe), "/usr/bin/%s", comm);
 	else
 		snprintf(exe, sizeof(exe), "%s", g->o.exe);
@@ -277,6 +341,10 @@ static uint32_t add_process(struct histgen *g, struct profile *p, size_t i,
 static void build(struct histgen *g, struct profile *p, uint64_t *rng,
 		  int first)
 {
+	uint32_t kern[KERNEL_FUNCS];
+
+	if (g->o.shape == HISTGEN_SERVICES)
+		kernel_funcs(p, kern);
 	for (size_t k = 0; k < g->nr_pools; k++) {
 		struct pool *pl = &g->pools[k];
 
@@ -298,6 +366,8 @@ static void build(struct histgen *g, struct profile *p, uint64_t *rng,
 			flat_stacks(g, p, pl);
 		else if (g->o.shape == HISTGEN_TREE)
 			tree_stacks(g, p, pl, rng);
+		else if (g->o.shape == HISTGEN_SERVICES)
+			service_stacks(g, p, pl, k, kern, rng);
 		else
 			program_stacks(g, p, pl, k, rng);
 	}
@@ -336,14 +406,16 @@ struct histgen *histgen__new(const struct histgen_opts *opts)
 	static const char *const one_host[] = {"h1"};
 	struct histgen *g;
 
+	size_t tail = opts->shape == HISTGEN_SERVICES ? KERNEL_TAIL : 0;
+
 	if (!opts->stacks || !opts->programs || !opts->live ||
-	    (opts->shape != HISTGEN_PROGRAMS && !opts->exe) ||
+	    (!pool_per_program(opts) && !opts->exe) ||
 	    (opts->shape == HISTGEN_PROGRAMS &&
 	     opts->stacks_max <= opts->stacks) ||
 	    (opts->shape != HISTGEN_FLAT &&
 	     (!opts->funcs || !opts->depth_min ||
 	      opts->depth_max < opts->depth_min ||
-	      opts->depth_max > MAX_DEPTH))) {
+	      opts->depth_max + tail > MAX_DEPTH))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -361,7 +433,7 @@ struct histgen *histgen__new(const struct histgen_opts *opts)
 		g->o.step_ns = 1;
 	if (!g->o.count_max)
 		g->o.count_max = 1;
-	g->nr_pools = g->o.shape == HISTGEN_PROGRAMS ? g->o.programs : 1;
+	g->nr_pools = pool_per_program(&g->o) ? g->o.programs : 1;
 	g->pools = xcalloc(g->nr_pools, sizeof(*g->pools));
 	g->max_procs = g->o.live;
 	if (g->o.churn_per_hour)
@@ -408,43 +480,57 @@ void histgen__seed(struct histgen *g, uint64_t seed)
 	g->rng = seed ? seed : DEFAULT_SEED; /* xorshift stays at 0 */
 }
 
-void histgen__draw(struct histgen *g, uint64_t from_ns, uint64_t to_ns,
-		   size_t n, struct histgen_sample *out)
+/* Replaces the processes due to churn by 'from_ns'. */
+static void churn(struct histgen *g, uint64_t from_ns)
 {
-	uint64_t slots = (to_ns - from_ns) / g->o.step_ns;
-
 	while (g->o.churn_per_hour && from_ns >= g->next_churn_ns) {
 		for (size_t c = 0;
 		     c < g->o.churn_per_hour && g->nr_procs < g->max_procs; c++)
 			g->live[rnd(&g->rng) % g->o.live] = g->nr_procs++;
 		g->next_churn_ns += 3600 * NS;
 	}
-	if (!slots)
-		slots = 1;
-	for (size_t i = 0; i < n; i++) {
-		struct histgen_sample *s = &out[i];
-		size_t proc;
+}
+
+static const struct pool *pool_of(const struct histgen *g, uint32_t process)
+{
+	return &g->pools[pool_per_program(&g->o) ? g->prog[process] : 0];
+}
+
+/* Draws the i-th of n samples in [from_ns, to_ns). */
+static void draw_one(struct histgen *g, uint64_t from_ns, uint64_t to_ns,
+		     size_t i, size_t n, struct histgen_sample *s)
+{
+	uint64_t slots = (to_ns - from_ns) / g->o.step_ns;
+
+	if (g->o.even_times)
+		s->time_ns =
+		    from_ns + i * ((to_ns - from_ns) / n) +
+		    (g->o.jitter_ns ? rnd(&g->rng) % g->o.jitter_ns : 0);
+	else
+		s->time_ns =
+		    from_ns + rnd(&g->rng) % (slots ? slots : 1) * g->o.step_ns;
+	if (g->o.idle_percent && rnd(&g->rng) % 100 < g->o.idle_percent) {
+		s->process = HISTGEN_IDLE;
+		s->stack = 0;
+	} else {
+		size_t proc = g->o.live == 1 ? 0
+					     : pick(g, g->o.live_pick,
+						    g->live_cdf, g->o.live);
 		const struct pool *pl;
 
-		s->time_ns = from_ns + rnd(&g->rng) % slots * g->o.step_ns;
-		if (g->o.idle_percent &&
-		    rnd(&g->rng) % 100 < g->o.idle_percent) {
-			s->process = HISTGEN_IDLE;
-			s->stack = 0;
-		} else {
-			proc = g->o.live == 1 ? 0
-					      : pick(g, g->o.live_pick,
-						     g->live_cdf, g->o.live);
-			s->process = (uint32_t)g->live[proc];
-			pl = &g->pools[g->o.shape == HISTGEN_PROGRAMS
-					   ? g->prog[s->process]
-					   : 0];
-			s->stack =
-			    (uint32_t)pick(g, g->o.stack_pick, pl->cdf, pl->n);
-		}
-		s->count =
-		    g->o.count_max > 1 ? 1 + rnd(&g->rng) % g->o.count_max : 1;
+		s->process = (uint32_t)g->live[proc];
+		pl = pool_of(g, s->process);
+		s->stack = (uint32_t)pick(g, g->o.stack_pick, pl->cdf, pl->n);
 	}
+	s->count = g->o.count_max > 1 ? 1 + rnd(&g->rng) % g->o.count_max : 1;
+}
+
+void histgen__draw(struct histgen *g, uint64_t from_ns, uint64_t to_ns,
+		   size_t n, struct histgen_sample *out)
+{
+	churn(g, from_ns);
+	for (size_t i = 0; i < n; i++)
+		draw_one(g, from_ns, to_ns, i, n, &out[i]);
 }
 
 static struct sample to_sample(const struct histgen *g,
@@ -453,11 +539,9 @@ static struct sample to_sample(const struct histgen *g,
 	if (s->process == HISTGEN_IDLE)
 		return (struct sample){g->idle_series, g->idle_stack,
 				       s->time_ns, s->count};
-	return (struct sample){
-	    g->series[s->process],
-	    g->pools[g->o.shape == HISTGEN_PROGRAMS ? g->prog[s->process] : 0]
-		.stacks[s->stack],
-	    s->time_ns, s->count};
+	return (struct sample){g->series[s->process],
+			       pool_of(g, s->process)->stacks[s->stack],
+			       s->time_ns, s->count};
 }
 
 struct profile *histgen__profile(struct histgen *g,
@@ -491,8 +575,9 @@ struct profile *histgen__refill(struct histgen *g, uint64_t from_ns,
 	s = (struct sample *)profile__samples(g->p, &have);
 	if (have != n)
 		abort();
+	churn(g, from_ns);
 	for (size_t i = 0; i < n; i++) {
-		histgen__draw(g, from_ns, to_ns, 1, &hs);
+		draw_one(g, from_ns, to_ns, i, n, &hs);
 		s[i] = to_sample(g, &hs);
 	}
 	profile__meta(g->p)->start_ns = from_ns;

@@ -2,8 +2,9 @@
 /*
  * Synthetic profile history for the unit tests and the benchmarks: the one
  * generator behind tests/test_storage.c (exact reference samples),
- * bench/bench_store.c (a day of a 16-CPU host, Zipf stacks, pid churn) and
- * bench/web_datagen.c (a random call tree for the web tests and bench).
+ * bench/bench_store.c (a day of a 16-CPU host, Zipf stacks, pid churn),
+ * bench/web_datagen.c (a random call tree for the web tests and bench) and
+ * bench/push_load.c (a fleet's agent windows, as pushed over the wire).
  *
  * A generator holds a dictionary, processes (series) and pools of stacks
  * built once from the seed, and a sample stream that draws windows from
@@ -46,6 +47,17 @@ enum histgen_shape {
 	 * kernel frames in the last six levels.
 	 */
 	HISTGEN_PROGRAMS,
+	/*
+	 * Services as a server's agent sees them: each program has 'funcs'
+	 * C++-style functions of its own ("<comm>::detail::Component<j>
+	 * <std::basic_string<char>>::handle_<k>(Request const&)" in
+	 * src/<comm>/module<m>/file<f>.cc of /usr/bin/<comm>, every 9th
+	 * inlined) and a pool of 'stacks' stacks 'depth_min'..'depth_max'
+	 * deep that walk them with a fixed stride (branching from the sixth
+	 * level on, so prefixes are shared); every third stack ends in a tail
+	 * of four of 200 kernel functions all programs share.
+	 */
+	HISTGEN_SERVICES,
 };
 
 /* How an index is drawn out of n. */
@@ -55,6 +67,8 @@ enum histgen_pick {
 	HISTGEN_SQUARE, /* a * b / n of two uniform draws: low indexes likelier
 			 */
 	HISTGEN_EACH,	/* one after the other, no draw (every stack once) */
+	/* n * u^3 of a uniform u in [0, 1): steeper than SQUARE */
+	HISTGEN_CUBE,
 };
 
 struct histgen_opts {
@@ -91,14 +105,22 @@ struct histgen_opts {
 	uint64_t start_ns;
 	double hours;
 	/* exe, build_id and, for every third process, container labels, as
-	 * an agent writes them (PROGRAMS: each program is /usr/bin/<comm>) */
+	 * an agent writes them (PROGRAMS, SERVICES: each program is
+	 * /usr/bin/<comm>) */
 	int agent_labels;
 	/* this share of samples is swapper/0 (pid 0) in the idle loop */
 	unsigned idle_percent;
 
-	/* Samples: times on a 'step_ns' grid (0: 1 ns), counts 1..count_max. */
+	/*
+	 * Samples: times on a 'step_ns' grid (0: 1 ns), counts 1..count_max.
+	 * With 'even_times' the i-th of n samples drawn over a range is at
+	 * i/n of it plus up to 'jitter_ns' (as a sampler's ticks come), not
+	 * in a random slot of the grid.
+	 */
 	uint64_t step_ns;
 	uint64_t count_max;
+	int even_times;
+	uint64_t jitter_ns;
 };
 
 /* A drawn sample, in the generator's terms. */

@@ -162,6 +162,14 @@ static void test_histgen__stack_distributions(void **state)
 	for (int i = 0; i < 50; i++)
 		low += h[i], high += h[50 + i];
 	assert_true(low > 2 * high);
+	/* Cube: index 0 takes u < 0.01^(1/3), ~21.5%; the lower half
+	 * 0.5^(1/3), ~79%. */
+	count_picks(HISTGEN_CUBE, 100, 20000, h);
+	assert_in_range(h[0], 3800, 4800);
+	low = high = 0;
+	for (int i = 0; i < 50; i++)
+		low += h[i], high += h[50 + i];
+	assert_true(low > 3 * high);
 	count_picks(HISTGEN_UNIFORM, 100, 20000, h);
 	for (int i = 0; i < 100; i++)
 		assert_in_range(h[i], 100, 300);
@@ -224,6 +232,96 @@ static void test_histgen__flat_profile_names_the_draw(void **state)
 	histgen__free(g);
 }
 
+/* How a frame of a SERVICES stack looks, as push_load's windows rely on. */
+static void check_service_frame(const struct profile *p, uint32_t id,
+				const char *comm, int kernel)
+{
+	const struct frame *f = profile__frame(p, id);
+	const char *name = profile__str(p, f->name);
+	char want[64];
+
+	if (kernel) {
+		assert_int_equal(f->kind, FRAME_KERNEL);
+		assert_string_equal(profile__str(p, f->module), "[kernel]");
+		assert_true(strstr(name, "do_syscall_") == name ||
+			    strstr(name, "__x64_sys_read_") == name);
+		assert_true(f->addr >= 0xffffffff81000000ULL);
+		return;
+	}
+	assert_true(f->kind == FRAME_USER || f->kind == FRAME_INLINED);
+	snprintf(want, sizeof(want), "%s::detail::Component", comm);
+	assert_ptr_equal(strstr(name, want), name);
+	assert_non_null(strstr(name, "(Request const&)"));
+	snprintf(want, sizeof(want), "src/%s/module", comm);
+	assert_ptr_equal(strstr(profile__str(p, f->file), want),
+			 profile__str(p, f->file));
+	snprintf(want, sizeof(want), "/usr/bin/%s", comm);
+	assert_string_equal(profile__str(p, f->module), want);
+	assert_true(f->addr >= 0x400000);
+}
+
+/*
+ * SERVICES: C++-style names per program, kernel tails of four frames on
+ * every third stack, evenly spaced times with their jitter.
+ */
+static void test_histgen__services_window(void **state)
+{
+	static const char *const comms[] = {"postgres", "nginx", "envoy"};
+	struct histgen *g = histgen__new(&(struct histgen_opts){
+	    .shape = HISTGEN_SERVICES,
+	    .stacks = 30,
+	    .funcs = 40,
+	    .depth_min = 8,
+	    .depth_max = 12,
+	    .stack_pick = HISTGEN_CUBE,
+	    .programs = 3,
+	    .comms = comms,
+	    .pid_base = 1000,
+	    .live = 6,
+	    .live_pick = HISTGEN_CUBE,
+	    .even_times = 1,
+	    .jitter_ns = 5000000,
+	});
+	struct profile *p;
+	const struct sample *ps;
+	size_t n, tails = 0, inlined = 0;
+
+	(void)state;
+	assert_non_null(g);
+	p = histgen__refill(g, T0, T0 + 10 * NS, 1000);
+	ps = profile__samples(p, &n);
+	assert_int_equal(n, 1000);
+	for (size_t i = 0; i < n; i++) {
+		const char *comm =
+		    profile__series_label(p, ps[i].series, LABEL_COMM);
+		char exe[64];
+		size_t depth, user;
+		const uint32_t *fr = profile__stack(p, ps[i].stack, &depth);
+
+		/* The i-th of 1000 over 10 s: at i * 10 ms, plus < 5 ms. */
+		assert_in_range(ps[i].time_ns, T0 + i * 10000000,
+				T0 + i * 10000000 + 4999999);
+		snprintf(exe, sizeof(exe), "/usr/bin/%s", comm);
+		assert_string_equal(
+		    profile__series_label(p, ps[i].series, LABEL_EXE), exe);
+		user = profile__frame(p, fr[depth - 1])->kind == FRAME_KERNEL
+			   ? depth - 4
+			   : depth;
+		assert_in_range(user, 8, 12);
+		tails += user < depth;
+		for (size_t d = 0; d < depth; d++) {
+			check_service_frame(p, fr[d], comm, d >= user);
+			inlined +=
+			    profile__frame(p, fr[d])->kind == FRAME_INLINED;
+		}
+	}
+	assert_true(tails > 0 && tails < n);
+	assert_true(inlined > 0);
+	/* A pool of 'stacks' per program (no two alike with this seed). */
+	assert_int_equal(profile__nr_stacks(p), 3 * 30);
+	histgen__free(g);
+}
+
 /* A fresh window's profile and the refilled one name the same stacks. */
 static void test_histgen__profile_and_refill_agree(void **state)
 {
@@ -273,6 +371,7 @@ static void test_histgen__profile_and_refill_agree(void **state)
 static void test_histgen__bad_options_refused(void **state)
 {
 	struct histgen_opts o = programs;
+	struct histgen *g;
 
 	(void)state;
 	o.live = 0;
@@ -290,6 +389,19 @@ static void test_histgen__bad_options_refused(void **state)
 				  .programs = 1,
 				  .live = 1}; /* no exe */
 	assert_null(histgen__new(&o));
+	/* Room for the kernel tail below the deepest stack. */
+	o = (struct histgen_opts){.shape = HISTGEN_SERVICES,
+				  .stacks = 3,
+				  .funcs = 10,
+				  .depth_min = 8,
+				  .depth_max = 125,
+				  .programs = 1,
+				  .live = 1};
+	assert_null(histgen__new(&o));
+	o.depth_max = 124;
+	g = histgen__new(&o);
+	assert_non_null(g);
+	histgen__free(g);
 }
 
 int main(void)
@@ -300,6 +412,7 @@ int main(void)
 	    cmocka_unit_test(test_histgen__pids_churn_every_hour),
 	    cmocka_unit_test(test_histgen__stack_distributions),
 	    cmocka_unit_test(test_histgen__flat_profile_names_the_draw),
+	    cmocka_unit_test(test_histgen__services_window),
 	    cmocka_unit_test(test_histgen__profile_and_refill_agree),
 	    cmocka_unit_test(test_histgen__bad_options_refused),
 	};
