@@ -5,7 +5,9 @@
 # maps on a typical machine), beside the object cache's own gauges.
 #   bench/agent_rss.sh [SECONDS]   (default 600; RSS every 30 s)
 # Prints "seconds rss_MB anon_MB file_MB cache_MB objects evicted
-# jit_MB lost" rows and the agent's summary line.
+# jit_MB lost load1" rows and the agent's summary line. With KEEP=DIR,
+# each row's /proc/PID/smaps_rollup and /metrics are kept there too
+# (tSECONDS.smaps, tSECONDS.metrics), to see what holds the memory.
 set -euo pipefail
 OUT=${OUT:-.output}
 KILN=${KILN:-$PWD/$OUT/kiln}
@@ -49,7 +51,7 @@ chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$tmp/chromiu
 pids+=("$!")
 
 metric() { awk -v m="$1" '$1 == m { print $2 }' "$tmp/metrics"; }
-echo "seconds rss_MB anon_MB file_MB cache_MB objects evicted jit_MB lost"
+echo "seconds rss_MB anon_MB file_MB cache_MB objects evicted jit_MB lost load1"
 start=$SECONDS
 while :; do
 	t=$((SECONDS - start))
@@ -58,11 +60,16 @@ while :; do
 		-v o="$(metric kiln_symbolizer_objects_open)" \
 		-v e="$(metric kiln_symbolizer_objects_evicted_total)" \
 		-v j="$(metric kiln_symbolizer_jit_bytes)" \
-		-v l="$(awk '$1 ~ /ring_buffer_full/ { print $2 }' "$tmp/metrics")" '
+		-v l="$(awk '$1 ~ /ring_buffer_full/ { print $2 }' "$tmp/metrics")" \
+		-v la="$(cut -d' ' -f1 /proc/loadavg)" '
 		/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
-		END { printf "%d %.1f %.1f %.1f %.1f %d %d %.1f %d\n", t, r / 1024,
-			a / 1024, f / 1024, c / 1048576, o, e, j / 1048576, l }' \
+		END { printf "%d %.1f %.1f %.1f %.1f %d %d %.1f %d %s\n", t, r / 1024,
+			a / 1024, f / 1024, c / 1048576, o, e, j / 1048576, l, la }' \
 		"/proc/$agent/status"
+	if [ -n "${KEEP:-}" ]; then
+		cp "$tmp/metrics" "$KEEP/t$t.metrics"
+		cat "/proc/$agent/smaps_rollup" >"$KEEP/t$t.smaps" 2>/dev/null || true
+	fi
 	[ "$t" -ge "$secs" ] && break
 	sleep 30
 done
