@@ -38,6 +38,14 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by the sampler before load */
 } samples SEC(".maps");
 
+/* Where a sample is built before only its used part goes to 'samples'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kiln_sample);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KILN_STAT_MAX);
@@ -119,6 +127,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } unwind_pcs SEC(".maps");
+
+/*
+ * A frame count in [0, KILN_MAX_STACK] the verifier can see is one: a
+ * compare alone is not enough, as the compiler may test a copy and go on
+ * with the original. KILN_MAX_STACK is 2^k - 1, so the mask changes no
+ * value in range.
+ */
+_Static_assert((KILN_MAX_STACK & (KILN_MAX_STACK + 1)) == 0,
+	       "KILN_MAX_STACK is a mask");
+static __always_inline __u32 frames_bounded(__u32 n)
+{
+	if (n > KILN_MAX_STACK)
+		n = KILN_MAX_STACK;
+	barrier_var(n);
+	return n & KILN_MAX_STACK;
+}
 
 static __always_inline void add(__u32 stat, __u64 n)
 {
@@ -348,10 +372,12 @@ static __always_inline int user_regs(struct bpf_perf_event_data *ctx,
 	return r->pc ? 0 : -1;
 }
 
+/* Walks the user stack into s->frames, after the kernel's frames. */
 static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
 				      struct kiln_sample *s, __u32 pid)
 {
 	struct walk w = {.pid = pid, .end = KILN_UNWIND_FRAME_LIMIT};
+	__u32 at;
 
 	__u64 *first;
 
@@ -370,10 +396,14 @@ static __always_inline void walk_user(struct bpf_perf_event_data *ctx,
 	    w.end != KILN_UNWIND_FRAME_LIMIT)
 		w.end = w.missing_end;
 	s->unwind_missing = w.missing;
-	if (w.n > KILN_MAX_STACK)
-		w.n = KILN_MAX_STACK;
-	/* An array map's values are contiguous: this CPU's slots follow. */
-	bpf_probe_read_kernel(s->ustack, sizeof(s->ustack), first);
+	w.n = frames_bounded(w.n);
+	/* An array map's values are contiguous: this CPU's slots follow.
+	 * Only the frames walked: the record ends with them. Where they go is
+	 * read back from the record only now: a value known before the walk
+	 * would be carried through its verification, three times over (no
+	 * kernel stack, some, the most). */
+	at = frames_bounded(kiln_sample_frames(s->kstack_len));
+	bpf_probe_read_kernel(&s->frames[at], w.n * sizeof(__u64), first);
 	s->ustack_len = (__s32)w.n;
 	s->unwind_end = w.end;
 	s->cfi_frames = w.cfi_frames;
@@ -415,6 +445,8 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	__u64 t0 = bpf_ktime_get_ns();
 	struct task_struct *task;
 	struct kiln_sample *s;
+	__u32 zero = 0, nk;
+	__u64 size;
 	long len;
 
 	count(KILN_STAT_SAMPLES);
@@ -423,11 +455,9 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		count(KILN_STAT_FILTERED);
 		return 0;
 	}
-	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
-	if (!s) {
-		count(KILN_STAT_RINGBUF_FULL);
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		return 0;
-	}
 	task = (struct task_struct *)bpf_get_current_task();
 	s->time_ns = bpf_ktime_get_ns();
 	s->pid = pid;
@@ -441,7 +471,8 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 
 	s->kstack_len = 0;
 	if (want_kernel) {
-		len = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+		len = bpf_get_stack(ctx, s->frames,
+				    KILN_MAX_STACK * sizeof(__u64), 0);
 		if (len < 0) {
 			/* -EFAULT: interrupted in user mode, no kernel part. */
 			if (len != -14)
@@ -464,7 +495,10 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	} else if (want_user && !(s->flags & KILN_SAMPLE_KTHREAD)) {
 		s->unwind_end = KILN_UNWIND_FP_WALK;
 		count(KILN_STAT_UNWIND_END + KILN_UNWIND_FP_WALK);
-		len = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack),
+		/* The user frames follow the kernel's. */
+		nk = frames_bounded(kiln_sample_frames(s->kstack_len));
+		len = bpf_get_stack(ctx, &s->frames[nk],
+				    KILN_MAX_STACK * sizeof(__u64),
 				    BPF_F_USER_STACK);
 		if (len < 0) {
 			count(KILN_STAT_USTACK_ERROR);
@@ -475,11 +509,18 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 				count(KILN_STAT_USTACK_TRUNCATED);
 		}
 	}
-	time_sample(t0);
-	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
-				      wakeup_bytes
-				  ? BPF_RB_FORCE_WAKEUP
-				  : BPF_RB_NO_WAKEUP);
+	size = KILN_SAMPLE_HEAD_SIZE +
+	       (frames_bounded(kiln_sample_frames(s->kstack_len)) +
+		frames_bounded(kiln_sample_frames(s->ustack_len))) *
+		   sizeof(__u64);
+	if (bpf_ringbuf_output(&samples, s, size,
+			       bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
+				       wakeup_bytes
+				   ? BPF_RB_FORCE_WAKEUP
+				   : BPF_RB_NO_WAKEUP))
+		count(KILN_STAT_RINGBUF_FULL);
+	else
+		time_sample(t0);
 	return 0;
 }
 

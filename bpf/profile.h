@@ -66,8 +66,33 @@ struct kiln_sample {
 	 * in the v1 hierarchy the sampler chose (profiler/cgroups.h). */
 	__u64 cgroup_id;
 	char comm[KILN_COMM_LEN];
-	__u64 kstack[KILN_MAX_STACK];
-	__u64 ustack[KILN_MAX_STACK];
+	union {
+		/* As the callbacks see it (profiler/sampler.h). */
+		struct {
+			__u64 kstack[KILN_MAX_STACK];
+			__u64 ustack[KILN_MAX_STACK];
+		};
+		/* As the ring buffer carries it: only the frames the lengths
+		 * say, the kernel's then the user's, right after the head. */
+		__u64 frames[2 * KILN_MAX_STACK];
+	};
 };
+
+/*
+ * A ring-buffer record is the head of a struct kiln_sample (everything
+ * before its frames) followed by exactly kiln_sample_frames(kstack_len) +
+ * kiln_sample_frames(ustack_len) frames: the program builds the whole
+ * struct in a per-CPU scratch map and sends only that much (a 10-frame
+ * stack moves 152 bytes instead of 2,104). The sampler checks each record
+ * against its lengths and unpacks it into a whole struct kiln_sample.
+ */
+#define KILN_SAMPLE_HEAD_SIZE 72
+_Static_assert(__builtin_offsetof(struct kiln_sample, frames) ==
+		   KILN_SAMPLE_HEAD_SIZE,
+	       "the record's head is everything before the frames");
+/* Frames a length stands for: a negative length is an -errno, no frames. */
+#define kiln_sample_frames(len)                                                \
+	((len) > 0 ? ((len) < KILN_MAX_STACK ? (__u32)(len) : KILN_MAX_STACK)  \
+		   : 0)
 
 #endif

@@ -116,6 +116,12 @@ static void write_metrics(FILE *out, void *ctx)
 	fprintf(out,
 		"kiln_lost_samples_total{cause=\"store_backlog_full\"} %llu\n",
 		(unsigned long long)s.samples_dropped);
+	fprintf(out,
+		"kiln_lost_samples_total{cause=\"malformed_record\"} %llu\n",
+		(unsigned long long)s.session.sampler.bad_records);
+	METRIC("ring_buffer_bytes_total", "counter",
+	       "Bytes the samples' records took in the ring buffer.",
+	       s.session.sampler.record_bytes);
 	fprintf(out, "# HELP kiln_unreadable_stacks_total Samples kept with a "
 		     "placeholder for an unreadable stack.\n# TYPE "
 		     "kiln_unreadable_stacks_total counter\n");

@@ -52,14 +52,19 @@ static void print_summary(const struct session_stats *st, double secs,
 	    (unsigned long long)st->samples_collected,
 	    (unsigned long long)st->processes_seen, secs,
 	    (unsigned long long)in_profile);
-	pr_note("lost samples: %llu (ring buffer full); unreadable stacks kept "
-		"as placeholders: %llu user, %llu kernel; truncated at %d "
-		"frames: %llu user, %llu kernel",
+	pr_note("lost samples: %llu (ring buffer full), %llu (malformed "
+		"record); unreadable stacks kept as placeholders: %llu user, "
+		"%llu kernel; truncated at %d frames: %llu user, %llu kernel",
 		(unsigned long long)s->ringbuf_full,
+		(unsigned long long)s->bad_records,
 		(unsigned long long)s->ustack_errors,
 		(unsigned long long)s->kstack_errors, KILN_MAX_STACK,
 		(unsigned long long)s->ustack_truncated,
 		(unsigned long long)s->kstack_truncated);
+	if (s->records)
+		pr_note("ring buffer: %llu records, %.0f bytes each on average",
+			(unsigned long long)s->records,
+			(double)s->record_bytes / (double)s->records);
 	if (st->unwind.rows_capacity) {
 		static const int order[] = {
 		    KILN_UNWIND_COMPLETE,    KILN_UNWIND_NO_INFO,

@@ -34,6 +34,9 @@ struct sampler {
 	struct sampler_callbacks cb;
 	uint64_t task_lost;
 	unsigned int frequency;
+	uint64_t records, record_bytes, bad_records;
+	/* The record being delivered, unpacked to fixed places. */
+	struct kiln_sample unpacked;
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
@@ -94,12 +97,45 @@ uint64_t sampler__clock_offset(void)
 	       (uint64_t)(real.tv_nsec - mono.tv_nsec);
 }
 
+/* A length is a frame count up to KILN_MAX_STACK, or an -errno. */
+static bool length_ok(int32_t len)
+{
+	return len >= -4095 && len <= KILN_MAX_STACK;
+}
+
+int sampler__unpack(const void *data, size_t size, struct kiln_sample *out)
+{
+	const char *frames = (const char *)data + KILN_SAMPLE_HEAD_SIZE;
+	uint32_t nk, nu;
+
+	if (size < KILN_SAMPLE_HEAD_SIZE)
+		return -EINVAL;
+	memcpy(out, data, KILN_SAMPLE_HEAD_SIZE);
+	if (!length_ok(out->kstack_len) || !length_ok(out->ustack_len))
+		return -EINVAL;
+	nk = kiln_sample_frames(out->kstack_len);
+	nu = kiln_sample_frames(out->ustack_len);
+	if (size != KILN_SAMPLE_HEAD_SIZE + (size_t)(nk + nu) * sizeof(__u64))
+		return -EINVAL;
+	memcpy(out->kstack, frames, nk * sizeof(__u64));
+	memcpy(out->ustack, frames + nk * sizeof(__u64), nu * sizeof(__u64));
+	return 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct sampler *s = ctx;
 
-	if (size >= sizeof(struct kiln_sample) && s->cb.sample)
-		s->cb.sample(data, s->cb.ctx);
+	/* What the record took in the ring buffer: an 8-byte header, the
+	 * data rounded up to 8. */
+	s->records++;
+	s->record_bytes += 8 + ((size + 7) & ~(size_t)7);
+	if (sampler__unpack(data, size, &s->unpacked)) {
+		s->bad_records++;
+		return 0;
+	}
+	if (s->cb.sample)
+		s->cb.sample(&s->unpacked, s->cb.ctx);
 	return 0;
 }
 
@@ -546,5 +582,8 @@ int sampler__stats(struct sampler *s, struct sampler_stats *out)
 	out->cfi_frames = totals[KILN_STAT_CFI_FRAMES];
 	out->fp_frames = totals[KILN_STAT_FP_FRAMES];
 	out->task_events_lost = s->task_lost;
+	out->records = s->records;
+	out->record_bytes = s->record_bytes;
+	out->bad_records = s->bad_records;
 	return 0;
 }

@@ -99,6 +99,9 @@ struct sampler_stats {
 	/* User stack walks by how they ended (enum kiln_unwind_end). */
 	uint64_t unwind_end[KILN_UNWIND_END_MAX];
 	uint64_t cfi_frames, fp_frames; /* user frames, by method */
+	/* Records read from the ring buffer, the bytes they took there, and
+	 * those dropped because their size and lengths disagree. */
+	uint64_t records, record_bytes, bad_records;
 };
 int sampler__stats(struct sampler *s, struct sampler_stats *out);
 
@@ -120,6 +123,14 @@ struct sampler_unwind_maps {
 	int files_fd; /* (dev, inode) -> object, for bpf_find_vma */
 };
 int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out);
+
+/*
+ * Checks a ring-buffer record (bpf/profile.h: the head of a kiln_sample,
+ * then exactly the frames its lengths say) and copies it into 'out'.
+ * Returns 0, or -EINVAL for a record too short, with a length out of range,
+ * or whose size is not what its lengths say; nothing is read past 'size'.
+ */
+int sampler__unpack(const void *data, size_t size, struct kiln_sample *out);
 
 /* With a pid filter: whether 'pid' is sampled (in the set, or a child
  * that joined it). Without one: always true. */

@@ -293,8 +293,8 @@ void session__stats(struct session *s, struct session_stats *out)
 	sampler__stats(s->sampler, &out->sampler);
 	symbolizer__stats(s->sym, &sym);
 	out->samples_collected = s->collected;
-	out->lost = out->sampler.ringbuf_full + out->sampler.kstack_errors +
-		    out->sampler.ustack_errors;
+	out->lost = out->sampler.ringbuf_full + out->sampler.bad_records +
+		    out->sampler.kstack_errors + out->sampler.ustack_errors;
 	out->processes_seen = s->processes_seen;
 	out->processes_tracked = proc_table__count(s->procs);
 	out->sym_hits = sym.hits;
