@@ -9,6 +9,7 @@
 set -u
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
+# KILN_BEFORE=path/to/kiln: the cost rows for another build too, interleaved
 SECS=${KILN_BENCH_QUICK:+2}
 SECS=${SECS:-5}
 TMP=$(mktemp -d /tmp/kiln-bench-unwind.XXXXXX)
@@ -75,15 +76,16 @@ done
 
 echo
 # Stat indexes of bpf/profile.h's enum kiln_stat.
-STAT_INDEX='{"cfi_frames": 17, "fp_frames": 18, "map_lookups": 19, "find_vma": 20, "search_steps": 21}'
-# cost LABEL ARGS...: kiln record ARGS with the python3 fib
-# loop running (@PID in ARGS is its pid); prints the program's cost between its 2nd and last second.
+STAT_INDEX='{"cfi_frames": 17, "fp_frames": 18, "trie_lookups": 19, "vma_lookups": 20, "search_steps": 21}'
+# cost LABEL BIN ARGS...: BIN record ARGS with the python3 fib loop running
+# (@PID in ARGS is its pid); prints the program's cost between its 2nd and
+# last second.
 cost() {
-	local label=$1; shift
+	local label=$1 bin=$2; shift 2
 	local pid kpid
 	pid=$(EXTRA_SECS=60 workload python3)
 	set -- "${@/@PID/$pid}"
-	"$KILN" record "$@" -F 499 --duration $((SECS + 60)) --user-only -o /dev/null 2>"$TMP/err" &
+	"$bin" record "$@" -F 499 --duration $((SECS + 60)) --user-only -o /dev/null 2>"$TMP/err" &
 	kpid=$!
 	rm -f "$TMP/a.json"
 	for _ in $(seq 60); do # until the program is loaded, then 2 s
@@ -100,13 +102,44 @@ cost() {
 	wait "$kpid"
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 }
+# cost_bpftrace LABEL FILTER: bpftrace's profile:hz:499 { @[ustack] = count() }
+# (a frame-pointer walk by bpf_get_stackid), FILTER such as /pid == @PID/;
+# bpf_stats' run_time_ns / run_cnt only.
+cost_bpftrace() {
+	local label=$1 filter=$2 pid kpid
+	pid=$(EXTRA_SECS=60 workload python3)
+	filter=${filter/@PID/$pid}
+	bpftrace -q -e "profile:hz:499 $filter { @[ustack] = count(); }" >/dev/null 2>"$TMP/err" &
+	kpid=$!
+	rm -f "$TMP/a.json"
+	for _ in $(seq 60); do
+		sleep 1
+		kill -0 "$kpid" 2>/dev/null || { echo "$label: bpftrace failed: $(cat "$TMP/err")"; return; }
+		UNWIND_COST_PROG=any python3 bench/unwind_cost.py "$kpid" "$TMP/a.json" 2>/dev/null && break
+	done
+	sleep 2
+	UNWIND_COST_PROG=any python3 bench/unwind_cost.py "$kpid" "$TMP/a.json"
+	sleep "$SECS"
+	UNWIND_COST_PROG=any python3 bench/unwind_cost.py "$kpid" "$TMP/b.json"
+	kill -TERM "$kpid"
+	python3 bench/unwind_cost.py --diff "$TMP/a.json" "$TMP/b.json" "$label"
+	wait "$kpid"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
 echo "## in-kernel cost per sample (kernel.bpf_stats_enabled and kiln's own histogram), python3 fib loop running, 499 Hz"
+[ -z "${KILN_BEFORE:-}" ] || echo "(\"before\" rows: $KILN_BEFORE, interleaved with this build's)"
 old=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
-for i in 1 2; do
-	cost "whole system, cfi" --unwind cfi
-	cost "whole system, fp" --unwind fp
-	cost "python3 only (--pid), cfi" --unwind cfi --pid @PID
+for i in $(seq "${ROUNDS:-2}"); do
+	cost "whole system, cfi" "$KILN" --unwind cfi
+	[ -z "${KILN_BEFORE:-}" ] || cost "before: whole system, cfi" "$KILN_BEFORE" --unwind cfi
+	cost "whole system, fp" "$KILN" --unwind fp
+	cost "python3 only (--pid), cfi" "$KILN" --unwind cfi --pid @PID
+	[ -z "${KILN_BEFORE:-}" ] || cost "before: python3 only, cfi" "$KILN_BEFORE" --unwind cfi --pid @PID
+	if command -v bpftrace >/dev/null; then
+		cost_bpftrace "bpftrace, whole system" ""
+		cost_bpftrace "bpftrace, python3 only" "/pid == @PID/"
+	fi
 done
 sysctl -q -w kernel.bpf_stats_enabled="$old"
 command -v bpftrace >/dev/null || echo "(bpftrace is not installed here: no reference number)"

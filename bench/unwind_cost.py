@@ -4,6 +4,9 @@
 
 usage: unwind_cost.py KILN_PID SNAPSHOT_OUT   (writes a JSON snapshot)
        unwind_cost.py --diff BEFORE AFTER LABEL
+       UNWIND_COST_PROG=any unwind_cost.py PID SNAPSHOT_OUT
+                          (every program of PID, such as bpftrace's: only
+                          bpf_stats' numbers, it has no histogram)
 
 A snapshot holds bpf_stats' run_cnt/run_time_ns of kiln's sample_stack
 program and its per-CPU maps 'sample_ns' (a histogram of the program's time
@@ -12,6 +15,7 @@ the median and 90th percentile per kept sample, and walk counters per kept
 sample between two snapshots.
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -63,7 +67,8 @@ def snapshot(pid):
     snaps = {}
     for pid_ in sorted(progs):
         p = bpftool("prog", "show", "id", str(pid_))
-        if p.get("name") != "sample_stack":
+        if p.get("name") != "sample_stack" and \
+                os.environ.get("UNWIND_COST_PROG") != "any":
             continue
         snap = {"run_cnt": p.get("run_cnt", 0),
                 "run_time_ns": p.get("run_time_ns", 0)}
@@ -110,6 +115,10 @@ def diff(a, b, label, stat_index):
     kept = sum(hist.values())
     mean = sum((k + 0.5) * STEP * n for k, n in hist.items()) / kept / 1000 \
         if kept else 0
+    if not b["sample_ns"]:  # not kiln: bpf_stats only
+        print("%-28s %6d runs: bpf_stats %5.2f us/run" %
+              (label, runs, ns / runs / 1000 if runs else 0))
+        return
     line = "%-28s %6d kept: mean %5.2f us, median %5.2f, p90 %5.2f; " \
            "bpf_stats %5.2f us/run" % (label, kept, mean, pct(hist, 0.5),
                                        pct(hist, 0.9),

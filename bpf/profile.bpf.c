@@ -79,8 +79,9 @@ struct {
 /*
  * Unwind tables (profiler/unwinder.c fills them): every object's rows, one
  * sorted run per object, in one array that user space maps and writes
- * directly; where each object's run is; and per process, which object and
- * load bias an address belongs to.
+ * directly; where each object's run is; and per mapped file (not per
+ * process), which object it holds. The walk finds an address's mapping in
+ * the kernel's own vma tree.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -99,19 +100,21 @@ struct {
 } unwind_objects SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1); /* sized by the sampler before load */
-	__type(key, struct kiln_unwind_map_key);
-	__type(value, struct kiln_unwind_map_value);
-} unwind_mappings SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1); /* sized by the sampler before load */
 	__type(key, struct kiln_unwind_file_key);
 	__type(value, struct kiln_unwind_file_value);
 } unwind_files SEC(".maps");
+
+/* Files the walk met that unwind_files does not name yet (a process whose
+ * mmap records user space has not read, a copy of a known file under
+ * another inode): user space reads them from here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KILN_UNWIND_UNKNOWN_FILES);
+	__type(key, struct kiln_unwind_file_key);
+	__type(value, struct kiln_unwind_unknown);
+} unwind_unknown SEC(".maps");
 
 /*
  * The walk's output, KILN_UNWIND_PCS_PER_CPU slots per CPU, copied into the
@@ -176,7 +179,6 @@ struct walk {
 	__u32 n;
 	__u32 end;
 	__u32 missing, missing_end; /* first object without its table */
-	__u32 vma_found;
 	__u16 cfi_frames, fp_frames;
 };
 
@@ -234,53 +236,145 @@ find_row(const struct kiln_unwind_object *objp, __u64 pc)
 	return row && row->pc <= pc ? row : NULL;
 }
 
-/* bpf_find_vma's callback: the vma's file, if user space knows it. */
-static long vma_object(struct task_struct *task, struct vm_area_struct *vma,
-		       void *data)
-{
-	struct walk *w = data;
-	struct kiln_unwind_file_key key = {0};
-	struct kiln_unwind_file_value *v;
-	struct file *file = BPF_CORE_READ(vma, vm_file);
+#define VM_EXEC 0x00000004
 
-	if (!file)
-		return 0;
-	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
-	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-	v = bpf_map_lookup_elem(&unwind_files, &key);
-	if (!v)
-		return 0;
-	w->map.start = BPF_CORE_READ(vma, vm_start);
-	w->map.end = BPF_CORE_READ(vma, vm_end);
-	w->map.bias =
-	    w->map.start - BPF_CORE_READ(vma, vm_pgoff) * 4096 - v->vaddr_delta;
-	w->map.object = v->object;
-	w->vma_found = 1;
-	return 0;
+/* Kernel memory at 'p' as a 'type' the program may read fields of
+ * directly (inline loads that fault to 0, not a helper call per field). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define KCAST(type, p)                                                         \
+	((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
+/* A walk down the mm's maple tree (the kernel's vma tree). */
+struct mt_walk {
+	__u64 addr;
+	__u64 enode; /* an encoded node; at a leaf, the entry (a vma) */
+	__u32 found;
+};
+
+/* The slot of node 'n' (npiv pivots) whose range holds q->addr: the first
+ * pivot >= addr; a zero pivot past the first ends the node's data (its
+ * last slot runs to the node's end). */
+#define MT_SCAN(n, npiv)                                                       \
+	do {                                                                   \
+		slot = (__u64)(n)->slot[npiv];                                 \
+		for (int j = 0; j < (npiv); j++) {                             \
+			__u64 p = (n)->pivot[j];                               \
+			if (p >= q->addr || (j && !p)) {                       \
+				slot = (__u64)(n)->slot[j];                    \
+				break;                                         \
+			}                                                      \
+		}                                                              \
+	} while (0)
+
+/*
+ * One level of the maple tree. Read without the mmap lock: bpf_find_vma
+ * takes it, and in this hard-irq context can do so once per sample only
+ * (a second call in the same sample fails with -EBUSY while the first
+ * one's deferred unlock is pending). Nodes are freed after an RCU grace
+ * period and vmas are SLAB_TYPESAFE_BY_RCU, so what is read is memory of
+ * the right kind; the caller checks that the vma found covers the address
+ * and belongs to the mm, so a walk racing with a change finds the right
+ * vma or none.
+ */
+static long mt_level(__u32 i, void *data)
+{
+	struct mt_walk *q = data;
+	__u64 node = q->enode & ~255ULL, slot;
+	__u32 type = (q->enode >> 3) & 15;
+
+	if (type == bpf_core_enum_value(enum maple_type, maple_arange_64)) {
+		struct maple_arange_64 *n = KCAST(struct maple_arange_64, node);
+
+		MT_SCAN(n, 9);
+	} else if (type ==
+		       bpf_core_enum_value(enum maple_type, maple_range_64) ||
+		   type ==
+		       bpf_core_enum_value(enum maple_type, maple_leaf_64)) {
+		struct maple_range_64 *n = KCAST(struct maple_range_64, node);
+
+		MT_SCAN(n, 15);
+	} else {
+		return 1;
+	}
+	q->enode = slot;
+	if (type == bpf_core_enum_value(enum maple_type, maple_leaf_64)) {
+		q->found = 1;
+		return 1;
+	}
+	return slot ? 0 : 1;
 }
 
-/* The mapping of 'pc' into w->map: from the trie, else the kernel's vma
- * (a process user space has not caught up with). 1, or 0 when unknown. */
-static __always_inline int find_mapping(struct walk *w, __u64 pc)
+/*
+ * The mapping of 'pc' into w->map: the vma holding it, and its file's
+ * object from unwind_files (the vDSO, which has no file, under key 0:0).
+ * 1, or 0 when pc is in no vma. A vma without a known object gets object
+ * KILN_UNWIND_NO_OBJECT (frame pointers), so its other frames skip the
+ * lookup too. A global function: the verifier checks it once, not again
+ * for every state of the walk's loop (4 s of loading when inlined).
+ */
+__noinline int find_mapping(struct walk *w, __u64 pc)
 {
-	struct kiln_unwind_map_key key = {
-	    .prefixlen = 96,
-	    .pid_be = bpf_htonl(w->pid),
-	    .addr_be = bpf_cpu_to_be64(pc),
-	};
-	struct kiln_unwind_map_value *v;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = task->mm;
+	struct mt_walk q = {.addr = pc};
+	struct kiln_unwind_file_key key = {0};
+	struct kiln_unwind_file_value *v;
+	struct vm_area_struct *vma;
+	struct file *file;
+	__u64 pgoff;
 
-	count(KILN_STAT_MAP_LOOKUPS);
-	v = bpf_map_lookup_elem(&unwind_mappings, &key);
-	if (v) {
-		w->map = *v;
-	} else {
-		w->vma_found = 0;
-		count(KILN_STAT_FIND_VMA);
-		bpf_find_vma(bpf_get_current_task_btf(), pc, vma_object, w, 0);
-		if (!w->vma_found)
-			return 0;
+	if (!w)
+		return 0;
+	count(KILN_STAT_FIND_VMA);
+	if (!mm)
+		return 0;
+	q.enode = (__u64)mm->mm_mt.ma_root;
+	/* A root that is a node is marked 2 in its low bits. */
+	if ((q.enode & 3) != 2 || q.enode < 4096)
+		return 0;
+	bpf_loop(KILN_UNWIND_MT_LEVELS, mt_level, &q, 0);
+	if (!q.found || !q.enode)
+		return 0;
+	vma = KCAST(struct vm_area_struct, q.enode);
+	if ((__u64)vma->vm_mm != (__u64)mm || pc < vma->vm_start ||
+	    pc >= vma->vm_end)
+		return 0;
+	w->map.start = vma->vm_start;
+	w->map.end = vma->vm_end;
+	w->map.object = KILN_UNWIND_NO_OBJECT;
+	if (!(vma->vm_flags & VM_EXEC))
+		return 1;
+	pgoff = vma->vm_pgoff;
+	file = vma->vm_file;
+	if (file) {
+		key.ino = file->f_inode->i_ino;
+		key.dev = file->f_inode->i_sb->s_dev;
+	} else if (!bpf_core_field_exists(mm->context.vdso) ||
+		   w->map.start != (__u64)mm->context.vdso) {
+		return 1; /* anonymous: JIT code, frame pointers */
 	}
+	v = bpf_map_lookup_elem(&unwind_files, &key);
+	if (!v) {
+		struct kiln_unwind_unknown u = {
+		    .start = w->map.start,
+		    .end = w->map.end,
+		    .pgoff = pgoff,
+		    .pid = w->pid,
+		};
+
+		/* Tell user space once (until it reads it); meanwhile the
+		 * walk says the table is not loaded if it stops short. */
+		if (file)
+			bpf_map_update_elem(&unwind_unknown, &key, &u,
+					    BPF_NOEXIST);
+		if (!w->missing) {
+			w->missing = KILN_UNWIND_NO_OBJECT;
+			w->missing_end = KILN_UNWIND_NOT_LOADED;
+		}
+		return 1;
+	}
+	w->map.bias = w->map.start - pgoff * 4096 - v->vaddr_delta;
+	w->map.object = v->object;
 	return 1;
 }
 

@@ -32,8 +32,8 @@ enum kiln_stat {
 	KILN_STAT_CFI_FRAMES = KILN_STAT_UNWIND_END + KILN_UNWIND_END_MAX,
 	KILN_STAT_FP_FRAMES, /* frames walked by frame pointer (no CFI) */
 	/* Where the walk's time goes (bench/unwind.sh reads them). */
-	KILN_STAT_MAP_LOOKUPS,	/* mapping trie lookups */
-	KILN_STAT_FIND_VMA,	/* bpf_find_vma calls */
+	KILN_STAT_MAP_LOOKUPS,	/* unused (was: mapping trie lookups) */
+	KILN_STAT_FIND_VMA,	/* vma lookups (the kernel's vma tree) */
 	KILN_STAT_SEARCH_STEPS, /* row search steps */
 	KILN_STAT_MAX,
 };

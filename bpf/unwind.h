@@ -108,26 +108,29 @@ enum kiln_unwind_object_flags {
 	KILN_UNW_OBJ_NO_ROOM = 1 << 2, /* unwind memory full */
 };
 
-/* Key of 'unwind_mappings', an LPM trie: pid and address, big endian, so
- * one executable mapping is a handful of prefixes. */
-struct kiln_unwind_map_key {
-	__u32 prefixlen; /* 32 (pid) + significant address bits */
-	__u32 pid_be;
-	__u64 addr_be;
-};
-
+/* A mapping as the walk keeps it between frames (the vma last found). */
 struct kiln_unwind_map_value {
-	__u64 start, end; /* the whole mapping, to skip lookups */
+	__u64 start, end; /* the vma, to skip lookups */
 	__u64 bias;	  /* ELF vaddr = address - bias */
 	__u32 object;	  /* index into unwind_objects */
 	__u32 pad;
 };
 
+/* An object id naming no object: a file known to have no table (or not
+ * known yet), anonymous memory. */
+#define KILN_UNWIND_NO_OBJECT 0xffffffffu
+
+/* Levels of the kernel's vma tree (a maple tree) the walk descends at
+ * most: 16 slots a node, 10 in its inner nodes, so 8 levels hold more
+ * vmas than a process may have (vm.max_map_count, 65530 by default). */
+#define KILN_UNWIND_MT_LEVELS 8
+
 /*
- * Key of 'unwind_files': a mapped file as the kernel names it, so a process
- * whose mappings user space has not seen yet (its first milliseconds) can
- * still be unwound: the walk finds the vma of an address with bpf_find_vma
- * and its object here.
+ * Key of 'unwind_files': a mapped file as the kernel names it. The walk
+ * finds the vma of an address in the kernel's vma tree and its file's
+ * object here, so user space writes one entry per file, never per
+ * process, and a process is unwindable from its first sample. The vDSO
+ * (no file) is key 0:0.
  */
 struct kiln_unwind_file_key {
 	__u64 dev; /* inode->i_sb->s_dev (the kernel's MKDEV encoding) */
@@ -138,9 +141,22 @@ struct kiln_unwind_file_value {
 	/* p_vaddr - p_offset of the executable segment: an address's ELF
 	 * vaddr is addr - vm_start + vm_pgoff * 4096 + this. */
 	__u64 vaddr_delta;
-	__u32 object;
+	__u32 object; /* KILN_UNWIND_NO_OBJECT: no table (frame pointers) */
 	__u32 pad;
 };
+
+/* Value of 'unwind_unknown' (keyed by file): where the walk met a file
+ * unwind_files does not name, so user space can open it
+ * (/proc/PID/map_files/START-END) while the process lives. */
+struct kiln_unwind_unknown {
+	__u64 start, end, pgoff;
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Entries of 'unwind_unknown' (an LRU hash): files met between two reads
+ * by user space. */
+#define KILN_UNWIND_UNKNOWN_FILES 256
 
 /* The registers the walk carries (x86-64: rip, rsp, rbp). */
 struct kiln_unwind_regs {

@@ -250,8 +250,8 @@ static int open_task_events(struct sampler *s)
 	    .task = 1,
 	    .build_id = 1,
 	    .sample_period = 1,
-	    /* Wake on every record: a new process's mappings must reach the
-	     * unwind trie before its first samples (a short-lived gzip runs
+	    /* Wake on every record: a new file must reach the unwinder
+	     * soon after its first mapping (a short-lived gzip runs
 	     * for a few tens of milliseconds), and its files must be opened
 	     * while /proc/PID/map_files still reaches them. Side-band records
 	     * are not samples, so wakeup_events would not count them: a
@@ -355,7 +355,7 @@ static int map_unwind(struct sampler *s)
 		pr_err("failed to map the unwind tables: %s", strerror(-err));
 		return err;
 	}
-	s->unwind.mappings_fd = bpf_map__fd(s->skel->maps.unwind_mappings);
+	s->unwind.unknown_fd = bpf_map__fd(s->skel->maps.unwind_unknown);
 	s->unwind.files_fd = bpf_map__fd(s->skel->maps.unwind_files);
 	return 0;
 }
@@ -434,14 +434,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		    opts->unwind_rows ? opts->unwind_rows : 4u << 20;
 		s->unwind.nr_objects =
 		    opts->unwind_objects ? opts->unwind_objects : 16384;
-		s->unwind.nr_mappings =
-		    opts->unwind_mappings ? opts->unwind_mappings : 1u << 18;
 		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
 					 s->unwind.nr_rows);
 		bpf_map__set_max_entries(s->skel->maps.unwind_objects,
 					 s->unwind.nr_objects);
-		bpf_map__set_max_entries(s->skel->maps.unwind_mappings,
-					 s->unwind.nr_mappings);
 		bpf_map__set_max_entries(s->skel->maps.unwind_files,
 					 s->unwind.nr_objects);
 		bpf_map__set_max_entries(s->skel->maps.unwind_pcs,

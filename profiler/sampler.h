@@ -59,7 +59,7 @@ struct sampler_opts {
 	/* User stacks: enum kiln_unwind_mode (CFI tables by default). */
 	unsigned int unwind_mode;
 	/* Capacity of the unwind maps (CFI mode); 0 picks a default. */
-	uint32_t unwind_rows, unwind_objects, unwind_mappings;
+	uint32_t unwind_rows, unwind_objects;
 	/* Record cgroup ids of this v1 hierarchy (cgroups__v1_controller());
 	 * 0: cgroup v2's. */
 	unsigned int cgroup_v1_controller;
@@ -110,7 +110,8 @@ int sampler__stats(struct sampler *s, struct sampler_stats *out);
  * array's fd (mmap a window of it to write rows; keeping it all mapped
  * would count every written page in this process's RSS), the object array
  * mapped into this process (writes are seen by the BPF program at once),
- * and the per-process mapping trie's fd. Valid until sampler__free().
+ * the files map's fd and the fd of the files the walk met unnamed. Valid
+ * until sampler__free().
  * Returns 0, or -ENOENT in frame-pointer mode.
  */
 struct sampler_unwind_maps {
@@ -118,9 +119,8 @@ struct sampler_unwind_maps {
 	uint32_t nr_rows;
 	struct kiln_unwind_object *objects;
 	uint32_t nr_objects;
-	int mappings_fd;
-	uint32_t nr_mappings;
-	int files_fd; /* (dev, inode) -> object, for bpf_find_vma */
+	int files_fd;	/* (dev, inode) -> object */
+	int unknown_fd; /* (dev, inode) -> where the walk met it */
 };
 int sampler__unwind_maps(struct sampler *s, struct sampler_unwind_maps *out);
 

@@ -24,11 +24,14 @@
 #include "symbolizer/cfi.h"
 
 #define NR_BUCKETS 4096
-#define MAX_DELTAS 8
+/* How long a file that could not be opened waits before another try. */
+#define RETRY_NS (5 * 1000000000ULL)
+/* How often the builder reads the files the walk met unnamed. */
+#define UNKNOWN_POLL_MS 100
 
 enum obj_state {
 	OBJ_NEW,      /* no table, not queued */
-	OBJ_QUEUED,   /* waiting for the builder (holds 'fd') */
+	OBJ_QUEUED,   /* a build job waits for the builder */
 	OBJ_BUILDING, /* the builder has it */
 	OBJ_LOADED,   /* rows in the map */
 	OBJ_NO_CFI,   /* nothing to build: frame pointers */
@@ -36,23 +39,77 @@ enum obj_state {
 	OBJ_EVICTED,  /* had a table, gave its room away */
 };
 
+/* Where to open a file: a mapping of a (hopefully still live) process. */
+struct source {
+	int pid;
+	bool vdso;
+	uint64_t start, end, pgoff; /* pgoff in bytes */
+	uint64_t kdev, ino;	    /* the kernel's dev_t encoding; 0 unknown */
+	char *path;		    /* NULL: only /proc/PID/map_files */
+	uint8_t build_id[20];
+	size_t build_id_len;
+};
+
 struct uobj {
-	char key[96]; /* "b:<build id>" or "i:<dev>:<ino>:<path>" */
+	char key[96]; /* "b:<build id>", "i:<dev>:<ino>:<path>" or "vdso" */
 	uint32_t id;
-	int refs; /* live mappings */
+	/* Live mappings of its files (the sum of their refs, from the time
+	 * each file was found to hold this object). */
+	int refs;
 	enum obj_state state;
-	int fd; /* OBJ_QUEUED: the file to read */
+	struct job *job; /* OBJ_QUEUED: its build job */
 	uint32_t base, nr_rows;
 	uint32_t nr_slots;		 /* rows and buckets in the row array */
 	struct kiln_unwind_object index; /* pc_min, shift, nr_buckets */
 	uint64_t unref_seq; /* when refs dropped to 0, for LRU eviction */
-	/* Mapped file offset -> ELF vaddr at the mapping's start. */
-	struct {
-		uint64_t pgoff, vaddr;
-	} deltas[MAX_DELTAS];
-	int nr_deltas;
+	struct source src;  /* where it was last opened, to build again */
 	struct uobj *next;  /* hash chain (by key) */
-	struct uobj *qnext; /* build queue */
+};
+
+enum file_state {
+	FILE_PENDING,  /* a resolve job waits or runs */
+	FILE_RESOLVED, /* its object is known and in unwind_files */
+	FILE_FAILED,   /* could not be opened: retry after 'retry_ns' */
+};
+
+/*
+ * A mapped file as the process table names it: by (dev, inode) when it
+ * knows them, else by build id and path (mmap records carry one or the
+ * other), "vdso" for the vDSO. A mapping of a file seen before costs a
+ * hash lookup and no system call.
+ */
+struct ufile {
+	char key[160];
+	enum file_state state;
+	uint32_t object; /* FILE_RESOLVED: the object, or NO_OBJECT */
+	int refs;	 /* live mappings */
+	uint64_t unref_seq, retry_ns;
+	/* What it wrote into unwind_files. */
+	struct kiln_unwind_file_key bpf_keys[2];
+	int nr_bpf_keys;
+	struct ufile *next;
+};
+
+enum job_kind {
+	JOB_RESOLVE, /* open a new file: build id, load bias, unwind_files */
+	JOB_BUILD,   /* read an object's CFI into the row array */
+};
+
+struct job {
+	enum job_kind kind;
+	struct ufile *file; /* JOB_RESOLVE */
+	struct uobj *obj;   /* JOB_BUILD */
+	struct source src;
+	int fd; /* JOB_BUILD: the file, already open; or -1 */
+	struct job *next;
+};
+
+/* Processes whose mappings were counted, so that removing the mappings
+ * of one that was not (--pid) does not take references it never gave. */
+struct upid {
+	int pid;
+	int mappings;
+	struct upid *next;
 };
 
 struct range {
@@ -68,14 +125,14 @@ struct unwinder {
 	struct uobj *buckets[NR_BUCKETS];
 	struct uobj **by_id; /* index = object id */
 	uint32_t nr_ids;
-	struct uobj *qhead, *qtail;
+	struct ufile *files[NR_BUCKETS];
+	size_t nr_files, max_files;
+	struct upid *pids[NR_BUCKETS];
+	struct job *qhead, *qtail;
 	struct range *free; /* free row ranges, sorted by start */
 	size_t nr_free, cap_free;
 	uint64_t seq;
 	int vdso_fd;
-	/* Paths whose (dev, inode) the BPF side knows (unwind_files). */
-	char **files;
-	size_t nr_files, cap_files;
 	struct unwinder_stats st;
 };
 
@@ -126,7 +183,6 @@ static struct uobj *new_obj(struct unwinder *u, const char *key)
 	o = xcalloc(1, sizeof(*o));
 	snprintf(o->key, sizeof(o->key), "%s", key);
 	o->id = u->nr_ids++;
-	o->fd = -1;
 	o->next = u->buckets[b];
 	u->buckets[b] = o;
 	u->by_id = xrealloc(u->by_id, u->nr_ids * sizeof(*u->by_id));
@@ -309,137 +365,76 @@ static void install(struct unwinder *u, struct uobj *o, struct unwind_table *t,
 	publish(u, o, 0);
 }
 
-static void *builder_main(void *arg)
+/* ---- jobs ---- */
+
+static void source_free(struct source *src)
 {
-	struct unwinder *u = arg;
-
-	/* Not nice'd: on a busy machine a starved builder means stacks
-	 * cut at "[unwind table not loaded]" for longer. */
-	pthread_mutex_lock(&u->lock);
-	for (;;) {
-		struct uobj *o;
-		struct unwind_table *t;
-		uint64_t start;
-		int fd, err;
-
-		while (!u->qhead && !u->stop) {
-			pthread_cond_broadcast(&u->idle);
-			pthread_cond_wait(&u->cond, &u->lock);
-		}
-		if (u->stop)
-			break;
-		o = u->qhead;
-		u->qhead = o->qnext;
-		if (!u->qhead)
-			u->qtail = NULL;
-		u->st.queued--;
-		o->state = OBJ_BUILDING;
-		u->building = true;
-		fd = o->fd;
-		o->fd = -1;
-		pthread_mutex_unlock(&u->lock);
-
-		start = mono_ns();
-		t = unwind_table__build(fd);
-		err = t ? 0 : errno;
-		close(fd);
-
-		pthread_mutex_lock(&u->lock);
-		u->st.build_ns += mono_ns() - start;
-		install(u, o, t, err);
-		u->building = false;
-		pthread_mutex_unlock(&u->lock);
-		unwind_table__free(t);
-		pthread_mutex_lock(&u->lock);
-	}
-	pthread_mutex_unlock(&u->lock);
-	return NULL;
+	free(src->path);
+	src->path = NULL;
 }
 
-/* Queues a build; takes 'fd'. Called with the lock held. */
-static void enqueue(struct unwinder *u, struct uobj *o, int fd)
+static void source_copy(struct source *dst, const struct source *src)
 {
-	o->fd = fd;
-	o->state = OBJ_QUEUED;
-	o->qnext = NULL;
+	*dst = *src;
+	dst->path = src->path ? xstrdup(src->path) : NULL;
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	source_free(&j->src);
+	free(j);
+}
+
+/* Queues a job (taking 'src''s path and 'fd'). With the lock held. */
+static struct job *enqueue(struct unwinder *u, enum job_kind kind,
+			   struct source *src, int fd)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = kind;
+	j->src = *src;
+	src->path = NULL;
+	j->fd = fd;
 	if (u->qtail)
-		u->qtail->qnext = o;
+		u->qtail->next = j;
 	else
-		u->qhead = o;
-	u->qtail = o;
+		u->qhead = j;
+	u->qtail = j;
 	u->st.queued++;
-	publish(u, o, KILN_UNW_OBJ_PENDING);
 	pthread_cond_signal(&u->cond);
+	return j;
 }
 
-/* ---- the mapping trie ---- */
-
-/*
- * Splits [start, end) into aligned power-of-two blocks, one trie prefix
- * each, and inserts or deletes them.
- */
-static void trie_range(struct unwinder *u, const struct sym_mapping *m,
-		       const struct kiln_unwind_map_value *v)
+static void enqueue_build(struct unwinder *u, struct uobj *o,
+			  const struct source *src, int fd)
 {
-	uint64_t addr = m->start;
+	struct source copy;
 
-	while (addr < m->end) {
-		int bits = addr ? __builtin_ctzll(addr) : 63;
-		struct kiln_unwind_map_key key = {0};
-
-		if (bits > 63)
-			bits = 63;
-		while (bits > 0 && (m->end - addr) < (1ULL << bits))
-			bits--;
-		key.prefixlen = 32 + (64 - bits);
-		key.pid_be = htobe32((uint32_t)m->pid);
-		key.addr_be = htobe64(addr);
-		if (v) {
-			if (bpf_map_update_elem(u->maps.mappings_fd, &key, v,
-						BPF_ANY))
-				u->st.trie_errors++;
-		} else {
-			bpf_map_delete_elem(u->maps.mappings_fd, &key);
-		}
-		addr += 1ULL << bits;
-	}
+	source_copy(&copy, src);
+	o->state = OBJ_QUEUED;
+	o->job = enqueue(u, JOB_BUILD, &copy, fd);
+	o->job->obj = o;
+	publish(u, o, KILN_UNW_OBJ_PENDING);
 }
 
-/*
- * Opens the file behind a mapping through lib/safe_open.h, as the
- * symbolizer does: never blocking (a hostile process can put a FIFO where
- * its mapped file was), regular files only, and a container's paths
- * resolved inside its root, never through the host's view of its symlinks.
- * The host path is the last resort, for a process already gone, and only
- * when it is still the very inode that was mapped.
- */
-static int open_mapping(const struct sym_mapping *m)
-{
-	char path[4200];
-	struct stat sb;
-	int fd, root;
+/* ---- files ---- */
 
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 m->pid, m->start, m->end);
-	fd = safe_open(path, SAFE_OPEN_ANY_SIZE);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root", m->pid);
-	root = safe_open_root(path);
-	if (root >= 0) {
-		fd = safe_open_in_root(root, m->path, SAFE_OPEN_ANY_SIZE);
-		close(root);
-		if (fd >= 0)
-			return fd;
-	}
-	if (!m->ino)
-		return -1;
-	fd = safe_open(m->path, SAFE_OPEN_ANY_SIZE);
-	if (fd >= 0 && (fstat(fd, &sb) || sb.st_ino != m->ino)) {
-		close(fd);
-		return -1;
-	}
-	return fd < 0 ? -1 : fd;
+static void hex(const uint8_t *id, size_t len, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", id[i]);
+}
+
+/* /proc/PID/maps's dev (major << 32 | minor) as the kernel's dev_t. */
+static uint64_t kernel_dev(uint64_t dev)
+{
+	return (dev >> 32) << 20 | (dev & 0xfffff);
 }
 
 static bool unwindable(const struct sym_mapping *m)
@@ -451,225 +446,581 @@ static bool unwindable(const struct sym_mapping *m)
 	return m->path[0] == '/' && strncmp(m->path, "/memfd:", 7);
 }
 
-static void hex(const uint8_t *id, size_t len, char *out, size_t size)
+/* The file key of a mapping (struct ufile). */
+static void file_key(const struct sym_mapping *m, char *key, size_t size)
 {
-	size_t n = 0;
+	char hexid[64] = "";
 
-	for (size_t i = 0; i < len && n + 3 <= size; i++)
-		n += (size_t)snprintf(out + n, size - n, "%02x", id[i]);
+	if (!strcmp(m->path, "[vdso]")) {
+		snprintf(key, size, "vdso");
+	} else if (m->ino) {
+		snprintf(key, size, "i:%" PRIu64 ":%" PRIu64,
+			 kernel_dev(m->dev), m->ino);
+	} else if (m->build_id_len) {
+		hex(m->build_id, m->build_id_len, hexid, sizeof(hexid));
+		snprintf(key, size, "b:%s:%.100s", hexid, m->path);
+	} else {
+		snprintf(key, size, "p:%.150s", m->path);
+	}
+}
+
+static struct ufile *find_file(struct unwinder *u, const char *key)
+{
+	struct ufile *f = u->files[hash_str(key) % NR_BUCKETS];
+
+	for (; f; f = f->next)
+		if (!strcmp(f->key, key))
+			return f;
+	return NULL;
+}
+
+static bool bpf_key_used(struct unwinder *u, const struct ufile *except,
+			 const struct kiln_unwind_file_key *k)
+{
+	for (size_t b = 0; b < NR_BUCKETS; b++)
+		for (struct ufile *f = u->files[b]; f; f = f->next)
+			for (int i = 0; f != except && i < f->nr_bpf_keys; i++)
+				if (!memcmp(&f->bpf_keys[i], k, sizeof(*k)))
+					return true;
+	return false;
 }
 
 /*
- * Tells the BPF walker which object this file is, so the processes that map
- * it are unwindable before user space has read their mmap records.
+ * Forgets the file no live mapping has held for longest, and its entries
+ * in unwind_files (those no other file wrote too). Only when the table is
+ * full: a file kept costs nothing, and a new process of it finds it.
  */
-static void register_file(struct unwinder *u, int fd,
-			  const struct sym_mapping *m, uint64_t vaddr,
-			  uint32_t object, bool vdso)
+static bool evict_file(struct unwinder *u)
 {
-	struct kiln_unwind_file_key key = {0};
-	struct kiln_unwind_file_value v = {0};
+	struct ufile *victim = NULL, **pp;
+
+	for (size_t b = 0; b < NR_BUCKETS; b++)
+		for (struct ufile *f = u->files[b]; f; f = f->next)
+			if (f->refs == 0 && f->state != FILE_PENDING &&
+			    (!victim || f->unref_seq < victim->unref_seq))
+				victim = f;
+	if (!victim)
+		return false;
+	for (int i = 0; i < victim->nr_bpf_keys; i++)
+		if (!bpf_key_used(u, victim, &victim->bpf_keys[i]))
+			bpf_map_delete_elem(u->maps.files_fd,
+					    &victim->bpf_keys[i]);
+	pp = &u->files[hash_str(victim->key) % NR_BUCKETS];
+	while (*pp != victim)
+		pp = &(*pp)->next;
+	*pp = victim->next;
+	free(victim);
+	u->nr_files--;
+	u->st.files_evicted++;
+	return true;
+}
+
+static struct ufile *new_file(struct unwinder *u, const char *key)
+{
+	struct ufile *f;
+	size_t b = hash_str(key) % NR_BUCKETS;
+
+	if (u->nr_files >= u->max_files && !evict_file(u)) {
+		u->st.files_full++;
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	f->object = KILN_UNWIND_NO_OBJECT;
+	f->state = FILE_PENDING;
+	f->next = u->files[b];
+	u->files[b] = f;
+	u->nr_files++;
+	return f;
+}
+
+static void source_of(struct source *src, const struct sym_mapping *m)
+{
+	memset(src, 0, sizeof(*src));
+	src->pid = m->pid;
+	src->vdso = !strcmp(m->path, "[vdso]");
+	src->start = m->start;
+	src->end = m->end;
+	src->pgoff = src->vdso ? 0 : m->pgoff;
+	if (m->ino) {
+		src->kdev = kernel_dev(m->dev);
+		src->ino = m->ino;
+	}
+	src->path = xstrdup(m->path);
+	if (m->build_id_len && m->build_id_len <= sizeof(src->build_id)) {
+		memcpy(src->build_id, m->build_id, m->build_id_len);
+		src->build_id_len = m->build_id_len;
+	}
+}
+
+static void resolve_later(struct unwinder *u, struct ufile *f,
+			  struct source *src)
+{
+	struct job *j;
+
+	f->state = FILE_PENDING;
+	j = enqueue(u, JOB_RESOLVE, src, -1);
+	j->file = f;
+}
+
+/* Whether the file at 'fd' is the one mapped: same inode, or same build
+ * id (mmap records name the file by build id, not inode). */
+static bool same_file(int fd, const struct source *src)
+{
+	uint8_t id[20];
 	struct stat sb;
 
-	if (vdso)
+	if (src->ino)
+		return !fstat(fd, &sb) && sb.st_ino == src->ino;
+	return src->build_id_len &&
+	       cfi__build_id(fd, id, sizeof(id)) == (int)src->build_id_len &&
+	       !memcmp(id, src->build_id, src->build_id_len);
+}
+
+/*
+ * Opens the file of a mapping through lib/safe_open.h, as the symbolizer
+ * does: never blocking (a hostile process can put a FIFO where its mapped
+ * file was), regular files only, and a container's paths resolved inside
+ * its root, never through the host's view of its symlinks. The host path
+ * is the last resort, for a process already gone (the builder opens
+ * files a little after their mmap records; a compiler's passes are gone
+ * by then), and only when it is still the very file that was mapped.
+ */
+static int open_source(const struct source *src)
+{
+	char path[4200];
+	int fd, root;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 src->pid, src->start, src->end);
+	fd = safe_open(path, SAFE_OPEN_ANY_SIZE);
+	if (fd >= 0 || !src->path)
+		return fd < 0 ? -1 : fd;
+	snprintf(path, sizeof(path), "/proc/%d/root", src->pid);
+	root = safe_open_root(path);
+	if (root >= 0) {
+		fd = safe_open_in_root(root, src->path, SAFE_OPEN_ANY_SIZE);
+		close(root);
+		if (fd >= 0)
+			return fd;
+	}
+	if (!src->ino && !src->build_id_len)
+		return -1;
+	fd = safe_open(src->path, SAFE_OPEN_ANY_SIZE);
+	if (fd >= 0 && !same_file(fd, src)) {
+		close(fd);
+		return -1;
+	}
+	return fd < 0 ? -1 : fd;
+}
+
+static void add_bpf_key(struct unwinder *u, struct ufile *f,
+			const struct kiln_unwind_file_key *k,
+			const struct kiln_unwind_file_value *v)
+{
+	for (int i = 0; i < f->nr_bpf_keys; i++)
+		if (!memcmp(&f->bpf_keys[i], k, sizeof(*k)))
+			return;
+	if (f->nr_bpf_keys >= 2)
 		return;
-	v.vaddr_delta = vaddr - m->pgoff;
-	v.object = object;
-	/* /proc/PID/maps names the inode the vma maps, which is what the
-	 * BPF side reads (on overlayfs, the real file below); the kernel's
-	 * dev_t packs major:minor as 12:20 bits. */
-	if (m->ino) {
-		key.dev = (m->dev >> 32) << 20 | (m->dev & 0xfffff);
-		key.ino = m->ino;
-		bpf_map_update_elem(u->maps.files_fd, &key, &v, BPF_ANY);
+	if (bpf_map_update_elem(u->maps.files_fd, k, v, BPF_ANY)) {
+		u->st.files_full++;
+		return;
 	}
-	if (fd >= 0 && !fstat(fd, &sb)) {
-		key.dev = ((uint64_t)major(sb.st_dev) << 20) | minor(sb.st_dev);
-		key.ino = sb.st_ino;
-		bpf_map_update_elem(u->maps.files_fd, &key, &v, BPF_ANY);
-	}
+	f->bpf_keys[f->nr_bpf_keys++] = *k;
 }
 
-/* Whether 'path' was registered, registering it if not. */
-static bool file_seen(struct unwinder *u, const char *path)
+/*
+ * The builder's part of a new file: open it, read its build id (unless
+ * the mmap record gave it) and load bias, find or make its object, and
+ * tell the BPF walk, by the inode the kernel names (the record's, and the
+ * opened file's: on overlayfs the vma holds the file below). A new object
+ * is queued for its table.
+ */
+static void resolve(struct unwinder *u, struct ufile *f, struct source *src)
 {
-	for (size_t i = 0; i < u->nr_files; i++)
-		if (!strcmp(u->files[i], path))
-			return true;
-	/* Bounded: past this, new copies wait for their mmap records. */
-	if (u->nr_files >= 4096)
-		return true;
-	if (u->nr_files == u->cap_files) {
-		u->cap_files = u->cap_files ? u->cap_files * 2 : 64;
-		u->files = xrealloc(u->files, u->cap_files * sizeof(*u->files));
-	}
-	u->files[u->nr_files++] = xstrdup(path);
-	return false;
-}
-
-static bool find_delta(const struct uobj *o, uint64_t pgoff, uint64_t *vaddr)
-{
-	for (int i = 0; i < o->nr_deltas; i++)
-		if (o->deltas[i].pgoff == pgoff) {
-			*vaddr = o->deltas[i].vaddr;
-			return true;
-		}
-	return false;
-}
-
-void unwinder__mapping_added(struct unwinder *u, const struct sym_mapping *m)
-{
+	struct kiln_unwind_file_value v = {.object = KILN_UNWIND_NO_OBJECT};
+	struct kiln_unwind_file_key keys[2];
 	char key[96], hexid[64] = "";
-	struct kiln_unwind_map_value v = {0};
-	struct uobj *o = NULL;
-	uint64_t vaddr, bias;
-	bool vdso = !strcmp(m->path, "[vdso]");
-	int fd = -1;
+	uint8_t id[20];
+	uint64_t bias;
+	struct stat sb;
+	struct uobj *o;
+	int fd, n, nr_keys = 0;
+	bool fstat_ok = false, bias_ok = false;
 
-	if (!unwindable(m) || m->end <= m->start)
+	memset(keys, 0, sizeof(keys));
+	fd = src->vdso ? dup(u->vdso_fd) : open_source(src);
+	if (fd < 0) {
+		pthread_mutex_lock(&u->lock);
+		f->state = FILE_FAILED;
+		f->retry_ns = mono_ns() + RETRY_NS;
+		u->st.open_errors++;
+		pthread_mutex_unlock(&u->lock);
 		return;
-	pthread_mutex_lock(&u->lock);
-	if (vdso) {
+	}
+	if (src->vdso) {
 		snprintf(key, sizeof(key), "vdso");
-		o = find_obj(u, key);
-	} else if (m->build_id_len) {
-		hex(m->build_id, m->build_id_len, hexid, sizeof(hexid));
-		snprintf(key, sizeof(key), "b:%s", hexid);
-		o = find_obj(u, key);
+	} else {
+		fstat_ok = !fstat(fd, &sb);
+		n = src->build_id_len ? (int)src->build_id_len
+				      : cfi__build_id(fd, id, sizeof(id));
+		if (n > 0) {
+			hex(src->build_id_len ? src->build_id : id, (size_t)n,
+			    hexid, sizeof(hexid));
+			snprintf(key, sizeof(key), "b:%s", hexid);
+		} else {
+			snprintf(key, sizeof(key),
+				 "i:%" PRIu64 ":%" PRIu64 ":%.60s",
+				 fstat_ok ? (uint64_t)sb.st_dev : src->kdev,
+				 fstat_ok ? (uint64_t)sb.st_ino : src->ino,
+				 src->path ? src->path : "");
+		}
 	}
-	if (!o || !find_delta(o, vdso ? 0 : m->pgoff, &vaddr)) {
-		uint8_t id[64];
-		int n;
+	bias_ok = !cfi__load_bias(fd, src->start, src->pgoff, &bias);
+	if (bias_ok)
+		v.vaddr_delta = src->start - bias - src->pgoff;
+	if (src->vdso) {
+		nr_keys = 1; /* 0:0 */
+	} else {
+		if (src->ino) {
+			keys[nr_keys].dev = src->kdev;
+			keys[nr_keys++].ino = src->ino;
+		}
+		if (fstat_ok) {
+			keys[nr_keys].dev = ((uint64_t)major(sb.st_dev) << 20) |
+					    minor(sb.st_dev);
+			keys[nr_keys++].ino = sb.st_ino;
+		}
+	}
 
-		/* Not known well enough: read the file (outside the lock
-		 * would be nicer; it is a header read). */
-		fd = vdso ? dup(u->vdso_fd) : open_mapping(m);
-		if (fd < 0)
-			goto out;
-		if (!o && !vdso) {
-			n = cfi__build_id(fd, id, sizeof(id));
-			if (n > 0) {
-				hex(id, (size_t)n, hexid, sizeof(hexid));
-				snprintf(key, sizeof(key), "b:%s", hexid);
-			} else {
-				snprintf(key, sizeof(key),
-					 "i:%" PRIu64 ":%" PRIu64 ":%.60s",
-					 m->dev, m->ino, m->path);
-			}
-			o = find_obj(u, key);
-		}
-		if (!o)
-			o = new_obj(u, key);
-		if (!o)
-			goto out;
-		if (cfi__load_bias(fd, m->start, vdso ? 0 : m->pgoff, &bias))
-			goto out;
-		vaddr = m->start - bias;
-		register_file(u, fd, m, vaddr, o->id, vdso);
-		file_seen(u, m->path);
-		if (o->nr_deltas < MAX_DELTAS) {
-			o->deltas[o->nr_deltas].pgoff = vdso ? 0 : m->pgoff;
-			o->deltas[o->nr_deltas++].vaddr = vaddr;
-		}
-	}
-	/* Another file with a known build id (a copy, a new install): the
-	 * BPF side finds new processes by inode, so tell it once. */
-	if (fd < 0 && !vdso && !file_seen(u, m->path)) {
-		fd = m->ino ? -1 : open_mapping(m);
-		register_file(u, fd, m, vaddr, o->id, false);
-	}
-	if (o->refs++ == 0 &&
-	    (o->state == OBJ_NEW || o->state == OBJ_EVICTED)) {
-		if (fd < 0)
-			fd = vdso ? dup(u->vdso_fd) : open_mapping(m);
-		if (fd >= 0) {
-			enqueue(u, o, fd);
+	pthread_mutex_lock(&u->lock);
+	o = bias_ok ? find_obj(u, key) : NULL;
+	if (bias_ok && !o)
+		o = new_obj(u, key);
+	if (o)
+		v.object = o->id;
+	for (int i = 0; i < nr_keys; i++)
+		add_bpf_key(u, f, &keys[i], &v);
+	f->object = v.object;
+	f->state = FILE_RESOLVED;
+	if (o) {
+		o->refs += f->refs;
+		source_free(&o->src);
+		source_copy(&o->src, src);
+		/* The walk met it, or a live process maps it. */
+		if (o->state == OBJ_NEW ||
+		    (o->state == OBJ_EVICTED && o->refs > 0)) {
+			enqueue_build(u, o, src, fd);
 			fd = -1;
 		}
 	}
-	v.start = m->start;
-	v.end = m->end;
-	v.bias = m->start - vaddr;
-	v.object = o->id;
-	trie_range(u, m, &v);
-	u->st.mappings++;
-out:
 	pthread_mutex_unlock(&u->lock);
 	if (fd >= 0)
 		close(fd);
 }
 
-void unwinder__demand(struct unwinder *u, uint32_t id)
+static void build(struct unwinder *u, struct uobj *o, struct job *j)
 {
-	struct uobj *o, **pp;
+	struct unwind_table *t;
+	uint64_t start = mono_ns();
+	int fd = j->fd, err;
 
-	pthread_mutex_lock(&u->lock);
-	if (id >= u->nr_ids || u->by_id[id]->state != OBJ_QUEUED ||
-	    u->qhead == u->by_id[id])
-		goto out;
-	o = u->by_id[id];
-	for (pp = &u->qhead; *pp && *pp != o; pp = &(*pp)->qnext)
-		;
-	if (!*pp)
-		goto out;
-	*pp = o->qnext;
-	if (u->qtail == o) {
-		struct uobj *last = u->qhead;
-
-		while (last && last->qnext)
-			last = last->qnext;
-		u->qtail = last;
+	j->fd = -1;
+	if (fd < 0)
+		fd = j->src.vdso ? dup(u->vdso_fd) : open_source(&j->src);
+	if (fd < 0) {
+		t = NULL;
+		err = ESRCH;
+	} else {
+		t = unwind_table__build(fd);
+		err = t ? 0 : errno;
+		close(fd);
 	}
-	o->qnext = u->qhead;
-	u->qhead = o;
-	if (!u->qtail)
-		u->qtail = o;
-	u->st.demanded++;
+	pthread_mutex_lock(&u->lock);
+	u->st.build_ns += mono_ns() - start;
+	if (fd < 0) {
+		/* Gone before it could be read: the next mapping (or a
+		 * sample's demand) tries again. */
+		o->state = OBJ_EVICTED;
+		publish(u, o, 0);
+		u->st.open_errors++;
+	} else {
+		install(u, o, t, err);
+	}
+	pthread_mutex_unlock(&u->lock);
+	unwind_table__free(t);
+}
+
+/*
+ * Reads the files the walk met that unwind_files does not name (the
+ * kernel's names: a process whose records are not read yet, a copy of a
+ * known file under another inode) and queues each once. Lock held.
+ */
+static void poll_unknown(struct unwinder *u)
+{
+	struct kiln_unwind_file_key k, next;
+	struct kiln_unwind_unknown v;
+	bool first = true;
+	int n = 0;
+
+	while (n++ < KILN_UNWIND_UNKNOWN_FILES &&
+	       !bpf_map_get_next_key(u->maps.unknown_fd, first ? NULL : &k,
+				     &next)) {
+		char key[160];
+		struct source src = {0};
+		struct ufile *f;
+
+		first = false;
+		k = next;
+		if (bpf_map_lookup_and_delete_elem(u->maps.unknown_fd, &k, &v))
+			continue;
+		first = true; /* deleted: start again from the first key */
+		snprintf(key, sizeof(key), "i:%" PRIu64 ":%" PRIu64,
+			 (uint64_t)k.dev, (uint64_t)k.ino);
+		f = find_file(u, key);
+		/* Met again before its entry was written (or while a try
+		 * waits): nothing new. */
+		if (f && (f->state != FILE_FAILED || mono_ns() < f->retry_ns))
+			continue;
+		if (!f)
+			f = new_file(u, key);
+		if (!f)
+			continue;
+		u->st.unknown_files++;
+		src.pid = (int)v.pid;
+		src.start = v.start;
+		src.end = v.end;
+		src.pgoff = v.pgoff * 4096;
+		src.kdev = k.dev;
+		src.ino = k.ino;
+		resolve_later(u, f, &src);
+	}
+}
+
+static void *builder_main(void *arg)
+{
+	struct unwinder *u = arg;
+	uint64_t next_poll = 0;
+
+	/* Not nice'd: on a busy machine a starved builder means stacks
+	 * cut at "[unwind table not loaded]" for longer. */
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		struct job *j;
+
+		while (!u->qhead && !u->stop) {
+			struct timespec ts;
+
+			if (mono_ns() >= next_poll) {
+				poll_unknown(u);
+				next_poll =
+				    mono_ns() + UNKNOWN_POLL_MS * 1000000ULL;
+				if (u->qhead)
+					break;
+			}
+			pthread_cond_broadcast(&u->idle);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += UNKNOWN_POLL_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&u->cond, &u->lock, &ts);
+		}
+		if (u->stop)
+			break;
+		j = u->qhead;
+		u->qhead = j->next;
+		if (!u->qhead)
+			u->qtail = NULL;
+		u->st.queued--;
+		u->building = true;
+		if (j->kind == JOB_BUILD) {
+			j->obj->state = OBJ_BUILDING;
+			j->obj->job = NULL;
+		}
+		pthread_mutex_unlock(&u->lock);
+
+		if (j->kind == JOB_RESOLVE)
+			resolve(u, j->file, &j->src);
+		else
+			build(u, j->obj, j);
+		job_free(j);
+
+		pthread_mutex_lock(&u->lock);
+		u->building = false;
+		if (mono_ns() >= next_poll) {
+			poll_unknown(u);
+			next_poll = mono_ns() + UNKNOWN_POLL_MS * 1000000ULL;
+		}
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+/* ---- mappings ---- */
+
+static struct upid **find_pid(struct unwinder *u, int pid)
+{
+	struct upid **pp = &u->pids[(uint32_t)pid % NR_BUCKETS];
+
+	while (*pp && (*pp)->pid != pid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void obj_ref(struct unwinder *u, struct ufile *f,
+		    const struct sym_mapping *m)
+{
+	struct uobj *o;
+	struct source src;
+
+	if (f->state != FILE_RESOLVED || f->object >= u->nr_ids)
+		return;
+	o = u->by_id[f->object];
+	if (o->refs++ == 0 && o->state == OBJ_EVICTED) {
+		source_of(&src, m);
+		enqueue_build(u, o, &src, -1);
+		source_free(&src);
+	}
+}
+
+/*
+ * No system call and no map update for a file seen before (the common
+ * case: a new process of a known program); a new file is opened and
+ * named on the builder thread.
+ */
+void unwinder__mapping_added(struct unwinder *u, const struct sym_mapping *m)
+{
+	char key[160];
+	struct source src;
+	struct ufile *f;
+	struct upid **pp;
+
+	if (!unwindable(m) || m->end <= m->start)
+		return;
+	file_key(m, key, sizeof(key));
+	pthread_mutex_lock(&u->lock);
+	f = find_file(u, key);
+	if (!f) {
+		f = new_file(u, key);
+		if (!f)
+			goto out;
+		source_of(&src, m);
+		resolve_later(u, f, &src);
+	} else if (f->state == FILE_FAILED && mono_ns() >= f->retry_ns) {
+		source_of(&src, m);
+		resolve_later(u, f, &src);
+	}
+	f->refs++;
+	obj_ref(u, f, m);
+	pp = find_pid(u, m->pid);
+	if (!*pp) {
+		*pp = xcalloc(1, sizeof(**pp));
+		(*pp)->pid = m->pid;
+	}
+	(*pp)->mappings++;
+	u->st.mappings++;
 out:
 	pthread_mutex_unlock(&u->lock);
 }
 
 void unwinder__mapping_removed(struct unwinder *u, const struct sym_mapping *m)
 {
-	struct kiln_unwind_map_key key = {0};
-	struct kiln_unwind_map_value v;
+	char key[160];
+	struct ufile *f;
+	struct upid **pp, *p;
 	struct uobj *o;
 
 	if (!unwindable(m) || m->end <= m->start)
 		return;
-	/* What the trie holds says which object this was. */
-	key.prefixlen = 96;
-	key.pid_be = htobe32((uint32_t)m->pid);
-	key.addr_be = htobe64(m->start);
-	if (bpf_map_lookup_elem(u->maps.mappings_fd, &key, &v) ||
-	    v.start != m->start || v.end != m->end)
-		return;
+	file_key(m, key, sizeof(key));
 	pthread_mutex_lock(&u->lock);
-	trie_range(u, m, NULL);
+	pp = find_pid(u, m->pid);
+	f = find_file(u, key);
+	if (!*pp || !f || f->refs <= 0)
+		goto out;
+	p = *pp;
+	if (--p->mappings == 0) {
+		*pp = p->next;
+		free(p);
+	}
 	u->st.mappings--;
-	if (v.object < u->nr_ids) {
-		o = u->by_id[v.object];
+	if (--f->refs == 0)
+		f->unref_seq = ++u->seq;
+	if (f->state == FILE_RESOLVED && f->object < u->nr_ids) {
+		o = u->by_id[f->object];
 		if (o->refs > 0 && --o->refs == 0)
 			o->unref_seq = ++u->seq;
 	}
+out:
+	pthread_mutex_unlock(&u->lock);
+}
+
+void unwinder__demand(struct unwinder *u, uint32_t id)
+{
+	struct job *j, **pp;
+	struct uobj *o;
+
+	pthread_mutex_lock(&u->lock);
+	if (id >= u->nr_ids)
+		goto out;
+	o = u->by_id[id];
+	if (o->state == OBJ_EVICTED && o->src.pid) {
+		/* A process nobody counted (its records lost) still runs it. */
+		enqueue_build(u, o, &o->src, -1);
+		u->st.demanded++;
+		goto out;
+	}
+	j = o->job;
+	if (o->state != OBJ_QUEUED || !j || u->qhead == j)
+		goto out;
+	for (pp = &u->qhead; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		goto out;
+	*pp = j->next;
+	if (u->qtail == j) {
+		struct job *last = u->qhead;
+
+		while (last && last->next)
+			last = last->next;
+		u->qtail = last;
+	}
+	j->next = u->qhead;
+	u->qhead = j;
+	if (!u->qtail)
+		u->qtail = j;
+	u->st.demanded++;
+out:
 	pthread_mutex_unlock(&u->lock);
 }
 
 struct unwinder *unwinder__new(const struct sampler_unwind_maps *maps)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
+	struct source vdso = {.vdso = true};
+	struct ufile *f;
 
 	if (!u) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	u->maps = *maps;
+	u->max_files = maps->nr_objects;
 	u->st.rows_capacity = maps->nr_rows;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
 	pthread_cond_init(&u->idle, NULL);
 	free_range(u, 0, maps->nr_rows);
 	u->vdso_fd = cfi__vdso_fd();
+	/* The vDSO is the same image in every process: named once, under
+	 * key 0:0, before any process is seen. */
+	if (u->vdso_fd >= 0) {
+		f = new_file(u, "vdso");
+		resolve_later(u, f, &vdso);
+	}
 	if (pthread_create(&u->thread, NULL, builder_main, u)) {
 		unwinder__free(u);
 		errno = EAGAIN;
@@ -690,16 +1041,28 @@ void unwinder__free(struct unwinder *u)
 		pthread_mutex_unlock(&u->lock);
 		pthread_join(u->thread, NULL);
 	}
+	while (u->qhead) {
+		struct job *j = u->qhead;
+
+		u->qhead = j->next;
+		job_free(j);
+	}
 	for (uint32_t i = 0; i < u->nr_ids; i++) {
-		if (u->by_id[i]->fd >= 0)
-			close(u->by_id[i]->fd);
+		source_free(&u->by_id[i]->src);
 		free(u->by_id[i]);
+	}
+	for (size_t b = 0; b < NR_BUCKETS; b++) {
+		for (struct ufile *f = u->files[b], *next; f; f = next) {
+			next = f->next;
+			free(f);
+		}
+		for (struct upid *p = u->pids[b], *next; p; p = next) {
+			next = p->next;
+			free(p);
+		}
 	}
 	if (u->vdso_fd >= 0)
 		close(u->vdso_fd);
-	for (size_t i = 0; i < u->nr_files; i++)
-		free(u->files[i]);
-	free(u->files);
 	free(u->by_id);
 	free(u->free);
 	pthread_cond_destroy(&u->cond);
@@ -731,5 +1094,6 @@ void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)
 {
 	pthread_mutex_lock(&u->lock);
 	*out = u->st;
+	out->files = u->nr_files;
 	pthread_mutex_unlock(&u->lock);
 }

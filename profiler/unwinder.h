@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Feeds the BPF walker's unwind maps. For every executable mapping of every
- * process (told by the process table), it finds the mapped object (keyed by
- * build id, so a library mapped by a thousand processes is one table),
- * puts (pid, address range) -> (object, load bias) into the mapping trie,
- * and queues the object's table for a builder thread, which reads its CFI
- * (profiler/unwind_table.c) and copies the rows into the row array. Table
- * building never runs on the sampling thread.
+ * Feeds the BPF walker's unwind maps. The walk finds each address's vma in
+ * the kernel and its file's object in 'unwind_files', so this writes per
+ * mapped FILE, never per process: the first mapping of a file (told by the
+ * process table) queues it for a builder thread, which opens it, reads its
+ * build id and load bias, finds its object (keyed by build id, so a
+ * library mapped by a thousand processes is one table), names the file
+ * in unwind_files, and reads the object's CFI (profiler/unwind_table.c)
+ * into the row array. Later mappings of that file cost a hash lookup and
+ * a reference, no system call; nothing of this runs on the caller's
+ * (sampling) thread. Files the walk meets before user space does (lost
+ * records, a copy under another inode) come back through 'unwind_unknown'.
+ *
+ * References: a file counts the live mappings of it; an object counts the
+ * live mappings of all the files found to hold it. Only objects at 0 are
+ * evicted.
  *
  * The row array has a fixed size (--unwind-memory); when a table does not
  * fit, tables of objects no live process maps are evicted, oldest first;
@@ -53,9 +61,13 @@ struct unwinder_stats {
 	uint64_t rows_used, rows_capacity;
 	uint64_t unsupported_rows; /* CFI rows kiln cannot express */
 	uint64_t build_ns;	   /* builder thread time spent building */
-	uint64_t mappings;	   /* executable mappings in the trie */
-	uint64_t trie_errors;	   /* prefixes the trie refused (full) */
-	uint64_t objects_full;	   /* mappings left out: object array full */
+	uint64_t mappings;	   /* executable mappings of live processes */
+	uint64_t files;		   /* files known (by inode or build id) */
+	uint64_t files_full;	   /* files left out: the files map full */
+	uint64_t files_evicted;	   /* files forgotten to make room */
+	uint64_t unknown_files;	   /* files the walk met before user space */
+	uint64_t open_errors;	   /* files that could not be opened */
+	uint64_t objects_full;	   /* files left out: object array full */
 	uint64_t demanded;	   /* builds moved ahead because samples hit */
 };
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *out);

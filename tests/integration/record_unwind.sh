@@ -122,8 +122,9 @@ check "u_thread: other-thread samples ending at clone3 %" "$(pct "$tdone" "$tall
 complete python3 97
 complete gzip 97
 # Short-lived processes of a known binary (0.1 s each): unwindable from
-# their first sample (bpf_find_vma finds the file before user space reads
-# the mmap records). What is left is exec and exit moments, whose stacks
+# their first sample (the walk finds the vma in the kernel and the file by
+# inode in unwind_files, written once per file: nothing per process waits for
+# user space). What is left is exec and exit moments, whose stacks
 # cannot be read, and more of them under load: the floor is 70% (frame
 # pointers gave 0% on this binary).
 churn_all=$(of u_churn)
