@@ -4,7 +4,9 @@
 #   bench/cluster_query.sh DB FROM_S TO_S HOST
 # FROM_S..TO_S (unix seconds) is the span that holds data; "1 h" is the
 # hour around it, "24 h" the day ending with that hour, "cut bucket" an
-# hour that ends in the middle of the data and of a 10 s bucket. Through the HTTP
+# hour that ends in the middle of the data and of a 10 s bucket
+# (CQ_HOUR_END and CQ_CUT, unix seconds, set where those hours end;
+# bench/cluster_day.sh does). Through the HTTP
 # API of a `kiln server` on the store (what the UI asks: flame graph,
 # time line, top table), first request after start (the server loads the
 # store's dictionary) and the median of 5 more; and `kiln query --format
@@ -18,7 +20,8 @@ SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 mid=$(((FROM + TO) / 2))
-h1_from=$((mid - 1800)) h1_to=$((mid + 1800))
+h1_to=${CQ_HOUR_END:-$((mid + 1800))}
+h1_from=$((h1_to - 3600))
 d_from=$((h1_to - 86400)) d_to=$h1_to
 
 "$KILN" server --db "$DB" --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
@@ -55,7 +58,7 @@ row "1 h, all hosts" "from=$h1_from&to=$h1_to"
 row "24 h, all hosts" "from=$d_from&to=$d_to"
 # A range that ends inside the data, in the middle of a 10 s bucket (like
 # "the last hour" while windows arrive): that bucket is read per series.
-cut=$((mid / 10 * 10 + 5))
+cut=${CQ_CUT:-$((mid / 10 * 10 + 5))}
 row "1 h, all, cut bucket" "from=$((cut - 3600))&to=$cut"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
