@@ -263,6 +263,16 @@ struct blob_ent {
 int blob__decode(const void *data, size_t size, bool with_slots,
 		 struct blob_ent **ents, size_t *nr, size_t *cap);
 /*
+ * Sums a raw (with_slots) or rollup blob per stack: *ents gets one entry
+ * per stack with counts in slots [lo, hi) (a rollup's counts whatever
+ * lo and hi), slot 0, in stack order; stacks without any are left out.
+ * *nr is reset first. What a merged profile needs of a row, without an
+ * entry per (stack, slot): a fleet's bucket holds millions. Returns 0 or
+ * -EBADMSG for a malformed blob, -ENOMEM.
+ */
+int blob__sum(const void *data, size_t size, bool with_slots, uint32_t lo,
+	      uint32_t hi, struct blob_ent **ents, size_t *nr, size_t *cap);
+/*
  * Encodes entries sorted by (stack, slot), unique, into a malloc'ed
  * buffer. Returns the size, or 0 with *out NULL on allocation failure.
  */

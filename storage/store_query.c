@@ -900,33 +900,68 @@ static int scan(struct store *st, const struct plan *pl, const uint8_t *match,
 	return scan_ex(st, pl, match, false, deadline, fn, ctx);
 }
 
+/* The first slot of a 10 s row at or after time t (0..RAW_SLOTS). */
+static uint32_t slot_bound(const struct scan_row *row, uint64_t t)
+{
+	uint64_t b = (uint64_t)row->bucket * 10 * NS_PER_SEC;
+
+	if (t <= b)
+		return 0;
+	if (t >= b + RAW_SLOTS * SLOT_NS)
+		return RAW_SLOTS;
+	return (uint32_t)((t - b + SLOT_NS - 1) / SLOT_NS);
+}
+
+/*
+ * A row's blob decoded: every (stack, slot) entry, or with 'per_stack'
+ * one entry per stack summing the slots inside the segment's range.
+ */
+static int row_read(const struct scan_row *row, bool per_stack,
+		    struct blob_ent **ents, size_t *n, size_t *cap)
+{
+	bool slots = row->seg->lvl == LVL_10S;
+	uint32_t lo = 0, hi = RAW_SLOTS;
+	sqlite3_stmt *s = row->s, *get = NULL;
+	int col = 3, rc, err;
+
+	*n = 0;
+	if (per_stack && slots && row->partial) {
+		lo = slot_bound(row, row->seg->from_ns);
+		hi = slot_bound(row, row->seg->to_ns);
+	}
+	if (row->totals_only) {
+		/* A row read from the totals index: its blob by key. */
+		get = store__stmt(row->st, ST_ROW_GET_10S + row->seg->lvl);
+		if (!get)
+			return -EIO;
+		sqlite3_bind_int64(get, 1, row->bucket);
+		sqlite3_bind_int64(get, 2, row->series);
+		rc = sqlite3_step(get);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(get);
+			/* gone meanwhile: cannot be, in one read */
+			return rc == SQLITE_DONE
+				   ? 0
+				   : store__sqlerr(row->st, rc,
+						   "reading samples");
+		}
+		s = get;
+		col = 1;
+	}
+	const void *data = sqlite3_column_blob(s, col);
+	size_t size = (size_t)sqlite3_column_bytes(s, col);
+
+	err = per_stack ? blob__sum(data, size, slots, lo, hi, ents, n, cap)
+			: blob__decode(data, size, slots, ents, n, cap);
+	if (get)
+		sqlite3_reset(get);
+	return err;
+}
+
 static int row_decode(const struct scan_row *row, struct blob_ent **ents,
 		      size_t *n, size_t *cap)
 {
-	sqlite3_stmt *get;
-	int rc, err;
-
-	*n = 0;
-	if (!row->totals_only)
-		return blob__decode(sqlite3_column_blob(row->s, 3),
-				    (size_t)sqlite3_column_bytes(row->s, 3),
-				    row->seg->lvl == LVL_10S, ents, n, cap);
-	/* A row read from the totals index: its blob by primary key. */
-	if (!(get = store__stmt(row->st, ST_ROW_GET_10S + row->seg->lvl)))
-		return -EIO;
-	sqlite3_bind_int64(get, 1, row->bucket);
-	sqlite3_bind_int64(get, 2, row->series);
-	rc = sqlite3_step(get);
-	if (rc == SQLITE_ROW)
-		err = blob__decode(sqlite3_column_blob(get, 1),
-				   (size_t)sqlite3_column_bytes(get, 1),
-				   row->seg->lvl == LVL_10S, ents, n, cap);
-	else if (rc == SQLITE_DONE)
-		err = 0; /* gone meanwhile: cannot be, in one read */
-	else
-		err = store__sqlerr(row->st, rc, "reading samples");
-	sqlite3_reset(get);
-	return err;
+	return row_read(row, false, ents, n, cap);
 }
 
 static bool slot_in(const struct scan_row *row, uint32_t slot, uint64_t *t)
@@ -1096,11 +1131,11 @@ static int acc_add(struct qctx *c, uint32_t series, uint32_t stack,
 static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 {
 	struct qctx *c = ctx;
-	uint64_t t0 = (uint64_t)row->bucket * level_width_s[row->seg->lvl] *
-		      NS_PER_SEC,
-		 t;
+	uint64_t t0 =
+	    (uint64_t)row->bucket * level_width_s[row->seg->lvl] * NS_PER_SEC;
 	uint32_t series = row->series;
-	int err = row_decode(row, &c->ents, &c->nents, &c->ents_cap);
+	/* A stack's slots summed before touching the hash. */
+	int err = row_read(row, true, &c->ents, &c->nents, &c->ents_cap);
 
 	if (err)
 		return err;
@@ -1108,17 +1143,8 @@ static int query_row(struct store *st, const struct scan_row *row, void *ctx)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->nents; i++) {
 		const struct blob_ent *e = &c->ents[i];
-		uint64_t count = e->count;
 
-		if (row->partial && !slot_in(row, e->slot, &t))
-			continue;
-		/* Sum a stack's slots before touching the hash. */
-		while (i + 1 < c->nents && c->ents[i + 1].stack == e->stack) {
-			i++;
-			if (!row->partial || slot_in(row, c->ents[i].slot, &t))
-				count = sat_add(count, c->ents[i].count);
-		}
-		if ((err = acc_add(c, series, e->stack, count, t0)))
+		if ((err = acc_add(c, series, e->stack, e->count, t0)))
 			return err;
 		if (c->max_entries && c->nr > c->max_entries)
 			return -E2BIG;
@@ -1288,24 +1314,18 @@ static int keep_keys(struct store *st, const struct store_query *q,
 	return 0;
 }
 
-/*
- * Whether a merged query can read the fleet series: it keeps the process
- * name at most and filters on it only. [*a, *b) is the part it reads from
- * them: whole 10 s buckets, from 'fleet_since' on; empty when none.
- */
-static int fleet_span(struct store *st, const struct store_query *q,
-		      uint64_t *a, uint64_t *b)
+/* The part of q's range the fleet series can serve when q filters on the
+ * process name at most: whole 10 s buckets from 'fleet_since' on. */
+static int fleet_whole(struct store *st, const struct store_query *q,
+		       uint64_t *a, uint64_t *b)
 {
 	const uint64_t g = 10 * NS_PER_SEC;
 	int64_t since;
 	int err;
 
 	*a = *b = 0;
-	if (!q->merge || !st->rd.fleet_series)
+	if (!st->rd.fleet_series)
 		return 0;
-	for (size_t i = 0; i < q->nr_keep; i++)
-		if (strcmp(q->keep[i], LABEL_COMM))
-			return 0;
 	for (size_t i = 0; i < q->nr_filters; i++)
 		if (strcmp(q->filters[i].key, LABEL_COMM))
 			return 0;
@@ -1319,6 +1339,23 @@ static int fleet_span(struct store *st, const struct store_query *q,
 	if (*a >= *b || since < 0)
 		*a = *b = 0;
 	return 0;
+}
+
+/*
+ * Whether a merged query can read the fleet series: it keeps the process
+ * name at most and filters on it only. [*a, *b) is the part it reads from
+ * them: whole 10 s buckets, from 'fleet_since' on; empty when none.
+ */
+static int fleet_span(struct store *st, const struct store_query *q,
+		      uint64_t *a, uint64_t *b)
+{
+	*a = *b = 0;
+	if (!q->merge)
+		return 0;
+	for (size_t i = 0; i < q->nr_keep; i++)
+		if (strcmp(q->keep[i], LABEL_COMM))
+			return 0;
+	return fleet_whole(st, q, a, b);
 }
 
 int sqlite__query(struct store *st, const struct store_query *q,
@@ -1404,8 +1441,10 @@ static uint64_t *tl_counts(struct store *st, struct tlctx *c, uint32_t series)
 {
 	uint32_t v = c->grouped ? series_value(&st->rd, series, c->key) : 0;
 
-	if (v >= st->rd.nr_strs)
-		v = 0; /* a value never loaded: the store is damaged */
+	/* A value never loaded (the store is damaged), or "" (a fleet
+	 * series of samples without a process name): no value. */
+	if (v >= st->rd.nr_strs || !*rd_str(&st->rd, v))
+		v = 0;
 	if (grow_to((void **)&c->group_of, sizeof(*c->group_of),
 		    &c->nr_group_of, v))
 		return NULL;
@@ -1469,6 +1508,7 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 	struct tlctx c = {0};
 	struct plan pl = {0};
 	uint8_t *match = NULL;
+	uint64_t fa = 0, fb = 0;
 	int maxlvl = LVL_10S, err;
 
 	if ((err = check_range(q)) || !step_ns)
@@ -1489,7 +1529,34 @@ int sqlite__timeline(struct store *st, const struct store_query *q,
 	for (int lvl = LVL_1M; lvl < NR_LEVELS; lvl++)
 		if (step_ns % (level_width_s[lvl] * NS_PER_SEC) == 0)
 			maxlvl = lvl;
-	plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
+	/*
+	 * Every host's line, or its process names': the whole buckets from
+	 * the fleet series (a few per process name instead of a fleet's
+	 * tens of thousands of rows per bucket), the cut ones at the edges
+	 * from the stored series. Their rows hold no 20 ms slots, so only
+	 * when each falls in one point.
+	 */
+	if (step_ns % (10 * NS_PER_SEC) == 0 &&
+	    (!group_by || !strcmp(group_by, LABEL_COMM)) &&
+	    (err = fleet_whole(st, q, &fa, &fb)))
+		goto out;
+	if (fa < fb) {
+		struct plan fpl = {0};
+		uint8_t *fmatch = NULL;
+
+		memcpy(fpl.rolled, pl.rolled, sizeof(pl.rolled));
+		plan_add(&fpl, maxlvl, fa, fb);
+		plan_add(&pl, maxlvl, q->from_ns, fa);
+		plan_add(&pl, maxlvl, fb, q->to_ns);
+		if (!(err = filter_build_ex(st, q, true, &fmatch)))
+			err = scan_ex(st, &fpl, fmatch, true,
+				      q->deadline_mono_ns, timeline_row, &c);
+		free(fmatch);
+		if (err)
+			goto out;
+	} else {
+		plan_add(&pl, maxlvl, q->from_ns, q->to_ns);
+	}
 	if ((err = scan_ex(st, &pl, match, true, q->deadline_mono_ns,
 			   timeline_row, &c)))
 		goto out;

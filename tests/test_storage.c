@@ -730,6 +730,29 @@ static int fleet_sum(const struct store_point *pt, void *ctx)
 	return 0;
 }
 
+/* Time line points summed into per-comm arrays: ctx is a tl_sum. */
+#define TL_POINTS 200
+struct tl_sum {
+	uint64_t t0, step;
+	uint64_t pts[FLEET_COMMS + 1][TL_POINTS]; /* [FLEET_COMMS]: no group */
+};
+
+static int tl_add(const struct store_point *pt, void *ctx)
+{
+	struct tl_sum *t = ctx;
+	int c = 0;
+
+	if (!*pt->group)
+		c = FLEET_COMMS;
+	else
+		while (strcmp(pt->group, comm_of(c)))
+			assert_true(++c < FLEET_COMMS);
+	assert_true(pt->t_ns >= t->t0);
+	assert_true((pt->t_ns - t->t0) / t->step < TL_POINTS);
+	t->pts[c][(pt->t_ns - t->t0) / t->step] += pt->count;
+	return 0;
+}
+
 static void test_storage__fleet_filters_and_merges(void **state)
 {
 	static uint64_t want[FLEET_HOSTS][FLEET_COMMS][FLEET_STACKS];
@@ -899,6 +922,37 @@ static void test_storage__fleet_filters_and_merges(void **state)
 		assert_int_equal(
 		    store__timeline(st, &q, 10 * NS, NULL, fleet_sum, &sum), 0);
 		assert_true(sum < w && sum > w - w / 100);
+	}
+
+	/* Every host's time line (and by process name) is read from the
+	 * fleet series, the buckets the range cuts from the stored ones:
+	 * point for point what each host's lines sum to. */
+	for (int grouped = 0; grouped <= 1; grouped++) {
+		static struct tl_sum all, each;
+		const char *by = grouped ? LABEL_COMM : NULL;
+		char host[8];
+
+		memset(&all, 0, sizeof(all));
+		memset(&each, 0, sizeof(each));
+		q.from_ns = T0 + 37 * NS + 500000000;
+		q.to_ns = T0 + H + 155 * NS;
+		all.step = each.step = 20 * NS;
+		all.t0 = each.t0 = q.from_ns - q.from_ns % all.step;
+		q.nr_filters = 0;
+		assert_int_equal(
+		    store__timeline(st, &q, 20 * NS, by, tl_add, &all), 0);
+		q.filters = f;
+		q.nr_filters = 1;
+		for (int h = 0; h < FLEET_HOSTS; h++) {
+			snprintf(host, sizeof(host), "h%02d", h);
+			f[0].value = host;
+			assert_int_equal(
+			    store__timeline(st, &q, 20 * NS, by, tl_add, &each),
+			    0);
+		}
+		f[0].value = "h07";
+		assert_memory_equal(all.pts, each.pts, sizeof(all.pts));
+		assert_true(all.pts[grouped ? 1 : FLEET_COMMS][3] > 0);
 	}
 	store__close(st);
 }
