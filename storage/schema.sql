@@ -145,6 +145,8 @@ CREATE TABLE meta (
 
 -- fleet_since (v6): unix seconds from which every sample is also in its
 -- fleet series (storage/store_int.h); a new store has them all along.
+-- fleet_slots_from / fleet_slots_to (absent: 0): the 10 s buckets whose
+-- fleet rows hold 20 ms slots, written by the minute rollup (store_int.h).
 INSERT INTO meta (key, value) VALUES ('rolled_1m', 0), ('rolled_1h', 0),
 	('gc_generation', 0), ('fleet_since', 0);
 

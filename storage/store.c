@@ -73,6 +73,7 @@ static const char *const stmt_sql[NR_STMTS] = {
 			    "(key, value, series) VALUES (?, ?, ?)",
     [ST_SERIES_TOUCH] = "UPDATE series SET last_bucket = ?1 "
 			"WHERE id = ?2 AND last_bucket < ?1",
+    [ST_SERIES_LABELS] = "SELECT labels FROM series WHERE id = ?",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
     [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
     [ST_ROW_GET_10S] = "SELECT total, data FROM samples_10s "
@@ -265,6 +266,7 @@ static void wcache__release(struct wcache *wc)
 	free(wc->stack_db);
 	free(wc->series_db);
 	free(wc->series_hour);
+	free(wc->fleet_of);
 	memset(wc, 0, sizeof(*wc));
 }
 
@@ -295,7 +297,7 @@ static size_t wcache__bytes(const struct wcache *wc)
 	return profile__mem_bytes(wc->in) +
 	       (wc->fp_mask + 1) * sizeof(*wc->fp) +
 	       (wc->str_cap + wc->frame_cap + wc->stack_cap + wc->series_cap +
-		wc->hour_cap) *
+		wc->hour_cap + wc->fleet_cap) *
 		   sizeof(int64_t);
 }
 
@@ -1090,6 +1092,34 @@ static size_t went_merge(struct went *w, size_t n)
 	return out + 1;
 }
 
+/* Writes the row (bucket, series) of 'lvl' as these entries, sorted by
+ * (stack, slot) and unique, whose counts sum to 'total'. */
+static int row_put(struct store *st, enum level lvl, uint64_t bucket,
+		   uint32_t series, const struct blob_ent *ents, size_t n,
+		   uint64_t total)
+{
+	sqlite3_stmt *put = store__stmt(st, ST_ROW_PUT_10S + lvl);
+	uint8_t *blob;
+	size_t size;
+	int rc;
+
+	if (!put)
+		return -EIO;
+	size = blob__encode(ents, n, lvl == LVL_10S, &blob);
+	if (!blob)
+		return -ENOMEM;
+	sqlite3_bind_int64(put, 1, (int64_t)bucket);
+	sqlite3_bind_int64(put, 2, series);
+	sqlite3_bind_int64(put, 3, (int64_t)total);
+	sqlite3_bind_blob(put, 4, blob, (int)size, SQLITE_STATIC);
+	rc = sqlite3_step(put);
+	sqlite3_reset(put);
+	free(blob);
+	return rc == SQLITE_DONE
+		   ? 0
+		   : store__sqlerr(st, rc, "writing a sample row");
+}
+
 /*
  * Adds sorted, unique entries to the row (bucket, series) of 'lvl',
  * merging with what the row already holds.
@@ -1098,12 +1128,10 @@ static int row_add(struct store *st, enum level lvl, uint64_t bucket,
 		   uint32_t series, const struct went *w, size_t n)
 {
 	bool slots = lvl == LVL_10S;
-	sqlite3_stmt *get = store__stmt(st, ST_ROW_GET_10S + lvl), *put;
+	sqlite3_stmt *get = store__stmt(st, ST_ROW_GET_10S + lvl);
 	struct blob_ent *old = NULL, *all = NULL;
 	size_t nold = 0, cap = 0, nall = 0, i = 0, j = 0;
 	uint64_t total = 0;
-	uint8_t *blob = NULL;
-	size_t size;
 	int err = 0, rc;
 
 	if (!get)
@@ -1149,29 +1177,11 @@ static int row_add(struct store *st, enum level lvl, uint64_t bucket,
 		total += e.count;
 		all[nall++] = e;
 	}
-	size = blob__encode(all, nall, slots, &blob);
-	if (!blob) {
-		err = -ENOMEM;
-		goto out;
-	}
-	put = store__stmt(st, ST_ROW_PUT_10S + lvl);
-	if (!put) {
-		err = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(put, 1, (int64_t)bucket);
-	sqlite3_bind_int64(put, 2, series);
-	sqlite3_bind_int64(put, 3, (int64_t)total);
-	sqlite3_bind_blob(put, 4, blob, (int)size, SQLITE_STATIC);
-	rc = sqlite3_step(put);
-	sqlite3_reset(put);
-	if (rc != SQLITE_DONE)
-		err = store__sqlerr(st, rc, "writing a sample row");
+	err = row_put(st, lvl, bucket, series, all, nall, total);
 out:
 	sqlite3_reset(get);
 	free(old);
 	free(all);
-	free(blob);
 	return err;
 }
 
@@ -1193,6 +1203,195 @@ static int rows_add(struct store *st, enum level lvl, const struct went *w,
 	return 0;
 }
 
+/* ---- fleet rows with slots (FLEET_SLOTS_FROM in store_int.h) ---- */
+
+#define FLEET_OF_MAX (1u << 24) /* series ids cached below this */
+
+static int str_lookup(struct store *st, const char *str, int64_t *id)
+{
+	sqlite3_stmt *get = store__stmt(st, ST_STR_GET);
+	int rc;
+
+	if (!get)
+		return -EIO;
+	sqlite3_bind_text(get, 1, str, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(get, 0) : 0;
+	sqlite3_reset(get);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? 0
+		   : store__sqlerr(st, rc, "looking up a string");
+}
+
+/*
+ * The id of the fleet series that stored series 'series' is summed into
+ * (the one of its process name), -1 when it is a fleet series itself, 0
+ * when it has none (written before fleet series, or a damaged store).
+ */
+static int fleet_of(struct store *st, int64_t series, int64_t *out)
+{
+	struct wcache *wc = &st->wc;
+	bool cache = series > 0 && series < (int64_t)FLEET_OF_MAX;
+	int64_t fk = 0, ck = 0, v = 0, pairs[4];
+	uint8_t blob[40], *q = blob;
+	const uint8_t *p, *end;
+	sqlite3_stmt *s;
+	int err, rc;
+
+	if (cache && (size_t)series < wc->fleet_cap && wc->fleet_of[series]) {
+		*out = wc->fleet_of[series];
+		return 0;
+	}
+	*out = 0;
+	if ((err = str_lookup(st, FLEET_KEY, &fk)) ||
+	    (err = str_lookup(st, LABEL_COMM, &ck)))
+		return err;
+	if (!(s = store__stmt(st, ST_SERIES_LABELS)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, series);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE
+			   ? 0
+			   : store__sqlerr(st, rc, "reading a series");
+	}
+	p = sqlite3_column_blob(s, 0);
+	end = p ? p + sqlite3_column_bytes(s, 0) : NULL;
+	while (p && p < end) {
+		uint64_t k, val;
+
+		if (!(p = varint__get(p, end, &k)) ||
+		    !(p = varint__get(p, end, &val)))
+			break;
+		if (fk && (int64_t)k == fk)
+			*out = -1;
+		else if (ck && (int64_t)k == ck)
+			v = (int64_t)val;
+	}
+	sqlite3_reset(s);
+	/* No process name: the fleet series of "". */
+	if (!*out && !v && (err = str_lookup(st, "", &v)))
+		return err;
+	if (!*out && fk && ck && v) {
+		/* Its labels in key-name order: __kiln_fleet, then comm. */
+		pairs[0] = fk;
+		pairs[1] = ck; /* FLEET_COMM is the same string */
+		pairs[2] = ck;
+		pairs[3] = v;
+		for (int i = 0; i < 4; i++)
+			q = varint__put(q, (uint64_t)pairs[i]);
+		if (!(s = store__stmt(st, ST_SERIES_GET)))
+			return -EIO;
+		sqlite3_bind_blob(s, 1, blob, (int)(q - blob), SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store__sqlerr(st, rc, "finding a fleet series");
+	}
+	if (cache && *out &&
+	    !grow64(&wc->fleet_of, &wc->fleet_cap, (size_t)series + 1))
+		wc->fleet_of[series] = *out;
+	return 0;
+}
+
+/* One 10 s bucket's fleet rows summed per (series, stack, slot), up to
+ * FSUM_MAX entries (~170 MB with the hash). */
+#define FSUM_MAX (4u << 20)
+
+struct fsum {
+	struct went *w;
+	size_t n, cap;
+	uint32_t *tab; /* open addressing: index into w + 1 */
+	size_t mask;
+};
+
+static size_t fsum_hash(uint32_t series, uint32_t stack, uint32_t slot)
+{
+	return (size_t)hash__mix64(((uint64_t)series << 32 | stack) * 512 +
+				   slot);
+}
+
+static int fsum_add(struct fsum *f, uint32_t series, uint32_t stack,
+		    uint32_t slot, uint64_t count)
+{
+	size_t h;
+
+	if ((f->n + 1) * 2 > f->mask + 1) {
+		size_t ncap = f->mask ? (f->mask + 1) * 2 : 4096;
+		uint32_t *t = calloc(ncap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (size_t i = 0; i < f->n; i++) {
+			h = fsum_hash(f->w[i].series, f->w[i].stack,
+				      f->w[i].slot) &
+			    (ncap - 1);
+			while (t[h])
+				h = (h + 1) & (ncap - 1);
+			t[h] = (uint32_t)i + 1;
+		}
+		free(f->tab);
+		f->tab = t;
+		f->mask = ncap - 1;
+	}
+	for (h = fsum_hash(series, stack, slot) & f->mask; f->tab[h];
+	     h = (h + 1) & f->mask) {
+		struct went *e = &f->w[f->tab[h] - 1];
+
+		if (e->series == series && e->stack == stack &&
+		    e->slot == slot) {
+			e->count += count;
+			return 0;
+		}
+	}
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 4096;
+		struct went *nw = realloc(f->w, ncap * sizeof(*nw));
+
+		if (!nw)
+			return -ENOMEM;
+		f->w = nw;
+		f->cap = ncap;
+	}
+	f->w[f->n] = (struct went){
+	    .series = series, .stack = stack, .slot = slot, .count = count};
+	f->tab[h] = (uint32_t)++f->n;
+	return 0;
+}
+
+/* Writes the summed fleet rows of 10 s bucket 'bucket' in place of what
+ * they held (the same samples at slot 0), and empties 'f'. */
+static int fsum_flush(struct store *st, struct fsum *f, int64_t bucket)
+{
+	struct blob_ent *e = NULL;
+	int err = 0;
+
+	if (!f->n)
+		return 0;
+	went_sort(f->w, f->n);
+	e = malloc(f->n * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0, j; i < f->n && !err; i = j) {
+		uint64_t total = 0;
+
+		for (j = i; j < f->n && f->w[j].series == f->w[i].series; j++) {
+			e[j - i] = (struct blob_ent){
+			    f->w[j].stack, f->w[j].slot, f->w[j].count};
+			total += f->w[j].count;
+		}
+		err = row_put(st, LVL_10S, (uint64_t)bucket, f->w[i].series, e,
+			      j - i, total);
+	}
+	free(e);
+	memset(f->tab, 0, (f->mask + 1) * sizeof(*f->tab));
+	f->n = 0;
+	return err;
+}
+
 /*
  * Rolls up every 'lvl' bucket in [first, upto) from the level below,
  * reading the source rows in key order and writing one target bucket at a
@@ -1207,9 +1406,21 @@ static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 	size_t nents, cap = 0, nw = 0, wcap = 0;
 	int64_t cur = -1;
 	int err = 0, rc;
+	/* Minutes: the fleet rows of their 10 s buckets get slots. */
+	struct fsum fs = {0};
+	int64_t since = 0, sfrom = 0, sto = 0, fcur = -1;
+	bool slots = lvl == LVL_1M;
 
 	if (!scan)
 		return -EIO;
+	if (slots && ((err = store__meta_get(st, "fleet_since", &since)) ||
+		      (err = store__meta_get(st, FLEET_SLOTS_FROM, &sfrom)) ||
+		      (err = store__meta_get(st, FLEET_SLOTS_TO, &sto))))
+		return err;
+	slots = slots && since >= 0;
+	/* The span goes on where it ended, or starts again here. */
+	if (slots && (!sto || sto != first * (int64_t)ratio))
+		sfrom = first * (int64_t)ratio;
 	sqlite3_bind_int64(scan, 1, first * (int64_t)ratio);
 	sqlite3_bind_int64(scan, 2, upto * (int64_t)ratio);
 	for (;;) {
@@ -1218,9 +1429,23 @@ static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 			err = store__sqlerr(st, rc, "reading rows to roll up");
 			goto out;
 		}
-		int64_t b = rc == SQLITE_ROW
-				? sqlite3_column_int64(scan, 0) / (int64_t)ratio
-				: -1;
+		int64_t raw =
+		    rc == SQLITE_ROW ? sqlite3_column_int64(scan, 0) : -1;
+		int64_t b = raw >= 0 ? raw / (int64_t)ratio : -1;
+		uint32_t series = 0;
+
+		/* Decoded before anything is written: the fleet rows
+		 * rewritten below are in the table being scanned. */
+		nents = 0;
+		if (rc == SQLITE_ROW) {
+			err = blob__decode(
+			    sqlite3_column_blob(scan, 3),
+			    (size_t)sqlite3_column_bytes(scan, 3),
+			    lvl - 1 == LVL_10S, &ents, &nents, &cap);
+			if (err)
+				goto out;
+			series = (uint32_t)sqlite3_column_int64(scan, 1);
+		}
 		if (b != cur && nw) {
 			/* The scan statement stays open while we write: fine,
 			 * the rows written are in another table. */
@@ -1230,16 +1455,42 @@ static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 				goto out;
 			nw = 0;
 		}
+		/* The scan has left bucket fcur: its fleet rows (behind the
+		 * scan's position) are rewritten with their slots. */
+		if (slots && raw != fcur && fs.n &&
+		    (err = fsum_flush(st, &fs, fcur)))
+			goto out;
+		fcur = raw;
 		if (rc == SQLITE_DONE)
 			break;
 		cur = b;
-		nents = 0;
-		err = blob__decode(sqlite3_column_blob(scan, 3),
-				   (size_t)sqlite3_column_bytes(scan, 3),
-				   lvl - 1 == LVL_10S, &ents, &nents, &cap);
-		if (err)
-			goto out;
-		uint32_t series = (uint32_t)sqlite3_column_int64(scan, 1);
+		int64_t fleet = 0;
+
+		if (slots && raw * 10 >= since) {
+			if ((err = fleet_of(st, series, &fleet)))
+				goto out;
+			if (!fleet) {
+				/* Not every sample has its fleet series:
+				 * these buckets keep rows without slots. */
+				slots = false;
+				fs.n = 0;
+				if (fs.tab)
+					memset(fs.tab, 0,
+					       (fs.mask + 1) * sizeof(*fs.tab));
+			}
+		}
+		for (size_t i = 0; slots && fleet > 0 && i < nents; i++)
+			if ((err = fsum_add(&fs, (uint32_t)fleet, ents[i].stack,
+					    ents[i].slot, ents[i].count)))
+				goto out;
+		if (slots && fs.n > FSUM_MAX) {
+			/* A bucket of very many distinct stacks: its cut
+			 * reads stay per stored series, and memory bounded. */
+			slots = false;
+			free(fs.w);
+			free(fs.tab);
+			memset(&fs, 0, sizeof(fs));
+		}
 		for (size_t i = 0; i < nents; i++) {
 			/* Raw entries come per slot: sum a stack's run first.
 			 */
@@ -1265,10 +1516,16 @@ static int rollup(struct store *st, enum level lvl, int64_t first, int64_t upto)
 						.count = ents[i].count};
 		}
 	}
+	if (slots && ((err = store__meta_set(st, FLEET_SLOTS_FROM, sfrom)) ||
+		      (err = store__meta_set(st, FLEET_SLOTS_TO,
+					     upto * (int64_t)ratio))))
+		goto out;
 out:
 	sqlite3_reset(scan);
 	free(ents);
 	free(w);
+	free(fs.w);
+	free(fs.tab);
 	return err;
 }
 
@@ -1442,7 +1699,7 @@ static int write_locked(struct store *st, const struct profile *p,
 	uint8_t *ffp_done = NULL;
 	struct went *w = malloc((n ? 2 * n : 1) * sizeof(*w));
 	uint64_t max_raw = 0;
-	int64_t period;
+	int64_t period, sfrom = 0, sto = 0;
 	int err = 0;
 
 	if (!w || !smap || !slocal || !stmap || !fmap || !flocal || !fleet) {
@@ -1450,7 +1707,9 @@ static int write_locked(struct store *st, const struct profile *p,
 		goto out;
 	}
 	profile__set_checked(fleet);
-	if ((err = check_generation(st)))
+	if ((err = check_generation(st)) ||
+	    (err = store__meta_get(st, FLEET_SLOTS_FROM, &sfrom)) ||
+	    (err = store__meta_get(st, FLEET_SLOTS_TO, &sto)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t = s[i].time_ns ? s[i].time_ns : fallback;
@@ -1513,10 +1772,12 @@ static int write_locked(struct store *st, const struct profile *p,
 		if (w[i].bucket > max_raw)
 			max_raw = w[i].bucket;
 		/* The same samples summed into the fleet series, at
-		 * bucket resolution (slot 0). */
+		 * bucket resolution (slot 0), or with their slots where
+		 * the fleet rows have them (late data, store_int.h). */
 		w[n + i] = w[i];
 		w[n + i].series = (uint32_t)fmap[s[i].series];
-		w[n + i].slot = 0;
+		if ((int64_t)w[i].bucket < sfrom || (int64_t)w[i].bucket >= sto)
+			w[n + i].slot = 0;
 		/* Newest hour per series, for series garbage collection. */
 		int64_t hour = (int64_t)(t / NS_PER_SEC / 3600);
 		if ((err = touch_series(st, slocal[s[i].series],

@@ -31,6 +31,17 @@
  */
 #define FLEET_KEY "__kiln_fleet"
 #define FLEET_COMM "comm"
+/*
+ * Fleet series' 10 s rows of buckets in meta [fleet_slots_from,
+ * fleet_slots_to) (10 s bucket indexes) hold the 20 ms slots of their
+ * samples: the minute rollup, which reads every row of those buckets once
+ * all hosts' windows are in, writes them again summed per (stack, slot),
+ * and later windows for them add their slots. A range that cuts such a
+ * bucket reads a few fleet rows instead of every host's. Stores without
+ * the keys have none (both 0).
+ */
+#define FLEET_SLOTS_FROM "fleet_slots_from"
+#define FLEET_SLOTS_TO "fleet_slots_to"
 
 /* Levels of sample tables, finest first. */
 enum level { LVL_10S = 0, LVL_1M, LVL_1H, NR_LEVELS };
@@ -57,6 +68,7 @@ enum stmt_id {
 	ST_SERIES_ADD,
 	ST_SERIES_LABEL_ADD,
 	ST_SERIES_TOUCH,
+	ST_SERIES_LABELS,
 	ST_META_GET,
 	ST_META_SET,
 	ST_ROW_GET_10S,
@@ -115,7 +127,10 @@ struct wcache {
 	int64_t *stack_db;
 	int64_t *series_db;
 	int64_t *series_hour; /* last_bucket known to be stored */
-	size_t str_cap, frame_cap, stack_cap, series_cap, hour_cap;
+	/* per series id below FLEET_OF_MAX: its fleet series' id, -1 for
+	 * none (a fleet series itself), 0 not looked up yet (rollups) */
+	int64_t *fleet_of;
+	size_t str_cap, frame_cap, stack_cap, series_cap, hour_cap, fleet_cap;
 };
 
 struct rd_frame {

@@ -1315,12 +1315,13 @@ static int keep_keys(struct store *st, const struct store_query *q,
 }
 
 /* The part of q's range the fleet series can serve when q filters on the
- * process name at most: whole 10 s buckets from 'fleet_since' on. */
+ * process name at most: whole 10 s buckets from 'fleet_since' on, and the
+ * buckets the range cuts where the fleet rows hold slots. */
 static int fleet_whole(struct store *st, const struct store_query *q,
 		       uint64_t *a, uint64_t *b)
 {
 	const uint64_t g = 10 * NS_PER_SEC;
-	int64_t since;
+	int64_t since, sfrom, sto;
 	int err;
 
 	*a = *b = 0;
@@ -1329,10 +1330,17 @@ static int fleet_whole(struct store *st, const struct store_query *q,
 	for (size_t i = 0; i < q->nr_filters; i++)
 		if (strcmp(q->filters[i].key, LABEL_COMM))
 			return 0;
-	if ((err = store__meta_get(st, "fleet_since", &since)))
+	if ((err = store__meta_get(st, "fleet_since", &since)) ||
+	    (err = store__meta_get(st, FLEET_SLOTS_FROM, &sfrom)) ||
+	    (err = store__meta_get(st, FLEET_SLOTS_TO, &sto)))
 		return err == -ENOENT ? 0 : err;
 	*a = (q->from_ns + g - 1) / g * g;
 	*b = q->to_ns / g * g;
+	if ((int64_t)(q->from_ns / g) >= sfrom &&
+	    (int64_t)(q->from_ns / g) < sto)
+		*a = q->from_ns;
+	if ((int64_t)(q->to_ns / g) >= sfrom && (int64_t)(q->to_ns / g) < sto)
+		*b = q->to_ns;
 	/* Before fleet_since (an hour boundary) from the stored series. */
 	if (since > 0 && *a < (uint64_t)since * NS_PER_SEC)
 		*a = (uint64_t)since * NS_PER_SEC;

@@ -835,9 +835,21 @@ static void test_storage__fleet_filters_and_merges(void **state)
 		assert_int_equal(got[FLEET_HOSTS][0][k], w);
 	}
 
+	/* The rolled-up minutes' fleet rows hold slots (the last minute's
+	 * not yet), so cut buckets there are read from them too; a window
+	 * that arrives late for such a bucket adds its slots. */
+	assert_int_equal(sql_int(path, "SELECT value FROM meta WHERE key = "
+				       "'fleet_slots_from'"),
+			 T0 / NS / 10);
+	assert_int_equal(sql_int(path, "SELECT value FROM meta WHERE key = "
+				       "'fleet_slots_to'"),
+			 (T0 / NS + 3600 + 180) / 60 * 6);
+	fleet_window(st, T0 + 30 * NS, want);
+
 	/* Merged on the process name alone, no filter or one on it: read
-	 * from the fleet series, cut buckets at the edges from the stored
-	 * ones; the same counts as summing every host's series. */
+	 * from the fleet series (cut buckets too where they have slots),
+	 * other cut buckets from the stored ones; the same counts as
+	 * summing every host's series. */
 	static const char *const only_comm[] = {LABEL_COMM};
 	struct store_filter cf = {LABEL_COMM, "nginx"};
 	for (int filtered = 0; filtered <= 1; filtered++) {
