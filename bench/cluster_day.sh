@@ -24,8 +24,10 @@
 set -eu
 DB=$1
 OUT=${OUT:-.output}
-KILN_BUILD=$PWD/$OUT/kiln
-LOAD=$PWD/$OUT/bench/push_load
+# KILN_FILL / PUSH_LOAD: the builds that fill (copies, when rebuilding
+# meanwhile); KILN: the one that queries.
+KILN_BUILD=${KILN_FILL:-$PWD/$OUT/kiln}
+LOAD=${PUSH_LOAD:-$PWD/$OUT/bench/push_load}
 HOURS=${CLUSTER_HOURS:-25}
 DENSE=${CLUSTER_DENSE:-10}
 # Fixed times, so a kept file and its queries agree across runs: the data
@@ -33,6 +35,7 @@ DENSE=${CLUSTER_DENSE:-10}
 # after it would reach into the future: dense data ends at END + 600).
 END=${CLUSTER_END:-$(($(date +%s) / 3600 * 3600 - 3600))}
 if [ -e "$DB.times" ]; then
+	# shellcheck source=/dev/null
 	. "$DB.times"
 fi
 
@@ -58,11 +61,11 @@ fill() {
 	for h in $(seq $((HOURS - 1)) -1 0); do
 		slot=$((END - h * 3600))
 		"$LOAD" run "http://127.0.0.1:$port" --hosts 1000 --windows 1 --threads 8 \
-			--token-file "$tmp/token" --start "$slot" 2>/dev/null |
+			--token-file "$tmp/token" --server-pid "$server" --start "$slot" 2>/dev/null |
 			sed "s/^/fleet $(date -u -d @"$slot" +%FT%H:%M): /"
 	done
 	"$LOAD" run "http://127.0.0.1:$port" --hosts "$DENSE" --windows 420 --threads 8 \
-		--token-file "$tmp/token" --start $((END - 3600)) 2>/dev/null |
+		--token-file "$tmp/token" --server-pid "$server" --start $((END - 3600)) 2>/dev/null |
 		sed 's/^/dense: /'
 	kill "$server"
 	wait "$server" 2>/dev/null || true

@@ -39,17 +39,26 @@ get() {
 	curl -s -o "$TMP/body" -w '%{time_total} %{http_code} %{size_download}\n' \
 		"http://127.0.0.1:$PORT$1" | awk '{ printf "%d %s %s\n", $1 * 1000, $2, $3 }'
 }
-# row NAME QUERY: first, then the median of 5
+# The server's CPU time so far, in ms (user + system): on a loaded
+# machine wall time is mostly waiting for a core.
+cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' \
+		"/proc/$SERVER_PID/stat"
+}
+# row NAME QUERY: first, then the median of 5 and their mean server CPU
 row() {
-	local name=$1 q=$2 first times=() st
+	local name=$1 q=$2 first times=() st c0 c1
 	for ep in flamegraph timeline top; do
 		first=$(get "/api/v1/$ep?$q")
 		times=()
+		c0=$(cpu_ms)
 		for _ in 1 2 3 4 5; do times+=("$(get "/api/v1/$ep?$q" | cut -d' ' -f1)"); done
+		c1=$(cpu_ms)
 		st=$(echo "$first" | cut -d' ' -f2)
 		med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
-		printf '%-24s %-10s first %6s ms  warm median %6s ms  (HTTP %s, %s bytes)\n' \
-			"$name" "$ep" "$(echo "$first" | cut -d' ' -f1)" "$med" "$st" "$(echo "$first" | cut -d' ' -f3)"
+		printf '%-24s %-10s first %6s ms  warm median %6s ms  server CPU %5s ms  (HTTP %s, %s bytes)\n' \
+			"$name" "$ep" "$(echo "$first" | cut -d' ' -f1)" "$med" $(((c1 - c0) / 5)) \
+			"$st" "$(echo "$first" | cut -d' ' -f3)"
 	done
 }
 echo "--- HTTP API on $(basename "$DB") ($(du -m "$DB" | cut -f1) MB), kiln $("$KILN" --version 2>/dev/null | head -1)"
