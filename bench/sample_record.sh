@@ -18,6 +18,8 @@
 #   bench/sample_record.sh                KILN_BEFORE=path/to/kiln required
 #   ROUNDS=3 SECS=5 STARTUP=30 WARM=15 STALL=5 BUSY=0 CHURN=0
 #   ONLY=cost|startup|stall  UNWIND=fp (cost of the frame-pointer walk)
+#   ONLY=full: the program's cost per run while the ring buffer is full
+#   (the agent stopped until samples are lost; not in the default set)
 # The agent's CPU beside it: TOOLS="kiln before" SCENARIOS=busy
 # KILN_BEFORE=... bench/agent_overhead.sh.
 set -u
@@ -140,6 +142,38 @@ print("%s stall: agent stopped %s s: %d samples, %d lost to a full ring buffer"
 PY
 }
 
+# The program's cost per run while the ring buffer is full: the agent
+# stopped until samples are being lost, then 5 s of bpf_stats.
+full() { # LABEL BIN
+	rm -f "$TMP/db"*
+	"$2" agent --db "$TMP/db" --no-web --stats-interval 1h 2>"$TMP/agent.err" &
+	tool_pid=$!
+	wait_loaded "$tool_pid" || { echo "$1: kiln agent failed: $(cat "$TMP/agent.err")"; return; }
+	sleep "$WARM"
+	kill -STOP "$tool_pid"
+	for _ in $(seq 60); do
+		sleep 2
+		python3 bench/unwind_cost.py "$tool_pid" "$TMP/a.json"
+		python3 -c "import json, sys; s = max(json.load(open(sys.argv[1])).values(), key=lambda s: s['run_cnt']); sys.exit(s['stats'].get('2', 0) == 0)" "$TMP/a.json" && break
+	done
+	sleep 5
+	python3 bench/unwind_cost.py "$tool_pid" "$TMP/b.json"
+	kill -CONT "$tool_pid"
+	kill -INT "$tool_pid"
+	wait "$tool_pid"
+	tool_pid=
+	python3 - "$TMP/a.json" "$TMP/b.json" "$1" <<'PY'
+import json, sys
+def load(p):
+    return max(json.load(open(p)).values(), key=lambda s: s["run_cnt"])
+a, b = load(sys.argv[1]), load(sys.argv[2])
+runs = b["run_cnt"] - a["run_cnt"]
+lost = b["stats"].get("2", 0) - a["stats"].get("2", 0)
+print("%s full: %d runs, %d lost, bpf_stats %.2f us/run while the ring buffer is full"
+      % (sys.argv[3], runs, lost, (b["run_time_ns"] - a["run_time_ns"]) / runs / 1000 if runs else 0))
+PY
+}
+
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
 load_on
@@ -152,6 +186,7 @@ for r in $(seq "$ROUNDS"); do
 		[ -n "$ONLY" ] && [ "$ONLY" != cost ] || cost "round $r $b" "$bin"
 		[ -n "$ONLY" ] && [ "$ONLY" != startup ] || startup "round $r $b" "$bin"
 		[ -n "$ONLY" ] && [ "$ONLY" != stall ] || stall "round $r $b" "$bin"
+		[ "$ONLY" != full ] || full "round $r $b" "$bin"
 	done
 	echo "   (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done

@@ -27,6 +27,9 @@ const volatile bool include_idle = false;
 /* Wake the reader only when this much is waiting: it polls on a timer
  * anyway, and a wakeup per sample would cost more than the sampling. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* The ring buffer's size: with less room than a bare record, a sample is
+ * counted lost before its stacks are walked for nothing. */
+const volatile __u64 ring_bytes = 4 << 20;
 /* enum kiln_unwind_mode */
 const volatile __u32 unwind_mode = KILN_UNWIND_MODE_CFI;
 /* 0: cgroup ids from cgroup v2; else 1 + the v1 controller (kernel ssid)
@@ -549,6 +552,13 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		count(KILN_STAT_FILTERED);
 		return 0;
 	}
+	/* Records take an 8-byte header each. */
+	if (bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) + 8 +
+		KILN_SAMPLE_HEAD_SIZE >
+	    ring_bytes) {
+		count(KILN_STAT_RINGBUF_FULL);
+		return 0;
+	}
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
@@ -608,7 +618,8 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		frames_bounded(kiln_sample_frames(s->ustack_len))) *
 		   sizeof(__u64);
 	if (bpf_ringbuf_output(&samples, s, size,
-			       bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >=
+			       bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) +
+					   size >=
 				       wakeup_bytes
 				   ? BPF_RB_FORCE_WAKEUP
 				   : BPF_RB_NO_WAKEUP))

@@ -446,6 +446,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 	/* The loop drains every 100 ms; a wakeup is only needed when the
 	 * buffer fills faster than that. */
 	s->skel->rodata->wakeup_bytes = rb_size / 4;
+	s->skel->rodata->ring_bytes = rb_size;
 	err = profile_bpf__load(s->skel);
 	if (err) {
 		pr_err("failed to load the BPF program: %s%s", strerror(-err),
