@@ -312,8 +312,11 @@ static int attach_cpu_clock(struct sampler *s, unsigned int frequency)
 }
 
 /*
- * Room for half a second of samples from every CPU: the loop drains it
- * every 100 ms, so a stall of a few polls loses nothing. The kernel maps
+ * Room for half a second of samples from every CPU at their largest (both
+ * stacks 127 frames deep): the loop drains it every 100 ms, so a stall of
+ * a few polls loses nothing. Records are sized to their stacks, ~150-190
+ * bytes on a whole system, so it holds ten times that in practice (1 MB,
+ * the minimum: ~5,600 samples). The kernel maps
  * the data pages twice, so every byte here costs two in RSS; don't
  * oversize it.
  */
