@@ -783,9 +783,13 @@ int cmd_agent(int argc, char **argv)
 	session__flush(a.session, a.backlog);
 	write_window(&a);
 	/* Sampling has stopped: up to 2 s to name what was stored by offset
-	 * (files read late, debug files that arrived). */
-	if (!a.failing)
+	 * (files read late, debug files that arrived). The last window's
+	 * files still being read are taken in first (1 s at most): nothing
+	 * polls for them after this. */
+	if (!a.failing) {
+		session__collect_loads(a.session, 1000);
 		renamer__step(a.renamer, 2000);
+	}
 	update_counters(&a);
 	log_summary(&a);
 	ret = a.failing ? EXIT_RUNTIME : 0;

@@ -280,6 +280,12 @@ uint64_t session__flush(struct session *s, struct profile *out)
 	return added;
 }
 
+void session__collect_loads(struct session *s, int wait_ms)
+{
+	symbolizer__object_collect(s->sym, wait_ms, proc_table__object_loaded,
+				   s->procs);
+}
+
 struct symbolizer *session__symbolizer(struct session *s)
 {
 	return s->sym;

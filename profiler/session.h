@@ -68,6 +68,11 @@ int session__poll(struct session *s, int timeout_ms);
  */
 uint64_t session__flush(struct session *s, struct profile *out);
 
+/* Takes in the objects the loader finished, waiting up to wait_ms for
+ * those still being read: their build ids are then queued for naming the
+ * frames stored by offset again (symbolizer__take_improved). */
+void session__collect_loads(struct session *s, int wait_ms);
+
 void session__stats(struct session *s, struct session_stats *out);
 
 /* The session's symbolizer, for the thread that polls and flushes (it is

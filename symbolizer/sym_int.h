@@ -100,6 +100,9 @@ struct sym_object {
 	 * and read again on demand through these O_PATH handles. */
 	int reload_fd, reload_root; /* -1 when not reloadable */
 	bool unloaded, reloading;
+	/* A frame was resolved while unloaded, so stored by offset: named
+	 * again once read (symbolizer__note_improved). */
+	bool named_unloaded;
 	uint64_t last_used; /* resolution clock, for LRU among objects in use */
 	uint64_t trim_gen;
 	/* While loading only (the loader thread): where debuglink targets

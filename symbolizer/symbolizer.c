@@ -911,6 +911,10 @@ static void reload_done(struct symbolizer *sym, struct load_job *job)
 		job->obj = NULL;
 		sym->cache_bytes += obj->bytes - before;
 		sym->stats.objects_reloaded++;
+		/* Frames stored by offset meanwhile are named again. */
+		if (obj->named_unloaded && obj->build_id[0])
+			symbolizer__note_improved(sym, obj->build_id);
+		obj->named_unloaded = false;
 		/* No trim here: it is wanted now; the flush trims after. */
 	} else {
 		/* Gone or changed: its frames stay module+0xoffset. */
@@ -918,6 +922,7 @@ static void reload_done(struct symbolizer *sym, struct load_job *job)
 			 strerror(-job->err));
 		close(obj->reload_fd);
 		obj->reload_fd = -1;
+		obj->named_unloaded = false;
 	}
 	symbolizer__object_put(sym, obj);
 }
@@ -1088,6 +1093,7 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 	out->vaddr = vaddr;
 	obj->last_used = ++sym->clock;
 	if (obj->unloaded) {
+		obj->named_unloaded = true;
 		request_reload(sym, obj);
 		return -ENOENT;
 	}

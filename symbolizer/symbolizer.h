@@ -165,7 +165,8 @@ int symbolizer__resolve(struct symbolizer *sym, struct sym_object *obj,
 /*
  * Build ids whose frames can be named better now than when they were
  * stored: their debug file arrived (debuginfod), or their file was read
- * after frames in it had been named by offset. Copies one (lowercase hex)
+ * (or read again, once unloaded for room) after frames in it had been
+ * named by offset. Copies one (lowercase hex)
  * into 'buf' and returns true, or returns false when there is none.
  */
 bool symbolizer__take_improved(struct symbolizer *sym, char *buf, size_t size);

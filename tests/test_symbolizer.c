@@ -514,7 +514,8 @@ static void no_waiter(void *ctx, const struct sym_mapping *map,
  * Over the cache's ceiling, an object in use is unloaded (everything read
  * from its file freed): resolving it then asks the loader thread to read
  * it again and answers -ENOENT meanwhile; once read, it resolves as
- * before. Memory stays bounded; only latency is lost.
+ * before, and its build id is queued so that the frames stored by offset
+ * meanwhile are named again. Memory stays bounded; only latency is lost.
  */
 static void test_symbolizer__unload_in_use_and_reload(void **state)
 {
@@ -525,7 +526,7 @@ static void test_symbolizer__unload_in_use_and_reload(void **state)
 	struct sym_mapping m;
 	struct sym_object *obj;
 	struct sym_result r;
-	char bin[PATH_MAX], path[PATH_MAX];
+	char bin[PATH_MAX], path[PATH_MAX], id[132];
 	struct child c;
 	int err = -ENOENT;
 
@@ -540,6 +541,7 @@ static void test_symbolizer__unload_in_use_and_reload(void **state)
 	assert_true(st.objects_unloaded >= 1);
 	assert_int_equal(symbolizer__resolve(sym, obj, &m, c.mark, false, &r),
 			 -ENOENT);
+	assert_false(symbolizer__take_improved(sym, id, sizeof(id)));
 	for (int i = 0; i < 100 && err; i++) {
 		symbolizer__object_collect(sym, 100, no_waiter, NULL);
 		err = symbolizer__resolve(sym, obj, &m, c.mark, false, &r);
@@ -549,6 +551,10 @@ static void test_symbolizer__unload_in_use_and_reload(void **state)
 	check_inline_chain(&r);
 	symbolizer__stats(sym, &st);
 	assert_true(st.objects_reloaded >= 1);
+	/* The frame answered -ENOENT was stored as module+0xoffset. */
+	assert_true(symbolizer__take_improved(sym, id, sizeof(id)));
+	assert_string_equal(id, sym_object__build_id(obj));
+	assert_true(id[0]);
 	symbolizer__object_put(sym, obj);
 	symbolizer__free(sym);
 }
