@@ -103,6 +103,10 @@ struct sym_object {
 	/* A frame was resolved while unloaded, so stored by offset: named
 	 * again once read (symbolizer__note_improved). */
 	bool named_unloaded;
+	/* Read again: unloaded from this symbolizer__trim() call on only,
+	 * so what asked for it (the next window's frames, the renamer after
+	 * it) finds it read. */
+	uint64_t unload_from;
 	uint64_t last_used; /* resolution clock, for LRU among objects in use */
 	uint64_t trim_gen;
 	/* While loading only (the loader thread): where debuglink targets
@@ -313,6 +317,7 @@ struct symbolizer {
 	uint64_t cache_bytes;
 	uint64_t clock;		   /* resolutions so far: objects' last_used */
 	uint64_t trim_gen;	   /* one per cache_trim */
+	uint64_t trims;		   /* symbolizer__trim() calls */
 	const char *kernel_module; /* interned "[kernel.kallsyms]" */
 	struct sym_loader *loader; /* started on the first request */
 	/* Build ids to name again: symbolizer__take_improved(). */

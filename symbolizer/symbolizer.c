@@ -204,7 +204,8 @@ static void cache_trim(struct symbolizer *sym)
 		dwobj__drop_indexes(o);
 		if (sym->cache_bytes - (before - o->bytes) >
 			sym->opts.max_cache_bytes &&
-		    o->reload_fd >= 0 && !o->reloading) {
+		    o->reload_fd >= 0 && !o->reloading &&
+		    o->unload_from <= sym->trims) {
 			dwobj__unload(o);
 			sym->stats.objects_unloaded++;
 		} else if (before != o->bytes) {
@@ -911,6 +912,10 @@ static void reload_done(struct symbolizer *sym, struct load_job *job)
 		job->obj = NULL;
 		sym->cache_bytes += obj->bytes - before;
 		sym->stats.objects_reloaded++;
+		/* Kept through the next flush: unloaded by its trim, before
+		 * the renamer or any frame resolved it, it would be read
+		 * again and again, naming nothing. */
+		obj->unload_from = sym->trims + 2;
 		/* Frames stored by offset meanwhile are named again. */
 		if (obj->named_unloaded && obj->build_id[0])
 			symbolizer__note_improved(sym, obj->build_id);
@@ -1055,6 +1060,7 @@ static bool loader_stop(struct symbolizer *sym)
 
 void symbolizer__trim(struct symbolizer *sym)
 {
+	sym->trims++;
 	cache_trim(sym);
 	for (struct sym_object *o = sym->all; o; o = o->all_next)
 		dwobj__pageout(o);

@@ -515,7 +515,8 @@ static void no_waiter(void *ctx, const struct sym_mapping *map,
  * from its file freed): resolving it then asks the loader thread to read
  * it again and answers -ENOENT meanwhile; once read, it resolves as
  * before, and its build id is queued so that the frames stored by offset
- * meanwhile are named again. Memory stays bounded; only latency is lost.
+ * meanwhile are named again (it is kept read through the next flush for
+ * that). Memory stays bounded; only latency is lost.
  */
 static void test_symbolizer__unload_in_use_and_reload(void **state)
 {
@@ -555,6 +556,14 @@ static void test_symbolizer__unload_in_use_and_reload(void **state)
 	assert_true(symbolizer__take_improved(sym, id, sizeof(id)));
 	assert_string_equal(id, sym_object__build_id(obj));
 	assert_true(id[0]);
+	/* Kept through the next flush's trim, so the renamer (after the
+	 * window is written) finds it read; unloaded again at the one after. */
+	symbolizer__trim(sym);
+	assert_int_equal(symbolizer__resolve_build_id(sym, id, r.offset, &r),
+			 0);
+	symbolizer__trim(sym);
+	assert_int_equal(symbolizer__resolve_build_id(sym, id, r.offset, &r),
+			 -EAGAIN);
 	symbolizer__object_put(sym, obj);
 	symbolizer__free(sym);
 }
