@@ -783,12 +783,17 @@ int cmd_agent(int argc, char **argv)
 	session__flush(a.session, a.backlog);
 	write_window(&a);
 	/* Sampling has stopped: up to 2 s to name what was stored by offset
-	 * (files read late, debug files that arrived). The last window's
-	 * files still being read are taken in first (1 s at most): nothing
-	 * polls for them after this. */
+	 * (files read late, debug files that arrived). The files still being
+	 * read are taken in first, and again whenever the renamer waits for
+	 * one read again: nothing else polls for them after this. */
 	if (!a.failing) {
+		double end = clock__mono_s() + 2.0;
+		double left;
+
 		session__collect_loads(a.session, 1000);
-		renamer__step(a.renamer, 2000);
+		while ((left = end - clock__mono_s()) > 0 &&
+		       renamer__step(a.renamer, (unsigned)(left * 1000)))
+			session__collect_loads(a.session, 100);
 	}
 	update_counters(&a);
 	log_summary(&a);

@@ -201,7 +201,7 @@ static bool batch(struct renamer *r)
 	return !reloading;
 }
 
-void renamer__step(struct renamer *r, unsigned budget_ms)
+bool renamer__step(struct renamer *r, unsigned budget_ms)
 {
 	uint64_t t0 = clock__mono_ns(), t;
 	uint64_t end = t0 + (uint64_t)budget_ms * 1000000ULL;
@@ -213,13 +213,13 @@ void renamer__step(struct renamer *r, unsigned budget_ms)
 						 sizeof(r->build_id)))
 			;
 		r->build_id[0] = '\0';
-		return;
+		return false;
 	}
 	do {
 		if (!r->build_id[0]) {
 			if (!symbolizer__take_improved(r->sym, r->build_id,
 						       sizeof(r->build_id)))
-				return;
+				return false;
 			struct done *d = done_find(r, r->build_id);
 
 			r->after = d ? d->after : 0;
@@ -230,6 +230,7 @@ void renamer__step(struct renamer *r, unsigned budget_ms)
 		r->busy_ns += t - t0;
 		t0 = t;
 	} while (more && t < end);
+	return r->build_id[0] != '\0';
 }
 
 void renamer__stats(const struct renamer *r, struct renamer_stats *out)

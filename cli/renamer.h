@@ -13,6 +13,7 @@
 #ifndef KILN_CLI_RENAMER_H
 #define KILN_CLI_RENAMER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct renamer;
@@ -24,8 +25,10 @@ struct renamer *renamer__new(struct store *st, struct symbolizer *sym);
 void renamer__free(struct renamer *r);
 
 /* Works for up to 'budget_ms' on what arrived; returns quickly when
- * nothing did. */
-void renamer__step(struct renamer *r, unsigned budget_ms);
+ * nothing did. True when it stopped with a build id under way (out of
+ * time, or its object is being read again: worth another step once
+ * the symbolizer's loads are taken in). */
+bool renamer__step(struct renamer *r, unsigned budget_ms);
 
 struct renamer_stats {
 	uint64_t build_ids; /* build ids whose frames were gone through */
