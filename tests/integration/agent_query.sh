@@ -23,7 +23,8 @@ wait "$AGENT" || fail "the agent must exit 0 on SIGTERM: $(tail -3 "$LOG")"
 
 q() { "$KILN" query --db "$DB" --from -5m --to now "$@"; }
 q --filter "comm=$NAME" --format folded -o "$TMP/comm.folded" || fail "query by comm failed"
-sort -t" " -k2 -rn "$TMP/comm.folded" | head -8
+# Shown for the log only; head may close the pipe before sort is done.
+sort -t" " -k2 -rn "$TMP/comm.folded" | head -8 || true
 n=$(total "$TMP/comm.folded")
 # One sample per 1/299 s of the workload's CPU time, give or take.
 expect=$(awk -v c="$cpu" 'BEGIN { printf "%d", c * 299 }')
