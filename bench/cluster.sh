@@ -9,6 +9,7 @@
 # KILN_BENCH_QUICK=1 stops at 100 hosts; CLUSTER_HOSTS="N..." and
 # CLUSTER_WINDOWS=W pick the runs.
 set -eu
+. "$(dirname "$0")/lib.sh"
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
 LOAD=$PWD/$OUT/bench/push_load
@@ -26,12 +27,7 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
 "$KILN" server --db "$TMP/central.db" --ingest --listen 127.0.0.1:0 --threads 8 \
 	--auth-token-file "$TMP/token" >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$TMP/err"; exit 1; }
+PORT=$(listen_port "$TMP/out" "$SERVER_PID") || { cat "$TMP/err"; exit 1; }
 
 hosts=${CLUSTER_HOSTS:-1 10 100 1000}
 [ "${KILN_BENCH_QUICK:-}" = 1 ] && hosts="1 10 100"

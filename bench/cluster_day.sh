@@ -22,6 +22,7 @@
 #    data in every bucket of the queried hour.
 # CLUSTER_HOURS (25) and CLUSTER_DENSE change the shape.
 set -eu
+. "$(dirname "$0")/lib.sh"
 DB=$1
 OUT=${OUT:-.output}
 # KILN_FILL / PUSH_LOAD: the builds that fill (copies, when rebuilding
@@ -48,12 +49,7 @@ fill() {
 	"$KILN_BUILD" server --db "$DB" --ingest --listen 127.0.0.1:0 --threads 8 \
 		--auth-token-file "$tmp/token" >"$tmp/out" 2>"$tmp/err" &
 	server=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$tmp/out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || { cat "$tmp/err"; return 1; }
+	port=$(listen_port "$tmp/out" "$server") || { cat "$tmp/err"; return 1; }
 	t0=$(date +%s)
 	# Oldest first, as agents deliver: the fleet's hourly windows, then
 	# the dense hosts' 70 minutes (which end 10 minutes after the last

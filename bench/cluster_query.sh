@@ -13,6 +13,7 @@
 # folded` as a cold process, the earlier measure. KILN=path picks the
 # binary (the same store file for both when comparing builds: copy it).
 set -eu
+. "$(dirname "$0")/lib.sh"
 DB=$1 FROM=$2 TO=$3 HOST=$4
 KILN=${KILN:-$PWD/${OUT:-.output}/kiln}
 TMP=$(mktemp -d /tmp/kiln-bench-cq.XXXXXX)
@@ -26,13 +27,7 @@ d_from=$((h1_to - 86400)) d_to=$h1_to
 
 "$KILN" server --db "$DB" --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 SERVER_PID=$!
-for _ in $(seq 600); do
-	PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/out")
-	[ -n "$PORT" ] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/err"; exit 1; }
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$TMP/err"; exit 1; }
+PORT=$(listen_port "$TMP/out" "$SERVER_PID") || { cat "$TMP/err"; exit 1; }
 
 # get PATH_AND_QUERY -> "ms status bytes"
 get() {

@@ -8,6 +8,7 @@
 # push-thread CPU to deliver the backlog once the server is up. Needs root.
 # KILN_BENCH_QUICK=1 runs 20 s / 30 s.
 set -eu
+. "$(dirname "$0")/lib.sh"
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
 DURATION=${DURATION:-60}
@@ -38,12 +39,7 @@ start_server() {
 		--auth-token-file "$TMP/token" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 	SERVER=$!
 	PIDS+=("$SERVER")
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv.out")
-		[ -n "$PORT" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	PORT=$(listen_port "$TMP/srv.out" "$SERVER" 10)
 }
 start_server
 

@@ -97,11 +97,19 @@ cost() { # LABEL BIN
 	echo "$1 ring buffer: ${rb:-2112 bytes per record (fixed size)}"
 }
 
-startup() { # LABEL BIN
+# start_agent LABEL BIN: an agent on a fresh store, its program loaded
+# (tool_pid); says why and fails when it did not start.
+start_agent() {
 	rm -f "$TMP/db"*
 	"$2" agent --db "$TMP/db" --no-web --stats-interval 1h 2>"$TMP/agent.err" &
 	tool_pid=$!
-	wait_loaded "$tool_pid" || { echo "$1: kiln agent failed: $(cat "$TMP/agent.err")"; return; }
+	wait_loaded "$tool_pid" && return 0
+	echo "$1: kiln agent failed: $(cat "$TMP/agent.err")"
+	return 1
+}
+
+startup() { # LABEL BIN
+	start_agent "$@" || return 0
 	sleep "$STARTUP"
 	python3 bench/unwind_cost.py "$tool_pid" "$TMP/s.json"
 	kill -INT "$tool_pid"
@@ -117,10 +125,7 @@ PY
 }
 
 stall() { # LABEL BIN
-	rm -f "$TMP/db"*
-	"$2" agent --db "$TMP/db" --no-web --stats-interval 1h 2>"$TMP/agent.err" &
-	tool_pid=$!
-	wait_loaded "$tool_pid" || { echo "$1: kiln agent failed: $(cat "$TMP/agent.err")"; return; }
+	start_agent "$@" || return 0
 	sleep "$WARM"
 	python3 bench/unwind_cost.py "$tool_pid" "$TMP/a.json"
 	kill -STOP "$tool_pid"
@@ -145,10 +150,7 @@ PY
 # The program's cost per run while the ring buffer is full: the agent
 # stopped until samples are being lost, then 5 s of bpf_stats.
 full() { # LABEL BIN
-	rm -f "$TMP/db"*
-	"$2" agent --db "$TMP/db" --no-web --stats-interval 1h 2>"$TMP/agent.err" &
-	tool_pid=$!
-	wait_loaded "$tool_pid" || { echo "$1: kiln agent failed: $(cat "$TMP/agent.err")"; return; }
+	start_agent "$@" || return 0
 	sleep "$WARM"
 	kill -STOP "$tool_pid"
 	for _ in $(seq 60); do

@@ -12,6 +12,7 @@
 #     SVG (layout and paint, search and zoom the way its script does).
 # KILN_BENCH_QUICK=1 uses 2 h of history instead of 24 h.
 set -eu
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.output}
 KILN=$PWD/$OUT/kiln
@@ -27,11 +28,7 @@ END=$((START + HOURS * 3600))
 start_server() { # DB -> PORT
 	"$KILN" server --db "$1" --listen 127.0.0.1:0 >"$TMP/srv.$2" 2>&1 &
 	PIDS+=($!)
-	for _ in $(seq 200); do
-		PORT=$(sed -n 's|^listening on http://[^:]*:\([0-9]*\)/$|\1|p' "$TMP/srv.$2")
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
+	PORT=$(listen_port "$TMP/srv.$2" "$!" 10) && return 0
 	echo "server did not start: $(cat "$TMP/srv.$2")" >&2
 	return 1
 }

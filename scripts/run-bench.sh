@@ -12,6 +12,7 @@ rc=0
 for b in bench/*.sh; do
 	[ -f "$b" ] || continue
 	name=$(basename "$b" .sh)
+	[ "$name" = lib ] && continue # helpers the scripts source
 	[[ $name =~ $filter ]] || continue
 	echo "=== $name"
 	bash "$b" || { echo "bench $name failed"; rc=1; }
