@@ -594,8 +594,18 @@ void dwobj__close(struct sym_object *obj)
 	obj->nr_cus = obj->cap_cus = 0;
 }
 
+/* What malloc holds in use, every arena and mapped chunk. */
+static uint64_t malloc_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 void dwobj__drop_indexes(struct sym_object *obj)
 {
+	uint64_t held = malloc_in_use(), freed, floor;
+
 	/* The sorted symbol table stays: rebuilding a large one would take
 	 * the sampling thread a while (unloading frees it, and the loader
 	 * builds it again). */
@@ -612,10 +622,22 @@ void dwobj__drop_indexes(struct sym_object *obj)
 	free(obj->cus);
 	obj->cus = NULL;
 	obj->nr_cus = obj->cap_cus = 0;
-	obj->bytes = obj->debug_bytes + sizeof(*obj) +
-		     obj->nr_loads * sizeof(*obj->loads) + obj->names.bytes +
-		     fde__bytes(obj) + (obj->go ? gopcln__bytes() : 0) +
-		     obj->syms_bytes;
+	/*
+	 * Only what was freed leaves the count. The line and CU tables libdw
+	 * built for resolutions (counted then, as heap growth: up to tens of
+	 * MB for a big object) stay with the Dwfl until the object is
+	 * unloaded, and must keep counting, or the cache's ceiling is blind
+	 * to them. Another thread allocating meanwhile can only make 'freed'
+	 * smaller, which errs on the side of evicting.
+	 */
+	freed = held - malloc_in_use();
+	if (freed > held)
+		freed = 0;
+	floor = obj->debug_bytes + sizeof(*obj) +
+		obj->nr_loads * sizeof(*obj->loads) + obj->names.bytes +
+		fde__bytes(obj) + (obj->go ? gopcln__bytes() : 0) +
+		obj->syms_bytes;
+	obj->bytes = obj->bytes > floor + freed ? obj->bytes - freed : floor;
 }
 
 static void pageout_elf(Elf *elf)
@@ -1337,13 +1359,6 @@ static void lookup(struct symbolizer *sym, struct sym_object *obj,
 		f->line = chain[i].line;
 		f->inlined = chain[i].inlined;
 	}
-}
-
-static uint64_t malloc_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }
 
 int dwobj__resolve(struct symbolizer *sym, struct sym_object *obj,

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -724,6 +725,82 @@ static int count_fds(void)
 	return n;
 }
 
+static uint64_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
+/* Resolves every 64th byte of this test binary's text (kiln's code,
+ * built with -g) in 'sym', holding the object in *objp. */
+static void resolve_own_text(struct symbolizer *sym, struct sym_object **objp,
+			     uint64_t *heap0, uint64_t *count0)
+{
+	static char path[PATH_MAX];
+	static struct sym_mapping m;
+	struct symbolizer_stats st;
+	struct sym_result r;
+
+	assert_int_equal(find_mapping(getpid(),
+				      (uint64_t)(uintptr_t)&heap_in_use, &m,
+				      path, sizeof(path)),
+			 0);
+	*objp = symbolizer__object_get(sym, &m);
+	assert_non_null(*objp);
+	/* The symbol table is built by the first resolution: before. */
+	symbolizer__resolve(sym, *objp, &m, m.start, false, &r);
+	symbolizer__stats(sym, &st);
+	*heap0 = heap_in_use();
+	*count0 = st.cache_bytes;
+	for (uint64_t a = m.start; a < m.end; a += 64)
+		symbolizer__resolve(sym, *objp, &m, a, false, &r);
+}
+
+/*
+ * What resolutions make libdw build (line and CU tables, freed only with
+ * the object) stays counted when a trim drops the object's own indexes:
+ * the cache's count is never blind to memory the symbolizer still holds.
+ */
+static void test_symbolizer__trim_counts_libdw_tables(void **state)
+{
+	struct symbolizer_opts opts = {.max_cache_bytes = 1ULL << 30,
+				       .max_object_debug_bytes = 256 << 20};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	struct symbolizer_stats st;
+	struct sym_object *obj;
+	uint64_t heap0, count0, held, counted, full;
+
+	(void)state;
+	/* First the count of the object once everything is resolved. */
+	resolve_own_text(sym, &obj, &heap0, &count0);
+	symbolizer__stats(sym, &st);
+	full = st.cache_bytes;
+	print_message("resolutions: heap +%" PRIu64 " KB, counted +%" PRIu64
+		      " KB\n",
+		      (heap_in_use() - heap0) >> 10, (full - count0) >> 10);
+	assert_true(heap_in_use() - heap0 > (1u << 20)); /* means something */
+	symbolizer__object_put(sym, obj);
+	symbolizer__free(sym);
+
+	/* Again, then a trim under a ceiling half way: the object (in use)
+	 * drops its own indexes, and is unloaded only if the count says it
+	 * is still over. */
+	opts.max_cache_bytes = count0 + (full - count0) / 2;
+	sym = symbolizer__new(&opts);
+	resolve_own_text(sym, &obj, &heap0, &count0);
+	symbolizer__trim(sym);
+	symbolizer__stats(sym, &st);
+	held = heap_in_use() > heap0 ? heap_in_use() - heap0 : 0;
+	counted = st.cache_bytes > count0 ? st.cache_bytes - count0 : 0;
+	print_message("after trim: held +%" PRIu64 " KB, counted +%" PRIu64
+		      " KB, unloaded %" PRIu64 "\n",
+		      held >> 10, counted >> 10, st.objects_unloaded);
+	assert_true(held <= counted + (128u << 10));
+	symbolizer__object_put(sym, obj);
+	symbolizer__free(sym);
+}
+
 static void test_symbolizer__object_cache_and_eviction(void **state)
 {
 	struct symbolizer_opts opts = {.max_cached_objects = 1};
@@ -1119,6 +1196,7 @@ int main(void)
 	    cmocka_unit_test(test_symbolizer__stripped_groups_by_function),
 	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
 	    cmocka_unit_test(test_symbolizer__unload_in_use_and_reload),
+	    cmocka_unit_test(test_symbolizer__trim_counts_libdw_tables),
 	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
 	    cmocka_unit_test(test_symbolizer__shared_library),
 	    cmocka_unit_test(test_symbolizer__read_build_id),
