@@ -196,6 +196,11 @@ static void write_metrics(FILE *out, void *ctx)
 	METRIC("symbolizer_cache_limit_bytes", "gauge",
 	       "The symbolizer's object cache ceiling (--symbol-cache-size).",
 	       s.session.sym.cache_limit);
+	METRIC("symbolizer_cache_pinned_bytes", "gauge",
+	       "Bytes of the cache held by objects in use that cannot be "
+	       "unloaded now (read again for the current window): the cache "
+	       "exceeds its ceiling by this at most.",
+	       s.session.sym.cache_pinned);
 	METRIC("symbolizer_objects_evicted_total", "counter",
 	       "Objects evicted from the symbolizer's cache.",
 	       s.session.sym.objects_evicted);
@@ -768,6 +773,8 @@ int cmd_agent(int argc, char **argv)
 			if (!a.failing)
 				renamer__step(a.renamer,
 					      rename_budget_ms(window_ns));
+			/* What the renaming resolved counts too. */
+			symbolizer__fit(session__symbolizer(a.session));
 			store__enforce_retention(a.store, clock__unix_ns());
 			update_counters(&a);
 			next_window += window_ns / 1e9;

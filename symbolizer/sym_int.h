@@ -315,6 +315,7 @@ struct symbolizer {
 	struct dbgd *dbgd; /* debuginfod client, NULL when off */
 	struct symbolizer_stats stats;
 	uint64_t cache_bytes;
+	uint64_t pinned_bytes;	   /* at the last trim: see symbolizer_stats */
 	uint64_t clock;		   /* resolutions so far: objects' last_used */
 	uint64_t trim_gen;	   /* one per cache_trim */
 	uint64_t trims;		   /* symbolizer__trim() calls */

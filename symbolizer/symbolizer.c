@@ -176,6 +176,15 @@ static struct sym_object *lru_in_use(struct symbolizer *sym)
 	return best;
 }
 
+/* Whether an object in use can be unloaded now: it can be read again, is
+ * not being read, and was not read again for the window now written (kept
+ * through the next flush: see reload_done). */
+static bool unloadable(const struct symbolizer *sym, const struct sym_object *o)
+{
+	return !o->unloaded && o != sym->vdso && o->reload_fd >= 0 &&
+	       !o->reloading && o->unload_from <= sym->trims;
+}
+
 /*
  * Holds the cache to its ceiling: unreferenced objects go first, oldest
  * first; then objects in use, least recently resolved first, drop their
@@ -204,8 +213,7 @@ static void cache_trim(struct symbolizer *sym)
 		dwobj__drop_indexes(o);
 		if (sym->cache_bytes - (before - o->bytes) >
 			sym->opts.max_cache_bytes &&
-		    o->reload_fd >= 0 && !o->reloading &&
-		    o->unload_from <= sym->trims) {
+		    unloadable(sym, o)) {
 			dwobj__unload(o);
 			sym->stats.objects_unloaded++;
 		} else if (before != o->bytes) {
@@ -213,6 +221,12 @@ static void cache_trim(struct symbolizer *sym)
 		}
 		sym->cache_bytes -= before - o->bytes;
 	}
+	/* What stays over the ceiling is held by objects in use that could
+	 * not be unloaded: say how much (a gauge beside the ceiling). */
+	sym->pinned_bytes = 0;
+	for (o = sym->all; o; o = o->all_next)
+		if (o->refcount && !unloadable(sym, o))
+			sym->pinned_bytes += o->bytes;
 	/* What was freed may sit in the loader thread's malloc arena (it
 	 * allocated it): give it back now, not at the next flush. */
 	if (start - sym->cache_bytes > (1u << 20))
@@ -1066,6 +1080,11 @@ void symbolizer__trim(struct symbolizer *sym)
 		dwobj__pageout(o);
 }
 
+void symbolizer__fit(struct symbolizer *sym)
+{
+	cache_trim(sym);
+}
+
 const char *sym_object__build_id(const struct sym_object *obj)
 {
 	return obj ? obj->build_id : "";
@@ -1299,6 +1318,7 @@ void symbolizer__stats(const struct symbolizer *sym,
 	*out = sym->stats;
 	out->cache_bytes = sym->cache_bytes;
 	out->cache_limit = sym->opts.max_cache_bytes;
+	out->cache_pinned = sym->pinned_bytes;
 	out->jit_bytes = sym->jit.bytes;
 	out->jit_maps_refused = sym->jit.refused;
 	out->jit_checks = sym->jit.checks;

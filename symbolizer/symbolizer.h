@@ -144,6 +144,11 @@ size_t symbolizer__object_collect(struct symbolizer *sym, int wait_ms,
  */
 void symbolizer__trim(struct symbolizer *sym);
 
+/* Trims the cache to its ceiling only, after resolutions that are not a
+ * window's (the renamer's): objects read again stay protected as long as
+ * symbolizer__trim() promised. */
+void symbolizer__fit(struct symbolizer *sym);
+
 /* Drops a reference; the object stays in an LRU cache. NULL is fine. */
 void symbolizer__object_put(struct symbolizer *sym, struct sym_object *obj);
 
@@ -218,8 +223,13 @@ struct symbolizer_stats {
 	uint64_t hits, misses; /* address cache */
 	uint64_t objects_open; /* objects currently held */
 	uint64_t objects_opened, objects_evicted;
-	uint64_t cache_bytes;	       /* what the object cache holds now */
-	uint64_t cache_limit;	       /* its ceiling (max_cache_bytes) */
+	uint64_t cache_bytes; /* what the object cache holds now */
+	uint64_t cache_limit; /* its ceiling (max_cache_bytes) */
+	/* Held, at the last trim, by objects in use that could not be
+	 * unloaded (read again for the window being written, being read, or
+	 * not readable again): the cache exceeds its ceiling by this at
+	 * most. */
+	uint64_t cache_pinned;
 	uint64_t sections_skipped;     /* objects read without their DWARF */
 	uint64_t debug_files_rejected; /* wrong CRC/build id, or too big */
 	uint64_t indexes_dropped;      /* in-use objects trimmed for room */
