@@ -128,6 +128,21 @@ cost_bpftrace() {
 }
 echo "## in-kernel cost per sample (kernel.bpf_stats_enabled and kiln's own histogram), python3 fib loop running, 499 Hz"
 [ -z "${KILN_BEFORE:-}" ] || echo "(\"before\" rows: $KILN_BEFORE, interleaved with this build's)"
+# KILN_BENCH_LOAD=N: N copies of bench/cache_thrash (random reads over 1 GiB
+# each) run through the cost rows, as a loaded machine's other jobs would:
+# they evict kiln's rows and page-table entries between two samples.
+thrash_pids=()
+stop_thrash() {
+	[ ${#thrash_pids[@]} = 0 ] || kill "${thrash_pids[@]}" 2>/dev/null
+	wait "${thrash_pids[@]}" 2>/dev/null
+	thrash_pids=()
+}
+trap 'stop_thrash; rm -rf "$TMP"' EXIT
+for _ in $(seq "${KILN_BENCH_LOAD:-0}"); do
+	"$OUT/bench/cache_thrash" 1024 100000 &
+	thrash_pids+=($!)
+done
+[ "${KILN_BENCH_LOAD:-0}" = 0 ] || echo "(with $KILN_BENCH_LOAD x cache_thrash 1024 MiB running)"
 old=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
 for i in $(seq "${ROUNDS:-2}"); do
@@ -142,6 +157,7 @@ for i in $(seq "${ROUNDS:-2}"); do
 	fi
 done
 sysctl -q -w kernel.bpf_stats_enabled="$old"
+stop_thrash
 command -v bpftrace >/dev/null || echo "(bpftrace is not installed here: no reference number)"
 [ -z "${KILN_BENCH_UNWIND_COST_ONLY:-}" ] || exit 0
 

@@ -81,17 +81,26 @@ struct {
 
 /*
  * Unwind tables (profiler/unwinder.c fills them): every object's rows, one
- * sorted run per object, in one array that user space maps and writes
- * directly; where each object's run is; and per mapped file (not per
- * process), which object it holds. The walk finds an address's mapping in
- * the kernel's own vma tree.
+ * sorted run per object, in one row array cut into chunks (bpf/unwind.h:
+ * KILN_UNWIND_CHUNK_ROWS) that user space makes as it needs them; where
+ * each object's run is; and per mapped file (not per process), which
+ * object it holds. The walk finds an address's mapping in the kernel's own
+ * vma tree.
  */
-struct {
+struct unwind_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, KILN_UNWIND_CHUNK_ROWS);
+	/* Sizes, not types: the row type would be only a forward declaration
+	 * in this inner map's BTF, which libbpf cannot size. */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct kiln_unwind_row));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1); /* sized by the sampler before load */
 	__type(key, __u32);
-	__type(value, struct kiln_unwind_row);
+	__array(values, struct unwind_chunk);
 } unwind_rows SEC(".maps");
 
 struct {
@@ -191,6 +200,16 @@ struct search {
 	__u32 steps;
 };
 
+/* Slot 'i' of the row array (a row or a bucket), or NULL. Both lookups
+ * are inlined by the verifier (array of maps, then an array). */
+static __always_inline const void *row_at(__u32 i)
+{
+	__u32 c = kiln_unwind_chunk_of(i), k = i - c * KILN_UNWIND_CHUNK_ROWS;
+	void *chunk = bpf_map_lookup_elem(&unwind_rows, &c);
+
+	return chunk ? bpf_map_lookup_elem(chunk, &k) : NULL;
+}
+
 /* One binary search step. */
 static long search_step(__u32 i, void *data)
 {
@@ -202,7 +221,7 @@ static long search_step(__u32 i, void *data)
 		return 1;
 	q->steps++;
 	mid = q->lo + (q->hi - q->lo) / 2;
-	row = bpf_map_lookup_elem(&unwind_rows, &mid);
+	row = row_at(mid);
 	if (!row)
 		return 1;
 	if (row->pc <= q->pc)
@@ -228,14 +247,14 @@ find_row(const struct kiln_unwind_object *objp, __u64 pc)
 		return NULL;
 	slot = obj.index + (__u32)b;
 	/* Buckets share the row array: 8 bytes, like a row. */
-	bucket = bpf_map_lookup_elem(&unwind_rows, &slot);
+	bucket = row_at(slot);
 	if (!bucket || bucket->lo > bucket->hi || bucket->hi >= obj.nr_rows)
 		return NULL;
 	q.lo = obj.base + bucket->lo;
 	q.hi = obj.base + bucket->hi + 1;
 	bpf_loop(KILN_UNWIND_SEARCH_STEPS, search_step, &q, 0);
 	add(KILN_STAT_SEARCH_STEPS, q.steps);
-	row = bpf_map_lookup_elem(&unwind_rows, &q.lo);
+	row = row_at(q.lo);
 	return row && row->pc <= pc ? row : NULL;
 }
 

@@ -437,8 +437,11 @@ struct sampler *sampler__new(const struct sampler_opts *opts,
 		    opts->unwind_rows ? opts->unwind_rows : 4u << 20;
 		s->unwind.nr_objects =
 		    opts->unwind_objects ? opts->unwind_objects : 16384;
-		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
-					 s->unwind.nr_rows);
+		/* Chunks of the row array: made by the unwinder as needed. */
+		bpf_map__set_max_entries(
+		    s->skel->maps.unwind_rows,
+		    (s->unwind.nr_rows + KILN_UNWIND_CHUNK_ROWS - 1) /
+			KILN_UNWIND_CHUNK_ROWS);
 		bpf_map__set_max_entries(s->skel->maps.unwind_objects,
 					 s->unwind.nr_objects);
 		bpf_map__set_max_entries(s->skel->maps.unwind_files,

@@ -107,8 +107,9 @@ int sampler__stats(struct sampler *s, struct sampler_stats *out);
 
 /*
  * The unwind maps (CFI mode), for profiler/unwinder.c to fill: the row
- * array's fd (mmap a window of it to write rows; keeping it all mapped
- * would count every written page in this process's RSS), the object array
+ * array's fd (an array of maps: nr_rows slots in chunks of
+ * KILN_UNWIND_CHUNK_ROWS, each an array map that the unwinder makes and
+ * puts in place when a table first needs it), the object array
  * mapped into this process (writes are seen by the BPF program at once),
  * the files map's fd and the fd of the files the walk met unnamed. Valid
  * until sampler__free().

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -131,6 +131,17 @@ struct unwinder {
 	struct job *qhead, *qtail;
 	struct range *free; /* free row ranges, sorted by start */
 	size_t nr_free, cap_free;
+	/* Descriptors of the row array's chunks (bpf/unwind.h) while a table
+	 * is written, else -1; and the keys 0..KILN_UNWIND_CHUNK_ROWS-1 for
+	 * batch writes. */
+	int *chunk_fds;
+	uint32_t nr_chunks, nr_made; /* chunks 0..nr_made-1 exist */
+	uint32_t *chunk_keys;
+	/* Chunks can be opened again by id (CAP_SYS_ADMIN): their fds are
+	 * closed after each write instead of kept, one a chunk (a thousand
+	 * and more for a whole system's tables). */
+	int reopen; /* 0: not known yet, 1: yes, -1: no */
+	bool raised_nofile;
 	uint64_t seq;
 	int vdso_fd;
 	struct unwinder_stats st;
@@ -285,35 +296,179 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* One more file descriptor per chunk: a whole system's tables take a
+ * thousand or more, past a soft limit of 1024. Raised once, to the hard
+ * limit. */
+static bool raise_nofile(struct unwinder *u)
+{
+	struct rlimit rl;
+
+	if (u->raised_nofile || getrlimit(RLIMIT_NOFILE, &rl) ||
+	    rl.rlim_cur >= rl.rlim_max)
+		return false;
+	u->raised_nofile = true;
+	rl.rlim_cur = rl.rlim_max;
+	return !setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static int new_chunk(struct unwinder *u)
+{
+	int fd = bpf_map_create(
+	    BPF_MAP_TYPE_ARRAY, "kiln_unw_rows", sizeof(uint32_t),
+	    sizeof(struct kiln_unwind_row), KILN_UNWIND_CHUNK_ROWS, NULL);
+
+	if (fd < 0 && errno == EMFILE && raise_nofile(u))
+		return new_chunk(u);
+	return fd < 0 ? -errno : fd;
+}
+
 /*
- * Copies a table's rows, then its buckets, into the row array at 'base'
- * through a mapping of just those pages, unmapped at once: the array can
- * be tens of MiB, and pages kept mapped here would count in kiln's RSS.
+ * Makes chunks up to 'c' and half as many more as are made already (at
+ * least 64, 2 MiB), and puts them in the row array with one update: each
+ * update of an array of maps waits for an RCU grace period (tens of ms on
+ * a loaded machine), so one update a chunk held a whole system's tables
+ * back by seconds.
  */
+static int make_chunks(struct unwinder *u, uint32_t c)
+{
+	uint32_t n = u->nr_made / 2, count, id;
+	uint32_t keys[256];
+	int fds[256], err = 0;
+
+	if (n < 64)
+		n = 64;
+	if (n < c + 1 - u->nr_made)
+		n = c + 1 - u->nr_made;
+	if (n > 256)
+		n = 256;
+	if (n > u->nr_chunks - u->nr_made)
+		n = u->nr_chunks - u->nr_made;
+	for (count = 0; count < n; count++) {
+		fds[count] = new_chunk(u);
+		if (fds[count] < 0) {
+			err = fds[count];
+			break;
+		}
+		keys[count] = u->nr_made + count;
+	}
+	n = count;
+	if (n && bpf_map_update_batch(u->maps.rows_fd, keys, fds, &count, NULL))
+		err = -errno;
+	else
+		count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i < count && u->reopen != 1)
+			u->chunk_fds[keys[i]] = fds[i];
+		else
+			close(fds[i]);
+	}
+	u->nr_made += count;
+	u->st.chunk_bytes += (uint64_t)count * KILN_UNWIND_CHUNK_ROWS *
+			     sizeof(struct kiln_unwind_row);
+	if (count && !u->reopen) {
+		int again = bpf_map_lookup_elem(u->maps.rows_fd, &keys[0], &id)
+				? -1
+				: bpf_map_get_fd_by_id(id);
+
+		u->reopen = again >= 0 ? 1 : -1;
+		if (again >= 0) {
+			close(again);
+			for (uint32_t i = 0; i < count; i++) {
+				close(u->chunk_fds[keys[i]]);
+				u->chunk_fds[keys[i]] = -1;
+			}
+		}
+	}
+	if (err && c >= u->nr_made)
+		pr_warn("failed to make unwind row chunks: %s", strerror(-err));
+	return c < u->nr_made ? 0 : err ? err : -ENOSPC;
+}
+
+/* Chunk 'c' of the row array, made or opened again as needed. */
+static int chunk_fd(struct unwinder *u, uint32_t c)
+{
+	uint32_t id;
+	int fd, err;
+
+	if (c >= u->nr_chunks)
+		return -ERANGE;
+	while (c >= u->nr_made) {
+		err = make_chunks(u, c);
+		if (err)
+			return err;
+	}
+	if (u->chunk_fds[c] >= 0)
+		return u->chunk_fds[c];
+	if (bpf_map_lookup_elem(u->maps.rows_fd, &c, &id)) {
+		err = -errno;
+		pr_warn("failed to find unwind row chunk %u: %s", c,
+			strerror(-err));
+		return err;
+	}
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("failed to open an unwind row chunk: %s",
+			strerror(-err));
+		return err;
+	}
+	u->chunk_fds[c] = fd;
+	return fd;
+}
+
+/* Writes 'n' slots at row array index 'at', chunk by chunk; each chunk's
+ * fd is closed once written when it can be opened again, so a table
+ * spanning a hundred chunks (node) holds one at a time. */
+static int write_slots(struct unwinder *u, uint32_t at, const void *src,
+		       uint32_t n)
+{
+	const char *p = src;
+	int err;
+
+	while (n) {
+		uint32_t k = at % KILN_UNWIND_CHUNK_ROWS;
+		uint32_t len = KILN_UNWIND_CHUNK_ROWS - k, count;
+		int fd = chunk_fd(u, at / KILN_UNWIND_CHUNK_ROWS);
+
+		if (fd < 0)
+			return fd;
+		if (len > n)
+			len = n;
+		count = len;
+		err = 0;
+		if (bpf_map_update_batch(fd, &u->chunk_keys[k], p, &count,
+					 NULL))
+			err = -errno;
+		if (u->reopen == 1) {
+			close(fd);
+			u->chunk_fds[at / KILN_UNWIND_CHUNK_ROWS] = -1;
+		}
+		if (err) {
+			pr_warn("failed to write unwind rows: %s",
+				strerror(-err));
+			return err;
+		}
+		at += len;
+		p += (size_t)len * sizeof(struct kiln_unwind_row);
+		n -= len;
+	}
+	return 0;
+}
+
+/* Copies a table's rows, then its buckets, into the row array at 'base'. */
 static int write_rows(struct unwinder *u, uint32_t base,
 		      const struct unwind_table *t)
 {
-	const size_t row = sizeof(struct kiln_unwind_row);
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t start = (size_t)base * row, len;
-	size_t off = start & ~(page - 1);
-	char *p;
+	int err;
 
 	_Static_assert(sizeof(struct kiln_unwind_bucket) ==
 			   sizeof(struct kiln_unwind_row),
 		       "buckets share the row array");
-	len = start + ((size_t)t->nr_rows + t->index.nr_buckets) * row - off;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, u->maps.rows_fd,
-		 (off_t)off);
-	if (p == MAP_FAILED) {
-		pr_warn("failed to map unwind rows: %s", strerror(errno));
-		return -errno;
-	}
-	memcpy(p + (start - off), t->rows, t->nr_rows * row);
-	memcpy(p + (start - off) + t->nr_rows * row, t->buckets,
-	       t->index.nr_buckets * row);
-	munmap(p, len);
-	return 0;
+	err = write_slots(u, base, t->rows, t->nr_rows);
+	if (!err)
+		err = write_slots(u, base + t->nr_rows, t->buckets,
+				  t->index.nr_buckets);
+	return err;
 }
 
 static void install(struct unwinder *u, struct uobj *o, struct unwind_table *t,
@@ -1010,6 +1165,21 @@ struct unwinder *unwinder__new(const struct sampler_unwind_maps *maps)
 	u->maps = *maps;
 	u->max_files = maps->nr_objects;
 	u->st.rows_capacity = maps->nr_rows;
+	u->nr_chunks = (maps->nr_rows + KILN_UNWIND_CHUNK_ROWS - 1) /
+		       KILN_UNWIND_CHUNK_ROWS;
+	u->chunk_fds = malloc(u->nr_chunks * sizeof(*u->chunk_fds));
+	u->chunk_keys = malloc(KILN_UNWIND_CHUNK_ROWS * sizeof(*u->chunk_keys));
+	if (!u->chunk_fds || !u->chunk_keys) {
+		free(u->chunk_fds);
+		free(u->chunk_keys);
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (uint32_t c = 0; c < u->nr_chunks; c++)
+		u->chunk_fds[c] = -1;
+	for (uint32_t k = 0; k < KILN_UNWIND_CHUNK_ROWS; k++)
+		u->chunk_keys[k] = k;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
 	pthread_cond_init(&u->idle, NULL);
@@ -1063,6 +1233,11 @@ void unwinder__free(struct unwinder *u)
 	}
 	if (u->vdso_fd >= 0)
 		close(u->vdso_fd);
+	for (uint32_t c = 0; c < u->nr_chunks; c++)
+		if (u->chunk_fds[c] >= 0)
+			close(u->chunk_fds[c]);
+	free(u->chunk_fds);
+	free(u->chunk_keys);
 	free(u->by_id);
 	free(u->free);
 	pthread_cond_destroy(&u->cond);

@@ -162,6 +162,37 @@ static void test_unwind__bucket_index(void **state)
 	unwind_table__free(t);
 }
 
+/* The walk's divide-free chunk number (bpf/unwind.h) is the quotient at
+ * both sides of every chunk boundary and at 2^22 spread-out slots up to
+ * 2^32 - 1 (the whole 32-bit range was checked once, in 3 s). */
+static void test_unwind__chunk_of(void **state)
+{
+	const uint32_t n = KILN_UNWIND_CHUNK_ROWS;
+	uint64_t x = 88172645463325252ULL;
+
+	(void)state;
+	for (uint64_t c = 0; c * n <= UINT32_MAX; c++) {
+		uint32_t at = (uint32_t)(c * n);
+
+		assert_int_equal(kiln_unwind_chunk_of(at), c);
+		if (at)
+			assert_int_equal(kiln_unwind_chunk_of(at - 1), c - 1);
+	}
+	assert_int_equal(kiln_unwind_chunk_of(UINT32_MAX), UINT32_MAX / n);
+	for (int i = 0; i < (1 << 22); i++) {
+		uint32_t v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v = (uint32_t)x;
+		assert_int_equal(kiln_unwind_chunk_of(v), v / n);
+	}
+	/* A chunk and its map header fit in 32 KiB (kmalloc's limit in
+	 * bpf_map_area_alloc); the header is 312 bytes on 6.18. */
+	assert_true(n * sizeof(struct kiln_unwind_row) + 512 <= 32768);
+}
+
 static void test_unwind__not_elf(void **state)
 {
 	char path[128];
@@ -563,6 +594,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unwind__libc_table),
 	    cmocka_unit_test(test_unwind__bucket_index),
+	    cmocka_unit_test(test_unwind__chunk_of),
 	    cmocka_unit_test(test_unwind__not_elf),
 	    cmocka_unit_test(test_unwind__fde_lookup),
 	    cmocka_unit_test(test_unwind__every_mapped_object),
