@@ -186,6 +186,10 @@ static __always_inline void time_sample(__u64 t0)
 struct walk {
 	struct kiln_unwind_regs regs;
 	struct kiln_unwind_map_value map; /* the last mapping looked up */
+	/* The one before: a stack that calls into a library and back (a
+	 * program's _start under libc's __libc_start_main) finds its way
+	 * back here instead of in the vma tree again. */
+	struct kiln_unwind_map_value prev;
 	__u32 slot0; /* this CPU's first slot in unwind_pcs */
 	__u32 pid;
 	__u32 n;
@@ -327,7 +331,8 @@ static long mt_level(__u32 i, void *data)
 }
 
 /*
- * The mapping of 'pc' into w->map: the vma holding it, and its file's
+ * The mapping of 'pc' into w->map (the one there moves to w->prev, and
+ * w->prev is tried first): the vma holding it, and its file's
  * object from unwind_files (the vDSO, which has no file, under key 0:0).
  * 1, or 0 when pc is in no vma. A vma without a known object gets object
  * KILN_UNWIND_NO_OBJECT (frame pointers), so its other frames skip the
@@ -341,12 +346,21 @@ __noinline int find_mapping(struct walk *w, __u64 pc)
 	struct mt_walk q = {.addr = pc};
 	struct kiln_unwind_file_key key = {0};
 	struct kiln_unwind_file_value *v;
+	struct kiln_unwind_map_value last;
 	struct vm_area_struct *vma;
 	struct file *file;
 	__u64 pgoff;
 
 	if (!w)
 		return 0;
+	last = w->map;
+	if (pc >= w->prev.start && pc < w->prev.end) {
+		w->map = w->prev;
+		w->prev = last;
+		return 1;
+	}
+	if (last.end)
+		w->prev = last;
 	count(KILN_STAT_FIND_VMA);
 	if (!mm)
 		return 0;
