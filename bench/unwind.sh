@@ -174,4 +174,4 @@ sleep 4
 rss=$(awk '/VmRSS/ {print $2}' /proc/$kpid/status)
 wait "$kpid"
 grep -E 'user stacks|unwind tables' "$TMP/err"
-echo "kiln RSS: $((rss / 1024)) MiB; kernel maps: the row array is preallocated at --unwind-memory (default min(RAM/128, 64 MiB)); objects 256 KiB; the mapping trie grows with mappings"
+echo "kiln RSS: $((rss / 1024)) MiB; kernel maps: the rows in 32 KiB chunks made as tables need them, up to --unwind-memory (default min(RAM/128, 64 MiB)); objects 256 KiB"
