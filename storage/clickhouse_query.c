@@ -235,6 +235,30 @@ static int fetch_ids(struct ch_store *c, const char *prefix,
 	return err ? err : parse(c);
 }
 
+/*
+ * Two rows of one frame id: its content is the id's, but a row written
+ * before the database was upgraded to version 3 has no system name, build
+ * id or file offset, and a later writer's row of the same frame has them.
+ * Until ClickHouse merges them, either may come first: what one lacks is
+ * taken from the other.
+ */
+static void frame_fill(struct ch_frame *kept, struct ch_frame *other)
+{
+	char *t;
+
+	if (!*kept->system_name && *other->system_name) {
+		t = kept->system_name;
+		kept->system_name = other->system_name;
+		other->system_name = t;
+	}
+	if (!*kept->build_id && *other->build_id) {
+		t = kept->build_id;
+		kept->build_id = other->build_id;
+		other->build_id = t;
+		kept->file_offset = other->file_offset;
+	}
+}
+
 static int parse_frames(struct ch_store *c)
 {
 	struct ch_dict *d = &c->rd;
@@ -244,6 +268,7 @@ static int parse_frames(struct ch_store *c)
 		struct ch_frame f = {0};
 		const char *s;
 		size_t n;
+		long pos;
 
 		f.id = rbin__u64(&r);
 		s = rbin__str(&r, &n);
@@ -262,7 +287,10 @@ static int parse_frames(struct ch_store *c)
 		f.file_offset = rbin__u64(&r);
 		if (f.kind >= FRAME_KIND_MAX)
 			f.kind = FRAME_USER;
-		if (r.bad || frame_pos(d, f.id) >= 0) {
+		pos = r.bad ? -1 : frame_pos(d, f.id);
+		if (pos >= 0)
+			frame_fill(&d->frames[pos], &f);
+		if (r.bad || pos >= 0) {
 			free(f.name);
 			free(f.file);
 			free(f.module);
