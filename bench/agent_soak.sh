@@ -123,7 +123,7 @@ else
 	churn=$!
 fi
 
-gauges=(symbolizer_cache_bytes symbolizer_objects_open
+gauges=(symbolizer_cache_bytes symbolizer_cache_pinned_bytes symbolizer_objects_open
 	symbolizer_objects_evicted_total symbolizer_objects_unloaded_total
 	symbolizer_jit_bytes processes_tracked store_cache_bytes
 	store_cache_resets_total sqlite_memory_bytes collector_bytes
