@@ -801,6 +801,70 @@ static void test_symbolizer__trim_counts_libdw_tables(void **state)
 	symbolizer__free(sym);
 }
 
+/* Objects handed over by symbolizer__object_collect(), kept. */
+struct loaded {
+	struct sym_object *objs[4];
+	int n;
+};
+
+static void keep_loaded(void *ctx, const struct sym_mapping *map,
+			struct sym_object *obj)
+{
+	struct loaded *l = ctx;
+
+	(void)map;
+	assert_non_null(obj);
+	assert_true(l->n < 4);
+	l->objs[l->n++] = obj;
+}
+
+/*
+ * What the loader reads between two trims is bounded: once what arrived
+ * takes the cache past twice its ceiling, the next object waits for a
+ * trim (a window mapping many big objects held them all before).
+ */
+static void test_symbolizer__loader_waits_past_twice_the_ceiling(void **state)
+{
+	struct symbolizer_opts opts = {.max_cache_bytes = 1};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	struct symbolizer_stats st;
+	struct sym_mapping m1, m2;
+	struct sym_object *obj = NULL;
+	struct loaded ld = {0};
+	char bin1[PATH_MAX], bin2[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX];
+	struct child c1, c2;
+
+	(void)state;
+	path_in(bin1, sizeof(bin1), "prog_pie");
+	path_in(bin2, sizeof(bin2), "prog_nopie");
+	child_start(bin1, &c1);
+	child_start(bin2, &c2);
+	assert_int_equal(find_mapping(c1.pid, c1.outer, &m1, p1, sizeof(p1)),
+			 0);
+	assert_int_equal(find_mapping(c2.pid, c2.outer, &m2, p2, sizeof(p2)),
+			 0);
+	assert_int_equal(symbolizer__object_request(sym, &m1, &obj),
+			 -EINPROGRESS);
+	symbolizer__object_collect(sym, 5000, keep_loaded, &ld);
+	assert_int_equal(ld.n, 1);
+	/* The cache (1 byte) is past twice its ceiling: the next one waits. */
+	assert_int_equal(symbolizer__object_request(sym, &m2, &obj),
+			 -EINPROGRESS);
+	assert_int_equal(symbolizer__object_collect(sym, 300, keep_loaded, &ld),
+			 0);
+	symbolizer__stats(sym, &st);
+	assert_int_equal(st.loads_queued, 1);
+	/* A trim lets it go on. */
+	symbolizer__trim(sym);
+	symbolizer__object_collect(sym, 5000, keep_loaded, &ld);
+	assert_int_equal(ld.n, 2);
+	child_stop(&c1);
+	child_stop(&c2);
+	for (int i = 0; i < ld.n; i++)
+		symbolizer__object_put(sym, ld.objs[i]);
+	symbolizer__free(sym);
+}
+
 static void test_symbolizer__object_cache_and_eviction(void **state)
 {
 	struct symbolizer_opts opts = {.max_cached_objects = 1};
@@ -1197,6 +1261,8 @@ int main(void)
 	    cmocka_unit_test(test_symbolizer__build_id_debug_file),
 	    cmocka_unit_test(test_symbolizer__unload_in_use_and_reload),
 	    cmocka_unit_test(test_symbolizer__trim_counts_libdw_tables),
+	    cmocka_unit_test(
+		test_symbolizer__loader_waits_past_twice_the_ceiling),
 	    cmocka_unit_test(test_symbolizer__pie_and_non_pie),
 	    cmocka_unit_test(test_symbolizer__shared_library),
 	    cmocka_unit_test(test_symbolizer__read_build_id),
