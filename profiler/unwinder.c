@@ -363,8 +363,6 @@ static int make_chunks(struct unwinder *u, uint32_t c)
 			close(fds[i]);
 	}
 	u->nr_made += count;
-	u->st.chunk_bytes += (uint64_t)count * KILN_UNWIND_CHUNK_ROWS *
-			     sizeof(struct kiln_unwind_row);
 	if (count && !u->reopen) {
 		int again = bpf_map_lookup_elem(u->maps.rows_fd, &keys[0], &id)
 				? -1
@@ -426,9 +424,10 @@ static int write_slots(struct unwinder *u, uint32_t at, const void *src,
 	int err;
 
 	while (n) {
+		uint32_t c = at / KILN_UNWIND_CHUNK_ROWS;
 		uint32_t k = at % KILN_UNWIND_CHUNK_ROWS;
 		uint32_t len = KILN_UNWIND_CHUNK_ROWS - k, count;
-		int fd = chunk_fd(u, at / KILN_UNWIND_CHUNK_ROWS);
+		int fd = chunk_fd(u, c);
 
 		if (fd < 0)
 			return fd;
@@ -441,7 +440,7 @@ static int write_slots(struct unwinder *u, uint32_t at, const void *src,
 			err = -errno;
 		if (u->reopen == 1) {
 			close(fd);
-			u->chunk_fds[at / KILN_UNWIND_CHUNK_ROWS] = -1;
+			u->chunk_fds[c] = -1;
 		}
 		if (err) {
 			pr_warn("failed to write unwind rows: %s",

@@ -59,9 +59,6 @@ struct unwinder_stats {
 	uint64_t evicted;	/* tables evicted to make room */
 	uint64_t queued;	/* waiting for the builder */
 	uint64_t rows_used, rows_capacity;
-	/* Kernel memory of the row chunks made so far (they are made as
-	 * tables need them, up to rows_capacity, and kept). */
-	uint64_t chunk_bytes;
 	uint64_t unsupported_rows; /* CFI rows kiln cannot express */
 	uint64_t build_ns;	   /* builder thread time spent building */
 	uint64_t mappings;	   /* executable mappings of live processes */

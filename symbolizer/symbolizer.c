@@ -1105,17 +1105,17 @@ static bool loader_stop(struct symbolizer *sym)
 	return true;
 }
 
-void symbolizer__trim(struct symbolizer *sym)
-{
-	sym->trims++;
-	cache_trim(sym);
-	for (struct sym_object *o = sym->all; o; o = o->all_next)
-		dwobj__pageout(o);
-}
-
 void symbolizer__fit(struct symbolizer *sym)
 {
 	cache_trim(sym);
+}
+
+void symbolizer__trim(struct symbolizer *sym)
+{
+	sym->trims++;
+	symbolizer__fit(sym);
+	for (struct sym_object *o = sym->all; o; o = o->all_next)
+		dwobj__pageout(o);
 }
 
 const char *sym_object__build_id(const struct sym_object *obj)
